@@ -1,0 +1,47 @@
+# Two commands matter: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-sqlite test-postgres fuzz bench lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,postgres]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/supplychain db upgrade
+	$(BIN)/supplychain seed-demo
+	$(BIN)/supplychain serve --host $${HOST:-127.0.0.1} --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/ruff check supplychain tests
+	$(BIN)/ruff format --check supplychain tests
+	$(BIN)/python -m pytest
+	tests/with_postgres.sh $(BIN)/python -m pytest
+
+test-sqlite: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-postgres: $(STAMP)
+	tests/with_postgres.sh --require $(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check supplychain tests
+	$(BIN)/ruff format --check supplychain tests
+
+format: $(STAMP)
+	$(BIN)/ruff format supplychain tests
+	$(BIN)/ruff check --fix supplychain tests
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,21 @@
+"""The versioned JSON API: one flask-smorest blueprint per feature."""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+
+API_PREFIX = "/api/v1"
+
+
+def register_api(api: Api) -> None:
+    """Register every feature blueprint and the bearer security scheme in the OpenAPI document."""
+    from supplychain.api.accounts import routes as accounts
+    from supplychain.api.directory import routes as directory
+
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API or login token"}
+    )
+    api.spec.options["security"] = [{"bearerAuth": []}]
+    for module in (accounts, directory):
+        for blp in module.BLUEPRINTS:
+            api.register_blueprint(blp, url_prefix=API_PREFIX + (blp.url_prefix or ""))

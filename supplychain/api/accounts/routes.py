@@ -1,0 +1,87 @@
+"""Sign-in, activation, /me and API tokens."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from supplychain.api.accounts.schemas import (
+    ActivateSchema,
+    LoginSchema,
+    MeSchema,
+    SessionSchema,
+    TokenCreateSchema,
+    TokenListSchema,
+    TokenSchema,
+)
+from supplychain.api.common import authenticated_blueprint, idempotent, no_content
+from supplychain.auth import current_actor
+from supplychain.extensions import db
+from supplychain.schemas import parse_id
+from supplychain.services import accounts, me
+
+auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Sign in and activation")
+me_blp = authenticated_blueprint("me", __name__, url_prefix="/me", description="The caller")
+BLUEPRINTS = (auth_blp, me_blp)
+
+
+@auth_blp.route("/login")
+class Login(MethodView):
+    @auth_blp.arguments(LoginSchema)
+    @auth_blp.response(200, SessionSchema)
+    @auth_blp.doc(security=[])
+    def post(self, body):
+        """Sign in with email and password; returns a bearer token."""
+        issued = accounts.login(db.session, body["email"], body["password"])
+        return {"token": issued.secret, "user": issued.user}
+
+
+@auth_blp.route("/activate")
+class Activate(MethodView):
+    @auth_blp.arguments(ActivateSchema)
+    @auth_blp.response(200, SessionSchema)
+    @auth_blp.doc(security=[])
+    def post(self, body):
+        """Activate an invited contact with its single-use code and choose a password."""
+        issued = accounts.activate(db.session, body["invite_code"], body["password"])
+        return {"token": issued.secret, "user": issued.user}
+
+
+@me_blp.route("")
+class Me(MethodView):
+    @me_blp.response(200, MeSchema)
+    def get(self):
+        """The caller, its org and every chain it belongs to with role, tier and usable apps."""
+        return me.describe_me(db.session, current_actor())
+
+
+@me_blp.route("/tokens")
+class Tokens(MethodView):
+    @me_blp.response(200, TokenListSchema)
+    def get(self):
+        """The caller's live API tokens (secrets are never shown again)."""
+        return {"items": accounts.list_api_tokens(db.session, current_actor())}
+
+    @idempotent
+    @me_blp.arguments(TokenCreateSchema)
+    @me_blp.response(201, TokenSchema)
+    def post(self, body):
+        """Create a named API token; its secret is in this response only."""
+        issued = accounts.create_api_token(db.session, current_actor(), body["name"])
+        token = issued.token
+        return {
+            "id": token.id,
+            "name": token.name,
+            "kind": token.kind,
+            "created_at": token.created_at,
+            "token": issued.secret,
+        }
+
+
+@me_blp.route("/tokens/<token_id>")
+class Token(MethodView):
+    @me_blp.response(204)
+    def delete(self, token_id):
+        """Revoke one of the caller's tokens; it fails with 401 from the next request on."""
+        accounts.revoke_api_token(db.session, current_actor(), parse_id(token_id))
+        return no_content()

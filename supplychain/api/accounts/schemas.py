@@ -1,0 +1,68 @@
+"""Schemas of sign-in, activation, tokens and /me."""
+
+from marshmallow import fields
+
+from supplychain.schemas import BaseSchema, Id, Text
+
+
+class OrgSchema(BaseSchema):
+    id = Id(dump_only=True)
+    name = fields.String()
+    kind = fields.String()
+
+
+class UserSchema(BaseSchema):
+    id = Id(dump_only=True)
+    org_id = Id()
+    email = fields.String()
+    name = fields.String()
+    mobile = fields.String(allow_none=True)
+    title = fields.String(allow_none=True)
+    role = fields.String()
+    activated = fields.Function(lambda user: user.password_hash is not None)
+
+
+class LoginSchema(BaseSchema):
+    email = Text(required=True, max_length=200)
+    password = fields.String(required=True, validate=lambda s: 0 < len(s) <= 500)
+
+
+class ActivateSchema(BaseSchema):
+    invite_code = Text(required=True, max_length=64)
+    password = fields.String(required=True, validate=lambda s: 0 < len(s) <= 500)
+
+
+class SessionSchema(BaseSchema):
+    token = fields.String(required=True)
+    user = fields.Nested(UserSchema, required=True)
+
+
+class TokenCreateSchema(BaseSchema):
+    name = Text(required=True, max_length=100)
+
+
+class TokenSchema(BaseSchema):
+    id = Id(dump_only=True)
+    name = fields.String()
+    kind = fields.String()
+    created_at = fields.DateTime()
+    token = fields.String(metadata={"description": "The secret, shown only in the create response"})
+
+
+class TokenListSchema(BaseSchema):
+    items = fields.List(fields.Nested(TokenSchema))
+
+
+class MyChainSchema(BaseSchema):
+    id = Id()
+    name = fields.String()
+    owner_org_id = Id()
+    role = fields.String(metadata={"enum": ["owner", "partner"]})
+    tier = fields.String()
+    apps = fields.List(fields.String())
+
+
+class MeSchema(BaseSchema):
+    user = fields.Nested(UserSchema)
+    org = fields.Nested(OrgSchema)
+    chains = fields.List(fields.Nested(MyChainSchema))

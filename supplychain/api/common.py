@@ -1,0 +1,120 @@
+"""What every API blueprint shares: authentication, chain access, idempotent creation, pages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from flask import Response, current_app, g, request
+from flask_smorest import Blueprint
+from sqlalchemy import delete, select
+
+from supplychain.auth import authenticate_request, current_actor
+from supplychain.errors import Conflict, Invalid
+from supplychain.extensions import db
+from supplychain.models import IdempotencyRecord
+from supplychain.models.base import utcnow
+from supplychain.schemas import parse_id
+from supplychain.services.directory import ChainAccess, chain_access
+
+IDEMPOTENCY_TTL = timedelta(hours=48)  # API.md promises at least 24 h
+MAX_KEY_LENGTH = 200
+
+
+def authenticated_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
+    """A blueprint whose every view requires a valid bearer token (401 otherwise)."""
+    blp = Blueprint(name, import_name, **kwargs)
+
+    @blp.before_request
+    def _authenticate() -> None:
+        authenticate_request(db.session)
+
+    return blp
+
+
+def access_to(cid: str) -> ChainAccess:
+    """The caller's standing in chain `cid` from the path; 404 if not a member."""
+    return chain_access(db.session, current_actor(), parse_id(cid))
+
+
+def _request_fingerprint() -> str:
+    body = request.get_data(cache=True)
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except (ValueError, UnicodeDecodeError):
+        canonical = body.hex()
+    text = f"{request.method} {request.path}?{request.query_string.decode('latin-1')}\n{canonical}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Honour `Idempotency-Key`: replay the first response to the same request, 409 on a new body."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return view(*args, **kwargs)
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
+            raise Invalid(
+                "Bad Idempotency-Key.",
+                {
+                    "headers": {
+                        "Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} printable ASCII characters."]
+                    }
+                },
+            )
+        actor = current_actor()
+        fingerprint = _request_fingerprint()
+        session = db.session
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == actor.user_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.created_at < utcnow() - IDEMPOTENCY_TTL,
+            )
+        )
+        stored = session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == actor.user_id, IdempotencyRecord.key == key
+            )
+        )
+        if stored is not None:
+            if stored.request_hash != fingerprint:
+                raise Conflict("This Idempotency-Key was used with a different request.")
+            g.idempotent_replay = True
+            return current_app.response_class(
+                stored.response_body,
+                status=stored.status_code,
+                mimetype="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        response = current_app.make_response(view(*args, **kwargs))
+        if response.status_code < 400:
+            session.add(
+                IdempotencyRecord(
+                    user_id=actor.user_id,
+                    key=key,
+                    request_hash=fingerprint,
+                    status_code=response.status_code,
+                    response_body=response.get_data(as_text=True),
+                )
+            )
+        return response
+
+    return wrapper
+
+
+def envelope(page: Any, **extra: Any) -> dict[str, Any]:
+    """The list envelope of a service Page."""
+    return page.envelope(**extra)
+
+
+def no_content() -> Response:
+    """An empty 204."""
+    return current_app.response_class(status=204)

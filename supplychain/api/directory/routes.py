@@ -1,0 +1,267 @@
+"""Chains and their directory: groups, members, contacts, links, graph, impact, rules, audit."""
+
+from __future__ import annotations
+
+from flask import Response, request
+from flask.views import MethodView
+
+from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
+from supplychain.api.directory import schemas as s
+from supplychain.auth import current_actor
+from supplychain.extensions import db
+from supplychain.schemas import parse_id
+from supplychain.services import directory
+from supplychain.services.audit import audit_query
+from supplychain.services.pages import paginate
+
+blp = authenticated_blueprint(
+    "directory", __name__, url_prefix="/chains", description="Chains and their directory"
+)
+BLUEPRINTS = (blp,)
+
+
+def _contact_specs(items: list[dict]) -> list[directory.NewContact]:
+    return [directory.NewContact(**item) for item in items]
+
+
+def _contact_rows(added: list[directory.AddedContact]) -> list[s.ContactRow]:
+    return [s.ContactRow(a.contact, a.invite_code) for a in added]
+
+
+@blp.route("")
+class Chains(MethodView):
+    @blp.arguments(s.PageQuery, location="query")
+    @blp.response(200, s.ChainPageSchema)
+    def get(self, query):
+        """Chains the caller's org belongs to."""
+        stmt = directory.chains_query(current_actor())
+        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+
+    @idempotent
+    @blp.arguments(s.ChainCreateSchema)
+    @blp.response(201, s.ChainSchema)
+    def post(self, body):
+        """Create a chain owned by the caller's org (org admins only)."""
+        return directory.create_chain(db.session, current_actor(), **body)
+
+
+@blp.route("/<cid>")
+class ChainItem(MethodView):
+    @blp.response(200, s.ChainSchema)
+    def get(self, cid):
+        """One chain the caller's org belongs to."""
+        return access_to(cid).chain
+
+
+@blp.route("/<cid>/groups")
+class Groups(MethodView):
+    @blp.arguments(s.PageQuery, location="query")
+    @blp.response(200, s.GroupPageSchema)
+    def get(self, query, cid):
+        """The chain's group tree as a flat list ordered by path."""
+        stmt = directory.groups_query(access_to(cid))
+        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+
+    @idempotent
+    @blp.arguments(s.GroupCreateSchema)
+    @blp.response(201, s.GroupSchema)
+    def post(self, body, cid):
+        """Create a group and its missing parents by path (owner admins)."""
+        group, _ = directory.create_group(db.session, access_to(cid), body["path"])
+        return group
+
+
+@blp.route("/<cid>/members")
+class Members(MethodView):
+    @blp.arguments(s.MemberQuerySchema, location="query")
+    @blp.response(200, s.MemberPageSchema)
+    def get(self, query, cid):
+        """Members the caller may see, by tier, group (with subgroups), kind or text."""
+        page = directory.members_page(
+            db.session,
+            access_to(cid),
+            tier=query.get("tier"),
+            group=query.get("group"),
+            kind=query.get("kind"),
+            q=query.get("q"),
+            page=query["page"],
+            page_size=query["page_size"],
+        )
+        return page.envelope()
+
+    @idempotent
+    @blp.arguments(s.MemberCreateSchema)
+    @blp.response(201, s.MemberDetailSchema)
+    def post(self, body, cid):
+        """Add a partner org with its contacts; each contact gets a single-use invite code."""
+        view, added = directory.add_member(
+            db.session,
+            access_to(cid),
+            org_id=body.get("org_id"),
+            new_org=body.get("org"),
+            custom_id=body["custom_id"],
+            group_path=body.get("group"),
+            contacts=_contact_specs(body["contacts"]),
+        )
+        view.contacts = _contact_rows(added)
+        return view
+
+
+@blp.route("/<cid>/members/<org_id>")
+class MemberItem(MethodView):
+    @blp.response(200, s.MemberDetailSchema)
+    def get(self, cid, org_id):
+        """One member the caller may see, with its tier and contacts."""
+        view = directory.member_detail(db.session, access_to(cid), parse_id(org_id))
+        view.contacts = [s.ContactRow(c) for c in view.contacts]
+        return view
+
+    @blp.arguments(s.MemberPatchSchema)
+    @blp.response(200, s.MemberDetailSchema)
+    def patch(self, body, cid, org_id):
+        """Move a member to another group (null: none) or change its custom id (owner admins)."""
+        view = directory.update_member(
+            db.session,
+            access_to(cid),
+            parse_id(org_id),
+            group_path=body.get("group"),
+            custom_id=body.get("custom_id"),
+            clear_group="group" in body and body["group"] is None,
+        )
+        view.contacts = [s.ContactRow(c) for c in view.contacts]
+        return view
+
+    @blp.response(204)
+    def delete(self, cid, org_id):
+        """Remove a partner: its access ends at once, its links go, its history stays."""
+        directory.remove_member(db.session, access_to(cid), parse_id(org_id))
+        return no_content()
+
+
+@blp.route("/<cid>/members/<org_id>/contacts")
+class MemberContacts(MethodView):
+    @idempotent
+    @blp.arguments(s.ContactCreateSchema)
+    @blp.response(201, s.ContactSchema)
+    def post(self, body, cid, org_id):
+        """Add a fixed external member (owner admins, or the org's own admins)."""
+        added = directory.add_contact(
+            db.session, access_to(cid), parse_id(org_id), directory.NewContact(**body)
+        )
+        return s.ContactRow(added.contact, added.invite_code)
+
+
+@blp.route("/<cid>/members/<org_id>/impact")
+class MemberImpact(MethodView):
+    @blp.response(200, s.ImpactSchema)
+    def get(self, cid, org_id):
+        """If this org stops: who is downstream of it, and who loses all supply (owner)."""
+        return directory.member_impact(db.session, access_to(cid), parse_id(org_id))
+
+
+@blp.route("/<cid>/contacts")
+class Contacts(MethodView):
+    @blp.arguments(s.ContactQuerySchema, location="query")
+    @blp.response(200, s.ContactPageSchema)
+    def get(self, query, cid):
+        """Contacts the caller may see: the owner's, its own org's, and what rules allow."""
+        page = directory.contacts_page(
+            db.session,
+            access_to(cid),
+            org_id=parse_id(query.get("org_id")),
+            filter_org="org_id" in query,
+            q=query.get("q"),
+            page=query["page"],
+            page_size=query["page_size"],
+        )
+        page.items = [s.ContactRow(c) for c in page.items]
+        return page.envelope()
+
+
+@blp.route("/<cid>/links")
+class Links(MethodView):
+    @blp.arguments(s.PageQuery, location="query")
+    @blp.response(200, s.LinkPageSchema)
+    def get(self, query, cid):
+        """Links: all of them for the owner, those touching its own org for a partner."""
+        stmt = directory.links_query(access_to(cid))
+        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+
+    @idempotent
+    @blp.arguments(s.LinkCreateSchema)
+    @blp.response(201, s.LinkSchema)
+    def post(self, body, cid):
+        """Add a supply link; 409 if it exists or would close a cycle (owner admins)."""
+        return directory.create_link(
+            db.session, access_to(cid), body["supplier_id"], body["customer_id"]
+        )
+
+
+@blp.route("/<cid>/links/<link_id>")
+class LinkItem(MethodView):
+    @blp.response(204)
+    def delete(self, cid, link_id):
+        """Remove a supply link (owner admins)."""
+        directory.delete_link(db.session, access_to(cid), parse_id(link_id))
+        return no_content()
+
+
+@blp.route("/<cid>/graph")
+class Graph(MethodView):
+    @blp.response(
+        200,
+        s.GraphSchema,
+        content_type="application/json",
+        description="The graph as JSON; with `Accept: image/svg+xml`, an SVG drawing by tier.",
+    )
+    @blp.alt_response(200, content_type="image/svg+xml", success=True, description="SVG drawing")
+    def get(self, cid):
+        """The whole chain as nodes with tiers and links (owner)."""
+        snapshot = directory.graph_snapshot(db.session, access_to(cid))
+        best = request.accept_mimetypes.best_match(["application/json", "image/svg+xml"])
+        if best == "image/svg+xml":
+            return Response(directory.graph_svg(snapshot), mimetype="image/svg+xml")
+        return snapshot
+
+
+@blp.route("/<cid>/rules")
+class Rules(MethodView):
+    @blp.arguments(s.PageQuery, location="query")
+    @blp.response(200, s.RulePageSchema)
+    def get(self, query, cid):
+        """Visibility rules of the chain (owner admins)."""
+        stmt = directory.rules_query(access_to(cid))
+        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+
+    @idempotent
+    @blp.arguments(s.RuleCreateSchema)
+    @blp.response(201, s.RuleSchema)
+    def post(self, body, cid):
+        """Let `viewers` (groups with subgroups, orgs) see members and contacts in `visible`."""
+        return directory.create_rule(db.session, access_to(cid), body["viewers"], body["visible"])
+
+
+@blp.route("/<cid>/rules/<rule_id>")
+class RuleItem(MethodView):
+    @blp.response(200, s.RuleSchema)
+    def get(self, cid, rule_id):
+        """One visibility rule (owner admins)."""
+        return directory.get_rule(db.session, access_to(cid), parse_id(rule_id))
+
+    @blp.response(204)
+    def delete(self, cid, rule_id):
+        """Remove a visibility rule (owner admins)."""
+        directory.delete_rule(db.session, access_to(cid), parse_id(rule_id))
+        return no_content()
+
+
+@blp.route("/<cid>/audit")
+class Audit(MethodView):
+    @blp.arguments(s.AuditQuerySchema, location="query")
+    @blp.response(200, s.AuditPageSchema)
+    def get(self, query, cid):
+        """Every state change in the chain (owner admins), oldest first."""
+        access = access_to(cid)
+        access.require_owner_admin()
+        stmt = audit_query(access.chain_id, query.get("since"), query.get("action"))
+        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()

@@ -1,0 +1,28 @@
+"""GET /healthz: the database answers and the scheduler's whereabouts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from supplychain.extensions import db
+
+blp = Blueprint("health", __name__)
+
+
+@blp.get("/healthz")
+def healthz():
+    """200 with database and scheduler status; 503 if the database does not answer."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = "ok"
+    except SQLAlchemyError:
+        database = "unavailable"
+    scheduler = "running" if current_app.extensions.get("supplychain_scheduler") else "external"
+    body = {
+        "status": "ok" if database == "ok" else "degraded",
+        "database": database,
+        "scheduler": scheduler,
+    }
+    return jsonify(body), 200 if database == "ok" else 503

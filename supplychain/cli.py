@@ -1,0 +1,102 @@
+"""The `supplychain` command: database, server, bootstrap and demo data."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from supplychain.config import Config
+
+
+def _app():
+    from supplychain.app import create_app
+
+    return create_app(Config())
+
+
+@click.group()
+def main() -> None:
+    """supplychain: upstream/downstream collaboration service."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema (idempotent)."""
+    from supplychain.migrate import upgrade_database
+
+    url = Config().SQLALCHEMY_DATABASE_URI
+    _app()  # creates the SQLite folder if needed
+    upgrade_database(url, revision)
+    click.echo(f"database at {revision}", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", default=lambda: int(os.environ.get("PORT", "8000")), show_default="8000 or $PORT"
+)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-scheduler", is_flag=True, help="Do not run the scheduler in this process.")
+def serve(host: str, port: int, workers: int, threads: int, no_scheduler: bool) -> None:
+    """Serve HTTP with gunicorn; the scheduler runs once, in the master, unless --no-scheduler."""
+    from supplychain.server import run_server
+
+    run_server(host=host, port=port, workers=workers, threads=threads, scheduler=not no_scheduler)
+
+
+@main.command()
+@click.option("--org-name", required=True)
+@click.option("--kind", default="manufacturer", show_default=True)
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--password", required=True)
+def bootstrap(org_name: str, kind: str, email: str, name: str, password: str) -> None:
+    """Create an org and its first admin; print {org_id, user_id, token} as JSON."""
+    from supplychain.errors import DomainError
+    from supplychain.extensions import db as database
+    from supplychain.services.accounts import bootstrap_admin
+
+    app = _app()
+    with app.app_context():
+        try:
+            issued = bootstrap_admin(database.session, org_name, kind, email, name, password)
+            database.session.commit()
+        except DomainError as exc:
+            database.session.rollback()
+            click.echo(json.dumps({"error": exc.message, "errors": exc.errors}), err=True)
+            sys.exit(1)
+        click.echo(
+            json.dumps(
+                {
+                    "org_id": str(issued.user.org_id),
+                    "user_id": str(issued.user.id),
+                    "token": issued.secret,
+                }
+            )
+        )
+
+
+@main.command("seed-demo")
+@click.option("--file", "path", default=None, help="Seed file (default: seeds/demo.json).")
+def seed_demo(path: str | None) -> None:
+    """Load the demo network from seeds/ (idempotent) and print the demo logins."""
+    from supplychain.extensions import db as database
+    from supplychain.services.seeding import DEFAULT_SEED, load_demo
+
+    app = _app()
+    with app.app_context():
+        logins = load_demo(database.session, path or DEFAULT_SEED)
+        database.session.commit()
+    click.echo("Demo logins (password for all: see below):")
+    for login in logins:
+        click.echo(f"  {login['role']:<28} {login['email']:<36} {login['password']}")

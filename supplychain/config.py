@@ -1,0 +1,58 @@
+"""Settings from the environment: one class, and a TestConfig beside it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_database_url() -> str:
+    instance = ROOT / "instance"
+    return f"sqlite:///{instance / 'supplychain.sqlite3'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Map plain postgres URLs onto the psycopg 3 driver SQLAlchemy should use."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Runtime settings; every value can be set by the environment variable of the same name."""
+
+    def __init__(self) -> None:
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("DATABASE_URL") or _default_database_url()
+        )
+        self.REPORTS_DIR = os.environ.get("SUPPLYCHAIN_REPORTS_DIR") or str(ROOT / "reports")
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-secret-change-me"
+        self.SCHEDULER_ENABLED = os.environ.get("SUPPLYCHAIN_SCHEDULER", "1") != "0"
+        self.TESTING = False
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+        self.MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+        self.API_TITLE = "supplychain"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.JSON_SORT_KEYS = False
+
+
+class TestConfig(Config):
+    """Settings for the test suite: no scheduler unless a test starts one."""
+
+    def __init__(self, database_url: str | None = None, reports_dir: str | None = None) -> None:
+        super().__init__()
+        if database_url:
+            self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
+        if reports_dir:
+            self.REPORTS_DIR = reports_dir
+        self.TESTING = True
+        # Unexpected errors go through the JSON 500 handler (and the log), as in production.
+        self.PROPAGATE_EXCEPTIONS = False
+        self.SCHEDULER_ENABLED = False
+        self.SECRET_KEY = "test-secret"

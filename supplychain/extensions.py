@@ -1,0 +1,10 @@
+"""Extension objects, created unbound and initialised by the app factory."""
+
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+
+from supplychain.models.base import Base
+
+# Models derive from our own typed Base; sharing its metadata lets db.metadata see them.
+db = SQLAlchemy(metadata=Base.metadata)
+api = Api()

@@ -1,0 +1,70 @@
+"""Declarative base and the column types every model shares."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always handed back timezone-aware (SQLite drops offsets)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Integer keys that are 64-bit on PostgreSQL and SQLite's rowid alias on SQLite.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+intpk = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True)]
+str50 = Annotated[str, 50]
+str200 = Annotated[str, 200]
+str500 = Annotated[str, 500]
+# 14 integer digits and 4 decimals, as API.md allows.
+money = Annotated[Decimal, mapped_column(Numeric(18, 4))]
+
+
+class Base(DeclarativeBase):
+    """Base of every model: shared naming convention and annotation map."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        str50: String(50),
+        str200: String(200),
+        str500: String(500),
+        str: String(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }

@@ -1,0 +1,156 @@
+"""Orgs, users, chains and everything that makes up a chain's directory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, utcnow
+
+ORG_KINDS = ("manufacturer", "supplier", "dealer", "distributor", "logistics", "other")
+USER_ROLES = ("admin", "staff")
+
+
+class Org(Base):
+    """One real enterprise; global, so the same supplier can sit in several chains."""
+
+    __tablename__ = "orgs"
+
+    id: Mapped[intpk]
+    name: Mapped[str200]
+    kind: Mapped[str50]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A person in exactly one org; in chains where that org is a partner, a fixed external member."""
+
+    __tablename__ = "users"
+
+    id: Mapped[intpk]
+    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
+    email: Mapped[str200] = mapped_column(unique=True)
+    name: Mapped[str200]
+    mobile: Mapped[str50 | None]
+    title: Mapped[str200 | None]
+    role: Mapped[str50] = mapped_column(default="staff")
+    password_hash: Mapped[str500 | None]
+    invite_code_hash: Mapped[str200 | None] = mapped_column(unique=True)
+    activated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    org: Mapped[Org] = relationship(lazy="joined", innerjoin=True)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored, so a leaked table does not leak tokens."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    name: Mapped[str200]
+    kind: Mapped[str50] = mapped_column(default="api")  # "login" or "api"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class Chain(Base):
+    """A network owned by one core org; graph_version is bumped by any link or membership change."""
+
+    __tablename__ = "chains"
+
+    id: Mapped[intpk]
+    name: Mapped[str200]
+    owner_org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    graph_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Group(Base):
+    """A node of a chain's group tree, addressed by its path such as `Dealers/North China`."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("chain_id", "path"),)
+
+    id: Mapped[intpk]
+    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("groups.id"))
+    path: Mapped[str500]
+    name: Mapped[str200]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Member(Base):
+    """An org's membership in a chain; removal keeps the row (history) and sets removed_at."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "org_id"),
+        # custom_id is unique among the chain's current members; removed ones free their code.
+        Index(
+            "uq_members_chain_custom_id_active",
+            "chain_id",
+            "custom_id",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[intpk]
+    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
+    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
+    custom_id: Mapped[str | None] = mapped_column(String(64))
+    group_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("groups.id"), index=True)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None]
+
+    org: Mapped[Org] = relationship(lazy="joined", innerjoin=True)
+    group: Mapped[Group | None] = relationship(lazy="joined")
+
+
+class Contact(Base):
+    """A user listed in a chain's directory for its org: a fixed external member for partners."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("chain_id", "user_id"),)
+
+    id: Mapped[intpk]
+    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
+    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class Link(Base):
+    """A supply edge: goods flow from supplier to customer. The links of a chain form a DAG."""
+
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("chain_id", "supplier_id", "customer_id"),)
+
+    id: Mapped[intpk]
+    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
+    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VisibilityRule(Base):
+    """Lets members matched by `viewers` see members and contacts matched by `visible`."""
+
+    __tablename__ = "visibility_rules"
+
+    id: Mapped[intpk]
+    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
+    viewers: Mapped[dict[str, Any]]
+    visible: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Services: every business rule lives here. Functions take a session and plain values and flush."""

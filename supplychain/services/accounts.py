@@ -1,0 +1,159 @@
+"""Accounts: sign-in, invitation activation, API tokens and bootstrapping the first admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from supplychain.auth import (
+    Actor,
+    digest,
+    hash_password,
+    new_invite_code,
+    new_token_secret,
+    normalise_invite_code,
+    password_matches,
+)
+from supplychain.errors import Conflict, Invalid, NotFound, Unauthorized
+from supplychain.models import ApiToken, Org, User
+from supplychain.models.base import utcnow
+from supplychain.models.directory import ORG_KINDS
+from supplychain.services.audit import record_event
+
+MIN_PASSWORD_LENGTH = 8
+BAD_CREDENTIALS = "Wrong email or password."
+
+
+@dataclass
+class IssuedToken:
+    """A token row and its secret, which is shown to the user once and never stored."""
+
+    token: ApiToken
+    secret: str
+    user: User
+
+
+def normalise_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding spaces."""
+    return email.strip().lower()
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    """The user with this email, if any."""
+    return session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+
+
+def check_password_strength(password: str, field: str = "password") -> None:
+    """Refuse passwords too short to be worth hashing."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            "Password too short.",
+            {field: [f"At least {MIN_PASSWORD_LENGTH} characters."]},
+        )
+
+
+def issue_token(session: Session, user: User, name: str, kind: str = "api") -> IssuedToken:
+    """Create a bearer token for `user`; only its hash is stored."""
+    secret = new_token_secret()
+    token = ApiToken(user_id=user.id, name=name, kind=kind, token_hash=digest(secret))
+    session.add(token)
+    session.flush()
+    return IssuedToken(token=token, secret=secret, user=user)
+
+
+def login(session: Session, email: str, password: str) -> IssuedToken:
+    """Sign in with email and password; one message for unknown email and wrong password."""
+    user = find_user_by_email(session, email)
+    if not password_matches(user, password):
+        raise Unauthorized(BAD_CREDENTIALS)
+    assert user is not None
+    return issue_token(session, user, name="login", kind="login")
+
+
+def activate(session: Session, invite_code: str, password: str) -> IssuedToken:
+    """Set a contact's password from its single-use invitation code and sign it in."""
+    code = normalise_invite_code(invite_code)
+    user = (
+        session.scalar(select(User).where(User.invite_code_hash == digest(code))) if code else None
+    )
+    if user is None:
+        raise NotFound("Unknown or already used invitation code.")
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.invite_code_hash = None
+    user.activated_at = utcnow()
+    session.flush()
+    actor = Actor(user=user, token_id=0)
+    record_event(session, actor, "user.activate", "user", user.id)
+    return issue_token(session, user, name="login", kind="login")
+
+
+def assign_invite_code(user: User) -> str:
+    """Give a not yet activated user a fresh single-use invitation code and return it."""
+    code = new_invite_code()
+    user.invite_code_hash = digest(normalise_invite_code(code))
+    return code
+
+
+def create_api_token(session: Session, actor: Actor, name: str) -> IssuedToken:
+    """A named API token for the caller, shown once."""
+    issued = issue_token(session, actor.user, name=name, kind="api")
+    record_event(session, actor, "token.create", "token", issued.token.id, data={"name": name})
+    return issued
+
+
+def list_api_tokens(session: Session, actor: Actor) -> list[ApiToken]:
+    """The caller's live API tokens (never their secrets)."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == actor.user_id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id)
+        )
+    )
+
+
+def revoke_api_token(session: Session, actor: Actor, token_id: int | None) -> None:
+    """Revoke one of the caller's own tokens; it stops working on the next request."""
+    token = session.get(ApiToken, token_id) if token_id else None
+    if token is None or token.user_id != actor.user_id or token.revoked_at is not None:
+        raise NotFound("No such token.")
+    token.revoked_at = utcnow()
+    record_event(session, actor, "token.revoke", "token", token.id)
+
+
+def bootstrap_admin(
+    session: Session, org_name: str, kind: str, email: str, name: str, password: str
+) -> IssuedToken:
+    """Create an org with its first admin (signed in), for a fresh installation."""
+    if kind not in ORG_KINDS:
+        raise Invalid("Unknown org kind.", {"kind": [f"One of: {', '.join(ORG_KINDS)}."]})
+    check_password_strength(password)
+    if find_user_by_email(session, email) is not None:
+        raise Conflict("A user with this email exists already.", {"email": ["Already in use."]})
+    org = Org(name=org_name, kind=kind)
+    session.add(org)
+    session.flush()
+    user = User(
+        org_id=org.id,
+        email=normalise_email(email),
+        name=name,
+        role="admin",
+        password_hash=hash_password(password),
+        activated_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    actor = Actor(user=user, token_id=0)
+    record_event(session, actor, "org.create", "org", org.id, data={"name": org_name})
+    return issue_token(session, user, name="bootstrap", kind="api")
+
+
+def require_org(session: Session, org_id: int) -> Org:
+    """The org, or 404."""
+    org = session.get(Org, org_id)
+    if org is None:
+        raise NotFound("No such org.")
+    return org

@@ -1,0 +1,46 @@
+"""Audit trail: one event for every state change, and the owner's view of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from supplychain.auth import Actor
+from supplychain.models import AuditEvent
+
+
+def record_event(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    target_type: str,
+    target_id: int | str | None,
+    *,
+    chain_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Write one audit event in the caller's transaction (it commits or rolls back with the change)."""
+    event = AuditEvent(
+        chain_id=chain_id,
+        user_id=actor.user_id if actor else None,
+        org_id=actor.org_id if actor else None,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+def audit_query(chain_id: int, since: datetime | None, action: str | None) -> Select:
+    """Events of one chain, oldest first, optionally from `since` and of one action."""
+    stmt = select(AuditEvent).where(AuditEvent.chain_id == chain_id)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    return stmt.order_by(AuditEvent.at, AuditEvent.id)

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from flask import g, request
+from flask import current_app, g, has_app_context, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -41,8 +41,11 @@ class Actor:
 
 
 def hash_password(password: str) -> str:
-    """Hash a password with scrypt and a random salt."""
-    return generate_password_hash(password, method=PASSWORD_METHOD)
+    """Hash a password with scrypt and a random salt (cost from PASSWORD_HASH_METHOD)."""
+    method = PASSWORD_METHOD
+    if has_app_context():
+        method = current_app.config.get("PASSWORD_HASH_METHOD", PASSWORD_METHOD)
+    return generate_password_hash(password, method=method)
 
 
 def password_matches(user: User | None, password: str) -> bool:

@@ -56,3 +56,5 @@ class TestConfig(Config):
         self.PROPAGATE_EXCEPTIONS = False
         self.SCHEDULER_ENABLED = False
         self.SECRET_KEY = "test-secret"
+        # Still scrypt, at a cost that keeps hundreds of sign-ups in the suite fast.
+        self.PASSWORD_HASH_METHOD = "scrypt:4096:8:1"

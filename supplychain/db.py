@@ -13,6 +13,8 @@ from supplychain.errors import error_response
 from supplychain.extensions import db
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Endpoints whose GET records something (a notice's first read): they take the write lock early.
+GET_WRITERS: set[str] = set()
 
 
 def configure_sqlite(engine: Engine) -> None:
@@ -35,7 +37,11 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        reading = has_request_context() and request.method in READ_METHODS
+        reading = (
+            has_request_context()
+            and request.method in READ_METHODS
+            and request.endpoint not in GET_WRITERS
+        )
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 

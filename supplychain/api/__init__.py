@@ -10,12 +10,14 @@ API_PREFIX = "/api/v1"
 def register_api(api: Api) -> None:
     """Register every feature blueprint and the bearer security scheme in the OpenAPI document."""
     from supplychain.api.accounts import routes as accounts
+    from supplychain.api.apps import routes as apps
     from supplychain.api.directory import routes as directory
+    from supplychain.api.notices import routes as notices
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API or login token"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for module in (accounts, directory):
+    for module in (accounts, directory, apps, notices):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp, url_prefix=API_PREFIX + (blp.url_prefix or ""))

@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate; importing this registers them all."""
 
+from supplychain.models.apps import App, Grant
 from supplychain.models.audit import AuditEvent, IdempotencyRecord
 from supplychain.models.base import Base
 from supplychain.models.directory import (
@@ -13,17 +14,31 @@ from supplychain.models.directory import (
     User,
     VisibilityRule,
 )
+from supplychain.models.notices import (
+    Notice,
+    NoticeItem,
+    NoticeRecipient,
+    NoticeResponse,
+    NoticeResponseLine,
+)
 
 __all__ = [
     "ApiToken",
+    "App",
     "AuditEvent",
     "Base",
     "Chain",
     "Contact",
+    "Grant",
     "Group",
     "IdempotencyRecord",
     "Link",
     "Member",
+    "Notice",
+    "NoticeItem",
+    "NoticeRecipient",
+    "NoticeResponse",
+    "NoticeResponseLine",
     "Org",
     "User",
     "VisibilityRule",

@@ -52,7 +52,8 @@ str50 = Annotated[str, 50]
 str200 = Annotated[str, 200]
 str500 = Annotated[str, 500]
 # 14 integer digits and 4 decimals, as API.md allows.
-money = Annotated[Decimal, mapped_column(Numeric(18, 4))]
+AMOUNT = Numeric(18, 4)
+money = Annotated[Decimal, mapped_column(AMOUNT)]
 
 
 class Base(DeclarativeBase):

@@ -1,19 +1,248 @@
-"""Apps a chain offers and which of them an org may use there."""
+"""Apps a chain offers, grants that share them with partners, and the check every app view makes."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from supplychain.services.directory import ChainAccess
+from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
+from supplychain.graph import valid_tier
+from supplychain.models import App, Grant, Member
+from supplychain.models.base import utcnow
+from supplychain.schemas import parse_id
+from supplychain.services.audit import record_event
+from supplychain.services.directory import (
+    ChainAccess,
+    chain_graph,
+    find_group,
+    normalise_group_path,
+)
 
-BUILTIN_APPS = ("notices", "orders", "reconciliation")
+BUILTIN_APPS = {
+    "notices": ("Notices", "Supply and demand notices with read, acknowledgment and quantities"),
+    "orders": ("Orders", "Orders acknowledged line by line, shipped and received"),
+    "reconciliation": ("Reconciliation", "Monthly or weekly reconciliation workbooks"),
+}
+APP_KEY = re.compile(r"^[a-z][a-z0-9_-]{1,39}\Z")
+
+
+@dataclass
+class AppView:
+    """An app as listed: built-in or custom."""
+
+    key: str
+    name: str
+    url: str | None
+    description: str | None
+    builtin: bool
+    id: int | None = None
+
+
+def _grant_covers(grant: Grant, access: ChainAccess, tier: str) -> bool:
+    org_id = access.actor.org_id
+    value = grant.scope_value
+    if grant.scope_type == "all":
+        return True
+    if grant.scope_type == "org":
+        return value == str(org_id)
+    if grant.scope_type == "tier":
+        return value == tier
+    if grant.scope_type == "group":
+        group = access.member.group.path if access.member.group else None
+        return (
+            group is not None
+            and value is not None
+            and (group == value or group.startswith(value + "/"))
+        )
+    return False
+
+
+def _live_grants(session: Session, chain_id: int, app_key: str | None = None) -> list[Grant]:
+    stmt = select(Grant).where(Grant.chain_id == chain_id, Grant.revoked_at.is_(None))
+    if app_key is not None:
+        stmt = stmt.where(Grant.app_key == app_key)
+    return list(session.scalars(stmt))
 
 
 def usable_app_keys(session: Session, access: ChainAccess) -> list[str]:
-    """App keys the caller's org may use in the chain: all for the owner, granted ones for partners.
-
-    Grants arrive with the apps-and-grants feature; until a grant exists a partner has no app.
-    """
+    """App keys the caller's org may use in the chain: every app for the owner, granted ones else."""
+    custom = list(session.scalars(select(App.key).where(App.chain_id == access.chain_id)))
     if access.is_owner:
-        return list(BUILTIN_APPS)
-    return []
+        return [*BUILTIN_APPS, *sorted(custom)]
+    tier = chain_graph(session, access.chain).tier_of(access.actor.org_id)
+    granted = {
+        g.app_key for g in _live_grants(session, access.chain_id) if _grant_covers(g, access, tier)
+    }
+    return [key for key in [*BUILTIN_APPS, *sorted(custom)] if key in granted]
+
+
+def require_app(session: Session, access: ChainAccess, app_key: str) -> None:
+    """403 unless the caller's org may use `app_key` here now (owner always; partners by grant)."""
+    if access.is_owner:
+        return
+    grants = _live_grants(session, access.chain_id, app_key)
+    if grants:
+        tier = chain_graph(session, access.chain).tier_of(access.actor.org_id)
+        if any(_grant_covers(g, access, tier) for g in grants):
+            return
+    raise Forbidden(f"The app '{app_key}' is not shared with your org in this chain.")
+
+
+def list_apps(session: Session, access: ChainAccess) -> list[AppView]:
+    """Built-in and custom apps; partners see only those granted to them."""
+    usable = set(usable_app_keys(session, access))
+    views = [
+        AppView(key=key, name=name, url=None, description=text, builtin=True)
+        for key, (name, text) in BUILTIN_APPS.items()
+    ]
+    for app in session.scalars(
+        select(App).where(App.chain_id == access.chain_id).order_by(App.key)
+    ):
+        views.append(
+            AppView(
+                key=app.key,
+                name=app.name,
+                url=app.url,
+                description=app.description,
+                builtin=False,
+                id=app.id,
+            )
+        )
+    return [view for view in views if view.key in usable]
+
+
+def register_app(
+    session: Session, access: ChainAccess, key: str, name: str, url: str, description: str | None
+) -> App:
+    """Register a custom app (owner admins); keys are unique per chain and never a built-in's."""
+    access.require_owner_admin()
+    if not APP_KEY.match(key):
+        raise Invalid("Bad app key.", {"key": ["2-40 of a-z 0-9 _ -, starting with a letter."]})
+    if key in BUILTIN_APPS:
+        raise Conflict("That key belongs to a built-in app.", {"key": ["Reserved."]})
+    if session.scalar(select(App.id).where(App.chain_id == access.chain_id, App.key == key)):
+        raise Conflict("An app with this key exists already.", {"key": ["Already in use."]})
+    app = App(chain_id=access.chain_id, key=key, name=name, url=url, description=description)
+    session.add(app)
+    session.flush()
+    record_event(
+        session,
+        access.actor,
+        "app.create",
+        "app",
+        app.id,
+        chain_id=access.chain_id,
+        data={"key": key, "url": url},
+    )
+    return app
+
+
+def _normalise_scope(
+    session: Session, access: ChainAccess, scope_type: str, value: Any
+) -> str | None:
+    if scope_type == "all":
+        if value not in (None, ""):
+            raise Invalid("Scope 'all' takes no value.", {"scope": {"value": ["Leave empty."]}})
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("Scope value missing.", {"scope": {"value": ["Required for this scope."]}})
+    if scope_type == "tier":
+        if not valid_tier(value):
+            raise Invalid("Unknown tier.", {"scope": {"value": [f"Not a tier: {value}"]}})
+        return value
+    if scope_type == "group":
+        path = normalise_group_path(value, "value")
+        if find_group(session, access.chain_id, path) is None:
+            raise Invalid("Unknown group.", {"scope": {"value": [f"Unknown group: {path}"]}})
+        return path
+    org_id = parse_id(value.strip())
+    member = org_id and session.scalar(
+        select(Member.id).where(
+            Member.chain_id == access.chain_id,
+            Member.org_id == org_id,
+            Member.removed_at.is_(None),
+        )
+    )
+    if not member:
+        raise Invalid("Unknown org.", {"scope": {"value": [f"Not a member: {value.strip()}"]}})
+    return str(org_id)
+
+
+def create_grant(
+    session: Session, access: ChainAccess, app_key: str, scope_type: str, value: Any
+) -> Grant:
+    """Share an app with all partners, a tier, a group (and subgroups) or one org (owner admins)."""
+    access.require_owner_admin()
+    known = app_key in BUILTIN_APPS or session.scalar(
+        select(App.id).where(App.chain_id == access.chain_id, App.key == app_key)
+    )
+    if not known:
+        raise Invalid("Unknown app.", {"app": [f"No app with key {app_key!r} in this chain."]})
+    scope_value = _normalise_scope(session, access, scope_type, value)
+    duplicate = session.scalar(
+        select(Grant).where(
+            Grant.chain_id == access.chain_id,
+            Grant.app_key == app_key,
+            Grant.scope_type == scope_type,
+            Grant.scope_value.is_(None)
+            if scope_value is None
+            else Grant.scope_value == scope_value,
+            Grant.revoked_at.is_(None),
+        )
+    )
+    if duplicate is not None:
+        raise Conflict("The same grant exists already.", {"grant_id": [str(duplicate.id)]})
+    grant = Grant(
+        chain_id=access.chain_id,
+        app_key=app_key,
+        scope_type=scope_type,
+        scope_value=scope_value,
+        created_by=access.actor.user_id,
+    )
+    session.add(grant)
+    session.flush()
+    record_event(
+        session,
+        access.actor,
+        "grant.create",
+        "grant",
+        grant.id,
+        chain_id=access.chain_id,
+        data={"app": app_key, "scope": {"type": scope_type, "value": scope_value}},
+    )
+    return grant
+
+
+def grants_query(access: ChainAccess) -> Select:
+    """Live grants of the chain (owner admins)."""
+    access.require_owner_admin()
+    return (
+        select(Grant)
+        .where(Grant.chain_id == access.chain_id, Grant.revoked_at.is_(None))
+        .order_by(Grant.id)
+    )
+
+
+def revoke_grant(session: Session, access: ChainAccess, grant_id: int | None) -> None:
+    """Revoke a grant; partners it covered lose the app on their next request."""
+    access.require_owner_admin()
+    grant = session.get(Grant, grant_id) if grant_id else None
+    if grant is None or grant.chain_id != access.chain_id or grant.revoked_at is not None:
+        raise NotFound("No such grant.")
+    grant.revoked_at = utcnow()
+    record_event(
+        session,
+        access.actor,
+        "grant.revoke",
+        "grant",
+        grant.id,
+        chain_id=access.chain_id,
+        data={
+            "app": grant.app_key,
+            "scope": {"type": grant.scope_type, "value": grant.scope_value},
+        },
+    )

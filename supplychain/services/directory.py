@@ -257,7 +257,7 @@ def groups_query(access: ChainAccess) -> Select:
     return select(Group).where(Group.chain_id == access.chain_id).order_by(Group.path)
 
 
-def _under_paths(column: Any, paths: list[str]) -> ColumnElement[bool]:
+def paths_within(column: Any, paths: list[str]) -> ColumnElement[bool]:
     """SQL: the path column equals one of `paths` or lies below one of them."""
     if not paths:
         return false()
@@ -295,7 +295,7 @@ def visible_members_clause(session: Session, access: ChainAccess) -> ColumnEleme
         if _rule_matches_viewer(rule, access.actor.org_id, own_group):
             org_ids.update(rule.visible.get("orgs", []))
             paths.extend(rule.visible.get("groups", []))
-    return or_(Member.org_id.in_(sorted(org_ids)), _under_paths(Group.path, paths))
+    return or_(Member.org_id.in_(sorted(org_ids)), paths_within(Group.path, paths))
 
 
 # --- tiers ------------------------------------------------------------------------------------
@@ -504,7 +504,7 @@ def members_page(
     if clause is not None:
         stmt = stmt.where(clause)
     if group:
-        stmt = stmt.where(_under_paths(Group.path, [normalise_group_path(group, "group")]))
+        stmt = stmt.where(paths_within(Group.path, [normalise_group_path(group, "group")]))
     if kind:
         stmt = stmt.where(Org.kind == kind)
     if q:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -17,6 +17,7 @@ class Page:
     total: int
     page: int
     page_size: int
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def envelope(self, **extra: Any) -> dict[str, Any]:
         """The `{items, total, page, page_size}` dict the API returns."""
@@ -25,6 +26,7 @@ class Page:
             "total": self.total,
             "page": self.page,
             "page_size": self.page_size,
+            **self.extra,
             **extra,
         }
 

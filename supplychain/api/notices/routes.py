@@ -1,0 +1,114 @@
+"""Supply and demand notices: send, inbox, read, acknowledge, respond, track, withdraw."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from supplychain.api.common import access_to, authenticated_blueprint, idempotent
+from supplychain.api.notices import schemas as s
+from supplychain.db import GET_WRITERS
+from supplychain.extensions import db
+from supplychain.schemas import parse_id
+from supplychain.services import notices
+
+blp = authenticated_blueprint(
+    "notices", __name__, url_prefix="/chains", description="Supply and demand notices"
+)
+BLUEPRINTS = (blp,)
+
+
+@blp.route("/<cid>/notices")
+class Notices(MethodView):
+    @blp.arguments(s.NoticeListQuerySchema, location="query")
+    @blp.response(200, s.NoticePageSchema)
+    def get(self, query, cid):
+        """Inbox (addressed to the caller's org) or sent box, newest first."""
+        lister = notices.sent_page if query["box"] == "sent" else notices.inbox_page
+        page = lister(
+            db.session, access_to(cid), query.get("state"), query["page"], query["page_size"]
+        )
+        return page.envelope()
+
+    @idempotent
+    @blp.arguments(s.NoticeCreateSchema)
+    @blp.response(201, s.NoticeSchema)
+    def post(self, body, cid):
+        """Broadcast a notice to the union of tiers, groups and orgs in `audience`."""
+        access = access_to(cid)
+        notice = notices.broadcast_notice(
+            db.session,
+            access,
+            kind=body["kind"],
+            title=body["title"],
+            body=body["body"],
+            items=[notices.NewItem(**item) for item in body["items"]],
+            audience=notices.Audience(**body["audience"]),
+            requires_ack=body["requires_ack"],
+            ack_due=body["ack_due"],
+        )
+        return notices.open_notice(db.session, access, notice.id)
+
+
+@blp.route("/<cid>/notices/<nid>")
+class NoticeDetail(MethodView):
+    @blp.response(200, s.NoticeSchema)
+    def get(self, cid, nid):
+        """The notice; a recipient's first GET marks it read for its org."""
+        return notices.open_notice(db.session, access_to(cid), parse_id(nid))
+
+
+GET_WRITERS.add(f"{blp.name}.{NoticeDetail.__name__}")
+
+
+@blp.route("/<cid>/notices/<nid>/ack")
+class NoticeAck(MethodView):
+    @idempotent
+    @blp.arguments(s.AckInSchema)
+    @blp.response(201, s.AckSchema)
+    @blp.alt_response(200, schema=s.AckSchema, description="Acknowledged before: the first ack")
+    def post(self, body, cid, nid):
+        """Acknowledge for the caller's org; a repeat returns the first acknowledgment (200)."""
+        row, created = notices.acknowledge_notice(
+            db.session, access_to(cid), parse_id(nid), body.get("note")
+        )
+        return row, 201 if created else 200
+
+
+@blp.route("/<cid>/notices/<nid>/responses")
+class NoticeResponses(MethodView):
+    @idempotent
+    @blp.arguments(s.ResponseInSchema)
+    @blp.response(201, s.ResponseSchema)
+    def post(self, body, cid, nid):
+        """Answer with quantities per sku; replaces the org's previous answer."""
+        items = [(line["sku"], line["qty"]) for line in body["items"]]
+        return notices.respond_to_notice(
+            db.session, access_to(cid), parse_id(nid), items, body.get("note")
+        )
+
+
+@blp.route("/<cid>/notices/<nid>/recipients")
+class NoticeRecipients(MethodView):
+    @blp.arguments(s.RecipientQuerySchema, location="query")
+    @blp.response(200, s.RecipientPageSchema)
+    def get(self, query, cid, nid):
+        """Per-org read, ack and response state with totals and per-sku sums (sender org)."""
+        page = notices.recipients_page(
+            db.session,
+            access_to(cid),
+            parse_id(nid),
+            query.get("status"),
+            query["page"],
+            query["page_size"],
+        )
+        return page.envelope()
+
+
+@blp.route("/<cid>/notices/<nid>/withdraw")
+class NoticeWithdraw(MethodView):
+    @blp.response(200, s.NoticeSchema)
+    def post(self, cid, nid):
+        """Withdraw: the notice stays visible, marked withdrawn, and takes no new acks."""
+        access = access_to(cid)
+        notice = notices.withdraw_notice(db.session, access, parse_id(nid))
+        return notices.open_notice(db.session, access, notice.id)

@@ -1,0 +1,641 @@
+"""Supply and demand notices: broadcast to an audience, inbox, read/ack/response, tracking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
+from supplychain.graph import valid_tier
+from supplychain.models import (
+    Group,
+    Link,
+    Member,
+    Notice,
+    NoticeItem,
+    NoticeRecipient,
+    NoticeResponse,
+    NoticeResponseLine,
+    Org,
+)
+from supplychain.models.base import utcnow
+from supplychain.services.apps import require_app
+from supplychain.services.audit import record_event
+from supplychain.services.directory import (
+    ChainAccess,
+    chain_graph,
+    normalise_group_path,
+    paths_within,
+)
+from supplychain.services.pages import Page, paginate
+
+APP = "notices"
+MAX_ITEMS = 500
+MAX_BODY = 20_000
+
+
+@dataclass
+class NewItem:
+    """One line of a notice as given by the sender."""
+
+    sku: str
+    qty: Decimal
+    description: str | None = None
+    unit: str | None = None
+    unit_price: Decimal | None = None
+    available_from: date | None = None
+    available_until: date | None = None
+
+
+@dataclass
+class Audience:
+    """Who a notice goes to: the union of everyone, tiers, groups (with subgroups) and orgs."""
+
+    all: bool = False
+    tiers: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    orgs: list[int] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "all": self.all,
+            "tiers": self.tiers,
+            "groups": self.groups,
+            "orgs": [str(o) for o in self.orgs],
+        }
+
+
+@dataclass
+class NoticeView:
+    """A notice with what the caller may know of its state."""
+
+    notice: Notice
+    items: list[NoticeItem]
+    is_sender: bool
+    recipient: NoticeRecipient | None = None
+    my_response: dict[str, Any] | None = None
+    totals: dict[str, int] | None = None
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+def _check_items(items: list[NewItem]) -> None:
+    errors: dict[str, Any] = {}
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.sku in seen:
+            errors[str(i)] = {"sku": ["Duplicate sku in this notice."]}
+        seen.add(item.sku)
+        if (
+            item.available_from
+            and item.available_until
+            and item.available_until < item.available_from
+        ):
+            errors[str(i)] = {"available_until": ["Before available_from."]}
+    if errors:
+        raise Invalid("Bad notice items.", {"items": errors})
+
+
+def resolve_audience(session: Session, access: ChainAccess, audience: Audience) -> list[int]:
+    """Member orgs matched by the audience (union), minus the sender; 422 naming unknown parts."""
+    chain = access.chain
+    errors: dict[str, Any] = {}
+    graph = chain_graph(session, chain)
+    recipients: set[int] = set()
+    active = select(Member.org_id).where(Member.chain_id == chain.id, Member.removed_at.is_(None))
+    if audience.all:
+        recipients.update(session.scalars(active))
+    bad_tiers = [t for t in audience.tiers if not valid_tier(t) or not graph.orgs_in_tier(t)]
+    if bad_tiers:
+        errors["tiers"] = [f"No such tier in this chain: {', '.join(bad_tiers)}"]
+    for tier in audience.tiers:
+        recipients.update(graph.orgs_in_tier(tier) if valid_tier(tier) else ())
+    if audience.groups:
+        paths = []
+        for raw in audience.groups:
+            try:
+                paths.append(normalise_group_path(raw, "groups"))
+            except Invalid:
+                errors.setdefault("groups", []).append(f"Invalid group path: {raw[:100]}")
+        known = set(
+            session.scalars(
+                select(Group.path).where(Group.chain_id == chain.id, Group.path.in_(paths))
+            )
+        )
+        unknown = [p for p in paths if p not in known]
+        if unknown:
+            errors.setdefault("groups", []).append(f"Unknown groups: {', '.join(unknown)}")
+        if known:
+            recipients.update(
+                session.scalars(
+                    active.join(Group, Group.id == Member.group_id).where(
+                        paths_within(Group.path, sorted(known))
+                    )
+                )
+            )
+    if audience.orgs:
+        members = set(session.scalars(active.where(Member.org_id.in_(audience.orgs))))
+        unknown_orgs = [str(o) for o in audience.orgs if o not in members]
+        if unknown_orgs:
+            errors["orgs"] = [f"Not members of this chain: {', '.join(unknown_orgs)}"]
+        recipients.update(members)
+    if errors:
+        raise Invalid("The audience names unknown tiers, groups or orgs.", {"audience": errors})
+    recipients.discard(access.actor.org_id)
+    if not recipients:
+        raise Invalid(
+            "The audience matches nobody.", {"audience": ["Matches no member other than you."]}
+        )
+    return sorted(recipients)
+
+
+def _check_partner_audience(session: Session, access: ChainAccess, audience: Audience) -> None:
+    """A partner may address only the owner and the orgs it is linked to."""
+    if access.is_owner:
+        return
+    if audience.all or audience.tiers or audience.groups:
+        raise Forbidden("Partners may address only the chain owner and orgs they are linked to.")
+    me = access.actor.org_id
+    linked = set(
+        session.scalars(
+            select(case((Link.supplier_id == me, Link.customer_id), else_=Link.supplier_id)).where(
+                Link.chain_id == access.chain_id,
+                or_(Link.supplier_id == me, Link.customer_id == me),
+            )
+        )
+    )
+    allowed = linked | {access.chain.owner_org_id}
+    outside = [str(o) for o in audience.orgs if o not in allowed]
+    if outside:
+        raise Forbidden(f"You may not address these orgs: {', '.join(outside)}")
+
+
+def broadcast_notice(
+    session: Session,
+    access: ChainAccess,
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    items: list[NewItem],
+    audience: Audience,
+    requires_ack: bool,
+    ack_due: datetime | None,
+) -> Notice:
+    """Send a notice: one recipient row per matched org, written in one bulk insert."""
+    require_app(session, access, APP)
+    _check_items(items)
+    if ack_due is not None and not requires_ack:
+        raise Invalid("ack_due needs requires_ack.", {"ack_due": ["Set requires_ack too."]})
+    if ack_due is not None and ack_due <= utcnow():
+        raise Invalid("ack_due is in the past.", {"ack_due": ["Must be in the future."]})
+    _check_partner_audience(session, access, audience)
+    recipients = resolve_audience(session, access, audience)
+    notice = Notice(
+        chain_id=access.chain_id,
+        sender_org_id=access.actor.org_id,
+        sender_user_id=access.actor.user_id,
+        kind=kind,
+        title=title,
+        body=body,
+        audience=audience.as_json(),
+        requires_ack=requires_ack,
+        ack_due=ack_due,
+        recipients_count=len(recipients),
+    )
+    session.add(notice)
+    session.flush()
+    if items:
+        session.execute(
+            insert(NoticeItem),
+            [
+                {
+                    "notice_id": notice.id,
+                    "position": i,
+                    "sku": item.sku,
+                    "description": item.description,
+                    "qty": item.qty,
+                    "unit": item.unit,
+                    "unit_price": item.unit_price,
+                    "available_from": item.available_from,
+                    "available_until": item.available_until,
+                }
+                for i, item in enumerate(items)
+            ],
+        )
+    session.execute(
+        insert(NoticeRecipient), [{"notice_id": notice.id, "org_id": org} for org in recipients]
+    )
+    record_event(
+        session,
+        access.actor,
+        "notice.send",
+        "notice",
+        notice.id,
+        chain_id=access.chain_id,
+        data={
+            "kind": kind,
+            "title": title,
+            "recipients": len(recipients),
+            "audience": audience.as_json(),
+        },
+    )
+    return notice
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _find_notice(session: Session, access: ChainAccess, notice_id: int | None) -> Notice:
+    notice = session.get(Notice, notice_id) if notice_id else None
+    if notice is None or notice.chain_id != access.chain_id:
+        raise NotFound("No such notice.")
+    return notice
+
+
+def _recipient_row(session: Session, notice_id: int, org_id: int) -> NoticeRecipient | None:
+    return session.scalar(
+        select(NoticeRecipient).where(
+            NoticeRecipient.notice_id == notice_id, NoticeRecipient.org_id == org_id
+        )
+    )
+
+
+def _for_recipient(session: Session, access: ChainAccess, notice_id: int | None):
+    """The notice and the caller org's recipient row; 404 unless the org is a recipient."""
+    require_app(session, access, APP)
+    notice = _find_notice(session, access, notice_id)
+    row = _recipient_row(session, notice.id, access.actor.org_id)
+    if row is None:
+        raise NotFound("No such notice.")
+    return notice, row
+
+
+def _for_sender(session: Session, access: ChainAccess, notice_id: int | None) -> Notice:
+    """The notice if the caller's org sent it; recipients get 403, everyone else 404."""
+    require_app(session, access, APP)
+    notice = _find_notice(session, access, notice_id)
+    if notice.sender_org_id != access.actor.org_id:
+        if _recipient_row(session, notice.id, access.actor.org_id) is not None:
+            raise Forbidden("Only the sender's org may do this.")
+        raise NotFound("No such notice.")
+    return notice
+
+
+def open_notice(session: Session, access: ChainAccess, notice_id: int | None) -> NoticeView:
+    """A notice for its sender or a recipient; a recipient's first read is recorded for its org."""
+    require_app(session, access, APP)
+    notice = _find_notice(session, access, notice_id)
+    items = list(
+        session.scalars(
+            select(NoticeItem)
+            .where(NoticeItem.notice_id == notice.id)
+            .order_by(NoticeItem.position)
+        )
+    )
+    me = access.actor.org_id
+    if notice.sender_org_id == me:
+        return NoticeView(notice, items, True, totals=_totals(session, notice.id))
+    now = utcnow()
+    marked = session.execute(
+        update(NoticeRecipient)
+        .where(
+            NoticeRecipient.notice_id == notice.id,
+            NoticeRecipient.org_id == me,
+            NoticeRecipient.read_at.is_(None),
+        )
+        .values(read_at=now, read_by=access.actor.user_id)
+        .execution_options(synchronize_session=False)
+    )
+    row = _recipient_row(session, notice.id, me)
+    if row is None:
+        raise NotFound("No such notice.")
+    session.refresh(row)
+    if marked.rowcount:
+        record_event(
+            session, access.actor, "notice.read", "notice", notice.id, chain_id=access.chain_id
+        )
+    return NoticeView(
+        notice, items, False, recipient=row, my_response=_current_response(session, notice.id, me)
+    )
+
+
+def _current_response(session: Session, notice_id: int, org_id: int) -> dict[str, Any] | None:
+    response = session.scalar(
+        select(NoticeResponse).where(
+            NoticeResponse.notice_id == notice_id,
+            NoticeResponse.org_id == org_id,
+            NoticeResponse.superseded_at.is_(None),
+        )
+    )
+    if response is None:
+        return None
+    lines = session.execute(
+        select(NoticeResponseLine.sku, NoticeResponseLine.qty)
+        .where(NoticeResponseLine.response_id == response.id)
+        .order_by(NoticeResponseLine.id)
+    ).all()
+    return _response_dict(response, [{"sku": s, "qty": q} for s, q in lines])
+
+
+def _response_dict(response: NoticeResponse, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": response.id,
+        "notice_id": response.notice_id,
+        "org_id": response.org_id,
+        "user_id": response.user_id,
+        "note": response.note,
+        "created_at": response.created_at,
+        "items": items,
+    }
+
+
+def inbox_page(
+    session: Session, access: ChainAccess, state: str | None, page: int, page_size: int
+) -> Page:
+    """Notices addressed to the caller's org, newest first, optionally only unread or unacked."""
+    require_app(session, access, APP)
+    stmt = (
+        select(Notice, NoticeRecipient)
+        .join(NoticeRecipient, NoticeRecipient.notice_id == Notice.id)
+        .where(NoticeRecipient.org_id == access.actor.org_id, Notice.chain_id == access.chain_id)
+    )
+    if state == "unread":
+        stmt = stmt.where(NoticeRecipient.read_at.is_(None))
+    elif state == "unacked":
+        stmt = stmt.where(
+            Notice.requires_ack.is_(True),
+            NoticeRecipient.acked_at.is_(None),
+            Notice.withdrawn_at.is_(None),
+        )
+    result = paginate(session, stmt.order_by(Notice.id.desc()), page, page_size, scalars=False)
+    result.items = [_summary(notice, row) for notice, row in result.items]
+    return result
+
+
+def sent_page(
+    session: Session, access: ChainAccess, state: str | None, page: int, page_size: int
+) -> Page:
+    """Notices the caller's org sent, newest first, with read/ack/response counts."""
+    require_app(session, access, APP)
+    stmt = select(Notice).where(
+        Notice.chain_id == access.chain_id, Notice.sender_org_id == access.actor.org_id
+    )
+    if state == "unacked":
+        stmt = stmt.where(Notice.requires_ack.is_(True), Notice.withdrawn_at.is_(None))
+    result = paginate(session, stmt.order_by(Notice.id.desc()), page, page_size)
+    counts = _counts_for(session, [n.id for n in result.items])
+    result.items = [
+        {**_summary(n, None), "counts": counts.get(n.id, _zero_counts(n))} for n in result.items
+    ]
+    return result
+
+
+def _zero_counts(notice: Notice) -> dict[str, int]:
+    return {"recipients": notice.recipients_count, "read": 0, "acked": 0, "responded": 0}
+
+
+def _counts_for(session: Session, notice_ids: list[int]) -> dict[int, dict[str, int]]:
+    if not notice_ids:
+        return {}
+    rows = session.execute(
+        select(
+            NoticeRecipient.notice_id,
+            func.count(),
+            func.count(NoticeRecipient.read_at),
+            func.count(NoticeRecipient.acked_at),
+            func.count(NoticeRecipient.responded_at),
+        )
+        .where(NoticeRecipient.notice_id.in_(notice_ids))
+        .group_by(NoticeRecipient.notice_id)
+    ).all()
+    return {
+        nid: {"recipients": total, "read": read, "acked": acked, "responded": responded}
+        for nid, total, read, acked, responded in rows
+    }
+
+
+def _totals(session: Session, notice_id: int) -> dict[str, int]:
+    return _counts_for(session, [notice_id]).get(
+        notice_id, {"recipients": 0, "read": 0, "acked": 0, "responded": 0}
+    )
+
+
+def _summary(notice: Notice, row: NoticeRecipient | None) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "id": notice.id,
+        "kind": notice.kind,
+        "title": notice.title,
+        "sender_org_id": notice.sender_org_id,
+        "created_at": notice.created_at,
+        "requires_ack": notice.requires_ack,
+        "ack_due": notice.ack_due,
+        "withdrawn": notice.withdrawn_at is not None,
+        "recipients": notice.recipients_count,
+    }
+    if row is not None:
+        summary.update(
+            read=row.read_at is not None,
+            acked=row.acked_at is not None,
+            read_at=row.read_at,
+            acked_at=row.acked_at,
+            responded=row.responded_at is not None,
+        )
+    return summary
+
+
+# --- acting as a recipient --------------------------------------------------------------------
+
+
+def acknowledge_notice(
+    session: Session, access: ChainAccess, notice_id: int | None, note: str | None
+) -> tuple[NoticeRecipient, bool]:
+    """Acknowledge for the caller's org; a second ack returns the first (True when new)."""
+    notice, row = _for_recipient(session, access, notice_id)
+    if row.acked_at is not None:
+        return row, False
+    if notice.withdrawn_at is not None:
+        raise Conflict("The notice was withdrawn; it takes no new acknowledgments.")
+    now = utcnow()
+    result = session.execute(
+        update(NoticeRecipient)
+        .where(NoticeRecipient.id == row.id, NoticeRecipient.acked_at.is_(None))
+        .values(
+            acked_at=now,
+            acked_by=access.actor.user_id,
+            ack_note=note,
+            read_at=func.coalesce(NoticeRecipient.read_at, now),
+            read_by=func.coalesce(NoticeRecipient.read_by, access.actor.user_id),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(row)
+    if not result.rowcount:
+        return row, False
+    record_event(
+        session,
+        access.actor,
+        "notice.ack",
+        "notice",
+        notice.id,
+        chain_id=access.chain_id,
+        data={"note": note} if note else {},
+    )
+    return row, True
+
+
+def respond_to_notice(
+    session: Session,
+    access: ChainAccess,
+    notice_id: int | None,
+    items: list[tuple[str, Decimal]],
+    note: str | None,
+) -> dict[str, Any]:
+    """Answer with quantities per sku; the org's newer answer replaces its previous one."""
+    notice, row = _for_recipient(session, access, notice_id)
+    if notice.withdrawn_at is not None:
+        raise Conflict("The notice was withdrawn; it takes no new responses.")
+    skus = set(session.scalars(select(NoticeItem.sku).where(NoticeItem.notice_id == notice.id)))
+    errors: dict[str, Any] = {}
+    seen: set[str] = set()
+    for i, (sku, _qty) in enumerate(items):
+        if sku not in skus:
+            errors[str(i)] = {"sku": [f"Not an item of this notice: {sku}"]}
+        elif sku in seen:
+            errors[str(i)] = {"sku": ["Duplicate sku in this response."]}
+        seen.add(sku)
+    if errors:
+        raise Invalid("Bad response items.", {"items": errors})
+    now = utcnow()
+    session.execute(
+        update(NoticeResponse)
+        .where(
+            NoticeResponse.notice_id == notice.id,
+            NoticeResponse.org_id == row.org_id,
+            NoticeResponse.superseded_at.is_(None),
+        )
+        .values(superseded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(NoticeResponseLine)
+        .where(
+            NoticeResponseLine.notice_id == notice.id,
+            NoticeResponseLine.current.is_(True),
+            NoticeResponseLine.response_id.in_(
+                select(NoticeResponse.id).where(
+                    NoticeResponse.notice_id == notice.id, NoticeResponse.org_id == row.org_id
+                )
+            ),
+        )
+        .values(current=False)
+        .execution_options(synchronize_session=False)
+    )
+    response = NoticeResponse(
+        notice_id=notice.id, org_id=row.org_id, user_id=access.actor.user_id, note=note
+    )
+    session.add(response)
+    session.flush()
+    session.execute(
+        insert(NoticeResponseLine),
+        [
+            {"response_id": response.id, "notice_id": notice.id, "sku": sku, "qty": qty}
+            for sku, qty in items
+        ],
+    )
+    session.execute(
+        update(NoticeRecipient)
+        .where(NoticeRecipient.id == row.id)
+        .values(responded_at=now, read_at=func.coalesce(NoticeRecipient.read_at, now))
+        .execution_options(synchronize_session=False)
+    )
+    record_event(
+        session,
+        access.actor,
+        "notice.respond",
+        "notice",
+        notice.id,
+        chain_id=access.chain_id,
+        data={"items": [{"sku": s, "qty": str(q)} for s, q in items]},
+    )
+    return _response_dict(response, [{"sku": s, "qty": q} for s, q in items])
+
+
+# --- sender's tracking ------------------------------------------------------------------------
+
+RECIPIENT_STATES = ("read", "unread", "acked", "unacked", "responded", "unresponded")
+
+
+def recipients_page(
+    session: Session,
+    access: ChainAccess,
+    notice_id: int | None,
+    status: str | None,
+    page: int,
+    page_size: int,
+) -> Page:
+    """Per-org read/ack/response state for the sender, with totals and per-sku response sums."""
+    notice = _for_sender(session, access, notice_id)
+    stmt = (
+        select(NoticeRecipient, Org.name)
+        .join(Org, Org.id == NoticeRecipient.org_id)
+        .where(NoticeRecipient.notice_id == notice.id)
+    )
+    column = {
+        "read": NoticeRecipient.read_at,
+        "unread": NoticeRecipient.read_at,
+        "acked": NoticeRecipient.acked_at,
+        "unacked": NoticeRecipient.acked_at,
+        "responded": NoticeRecipient.responded_at,
+        "unresponded": NoticeRecipient.responded_at,
+    }.get(status or "")
+    if column is not None:
+        assert status is not None
+        stmt = stmt.where(column.is_(None) if status.startswith("un") else column.isnot(None))
+    result = paginate(
+        session, stmt.order_by(Org.name, NoticeRecipient.org_id), page, page_size, scalars=False
+    )
+    graph = chain_graph(session, access.chain)
+    result.items = [
+        {
+            "org_id": row.org_id,
+            "name": name,
+            "tier": graph.tier_of(row.org_id),
+            "read_at": row.read_at,
+            "acked_at": row.acked_at,
+            "ack_note": row.ack_note,
+            "responded": row.responded_at is not None,
+            "responded_at": row.responded_at,
+        }
+        for row, name in result.items
+    ]
+    sums = session.execute(
+        select(NoticeResponseLine.sku, func.sum(NoticeResponseLine.qty))
+        .where(NoticeResponseLine.notice_id == notice.id, NoticeResponseLine.current.is_(True))
+        .group_by(NoticeResponseLine.sku)
+        .order_by(NoticeResponseLine.sku)
+    ).all()
+    result.extra = {
+        "totals": _totals(session, notice.id),
+        "responses_by_sku": [{"sku": sku, "qty": Decimal(qty)} for sku, qty in sums],
+    }
+    return result
+
+
+def withdraw_notice(session: Session, access: ChainAccess, notice_id: int | None) -> Notice:
+    """Withdraw a notice: it stays visible, marked withdrawn, and takes no new acks (sender org)."""
+    notice = _for_sender(session, access, notice_id)
+    if notice.withdrawn_at is not None:
+        raise Conflict("The notice was withdrawn already.")
+    notice.withdrawn_at = utcnow()
+    session.flush()
+    record_event(
+        session, access.actor, "notice.withdraw", "notice", notice.id, chain_id=access.chain_id
+    )
+    return notice

@@ -13,11 +13,12 @@ def register_api(api: Api) -> None:
     from supplychain.api.apps import routes as apps
     from supplychain.api.directory import routes as directory
     from supplychain.api.notices import routes as notices
+    from supplychain.api.orders import routes as orders
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API or login token"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for module in (accounts, directory, apps, notices):
+    for module in (accounts, directory, apps, notices, orders):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp, url_prefix=API_PREFIX + (blp.url_prefix or ""))

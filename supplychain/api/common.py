@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
+from copy import deepcopy
 from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+import flask_smorest
 from flask import Response, current_app, g, request
-from flask_smorest import Blueprint
+from flask_smorest import abort
 from sqlalchemy import delete, select
+from webargs.flaskparser import FlaskParser
 
 from supplychain.auth import authenticate_request, current_actor
 from supplychain.errors import Conflict, Invalid
@@ -23,6 +27,48 @@ from supplychain.services.directory import ChainAccess, chain_access
 
 IDEMPOTENCY_TTL = timedelta(hours=48)  # API.md promises at least 24 h
 MAX_KEY_LENGTH = 200
+# A `\ud800`-style escape decodes to a lone surrogate: a str no database or hash can encode.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _LONE_SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class JsonParser(FlaskParser):
+    """webargs' parser, also refusing as malformed (400) JSON that parses but that nothing
+    could store: strings with lone surrogate escapes, and nesting deep enough to exhaust
+    Python's recursion limit (which would otherwise be a 500)."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        try:
+            data = super()._raw_load_json(req)
+        except RecursionError:
+            raise json.JSONDecodeError("Nested too deeply", "<body>", 0) from None
+        if _has_lone_surrogate(data):
+            raise json.JSONDecodeError("Lone surrogate in a string", "<body>", 0)
+        return data
+
+    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any, **kwargs: Any):
+        reason = getattr(error, "msg", None) or str(error)
+        abort(400, message="Malformed JSON body.", messages={"json": [f"Invalid JSON: {reason}."]})
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint parsing request bodies with `JsonParser`."""
+
+    ARGUMENTS_PARSER = JsonParser()
 
 
 def authenticated_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
@@ -45,14 +91,31 @@ def _request_fingerprint() -> str:
     body = request.get_data(cache=True)
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body.hex()
     text = f"{request.method} {request.path}?{request.query_string.decode('latin-1')}\n{canonical}"
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "Send the same key again with the same request to get the first response "
+    "back instead of a second creation (a different request with a used key is 409).",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": r"^[!-~]([ -~]*[!-~])?$",
+    },
+}
+
+
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Honour `Idempotency-Key`: replay the first response to the same request, 409 on a new body."""
+    """Honour `Idempotency-Key`: replay the first response to the same request, 409 on a new body.
+
+    The header is added to the operation's parameters in the OpenAPI document."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -107,6 +170,9 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             )
         return response
 
+    wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))  # type: ignore[attr-defined]
+    arguments = wrapper._apidoc.setdefault("arguments", {})  # type: ignore[attr-defined]
+    arguments.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
     return wrapper
 
 

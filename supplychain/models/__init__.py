@@ -21,6 +21,7 @@ from supplychain.models.notices import (
     NoticeResponse,
     NoticeResponseLine,
 )
+from supplychain.models.orders import Order, OrderEvent, OrderLine
 
 __all__ = [
     "ApiToken",
@@ -39,6 +40,9 @@ __all__ = [
     "NoticeRecipient",
     "NoticeResponse",
     "NoticeResponseLine",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
     "Org",
     "User",
     "VisibilityRule",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from supplychain.api.accounts.schemas import (
     ActivateSchema,
@@ -14,7 +13,7 @@ from supplychain.api.accounts.schemas import (
     TokenListSchema,
     TokenSchema,
 )
-from supplychain.api.common import authenticated_blueprint, idempotent, no_content
+from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
 from supplychain.schemas import parse_id

@@ -19,7 +19,9 @@ class UserSchema(BaseSchema):
     mobile = fields.String(allow_none=True)
     title = fields.String(allow_none=True)
     role = fields.String()
-    activated = fields.Function(lambda user: user.password_hash is not None)
+    activated = fields.Function(
+        lambda user: user.password_hash is not None, metadata={"type": "boolean"}
+    )
 
 
 class LoginSchema(BaseSchema):

@@ -214,7 +214,13 @@ class Graph(MethodView):
         content_type="application/json",
         description="The graph as JSON; with `Accept: image/svg+xml`, an SVG drawing by tier.",
     )
-    @blp.alt_response(200, content_type="image/svg+xml", success=True, description="SVG drawing")
+    @blp.alt_response(
+        200,
+        schema={"type": "string"},
+        content_type="image/svg+xml",
+        success=True,
+        description="The graph as JSON; with `Accept: image/svg+xml`, an SVG drawing by tier.",
+    )
     def get(self, cid):
         """The whole chain as nodes with tiers and links (owner)."""
         snapshot = directory.graph_snapshot(db.session, access_to(cid))

@@ -9,7 +9,10 @@ from marshmallow import fields, validate
 
 from supplychain.graph import valid_tier
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
-from supplychain.schemas import BaseSchema, Id, PageQuery, Text, page_of
+from supplychain.schemas import BaseSchema, Id, PageQuery, Text, UtcDateTime, page_of
+
+# What `valid_tier` accepts, for the OpenAPI document (it also caps the depth at 1000).
+TIER_PATTERN = r"^(core|unlinked|[UD][1-9][0-9]{0,3})$"
 
 
 def _tier(value: str) -> bool:
@@ -100,7 +103,9 @@ class ContactSchema(BaseSchema):
     mobile = fields.String(attribute="contact.user.mobile", allow_none=True)
     title = fields.String(attribute="contact.user.title", allow_none=True)
     role = fields.String(attribute="contact.user.role")
-    activated = fields.Function(lambda c: c.contact.user.password_hash is not None)
+    activated = fields.Function(
+        lambda c: c.contact.user.password_hash is not None, metadata={"type": "boolean"}
+    )
     invite_code = fields.String(
         allow_none=True,
         metadata={"description": "Single-use invitation code, only in the response that made it"},
@@ -124,7 +129,9 @@ class MemberSchema(BaseSchema):
     kind = fields.String(attribute="member.org.kind")
     custom_id = fields.String(attribute="member.custom_id", allow_none=True)
     group = fields.Function(
-        lambda v: v.member.group.path if v.member.group else None, allow_none=True
+        lambda v: v.member.group.path if v.member.group else None,
+        allow_none=True,
+        metadata={"type": "string"},
     )
     tier = fields.String()
     joined = fields.DateTime(attribute="member.joined_at")
@@ -138,7 +145,7 @@ MemberPageSchema = page_of(MemberSchema)
 
 
 class MemberQuerySchema(PageQuery):
-    tier = fields.String(validate=_tier)
+    tier = fields.String(validate=_tier, metadata={"pattern": TIER_PATTERN})
     group = Text(max_length=1100)
     kind = fields.String(validate=validate.OneOf(ORG_KINDS))
     q = Text(max_length=100)
@@ -217,7 +224,7 @@ RulePageSchema = page_of(RuleSchema)
 
 
 class AuditQuerySchema(PageQuery):
-    since = fields.AwareDateTime()
+    since = UtcDateTime()
     action = Text(max_length=50)
 
 

@@ -1,0 +1,681 @@
+"""Orders: issue, acknowledge line by line with X12 855 semantics, amend, cancel, ship, receive."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
+from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
+from supplychain.models.base import utcnow
+from supplychain.services.apps import require_app
+from supplychain.services.audit import record_event
+from supplychain.services.directory import ChainAccess
+from supplychain.services.pages import Page, paginate
+
+APP = "orders"
+MAX_LINES = 2000
+# Order states in which the other side's acknowledgment has been given.
+ACKNOWLEDGED = ("accepted", "accepted_with_changes", "partially_accepted", "rejected")
+SHIPPABLE_LINES = ("accepted", "changed", "backordered")
+# X12 855 BAK02 (transaction set purpose of the acknowledgment) per resulting order status.
+BAK02 = {
+    "accepted": "AD",  # acknowledge - with detail, no change
+    "accepted_with_changes": "AC",  # acknowledge - with detail and change
+    "partially_accepted": "AC",
+    "rejected": "RJ",  # rejected - no detail
+}
+
+
+@dataclass
+class NewLine:
+    """A line as the issuer gives it."""
+
+    line_no: int
+    sku: str
+    qty: Decimal
+    unit_price: Decimal
+    description: str | None = None
+    unit: str | None = None
+    requested_date: date | None = None
+
+
+@dataclass
+class LineAck:
+    """The receiving side's answer for one line."""
+
+    line_no: int
+    status: str
+    qty: Decimal | None = None
+    unit_price: Decimal | None = None
+    promised_date: date | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Movement:
+    """A quantity shipped or received on one line."""
+
+    line_no: int
+    qty: Decimal
+
+
+@dataclass
+class OrderView:
+    """An order with its lines and history, as the API shows it."""
+
+    order: Order
+    lines: list[OrderLine]
+    history: list[OrderEvent]
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _visible(stmt: Select, access: ChainAccess) -> Select:
+    """Restrict to orders the caller may see: the owner sees its chain's, parties their own."""
+    stmt = stmt.where(Order.chain_id == access.chain_id)
+    if not access.is_owner:
+        org = access.actor.org_id
+        stmt = stmt.where(or_(Order.buyer_id == org, Order.seller_id == org))
+    return stmt
+
+
+def _load(session: Session, access: ChainAccess, order_id: int | None, lock: bool = False) -> Order:
+    require_app(session, access, APP)
+    if order_id is None:
+        raise NotFound("No such order.")
+    stmt = _visible(select(Order).where(Order.id == order_id), access)
+    if lock:
+        # Row lock on PostgreSQL; SQLite writers already hold the database write lock.
+        stmt = stmt.with_for_update()
+    order = session.scalar(stmt)
+    if order is None:
+        raise NotFound("No such order.")
+    if lock:
+        session.refresh(order)
+    return order
+
+
+def _lines(session: Session, order_id: int) -> list[OrderLine]:
+    return list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+        )
+    )
+
+
+def order_view(session: Session, order: Order) -> OrderView:
+    """The order with lines and history (three queries, whatever the number of lines)."""
+    history = list(
+        session.scalars(
+            select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
+        )
+    )
+    return OrderView(order=order, lines=_lines(session, order.id), history=history)
+
+
+def _event(
+    session: Session, access: ChainAccess, order: Order, kind: str, data: dict[str, Any]
+) -> None:
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind=kind,
+            version=order.version,
+            user_id=access.actor.user_id,
+            org_id=access.actor.org_id,
+            data=data,
+        )
+    )
+    record_event(
+        session,
+        access.actor,
+        f"order.{kind}",
+        "order",
+        order.id,
+        chain_id=access.chain_id,
+        data={"number": order.number, "version": order.version, **_brief(data)},
+    )
+
+
+def _brief(data: dict[str, Any]) -> dict[str, Any]:
+    """Audit data without per-line detail (the order history keeps that)."""
+    return {k: v for k, v in data.items() if k != "lines"} | (
+        {"lines": len(data["lines"])} if "lines" in data else {}
+    )
+
+
+def _check_version(order: Order, version: int) -> None:
+    if version != order.version:
+        raise Conflict(
+            f"Stale version {version}: the order is at version {order.version}.",
+            {"version": [f"Current version is {order.version}."]},
+        )
+
+
+def _not_cancelled(order: Order) -> None:
+    if order.status == "cancelled":
+        raise Conflict("The order is cancelled.")
+
+
+def _nothing_shipped(session: Session, order: Order, what: str) -> None:
+    shipped = session.scalar(
+        select(func.count())
+        .select_from(OrderLine)
+        .where(OrderLine.order_id == order.id, OrderLine.shipped_qty > 0)
+    )
+    if shipped:
+        raise Conflict(f"Goods have been shipped on this order; it can no longer be {what}.")
+
+
+def _check_new_lines(lines: list[NewLine]) -> None:
+    seen: set[int] = set()
+    errors: dict[str, Any] = {}
+    for i, line in enumerate(lines):
+        if line.line_no in seen:
+            errors[str(i)] = {"line_no": [f"Duplicate line_no {line.line_no}."]}
+        seen.add(line.line_no)
+    if errors:
+        raise Invalid("Bad order lines.", {"lines": errors})
+
+
+def _line_rows(order_id: int, lines: list[NewLine]) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_id": order_id,
+            "line_no": line.line_no,
+            "sku": line.sku,
+            "description": line.description,
+            "qty": line.qty,
+            "unit": line.unit,
+            "unit_price": line.unit_price,
+            "requested_date": line.requested_date,
+            "ack_status": "pending",
+            "shipped_qty": Decimal(0),
+            "received_qty": Decimal(0),
+        }
+        for line in sorted(lines, key=lambda item: item.line_no)
+    ]
+
+
+def _line_json(line: NewLine) -> dict[str, Any]:
+    return {
+        "line_no": line.line_no,
+        "sku": line.sku,
+        "qty": str(line.qty),
+        "unit_price": str(line.unit_price),
+        "requested_date": line.requested_date.isoformat() if line.requested_date else None,
+    }
+
+
+# --- issuing ----------------------------------------------------------------------------------
+
+
+def issue_order(
+    session: Session,
+    access: ChainAccess,
+    *,
+    counterparty_id: int,
+    issuer_role: str,
+    number: str | None,
+    currency: str | None,
+    ack_due: datetime | None,
+    lines: list[NewLine],
+) -> Order:
+    """Issue an order to an org joined to the caller's by a link in the right direction."""
+    require_app(session, access, APP)
+    me = access.actor.org_id
+    if counterparty_id == me:
+        raise Invalid("An org cannot order from itself.", {"counterparty_id": ["That is you."]})
+    member = session.scalar(
+        select(Member.id).where(
+            Member.chain_id == access.chain_id,
+            Member.org_id == counterparty_id,
+            Member.removed_at.is_(None),
+        )
+    )
+    if member is None:
+        raise Invalid("Unknown counterparty.", {"counterparty_id": ["Not a member of this chain."]})
+    buyer, seller = (me, counterparty_id) if issuer_role == "buyer" else (counterparty_id, me)
+    link = session.scalar(
+        select(Link.id).where(
+            Link.chain_id == access.chain_id, Link.supplier_id == seller, Link.customer_id == buyer
+        )
+    )
+    if link is None:
+        raise Invalid(
+            "No supply link joins these orgs in that direction.",
+            {"counterparty_id": [f"No link with the seller supplying the buyer ({issuer_role})."]},
+        )
+    if ack_due is not None and ack_due <= utcnow():
+        raise Invalid("ack_due is in the past.", {"ack_due": ["Must be in the future."]})
+    _check_new_lines(lines)
+    if number is None:
+        number = _new_number(session, access.chain_id, issuer_role)
+    elif session.scalar(
+        select(Order.id).where(Order.chain_id == access.chain_id, Order.number == number)
+    ):
+        raise Conflict("An order with this number exists in the chain.", {"number": ["Taken."]})
+    order = Order(
+        chain_id=access.chain_id,
+        number=number,
+        buyer_id=buyer,
+        seller_id=seller,
+        issuer_id=me,
+        issuer_role=issuer_role,
+        currency=currency or access.chain.currency,
+        status="issued",
+        version=1,
+        ack_due=ack_due,
+        created_by=access.actor.user_id,
+    )
+    session.add(order)
+    session.flush()
+    session.execute(insert(OrderLine), _line_rows(order.id, lines))
+    _event(session, access, order, "issued", {"lines": [_line_json(line) for line in lines]})
+    return order
+
+
+def _new_number(session: Session, chain_id: int, issuer_role: str) -> str:
+    prefix = "PO" if issuer_role == "buyer" else "SO"
+    today = utcnow().strftime("%Y%m%d")
+    while True:
+        number = f"{prefix}-{today}-{secrets.token_hex(3).upper()}"
+        if not session.scalar(
+            select(Order.id).where(Order.chain_id == chain_id, Order.number == number)
+        ):
+            return number
+
+
+# --- listing ----------------------------------------------------------------------------------
+
+
+def orders_page(
+    session: Session,
+    access: ChainAccess,
+    *,
+    status: str | None,
+    counterparty_id: int | None,
+    date_from: date | None,
+    date_to: date | None,
+    page: int,
+    page_size: int,
+) -> Page:
+    """Orders the caller may see, newest first, with line counts and ordered amounts."""
+    require_app(session, access, APP)
+    stmt = _visible(select(Order), access)
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if counterparty_id is not None:
+        stmt = stmt.where(
+            or_(Order.buyer_id == counterparty_id, Order.seller_id == counterparty_id)
+        )
+    if date_from:
+        stmt = stmt.where(Order.created_at >= _start_of(date_from))
+    if date_to:
+        stmt = stmt.where(Order.created_at < _start_of(date_to, 1))
+    result = paginate(session, stmt.order_by(Order.id.desc()), page, page_size)
+    ids = [o.id for o in result.items]
+    sums = {}
+    if ids:
+        sums = {
+            oid: (count, amount)
+            for oid, count, amount in session.execute(
+                select(
+                    OrderLine.order_id,
+                    func.count(),
+                    func.sum(OrderLine.qty * OrderLine.unit_price),
+                )
+                .where(OrderLine.order_id.in_(ids))
+                .group_by(OrderLine.order_id)
+            )
+        }
+    result.items = [
+        {
+            "order": o,
+            "line_count": sums.get(o.id, (0, 0))[0],
+            "amount": Decimal(sums.get(o.id, (0, 0))[1] or 0).quantize(Decimal("0.0001")),
+        }
+        for o in result.items
+    ]
+    return result
+
+
+def _start_of(day: date, plus_days: int = 0) -> datetime:
+    from datetime import UTC, timedelta
+
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=plus_days)
+
+
+def get_order(session: Session, access: ChainAccess, order_id: int | None) -> OrderView:
+    """One order for its parties or the chain owner; 404 for everyone else."""
+    return order_view(session, _load(session, access, order_id))
+
+
+# --- acknowledging ----------------------------------------------------------------------------
+
+
+def _line_code(line: OrderLine, ack: LineAck) -> tuple[str, Decimal, Decimal, date | None]:
+    """X12 855 ACK01 and the confirmed figures for one line (raises Invalid on a bad answer)."""
+    qty = ack.qty if ack.qty is not None else line.qty
+    price = ack.unit_price if ack.unit_price is not None else line.unit_price
+    promised = ack.promised_date if ack.promised_date is not None else line.requested_date
+    if ack.status == "rejected":
+        return "IR", Decimal(0), price, None
+    qty_changed = qty != line.qty
+    price_changed = price != line.unit_price
+    date_changed = (
+        ack.promised_date is not None
+        and line.requested_date is not None
+        and ack.promised_date != line.requested_date
+    )
+    if ack.status == "accepted":
+        if qty_changed or price_changed or date_changed:
+            raise ValueError("An accepted line keeps quantity, price and date; use 'changed'.")
+        return "IA", qty, price, promised
+    if ack.status == "backordered":
+        if price_changed:
+            raise ValueError("A backordered line keeps its price; use 'changed'.")
+        return "IB", qty, price, promised
+    changes = [qty_changed, price_changed, date_changed]
+    if sum(changes) == 0:
+        raise ValueError("Nothing differs from the order line; use 'accepted'.")
+    if sum(changes) > 1:
+        return "IC", qty, price, promised
+    return ("IQ" if qty_changed else "IP" if price_changed else "DR"), qty, price, promised
+
+
+def _order_status(statuses: list[str]) -> str:
+    if all(s == "accepted" for s in statuses):
+        return "accepted"
+    if all(s == "rejected" for s in statuses):
+        return "rejected"
+    if any(s == "rejected" for s in statuses):
+        return "partially_accepted"
+    return "accepted_with_changes"
+
+
+def acknowledge_order(
+    session: Session,
+    access: ChainAccess,
+    order_id: int | None,
+    *,
+    version: int,
+    decision: str,
+    reason: str | None,
+    lines: list[LineAck] | None,
+) -> Order:
+    """The receiving side accepts, rejects or answers line by line; a re-ack before shipping replaces."""
+    order = _load(session, access, order_id, lock=True)
+    me = access.actor.org_id
+    if me not in (order.buyer_id, order.seller_id):
+        raise Forbidden("Only the parties of an order may acknowledge it.")
+    if me == order.issuer_id:
+        raise Forbidden("The issuer cannot acknowledge its own order.")
+    _not_cancelled(order)
+    _check_version(order, version)
+    _nothing_shipped(session, order, "re-acknowledged")
+    current = _lines(session, order.id)
+    by_no = {line.line_no: line for line in current}
+    if decision == "lines":
+        answers = _check_line_answers(lines or [], by_no)
+    else:
+        if lines:
+            raise Invalid("Lines go with decision 'lines'.", {"lines": ["Only with 'lines'."]})
+        status = "accepted" if decision == "accept" else "rejected"
+        answers = {no: LineAck(line_no=no, status=status, reason=reason) for no in by_no}
+    updates = []
+    errors: dict[str, Any] = {}
+    for index, (no, ack) in enumerate(answers.items()):
+        line = by_no[no]
+        try:
+            code, qty, price, promised = _line_code(line, ack)
+        except ValueError as exc:
+            errors[str(index)] = {"status": [str(exc)]}
+            continue
+        updates.append(
+            {
+                "id": line.id,
+                "ack_status": ack.status,
+                "ack_code": code,
+                "confirmed_qty": qty,
+                "confirmed_price": price,
+                "promised_date": promised,
+                "ack_reason": ack.reason,
+            }
+        )
+    if errors:
+        raise Invalid("Bad line acknowledgments.", {"lines": errors})
+    previous = (
+        None if order.status == "issued" else {"status": order.status, "ack_code": order.ack_code}
+    )
+    session.execute(update(OrderLine), updates)
+    order.status = _order_status([ack.status for ack in answers.values()])
+    order.ack_code = BAK02[order.status]
+    order.version += 1
+    order.acked_at = utcnow()
+    order.updated_at = order.acked_at
+    session.flush()
+    _event(
+        session,
+        access,
+        order,
+        "acknowledged",
+        {
+            "decision": decision,
+            "reason": reason,
+            "status": order.status,
+            "ack_code": order.ack_code,
+            "replaces": previous,
+            "lines": [
+                {"line_no": by_no_id, **{k: _plain(v) for k, v in u.items() if k != "id"}}
+                for by_no_id, u in zip(answers, updates, strict=True)
+            ],
+        },
+    )
+    session.expire_all()
+    return order
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _check_line_answers(lines: list[LineAck], by_no: dict[int, OrderLine]) -> dict[int, LineAck]:
+    errors: dict[str, Any] = {}
+    answers: dict[int, LineAck] = {}
+    for i, ack in enumerate(lines):
+        if ack.line_no not in by_no:
+            errors[str(i)] = {"line_no": [f"No line {ack.line_no} in this order."]}
+        elif ack.line_no in answers:
+            errors[str(i)] = {"line_no": [f"Line {ack.line_no} answered twice."]}
+        answers[ack.line_no] = ack
+    missing = sorted(set(by_no) - set(answers))
+    if missing and not errors:
+        shown = ", ".join(str(n) for n in missing[:20])
+        errors["_missing"] = [f"Every line needs an answer; missing: {shown}"]
+    if errors:
+        raise Invalid("Bad line acknowledgments.", {"lines": errors})
+    return dict(sorted(answers.items()))
+
+
+# --- amending and cancelling ------------------------------------------------------------------
+
+
+def _issuer_only(order: Order, access: ChainAccess, what: str) -> None:
+    if access.actor.org_id != order.issuer_id:
+        if access.actor.org_id in (order.buyer_id, order.seller_id) or access.is_owner:
+            raise Forbidden(f"Only the issuer may {what} an order.")
+        raise NotFound("No such order.")
+
+
+def amend_order(
+    session: Session, access: ChainAccess, order_id: int | None, version: int, lines: list[NewLine]
+) -> Order:
+    """The issuer replaces the lines before any shipment: a new version, acknowledgment pending."""
+    order = _load(session, access, order_id, lock=True)
+    _issuer_only(order, access, "amend")
+    _not_cancelled(order)
+    _check_version(order, version)
+    _nothing_shipped(session, order, "amended")
+    _check_new_lines(lines)
+    session.execute(delete(OrderLine).where(OrderLine.order_id == order.id))
+    session.execute(insert(OrderLine), _line_rows(order.id, lines))
+    order.version += 1
+    order.status = "issued"
+    order.ack_code = None
+    order.acked_at = None
+    order.updated_at = utcnow()
+    session.flush()
+    _event(session, access, order, "amended", {"lines": [_line_json(line) for line in lines]})
+    session.expire_all()
+    return order
+
+
+def cancel_order(
+    session: Session, access: ChainAccess, order_id: int | None, reason: str, version: int | None
+) -> Order:
+    """The issuer cancels before any shipment; every later action on the order is 409."""
+    order = _load(session, access, order_id, lock=True)
+    _issuer_only(order, access, "cancel")
+    _not_cancelled(order)
+    if version is not None:
+        _check_version(order, version)
+    _nothing_shipped(session, order, "cancelled")
+    order.status = "cancelled"
+    order.ack_code = None
+    order.cancel_reason = reason
+    order.version += 1
+    order.updated_at = utcnow()
+    session.flush()
+    _event(session, access, order, "cancelled", {"reason": reason})
+    return order
+
+
+# --- shipping and receiving -------------------------------------------------------------------
+
+
+def _check_movements(movements: list[Movement], by_no: dict[int, OrderLine]) -> None:
+    errors: dict[str, Any] = {}
+    seen: set[int] = set()
+    for i, move in enumerate(movements):
+        if move.line_no not in by_no:
+            errors[str(i)] = {"line_no": [f"No line {move.line_no} in this order."]}
+        elif move.line_no in seen:
+            errors[str(i)] = {"line_no": [f"Line {move.line_no} given twice."]}
+        seen.add(move.line_no)
+    if errors:
+        raise Invalid("Bad lines.", {"lines": errors})
+
+
+def record_shipment(
+    session: Session,
+    access: ChainAccess,
+    order_id: int | None,
+    movements: list[Movement],
+    ref: str | None,
+    shipped_at: datetime | None,
+) -> Order:
+    """The seller ships confirmed lines; cumulative shipped never exceeds the confirmed quantity."""
+    order = _load(session, access, order_id, lock=True)
+    if access.actor.org_id != order.seller_id:
+        raise Forbidden("Only the seller records shipments.")
+    _not_cancelled(order)
+    by_no = {line.line_no: line for line in _lines(session, order.id)}
+    _check_movements(movements, by_no)
+    errors: dict[str, Any] = {}
+    for i, move in enumerate(movements):
+        line = by_no[move.line_no]
+        if line.ack_status not in SHIPPABLE_LINES:
+            errors[str(i)] = {
+                "line_no": [f"Line {line.line_no} is {line.ack_status}; not shippable."]
+            }
+        elif line.shipped_qty + move.qty > (line.confirmed_qty or 0):
+            left = (line.confirmed_qty or 0) - line.shipped_qty
+            errors[str(i)] = {"qty": [f"Over-shipping line {line.line_no}: {_plain(left)} left."]}
+    if errors:
+        raise Conflict("These lines cannot be shipped.", {"lines": errors})
+    session.execute(
+        update(OrderLine),
+        [
+            {"id": by_no[m.line_no].id, "shipped_qty": by_no[m.line_no].shipped_qty + m.qty}
+            for m in movements
+        ],
+    )
+    order.updated_at = utcnow()
+    _event(
+        session,
+        access,
+        order,
+        "shipped",
+        {
+            "ref": ref,
+            "shipped_at": (shipped_at or utcnow()).isoformat(),
+            "lines": [{"line_no": m.line_no, "qty": str(m.qty)} for m in movements],
+        },
+    )
+    session.flush()
+    session.expire_all()
+    return order
+
+
+def record_receipt(
+    session: Session,
+    access: ChainAccess,
+    order_id: int | None,
+    movements: list[Movement],
+    ref: str | None,
+    received_at: datetime | None,
+) -> Order:
+    """The buyer records goods received; cumulative received never exceeds what was shipped."""
+    order = _load(session, access, order_id, lock=True)
+    if access.actor.org_id != order.buyer_id:
+        raise Forbidden("Only the buyer records receipts.")
+    _not_cancelled(order)
+    by_no = {line.line_no: line for line in _lines(session, order.id)}
+    _check_movements(movements, by_no)
+    errors: dict[str, Any] = {}
+    for i, move in enumerate(movements):
+        line = by_no[move.line_no]
+        if line.received_qty + move.qty > line.shipped_qty:
+            left = line.shipped_qty - line.received_qty
+            errors[str(i)] = {
+                "qty": [
+                    f"Over-receiving line {line.line_no}: {_plain(left)} shipped and not received."
+                ]
+            }
+    if errors:
+        raise Conflict("These lines cannot be received.", {"lines": errors})
+    session.execute(
+        update(OrderLine),
+        [
+            {"id": by_no[m.line_no].id, "received_qty": by_no[m.line_no].received_qty + m.qty}
+            for m in movements
+        ],
+    )
+    order.updated_at = utcnow()
+    _event(
+        session,
+        access,
+        order,
+        "received",
+        {
+            "ref": ref,
+            "received_at": (received_at or utcnow()).isoformat(),
+            "lines": [{"line_no": m.line_no, "qty": str(m.qty)} for m in movements],
+        },
+    )
+    session.flush()
+    session.expire_all()
+    return order

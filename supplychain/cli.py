@@ -90,13 +90,19 @@ def bootstrap(org_name: str, kind: str, email: str, name: str, password: str) ->
 @click.option("--file", "path", default=None, help="Seed file (default: seeds/demo.json).")
 def seed_demo(path: str | None) -> None:
     """Load the demo network from seeds/ (idempotent) and print the demo logins."""
+    from supplychain.errors import DomainError
     from supplychain.extensions import db as database
     from supplychain.services.seeding import DEFAULT_SEED, load_demo
 
     app = _app()
     with app.app_context():
-        logins = load_demo(database.session, path or DEFAULT_SEED)
-        database.session.commit()
-    click.echo("Demo logins (password for all: see below):")
+        try:
+            logins = load_demo(database.session, path or DEFAULT_SEED)
+            database.session.commit()
+        except DomainError as exc:
+            database.session.rollback()
+            click.echo(json.dumps({"error": exc.message, "errors": exc.errors}), err=True)
+            sys.exit(1)
+    click.echo("Demo logins:")
     for login in logins:
-        click.echo(f"  {login['role']:<28} {login['email']:<36} {login['password']}")
+        click.echo(f"  {login['role']:<28} {login['email']:<36} password: {login['password']}")

@@ -226,21 +226,43 @@ class GraphCache:
         self.maxsize = maxsize
         self.builds = 0
         self._entries: OrderedDict[int, tuple[int, ChainGraph]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _entries and _loading; never held during load()
+        self._loading: dict[int, threading.Lock] = {}
 
-    def get(self, chain_id: int, version: int, load: Callable[[], ChainGraph]) -> ChainGraph:
-        """Return the cached graph for (chain_id, version), calling load() on a miss."""
-        with self._lock:  # held during load(): concurrent misses build once
+    def _lookup(self, chain_id: int, version: int) -> ChainGraph | None:
+        with self._lock:
             entry = self._entries.get(chain_id)
             if entry is not None and entry[0] == version:
                 self._entries.move_to_end(chain_id)
                 return entry[1]
-            self.builds += 1
+            return None
+
+    def get(self, chain_id: int, version: int, load: Callable[[], ChainGraph]) -> ChainGraph:
+        """Return the cached graph for (chain_id, version), calling load() on a miss.
+
+        Concurrent misses on one chain build once (a per-chain lock); a slow build of one chain
+        never blocks look-ups of another.
+        """
+        cached = self._lookup(chain_id, version)
+        if cached is not None:
+            return cached
+        with self._lock:
+            chain_lock = self._loading.setdefault(chain_id, threading.Lock())
+        with chain_lock:
+            cached = self._lookup(chain_id, version)
+            if cached is not None:
+                return cached
             chain = load()
-            self._entries[chain_id] = (version, chain)
-            self._entries.move_to_end(chain_id)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
+            with self._lock:
+                self.builds += 1
+                current = self._entries.get(chain_id)
+                # Never replace a newer version another thread stored meanwhile.
+                if current is None or current[0] <= version:
+                    self._entries[chain_id] = (version, chain)
+                    self._entries.move_to_end(chain_id)
+                while len(self._entries) > self.maxsize:
+                    evicted, _ = self._entries.popitem(last=False)
+                    self._loading.pop(evicted, None)
             return chain
 
     def clear(self) -> None:

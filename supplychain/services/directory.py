@@ -14,13 +14,14 @@ from supplychain.auth import Actor
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Chain, Contact, Group, Link, Member, Org, User, VisibilityRule
 from supplychain.models.base import utcnow
-from supplychain.models.directory import ORG_KINDS
+from supplychain.models.directory import ORG_KINDS, USER_ROLES
 from supplychain.services.accounts import assign_invite_code, find_user_by_email, normalise_email
 from supplychain.services.audit import record_event
 from supplychain.services.pages import Page, paginate
 
 GRAPHS = chain_graphs.GraphCache()
 MAX_GROUP_DEPTH = 10
+MAX_CUSTOM_ID = 64
 MAX_SEGMENT_LENGTH = 100
 CURRENCIES_PATTERN = "^[A-Z]{3}$"
 _TIMEZONES: frozenset[str] | None = None
@@ -381,6 +382,7 @@ def add_member(
 ) -> tuple[MemberView, list[AddedContact]]:
     """Add a partner org (new or existing) with its contacts; custom_id unique per chain."""
     access.require_owner_admin()
+    _check_member_fields(custom_id, new_org, contacts)
     if (org_id is None) == (new_org is None):
         raise Invalid("Give either org or org_id.", {"org": ["Give exactly one of org, org_id."]})
     _check_unique_emails(contacts, "contacts")
@@ -433,8 +435,24 @@ def add_member(
             "contacts": [a.contact.user_id for a in added],
         },
     )
-    tier = chain_graph(session, chain).tier_of(org.id)
-    return MemberView(member=member, tier=tier, contacts=added), added
+    # A new or re-added member has no links yet (removal deletes them): no graph rebuild needed.
+    return MemberView(member=member, tier=chain_graphs.UNLINKED, contacts=added), added
+
+
+def _check_member_fields(
+    custom_id: str, new_org: dict[str, str] | None, contacts: list[NewContact]
+) -> None:
+    """The rules the API schemas check, enforced here too for every other caller (imports, seeds)."""
+    errors: dict[str, Any] = {}
+    if not custom_id or len(custom_id) > MAX_CUSTOM_ID:
+        errors["custom_id"] = [f"1 to {MAX_CUSTOM_ID} characters."]
+    if new_org is not None and new_org.get("kind") not in ORG_KINDS:
+        errors["org"] = {"kind": [f"One of: {', '.join(ORG_KINDS)}."]}
+    for i, spec in enumerate(contacts):
+        if spec.role not in USER_ROLES:
+            errors.setdefault("contacts", {})[str(i)] = {"role": ["admin or staff."]}
+    if errors:
+        raise Invalid("Invalid member.", errors)
 
 
 def _check_unique_emails(contacts: list[NewContact], field_name: str) -> None:
@@ -570,6 +588,8 @@ def update_member(
     member = require_member(session, access, org_id)
     lock_chain(session, access.chain)
     changes: dict[str, Any] = {}
+    if custom_id is not None and not 0 < len(custom_id) <= MAX_CUSTOM_ID:
+        raise Invalid("Invalid custom id.", {"custom_id": [f"1 to {MAX_CUSTOM_ID} characters."]})
     if custom_id is not None and custom_id != member.custom_id:
         _check_custom_id_free(session, access.chain_id, custom_id, member.org_id)
         changes["custom_id"] = {"from": member.custom_id, "to": custom_id}
@@ -586,8 +606,8 @@ def update_member(
             member.group_id = group.id if group else None
     session.flush()
     if changes:
-        # Group moves change what group-scoped rules and grants cover.
-        _bump_graph(session, access.chain)
+        # Tiers do not depend on groups or codes, so the cached graph stays valid; group-scoped
+        # rules and grants are evaluated per request and follow the move at once.
         record_event(
             session,
             access.actor,

@@ -14,7 +14,7 @@ from supplychain.config import ROOT
 from supplychain.errors import Conflict, Invalid
 from supplychain.models import Chain, User
 from supplychain.models.base import utcnow
-from supplychain.services import directory
+from supplychain.services import apps, directory
 from supplychain.services.accounts import bootstrap_admin, find_user_by_email
 from supplychain.services.audit import record_event
 
@@ -128,6 +128,9 @@ def _build_network(session: Session, actor: Actor, seed: dict[str, Any], passwor
             _selector(org_ids, rule.get("viewers", {})),
             _selector(org_ids, rule.get("visible", {})),
         )
+    for grant in seed.get("grants", []):
+        scope = grant["scope"]
+        apps.create_grant(session, access, grant["app"], scope["type"], scope.get("value"))
     _set_demo_password(session, access, invited, password)
 
 

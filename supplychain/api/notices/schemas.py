@@ -11,6 +11,7 @@ from supplychain.schemas import (
     Price,
     Quantity,
     Text,
+    UtcDateTime,
     page_of,
 )
 from supplychain.services.notices import MAX_BODY, MAX_ITEMS, RECIPIENT_STATES
@@ -60,7 +61,7 @@ class NoticeCreateSchema(BaseSchema):
     )
     audience = fields.Nested(AudienceSchema, required=True)
     requires_ack = fields.Boolean(load_default=False)
-    ack_due = fields.AwareDateTime(load_default=None, allow_none=True)
+    ack_due = UtcDateTime(load_default=None, allow_none=True)
 
 
 class MyStateSchema(BaseSchema):

@@ -106,3 +106,61 @@ def seed_demo(path: str | None) -> None:
     click.echo("Demo logins:")
     for login in logins:
         click.echo(f"  {login['role']:<28} {login['email']:<36} password: {login['password']}")
+
+
+@main.command()
+@click.argument("chain_id")
+@click.option("--tier", required=True, help="U1, U2... or D1, D2...")
+@click.option("--period", required=True, help="YYYY-MM or YYYY-Www")
+@click.option("--force", is_flag=True, help="Make a new revision even if one exists.")
+def reconcile(chain_id: str, tier: str, period: str, force: bool) -> None:
+    """One reconciliation run now (no duplicate without --force); print the run as JSON."""
+    from supplychain.api.reconciliation.schemas import RunSchema
+    from supplychain.errors import DomainError
+    from supplychain.extensions import db as database
+    from supplychain.schemas import parse_id
+    from supplychain.services.reconciliation import execute_run
+
+    app = _app()
+    with app.app_context():
+        cid = parse_id(chain_id)
+        try:
+            run, created = execute_run(
+                database.engine,
+                app.config["REPORTS_DIR"],
+                cid,
+                tier,
+                period,
+                force=force,
+                trigger="cli",
+            )
+        except DomainError as exc:
+            click.echo(json.dumps({"error": exc.message, "errors": exc.errors}), err=True)
+            sys.exit(1)
+        body = RunSchema().dump(run)
+        body["created"] = created
+        click.echo(json.dumps(body))
+        if run.status == "failed":
+            sys.exit(2)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the reconciliation scheduler as its own process (no web server)."""
+    import signal
+    import threading
+
+    from supplychain.scheduler import start_scheduler, stop_scheduler
+
+    app = _app()
+    sched = start_scheduler(app)
+    click.echo(f"scheduler running with {len(sched.get_jobs())} jobs; Ctrl-C to stop", err=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    stop_scheduler(sched)
+
+
+if __name__ == "__main__":
+    main()

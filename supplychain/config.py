@@ -21,6 +21,16 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _secure_cookie_setting(value: str) -> bool | str:
+    """`SUPPLYCHAIN_COOKIE_SECURE`: 1/true/yes, 0/false/no, or auto (anything else)."""
+    value = value.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    return "auto"
+
+
 class Config:
     """Runtime settings; every value can be set by the environment variable of the same name."""
 
@@ -30,7 +40,8 @@ class Config:
         )
         self.REPORTS_DIR = os.environ.get("SUPPLYCHAIN_REPORTS_DIR") or str(ROOT / "reports")
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-secret-change-me"
-        self.SCHEDULER_ENABLED = os.environ.get("SUPPLYCHAIN_SCHEDULER", "1") != "0"
+        # "master": `serve` runs this deployment's scheduler in its master process.
+        self.SCHEDULER_MODE = os.environ.get("SUPPLYCHAIN_SCHEDULER", "external")
         self.TESTING = False
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         self.MAX_CONTENT_LENGTH = 20 * 1024 * 1024
@@ -40,6 +51,15 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/api"
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.JSON_SORT_KEYS = False
+        # The pages' session cookie: never readable by scripts, not sent on cross-site posts.
+        # SESSION_COOKIE_SECURE: "1" always Secure, "0" never, "auto" (default) Secure whenever
+        # the request came over HTTPS (directly or as X-Forwarded-Proto from a TLS proxy).
+        self.SESSION_COOKIE_NAME = "supplychain_session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _secure_cookie_setting(
+            os.environ.get("SUPPLYCHAIN_COOKIE_SECURE", "auto")
+        )
 
 
 class TestConfig(Config):
@@ -54,7 +74,9 @@ class TestConfig(Config):
         self.TESTING = True
         # Unexpected errors go through the JSON 500 handler (and the log), as in production.
         self.PROPAGATE_EXCEPTIONS = False
-        self.SCHEDULER_ENABLED = False
+        self.SCHEDULER_MODE = "external"
         self.SECRET_KEY = "test-secret"
         # Still scrypt, at a cost that keeps hundreds of sign-ups in the suite fast.
         self.PASSWORD_HASH_METHOD = "scrypt:4096:8:1"
+        # Tests talk plain HTTP on the loopback: the cookie must come back without TLS.
+        self.SESSION_COOKIE_SECURE = False

@@ -15,6 +15,9 @@ from supplychain.extensions import db
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Endpoints whose GET records something (a notice's first read): they take the write lock early.
 GET_WRITERS: set[str] = set()
+# Endpoints whose service commits step by step in its own sessions (a reconciliation run): the
+# request's session only reads, so it must not hold SQLite's write lock.
+OWN_TRANSACTIONS: set[str] = set()
 
 
 def configure_sqlite(engine: Engine) -> None:
@@ -37,12 +40,14 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        reading = (
-            has_request_context()
-            and request.method in READ_METHODS
-            and request.endpoint not in GET_WRITERS
-        )
-        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        chosen = connection.get_execution_options().get("sqlite_begin")
+        if chosen is None:
+            reading = has_request_context() and (
+                (request.method in READ_METHODS and request.endpoint not in GET_WRITERS)
+                or request.endpoint in OWN_TRANSACTIONS
+            )
+            chosen = "DEFERRED" if reading else "IMMEDIATE"
+        connection.exec_driver_sql(f"BEGIN {chosen}")
 
 
 def register_database(app: Flask) -> None:

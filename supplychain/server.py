@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -34,7 +35,18 @@ def run_server(host: str, port: int, workers: int, threads: int, scheduler: bool
         "accesslog": "-",
         "timeout": 120,
     }
-    # No periodic jobs exist yet (reconciliation schedules bring the first); `scheduler` is
-    # accepted so deployments can already pass --no-scheduler to their web processes.
-    del scheduler
+    if scheduler:
+        # Workers learn that this deployment's scheduler lives in their master (for /healthz).
+        os.environ["SUPPLYCHAIN_SCHEDULER"] = "master"
+        options["when_ready"] = _start_scheduler_in_master
+    else:
+        os.environ["SUPPLYCHAIN_SCHEDULER"] = "external"
     _Gunicorn(options).run()
+
+
+def _start_scheduler_in_master(arbiter: Any) -> None:
+    """gunicorn's when_ready hook: exactly one scheduler, in the master, never in a worker."""
+    from supplychain.app import create_app
+    from supplychain.scheduler import start_scheduler
+
+    start_scheduler(create_app(Config()))

@@ -4,14 +4,16 @@ served over real HTTP on a loopback port, and helpers to build chains through th
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from werkzeug.serving import make_server
 
 from supplychain.app import create_app
@@ -43,6 +45,9 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory):
 def _wipe(application) -> None:
     with application.app_context():
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        # APScheduler's own job table, when a test started a scheduler.
+        if inspect(db.engine).has_table("apscheduler_jobs"):
+            tables.append("apscheduler_jobs")
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
@@ -52,6 +57,9 @@ def _wipe(application) -> None:
                     conn.execute(text(f"DELETE FROM {name}"))
         db.session.remove()
     GRAPHS.clear()
+    reports = Path(application.config["REPORTS_DIR"])
+    for child in reports.iterdir() if reports.is_dir() else ():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
 @pytest.fixture(autouse=True)

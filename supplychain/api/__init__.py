@@ -12,13 +12,15 @@ def register_api(api: Api) -> None:
     from supplychain.api.accounts import routes as accounts
     from supplychain.api.apps import routes as apps
     from supplychain.api.directory import routes as directory
+    from supplychain.api.imports import routes as imports
     from supplychain.api.notices import routes as notices
     from supplychain.api.orders import routes as orders
+    from supplychain.api.reconciliation import routes as reconciliation
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API or login token"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for module in (accounts, directory, apps, notices, orders):
+    for module in (accounts, directory, imports, apps, notices, orders, reconciliation):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp, url_prefix=API_PREFIX + (blp.url_prefix or ""))

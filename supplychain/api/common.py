@@ -14,10 +14,11 @@ from typing import Any
 import flask_smorest
 from flask import Response, current_app, g, request
 from flask_smorest import abort
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 
 from supplychain.auth import authenticate_request, current_actor
+from supplychain.db import OWN_TRANSACTIONS
 from supplychain.errors import Conflict, Invalid
 from supplychain.extensions import db
 from supplychain.models import IdempotencyRecord
@@ -135,19 +136,14 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         actor = current_actor()
         fingerprint = _request_fingerprint()
         session = db.session
-        session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == actor.user_id,
-                IdempotencyRecord.key == key,
-                IdempotencyRecord.created_at < utcnow() - IDEMPOTENCY_TTL,
-            )
-        )
+        # Only read before the view runs: a view that commits in sessions of its own (a
+        # reconciliation run) would otherwise wait for this request's SQLite write lock.
         stored = session.scalar(
             select(IdempotencyRecord).where(
                 IdempotencyRecord.user_id == actor.user_id, IdempotencyRecord.key == key
             )
         )
-        if stored is not None:
+        if stored is not None and stored.created_at >= utcnow() - IDEMPOTENCY_TTL:
             if stored.request_hash != fingerprint:
                 raise Conflict("This Idempotency-Key was used with a different request.")
             g.idempotent_replay = True
@@ -159,15 +155,17 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             )
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code < 400:
-            session.add(
-                IdempotencyRecord(
-                    user_id=actor.user_id,
-                    key=key,
-                    request_hash=fingerprint,
-                    status_code=response.status_code,
-                    response_body=response.get_data(as_text=True),
-                )
-            )
+            if request.endpoint in OWN_TRANSACTIONS:
+                # The view committed in sessions of its own while this session only read; on
+                # SQLite its old read snapshot can no longer become a write: start afresh.
+                session.rollback()
+            # An expired record of the same key is reused in place (the key is unique per user).
+            record = stored or IdempotencyRecord(user_id=actor.user_id, key=key)
+            record.request_hash = fingerprint
+            record.status_code = response.status_code
+            record.response_body = response.get_data(as_text=True)
+            record.created_at = utcnow()
+            session.add(record)
         return response
 
     wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))  # type: ignore[attr-defined]

@@ -19,7 +19,9 @@ def healthz():
         database = "ok"
     except SQLAlchemyError:
         database = "unavailable"
-    scheduler = "running" if current_app.extensions.get("supplychain_scheduler") else "external"
+    in_deployment = current_app.config.get("SCHEDULER_MODE") == "master"
+    running = current_app.extensions.get("supplychain_scheduler") is not None or in_deployment
+    scheduler = "running" if running else "external"
     body = {
         "status": "ok" if database == "ok" else "degraded",
         "database": database,

@@ -22,6 +22,7 @@ from supplychain.models.notices import (
     NoticeResponseLine,
 )
 from supplychain.models.orders import Order, OrderEvent, OrderLine
+from supplychain.models.reconciliation import ReconciliationRun, ReconciliationSchedule
 
 __all__ = [
     "ApiToken",
@@ -44,6 +45,8 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "Org",
+    "ReconciliationRun",
+    "ReconciliationSchedule",
     "User",
     "VisibilityRule",
 ]

@@ -119,6 +119,11 @@ def _bump_graph(session: Session, chain: Chain) -> None:
     session.refresh(chain, ["graph_version"])
 
 
+def bump_graph_version(session: Session, chain: Chain) -> None:
+    """Mark cached tiers stale after members were added in bulk outside this module (imports)."""
+    _bump_graph(session, chain)
+
+
 # --- chains -----------------------------------------------------------------------------------
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -229,9 +230,7 @@ def broadcast_notice(
                 for i, item in enumerate(items)
             ],
         )
-    session.execute(
-        insert(NoticeRecipient), [{"notice_id": notice.id, "org_id": org} for org in recipients]
-    )
+    _insert_recipients(session, notice.id, recipients)
     record_event(
         session,
         access.actor,
@@ -247,6 +246,21 @@ def broadcast_notice(
         },
     )
     return notice
+
+
+def _insert_recipients(session: Session, notice_id: int, org_ids: list[int]) -> None:
+    """One INSERT ... SELECT over the id list, however many recipients (no per-row statements)."""
+    ids = json.dumps(org_ids)
+    if session.get_bind().dialect.name == "postgresql":
+        source = (
+            "SELECT :nid, CAST(value AS BIGINT) FROM json_array_elements_text(CAST(:ids AS JSON))"
+        )
+    else:
+        source = "SELECT :nid, value FROM json_each(:ids)"
+    session.execute(
+        text(f"INSERT INTO notice_recipients (notice_id, org_id) {source}"),
+        {"nid": notice_id, "ids": ids},
+    )
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -374,7 +388,9 @@ def inbox_page(
             NoticeRecipient.acked_at.is_(None),
             Notice.withdrawn_at.is_(None),
         )
-    result = paginate(session, stmt.order_by(Notice.id.desc()), page, page_size, scalars=False)
+    # Ordered by the recipients index (org_id, notice_id): no sort of the whole inbox per page.
+    stmt = stmt.order_by(NoticeRecipient.notice_id.desc())
+    result = paginate(session, stmt, page, page_size, scalars=False)
     result.items = [_summary(notice, row) for notice, row in result.items]
     return result
 

@@ -1,11 +1,8 @@
-"""Pages for people, rendered on the server with Jinja."""
+"""Pages for people, rendered on the server with Jinja; they call the same services as the API."""
 
-from flask import Blueprint, render_template
+from supplychain.ui.base import blp
+from supplychain.ui.views import accounts, directory, home, notices, orders
 
-blp = Blueprint("ui", __name__, template_folder="templates")
-
-
-@blp.get("/")
-def landing():
-    """The landing page: what the service is and where its API lives."""
-    return render_template("landing.html")
+__all__ = ["blp"]
+# The view modules register their routes on `blp` when imported.
+_VIEWS = (accounts, directory, home, notices, orders)

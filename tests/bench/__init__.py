@@ -11,4 +11,7 @@ Environment:
 
 BENCHMARKS: dict[str, str] = {
     "directory": "tests.bench.directory",
+    "imports": "tests.bench.imports",
+    "notices": "tests.bench.notices",
+    "orders": "tests.bench.orders",
 }

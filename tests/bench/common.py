@@ -40,7 +40,7 @@ from supplychain.extensions import db
 from supplychain.migrate import upgrade_database
 from supplychain.models import Base, Chain, Contact, Group, Link, Member, Org, User
 from supplychain.models.base import utcnow
-from supplychain.services.accounts import bootstrap_admin
+from supplychain.services.accounts import bootstrap_admin, issue_token
 from supplychain.services.directory import GRAPHS, create_chain
 
 RESULTS_FILE = ROOT / "bench-results" / "latest.json"
@@ -227,10 +227,12 @@ class Report:
         """A duration in seconds."""
         self.line(key, value, label, fmt_seconds(value))
 
-    def ratio(self, key: str, numerator: float, denominator: float, label: str) -> float:
-        """numerator / denominator, shown as `12.3x`."""
+    def ratio(
+        self, key: str, numerator: float, denominator: float, label: str, digits: int = 1
+    ) -> float:
+        """numerator / denominator, shown as `12.3x` (`digits` decimals)."""
         value = numerator / denominator if denominator else math.inf
-        self.line(key, value, label, f"{value:.1f}x")
+        self.line(key, value, label, f"{value:.{digits}f}x")
         return value
 
     def expect(self, key: str, value: Any, expected: Any, label: str) -> None:
@@ -265,6 +267,18 @@ def bootstrap_owner(app: Flask, email: str = "owner@bench.example") -> Owner:
         )
         db.session.commit()
         return Owner(issued.secret, issued.user.id, issued.user.org_id)
+
+
+def org_token(app: Flask, org_id: int) -> str:
+    """A bearer token for the first user of `org_id` (insert_chain makes it the org's admin)."""
+    with app.app_context():
+        user = db.session.scalar(
+            select(User).where(User.org_id == org_id).order_by(User.id).limit(1)
+        )
+        assert user is not None, f"org {org_id} has no user"
+        issued = issue_token(db.session, user, "bench")
+        db.session.commit()
+        return issued.secret
 
 
 @dataclass

@@ -28,10 +28,10 @@ class AppCreateSchema(BaseSchema):
 
 class ScopeSchema(BaseSchema):
     type = fields.String(required=True, validate=validate.OneOf(GRANT_SCOPES))
-    value = fields.String(
+    value = Text(
         load_default=None,
         allow_none=True,
-        validate=validate.Length(max=1100),
+        max_length=1100,
         metadata={"description": "tier label, group path or org id; empty for `all`"},
     )
 

@@ -1,0 +1,1 @@
+"""Import partners and their people from an Excel sheet."""

@@ -1,0 +1,49 @@
+"""Schemas of the partner import: the upload, the dry-run switch and the result."""
+
+from __future__ import annotations
+
+from flask_smorest.fields import Upload
+from marshmallow import fields
+
+from supplychain.excel.importer import MAX_DATA_ROWS, MAX_UPLOAD_BYTES
+from supplychain.schemas import BaseSchema
+
+
+class ImportQuerySchema(BaseSchema):
+    dry_run = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Validate and count what would happen; save nothing (200)."},
+    )
+
+
+class ImportUploadSchema(BaseSchema):
+    file = Upload(
+        required=True,
+        metadata={
+            "description": f"The filled-in template (.xlsx, at most {MAX_UPLOAD_BYTES} bytes, "
+            f"{MAX_DATA_ROWS} data rows); one row per contact."
+        },
+    )
+
+
+class InviteSchema(BaseSchema):
+    email = fields.String()
+    invite_code = fields.String(metadata={"description": "Single-use; shown only here"})
+    custom_id = fields.String()
+
+
+class ImportResultSchema(BaseSchema):
+    dry_run = fields.Boolean()
+    rows = fields.Integer(metadata={"description": "Data rows read (blank rows skipped)"})
+    created = fields.Integer(metadata={"description": "New member companies"})
+    updated = fields.Integer(metadata={"description": "Members whose name or group changed"})
+    unchanged = fields.Integer(metadata={"description": "Members already as in the sheet"})
+    contacts_created = fields.Integer(metadata={"description": "People newly listed as contacts"})
+    groups_created = fields.Integer()
+    invites = fields.List(
+        fields.Nested(InviteSchema),
+        metadata={
+            "description": "Invitation codes of the new contacts not yet activated (empty in a "
+            "dry run); give each to its person, who activates with POST /auth/activate."
+        },
+    )

@@ -1,0 +1,129 @@
+"""Reconciliation: schedule, runs of tier workbooks, downloads, partners' statements."""
+
+from __future__ import annotations
+
+import tempfile
+
+from flask import current_app, send_file
+from flask.views import MethodView
+
+from supplychain.api.common import access_to, authenticated_blueprint, idempotent
+from supplychain.api.reconciliation import schemas as s
+from supplychain.db import OWN_TRANSACTIONS
+from supplychain.extensions import db
+from supplychain.schemas import parse_id
+from supplychain.services import reconciliation
+
+blp = authenticated_blueprint(
+    "reconciliation", __name__, url_prefix="/chains", description="Reconciliation workbooks"
+)
+BLUEPRINTS = (blp,)
+XLSX_RESPONSE = {
+    "200": {
+        "description": "The workbook",
+        "content": {reconciliation.XLSX: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def _schedule_view(schedule, chain):
+    return {
+        "frequency": schedule.frequency,
+        "day": schedule.day,
+        "hour": schedule.hour,
+        "tiers": schedule.tiers,
+        "enabled": schedule.enabled,
+        "timezone": chain.timezone,
+        "updated_at": schedule.updated_at,
+    }
+
+
+@blp.route("/<cid>/reconciliation/schedule")
+class Schedule(MethodView):
+    @blp.response(200, s.ScheduleSchema)
+    def get(self, cid):
+        """The chain's reconciliation schedule (owner admins)."""
+        access = access_to(cid)
+        return _schedule_view(reconciliation.get_schedule(db.session, access), access.chain)
+
+    @blp.arguments(s.ScheduleInSchema)
+    @blp.response(200, s.ScheduleSchema)
+    def put(self, body, cid):
+        """Set the schedule: monthly (day, hour) or weekly (ISO weekday, hour), chain timezone."""
+        access = access_to(cid)
+        schedule = reconciliation.put_schedule(
+            db.session, access, reconciliation.ScheduleSpec(**body)
+        )
+        return _schedule_view(schedule, access.chain)
+
+
+@blp.route("/<cid>/reconciliation/runs")
+class Runs(MethodView):
+    @blp.arguments(s.RunQuerySchema, location="query")
+    @blp.response(200, s.RunPageSchema)
+    def get(self, query, cid):
+        """Runs of the chain, newest first (owner)."""
+        from supplychain.services.pages import paginate
+
+        stmt = reconciliation.runs_query(access_to(cid), query.get("tier"), query.get("period"))
+        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+
+    @idempotent
+    @blp.arguments(s.RunCreateSchema)
+    @blp.response(201, s.RunSchema)
+    @blp.alt_response(200, schema=s.RunSchema, description="An existing run for that period")
+    def post(self, body, cid):
+        """Produce a tier's workbook for a period now; an existing run is returned (200)
+        unless `force` asks for a new revision."""
+        run, created = reconciliation.request_run(
+            db.session,
+            db.engine,
+            current_app.config["REPORTS_DIR"],
+            access_to(cid),
+            body["tier"],
+            body["period"],
+            body["force"],
+        )
+        return run, 201 if created else 200
+
+
+OWN_TRANSACTIONS.add(f"{blp.name}.{Runs.__name__}")
+
+
+@blp.route("/<cid>/reconciliation/runs/<rid>")
+class RunItem(MethodView):
+    @blp.response(200, s.RunSchema)
+    def get(self, cid, rid):
+        """One run (owner)."""
+        return reconciliation.get_run(db.session, access_to(cid), parse_id(rid))
+
+
+@blp.route("/<cid>/reconciliation/runs/<rid>/file")
+class RunFile(MethodView):
+    @blp.doc(responses=XLSX_RESPONSE)
+    def get(self, cid, rid):
+        """Download a run's workbook (owner)."""
+        path, name = reconciliation.run_file(
+            db.session, access_to(cid), parse_id(rid), current_app.config["REPORTS_DIR"]
+        )
+        return send_file(path, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name)
+
+
+@blp.route("/<cid>/reconciliation/statements/<period>")
+class Statement(MethodView):
+    @blp.arguments(s.StatementQuerySchema, location="query")
+    @blp.doc(responses=XLSX_RESPONSE)
+    def get(self, query, cid, period):
+        """An org's statement for a period: a partner its own, the owner any member's."""
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes (and so deletes) it
+        try:
+            name = reconciliation.write_statement(
+                db.session, access_to(cid), period, query.get("org_id"), handle
+            )
+        except BaseException:
+            handle.close()
+            raise
+        handle.seek(0)
+        return send_file(
+            handle, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name
+        )

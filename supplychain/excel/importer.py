@@ -1,0 +1,464 @@
+"""The partner import reader: an uploaded xlsx is checked as a zip archive first (size, member
+count, uncompressed total), then its first sheet is streamed with openpyxl in read-only mode.
+
+Formulas are never evaluated: a formula cell reads as its text (`=1+1`), and the import refuses
+it like any other bad value. What this module refuses, and how:
+
+- 400: an empty file, not a zip archive, a zip that is no workbook, a workbook openpyxl cannot read.
+- 413: more than MAX_UPLOAD_BYTES, MAX_ZIP_MEMBERS parts, MAX_UNCOMPRESSED_BYTES unpacked,
+  MAX_PART_BYTES in one part other than a worksheet, MAX_DATA_ROWS rows with content, a sheet
+  reaching beyond row MAX_SHEET_ROWS, or cells beyond column MAX_COLUMNS.
+
+The worst file within these limits costs about what the largest real one does: some 750 000
+cells parsed, a few seconds; memory stays bounded by MAX_PART_BYTES and the rows kept.
+- 422 with `errors.rows`: header problems (missing, unknown or repeated columns) and values in a
+  column without a header.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import IO, Any
+from xml.etree.ElementTree import ParseError
+
+import openpyxl
+from lxml.etree import LxmlError
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+
+from supplychain.errors import BadRequest, Invalid, TooLarge
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
+# Parts openpyxl parses whole even in read-only mode (shared strings, styles): a bound on memory
+# and time. The shared strings of 20 000 rows of real partners take some 4 to 6 MB.
+MAX_PART_BYTES = 10 * 1024 * 1024
+MAX_ZIP_MEMBERS = 1_000
+MAX_DATA_ROWS = 20_000
+# Rows scanned, blank ones included: empty (formatted) rows below the data are tolerated up to
+# here. With at most MAX_COLUMNS cells a row, this bounds the cells openpyxl parses (~20 µs each).
+MAX_SHEET_ROWS = 25_000
+# Any cell beyond this column, even an empty formatted one, is refused: only 9 columns mean
+# anything, and it keeps rows of thousands of cells from being parsed.
+MAX_COLUMNS = 30
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# What openpyxl raises on a damaged or hostile archive or XML; caught only around its calls.
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    InvalidFileException,
+    ParseError,
+    LxmlError,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RecursionError,
+)
+_OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_WORKSHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
+_HEADER_NOISE = re.compile(r"[\s_\-*:：]+")
+
+
+# The Chinese names a WeCom user knows, offered in the template's drop-down lists beside the
+# English ones; matched without case or surrounding spaces.
+KIND_NAMES = {
+    "manufacturer": "制造商",
+    "supplier": "供应商",
+    "dealer": "经销商",
+    "distributor": "分销商",
+    "logistics": "物流",
+    "other": "其他",
+}
+ROLE_NAMES = {"admin": "管理员", "staff": "员工"}
+CHINESE_ROLES = {"管理员": "admin", "员工": "staff", "成员": "staff"}
+KIND_VALUES = {**{k: k for k in KIND_NAMES}, **{zh: en for en, zh in KIND_NAMES.items()}}
+ROLE_VALUES = {**{r: r for r in ROLE_NAMES}, **CHINESE_ROLES}
+
+
+@dataclass(frozen=True)
+class ImportColumn:
+    """One column of the import sheet: its key, header names (English, Chinese) and help text."""
+
+    key: str
+    header: str
+    chinese: str
+    required: str
+    allowed: str
+    example: str
+    notes: str
+    aliases: tuple[str, ...] = ()
+
+
+COLUMNS: tuple[ImportColumn, ...] = (
+    ImportColumn(
+        "company_name",
+        "company name",
+        "公司名称",
+        "yes",
+        "Text, up to 200 characters.",
+        "Beijing Motors Sales",
+        "The same on every row of the company. An existing member's name is updated to it.",
+        ("company", "企业名称"),
+    ),
+    ImportColumn(
+        "kind",
+        "kind",
+        "类型",
+        "yes",
+        ", ".join(KIND_NAMES) + "; or in Chinese " + ", ".join(KIND_NAMES.values()) + ".",
+        "dealer",
+        "The kind of an existing member's org cannot be changed by an import.",
+        ("type", "企业类型"),
+    ),
+    ImportColumn(
+        "custom_id",
+        "custom id",
+        "自定义ID",
+        "yes",
+        "Text, up to 64 characters; unique in the chain.",
+        "DLR-001",
+        "The dealer or supplier code. Rows with the same custom id are one company: the current "
+        "member with this code is updated, otherwise a new member is created.",
+    ),
+    ImportColumn(
+        "group_path",
+        "group path",
+        "分组",
+        "no",
+        "Group names joined by '/', up to 10 levels of up to 100 characters; "
+        "no empty, '.' or '..' levels.",
+        "Dealers/North China/Beijing",
+        "Missing groups are created. Left empty: a new member gets no group, an existing "
+        "member keeps its group.",
+        ("group", "所属分组"),
+    ),
+    ImportColumn(
+        "contact_name",
+        "contact name",
+        "姓名",
+        "with email",
+        "Text, up to 200 characters.",
+        "Chen Jing",
+        "Leave contact name and email both empty to list a company without a contact.",
+        ("contact", "联系人"),
+    ),
+    ImportColumn(
+        "email",
+        "email",
+        "邮箱",
+        "with contact name",
+        "An email address, up to 200 characters; each email once in the file.",
+        "chen.jing@example.com",
+        "Contacts are keyed by email: a new email creates a person with a single-use invitation "
+        "code (returned once, in the import's response); a person of the same company is listed "
+        "as a contact; an email of a person of another org is an error.",
+        ("e-mail", "email address", "电子邮箱", "邮件"),
+    ),
+    ImportColumn(
+        "mobile",
+        "mobile",
+        "手机",
+        "no",
+        "Digits, spaces and + ( ) -; 3 to 41 characters.",
+        "13800000000",
+        "Format the column as text in Excel so that long numbers keep every digit.",
+        ("phone", "手机号", "手机号码"),
+    ),
+    ImportColumn(
+        "title",
+        "title",
+        "职务",
+        "no",
+        "Text, up to 200 characters.",
+        "Sales manager",
+        "",
+        ("job title", "职位"),
+    ),
+    ImportColumn(
+        "role",
+        "role",
+        "角色",
+        "no (default staff)",
+        "admin or staff; or in Chinese "
+        + ", ".join(f"{zh} ({role})" for zh, role in CHINESE_ROLES.items())
+        + ".",
+        "staff",
+        "An admin may manage the people of its own org.",
+    ),
+)
+COLUMN_KEYS = tuple(column.key for column in COLUMNS)
+REQUIRED_COLUMNS = ("company_name", "kind", "custom_id", "contact_name", "email")
+
+
+def header_key(text: str) -> str:
+    """A header as compared: case, spaces, `_`, `-`, `*` and colons do not matter."""
+    return _HEADER_NOISE.sub("", text.casefold())
+
+
+_HEADERS: dict[str, str] = {}
+for _column in COLUMNS:
+    for _name in (_column.header, _column.chinese, *_column.aliases):
+        _HEADERS[header_key(_name)] = _column.key
+
+
+@dataclass(frozen=True)
+class SheetColumn:
+    """Where a known column sits in the uploaded sheet, and its header as written there."""
+
+    key: str
+    index: int  # 1-based
+    header: str
+
+    @property
+    def letter(self) -> str:
+        return get_column_letter(self.index)
+
+
+@dataclass
+class SheetRow:
+    """One non-blank data row: its Excel row number and its cells as text by column key."""
+
+    number: int
+    values: dict[str, str | None]
+
+
+@dataclass
+class ImportSheet:
+    """The first sheet of an uploaded workbook: its recognised columns and non-blank data rows."""
+
+    columns: dict[str, SheetColumn]
+    rows: list[SheetRow] = field(default_factory=list)
+
+
+def row_error(row: int, column: str | None, cell: str | None, message: str) -> dict[str, Any]:
+    """One entry of `errors.rows`: Excel row number, column header, cell reference, message."""
+    return {"row": row, "column": column, "cell": cell, "message": message}
+
+
+def cell_text(value: Any) -> str | None:
+    """A cell as the text a person typed: no spurious `.0`, formulas as text, blank as None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, bool):
+        text = "TRUE" if value else "FALSE"
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        text = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    elif isinstance(value, (datetime, date, time)):
+        text = value.isoformat()
+    else:
+        # Array and data-table formulas come as objects holding their text.
+        text = str(getattr(value, "text", None) or value).strip()
+    return text or None
+
+
+def read_import_sheet(stream: IO[bytes]) -> ImportSheet:
+    """Check an upload as a bounded xlsx archive, then read its first sheet's header and rows."""
+    _check_archive(stream)
+    stream.seek(0)
+    # openpyxl warns about parts it ignores (extensions, odd styles): noise here, and an error
+    # under `-W error`. Not thread-safe before Python 3.14; at worst a warning gets printed.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            workbook = openpyxl.load_workbook(
+                stream, read_only=True, data_only=False, keep_links=False, rich_text=False
+            )
+        except _UNREADABLE as exc:
+            raise BadRequest(f"The file could not be read as an Excel workbook ({_why(exc)}).")
+        try:
+            return _read_first_sheet(workbook)
+        except _UNREADABLE as exc:
+            raise BadRequest(f"The workbook's first sheet could not be read ({_why(exc)}).")
+        finally:
+            workbook.close()
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _check_archive(stream: IO[bytes]) -> None:
+    stream.seek(0, 2)
+    size = stream.tell()
+    if size == 0:
+        raise BadRequest("The file is empty: upload an .xlsx workbook.")
+    if size > MAX_UPLOAD_BYTES:
+        raise TooLarge(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    stream.seek(0)
+    head = stream.read(8)
+    if head == _OLE2_SIGNATURE:
+        raise BadRequest(
+            "This is an Excel 97-2003 (.xls) file: save it as an Excel Workbook (.xlsx)."
+        )
+    if not head.startswith(b"PK"):
+        raise BadRequest("Not an Excel workbook: upload an .xlsx file (this is no zip archive).")
+    stream.seek(0)
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as exc:
+        raise BadRequest(f"Not a readable .xlsx file: the zip archive is damaged ({_why(exc)}).")
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise TooLarge(f"The workbook has more than {MAX_ZIP_MEMBERS} parts.")
+    # A member never unpacks to more than its declared size (zipfile stops there and fails the
+    # CRC check), so the declared sizes bound the work before anything is decompressed.
+    total = sum(member.file_size for member in members)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise TooLarge(
+            f"The workbook unpacks to more than {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB."
+        )
+    for member in members:
+        if member.file_size > MAX_PART_BYTES and not _WORKSHEET_PART.match(member.filename):
+            raise TooLarge(
+                f"The workbook part {member.filename[:100]!r} unpacks to more than "
+                f"{MAX_PART_BYTES // (1024 * 1024)} MB."
+            )
+    names = {member.filename for member in members}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise BadRequest("Not an Excel workbook: a zip archive, but no .xlsx inside.")
+
+
+def _read_first_sheet(workbook: Any) -> ImportSheet:
+    if not workbook.worksheets:
+        raise BadRequest("The workbook has no worksheet.")
+    sheet = workbook.worksheets[0]
+    declared_rows, declared_columns = sheet.max_row, sheet.max_column
+    if declared_rows is not None and declared_rows > MAX_SHEET_ROWS:
+        raise _too_many_rows()
+    if declared_columns is not None and declared_columns > MAX_COLUMNS:
+        raise _too_many_columns()
+    # Dimensions written by other tools can be wrong (e.g. just "A1"): read every cell present.
+    sheet.reset_dimensions()
+    rows = sheet.iter_rows(values_only=True)
+    header = next(rows, None)
+    columns = _read_header(header or ())
+    return ImportSheet(columns=columns, rows=list(_data_rows(rows, columns)))
+
+
+def _too_many_rows() -> TooLarge:
+    return TooLarge(
+        f"The sheet has more than {MAX_DATA_ROWS} data rows (or reaches beyond row "
+        f"{MAX_SHEET_ROWS}): split it into several files."
+    )
+
+
+def _too_many_columns() -> TooLarge:
+    return TooLarge(
+        f"The sheet has more than {MAX_COLUMNS} columns: delete the columns right of column "
+        f"{get_column_letter(MAX_COLUMNS)}."
+    )
+
+
+def _check_width(values: tuple[Any, ...]) -> None:
+    # openpyxl's row tuples reach the last cell present in the row, empty or not.
+    if len(values) > MAX_COLUMNS:
+        raise _too_many_columns()
+
+
+def _read_header(values: tuple[Any, ...]) -> dict[str, SheetColumn]:
+    _check_width(values)
+    columns: dict[str, SheetColumn] = {}
+    errors = []
+    for index, value in enumerate(values, start=1):
+        text = cell_text(value)
+        if text is None:
+            continue
+        letter = get_column_letter(index)
+        key = _HEADERS.get(header_key(text))
+        if key is None:
+            errors.append(
+                row_error(
+                    1,
+                    text[:100],
+                    f"{letter}1",
+                    f"Unknown column {text[:100]!r}: use the template's headers "
+                    f"({', '.join(c.header for c in COLUMNS)}) or their Chinese names.",
+                )
+            )
+        elif key in columns:
+            first = columns[key]
+            errors.append(
+                row_error(
+                    1,
+                    text[:100],
+                    f"{letter}1",
+                    f"Column {text[:100]!r} repeats column {first.letter} ({first.header!r}).",
+                )
+            )
+        else:
+            columns[key] = SheetColumn(key=key, index=index, header=text)
+    by_key = {c.key: c for c in COLUMNS}
+    for key in REQUIRED_COLUMNS:
+        if key not in columns:
+            column = by_key[key]
+            errors.append(
+                row_error(
+                    1,
+                    column.header,
+                    None,
+                    f"Missing column {column.header!r} ({column.chinese}) in the header row.",
+                )
+            )
+    if errors:
+        raise Invalid(
+            "The header row (row 1) does not match the import template.", {"rows": errors}
+        )
+    return columns
+
+
+def _data_rows(
+    rows: Iterator[tuple[Any, ...]], columns: dict[str, SheetColumn]
+) -> Iterator[SheetRow]:
+    at = [(c.index - 1, c.key) for c in columns.values()]
+    known = {c.index - 1 for c in columns.values()}
+    unlabelled: dict[int, int] = {}  # column index -> first row with a value under no header
+    count = 0
+    for number, values in enumerate(rows, start=2):
+        if number > MAX_SHEET_ROWS:
+            raise _too_many_rows()
+        if not values:
+            continue
+        _check_width(values)
+        texts = {key: cell_text(values[i]) if i < len(values) else None for i, key in at}
+        if len(values) > len(known):
+            for i, value in enumerate(values):
+                if i not in known and i not in unlabelled and cell_text(value) is not None:
+                    unlabelled[i] = number
+        if not any(texts.values()):
+            continue
+        count += 1
+        if count > MAX_DATA_ROWS:
+            raise _too_many_rows()
+        yield SheetRow(number=number, values=texts)
+    if unlabelled:
+        raise Invalid(
+            "Some cells hold values in a column without a header.",
+            {
+                "rows": [
+                    row_error(
+                        number,
+                        None,
+                        f"{get_column_letter(i + 1)}{number}",
+                        f"Column {get_column_letter(i + 1)} has no header: name it or clear it.",
+                    )
+                    for i, number in sorted(unlabelled.items(), key=lambda item: item[1])
+                ]
+            },
+        )

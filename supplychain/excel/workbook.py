@@ -1,0 +1,374 @@
+"""Reconciliation workbooks (openpyxl write-only, constant memory): Summary, Lines,
+Discrepancies and Notes. Rows stream straight to disk; only per-org totals stay in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from supplychain.excel.safety import safe_text
+
+MONEY = "#,##0.00"
+QTY = "#,##0.0###"
+DATE = "yyyy-mm-dd"
+DATETIME = "yyyy-mm-dd hh:mm"
+ZERO = Decimal(0)
+
+FLAG_LEGEND = {
+    "QTY": "confirmed quantity differs from the ordered quantity (a rejected line confirms 0)",
+    "PRICE": "confirmed unit price differs from the ordered price",
+    "SHIP": "shipped quantity differs from the confirmed quantity",
+    "RECV": "received quantity differs from the shipped quantity",
+    "ACK_MISSING": "the order has not been acknowledged",
+    "ACK_OVERDUE": "acknowledgment missing past its due time, or given after it",
+}
+ACK01_LEGEND = {
+    "IA": "item accepted",
+    "IR": "item rejected",
+    "IB": "item backordered",
+    "IQ": "item accepted, quantity changed",
+    "IP": "item accepted, price changed",
+    "DR": "item accepted, date rescheduled",
+    "IC": "item accepted, several changes",
+}
+BAK02_LEGEND = {
+    "AD": "acknowledged with detail, no change",
+    "AC": "acknowledged with detail and change (includes partially accepted)",
+    "RJ": "rejected",
+}
+
+
+@dataclass
+class OrgRecord:
+    """One org of the tier (a Summary row even when it has no orders)."""
+
+    org_id: int
+    code: str | None
+    name: str
+    group: str | None
+    tier: str
+
+
+@dataclass
+class LineRecord:
+    """One order line with both sides' figures, seen from `org_id` (an org of the tier)."""
+
+    org_id: int
+    role: str
+    counterparty_code: str | None
+    counterparty_name: str
+    order_number: str
+    order_date: date
+    order_status: str
+    bak02: str | None
+    currency: str
+    line_no: int
+    sku: str
+    description: str | None
+    unit: str | None
+    ordered_qty: Decimal
+    unit_price: Decimal
+    requested_date: date | None
+    ack_status: str
+    ack01: str | None
+    confirmed_qty: Decimal | None
+    confirmed_price: Decimal | None
+    promised_date: date | None
+    shipped_qty: Decimal
+    received_qty: Decimal
+    ack_due: datetime | None
+    acked_at: datetime | None
+    reason: str | None
+
+
+@dataclass
+class WorkbookMeta:
+    """What the Notes sheet says about the workbook."""
+
+    title: str
+    chain: str
+    tier: str
+    period: str
+    first_day: date
+    last_day: date
+    timezone: str
+    generated_at: datetime
+    revision: int | None
+    scope: str
+
+
+@dataclass
+class WorkbookStats:
+    """What was written: line rows, orgs and flagged lines."""
+
+    rows: int = 0
+    orgs: int = 0
+    discrepancies: int = 0
+
+
+@dataclass
+class _Totals:
+    orders: set[str] = field(default_factory=set)
+    lines: int = 0
+    ordered: Decimal = ZERO
+    confirmed: Decimal = ZERO
+    shipped: Decimal = ZERO
+    received: Decimal = ZERO
+    open_discrepancies: int = 0
+
+
+def discrepancy_flags(line: LineRecord, now: datetime) -> list[str]:
+    """The reconciliation flags of one line (see FLAG_LEGEND); none for cancelled orders."""
+    if line.order_status == "cancelled":
+        return []
+    flags = []
+    acknowledged = line.ack_status != "pending"
+    if acknowledged and line.confirmed_qty is not None and line.confirmed_qty != line.ordered_qty:
+        flags.append("QTY")
+    if (
+        acknowledged
+        and line.ack_status != "rejected"
+        and line.confirmed_price is not None
+        and line.confirmed_price != line.unit_price
+    ):
+        flags.append("PRICE")
+    if acknowledged and line.shipped_qty != (line.confirmed_qty or ZERO):
+        flags.append("SHIP")
+    if line.received_qty != line.shipped_qty:
+        flags.append("RECV")
+    if not acknowledged:
+        flags.append("ACK_MISSING")
+    if line.ack_due is not None and (
+        (line.acked_at is None and now > line.ack_due)
+        or (line.acked_at is not None and line.acked_at > line.ack_due)
+    ):
+        flags.append("ACK_OVERDUE")
+    return flags
+
+
+# (header, width, kind) per Lines column; kind picks the number format.
+LINE_COLUMNS: list[tuple[str, int, str]] = [
+    ("Org code", 12, "text"),
+    ("Org name", 28, "text"),
+    ("Group", 24, "text"),
+    ("Tier", 7, "text"),
+    ("Role", 8, "text"),
+    ("Counterparty code", 14, "text"),
+    ("Counterparty name", 28, "text"),
+    ("Order no.", 20, "text"),
+    ("Order date", 11, "date"),
+    ("Order status", 20, "text"),
+    ("BAK02", 7, "text"),
+    ("Currency", 9, "text"),
+    ("Line", 6, "int"),
+    ("SKU", 16, "text"),
+    ("Description", 30, "text"),
+    ("Unit", 7, "text"),
+    ("Ordered qty", 12, "qty"),
+    ("Unit price", 12, "money"),
+    ("Ordered amount", 15, "money"),
+    ("Ack status", 12, "text"),
+    ("ACK01", 7, "text"),
+    ("Confirmed qty", 13, "qty"),
+    ("Confirmed price", 14, "money"),
+    ("Confirmed amount", 16, "money"),
+    ("Requested date", 13, "date"),
+    ("Promised date", 13, "date"),
+    ("Shipped qty", 12, "qty"),
+    ("Shipped amount", 15, "money"),
+    ("Received qty", 12, "qty"),
+    ("Received amount", 15, "money"),
+    ("Ack due", 16, "datetime"),
+    ("Acknowledged at", 16, "datetime"),
+    ("Reason", 24, "text"),
+    ("Flags", 22, "text"),
+]
+SUMMARY_COLUMNS: list[tuple[str, int, str]] = [
+    ("Org code", 12, "text"),
+    ("Org name", 30, "text"),
+    ("Group", 26, "text"),
+    ("Tier", 7, "text"),
+    ("Currency", 9, "text"),
+    ("Orders", 9, "int"),
+    ("Lines", 9, "int"),
+    ("Ordered amount", 16, "money"),
+    ("Confirmed amount", 16, "money"),
+    ("Shipped amount", 16, "money"),
+    ("Received amount", 16, "money"),
+    ("Open discrepancies", 18, "int"),
+]
+_FORMATS = {"qty": QTY, "money": MONEY, "date": DATE, "datetime": DATETIME, "int": "0"}
+
+
+class _Sheet:
+    """A write-only sheet with a bold frozen header, widths, autofilter and reusable typed cells."""
+
+    def __init__(self, wb: Workbook, title: str, columns: list[tuple[str, int, str]]) -> None:
+        self.ws = wb.create_sheet(title)
+        self.columns = columns
+        self.count = 0
+        # Widths and the frozen pane are written with the sheet's head, before any row.
+        for index, (_, width, _) in enumerate(columns, 1):
+            self.ws.column_dimensions[get_column_letter(index)].width = width
+        self.ws.freeze_panes = "A2"
+        header = []
+        for name, _, _ in columns:
+            cell = WriteOnlyCell(self.ws, value=name)
+            cell.font = Font(bold=True)
+            cell.fill = PatternFill("solid", fgColor="DDE6F0")
+            cell.alignment = Alignment(vertical="center")
+            header.append(cell)
+        self.ws.append(header)
+        # One styled cell per typed column, reused row after row: rows are serialised at once.
+        self._typed: list[WriteOnlyCell | None] = []
+        for _, _, kind in columns:
+            if kind in _FORMATS:
+                cell = WriteOnlyCell(self.ws)
+                cell.number_format = _FORMATS[kind]
+                self._typed.append(cell)
+            else:
+                self._typed.append(None)
+
+    def append(self, values: list[Any]) -> None:
+        row: list[Any] = []
+        for value, cell in zip(values, self._typed, strict=True):
+            if value is None or cell is None:
+                row.append(safe_text(value) if isinstance(value, str) else value)
+            else:
+                cell.value = value
+                row.append(cell)
+        self.ws.append(row)
+        self.count += 1
+
+    def finish(self) -> None:
+        last = get_column_letter(len(self.columns))
+        self.ws.auto_filter.ref = f"A1:{last}{self.count + 1}"
+
+
+def _amount(qty: Decimal | None, price: Decimal | None) -> Decimal | None:
+    if qty is None or price is None:
+        return None
+    return (qty * price).quantize(Decimal("0.01"))
+
+
+def _naive(value: datetime | None, tz: Any) -> datetime | None:
+    """Excel has no timezones: local wall-clock time of the chain."""
+    return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
+
+
+def write_reconciliation_workbook(
+    target: Any,
+    meta: WorkbookMeta,
+    orgs: list[OrgRecord],
+    lines: Iterable[LineRecord],
+    tz: Any,
+    now: datetime,
+) -> WorkbookStats:
+    """Stream a reconciliation workbook to `target` (a path or binary file) in constant memory."""
+    wb = Workbook(write_only=True)
+    summary = _Sheet(wb, "Summary", SUMMARY_COLUMNS)
+    details = _Sheet(wb, "Lines", LINE_COLUMNS)
+    discrepancies = _Sheet(wb, "Discrepancies", LINE_COLUMNS)
+    by_org = {org.org_id: org for org in orgs}
+    totals: dict[tuple[int, str], _Totals] = {}
+    stats = WorkbookStats(orgs=len(orgs))
+    for line in lines:
+        org = by_org.get(line.org_id)
+        if org is None:
+            continue
+        flags = discrepancy_flags(line, now)
+        price = line.confirmed_price if line.confirmed_price is not None else line.unit_price
+        row = [
+            org.code, org.name, org.group, org.tier, line.role,
+            line.counterparty_code, line.counterparty_name, line.order_number, line.order_date,
+            line.order_status, line.bak02, line.currency, line.line_no, line.sku,
+            line.description, line.unit, line.ordered_qty, line.unit_price,
+            _amount(line.ordered_qty, line.unit_price), line.ack_status, line.ack01,
+            line.confirmed_qty, line.confirmed_price,
+            _amount(line.confirmed_qty, line.confirmed_price),
+            line.requested_date, line.promised_date, line.shipped_qty,
+            _amount(line.shipped_qty, price), line.received_qty,
+            _amount(line.received_qty, price), _naive(line.ack_due, tz),
+            _naive(line.acked_at, tz), line.reason, " ".join(flags) or None,
+        ]  # fmt: skip
+        details.append(row)
+        stats.rows += 1
+        if flags:
+            discrepancies.append(row)
+            stats.discrepancies += 1
+        total = totals.setdefault((org.org_id, line.currency), _Totals())
+        total.orders.add(line.order_number)
+        total.lines += 1
+        total.ordered += row[18] or ZERO
+        total.confirmed += row[23] or ZERO
+        total.shipped += row[27] or ZERO
+        total.received += row[29] or ZERO
+        total.open_discrepancies += bool(flags)
+    for org in orgs:
+        currencies = sorted(cur for (org_id, cur) in totals if org_id == org.org_id) or [None]
+        for currency in currencies:
+            t = totals.get((org.org_id, currency), _Totals()) if currency else _Totals()
+            summary.append([
+                org.code, org.name, org.group, org.tier, currency, len(t.orders), t.lines,
+                t.ordered, t.confirmed, t.shipped, t.received, t.open_discrepancies,
+            ])  # fmt: skip
+    for sheet in (summary, details, discrepancies):
+        sheet.finish()
+    _write_notes(wb, meta, stats)
+    wb.save(target)
+    return stats
+
+
+def _write_notes(wb: Workbook, meta: WorkbookMeta, stats: WorkbookStats) -> None:
+    ws = wb.create_sheet("Notes")
+    ws.column_dimensions["A"].width = 22
+    ws.column_dimensions["B"].width = 90
+    bold = Font(bold=True)
+
+    def heading(text: str) -> None:
+        cell = WriteOnlyCell(ws, value=text)
+        cell.font = bold
+        ws.append([cell])
+
+    def pair(label: str, value: Any, number_format: str | None = None) -> None:
+        cell = WriteOnlyCell(ws, value=safe_text(value) if isinstance(value, str) else value)
+        if number_format:
+            cell.number_format = number_format
+        ws.append([label, cell])
+
+    heading(meta.title)
+    pair("Chain", meta.chain)
+    pair("Tier", meta.tier)
+    pair("Period", meta.period)
+    pair("First day", meta.first_day, DATE)
+    pair("Last day", meta.last_day, DATE)
+    pair("Timezone", meta.timezone)
+    pair("Generated at", meta.generated_at.replace(tzinfo=None), DATETIME)
+    if meta.revision is not None:
+        pair("Revision", meta.revision)
+    pair("Covers", meta.scope)
+    pair("Line rows", stats.rows)
+    pair("Orgs", stats.orgs)
+    pair("Lines with discrepancies", stats.discrepancies)
+    ws.append([])
+    heading("Flags (column Flags)")
+    for code, text in FLAG_LEGEND.items():
+        ws.append([code, text])
+    ws.append([])
+    heading("ACK01 line codes (X12 855)")
+    for code, text in ACK01_LEGEND.items():
+        ws.append([code, text])
+    ws.append([])
+    heading("BAK02 order codes (X12 855)")
+    for code, text in BAK02_LEGEND.items():
+        ws.append([code, text])
+    ws.append([])
+    pair("Amounts", "In the order's currency; shipped and received amounts at the confirmed price.")

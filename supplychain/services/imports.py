@@ -1,0 +1,618 @@
+"""Importing partners and their people from an Excel sheet: the whole sheet is validated first
+(every bad cell reported by Excel row and column), then applied in bulk, all or nothing.
+
+Companies are keyed by the chain's custom id, people by email. The chain's current members,
+groups and the people named in the sheet are loaded in a few queries, the plan is computed in
+memory, and the new rows go in with executemany: the cost grows with the sheet, never with a
+query per row. Services only flush: the request commits once or rolls back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from marshmallow import ValidationError, validate
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from supplychain.auth import digest, new_invite_code, normalise_invite_code
+from supplychain.errors import Conflict, Invalid
+from supplychain.excel.importer import (
+    COLUMNS,
+    KIND_VALUES,
+    ROLE_VALUES,
+    ImportSheet,
+    SheetRow,
+    read_import_sheet,
+    row_error,
+)
+from supplychain.excel.template import import_template
+from supplychain.models import Chain, Contact, Group, Member, Org, User
+from supplychain.models.base import utcnow
+from supplychain.services.accounts import normalise_email
+from supplychain.services.audit import record_event
+from supplychain.services.directory import (
+    MAX_CUSTOM_ID,
+    ChainAccess,
+    bump_graph_version,
+    lock_chain,
+    normalise_group_path,
+)
+
+MAX_REPORTED_ERRORS = 200
+MAX_TEXT = 200  # names, emails, titles: the columns' sizes
+MAX_MOBILE = 50
+MAX_GROUP_PATH = 500  # groups.path
+# As the API's ContactCreateSchema, so a sheet accepts exactly what POST /members accepts.
+MOBILE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()-]{2,40}\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Ids per IN list: well under SQLite's 32 766 and PostgreSQL's 65 535 bind parameters.
+_CHUNK = 5_000
+_EMAIL = validate.Email()
+_HEADERS = {column.key: column.header for column in COLUMNS}
+FORMULA_REFUSED = "A formula is not a value (formulas are never evaluated): type the value itself."
+
+
+@dataclass
+class Invite:
+    """A person the import created or listed anew, with its single-use invitation code."""
+
+    email: str
+    invite_code: str
+    custom_id: str
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    contacts_created: int
+    groups_created: int
+    invites: list[Invite] = field(default_factory=list)
+
+
+@dataclass
+class _Company:
+    row: int
+    custom_id: str
+    name: str
+    kind: str
+    group: str | None
+
+
+@dataclass
+class _Person:
+    row: int
+    custom_id: str
+    name: str
+    email: str
+    mobile: str | None
+    title: str | None
+    role: str
+
+
+@dataclass
+class _Current:
+    """A current member of the chain named by a custom id in the sheet."""
+
+    member_id: int
+    org_id: int
+    name: str
+    kind: str
+    group: str | None
+
+
+@dataclass
+class _User:
+    id: int
+    org_id: int
+    activated: bool
+
+
+@dataclass
+class _Plan:
+    new_companies: list[_Company] = field(default_factory=list)
+    renamed: list[tuple[_Current, str]] = field(default_factory=list)
+    regrouped: list[tuple[_Current, str]] = field(default_factory=list)
+    updated: int = 0
+    unchanged: int = 0
+    new_people: list[_Person] = field(default_factory=list)
+    listed_people: list[tuple[_Person, _User]] = field(default_factory=list)
+    org_ids: dict[str, int] = field(default_factory=dict)  # by custom id: current, then new
+    group_ids: dict[str, int] = field(default_factory=dict)
+    new_groups: list[str] = field(default_factory=list)
+
+
+class RowErrors:
+    """Every bad cell of the sheet by Excel row and column; the first MAX_REPORTED_ERRORS shown."""
+
+    def __init__(self, sheet: ImportSheet) -> None:
+        self.columns = sheet.columns
+        self.found: list[tuple[int, int, str, str]] = []
+
+    def add(self, row: int, key: str, message: str) -> None:
+        """Record one problem in the cell of column `key` on Excel row `row`."""
+        column = self.columns.get(key)
+        self.found.append((row, column.index if column else 0, key, message))
+
+    def raise_if_any(self) -> None:
+        """422 listing the problems in sheet order, with a count of those not listed."""
+        if not self.found:
+            return
+        shown = heapq.nsmallest(MAX_REPORTED_ERRORS, self.found)
+        rest = len(self.found) - len(shown)
+        message = f"{len(self.found)} problem(s) in the sheet; nothing was imported."
+        if rest:
+            message += f" The first {len(shown)} are listed, {rest} more are not."
+        rows = []
+        for row, _, key, text in shown:
+            column = self.columns.get(key)
+            header = column.header if column else _HEADERS.get(key, key)
+            cell = f"{column.letter}{row}" if column else None
+            rows.append(row_error(row, header, cell, text))
+        errors: dict[str, Any] = {"rows": rows}
+        if rest:
+            errors["rows_not_listed"] = rest
+        raise Invalid(message, errors)
+
+
+class _Cells:
+    """The cells of one sheet row, checked one by one; `failures` counts the bad ones."""
+
+    def __init__(self, row: SheetRow, errors: RowErrors) -> None:
+        self.row = row
+        self.errors = errors
+        self.failures = 0
+
+    def fail(self, key: str, message: str) -> None:
+        self.errors.add(self.row.number, key, message)
+        self.failures += 1
+
+    def raw(self, key: str) -> str | None:
+        return self.row.values.get(key)
+
+    def text(self, key: str, *, required: bool, max_length: int = MAX_TEXT) -> str | None:
+        value = self.raw(key)
+        if value is None:
+            if required:
+                self.fail(key, "Required.")
+            return None
+        if value.startswith("="):
+            self.fail(key, FORMULA_REFUSED)
+        elif _CONTROL.search(value):
+            self.fail(key, "Control characters (such as line breaks) are not allowed.")
+        elif len(value) > max_length:
+            self.fail(key, f"At most {max_length} characters.")
+        else:
+            return value
+        return None
+
+    def choice(self, key: str, values: dict[str, str], *, required: bool) -> str | None:
+        text = self.text(key, required=required, max_length=50)
+        if text is None:
+            return None
+        value = values.get(text.casefold())
+        if value is None:
+            self.fail(key, f"{text!r} is not one of: {', '.join(values)}.")
+        return value
+
+
+def template_workbook(access: ChainAccess) -> bytes:
+    """The xlsx template for partner imports; owner admins only."""
+    access.require_owner_admin()
+    return import_template()
+
+
+def import_partners(
+    session: Session,
+    access: ChainAccess,
+    stream: IO[bytes],
+    *,
+    dry_run: bool = False,
+    filename: str | None = None,
+) -> ImportResult:
+    """Upsert partners (custom id) and people (email) from a sheet, all or nothing; owner admins."""
+    access.require_owner_admin()
+    sheet = read_import_sheet(stream)
+    errors = RowErrors(sheet)
+    companies, people = _read_rows(sheet, errors)
+    chain = access.chain
+    lock_chain(session, chain)
+    plan = _plan(session, chain, companies, people, errors)
+    errors.raise_if_any()
+    result = ImportResult(
+        dry_run=dry_run,
+        rows=len(sheet.rows),
+        created=len(plan.new_companies),
+        updated=plan.updated,
+        unchanged=plan.unchanged,
+        contacts_created=len(plan.new_people) + len(plan.listed_people),
+        groups_created=len(plan.new_groups),
+    )
+    if dry_run:
+        return result
+    try:
+        result.invites = _apply(session, chain, plan)
+    except IntegrityError:
+        # A concurrent request (another chain's import, a sign-up) took one of the same emails.
+        raise Conflict("A concurrent change took some of the same people; nothing was saved.")
+    if plan.new_companies:
+        bump_graph_version(session, chain)
+    record_event(
+        session,
+        access.actor,
+        "import.apply",
+        "chain",
+        chain.id,
+        chain_id=chain.id,
+        data={
+            "rows": result.rows,
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "contacts_created": result.contacts_created,
+            "groups_created": result.groups_created,
+            "filename": _CONTROL.sub("", filename or "")[:200] or None,
+            "sha256": _sha256(stream),
+        },
+    )
+    return result
+
+
+def _sha256(stream: IO[bytes]) -> str:
+    stream.seek(0)
+    hasher = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+# --- reading and checking the rows ------------------------------------------------------------
+
+
+def _read_rows(sheet: ImportSheet, errors: RowErrors) -> tuple[dict[str, _Company], list[_Person]]:
+    """Check every cell, and the rows against each other: one company per custom id, one row
+    per email. Only rows without any problem are kept."""
+    companies: dict[str, _Company] = {}
+    people: list[_Person] = []
+    emails: dict[str, int] = {}
+    for row in sheet.rows:
+        cells = _Cells(row, errors)
+        name = cells.text("company_name", required=True)
+        kind = cells.choice("kind", KIND_VALUES, required=True)
+        custom_id = cells.text("custom_id", required=True, max_length=MAX_CUSTOM_ID)
+        group = _group_path(cells)
+        company_ok = cells.failures == 0
+        person = _person(cells, custom_id or "")
+        if custom_id is not None and company_ok:
+            assert name is not None and kind is not None
+            first = companies.get(custom_id)
+            if first is None:
+                companies[custom_id] = _Company(row.number, custom_id, name, kind, group)
+            else:
+                _compare_company(cells, first, name, kind, group)
+        if person is not None:
+            seen = emails.get(person.email)
+            if seen is None:
+                emails[person.email] = row.number
+            else:
+                cells.fail("email", f"The same email as row {seen}: list each person once.")
+        if person is not None and cells.failures == 0:
+            people.append(person)
+    return companies, people
+
+
+def _group_path(cells: _Cells) -> str | None:
+    text = cells.text("group_path", required=False, max_length=MAX_GROUP_PATH * 2)
+    if text is None:
+        return None
+    try:
+        path = normalise_group_path(text, "group")
+    except Invalid as exc:
+        problems = (exc.errors or {}).get("group") or ["Invalid group path."]
+        cells.fail("group_path", str(problems[0]))
+        return None
+    if len(path) > MAX_GROUP_PATH:
+        cells.fail("group_path", f"At most {MAX_GROUP_PATH} characters in all.")
+        return None
+    return path
+
+
+def _person(cells: _Cells, custom_id: str) -> _Person | None:
+    """The row's contact, if it names one and every contact cell is valid."""
+    before = cells.failures
+    name = cells.text("contact_name", required=cells.raw("email") is not None)
+    email = cells.text("email", required=cells.raw("contact_name") is not None)
+    if email is not None:
+        try:
+            _EMAIL(email)
+        except ValidationError:
+            cells.fail("email", "Not a valid email address.")
+    mobile = cells.text("mobile", required=False, max_length=MAX_MOBILE)
+    if mobile is not None and not MOBILE_PATTERN.match(mobile):
+        cells.fail("mobile", "Digits, spaces and + ( ) - only, 3 to 41 characters.")
+    title = cells.text("title", required=False)
+    role = (
+        "staff" if cells.raw("role") is None else cells.choice("role", ROLE_VALUES, required=False)
+    )
+    if cells.raw("contact_name") is None and cells.raw("email") is None:
+        if any(cells.raw(key) is not None for key in ("mobile", "title", "role")):
+            cells.fail("email", "Required: this row has contact details but no contact.")
+        return None
+    if cells.failures > before:
+        return None
+    assert name is not None and email is not None and role is not None
+    return _Person(cells.row.number, custom_id, name, normalise_email(email), mobile, title, role)
+
+
+def _compare_company(
+    cells: _Cells,
+    first: _Company,
+    name: str | None,
+    kind: str | None,
+    group: str | None,
+) -> None:
+    same = f"row {first.row} has a different one for custom id {first.custom_id!r}"
+    if name != first.name:
+        cells.fail("company_name", f"Conflicting company name: {same} ({first.name!r}).")
+    if kind != first.kind:
+        cells.fail("kind", f"Conflicting kind: {same} ({first.kind!r}).")
+    if group != first.group:
+        cells.fail("group_path", f"Conflicting group path: {same} ({first.group or 'none'!r}).")
+
+
+# --- planning against the chain ---------------------------------------------------------------
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _current_members(session: Session, chain_id: int, custom_ids: list[str]) -> dict[str, _Current]:
+    current: dict[str, _Current] = {}
+    for chunk in _chunks(custom_ids):
+        rows = session.execute(
+            select(Member.id, Member.org_id, Member.custom_id, Org.name, Org.kind, Group.path)
+            .join(Org, Org.id == Member.org_id)
+            .outerjoin(Group, Group.id == Member.group_id)
+            .where(
+                Member.chain_id == chain_id,
+                Member.removed_at.is_(None),
+                Member.custom_id.in_(chunk),
+            )
+        )
+        for member_id, org_id, custom_id, name, kind, path in rows:
+            current[custom_id] = _Current(member_id, org_id, name, kind, path)
+    return current
+
+
+def _users(session: Session, emails: list[str]) -> dict[str, _User]:
+    users: dict[str, _User] = {}
+    for chunk in _chunks(emails):
+        rows = session.execute(
+            select(
+                User.id, User.org_id, func.lower(User.email), User.password_hash.is_not(None)
+            ).where(func.lower(User.email).in_(chunk))
+        )
+        for user_id, org_id, email, activated in rows:
+            users[email] = _User(user_id, org_id, bool(activated))
+    return users
+
+
+def _listed(session: Session, chain_id: int, user_ids: list[int]) -> set[int]:
+    listed: set[int] = set()
+    for chunk in _chunks(user_ids):
+        listed.update(
+            session.scalars(
+                select(Contact.user_id).where(
+                    Contact.chain_id == chain_id, Contact.user_id.in_(chunk)
+                )
+            )
+        )
+    return listed
+
+
+def _plan(
+    session: Session,
+    chain: Chain,
+    companies: dict[str, _Company],
+    people: list[_Person],
+    errors: RowErrors,
+) -> _Plan:
+    """Match the sheet against the chain: which companies are new, changed or the same, which
+    people are new or to be listed, which groups are missing; and the problems only the
+    database can show (kinds that differ, emails of other orgs)."""
+    plan = _Plan()
+    current = _current_members(session, chain.id, list(companies))
+    wanted_groups: set[str] = set()
+    for custom_id, company in companies.items():
+        member = current.get(custom_id)
+        if member is None:
+            plan.new_companies.append(company)
+            if company.group:
+                wanted_groups.add(company.group)
+            continue
+        if member.org_id == chain.owner_org_id:
+            errors.add(
+                company.row, "custom_id", "The chain owner's own custom id: import partners only."
+            )
+            continue
+        if member.kind != company.kind:
+            errors.add(
+                company.row,
+                "kind",
+                f"Custom id {custom_id!r} is {member.name!r}, a {member.kind}: an import "
+                "cannot change the kind of an org.",
+            )
+            continue
+        plan.org_ids[custom_id] = member.org_id
+        changed = False
+        if member.name != company.name:
+            plan.renamed.append((member, company.name))
+            changed = True
+        if company.group is not None and company.group != member.group:
+            plan.regrouped.append((member, company.group))
+            wanted_groups.add(company.group)
+            changed = True
+        plan.updated += changed
+        plan.unchanged += not changed
+
+    users = _users(session, [person.email for person in people])
+    listed = _listed(session, chain.id, [user.id for user in users.values()])
+    for person in people:
+        user = users.get(person.email)
+        member = current.get(person.custom_id)
+        if user is None:
+            plan.new_people.append(person)
+        elif member is None or user.org_id != member.org_id:
+            errors.add(person.row, "email", "This email belongs to a person of another org.")
+        elif user.id not in listed:
+            plan.listed_people.append((person, user))
+
+    groups = session.execute(select(Group.path, Group.id).where(Group.chain_id == chain.id))
+    plan.group_ids = {path: group_id for path, group_id in groups}
+    missing = {
+        "/".join(segments[:depth])
+        for path in wanted_groups
+        for segments in [path.split("/")]
+        for depth in range(1, len(segments) + 1)
+    } - plan.group_ids.keys()
+    plan.new_groups = sorted(missing, key=lambda path: (path.count("/"), path))
+    return plan
+
+
+# --- applying the plan ------------------------------------------------------------------------
+
+
+def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
+    """Write the plan with one executemany per table; the invitation codes of new contacts."""
+    now = utcnow()
+    _create_groups(session, chain.id, plan, now)
+    if plan.new_companies:
+        # RETURNING in parameter order costs a statement per row on SQLite (no sentinel), so
+        # new ids are matched by content instead: orgs of the same name and kind are alike.
+        created = session.execute(
+            insert(Org).returning(Org.id, Org.name, Org.kind),
+            [{"name": c.name, "kind": c.kind, "created_at": now} for c in plan.new_companies],
+        )
+        alike: dict[tuple[str, str], list[int]] = {}
+        for org_id, name, kind in created:
+            alike.setdefault((name, kind), []).append(org_id)
+        for company in plan.new_companies:
+            plan.org_ids[company.custom_id] = alike[company.name, company.kind].pop()
+        session.execute(
+            insert(Member),
+            [
+                {
+                    "chain_id": chain.id,
+                    "org_id": plan.org_ids[c.custom_id],
+                    "custom_id": c.custom_id,
+                    "group_id": plan.group_ids[c.group] if c.group else None,
+                    "joined_at": now,
+                    "removed_at": None,
+                }
+                for c in plan.new_companies
+            ],
+        )
+    if plan.renamed:
+        session.execute(
+            update(Org), [{"id": member.org_id, "name": name} for member, name in plan.renamed]
+        )
+    if plan.regrouped:
+        session.execute(
+            update(Member),
+            [
+                {"id": member.member_id, "group_id": plan.group_ids[path]}
+                for member, path in plan.regrouped
+            ],
+        )
+
+    invites: list[Invite] = []
+    contacts: list[dict[str, Any]] = []
+    if plan.new_people:
+        users = []
+        for person in plan.new_people:
+            code = new_invite_code()
+            invites.append(Invite(person.email, code, person.custom_id))
+            users.append(
+                {
+                    "org_id": plan.org_ids[person.custom_id],
+                    "email": person.email,
+                    "name": person.name,
+                    "mobile": person.mobile,
+                    "title": person.title,
+                    "role": person.role,
+                    "password_hash": None,
+                    "invite_code_hash": digest(normalise_invite_code(code)),
+                    "activated_at": None,
+                    "created_at": now,
+                }
+            )
+        user_ids = {
+            email: user_id
+            for user_id, email in session.execute(
+                insert(User).returning(User.id, User.email), users
+            )
+        }
+        contacts.extend(
+            {
+                "chain_id": chain.id,
+                "org_id": row["org_id"],
+                "user_id": user_ids[row["email"]],
+                "created_at": now,
+            }
+            for row in users
+        )
+    if plan.listed_people:
+        fresh_codes = []
+        for person, user in plan.listed_people:
+            contacts.append(
+                {"chain_id": chain.id, "org_id": user.org_id, "user_id": user.id, "created_at": now}
+            )
+            if not user.activated:
+                # As when a contact is added by hand: a new listing gets a fresh code.
+                code = new_invite_code()
+                invites.append(Invite(person.email, code, person.custom_id))
+                fresh_codes.append(
+                    {"id": user.id, "invite_code_hash": digest(normalise_invite_code(code))}
+                )
+        if fresh_codes:
+            session.execute(update(User), fresh_codes)
+    if contacts:
+        session.execute(insert(Contact), contacts)
+    return invites
+
+
+def _create_groups(session: Session, chain_id: int, plan: _Plan, now: Any) -> None:
+    """Insert the missing groups level by level, so each knows its parent's id."""
+    by_depth: dict[int, list[str]] = {}
+    for path in plan.new_groups:
+        by_depth.setdefault(path.count("/"), []).append(path)
+    for depth in sorted(by_depth):
+        paths = by_depth[depth]
+        created = session.execute(
+            insert(Group).returning(Group.id, Group.path),
+            [
+                {
+                    "chain_id": chain_id,
+                    "parent_id": plan.group_ids[path.rsplit("/", 1)[0]] if depth else None,
+                    "path": path,
+                    "name": path.rsplit("/", 1)[-1],
+                    "created_at": now,
+                }
+                for path in paths
+            ],
+        )
+        plan.group_ids.update((path, group_id) for group_id, path in created)

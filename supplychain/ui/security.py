@@ -1,0 +1,102 @@
+"""Who is signed in to the pages, and the CSRF token every form carries.
+
+The Flask session cookie (signed, HttpOnly, SameSite=Lax) holds the user id and the id of the
+login token `accounts.login` issued. Every request checks that token is still live, so signing
+out (or revoking the token through the API) ends the session at once, on every device holding it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.orm import Session
+
+from supplychain.auth import Actor
+from supplychain.errors import BadRequest
+from supplychain.models import ApiToken, User
+from supplychain.services.accounts import IssuedToken
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+_USER = "uid"
+_TOKEN = "tid"
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions; `SESSION_COOKIE_SECURE = "auto"` marks the cookie Secure
+    when the request came over HTTPS, directly or through a TLS-terminating proxy."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        setting = app.config["SESSION_COOKIE_SECURE"]
+        if setting != "auto":
+            return bool(setting)
+        return request.is_secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+
+
+def sign_in(issued: IssuedToken) -> None:
+    """Start a page session for the user the login token belongs to (a fresh CSRF token too)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session[_USER] = issued.user.id
+    session[_TOKEN] = issued.token.id
+    session.permanent = False
+
+
+def signed_in_token_id() -> int | None:
+    """The login token id of the current page session, if any."""
+    value = session.get(_TOKEN)
+    return value if isinstance(value, int) else None
+
+
+def sign_out() -> None:
+    """Forget the user (the language choice stays)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def session_actor(db_session: Session) -> Actor | None:
+    """The signed-in user, if the session's login token is still live; caches on `g`."""
+    if "ui_actor" in g:
+        return g.ui_actor
+    actor = None
+    user_id, token_id = session.get(_USER), session.get(_TOKEN)
+    if isinstance(user_id, int) and isinstance(token_id, int):
+        token = db_session.get(ApiToken, token_id)
+        if token is not None and token.user_id == user_id and token.revoked_at is None:
+            user = db_session.get(User, user_id)
+            if user is not None:
+                actor = Actor(user=user, token_id=token.id)
+    if actor is None and _USER in session:
+        sign_out()  # a revoked or stale session: drop it
+    g.ui_actor = actor
+    return actor
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, made on first use."""
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = token
+    return token
+
+
+def check_csrf() -> None:
+    """Refuse (400) a state-changing request whose form token does not match the session's."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    expected = session.get(CSRF_FIELD)
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    if not isinstance(expected, str) or not hmac.compare_digest(
+        expected.encode(), sent.encode("utf-8", "replace")
+    ):
+        raise BadRequest(
+            "This form has expired or did not come from this site. Reload the page and retry."
+        )

@@ -1,0 +1,91 @@
+"""Landing, sign in, activation, sign out and the language switch."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, session, url_for
+
+from supplychain.api.accounts.schemas import ActivateSchema, LoginSchema
+from supplychain.errors import Invalid, NotFound, Unauthorized
+from supplychain.extensions import db
+from supplychain.services import accounts
+from supplychain.ui import security
+from supplychain.ui.base import blp, safe_next
+from supplychain.ui.forms import FormErrors, text, validated
+from supplychain.ui.i18n import LANGUAGES, gettext
+
+
+@blp.get("/")
+def landing():
+    """The landing page; signed-in people go straight to their home page."""
+    if security.session_actor(db.session) is not None:
+        return redirect(url_for("ui.home"))
+    return render_template("landing.html")
+
+
+@blp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with email and password; the session holds the login token's id."""
+    next_url = safe_next(request.values.get("next"), url_for("ui.home"))
+    if request.method == "GET":
+        if security.session_actor(db.session) is not None:
+            return redirect(next_url)
+        return render_template("login.html", errors=FormErrors(), email="", next_url=next_url)
+    email = request.form.get("email", "")
+    try:
+        body = validated(
+            LoginSchema, {"email": email.strip(), "password": request.form.get("password", "")}
+        )
+        issued = accounts.login(db.session, body["email"], body["password"])
+    except (Invalid, Unauthorized) as exc:
+        db.session.rollback()
+        errors = FormErrors.of(exc)
+        return render_template(
+            "login.html", errors=errors, email=email, next_url=next_url
+        ), exc.code
+    security.sign_in(issued)
+    return redirect(next_url)
+
+
+@blp.route("/activate", methods=["GET", "POST"])
+def activate():
+    """Activate an invitation: the code from the invitation and a new password."""
+    if request.method == "GET":
+        code = request.args.get("code", "")[:64]
+        return render_template("activate.html", errors=FormErrors(), code=code)
+    code = request.form.get("invite_code", "")
+    password = request.form.get("password", "")
+    try:
+        if password != request.form.get("password2", password):
+            raise Invalid("The passwords differ.", {"password2": ["Type the same password twice."]})
+        body = validated(ActivateSchema, {"invite_code": code.strip(), "password": password})
+        issued = accounts.activate(db.session, body["invite_code"], body["password"])
+    except (Invalid, NotFound) as exc:
+        db.session.rollback()
+        errors = FormErrors.of(exc)
+        if isinstance(exc, NotFound):
+            errors = FormErrors(exc.message, {"invite_code": [exc.message]})
+        return render_template("activate.html", errors=errors, code=code), exc.code
+    security.sign_in(issued)
+    flash(gettext("Welcome! Your account is active."), "ok")
+    return redirect(url_for("ui.home"))
+
+
+@blp.post("/logout")
+def logout():
+    """Sign out: the login token is revoked, so the cookie is worthless from now on."""
+    signed_in = security.session_actor(db.session)
+    token_id = security.signed_in_token_id()
+    if signed_in is not None and token_id is not None:
+        accounts.revoke_api_token(db.session, signed_in, token_id)
+    security.sign_out()
+    flash(gettext("You are signed out."), "ok")
+    return redirect(url_for("ui.login"))
+
+
+@blp.post("/language")
+def language():
+    """Switch the pages' language; kept in the session, signed in or not."""
+    lang = text(request.form, "lang")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    return redirect(safe_next(request.form.get("next"), url_for("ui.landing")))

@@ -1,0 +1,259 @@
+"""Notices: inbox and sent box, a notice with ack and response forms, compose, recipients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from supplychain.api.notices.schemas import AckInSchema, NoticeCreateSchema, ResponseInSchema
+from supplychain.db import GET_WRITERS
+from supplychain.errors import Conflict, DomainError, Invalid
+from supplychain.extensions import db
+from supplychain.models.notices import NOTICE_KINDS
+from supplychain.schemas import parse_id
+from supplychain.services import notices, worklist
+from supplychain.services.apps import require_app
+from supplychain.services.directory import ChainAccess
+from supplychain.services.notices import MAX_ITEMS, RECIPIENT_STATES
+from supplychain.ui.base import blp, chain, choice, login_required, page_number
+from supplychain.ui.forms import (
+    MAX_FORM_ROWS,
+    FormErrors,
+    compact,
+    filled_rows,
+    remap_rows,
+    text,
+    validated,
+)
+from supplychain.ui.i18n import gettext
+
+PAGE_SIZE = 25
+ITEM_FIELDS = (
+    "sku",
+    "description",
+    "qty",
+    "unit",
+    "unit_price",
+    "available_from",
+    "available_until",
+)
+START_ROWS = 3
+
+
+@blp.get("/chains/<cid>/notices")
+@login_required
+def notice_list(cid: str):
+    """Inbox (addressed to the user's org) with unread/unacked filters, or the sent box."""
+    access = chain(cid)
+    box = choice("box", ("inbox", "sent")) or "inbox"
+    state = choice("state", ("unread", "unacked"))
+    lister = notices.sent_page if box == "sent" else notices.inbox_page
+    found = lister(db.session, access, state, page_number(), PAGE_SIZE)
+    names = worklist.org_names(db.session, {item["sender_org_id"] for item in found.items})
+    return render_template(
+        "notices/list.html", access=access, box=box, state=state, page=found, names=names
+    )
+
+
+def _render_notice(
+    access: ChainAccess, nid: str, failed: str | None = None, errors: FormErrors | None = None
+):
+    view = notices.open_notice(db.session, access, parse_id(nid))
+    sender = worklist.org_names(db.session, [view.notice.sender_org_id])
+    answered = {}
+    if view.my_response:
+        answered = {line["sku"]: line["qty"] for line in view.my_response["items"]}
+    return render_template(
+        "notices/detail.html",
+        access=access,
+        view=view,
+        sender=sender.get(view.notice.sender_org_id, ""),
+        ack_errors=errors if errors and failed == "ack" else FormErrors(),
+        respond_errors=errors if errors and failed == "respond" else FormErrors(),
+        form=request.form if failed else MultiDict(),
+        answered=answered,
+    )
+
+
+@blp.get("/chains/<cid>/notices/<nid>")
+@login_required
+def notice(cid: str, nid: str):
+    """A notice with its items; a recipient's first visit marks it read for its org."""
+    return _render_notice(chain(cid), nid)
+
+
+# Opening a notice records the first read: the request writes, so it takes the write lock early.
+GET_WRITERS.add("ui.notice")
+
+
+@blp.post("/chains/<cid>/notices/<nid>/ack")
+@login_required
+def notice_ack(cid: str, nid: str):
+    """Acknowledge the notice for the user's org (a second acknowledgment changes nothing)."""
+    access = chain(cid)
+    try:
+        body = validated(AckInSchema, compact({"note": text(request.form, "note")}))
+        _row, created = notices.acknowledge_notice(
+            db.session, access, parse_id(nid), body.get("note")
+        )
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        return _render_notice(access, nid, "ack", FormErrors.of(exc)), exc.code
+    flash(gettext("Acknowledged.") if created else gettext("Acknowledged before."), "ok")
+    return redirect(url_for("ui.notice", cid=cid, nid=nid))
+
+
+@blp.post("/chains/<cid>/notices/<nid>/respond")
+@login_required
+def notice_respond(cid: str, nid: str):
+    """Answer with a quantity per item; a newer answer replaces the org's previous one."""
+    access = chain(cid)
+    filled = [
+        (index, values)
+        for index, values in filled_rows(request.form, "items", ("sku", "qty"), MAX_ITEMS)
+        if values["qty"] is not None
+    ]
+    positions = [index for index, _ in filled]
+    body = compact({"items": [values for _, values in filled], "note": text(request.form, "note")})
+    try:
+        if not filled:
+            raise Invalid(
+                gettext("Give a quantity for at least one item."),
+                {"items": ["Give a quantity for at least one item."]},
+            )
+        loaded = validated(ResponseInSchema, body)
+        notices.respond_to_notice(
+            db.session,
+            access,
+            parse_id(nid),
+            [(line["sku"], line["qty"]) for line in loaded["items"]],
+            loaded.get("note"),
+        )
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        errors = remap_rows(exc, "items", positions)
+        return _render_notice(access, nid, "respond", errors), exc.code
+    flash(gettext("Your quantities were sent."), "ok")
+    return redirect(url_for("ui.notice", cid=cid, nid=nid))
+
+
+@blp.post("/chains/<cid>/notices/<nid>/withdraw")
+@login_required
+def notice_withdraw(cid: str, nid: str):
+    """The sender withdraws a notice: it stays visible, marked withdrawn."""
+    access = chain(cid)
+    try:
+        notices.withdraw_notice(db.session, access, parse_id(nid))
+    except Conflict as exc:
+        db.session.rollback()
+        flash(gettext(exc.message), "error")
+        return redirect(url_for("ui.notice", cid=cid, nid=nid))
+    flash(gettext("The notice was withdrawn."), "ok")
+    return redirect(url_for("ui.notice", cid=cid, nid=nid))
+
+
+@blp.get("/chains/<cid>/notices/<nid>/recipients")
+@login_required
+def notice_recipients(cid: str, nid: str):
+    """The sender's progress: who read, acknowledged and answered, and per-sku sums."""
+    access = chain(cid)
+    status = choice("status", RECIPIENT_STATES)
+    found = notices.recipients_page(
+        db.session, access, parse_id(nid), status, page_number(), PAGE_SIZE
+    )
+    view = notices.open_notice(db.session, access, parse_id(nid))
+    return render_template(
+        "notices/recipients.html", access=access, view=view, page=found, status=status
+    )
+
+
+# --- compose ----------------------------------------------------------------------------------
+
+
+def _render_compose(access: ChainAccess, form: MultiDict, errors: FormErrors, rows: int):
+    return render_template(
+        "notices/compose.html",
+        access=access,
+        form=form,
+        errors=errors,
+        rows=rows,
+        kinds=NOTICE_KINDS,
+        choices=worklist.audience_choices(db.session, access),
+    )
+
+
+def _row_count(form: MultiDict) -> int:
+    value = form.get("rows", "")
+    count = int(value) if value.isascii() and value.isdigit() and len(value) < 4 else START_ROWS
+    return min(max(count, 1), MAX_FORM_ROWS)
+
+
+def _aware(value: str | None, timezone: str) -> str | None:
+    """A `datetime-local` value read in the chain's timezone, as ISO 8601 with offset."""
+    if value is None:
+        return None
+    try:
+        local = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # the schema names the field and says why
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=ZoneInfo(timezone))
+    return local.isoformat()
+
+
+@blp.route("/chains/<cid>/notices/new", methods=["GET", "POST"])
+@login_required
+def notice_compose(cid: str):
+    """Compose a supply or demand notice with items and an audience (tiers, groups, orgs)."""
+    access = chain(cid)
+    require_app(db.session, access, notices.APP)
+    form = request.form if request.method == "POST" else MultiDict()
+    rows = _row_count(form)
+    if request.method == "GET" or form.get("action") == "more_rows":
+        rows = min(rows + (0 if request.method == "GET" else START_ROWS), MAX_FORM_ROWS)
+        return _render_compose(access, form, FormErrors(), rows)
+    filled = filled_rows(form, "items", ITEM_FIELDS, MAX_ITEMS)
+    positions = [index for index, _ in filled]
+    audience = {
+        "all": form.get("audience_all") == "1",
+        "tiers": form.getlist("tiers"),
+        "groups": form.getlist("groups"),
+        "orgs": [value for value in form.getlist("orgs") if value],
+    }
+    body = compact(
+        {
+            "kind": text(form, "kind"),
+            "title": text(form, "title"),
+            "body": form.get("body", ""),
+            "items": [compact(values) for _, values in filled],
+            "audience": audience,
+            "requires_ack": form.get("requires_ack") == "1",
+            "ack_due": _aware(text(form, "ack_due"), access.chain.timezone),
+        }
+    )
+    try:
+        loaded = validated(NoticeCreateSchema, body)
+        sent = notices.broadcast_notice(
+            db.session,
+            access,
+            kind=loaded["kind"],
+            title=loaded["title"],
+            body=loaded["body"],
+            items=[notices.NewItem(**item) for item in loaded["items"]],
+            audience=notices.Audience(**loaded["audience"]),
+            requires_ack=loaded["requires_ack"],
+            ack_due=loaded["ack_due"],
+        )
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        return _render_compose(access, form, remap_rows(exc, "items", positions), rows), exc.code
+    except DomainError as exc:
+        if exc.code != 403:
+            raise
+        db.session.rollback()
+        return _render_compose(access, form, FormErrors.of(exc), rows), exc.code
+    flash(gettext("Sent to %(count)s recipients.", count=sent.recipients_count), "ok")
+    return redirect(url_for("ui.notice_recipients", cid=cid, nid=sent.id))

@@ -1,0 +1,320 @@
+"""Orders: list, the order page with acknowledgment, shipment and receipt forms, new orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from supplychain.api.orders.schemas import (
+    CancelInSchema,
+    OrderAckInSchema,
+    OrderCreateSchema,
+    ReceiptInSchema,
+    ShipmentInSchema,
+)
+from supplychain.errors import Conflict, Invalid
+from supplychain.extensions import db
+from supplychain.models.orders import ORDER_STATUSES
+from supplychain.schemas import parse_id
+from supplychain.services import orders, worklist
+from supplychain.services.apps import require_app
+from supplychain.services.directory import ChainAccess
+from supplychain.services.orders import MAX_LINES
+from supplychain.ui.base import blp, chain, choice, login_required, page_number
+from supplychain.ui.forms import (
+    MAX_FORM_ROWS,
+    FormErrors,
+    compact,
+    filled_rows,
+    integer,
+    remap_rows,
+    rows,
+    text,
+    validated,
+)
+from supplychain.ui.i18n import gettext
+
+PAGE_SIZE = 25
+ACK_FIELDS = ("status", "qty", "unit_price", "promised_date", "reason")
+NEW_LINE_FIELDS = ("sku", "description", "qty", "unit", "unit_price", "requested_date")
+START_ROWS = 3
+
+
+@blp.get("/chains/<cid>/orders")
+@login_required
+def order_list(cid: str):
+    """Orders of the user's org (all of the chain's for the owner) by status, or what waits."""
+    access = chain(cid)
+    status = choice("status", ORDER_STATUSES)
+    waiting = choice("waiting", worklist.WAITING_KINDS)
+    if waiting:
+        found = worklist.awaiting_page(db.session, access, waiting, page_number(), PAGE_SIZE)
+        found.items = [{"order": o, "line_count": None, "amount": None} for o in found.items]
+    else:
+        found = orders.orders_page(
+            db.session,
+            access,
+            status=status,
+            counterparty_id=None,
+            date_from=None,
+            date_to=None,
+            page=page_number(),
+            page_size=PAGE_SIZE,
+        )
+    ids = {item["order"].buyer_id for item in found.items}
+    ids |= {item["order"].seller_id for item in found.items}
+    return render_template(
+        "orders/list.html",
+        access=access,
+        page=found,
+        status=status,
+        waiting=waiting,
+        statuses=ORDER_STATUSES,
+        names=worklist.org_names(db.session, ids),
+    )
+
+
+def _render_order(
+    access: ChainAccess, oid: str, failed: str | None = None, errors: FormErrors | None = None
+):
+    view = orders.get_order(db.session, access, parse_id(oid))
+    order = view.order
+    me = access.actor.org_id
+    shipped = any(line.shipped_qty > 0 for line in view.lines)
+    live = order.status != "cancelled"
+    forms = {
+        "ack": live
+        and not shipped
+        and me in (order.buyer_id, order.seller_id)
+        and me != order.issuer_id,
+        "ship": live
+        and me == order.seller_id
+        and any(
+            line.ack_status in orders.SHIPPABLE_LINES
+            and (line.confirmed_qty or 0) > line.shipped_qty
+            for line in view.lines
+        ),
+        "receive": live
+        and me == order.buyer_id
+        and any(line.shipped_qty > line.received_qty for line in view.lines),
+        "cancel": live and not shipped and me == order.issuer_id,
+    }
+    names = worklist.org_names(
+        db.session,
+        {order.buyer_id, order.seller_id, *(event.org_id for event in view.history)},
+    )
+    no = FormErrors()
+    return render_template(
+        "orders/detail.html",
+        access=access,
+        view=view,
+        order=order,
+        names=names,
+        forms=forms,
+        failed=failed,
+        form=request.form if failed else MultiDict(),
+        ack_errors=errors if failed == "ack" else no,
+        ship_errors=errors if failed == "ship" else no,
+        receive_errors=errors if failed == "receive" else no,
+        cancel_errors=errors if failed == "cancel" else no,
+    )
+
+
+@blp.get("/chains/<cid>/orders/<oid>")
+@login_required
+def order(cid: str, oid: str):
+    """An order with both sides' figures per line, X12 codes, history and the forms that apply."""
+    return _render_order(chain(cid), oid)
+
+
+def _failed(access: ChainAccess, oid: str, which: str, exc: Invalid | Conflict, positions=None):
+    db.session.rollback()
+    errors = remap_rows(exc, "lines", positions) if positions is not None else FormErrors.of(exc)
+    return _render_order(access, oid, which, errors), exc.code
+
+
+@blp.post("/chains/<cid>/orders/<oid>/ack")
+@login_required
+def order_ack(cid: str, oid: str):
+    """Accept all, reject all, or answer line by line (accept, reject, change, backorder)."""
+    access = chain(cid)
+    form = request.form
+    decision = form.get("decision", "lines")
+    body: dict[str, Any] = {
+        "version": integer(form, "version"),
+        "decision": decision,
+        "reason": text(form, "reason"),
+    }
+    positions = rows(form, "lines", MAX_LINES)
+    if decision == "lines":
+        body["lines"] = [
+            compact(
+                {
+                    "line_no": integer(form, f"lines-{i}-line_no"),
+                    **{name: text(form, f"lines-{i}-{name}") for name in ACK_FIELDS},
+                }
+            )
+            for i in positions
+        ]
+    try:
+        loaded = validated(OrderAckInSchema, compact(body))
+        orders.acknowledge_order(
+            db.session,
+            access,
+            parse_id(oid),
+            version=loaded["version"],
+            decision=loaded["decision"],
+            reason=loaded["reason"],
+            lines=[orders.LineAck(**line) for line in loaded["lines"] or []] or None,
+        )
+    except (Invalid, Conflict) as exc:
+        return _failed(access, oid, "ack", exc, positions)
+    flash(gettext("Your acknowledgment was recorded."), "ok")
+    return redirect(url_for("ui.order", cid=cid, oid=oid))
+
+
+def _movement(cid: str, oid: str, which: str):
+    access = chain(cid)
+    form = request.form
+    filled = [
+        (index, values)
+        for index, values in filled_rows(form, which, ("line_no", "qty"), MAX_LINES)
+        if values["qty"] is not None
+    ]
+    positions = [index for index, _ in filled]
+    moves = [
+        {"line_no": integer(form, f"{which}-{index}-line_no"), "qty": values["qty"]}
+        for index, values in filled
+    ]
+    body = compact({"lines": moves, "ref": text(form, "ref")})
+    try:
+        if not moves:
+            raise Invalid(
+                gettext("Give a quantity for at least one line."),
+                {"lines": ["Give a quantity for at least one line."]},
+            )
+        if which == "ship":
+            loaded = validated(ShipmentInSchema, body)
+            orders.record_shipment(
+                db.session,
+                access,
+                parse_id(oid),
+                [orders.Movement(**line) for line in loaded["lines"]],
+                loaded["ref"],
+                None,
+            )
+        else:
+            loaded = validated(ReceiptInSchema, body)
+            orders.record_receipt(
+                db.session,
+                access,
+                parse_id(oid),
+                [orders.Movement(**line) for line in loaded["lines"]],
+                loaded["ref"],
+                None,
+            )
+    except (Invalid, Conflict) as exc:
+        return _failed(access, oid, which, exc, positions)
+    flash(gettext("Shipment recorded.") if which == "ship" else gettext("Receipt recorded."), "ok")
+    return redirect(url_for("ui.order", cid=cid, oid=oid))
+
+
+@blp.post("/chains/<cid>/orders/<oid>/ship")
+@login_required
+def order_ship(cid: str, oid: str):
+    """The seller records a shipment of confirmed lines."""
+    return _movement(cid, oid, "ship")
+
+
+@blp.post("/chains/<cid>/orders/<oid>/receive")
+@login_required
+def order_receive(cid: str, oid: str):
+    """The buyer records goods received."""
+    return _movement(cid, oid, "receive")
+
+
+@blp.post("/chains/<cid>/orders/<oid>/cancel")
+@login_required
+def order_cancel(cid: str, oid: str):
+    """The issuer cancels the order before anything ships."""
+    access = chain(cid)
+    body = compact(
+        {
+            "reason": text(request.form, "reason"),
+            "version": integer(request.form, "version"),
+        }
+    )
+    try:
+        loaded = validated(CancelInSchema, body)
+        orders.cancel_order(db.session, access, parse_id(oid), loaded["reason"], loaded["version"])
+    except (Invalid, Conflict) as exc:
+        return _failed(access, oid, "cancel", exc)
+    flash(gettext("The order was cancelled."), "ok")
+    return redirect(url_for("ui.order", cid=cid, oid=oid))
+
+
+# --- new order --------------------------------------------------------------------------------
+
+
+def _render_new(access: ChainAccess, form: MultiDict, errors: FormErrors, count: int):
+    return render_template(
+        "orders/new.html",
+        access=access,
+        form=form,
+        errors=errors,
+        rows=count,
+        linked=worklist.linked_orgs(db.session, access),
+    )
+
+
+@blp.route("/chains/<cid>/orders/new", methods=["GET", "POST"])
+@login_required
+def order_new(cid: str):
+    """Issue an order to a linked org: buy from a supplier or sell to a customer."""
+    access = chain(cid)
+    require_app(db.session, access, orders.APP)
+    form = request.form if request.method == "POST" else MultiDict()
+    raw = form.get("rows", "")
+    count = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 5 else START_ROWS
+    count = min(max(count, 1), MAX_FORM_ROWS)
+    if request.method == "GET" or form.get("action") == "more_rows":
+        count = min(count + (0 if request.method == "GET" else START_ROWS), MAX_FORM_ROWS)
+        return _render_new(access, form, FormErrors(), count)
+    role, _, counterparty = (text(form, "counterparty") or "").partition(":")
+    filled = filled_rows(form, "lines", NEW_LINE_FIELDS, MAX_LINES)
+    positions = [index for index, _ in filled]
+    body = compact(
+        {
+            "counterparty_id": counterparty or None,
+            "issuer_role": role or None,
+            "number": text(form, "number"),
+            "currency": text(form, "currency"),
+            "lines": [
+                {"line_no": n + 1, **compact(values)} for n, (_, values) in enumerate(filled)
+            ],
+        }
+    )
+    try:
+        loaded = validated(OrderCreateSchema, body)
+        issued = orders.issue_order(
+            db.session,
+            access,
+            counterparty_id=loaded["counterparty_id"],
+            issuer_role=loaded["issuer_role"],
+            number=loaded["number"],
+            currency=loaded["currency"],
+            ack_due=loaded["ack_due"],
+            lines=[orders.NewLine(**line) for line in loaded["lines"]],
+        )
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        errors = remap_rows(exc, "lines", positions)
+        if errors.has("issuer_role") or errors.has("counterparty_id"):
+            errors.tree.setdefault("counterparty", [])
+            for key in ("issuer_role", "counterparty_id"):
+                errors.tree["counterparty"] += errors.at(key)
+        return _render_new(access, form, errors, count), exc.code
+    flash(gettext("Order %(number)s issued.", number=issued.number), "ok")
+    return redirect(url_for("ui.order", cid=cid, oid=issued.id))

@@ -1,0 +1,211 @@
+"""Issue 6: importing a 10 000-row partner sheet costs at most ~4x reading it with openpyxl.
+
+The floor is what the same library allows: openpyxl in read-only mode loading the workbook and
+reading every row's values. Against it: POST /imports of that file on a fresh chain (every
+company and person new: 5 000 companies, 10 000 contacts, their groups), then the same file
+again (everything unchanged: nothing written but the audit event). Each round uses a file of its
+own (emails are global, so a second chain cannot take the same people), built untimed with
+openpyxl's normal mode, which writes shared strings as Excel does. Rounds interleave floor,
+import and re-import, so machine load hits each alike.
+
+Memory: tracemalloc's peak of Python allocations during one read and one import (a separate,
+untimed run: tracing slows everything down); SQLite's own C allocations are not traced.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import openpyxl
+from flask.testing import FlaskClient
+
+from supplychain.excel.importer import XLSX_MIMETYPE
+from tests.bench.common import (
+    BenchApp,
+    Report,
+    bench_app,
+    bootstrap_owner,
+    count_queries,
+    create_bench_chain,
+    fmt_seconds,
+    scaled,
+)
+
+ROWS = 10_000
+CONTACTS_PER_COMPANY = 2
+ROUNDS = 3
+TARGET_RATIO = 4.0
+HEADER = [
+    "company name",
+    "kind",
+    "custom id",
+    "group path",
+    "contact name",
+    "email",
+    "mobile",
+    "title",
+    "role",
+]
+REGIONS = ("North China", "East China", "South China", "Central China", "West China")
+
+
+def partner_sheet(rows: int, tag: str) -> bytes:
+    """An xlsx of `rows` contacts, two per company, in ~150 groups; emails unique per `tag`."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER)
+    for i in range(rows):
+        company = i // CONTACTS_PER_COMPANY
+        region = REGIONS[company % len(REGIONS)]
+        sheet.append(
+            [
+                f"Dealer {company:05d} Trading Co.",
+                "dealer" if company % 4 else "supplier",
+                f"P-{company:05d}",
+                f"Partners/{region}/City {company % 30:02d}",
+                f"Person {i:05d}",
+                f"p{i:05d}.{tag}@partners.bench.example",
+                f"+86 138 {i // 10000:04d} {i % 10000:04d}",
+                "Manager" if i % CONTACTS_PER_COMPANY == 0 else "Sales",
+                "admin" if i % CONTACTS_PER_COMPANY == 0 else "staff",
+            ]
+        )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def read_floor(data: bytes) -> int:
+    """The floor: openpyxl read-only, every row's values kept in a list, nothing else."""
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    rows = list(workbook.worksheets[0].iter_rows(values_only=True))
+    workbook.close()
+    return len(rows)
+
+
+class Importer:
+    """The owner admin posting sheets through Flask's test client."""
+
+    def __init__(self, client: FlaskClient, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def post(self, chain_id: int, data: bytes, dry_run: bool = False) -> dict[str, Any]:
+        """Upload one sheet; anything but 201 (200 for a dry run) stops the benchmark."""
+        response = self.client.post(
+            f"/api/v1/chains/{chain_id}/imports" + ("?dry_run=true" if dry_run else ""),
+            data={"file": (io.BytesIO(data), "partners.xlsx", XLSX_MIMETYPE)},
+            headers=self.headers,
+            content_type="multipart/form-data",
+        )
+        expected = 200 if dry_run else 201
+        if response.status_code != expected:
+            raise RuntimeError(f"import -> {response.status_code}: {response.get_data(True)[:500]}")
+        return response.get_json()
+
+
+def _seconds(fn: Callable[[], object]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def _traced_peak(fn: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _rounds(env: BenchApp, report: Report, importer: Importer, owner: Any, rows: int) -> None:
+    samples: dict[str, list[float]] = {"floor": [], "import": [], "reimport": [], "dry": []}
+    first: dict[str, Any] = {}
+    for n in range(ROUNDS):
+        data = partner_sheet(rows, f"r{n}")
+        chain_id = create_bench_chain(env.app, owner, f"Import bench {n}")
+        elapsed, read_rows = _seconds(lambda data=data: read_floor(data))
+        samples["floor"].append(elapsed)
+        elapsed, dry = _seconds(lambda c=chain_id, d=data: importer.post(c, d, dry_run=True))
+        samples["dry"].append(elapsed)
+        with count_queries(env.engine) as queries:
+            elapsed, created = _seconds(lambda c=chain_id, d=data: importer.post(c, d))
+        samples["import"].append(elapsed)
+        elapsed, again = _seconds(lambda c=chain_id, d=data: importer.post(c, d))
+        samples["reimport"].append(elapsed)
+        if n == 0:
+            first = {
+                "bytes": len(data),
+                "read_rows": read_rows,
+                "dry": dry,
+                "created": created,
+                "again": again,
+                "statements": queries.count,
+            }
+    floor = statistics.median(samples["floor"])
+    imported = statistics.median(samples["import"])
+    reimported = statistics.median(samples["reimport"])
+    created, again = first["created"], first["again"]
+    companies = rows // CONTACTS_PER_COMPANY
+
+    report.section(f"{rows} rows, {companies} companies; medians of {ROUNDS} rounds")
+    report.line("file_bytes", first["bytes"], "xlsx size", f"{first['bytes'] / 1e6:.2f} MB")
+    report.expect("rows_read", first["read_rows"], rows + 1, "rows read by the floor (with header)")
+    report.expect("created", created["created"], companies, "companies created")
+    report.expect("contacts_created", created["contacts_created"], rows, "contacts created")
+    report.expect("invites", len(created["invites"]), rows, "invitation codes returned")
+    report.expect("dry_run_created", first["dry"]["created"], companies, "dry run: would create")
+    report.expect(
+        "reimport_changes",
+        again["created"] + again["updated"] + again["contacts_created"] + again["groups_created"],
+        0,
+        "re-import: companies/contacts/groups changed",
+    )
+    report.expect("reimport_unchanged", again["unchanged"], companies, "re-import: unchanged")
+    report.line("import_statements", first["statements"], "SQL statements in the import")
+    report.seconds("floor_seconds", floor, "floor: openpyxl read-only, all rows")
+    report.seconds("dry_run_seconds", statistics.median(samples["dry"]), "POST ?dry_run=true")
+    report.seconds("import_seconds", imported, "POST /imports, fresh chain")
+    report.seconds("reimport_seconds", reimported, "POST /imports, same file again")
+    ratio = report.ratio("import_over_floor", imported, floor, "ratio import / floor")
+    report.ratio("reimport_over_floor", reimported, floor, "ratio re-import / floor")
+    report.line("target_ratio", TARGET_RATIO, "target", f"<= {TARGET_RATIO:.0f}x")
+    if ratio > TARGET_RATIO:
+        report.warnings.append(f"import / floor {ratio:.1f}x, target <= {TARGET_RATIO:.0f}x")
+
+
+def _memory(env: BenchApp, report: Report, importer: Importer, owner: Any, rows: int) -> None:
+    report.section("peak memory (tracemalloc, Python allocations; untimed run)")
+    data = partner_sheet(rows, "mem")
+    chain_id = create_bench_chain(env.app, owner, "Import bench memory")
+    floor_peak = _traced_peak(lambda: read_floor(data))
+    import_peak = _traced_peak(lambda: importer.post(chain_id, data))
+    report.line("floor_peak_bytes", floor_peak, "floor peak", f"{floor_peak / 1e6:.1f} MB")
+    report.line("import_peak_bytes", import_peak, "import peak", f"{import_peak / 1e6:.1f} MB")
+    report.ratio("import_peak_over_floor", import_peak, floor_peak, "ratio import / floor peak")
+
+
+def run(report: Report) -> None:
+    """Time reading vs importing vs re-importing a 10 000-row sheet; peak memory of each."""
+    rows = scaled(ROWS)
+    rows += rows % CONTACTS_PER_COMPANY
+    with bench_app() as env:
+        start = time.perf_counter()
+        owner = bootstrap_owner(env.app)
+        importer = Importer(env.app.test_client(), owner.token)
+        # Warm imports and compiled statements with a small sheet on its own chain.
+        importer.post(create_bench_chain(env.app, owner, "Warm-up"), partner_sheet(10, "warm"))
+        report.line(
+            "setup_seconds",
+            time.perf_counter() - start,
+            "setup",
+            fmt_seconds(time.perf_counter() - start),
+        )
+        _rounds(env, report, importer, owner, rows)
+        _memory(env, report, importer, owner, rows)

@@ -375,8 +375,22 @@ def inbox_page(
 ) -> Page:
     """Notices addressed to the caller's org, newest first, optionally only unread or unacked."""
     require_app(session, access, APP)
+    # Plain columns, not entities: the hottest page a dealer opens skips the identity map.
     stmt = (
-        select(Notice, NoticeRecipient)
+        select(
+            Notice.id,
+            Notice.kind,
+            Notice.title,
+            Notice.sender_org_id,
+            Notice.created_at,
+            Notice.requires_ack,
+            Notice.ack_due,
+            Notice.withdrawn_at,
+            Notice.recipients_count,
+            NoticeRecipient.read_at,
+            NoticeRecipient.acked_at,
+            NoticeRecipient.responded_at,
+        )
         .join(NoticeRecipient, NoticeRecipient.notice_id == Notice.id)
         .where(NoticeRecipient.org_id == access.actor.org_id, Notice.chain_id == access.chain_id)
     )
@@ -391,7 +405,25 @@ def inbox_page(
     # Ordered by the recipients index (org_id, notice_id): no sort of the whole inbox per page.
     stmt = stmt.order_by(NoticeRecipient.notice_id.desc())
     result = paginate(session, stmt, page, page_size, scalars=False)
-    result.items = [_summary(notice, row) for notice, row in result.items]
+    result.items = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "title": r.title,
+            "sender_org_id": r.sender_org_id,
+            "created_at": r.created_at,
+            "requires_ack": r.requires_ack,
+            "ack_due": r.ack_due,
+            "withdrawn": r.withdrawn_at is not None,
+            "recipients": r.recipients_count,
+            "read": r.read_at is not None,
+            "acked": r.acked_at is not None,
+            "read_at": r.read_at,
+            "acked_at": r.acked_at,
+            "responded": r.responded_at is not None,
+        }
+        for r in result.items
+    ]
     return result
 
 
@@ -408,7 +440,7 @@ def sent_page(
     result = paginate(session, stmt.order_by(Notice.id.desc()), page, page_size)
     counts = _counts_for(session, [n.id for n in result.items])
     result.items = [
-        {**_summary(n, None), "counts": counts.get(n.id, _zero_counts(n))} for n in result.items
+        {**_summary(n), "counts": counts.get(n.id, _zero_counts(n))} for n in result.items
     ]
     return result
 
@@ -443,8 +475,8 @@ def _totals(session: Session, notice_id: int) -> dict[str, int]:
     )
 
 
-def _summary(notice: Notice, row: NoticeRecipient | None) -> dict[str, Any]:
-    summary: dict[str, Any] = {
+def _summary(notice: Notice) -> dict[str, Any]:
+    return {
         "id": notice.id,
         "kind": notice.kind,
         "title": notice.title,
@@ -455,15 +487,6 @@ def _summary(notice: Notice, row: NoticeRecipient | None) -> dict[str, Any]:
         "withdrawn": notice.withdrawn_at is not None,
         "recipients": notice.recipients_count,
     }
-    if row is not None:
-        summary.update(
-            read=row.read_at is not None,
-            acked=row.acked_at is not None,
-            read_at=row.read_at,
-            acked_at=row.acked_at,
-            responded=row.responded_at is not None,
-        )
-    return summary
 
 
 # --- acting as a recipient --------------------------------------------------------------------

@@ -41,9 +41,10 @@ def parse_period(label: str) -> Period | None:
             return None
         try:
             first = date.fromisocalendar(year, week, 1)
-        except ValueError:
+            last = first + timedelta(days=6)
+        except (ValueError, OverflowError):  # no week 53 that year; 9999-W52 ends in 10000
             return None
-        return Period(label, first, first + timedelta(days=6))
+        return Period(label, first, last)
     return None
 
 

@@ -16,6 +16,8 @@ DEFAULT_PAGE_SIZE = 50
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_ID = 2**63 - 1
+# A phone number as people write it: digits with spaces, parentheses, dashes, an optional +.
+MOBILE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()-]{2,40}\Z")
 ID_PATTERN = r"^[1-9][0-9]{0,18}$"
 
 

@@ -6,13 +6,14 @@ it like any other bad value. What this module refuses, and how:
 
 - 400: an empty file, not a zip archive, a zip that is no workbook, a workbook openpyxl cannot read.
 - 413: more than MAX_UPLOAD_BYTES, MAX_ZIP_MEMBERS parts, MAX_UNCOMPRESSED_BYTES unpacked,
-  MAX_PART_BYTES in one part other than a worksheet, MAX_DATA_ROWS rows with content, a sheet
-  reaching beyond row MAX_SHEET_ROWS, or cells beyond column MAX_COLUMNS.
-
-The worst file within these limits costs about what the largest real one does: some 750 000
-cells parsed, a few seconds; memory stays bounded by MAX_PART_BYTES and the rows kept.
+  MAX_PART_BYTES in one part other than the first worksheet (the only part that is streamed),
+  MAX_DATA_ROWS rows with content, a sheet reaching beyond row MAX_SHEET_ROWS, or cells beyond
+  column MAX_COLUMNS.
 - 422 with `errors.rows`: header problems (missing, unknown or repeated columns) and values in a
   column without a header.
+
+The worst file within these limits costs about what the largest real one does (some 750 000
+cells parsed: seconds, not minutes); memory stays bounded by MAX_PART_BYTES and the rows kept.
 """
 
 from __future__ import annotations
@@ -29,15 +30,18 @@ from xml.etree.ElementTree import ParseError
 
 import openpyxl
 from lxml.etree import LxmlError
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.xml.constants import WORKSHEET_TYPE
 
 from supplychain.errors import BadRequest, Invalid, TooLarge
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
-# Parts openpyxl parses whole even in read-only mode (shared strings, styles): a bound on memory
-# and time. The shared strings of 20 000 rows of real partners take some 4 to 6 MB.
+# Every part but the first worksheet (which is streamed) is parsed whole even in read-only mode
+# (shared strings, styles...): a bound on memory and time. The shared strings of 20 000 rows of
+# real partners take some 4 to 6 MB.
 MAX_PART_BYTES = 10 * 1024 * 1024
 MAX_ZIP_MEMBERS = 1_000
 MAX_DATA_ROWS = 20_000
@@ -67,7 +71,6 @@ _UNREADABLE = (
     RecursionError,
 )
 _OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_WORKSHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
 _HEADER_NOISE = re.compile(r"[\s_\-*:：]+")
 
 
@@ -269,13 +272,16 @@ def cell_text(value: Any) -> str | None:
 
 def read_import_sheet(stream: IO[bytes]) -> ImportSheet:
     """Check an upload as a bounded xlsx archive, then read its first sheet's header and rows."""
-    _check_archive(stream)
-    stream.seek(0)
+    big_part = _check_archive(stream)
     # openpyxl warns about parts it ignores (extensions, odd styles): noise here, and an error
     # under `-W error`. Not thread-safe before Python 3.14; at worst a warning gets printed.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
+            if big_part is not None:
+                stream.seek(0)
+                _check_big_part(stream, big_part)
+            stream.seek(0)
             workbook = openpyxl.load_workbook(
                 stream, read_only=True, data_only=False, keep_links=False, rich_text=False
             )
@@ -294,7 +300,8 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _check_archive(stream: IO[bytes]) -> None:
+def _check_archive(stream: IO[bytes]) -> str | None:
+    """Sizes and member count from the zip directory; the one part over MAX_PART_BYTES, if any."""
     stream.seek(0, 2)
     size = stream.tell()
     if size == 0:
@@ -324,15 +331,37 @@ def _check_archive(stream: IO[bytes]) -> None:
         raise TooLarge(
             f"The workbook unpacks to more than {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB."
         )
-    for member in members:
-        if member.file_size > MAX_PART_BYTES and not _WORKSHEET_PART.match(member.filename):
-            raise TooLarge(
-                f"The workbook part {member.filename[:100]!r} unpacks to more than "
-                f"{MAX_PART_BYTES // (1024 * 1024)} MB."
-            )
     names = {member.filename for member in members}
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         raise BadRequest("Not an Excel workbook: a zip archive, but no .xlsx inside.")
+    big = sorted(
+        (member for member in members if member.file_size > MAX_PART_BYTES),
+        key=lambda member: -member.file_size,
+    )
+    if len(big) > 1:  # the largest may be the first sheet; the next one cannot
+        raise _part_too_large(big[1].filename)
+    return big[0].filename if big else None
+
+
+def _part_too_large(name: str) -> TooLarge:
+    return TooLarge(
+        f"The workbook part {name[:100]!r} unpacks to more than "
+        f"{MAX_PART_BYTES // (1024 * 1024)} MB."
+    )
+
+
+def _check_big_part(stream: IO[bytes], name: str) -> None:
+    """Only the first worksheet, which openpyxl streams, may exceed MAX_PART_BYTES: not the
+    shared strings, styles or workbook, nor a part some chart sheet would read whole."""
+    reader = ExcelReader(stream, read_only=True, keep_links=False)
+    reader.read_manifest()  # [Content_Types].xml is small: it is not the big part
+    declared = {o.PartName.lstrip("/"): o.ContentType for o in reader.package.Override}
+    if declared.get(name) != WORKSHEET_TYPE:
+        raise _part_too_large(name)
+    reader.read_workbook()  # small too: declared as a workbook, not as a worksheet
+    sheets = [rel for _, rel in reader.parser.find_sheets()]
+    if not sheets or sheets[0].target != name or any("chartsheet" in r.Type for r in sheets):
+        raise _part_too_large(name)
 
 
 def _read_first_sheet(workbook: Any) -> ImportSheet:

@@ -40,10 +40,14 @@ RULES = (
     "All or nothing: if any cell is wrong, nothing is saved and the answer lists every wrong "
     "cell by row number (as Excel shows it; the header is row 1) and column.",
     "Formulas are never evaluated: a formula cell is refused. Type or paste the values.",
+    "People already known by their email keep their name, mobile, title and role: an import "
+    "only lists them as contacts. New people get single-use invitation codes, shown once in "
+    "the import's answer.",
+    "A custom id that no current member holds (a removed member's included) creates a new company.",
     "Importing the same file again changes nothing.",
     f"Limits: {MAX_UPLOAD_BYTES // (1024 * 1024)} MB per file, {MAX_DATA_ROWS} data rows, "
     f"{MAX_COLUMNS} columns, {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB unpacked.",
-    "Kinds in Chinese: "
+    "Kinds and roles may be given in English or Chinese, in any case. Kinds in Chinese: "
     + ", ".join(f"{zh} = {en}" for en, zh in KIND_NAMES.items())
     + ". Roles in Chinese: "
     + ", ".join(f"{zh} = {en}" for zh, en in CHINESE_ROLES.items())

@@ -22,6 +22,7 @@ from supplychain.services.pages import Page, paginate
 GRAPHS = chain_graphs.GraphCache()
 MAX_GROUP_DEPTH = 10
 MAX_CUSTOM_ID = 64
+MAX_GROUP_PATH = 500  # the column's width
 MAX_SEGMENT_LENGTH = 100
 CURRENCIES_PATTERN = "^[A-Z]{3}$"
 _TIMEZONES: frozenset[str] | None = None
@@ -197,6 +198,8 @@ def normalise_group_path(path: str, field_name: str = "path") -> str:
         problem = "'.' and '..' are not group names."
     elif any("\\" in segment for segment in segments):
         problem = "Backslashes are not allowed in group names."
+    elif len("/".join(segments)) > MAX_GROUP_PATH:
+        problem = f"At most {MAX_GROUP_PATH} characters in all."
     elif len(segments) > MAX_GROUP_DEPTH:
         problem = f"At most {MAX_GROUP_DEPTH} levels."
     elif any(len(segment) > MAX_SEGMENT_LENGTH for segment in segments):

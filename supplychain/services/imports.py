@@ -17,7 +17,19 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from marshmallow import ValidationError, validate
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Row,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +47,7 @@ from supplychain.excel.importer import (
 from supplychain.excel.template import import_template
 from supplychain.models import Chain, Contact, Group, Member, Org, User
 from supplychain.models.base import utcnow
+from supplychain.schemas import MOBILE_PATTERN
 from supplychain.services.accounts import normalise_email
 from supplychain.services.audit import record_event
 from supplychain.services.directory import (
@@ -50,9 +63,8 @@ MAX_TEXT = 200  # names, emails, titles: the columns' sizes
 MAX_MOBILE = 50
 MAX_GROUP_PATH = 500  # groups.path
 # As the API's ContactCreateSchema, so a sheet accepts exactly what POST /members accepts.
-MOBILE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()-]{2,40}\Z")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Ids per IN list: well under SQLite's 32 766 and PostgreSQL's 65 535 bind parameters.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # and lone surrogates
+# Values per IN list on SQLite: well under its 32 766 bind parameters.
 _CHUNK = 5_000
 _EMAIL = validate.Email()
 _HEADERS = {column.key: column.header for column in COLUMNS}
@@ -228,7 +240,8 @@ def import_partners(
     errors = RowErrors(sheet)
     companies, people = _read_rows(sheet, errors)
     chain = access.chain
-    lock_chain(session, chain)
+    if not dry_run:
+        lock_chain(session, chain)  # the plan must still hold when it is applied
     plan = _plan(session, chain, companies, people, errors)
     errors.raise_if_any()
     result = ImportResult(
@@ -375,23 +388,29 @@ def _compare_company(
 # --- planning against the chain ---------------------------------------------------------------
 
 
-def _chunks(items: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _among(session: Session, column: Any, values: list[Any]) -> Iterator[ColumnElement[bool]]:
+    """`column IN values` as clauses to query one by one: one array parameter on PostgreSQL,
+    IN lists of at most _CHUNK bind parameters elsewhere."""
+    if _postgres(session):
+        if values:
+            yield column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+        return
+    for start in range(0, len(values), _CHUNK):
+        yield column.in_(values[start : start + _CHUNK])
 
 
 def _current_members(session: Session, chain_id: int, custom_ids: list[str]) -> dict[str, _Current]:
     current: dict[str, _Current] = {}
-    for chunk in _chunks(custom_ids):
+    for among in _among(session, Member.custom_id, custom_ids):
         rows = session.execute(
             select(Member.id, Member.org_id, Member.custom_id, Org.name, Org.kind, Group.path)
             .join(Org, Org.id == Member.org_id)
             .outerjoin(Group, Group.id == Member.group_id)
-            .where(
-                Member.chain_id == chain_id,
-                Member.removed_at.is_(None),
-                Member.custom_id.in_(chunk),
-            )
+            .where(Member.chain_id == chain_id, Member.removed_at.is_(None), among)
         )
         for member_id, org_id, custom_id, name, kind, path in rows:
             current[custom_id] = _Current(member_id, org_id, name, kind, path)
@@ -400,11 +419,10 @@ def _current_members(session: Session, chain_id: int, custom_ids: list[str]) -> 
 
 def _users(session: Session, emails: list[str]) -> dict[str, _User]:
     users: dict[str, _User] = {}
-    for chunk in _chunks(emails):
+    lowered = func.lower(User.email, type_=User.email.type)
+    for among in _among(session, lowered, emails):
         rows = session.execute(
-            select(
-                User.id, User.org_id, func.lower(User.email), User.password_hash.is_not(None)
-            ).where(func.lower(User.email).in_(chunk))
+            select(User.id, User.org_id, lowered, User.password_hash.is_not(None)).where(among)
         )
         for user_id, org_id, email, activated in rows:
             users[email] = _User(user_id, org_id, bool(activated))
@@ -413,13 +431,9 @@ def _users(session: Session, emails: list[str]) -> dict[str, _User]:
 
 def _listed(session: Session, chain_id: int, user_ids: list[int]) -> set[int]:
     listed: set[int] = set()
-    for chunk in _chunks(user_ids):
+    for among in _among(session, Contact.user_id, user_ids):
         listed.update(
-            session.scalars(
-                select(Contact.user_id).where(
-                    Contact.chain_id == chain_id, Contact.user_id.in_(chunk)
-                )
-            )
+            session.scalars(select(Contact.user_id).where(Contact.chain_id == chain_id, among))
         )
     return listed
 
@@ -496,24 +510,61 @@ def _plan(
 # --- applying the plan ------------------------------------------------------------------------
 
 
+def _insert_rows(
+    session: Session, table: Table, rows: list[dict[str, Any]], *returning: Column[Any]
+) -> list[Row[Any]]:
+    """INSERT many rows in bulk: one statement of column arrays (unnest) on PostgreSQL, where
+    psycopg would otherwise parse a multi-VALUES text of thousands of parameters per batch;
+    executemany elsewhere. Returns the `returning` columns of the new rows, in no fixed order
+    (ordered RETURNING costs a statement per row on SQLite)."""
+    if not rows:
+        return []
+    if _postgres(session):
+        names = list(rows[0])
+        arrays = [
+            func.unnest(
+                bindparam(
+                    f"column_{n}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)
+                )
+            )
+            for n, name in enumerate(names)
+        ]
+        stmt = insert(table).from_select(names, select(*arrays))
+        result = session.execute(stmt.returning(*returning) if returning else stmt)
+    else:
+        stmt = insert(table)
+        result = session.execute(stmt.returning(*returning) if returning else stmt, rows)
+    return list(result) if returning else []
+
+
 def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
-    """Write the plan with one executemany per table; the invitation codes of new contacts."""
+    """Write the plan with one bulk insert per table; the invitation codes of new contacts."""
     now = utcnow()
     _create_groups(session, chain.id, plan, now)
+    orgs, members, users, contacts = (
+        Org.__table__,
+        Member.__table__,
+        User.__table__,
+        Contact.__table__,
+    )
     if plan.new_companies:
-        # RETURNING in parameter order costs a statement per row on SQLite (no sentinel), so
-        # new ids are matched by content instead: orgs of the same name and kind are alike.
-        created = session.execute(
-            insert(Org).returning(Org.id, Org.name, Org.kind),
+        created = _insert_rows(
+            session,
+            orgs,
             [{"name": c.name, "kind": c.kind, "created_at": now} for c in plan.new_companies],
+            orgs.c.id,
+            orgs.c.name,
+            orgs.c.kind,
         )
+        # New ids are matched by content: orgs of the same name and kind are alike.
         alike: dict[tuple[str, str], list[int]] = {}
         for org_id, name, kind in created:
             alike.setdefault((name, kind), []).append(org_id)
         for company in plan.new_companies:
             plan.org_ids[company.custom_id] = alike[company.name, company.kind].pop()
-        session.execute(
-            insert(Member),
+        _insert_rows(
+            session,
+            members,
             [
                 {
                     "chain_id": chain.id,
@@ -521,7 +572,6 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
                     "custom_id": c.custom_id,
                     "group_id": plan.group_ids[c.group] if c.group else None,
                     "joined_at": now,
-                    "removed_at": None,
                 }
                 for c in plan.new_companies
             ],
@@ -540,79 +590,60 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
         )
 
     invites: list[Invite] = []
-    contacts: list[dict[str, Any]] = []
-    if plan.new_people:
-        users = []
-        for person in plan.new_people:
-            code = new_invite_code()
-            invites.append(Invite(person.email, code, person.custom_id))
-            users.append(
-                {
-                    "org_id": plan.org_ids[person.custom_id],
-                    "email": person.email,
-                    "name": person.name,
-                    "mobile": person.mobile,
-                    "title": person.title,
-                    "role": person.role,
-                    "password_hash": None,
-                    "invite_code_hash": digest(normalise_invite_code(code)),
-                    "activated_at": None,
-                    "created_at": now,
-                }
-            )
-        user_ids = {
-            email: user_id
-            for user_id, email in session.execute(
-                insert(User).returning(User.id, User.email), users
-            )
-        }
-        contacts.extend(
+    new_users = []
+    for person in plan.new_people:
+        code = new_invite_code()
+        invites.append(Invite(person.email, code, person.custom_id))
+        new_users.append(
             {
-                "chain_id": chain.id,
-                "org_id": row["org_id"],
-                "user_id": user_ids[row["email"]],
+                "org_id": plan.org_ids[person.custom_id],
+                "email": person.email,
+                "name": person.name,
+                "mobile": person.mobile,
+                "title": person.title,
+                "role": person.role,
+                "invite_code_hash": digest(normalise_invite_code(code)),
                 "created_at": now,
             }
-            for row in users
         )
-    if plan.listed_people:
-        fresh_codes = []
-        for person, user in plan.listed_people:
-            contacts.append(
-                {"chain_id": chain.id, "org_id": user.org_id, "user_id": user.id, "created_at": now}
+    created_users = _insert_rows(session, users, new_users, users.c.id, users.c.email)
+    user_ids = {email: user_id for user_id, email in created_users}
+    listed = [
+        {"chain_id": chain.id, "org_id": row["org_id"], "user_id": user_ids[row["email"]]}
+        for row in new_users
+    ]
+    fresh_codes = []
+    for person, user in plan.listed_people:
+        listed.append({"chain_id": chain.id, "org_id": user.org_id, "user_id": user.id})
+        if not user.activated:
+            # As when a contact is added by hand: a new listing gets a fresh code.
+            code = new_invite_code()
+            invites.append(Invite(person.email, code, person.custom_id))
+            fresh_codes.append(
+                {"id": user.id, "invite_code_hash": digest(normalise_invite_code(code))}
             )
-            if not user.activated:
-                # As when a contact is added by hand: a new listing gets a fresh code.
-                code = new_invite_code()
-                invites.append(Invite(person.email, code, person.custom_id))
-                fresh_codes.append(
-                    {"id": user.id, "invite_code_hash": digest(normalise_invite_code(code))}
-                )
-        if fresh_codes:
-            session.execute(update(User), fresh_codes)
-    if contacts:
-        session.execute(insert(Contact), contacts)
+    if fresh_codes:
+        session.execute(update(User), fresh_codes)
+    _insert_rows(session, contacts, [{**row, "created_at": now} for row in listed])
     return invites
 
 
 def _create_groups(session: Session, chain_id: int, plan: _Plan, now: Any) -> None:
     """Insert the missing groups level by level, so each knows its parent's id."""
+    groups = Group.__table__
     by_depth: dict[int, list[str]] = {}
     for path in plan.new_groups:
         by_depth.setdefault(path.count("/"), []).append(path)
     for depth in sorted(by_depth):
-        paths = by_depth[depth]
-        created = session.execute(
-            insert(Group).returning(Group.id, Group.path),
-            [
-                {
-                    "chain_id": chain_id,
-                    "parent_id": plan.group_ids[path.rsplit("/", 1)[0]] if depth else None,
-                    "path": path,
-                    "name": path.rsplit("/", 1)[-1],
-                    "created_at": now,
-                }
-                for path in paths
-            ],
-        )
+        rows = [
+            {
+                "chain_id": chain_id,
+                "parent_id": plan.group_ids[path.rsplit("/", 1)[0]] if depth else None,
+                "path": path,
+                "name": path.rsplit("/", 1)[-1],
+                "created_at": now,
+            }
+            for path in by_depth[depth]
+        ]
+        created = _insert_rows(session, groups, rows, groups.c.id, groups.c.path)
         plan.group_ids.update((path, group_id) for group_id, path in created)

@@ -319,7 +319,7 @@ def orders_page(
         )
     if date_from:
         stmt = stmt.where(Order.created_at >= _start_of(date_from))
-    if date_to:
+    if date_to and date_to < date.max:  # up to 9999-12-31 is no bound (and has no next day)
         stmt = stmt.where(Order.created_at < _start_of(date_to, 1))
     result = paginate(session, stmt.order_by(Order.id.desc()), page, page_size)
     ids = [o.id for o in result.items]

@@ -1,8 +1,16 @@
 """Pages for people, rendered on the server with Jinja; they call the same services as the API."""
 
 from supplychain.ui.base import blp
-from supplychain.ui.views import accounts, directory, home, notices, orders
+from supplychain.ui.views import (
+    accounts,
+    directory,
+    home,
+    imports,
+    notices,
+    orders,
+    reconciliation,
+)
 
 __all__ = ["blp"]
 # The view modules register their routes on `blp` when imported.
-_VIEWS = (accounts, directory, home, notices, orders)
+_VIEWS = (accounts, directory, home, imports, notices, orders, reconciliation)

@@ -527,3 +527,16 @@ def test_second_chain_owner_cannot_touch_first(world, app):
     # The Acme owner cannot read the rival chain's member by guessing ids.
     r = api.get(f"/chains/{own_chain}/members/{member['org_id']}", token=world.owner.token)
     assert r.status_code == 404
+
+
+def test_group_path_longer_than_the_column_is_refused(world):
+    """Ten levels of 99 characters pass the per-level rules but not the 500-character column."""
+    path = "/".join(["x" * 99] * 6)
+    r = world.api.post(world.path("/groups"), {"path": path}, token=world.owner.token)
+    assert r.status_code == 422 and "path" in r.json()["errors"]
+    member = world.api.post(
+        world.path("/members"),
+        {"org": {"name": "Long", "kind": "dealer"}, "custom_id": "L-1", "group": path},
+        token=world.owner.token,
+    )
+    assert member.status_code == 422 and "group" in member.json()["errors"]

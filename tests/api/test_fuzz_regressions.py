@@ -3,8 +3,15 @@ turned up: 500s for odd but well-formed input, and gaps in the OpenAPI document.
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import update
+
+from supplychain.api.common import IDEMPOTENCY_TTL
+from supplychain.extensions import db
+from supplychain.models import IdempotencyRecord
+from supplychain.models.base import utcnow
 from tests.conftest import Api, bootstrap
 
 # Instants that exist as written but not in UTC: year 1 minus an hour, year 9999 plus one.
@@ -25,6 +32,22 @@ def openapi(server: str) -> dict:
     response = Api(server).get("/api/openapi.json")
     assert response.status_code == 200
     return response.json()
+
+
+@pytest.fixture
+def dealer(api: Api, owner) -> str:
+    """A D1 dealer of the owner's chain (linked, so orders and tier D1 exist)."""
+    cid = owner.extra["chain_id"]
+    member = api.post(
+        f"/chains/{cid}/members",
+        {"org": {"name": "Dealer", "kind": "dealer"}, "custom_id": "D-1"},
+        token=owner.token,
+    )
+    assert member.status_code == 201, member.text
+    org_id = member.json()["org_id"]
+    link = {"supplier_id": owner.org_id, "customer_id": org_id}
+    assert api.post(f"/chains/{cid}/links", link, token=owner.token).status_code == 201
+    return org_id
 
 
 @pytest.mark.parametrize("since", OUT_OF_UTC_RANGE)
@@ -89,6 +112,39 @@ def test_deeply_nested_json_is_malformed_json(api: Api, owner, idempotency_key: 
     assert r.json()["message"] == "Malformed JSON body."
 
 
+def test_order_ack_due_beyond_utc_range_is_a_validation_error(api: Api, owner, dealer):
+    body = {
+        "counterparty_id": dealer,
+        "issuer_role": "seller",
+        "ack_due": OUT_OF_UTC_RANGE[1],
+        "lines": [{"line_no": 1, "sku": "CAR-1", "qty": "1", "unit_price": "9.90"}],
+    }
+    r = api.post(f"/chains/{owner.extra['chain_id']}/orders", body, token=owner.token)
+    assert r.status_code == 422, r.text
+    assert "ack_due" in r.json()["errors"]["json"]
+
+
+def test_orders_up_to_the_last_representable_day(api: Api, owner):
+    r = api.get(
+        f"/chains/{owner.extra['chain_id']}/orders",
+        params={"from": "0001-01-01", "to": "9999-12-31"},
+        token=owner.token,
+    )
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("path", ["/reconciliation/runs", "/reconciliation/statements/9999-W52"])
+def test_a_week_ending_after_year_9999_is_no_period(api: Api, owner, dealer, path: str):
+    cid = owner.extra["chain_id"]
+    if path.endswith("runs"):
+        body = {"tier": "D1", "period": "9999-W52"}
+        r = api.post(f"/chains/{cid}{path}", body, token=owner.token)
+    else:
+        r = api.get(f"/chains/{cid}{path}", params={"org_id": dealer}, token=owner.token)
+    assert r.status_code == 422, r.text
+    assert "period" in r.json()["errors"]
+
+
 def test_graph_documents_both_media_types(openapi: dict):
     response = openapi["paths"]["/api/v1/chains/{cid}/graph"]["get"]["responses"]["200"]
     assert set(response["content"]) == {"application/json", "image/svg+xml"}
@@ -110,19 +166,11 @@ def test_idempotency_key_is_documented_on_creating_posts(openapi: dict):
         assert any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in parameters), path
 
 
-def test_idempotency_key_on_an_endpoint_with_its_own_transactions(api: Api, owner):
+def test_idempotency_key_on_an_endpoint_with_its_own_transactions(api: Api, owner, dealer):
     """The key check used to delete expired keys before the view: on SQLite that held the
     request's write lock while a reconciliation run committed in sessions of its own, which
     then waited 30 s for "database is locked" and answered 500."""
     cid = owner.extra["chain_id"]
-    dealer = api.post(
-        f"/chains/{cid}/members",
-        {"org": {"name": "Dealer", "kind": "dealer"}, "custom_id": "D-1"},
-        token=owner.token,
-    )
-    assert dealer.status_code == 201, dealer.text
-    link = {"supplier_id": owner.org_id, "customer_id": dealer.json()["org_id"]}
-    assert api.post(f"/chains/{cid}/links", link, token=owner.token).status_code == 201
     body = {"tier": "D1", "period": "2026-01"}
     headers = {"Idempotency-Key": "run-d1-2026-01"}
     first = api.post(f"/chains/{cid}/reconciliation/runs", body, headers=headers, token=owner.token)
@@ -133,15 +181,7 @@ def test_idempotency_key_on_an_endpoint_with_its_own_transactions(api: Api, owne
 
 
 def test_an_expired_idempotency_key_can_be_used_again(app, api: Api, owner):
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from supplychain.api.common import IDEMPOTENCY_TTL
-    from supplychain.extensions import db
-    from supplychain.models import IdempotencyRecord
-    from supplychain.models.base import utcnow
-
+    """The key check no longer deletes expired keys up front: it reuses their row instead."""
     headers = {"Idempotency-Key": "chain-once"}
     first = api.post("/chains", {"name": "First"}, headers=headers, token=owner.token)
     assert first.status_code == 201, first.text

@@ -266,6 +266,57 @@ def test_upsert_updates_name_and_group_and_lists_new_people(world):
     assert world.api.get("/me", token=token).json()["org"]["id"] == d1a.org_id
 
 
+def test_a_known_person_of_the_same_org_is_listed_with_a_fresh_code(world):
+    api, t, s1 = world.api, world.owner.token, world.parties["S1"]
+    other = api.post("/chains", {"name": "Parts suppliers"}, token=t).json()["id"]
+    elsewhere = api.post(
+        f"/chains/{other}/members",
+        {
+            "org_id": s1.org_id,
+            "custom_id": "P-1",
+            "contacts": [{"name": "Sun Li", "email": "sun@steel.example"}],
+        },
+        token=t,
+    )
+    assert elsewhere.status_code == 201, elsewhere.text
+    old_code = elsewhere.json()["contacts"][0]["invite_code"]
+    row = [
+        "Steel Works",
+        "supplier",
+        "SUP-001",
+        None,
+        "Sun Li",
+        "sun@steel.example",
+        None,
+        None,
+        None,
+    ]
+    r = upload(world, xlsx([row]))
+    assert r.status_code == 201, r.text
+    assert (r.json()["contacts_created"], r.json()["unchanged"]) == (1, 1)
+    [invite] = r.json()["invites"]
+    assert invite["email"] == "sun@steel.example" and invite["invite_code"] != old_code
+    # As when a contact is added by hand, the new listing's code replaces the old one.
+    old = api.post("/auth/activate", {"invite_code": old_code, "password": "long enough pw"})
+    assert old.status_code == 404
+    token = activate(api, invite["invite_code"])
+    assert api.get("/me", token=token).json()["org"]["id"] == s1.org_id
+    again = upload(world, xlsx([row]))
+    assert again.json()["contacts_created"] == 0 and again.json()["invites"] == []
+
+
+def test_the_owners_own_custom_id_is_refused(world):
+    api, t = world.api, world.owner.token
+    patched = api.patch(
+        world.path(f"/members/{world.owner.org_id}"), {"custom_id": "CORE"}, token=t
+    )
+    assert patched.status_code == 200, patched.text
+    r = upload(
+        world, xlsx([["Acme Motors", "manufacturer", "CORE", None, None, None, None, None, None]])
+    )
+    assert r.status_code == 422 and rows_of(r) == [(2, "custom id", "C2")]
+
+
 def test_reimport_changes_nothing(world):
     data = xlsx(GOOD_ROWS)
     first = upload(world, data)

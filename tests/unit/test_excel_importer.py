@@ -217,11 +217,63 @@ def test_zip_bomb_is_refused_from_its_directory():
     assert time.perf_counter() - start < 1
 
 
-def test_an_oversized_shared_strings_part_is_refused():
+def test_an_oversized_styles_part_is_refused():
     data = replace_part(workbook_bytes([]), "xl/styles.xml", b" " * (importer.MAX_PART_BYTES + 1))
     with pytest.raises(TooLarge) as caught:
         read(data)
     assert "xl/styles.xml" in caught.value.message
+
+
+def write_only_bytes(rows: list[list[Any]]) -> bytes:
+    """A workbook as openpyxl's write-only mode makes it: inline strings, no shared strings."""
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(HEADER)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def with_strings_part(data: bytes, path: str, count: int) -> bytes:
+    """The workbook plus a shared strings part of `count` entries at `path`, declared as such."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    parts = {name: source.read(name) for name in source.namelist()}
+    parts[path] = (
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        + b"<si><t>x</t></si>" * count
+        + b"</sst>"
+    )
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>",
+        f'<Override PartName="/{path}" ContentType="application/'
+        f'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'.encode(),
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in parts.items():
+            target.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_only_the_first_worksheet_may_exceed_the_part_limit(monkeypatch):
+    monkeypatch.setattr(importer, "MAX_PART_BYTES", 12_000)  # the theme part is 10 140
+    rows = [
+        [f"Company {i}", "dealer", f"C-{i}", None, None, None, None, None, None] for i in range(300)
+    ]
+    # Only the sheet is big, and it is streamed.
+    data = write_only_bytes(rows)
+    assert len(read(data).rows) == 300
+    # A second big part, parsed whole: refused.
+    with pytest.raises(TooLarge) as caught:
+        read(with_strings_part(data, "xl/sharedStrings.xml", 1000))
+    assert "xl/sharedStrings.xml" in caught.value.message
+    # The only big part, but no worksheet, though its path says so: refused.
+    small = write_only_bytes(rows[:1])
+    with pytest.raises(TooLarge) as caught:
+        read(with_strings_part(small, "xl/worksheets/strings.xml", 1000))
+    assert "xl/worksheets/strings.xml" in caught.value.message
 
 
 def test_billion_laughs_is_bad_request_not_expanded():

@@ -44,7 +44,10 @@ class GrantCreateSchema(BaseSchema):
 class GrantSchema(BaseSchema):
     id = Id()
     app = fields.String(attribute="app_key")
-    scope = fields.Function(lambda g: {"type": g.scope_type, "value": g.scope_value})
+    scope = fields.Function(
+        lambda g: {"type": g.scope_type, "value": g.scope_value},
+        metadata={"type": "object", "description": "{type: all|tier|group|org, value}"},
+    )
     created_at = fields.DateTime()
 
 

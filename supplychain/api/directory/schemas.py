@@ -9,7 +9,15 @@ from marshmallow import fields, validate
 
 from supplychain.graph import valid_tier
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
-from supplychain.schemas import BaseSchema, Id, PageQuery, Text, UtcDateTime, page_of
+from supplychain.schemas import (
+    MOBILE_PATTERN,
+    BaseSchema,
+    Id,
+    PageQuery,
+    Text,
+    UtcDateTime,
+    page_of,
+)
 
 # What `valid_tier` accepts, for the OpenAPI document (it also caps the depth at 1000).
 TIER_PATTERN = r"^(core|unlinked|[UD][1-9][0-9]{0,3})$"
@@ -68,7 +76,7 @@ class ContactCreateSchema(BaseSchema):
         load_default=None,
         allow_none=True,
         max_length=50,
-        validate=validate.Regexp(r"^\+?[0-9][0-9 ()-]{2,40}\Z", error="Digits, spaces, + ( ) -."),
+        validate=validate.Regexp(MOBILE_PATTERN, error="Digits, spaces, + ( ) -."),
     )
     title = Text(load_default=None, allow_none=True, max_length=200)
     role = fields.String(load_default="staff", validate=validate.OneOf(USER_ROLES))

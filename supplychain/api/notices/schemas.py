@@ -128,10 +128,19 @@ class NoticeSchema(BaseSchema):
     sender_org_id = Id(attribute="notice.sender_org_id")
     sender_user_id = Id(attribute="notice.sender_user_id")
     created_at = fields.DateTime(attribute="notice.created_at")
-    withdrawn = fields.Function(lambda v: v.notice.withdrawn_at is not None)
+    withdrawn = fields.Function(
+        lambda v: v.notice.withdrawn_at is not None, metadata={"type": "boolean"}
+    )
     withdrawn_at = fields.DateTime(attribute="notice.withdrawn_at", allow_none=True)
     recipients = fields.Integer(attribute="notice.recipients_count")
-    my = fields.Method("_my", allow_none=True)
+    my = fields.Method(
+        "_my",
+        allow_none=True,
+        metadata={
+            "type": "object",
+            "description": "The caller org's read/ack/response state (recipients only)",
+        },
+    )
     totals = fields.Nested(CountsSchema, allow_none=True)
 
     def _my(self, view):

@@ -14,6 +14,7 @@ from supplychain.schemas import (
     Price,
     Quantity,
     Text,
+    UtcDateTime,
     page_of,
 )
 from supplychain.services.orders import MAX_LINES
@@ -40,7 +41,7 @@ class OrderCreateSchema(BaseSchema):
         allow_none=True,
         validate=validate.Regexp(r"^[A-Z]{3}\Z", error="ISO 4217 code, e.g. CNY."),
     )
-    ack_due = fields.AwareDateTime(load_default=None, allow_none=True)
+    ack_due = UtcDateTime(load_default=None, allow_none=True)
     lines = fields.List(
         fields.Nested(LineInSchema), required=True, validate=validate.Length(min=1, max=MAX_LINES)
     )

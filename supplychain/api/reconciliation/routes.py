@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
 from supplychain.api.reconciliation import schemas as s
-from supplychain.db import OWN_TRANSACTIONS
+from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
 from supplychain.extensions import db
 from supplychain.schemas import parse_id
 from supplychain.services import reconciliation
@@ -127,3 +127,7 @@ class Statement(MethodView):
         return send_file(
             handle, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name
         )
+
+
+# Downloading a statement writes an audit event: take the write lock at the start.
+GET_WRITERS.add(f"{blp.name}.{Statement.__name__}")

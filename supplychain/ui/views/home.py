@@ -5,9 +5,18 @@ from __future__ import annotations
 from flask import render_template
 
 from supplychain.extensions import db
-from supplychain.services import me, worklist
-from supplychain.services.directory import memberships, tier_of_member
+from supplychain.services import me, reconciliation, worklist
+from supplychain.services.directory import ChainAccess, memberships, tier_of_member
 from supplychain.ui.base import actor, blp, chain, login_required
+from supplychain.ui.views.reconciliation import last_month
+
+
+def statement_period(access: ChainAccess, apps: list[str]) -> str | None:
+    """Last month, for a partner that may download its statements (no query: any period's
+    statement is written on demand, so last month's is always there to take)."""
+    if access.is_owner or reconciliation.APP not in apps:
+        return None
+    return last_month(access)
 
 
 @blp.get("/home")
@@ -27,7 +36,13 @@ def home():
         for found in waiting.first_orders.values():
             order_ids.update(o.buyer_id for o in found)
             order_ids.update(o.seller_id for o in found)
-        chains.append({**item, "waiting": waiting})
+        chains.append(
+            {
+                **item,
+                "waiting": waiting,
+                "statement_period": statement_period(access, waiting.apps),
+            }
+        )
     names = worklist.org_names(db.session, order_ids)
     return render_template("home.html", described=described, chains=chains, names=names)
 
@@ -48,4 +63,5 @@ def chain_home(cid: str):
         waiting=waiting,
         names=worklist.org_names(db.session, ids),
         tier=tier_of_member(db.session, access.chain, access.actor.org_id),
+        statement_period=statement_period(access, waiting.apps),
     )

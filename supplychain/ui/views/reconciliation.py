@@ -1,0 +1,325 @@
+"""Reconciliation: the owner's tier workbooks (runs, run now, the schedule) and partners' statements."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, render_template, request, send_file, url_for
+from werkzeug.datastructures import MultiDict
+
+from supplychain.api.reconciliation.schemas import (
+    RunCreateSchema,
+    ScheduleInSchema,
+    StatementQuerySchema,
+)
+from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
+from supplychain.errors import Conflict, Invalid, NotFound
+from supplychain.extensions import db
+from supplychain.graph import UNLINKED
+from supplychain.models.base import utcnow
+from supplychain.models.reconciliation import FREQUENCIES
+from supplychain.periods import monthly_period, previous_period, weekly_period
+from supplychain.schemas import parse_id
+from supplychain.services import directory, reconciliation, worklist
+from supplychain.services.apps import require_app
+from supplychain.services.directory import ChainAccess
+from supplychain.services.pages import paginate
+from supplychain.ui.base import blp, chain, login_required, page_number
+from supplychain.ui.forms import FormErrors, compact, integer, text, validated
+from supplychain.ui.i18n import gettext
+
+PAGE_SIZE = 25
+RECENT_MONTHS = 12
+RECENT_WEEKS = 8
+MAX_FILTER = 20
+DEFAULT_SCHEDULE = {"frequency": "monthly", "day": "1", "hour": "6", "tiers": [], "enabled": True}
+
+
+# --- periods as people pick them ----------------------------------------------------------------
+
+
+def _local_now(access: ChainAccess):
+    return utcnow().astimezone(ZoneInfo(access.chain.timezone))
+
+
+def last_month(access: ChainAccess) -> str:
+    """The previous calendar month in the chain's timezone, e.g. `2026-01`."""
+    return previous_period("monthly", _local_now(access)).label
+
+
+def recent_periods(access: ChainAccess) -> dict[str, list[str]]:
+    """Months and ISO weeks a person is likely to want, newest first (the current one included:
+    it has started, so its statement so far can be had)."""
+    today = _local_now(access).date()
+    months: list[str] = []
+    day = today
+    for _ in range(RECENT_MONTHS):
+        months.append(monthly_period(day).label)
+        day = day.replace(day=1) - timedelta(days=1)
+    weeks = [weekly_period(today - timedelta(weeks=n)).label for n in range(RECENT_WEEKS)]
+    return {"months": months, "weeks": weeks}
+
+
+def reconcilable_tiers(access: ChainAccess) -> list[str]:
+    """The chain's upstream and downstream tiers present now (a workbook needs one of these)."""
+    return [t for t in worklist.chain_tiers(db.session, access) if t != UNLINKED]
+
+
+@blp.app_template_filter("filesize")
+def _filesize(size: int | None) -> str:
+    """Bytes as people read them."""
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+# --- the owner's runs -------------------------------------------------------------------------
+
+
+def _schedule_values(access: ChainAccess) -> tuple[dict[str, Any], bool]:
+    """The schedule as the form shows it, and whether one is set."""
+    try:
+        schedule = reconciliation.get_schedule(db.session, access)
+    except NotFound:
+        return dict(DEFAULT_SCHEDULE), False
+    values = {
+        "frequency": schedule.frequency,
+        "day": str(schedule.day),
+        "hour": str(schedule.hour),
+        "tiers": list(schedule.tiers or []),
+        "enabled": schedule.enabled,
+    }
+    return values, True
+
+
+def _schedule_form(form: MultiDict) -> dict[str, Any]:
+    return {
+        "frequency": form.get("frequency", ""),
+        "day": form.get("day", ""),
+        "hour": form.get("hour", ""),
+        "tiers": form.getlist("tiers"),
+        "enabled": form.get("enabled") is not None,
+    }
+
+
+def _render_runs(
+    access: ChainAccess,
+    *,
+    run_form: MultiDict | None = None,
+    run_errors: FormErrors | None = None,
+    schedule_form: MultiDict | None = None,
+    schedule_errors: FormErrors | None = None,
+):
+    tiers = reconcilable_tiers(access)
+    filters = {
+        "tier": text(request.args, "tier"),
+        "period": text(request.args, "period"),
+    }
+    filters = {k: v if v and len(v) <= MAX_FILTER else None for k, v in filters.items()}
+    found = paginate(
+        db.session,
+        reconciliation.runs_query(access, filters["tier"], filters["period"]),
+        page_number(),
+        PAGE_SIZE,
+    )
+    schedule = None
+    schedule_set = False
+    if access.actor.is_admin:
+        schedule, schedule_set = _schedule_values(access)
+        if schedule_form is not None:
+            schedule = _schedule_form(schedule_form)
+    return render_template(
+        "reconciliation/runs.html",
+        access=access,
+        page=found,
+        filters=filters,
+        tiers=tiers,
+        default_period=last_month(access),
+        run_form=run_form if run_form is not None else MultiDict(),
+        run_errors=run_errors or FormErrors(),
+        schedule=schedule,
+        schedule_set=schedule_set,
+        schedule_errors=schedule_errors or FormErrors(),
+        frequencies=FREQUENCIES,
+    )
+
+
+@blp.get("/chains/<cid>/reconciliation")
+@login_required
+def recon_runs(cid: str):
+    """Tier workbooks by tier and period, a run-now form and (owner admins) the schedule."""
+    access = chain(cid)
+    access.require_owner()
+    return _render_runs(access)
+
+
+@blp.post("/chains/<cid>/reconciliation/runs")
+@login_required
+def recon_run_now(cid: str):
+    """Produce a tier's workbook for a period now (an existing one is shown unless forced)."""
+    access = chain(cid)
+    access.require_owner()
+    form = request.form
+    body = compact(
+        {
+            "tier": text(form, "tier"),
+            "period": text(form, "period"),
+            "force": form.get("force") is not None,
+        }
+    )
+    try:
+        loaded = validated(RunCreateSchema, body)
+        run, created = reconciliation.request_run(
+            db.session,
+            db.engine,
+            current_app.config["REPORTS_DIR"],
+            access,
+            loaded["tier"],
+            loaded["period"],
+            loaded["force"],
+        )
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        return _render_runs(access, run_form=form, run_errors=FormErrors.of(exc)), exc.code
+    # The run committed in sessions of its own: read afresh from here on.
+    db.session.rollback()
+    if run.status == "failed":
+        flash(gettext("The workbook could not be produced; the error is shown below."), "error")
+    elif created:
+        flash(gettext("Workbook produced: %(rows)s lines.", rows=run.rows or 0), "ok")
+    else:
+        exists = gettext(
+            "A workbook for this tier and period exists already (revision %(revision)s).",
+            revision=run.revision,
+        )
+        flash(f"{exists} {gettext('Tick “New revision” to produce another.')}", "ok")
+    return redirect(url_for("ui.recon_run", cid=cid, rid=run.id))
+
+
+# The run commits step by step in sessions of its own: this request's session only reads.
+OWN_TRANSACTIONS.add("ui.recon_run_now")
+
+
+@blp.get("/chains/<cid>/reconciliation/runs/<rid>")
+@login_required
+def recon_run(cid: str, rid: str):
+    """One run: its figures, its error if it failed, and the download."""
+    access = chain(cid)
+    run = reconciliation.get_run(db.session, access, parse_id(rid))
+    return render_template("reconciliation/run.html", access=access, run=run)
+
+
+@blp.get("/chains/<cid>/reconciliation/runs/<rid>/file")
+@login_required
+def recon_run_file(cid: str, rid: str):
+    """The workbook of a run, as the API serves it (owner only)."""
+    path, name = reconciliation.run_file(
+        db.session, chain(cid), parse_id(rid), current_app.config["REPORTS_DIR"]
+    )
+    return send_file(path, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name)
+
+
+@blp.post("/chains/<cid>/reconciliation/schedule")
+@login_required
+def recon_schedule(cid: str):
+    """Set when the tier workbooks are produced (owner admins)."""
+    access = chain(cid)
+    access.require_owner_admin()
+    form = request.form
+    tiers = [tier.strip() for tier in form.getlist("tiers") if tier.strip()]
+    body = compact(
+        {
+            "frequency": text(form, "frequency"),
+            "day": integer(form, "day"),
+            "hour": integer(form, "hour"),
+            "tiers": tiers or None,
+            "enabled": form.get("enabled") is not None,
+        }
+    )
+    try:
+        loaded = validated(ScheduleInSchema, body)
+        reconciliation.put_schedule(db.session, access, reconciliation.ScheduleSpec(**loaded))
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        errors = FormErrors.of(exc)
+        return _render_runs(access, schedule_form=form, schedule_errors=errors), exc.code
+    flash(gettext("Schedule saved."), "ok")
+    return redirect(url_for("ui.recon_runs", cid=cid) + "#schedule")
+
+
+# --- statements -------------------------------------------------------------------------------
+
+
+def _statement_org(access: ChainAccess, raw: str | None) -> tuple[int | None, str | None]:
+    """The org whose statement the owner picked (its id and name); a partner always its own."""
+    org_id = parse_id(raw)
+    if not access.is_owner or org_id is None:
+        return None, None
+    view = directory.member_detail(db.session, access, org_id)
+    return view.member.org_id, view.member.org.name
+
+
+def _render_statements(
+    access: ChainAccess, form: MultiDict, errors: FormErrors, org_id: int | None, org_name: Any
+):
+    periods = recent_periods(access)
+    chosen = form.get("period") or last_month(access)
+    return render_template(
+        "reconciliation/statements.html",
+        access=access,
+        periods=periods,
+        chosen=chosen,
+        default_period=last_month(access),
+        errors=errors,
+        org_id=org_id,
+        org_name=org_name,
+    )
+
+
+@blp.get("/chains/<cid>/statements")
+@login_required
+def statements(cid: str):
+    """Pick a period and download the org's statement (partners with the app: their own)."""
+    access = chain(cid)
+    require_app(db.session, access, reconciliation.APP)
+    org_id, org_name = _statement_org(access, text(request.args, "org_id"))
+    return _render_statements(access, request.args, FormErrors(), org_id, org_name)
+
+
+@blp.get("/chains/<cid>/statements/download")
+@login_required
+def statement_file(cid: str):
+    """One period's statement as xlsx, written for this request (a partner: its own org only)."""
+    access = chain(cid)
+    period = text(request.args, "period") or ""
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes (and so deletes) it
+    try:
+        query = validated(StatementQuerySchema, compact({"org_id": text(request.args, "org_id")}))
+        if not period:
+            raise Invalid(gettext("Pick a period."), {"period": ["Pick a period."]})
+        name = reconciliation.write_statement(
+            db.session, access, period, query.get("org_id"), handle
+        )
+    except Invalid as exc:
+        handle.close()
+        db.session.rollback()
+        require_app(db.session, access, reconciliation.APP)
+        org_id, org_name = _statement_org(access, text(request.args, "org_id"))
+        page = _render_statements(access, request.args, FormErrors.of(exc), org_id, org_name)
+        return page, exc.code
+    except BaseException:
+        handle.close()
+        raise
+    handle.seek(0)
+    return send_file(handle, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name)
+
+
+# Writing a statement records an audit event: the request writes, so it takes the lock early.
+GET_WRITERS.add("ui.statement_file")

@@ -4,7 +4,7 @@ Discrepancies and Notes. Rows stream straight to disk; only per-org totals stay 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -116,7 +116,10 @@ class WorkbookStats:
 
 @dataclass
 class _Totals:
-    orders: set[str] = field(default_factory=set)
+    # Lines arrive grouped by order, so counting changes of order number counts orders without
+    # keeping every number in memory.
+    orders: int = 0
+    last_order: str | None = None
     lines: int = 0
     ordered: Decimal = ZERO
     confirmed: Decimal = ZERO
@@ -272,7 +275,10 @@ def write_reconciliation_workbook(
     tz: Any,
     now: datetime,
 ) -> WorkbookStats:
-    """Stream a reconciliation workbook to `target` (a path or binary file) in constant memory."""
+    """Stream a reconciliation workbook to `target` (a path or binary file) in constant memory.
+
+    `lines` must come grouped by order (all lines of one order together), as the queries give them.
+    """
     wb = Workbook(write_only=True)
     summary = _Sheet(wb, "Summary", SUMMARY_COLUMNS)
     details = _Sheet(wb, "Lines", LINE_COLUMNS)
@@ -305,7 +311,9 @@ def write_reconciliation_workbook(
             discrepancies.append(row)
             stats.discrepancies += 1
         total = totals.setdefault((org.org_id, line.currency), _Totals())
-        total.orders.add(line.order_number)
+        if total.last_order != line.order_number:
+            total.orders += 1
+            total.last_order = line.order_number
         total.lines += 1
         total.ordered += row[18] or ZERO
         total.confirmed += row[23] or ZERO
@@ -317,7 +325,7 @@ def write_reconciliation_workbook(
         for currency in currencies:
             t = totals.get((org.org_id, currency), _Totals()) if currency else _Totals()
             summary.append([
-                org.code, org.name, org.group, org.tier, currency, len(t.orders), t.lines,
+                org.code, org.name, org.group, org.tier, currency, t.orders, t.lines,
                 t.ordered, t.confirmed, t.shipped, t.received, t.open_discrepancies,
             ])  # fmt: skip
     for sheet in (summary, details, discrepancies):

@@ -14,4 +14,5 @@ BENCHMARKS: dict[str, str] = {
     "imports": "tests.bench.imports",
     "notices": "tests.bench.notices",
     "orders": "tests.bench.orders",
+    "reconciliation": "tests.bench.reconciliation",
 }

@@ -579,6 +579,62 @@ def _check_movements(movements: list[Movement], by_no: dict[int, OrderLine]) -> 
         raise Invalid("Bad lines.", {"lines": errors})
 
 
+def _movable(
+    session: Session,
+    access: ChainAccess,
+    order_id: int | None,
+    party: str,
+    movements: list[Movement],
+) -> tuple[Order, dict[int, OrderLine]]:
+    """Lock the order for its seller or buyer (`party`) and check the lines a movement names."""
+    order = _load(session, access, order_id, lock=True)
+    if access.actor.org_id != getattr(order, f"{party}_id"):
+        what = "shipments" if party == "seller" else "receipts"
+        raise Forbidden(f"Only the {party} records {what}.")
+    _not_cancelled(order)
+    by_no = {line.line_no: line for line in _lines(session, order.id)}
+    _check_movements(movements, by_no)
+    return order, by_no
+
+
+def _apply_movements(
+    session: Session,
+    access: ChainAccess,
+    order: Order,
+    by_no: dict[int, OrderLine],
+    movements: list[Movement],
+    *,
+    column: str,
+    kind: str,
+    at_key: str,
+    at: datetime | None,
+    ref: str | None,
+) -> Order:
+    """Add the quantities to `column` of each line in one bulk update, and record the event."""
+    session.execute(
+        update(OrderLine),
+        [
+            {"id": by_no[m.line_no].id, column: getattr(by_no[m.line_no], column) + m.qty}
+            for m in movements
+        ],
+    )
+    order.updated_at = utcnow()
+    _event(
+        session,
+        access,
+        order,
+        kind,
+        {
+            "ref": ref,
+            at_key: (at or utcnow()).isoformat(),
+            "lines": [{"line_no": m.line_no, "qty": str(m.qty)} for m in movements],
+        },
+    )
+    session.flush()
+    session.expire_all()
+    return order
+
+
 def record_shipment(
     session: Session,
     access: ChainAccess,
@@ -588,12 +644,7 @@ def record_shipment(
     shipped_at: datetime | None,
 ) -> Order:
     """The seller ships confirmed lines; cumulative shipped never exceeds the confirmed quantity."""
-    order = _load(session, access, order_id, lock=True)
-    if access.actor.org_id != order.seller_id:
-        raise Forbidden("Only the seller records shipments.")
-    _not_cancelled(order)
-    by_no = {line.line_no: line for line in _lines(session, order.id)}
-    _check_movements(movements, by_no)
+    order, by_no = _movable(session, access, order_id, "seller", movements)
     errors: dict[str, Any] = {}
     for i, move in enumerate(movements):
         line = by_no[move.line_no]
@@ -606,28 +657,10 @@ def record_shipment(
             errors[str(i)] = {"qty": [f"Over-shipping line {line.line_no}: {_plain(left)} left."]}
     if errors:
         raise Conflict("These lines cannot be shipped.", {"lines": errors})
-    session.execute(
-        update(OrderLine),
-        [
-            {"id": by_no[m.line_no].id, "shipped_qty": by_no[m.line_no].shipped_qty + m.qty}
-            for m in movements
-        ],
-    )
-    order.updated_at = utcnow()
-    _event(
-        session,
-        access,
-        order,
-        "shipped",
-        {
-            "ref": ref,
-            "shipped_at": (shipped_at or utcnow()).isoformat(),
-            "lines": [{"line_no": m.line_no, "qty": str(m.qty)} for m in movements],
-        },
-    )
-    session.flush()
-    session.expire_all()
-    return order
+    return _apply_movements(
+        session, access, order, by_no, movements,
+        column="shipped_qty", kind="shipped", at_key="shipped_at", at=shipped_at, ref=ref,
+    )  # fmt: skip
 
 
 def record_receipt(
@@ -639,12 +672,7 @@ def record_receipt(
     received_at: datetime | None,
 ) -> Order:
     """The buyer records goods received; cumulative received never exceeds what was shipped."""
-    order = _load(session, access, order_id, lock=True)
-    if access.actor.org_id != order.buyer_id:
-        raise Forbidden("Only the buyer records receipts.")
-    _not_cancelled(order)
-    by_no = {line.line_no: line for line in _lines(session, order.id)}
-    _check_movements(movements, by_no)
+    order, by_no = _movable(session, access, order_id, "buyer", movements)
     errors: dict[str, Any] = {}
     for i, move in enumerate(movements):
         line = by_no[move.line_no]
@@ -657,25 +685,7 @@ def record_receipt(
             }
     if errors:
         raise Conflict("These lines cannot be received.", {"lines": errors})
-    session.execute(
-        update(OrderLine),
-        [
-            {"id": by_no[m.line_no].id, "received_qty": by_no[m.line_no].received_qty + m.qty}
-            for m in movements
-        ],
-    )
-    order.updated_at = utcnow()
-    _event(
-        session,
-        access,
-        order,
-        "received",
-        {
-            "ref": ref,
-            "received_at": (received_at or utcnow()).isoformat(),
-            "lines": [{"line_no": m.line_no, "qty": str(m.qty)} for m in movements],
-        },
-    )
-    session.flush()
-    session.expire_all()
-    return order
+    return _apply_movements(
+        session, access, order, by_no, movements,
+        column="received_qty", kind="received", at_key="received_at", at=received_at, ref=ref,
+    )  # fmt: skip

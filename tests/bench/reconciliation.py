@@ -55,7 +55,7 @@ from supplychain.excel.workbook import LINE_COLUMNS
 from supplychain.models import Chain, Order, OrderLine, User
 from supplychain.periods import Period, previous_period
 from supplychain.services.directory import chain_graph
-from supplychain.services.orders import BAK02
+from supplychain.services.orders import BAK02, _order_status
 from supplychain.services.reconciliation import (
     _directory,
     _file_digest,
@@ -125,17 +125,6 @@ CHANGE_KINDS = ("IQ", "IP", "DR", "IC")
 def bench_period(tz: ZoneInfo) -> Period:
     """Last month in the chain's timezone: always in the past, as a run requires."""
     return previous_period("monthly", datetime.now(UTC).astimezone(tz))
-
-
-def _order_status(statuses: list[str]) -> str:
-    """As the orders service derives it from the line answers."""
-    if all(s == "accepted" for s in statuses):
-        return "accepted"
-    if all(s == "rejected" for s in statuses):
-        return "rejected"
-    if any(s == "rejected" for s in statuses):
-        return "partially_accepted"
-    return "accepted_with_changes"
 
 
 class OrderMaker:

@@ -94,23 +94,20 @@ class MovementLineSchema(BaseSchema):
     qty = Quantity(required=True)
 
 
-class ShipmentInSchema(BaseSchema):
+class MovementInSchema(BaseSchema):
     lines = fields.List(
         fields.Nested(MovementLineSchema),
         required=True,
         validate=validate.Length(min=1, max=MAX_LINES),
     )
     ref = Text(load_default=None, allow_none=True, max_length=100)
+
+
+class ShipmentInSchema(MovementInSchema):
     shipped_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
-class ReceiptInSchema(BaseSchema):
-    lines = fields.List(
-        fields.Nested(MovementLineSchema),
-        required=True,
-        validate=validate.Length(min=1, max=MAX_LINES),
-    )
-    ref = Text(load_default=None, allow_none=True, max_length=100)
+class ReceiptInSchema(MovementInSchema):
     received_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 

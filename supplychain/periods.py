@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-MONTHLY = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\Z")
-WEEKLY = re.compile(r"^(\d{4})-W(0[1-9]|[1-4][0-9]|5[0-3])\Z")
+MONTHLY = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])\Z")
+WEEKLY = re.compile(r"^([0-9]{4})-W(0[1-9]|[1-4][0-9]|5[0-3])\Z")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, TypeDecorator
@@ -51,8 +51,38 @@ intpk = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True
 str50 = Annotated[str, 50]
 str200 = Annotated[str, 200]
 str500 = Annotated[str, 500]
+
+
 # 14 integer digits and 4 decimals, as API.md allows.
-AMOUNT = Numeric(18, 4)
+class Amount(TypeDecorator):
+    """Money and quantities: NUMERIC(18, 4) on PostgreSQL; on SQLite, which has no decimal type
+    and would store a float, an exact integer count of ten-thousandths (14 integer digits and 4
+    decimals fit in 64 bits). Values always come back as Decimal."""
+
+    impl = Numeric(18, 4)
+    cache_ok = True
+    SCALE = 4
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(18, 4, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        return int(number.scaleb(self.SCALE).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.SCALE)
+        return Decimal(value)
+
+
+AMOUNT = Amount()
 money = Annotated[Decimal, mapped_column(AMOUNT)]
 
 

@@ -424,8 +424,13 @@ def add_member(
     member.custom_id = custom_id
     member.group_id = group.id if group else None
     session.flush()
+    may_issue = org_id is None or org.id not in orgs_shared_beyond(
+        session, [org.id], chain.owner_org_id
+    )
     added = [
-        _attach_contact(session, chain.id, org.id, spec, f"contacts.{i}")
+        _attach_contact(
+            session, chain.id, org.id, spec, f"contacts.{i}", may_issue=may_issue, relist=True
+        )
         for i, spec in enumerate(contacts)
     ]
     _bump_graph(session, chain)
@@ -474,12 +479,48 @@ def _check_unique_emails(contacts: list[NewContact], field_name: str) -> None:
         seen.add(email)
 
 
+SHARED_ORG = (
+    "This org also belongs to another owner's chain (or owns one): only its own admins may add "
+    "its people or give them invitation codes."
+)
+
+
+def orgs_shared_beyond(session: Session, org_ids: list[int], owner_org_id: int) -> set[int]:
+    """The orgs among `org_ids` that own a chain or belong (now or before) to a chain of another
+    owner. Orgs and people are global: an owner may create people, hand out invitation codes or
+    rename only in orgs that are its own partners alone, or one owner could take over another's
+    supplier account."""
+    if not org_ids:
+        return set()
+    ids = sorted(set(org_ids) - {owner_org_id})
+    elsewhere = (
+        select(Member.org_id)
+        .join(Chain, Chain.id == Member.chain_id)
+        .where(Member.org_id.in_(ids), Chain.owner_org_id != owner_org_id)
+    )
+    owners = select(Chain.owner_org_id).where(Chain.owner_org_id.in_(ids))
+    return set(session.scalars(elsewhere.union(owners)))
+
+
 def _attach_contact(
-    session: Session, chain_id: int, org_id: int, spec: NewContact, field_name: str
+    session: Session,
+    chain_id: int,
+    org_id: int,
+    spec: NewContact,
+    field_name: str,
+    *,
+    may_issue: bool,
+    relist: bool = False,
 ) -> AddedContact:
-    """List a person as a contact of `org_id` in the chain, creating the user if new."""
+    """List a person as a contact of `org_id` in the chain, creating the user if new.
+
+    `may_issue`: whether the caller may create this org's people and invitation codes (see
+    orgs_shared_beyond). `relist`: an existing listing (a re-added member's) is kept, not a 409.
+    """
     user = find_user_by_email(session, spec.email)
     code = None
+    if user is None and not may_issue:
+        raise Forbidden(SHARED_ORG, {field_name: {"email": ["Ask the org's own admins."]}})
     if user is None:
         user = User(
             org_id=org_id,
@@ -499,13 +540,15 @@ def _attach_contact(
         )
     else:
         exists = session.scalar(
-            select(Contact.id).where(Contact.chain_id == chain_id, Contact.user_id == user.id)
+            select(Contact).where(Contact.chain_id == chain_id, Contact.user_id == user.id)
         )
-        if exists:
+        if exists is not None and relist:
+            return AddedContact(contact=exists, invite_code=None)
+        if exists is not None:
             raise Conflict(
                 "This person is a contact already.", {field_name: {"email": ["Already a contact."]}}
             )
-        if user.password_hash is None:
+        if user.password_hash is None and may_issue:
             code = assign_invite_code(user)
     contact = Contact(chain_id=chain_id, org_id=org_id, user_id=user.id)
     session.add(contact)
@@ -671,7 +714,12 @@ def add_contact(
     own_org_admin = access.actor.org_id == member.org_id and access.actor.is_admin
     if not (own_org_admin or (access.is_owner and access.actor.is_admin)):
         raise Forbidden("Only the chain owner's admins or this org's admins may add contacts.")
-    added = _attach_contact(session, access.chain_id, member.org_id, spec, "json")
+    may_issue = own_org_admin or member.org_id not in orgs_shared_beyond(
+        session, [member.org_id], access.chain.owner_org_id
+    )
+    added = _attach_contact(
+        session, access.chain_id, member.org_id, spec, "json", may_issue=may_issue
+    )
     record_event(
         session,
         access.actor,

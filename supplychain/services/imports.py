@@ -52,10 +52,12 @@ from supplychain.services.accounts import normalise_email
 from supplychain.services.audit import record_event
 from supplychain.services.directory import (
     MAX_CUSTOM_ID,
+    SHARED_ORG,
     ChainAccess,
     bump_graph_version,
     lock_chain,
     normalise_group_path,
+    orgs_shared_beyond,
 )
 
 MAX_REPORTED_ERRORS = 200
@@ -450,6 +452,9 @@ def _plan(
     database can show (kinds that differ, emails of other orgs)."""
     plan = _Plan()
     current = _current_members(session, chain.id, list(companies))
+    shared_orgs = orgs_shared_beyond(
+        session, [m.org_id for m in current.values()], chain.owner_org_id
+    )
     wanted_groups: set[str] = set()
     for custom_id, company in companies.items():
         member = current.get(custom_id)
@@ -474,6 +479,13 @@ def _plan(
         plan.org_ids[custom_id] = member.org_id
         changed = False
         if member.name != company.name:
+            if member.org_id in shared_orgs:
+                errors.add(
+                    company.row,
+                    "company_name",
+                    "This org also belongs to other chains: its name is not yours to change.",
+                )
+                continue
             plan.renamed.append((member, company.name))
             changed = True
         if company.group is not None and company.group != member.group:
@@ -485,10 +497,17 @@ def _plan(
 
     users = _users(session, [person.email for person in people])
     listed = _listed(session, chain.id, [user.id for user in users.values()])
+    shared = shared_orgs
     for person in people:
         user = users.get(person.email)
         member = current.get(person.custom_id)
-        if user is None:
+        if (
+            member is not None
+            and member.org_id in shared
+            and (user is None or (user.id not in listed and not user.activated))
+        ):
+            errors.add(person.row, "email", SHARED_ORG)
+        elif user is None:
             plan.new_people.append(person)
         elif member is None or user.org_id != member.org_id:
             errors.add(person.row, "email", "This email belongs to a person of another org.")

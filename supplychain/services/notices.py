@@ -654,17 +654,31 @@ def recipients_page(
         }
         for row, name in result.items
     ]
-    sums = session.execute(
-        select(NoticeResponseLine.sku, func.sum(NoticeResponseLine.qty))
-        .where(NoticeResponseLine.notice_id == notice.id, NoticeResponseLine.current.is_(True))
-        .group_by(NoticeResponseLine.sku)
-        .order_by(NoticeResponseLine.sku)
-    ).all()
     result.extra = {
         "totals": _totals(session, notice.id),
-        "responses_by_sku": [{"sku": sku, "qty": Decimal(qty)} for sku, qty in sums],
+        "responses_by_sku": _sums_by_sku(session, notice.id),
     }
     return result
+
+
+def _sums_by_sku(session: Session, notice_id: int) -> list[dict[str, Any]]:
+    """Current response quantities per sku, exact: SQL on PostgreSQL (NUMERIC), Python Decimal
+    on SQLite (whose integer sums could overflow and which has no decimal type)."""
+    current = (NoticeResponseLine.notice_id == notice_id) & NoticeResponseLine.current.is_(True)
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            select(NoticeResponseLine.sku, func.sum(NoticeResponseLine.qty))
+            .where(current)
+            .group_by(NoticeResponseLine.sku)
+            .order_by(NoticeResponseLine.sku)
+        ).all()
+        return [{"sku": sku, "qty": Decimal(qty)} for sku, qty in rows]
+    sums: dict[str, Decimal] = {}
+    for sku, qty in session.execute(
+        select(NoticeResponseLine.sku, NoticeResponseLine.qty).where(current)
+    ):
+        sums[sku] = sums.get(sku, Decimal(0)) + qty
+    return [{"sku": sku, "qty": sums[sku]} for sku in sorted(sums)]
 
 
 def withdraw_notice(session: Session, access: ChainAccess, notice_id: int | None) -> Notice:

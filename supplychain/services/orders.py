@@ -323,25 +323,23 @@ def orders_page(
         stmt = stmt.where(Order.created_at < _start_of(date_to, 1))
     result = paginate(session, stmt.order_by(Order.id.desc()), page, page_size)
     ids = [o.id for o in result.items]
-    sums = {}
+    # Amounts are added up in Python, in Decimal: exact on every database (SQLite has no
+    # decimal arithmetic), in one query for the whole page.
+    lines: dict[int, int] = dict.fromkeys(ids, 0)
+    amounts: dict[int, Decimal] = dict.fromkeys(ids, Decimal(0))
     if ids:
-        sums = {
-            oid: (count, amount)
-            for oid, count, amount in session.execute(
-                select(
-                    OrderLine.order_id,
-                    func.count(),
-                    func.sum(OrderLine.qty * OrderLine.unit_price),
-                )
-                .where(OrderLine.order_id.in_(ids))
-                .group_by(OrderLine.order_id)
+        for oid, qty, price in session.execute(
+            select(OrderLine.order_id, OrderLine.qty, OrderLine.unit_price).where(
+                OrderLine.order_id.in_(ids)
             )
-        }
+        ):
+            lines[oid] += 1
+            amounts[oid] += qty * price
     result.items = [
         {
             "order": o,
-            "line_count": sums.get(o.id, (0, 0))[0],
-            "amount": Decimal(sums.get(o.id, (0, 0))[1] or 0).quantize(Decimal("0.0001")),
+            "line_count": lines[o.id],
+            "amount": amounts[o.id].quantize(Decimal("0.0001")),
         }
         for o in result.items
     ]

@@ -361,3 +361,17 @@ def test_inbox_is_fixed_cost(chain, count_queries):
             w.api.get(w.path(f"/notices?box=sent&page_size={size}"), token=w.owner.token)
         sent_counts.append(counter.count)
     assert sent_counts[0] == sent_counts[1]
+
+
+def test_response_sums_are_exact(chain):
+    w = chain
+    nid = _send(w, items=[{"sku": "MX-100", "qty": "1"}]).json()["id"]
+    for key in ("D1a", "D1b"):
+        r = w.api.post(
+            w.path(f"/notices/{nid}/responses"),
+            {"items": [{"sku": "MX-100", "qty": "99999999999999.9999"}]},
+            token=w.parties[key].token,
+        )
+        assert r.status_code == 201
+    tracking = w.api.get(w.path(f"/notices/{nid}/recipients"), token=w.owner.token).json()
+    assert tracking["responses_by_sku"] == [{"sku": "MX-100", "qty": "199999999999999.9998"}]

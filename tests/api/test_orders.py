@@ -539,3 +539,23 @@ def test_query_count_does_not_grow_with_lines(chain, count_queries):
         counts[n] = (create.count, ack.count)
     assert counts[3] == counts[60], counts
     assert d1a
+
+
+def test_extreme_amounts_stay_exact(chain):
+    """14 integer digits and 4 decimals round-trip exactly on every database (no float)."""
+    w = chain
+    lines = [
+        {"line_no": 1, "sku": "BIG", "qty": "99999999999999.9999", "unit_price": "0.0001"},
+        {"line_no": 2, "sku": "ODD", "qty": "12345678901234.5678", "unit_price": "1"},
+    ]
+    order = _po_from_d1a(w, lines=lines)
+    got = {ln["sku"]: ln["qty"] for ln in order["lines"]}
+    assert got == {"BIG": "99999999999999.9999", "ODD": "12345678901234.5678"}
+    listed = w.api.get(w.path("/orders"), token=w.owner.token).json()["items"][0]
+    assert listed["amount"] == "12355678901234.5678"
+    acked = _ack(w, order, decision="accept").json()
+    shipped = _ship(w, acked, [{"line_no": 2, "qty": "12345678901234.5677"}])
+    assert shipped.status_code == 201
+    over = _ship(w, acked, [{"line_no": 2, "qty": "0.0002"}])
+    assert over.status_code == 409
+    assert _ship(w, acked, [{"line_no": 2, "qty": "0.0001"}]).status_code == 201

@@ -168,7 +168,7 @@ class Contacts(MethodView):
         page = directory.contacts_page(
             db.session,
             access_to(cid),
-            org_id=parse_id(query.get("org_id")),
+            org_id=query.get("org_id"),
             filter_org="org_id" in query,
             q=query.get("q"),
             page=query["page"],

@@ -160,7 +160,7 @@ class MemberQuerySchema(PageQuery):
 
 
 class ContactQuerySchema(PageQuery):
-    org_id = fields.String(validate=validate.Length(max=40))
+    org_id = Id()
     q = Text(max_length=100)
 
 

@@ -174,11 +174,6 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def envelope(page: Any, **extra: Any) -> dict[str, Any]:
-    """The list envelope of a service Page."""
-    return page.envelope(**extra)
-
-
 def no_content() -> Response:
     """An empty 204."""
     return current_app.response_class(status=204)

@@ -149,11 +149,3 @@ def bootstrap_admin(
     actor = Actor(user=user, token_id=0)
     record_event(session, actor, "org.create", "org", org.id, data={"name": org_name})
     return issue_token(session, user, name="bootstrap", kind="api")
-
-
-def require_org(session: Session, org_id: int) -> Org:
-    """The org, or 404."""
-    org = session.get(Org, org_id)
-    if org is None:
-        raise NotFound("No such org.")
-    return org

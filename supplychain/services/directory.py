@@ -842,19 +842,6 @@ def links_query(access: ChainAccess) -> Select:
     return stmt.order_by(Link.id)
 
 
-def links_between(session: Session, chain_id: int, a: int, b: int) -> Link | None:
-    """A link joining two orgs in either direction, if any."""
-    return session.scalar(
-        select(Link).where(
-            Link.chain_id == chain_id,
-            or_(
-                (Link.supplier_id == a) & (Link.customer_id == b),
-                (Link.supplier_id == b) & (Link.customer_id == a),
-            ),
-        )
-    )
-
-
 # --- graph and impact -------------------------------------------------------------------------
 
 

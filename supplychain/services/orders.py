@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -347,8 +347,6 @@ def orders_page(
 
 
 def _start_of(day: date, plus_days: int = 0) -> datetime:
-    from datetime import UTC, timedelta
-
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=plus_days)
 
 

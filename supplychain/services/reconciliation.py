@@ -41,7 +41,7 @@ from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, latest_fire_time, parse_period, previous_period
 from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
-from supplychain.services.directory import ChainAccess, chain_access, chain_graph
+from supplychain.services.directory import ChainAccess, chain_graph
 
 log = logging.getLogger(__name__)
 APP = "reconciliation"
@@ -642,8 +642,3 @@ def run_schedule(
         )
         runs.append(run)
     return runs
-
-
-def access_for(session: Session, actor: Actor, chain_id: int) -> ChainAccess:
-    """Chain access for CLI callers that act as a user."""
-    return chain_access(session, actor, chain_id)

@@ -13,6 +13,7 @@ from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
 from supplychain.extensions import db
 from supplychain.schemas import parse_id
 from supplychain.services import reconciliation
+from supplychain.services.pages import paginate
 
 blp = authenticated_blueprint(
     "reconciliation", __name__, url_prefix="/chains", description="Reconciliation workbooks"
@@ -63,8 +64,6 @@ class Runs(MethodView):
     @blp.response(200, s.RunPageSchema)
     def get(self, query, cid):
         """Runs of the chain, newest first (owner)."""
-        from supplychain.services.pages import paginate
-
         stmt = reconciliation.runs_query(access_to(cid), query.get("tier"), query.get("period"))
         return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
 

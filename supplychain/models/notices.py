@@ -54,17 +54,26 @@ class NoticeItem(Base):
 
 
 class NoticeRecipient(Base):
-    """One recipient org of a notice, with its read, ack and response state."""
+    """One recipient org of a notice, with its read, ack and response state.
+
+    The fan-out table: a notice to a whole tier writes one row per org in one statement, so a
+    row costs as little as it can. The key is (notice_id, org_id); `chain_id` is the notice's,
+    copied so an org's inbox in one chain is counted and paged from one index without reading
+    notices. There are deliberately no foreign keys on notice_id, org_id and chain_id: on
+    PostgreSQL each is a per-row trigger that reads and share-locks the parent row, three
+    quarters of a 10 000-org fan-out (`make bench notices`). The one writer of these rows, the
+    fan-out, takes the org ids from the chain's live members and the notice id it has just
+    inserted, in the same transaction, and neither notices nor orgs are ever deleted.
+    """
 
     __tablename__ = "notice_recipients"
     __table_args__ = (
-        UniqueConstraint("notice_id", "org_id"),
-        Index("ix_notice_recipients_org_notice", "org_id", "notice_id"),
+        Index("ix_notice_recipients_org_chain_notice", "org_id", "chain_id", "notice_id"),
     )
 
-    id: Mapped[intpk]
-    notice_id: Mapped[int] = mapped_column(BigId, ForeignKey("notices.id"))
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    notice_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    org_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    chain_id: Mapped[int] = mapped_column(BigId)
     read_at: Mapped[datetime | None]
     read_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
     acked_at: Mapped[datetime | None]

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -61,11 +61,17 @@ def _grant_covers(grant: Grant, access: ChainAccess, tier: str) -> bool:
     return False
 
 
+# Every app request checks grants: the statements are built once, with bound parameters.
+_LIVE_GRANTS = select(Grant).where(
+    Grant.chain_id == bindparam("chain_id"), Grant.revoked_at.is_(None)
+)
+_LIVE_APP_GRANTS = _LIVE_GRANTS.where(Grant.app_key == bindparam("app_key"))
+
+
 def _live_grants(session: Session, chain_id: int, app_key: str | None = None) -> list[Grant]:
-    stmt = select(Grant).where(Grant.chain_id == chain_id, Grant.revoked_at.is_(None))
-    if app_key is not None:
-        stmt = stmt.where(Grant.app_key == app_key)
-    return list(session.scalars(stmt))
+    if app_key is None:
+        return list(session.scalars(_LIVE_GRANTS, {"chain_id": chain_id}))
+    return list(session.scalars(_LIVE_APP_GRANTS, {"chain_id": chain_id, "app_key": app_key}))
 
 
 def usable_app_keys(session: Session, access: ChainAccess) -> list[str]:

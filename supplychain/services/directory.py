@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import available_timezones
 
-from sqlalchemy import ColumnElement, Select, delete, false, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from supplychain import graph as chain_graphs
@@ -84,20 +84,24 @@ class MemberView:
 # --- access -----------------------------------------------------------------------------------
 
 
+# Run by every chain-scoped request: built once, with bound parameters.
+_CHAIN_MEMBER = (
+    select(Chain, Member)
+    .join(
+        Member,
+        (Member.chain_id == Chain.id)
+        & (Member.org_id == bindparam("org_id"))
+        & Member.removed_at.is_(None),
+    )
+    .where(Chain.id == bindparam("chain_id"))
+)
+
+
 def chain_access(session: Session, actor: Actor, chain_id: int | None) -> ChainAccess:
     """The caller's standing in a chain; 404 when the chain is unknown or its org is no member."""
     row = None
     if chain_id is not None:
-        row = session.execute(
-            select(Chain, Member)
-            .join(
-                Member,
-                (Member.chain_id == Chain.id)
-                & (Member.org_id == actor.org_id)
-                & Member.removed_at.is_(None),
-            )
-            .where(Chain.id == chain_id)
-        ).first()
+        row = session.execute(_CHAIN_MEMBER, {"org_id": actor.org_id, "chain_id": chain_id}).first()
     if row is None:
         raise NotFound("No such chain.")
     chain, member = row

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, text, update
+from sqlalchemy import Select, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -230,7 +230,7 @@ def broadcast_notice(
                 for i, item in enumerate(items)
             ],
         )
-    _insert_recipients(session, notice.id, recipients)
+    _insert_recipients(session, notice.id, access.chain_id, recipients)
     record_event(
         session,
         access.actor,
@@ -248,18 +248,21 @@ def broadcast_notice(
     return notice
 
 
-def _insert_recipients(session: Session, notice_id: int, org_ids: list[int]) -> None:
-    """One INSERT ... SELECT over the id list, however many recipients (no per-row statements)."""
+def _insert_recipients(session: Session, notice_id: int, chain_id: int, org_ids: list[int]) -> None:
+    """One INSERT ... SELECT over the id list, however many recipients (no per-row statements).
+
+    The ids are the chain's live members (`resolve_audience`): what a foreign key would check."""
     ids = json.dumps(org_ids)
     if session.get_bind().dialect.name == "postgresql":
         source = (
-            "SELECT :nid, CAST(value AS BIGINT) FROM json_array_elements_text(CAST(:ids AS JSON))"
+            "SELECT :nid, CAST(value AS BIGINT), :cid "
+            "FROM json_array_elements_text(CAST(:ids AS JSON))"
         )
     else:
-        source = "SELECT :nid, value FROM json_each(:ids)"
+        source = "SELECT :nid, value, :cid FROM json_each(:ids)"
     session.execute(
-        text(f"INSERT INTO notice_recipients (notice_id, org_id) {source}"),
-        {"nid": notice_id, "ids": ids},
+        text(f"INSERT INTO notice_recipients (notice_id, org_id, chain_id) {source}"),
+        {"nid": notice_id, "cid": chain_id, "ids": ids},
     )
 
 
@@ -370,42 +373,67 @@ def _response_dict(response: NoticeResponse, items: list[dict[str, Any]]) -> dic
     }
 
 
+# The inbox is the page every dealer opens most: its statements are built once, as Core, and
+# run on the session's connection (no ORM compile or identity map per request). Count and page
+# are read from the (org_id, chain_id, notice_id) index; only the page rows join their notices.
+_R = NoticeRecipient.__table__
+_N = Notice.__table__
+_INBOX_MINE = (_R.c.org_id == bindparam("org"), _R.c.chain_id == bindparam("chain"))
+_INBOX_STATE = {
+    None: (),
+    "unread": (_R.c.read_at.is_(None),),
+    "unacked": (
+        _R.c.acked_at.is_(None),
+        _N.c.requires_ack.is_(True),
+        _N.c.withdrawn_at.is_(None),
+    ),
+}
+
+
+def _inbox_statements(state: str | None) -> tuple[Select, Select]:
+    where = (*_INBOX_MINE, *_INBOX_STATE[state])
+    joined = _R.join(_N, _N.c.id == _R.c.notice_id)
+    count = select(func.count()).select_from(joined if state == "unacked" else _R).where(*where)
+    page = (
+        select(
+            _N.c.id,
+            _N.c.kind,
+            _N.c.title,
+            _N.c.sender_org_id,
+            _N.c.created_at,
+            _N.c.requires_ack,
+            _N.c.ack_due,
+            _N.c.withdrawn_at,
+            _N.c.recipients_count,
+            _R.c.read_at,
+            _R.c.acked_at,
+            _R.c.responded_at,
+        )
+        .select_from(joined)
+        .where(*where)
+        .order_by(_R.c.notice_id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    return count, page
+
+
+_INBOX = {state: _inbox_statements(state) for state in _INBOX_STATE}
+
+
 def inbox_page(
     session: Session, access: ChainAccess, state: str | None, page: int, page_size: int
 ) -> Page:
     """Notices addressed to the caller's org, newest first, optionally only unread or unacked."""
     require_app(session, access, APP)
-    # Plain columns, not entities: the hottest page a dealer opens skips the identity map.
-    stmt = (
-        select(
-            Notice.id,
-            Notice.kind,
-            Notice.title,
-            Notice.sender_org_id,
-            Notice.created_at,
-            Notice.requires_ack,
-            Notice.ack_due,
-            Notice.withdrawn_at,
-            Notice.recipients_count,
-            NoticeRecipient.read_at,
-            NoticeRecipient.acked_at,
-            NoticeRecipient.responded_at,
-        )
-        .join(NoticeRecipient, NoticeRecipient.notice_id == Notice.id)
-        .where(NoticeRecipient.org_id == access.actor.org_id, Notice.chain_id == access.chain_id)
-    )
-    if state == "unread":
-        stmt = stmt.where(NoticeRecipient.read_at.is_(None))
-    elif state == "unacked":
-        stmt = stmt.where(
-            Notice.requires_ack.is_(True),
-            NoticeRecipient.acked_at.is_(None),
-            Notice.withdrawn_at.is_(None),
-        )
-    # Ordered by the recipients index (org_id, notice_id): no sort of the whole inbox per page.
-    stmt = stmt.order_by(NoticeRecipient.notice_id.desc())
-    result = paginate(session, stmt, page, page_size, scalars=False)
-    result.items = [
+    count, rows = _INBOX[state]
+    conn = session.connection()
+    params = {"org": access.actor.org_id, "chain": access.chain_id}
+    total = conn.execute(count, params).scalar_one()
+    result = conn.execute(
+        rows, {**params, "limit": page_size, "offset": (page - 1) * page_size}
+    ).all()
+    items = [
         {
             "id": r.id,
             "kind": r.kind,
@@ -422,9 +450,9 @@ def inbox_page(
             "acked_at": r.acked_at,
             "responded": r.responded_at is not None,
         }
-        for r in result.items
+        for r in result
     ]
-    return result
+    return Page(items=items, total=total, page=page, page_size=page_size)
 
 
 def sent_page(
@@ -504,7 +532,11 @@ def acknowledge_notice(
     now = utcnow()
     result = session.execute(
         update(NoticeRecipient)
-        .where(NoticeRecipient.id == row.id, NoticeRecipient.acked_at.is_(None))
+        .where(
+            NoticeRecipient.notice_id == row.notice_id,
+            NoticeRecipient.org_id == row.org_id,
+            NoticeRecipient.acked_at.is_(None),
+        )
         .values(
             acked_at=now,
             acked_by=access.actor.user_id,
@@ -590,7 +622,7 @@ def respond_to_notice(
     )
     session.execute(
         update(NoticeRecipient)
-        .where(NoticeRecipient.id == row.id)
+        .where(NoticeRecipient.notice_id == row.notice_id, NoticeRecipient.org_id == row.org_id)
         .values(responded_at=now, read_at=func.coalesce(NoticeRecipient.read_at, now))
         .execution_options(synchronize_session=False)
     )

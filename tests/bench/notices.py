@@ -165,17 +165,17 @@ def _broadcast(env: BenchApp, report: Report, world: NoticeWorld) -> None:
     report.ratio("core_over_floor", floors["core"], floors["set"], "ratio Core executemany / floor")
 
 
-def _insert_set(conn: Any, dialect: str, notice_id: int, orgs: list[int]) -> None:
+def _insert_set(conn: Any, dialect: str, notice_id: int, chain_id: int, orgs: list[int]) -> None:
     """One statement, the org ids as one parameter: unnest() of an array, json_each() on SQLite."""
     if dialect == "postgresql":
-        source = "SELECT :nid, unnest(CAST(:orgs AS BIGINT[]))"
+        source = "SELECT :nid, unnest(CAST(:orgs AS BIGINT[])), :cid"
         orgs_param: Any = orgs
     else:
-        source = "SELECT :nid, value FROM json_each(:orgs)"
+        source = "SELECT :nid, value, :cid FROM json_each(:orgs)"
         orgs_param = json.dumps(orgs)
     conn.execute(
-        text(f"INSERT INTO notice_recipients (notice_id, org_id) {source}"),
-        {"nid": notice_id, "orgs": orgs_param},
+        text(f"INSERT INTO notice_recipients (notice_id, org_id, chain_id) {source}"),
+        {"nid": notice_id, "cid": chain_id, "orgs": orgs_param},
     )
 
 
@@ -209,7 +209,10 @@ def _insert_floor(env: BenchApp, world: NoticeWorld, orgs: list[int]) -> dict[st
                     )
                     .returning(Notice.id)
                 )
-                rows = [{"notice_id": notice_id, "org_id": org} for org in ids]
+                rows = [
+                    {"notice_id": notice_id, "org_id": org, "chain_id": built.chain_id}
+                    for org in ids
+                ]
                 start = time.perf_counter()
                 if kind == "orm":
                     with Session(bind=conn) as session:
@@ -217,7 +220,7 @@ def _insert_floor(env: BenchApp, world: NoticeWorld, orgs: list[int]) -> dict[st
                 elif kind == "core":
                     conn.execute(insert(NoticeRecipient.__table__), rows)
                 else:
-                    _insert_set(conn, env.dialect, notice_id, ids)
+                    _insert_set(conn, env.dialect, notice_id, built.chain_id, ids)
                 values.append(time.perf_counter() - start)
                 inserted = conn.scalar(
                     select(func.count())
@@ -297,6 +300,7 @@ def _fill_inbox(env: BenchApp, report: Report, world: NoticeWorld) -> None:
                     {
                         "notice_id": nid,
                         "org_id": dealer,
+                        "chain_id": built.chain_id,
                         "read_at": now if i % 3 else None,
                         "read_by": dealer_user if i % 3 else None,
                         "acked_at": now if i % 3 and i % 2 == 0 else None,

@@ -1,12 +1,21 @@
-"""`supplychain db upgrade` on an old database: data written by 0004 survives, exactly."""
+"""`supplychain db upgrade` on an old database: data survives, and head is what the models say."""
 
 import os
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import create_engine, text
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Numeric, TypeDecorator, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
-from supplychain.migrate import upgrade_database
+from supplychain.config import normalise_database_url
+from supplychain.migrate import alembic_config, upgrade_database
+from supplychain.models import Base
 
 
 @pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite file migration")
@@ -69,3 +78,115 @@ def test_upgrade_from_0004_converts_amounts(tmp_path, monkeypatch):
     engine.dispose()
     with app.app_context():
         db.engine.dispose()
+
+
+# --- any database: a scratch database of its own, migrated step by step ---------------------
+
+
+@pytest.fixture
+def scratch_url(tmp_path) -> Iterator[str]:
+    """An empty database of this test's own: a SQLite file, or a new PostgreSQL database on the
+    TEST_DATABASE_URL server (dropped afterwards)."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        return
+    url = make_url(normalise_database_url(base))
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _compare_type(context, inspected_column, metadata_column, inspected_type, metadata_type):
+    """Our TypeDecorators (UTC datetimes, Amount) are stored as their impl type: compare that."""
+    if not isinstance(metadata_type, TypeDecorator):
+        return None  # alembic's own comparison
+    impl = metadata_type.impl
+    if inspected_type._type_affinity is not impl._type_affinity:
+        return True
+    if isinstance(impl, Numeric):
+        return (inspected_type.precision, inspected_type.scale) != (impl.precision, impl.scale)
+    return False
+
+
+def _schema_drift(url: str) -> list:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": _compare_type})
+            return compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+
+
+def test_migrations_build_exactly_the_models(scratch_url):
+    """Head has what the models declare, also after stepping down to 0005 and up again."""
+    upgrade_database(scratch_url)
+    assert _schema_drift(scratch_url) == []
+    command.downgrade(alembic_config(scratch_url), "0005")
+    upgrade_database(scratch_url)
+    assert _schema_drift(scratch_url) == []
+
+
+def test_upgrade_from_0005_keeps_notice_recipients(scratch_url):
+    """0006 re-keys notice_recipients: rows keep their state and learn their notice's chain."""
+    upgrade_database(scratch_url, "0005")
+    engine = create_engine(scratch_url)
+    stamp = "2026-01-01 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO orgs (id, name, kind, created_at) VALUES "
+                f"(1, 'A', 'manufacturer', '{stamp}'), (2, 'B', 'dealer', '{stamp}'),"
+                f" (3, 'C', 'dealer', '{stamp}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, org_id, email, name, role, created_at) VALUES "
+                f"(1, 1, 'a@x.example', 'A', 'admin', '{stamp}'),"
+                f" (2, 2, 'b@x.example', 'B', 'admin', '{stamp}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO chains (id, name, owner_org_id, currency, timezone, graph_version, "
+                f"created_at) VALUES (7, 'C', 1, 'CNY', 'UTC', 1, '{stamp}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO notices (id, chain_id, sender_org_id, sender_user_id, kind, title, "
+                "body, audience, requires_ack, recipients_count, created_at) VALUES "
+                f"(5, 7, 1, 1, 'supply', 'T', '', '{{}}', true, 2, '{stamp}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO notice_recipients (id, notice_id, org_id, read_at, read_by, "
+                "acked_at, acked_by, ack_note) VALUES "
+                f"(1, 5, 2, '{stamp}', 2, '{stamp}', 2, 'ok'), (2, 5, 3, NULL, NULL, NULL, "
+                "NULL, NULL)"
+            )
+        )
+    upgrade_database(scratch_url)
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT notice_id, org_id, chain_id, read_by, acked_by, ack_note "
+                "FROM notice_recipients ORDER BY org_id"
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [(5, 2, 7, 2, 2, "ok"), (5, 3, 7, None, None, None)]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO notice_recipients (notice_id, org_id, chain_id) VALUES (5, 2, 7)")
+        )
+    engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
@@ -23,11 +24,12 @@ class Notices(MethodView):
     @blp.response(200, s.NoticePageSchema)
     def get(self, query, cid):
         """Inbox (addressed to the caller's org) or sent box, newest first."""
-        lister = notices.sent_page if query["box"] == "sent" else notices.inbox_page
-        page = lister(
-            db.session, access_to(cid), query.get("state"), query["page"], query["page_size"]
-        )
-        return page.envelope()
+        access = access_to(cid)
+        state, page, page_size = query.get("state"), query["page"], query["page_size"]
+        if query["box"] == "sent":
+            return notices.sent_page(db.session, access, state, page, page_size).envelope()
+        inbox = notices.inbox_page(db.session, access, state, page, page_size)
+        return current_app.json.response(s.dump_inbox_page(inbox.envelope()))
 
     @idempotent
     @blp.arguments(s.NoticeCreateSchema)

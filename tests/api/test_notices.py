@@ -375,3 +375,29 @@ def test_response_sums_are_exact(chain):
         assert r.status_code == 201
     tracking = w.api.get(w.path(f"/notices/{nid}/recipients"), token=w.owner.token).json()
     assert tracking["responses_by_sku"] == [{"sku": "MX-100", "qty": "199999999999999.9998"}]
+
+
+def test_inbox_of_an_org_in_two_chains_keeps_them_apart(chain):
+    """A dealer that also belongs to a rival manufacturer's chain sees, in each chain, only the
+    notices of that chain: in totals, in every state filter and on the notice itself."""
+    w = chain
+    d1a, rival = w.parties["D1a"], w.outsider
+    ours = _send(w, audience={"orgs": [d1a.org_id]}).json()["id"]
+    other = w.api.post("/chains", {"name": "Rival chain"}, token=rival.token).json()["id"]
+    added = w.api.post(
+        f"/chains/{other}/members", {"org_id": d1a.org_id, "custom_id": "R1"}, token=rival.token
+    )
+    assert added.status_code == 201, added.text
+    grant = {"app": "notices", "scope": {"type": "all"}}
+    assert w.api.post(f"/chains/{other}/grants", grant, token=rival.token).status_code == 201
+    theirs = w.api.post(
+        f"/chains/{other}/notices", _notice(audience={"orgs": [d1a.org_id]}), token=rival.token
+    )
+    assert theirs.status_code == 201, theirs.text
+    theirs_id = theirs.json()["id"]
+    for state in ("", "?state=unread", "?state=unacked"):
+        mine = w.api.get(w.path(f"/notices{state}"), token=d1a.token).json()
+        assert [n["id"] for n in mine["items"]] == [ours] and mine["total"] == 1, state
+        there = w.api.get(f"/chains/{other}/notices{state}", token=d1a.token).json()
+        assert [n["id"] for n in there["items"]] == [theirs_id] and there["total"] == 1, state
+    assert w.api.get(w.path(f"/notices/{theirs_id}"), token=d1a.token).status_code == 404

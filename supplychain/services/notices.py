@@ -426,6 +426,8 @@ def inbox_page(
 ) -> Page:
     """Notices addressed to the caller's org, newest first, optionally only unread or unacked."""
     require_app(session, access, APP)
+    if state not in _INBOX:
+        raise Invalid("Unknown inbox state.", {"state": ["Must be one of: unread, unacked."]})
     count, rows = _INBOX[state]
     conn = session.connection()
     params = {"org": access.actor.org_id, "chain": access.chain_id}

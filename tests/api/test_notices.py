@@ -1,7 +1,14 @@
 """Supply and demand notices through real HTTP: fan-out, inbox, read/ack/response, isolation."""
 
+from urllib.parse import parse_qsl
+
 import pytest
 
+from supplychain.api.notices.schemas import NoticePageSchema
+from supplychain.auth import actor_from_token
+from supplychain.extensions import db
+from supplychain.services.directory import chain_access
+from supplychain.services.notices import inbox_page
 from tests.conftest import activate, add_member
 
 
@@ -401,3 +408,33 @@ def test_inbox_of_an_org_in_two_chains_keeps_them_apart(chain):
         there = w.api.get(f"/chains/{other}/notices{state}", token=d1a.token).json()
         assert [n["id"] for n in there["items"]] == [theirs_id] and there["total"] == 1, state
     assert w.api.get(w.path(f"/notices/{theirs_id}"), token=d1a.token).status_code == 404
+
+
+def test_inbox_response_is_the_documented_schema_dump(chain, app):
+    """The inbox skips marshmallow for speed; over HTTP it says exactly what NoticePageSchema
+    says of the same page, for read, acked, responded, withdrawn and untouched notices."""
+    w = chain
+    d1a = w.parties["D1a"]
+    ids = [_send(w, title=f"Notice {i}").json()["id"] for i in range(5)]
+    assert w.api.get(w.path(f"/notices/{ids[0]}"), token=d1a.token).status_code == 200
+    assert w.api.post(w.path(f"/notices/{ids[1]}/ack"), {}, token=d1a.token).status_code == 201
+    answer = {"items": [{"sku": "MX-100", "qty": "3"}]}
+    assert w.api.post(w.path(f"/notices/{ids[2]}/responses"), answer, token=d1a.token).ok
+    assert w.api.post(w.path(f"/notices/{ids[3]}/withdraw"), token=w.owner.token).ok
+    for query in ("?page_size=3&page=2", "?page_size=10", "?state=unacked", "?state=unread"):
+        live = w.api.get(w.path(f"/notices{query}"), token=d1a.token).json()
+        with app.test_request_context():
+            access = chain_access(
+                db.session, actor_from_token(db.session, d1a.token), int(w.chain_id)
+            )
+            page = inbox_page(
+                db.session,
+                access,
+                dict(parse_qsl(query[1:])).get("state"),
+                live["page"],
+                live["page_size"],
+            )
+            expected = NoticePageSchema().dump(page.envelope())
+            db.session.rollback()
+        assert live == expected, query
+        assert live["items"], query

@@ -189,4 +189,17 @@ def test_upgrade_from_0005_keeps_notice_recipients(scratch_url):
         conn.execute(
             text("INSERT INTO notice_recipients (notice_id, org_id, chain_id) VALUES (5, 2, 7)")
         )
+    # And back: a fresh surrogate id per row, the state kept.
+    command.downgrade(alembic_config(scratch_url), "0005")
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, notice_id, org_id, acked_by, ack_note FROM notice_recipients "
+                "ORDER BY org_id"
+            )
+        ).all()
+        assert [tuple(r)[1:] for r in rows] == [(5, 2, 2, "ok"), (5, 3, None, None)]
+        assert len({r.id for r in rows}) == 2 and None not in {r.id for r in rows}
     engine.dispose()
+    upgrade_database(scratch_url)
+    assert _schema_drift(scratch_url) == []

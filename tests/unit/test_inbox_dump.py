@@ -3,7 +3,7 @@
 import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
-from supplychain.api.notices.schemas import NoticePageSchema, dump_inbox_page
+from supplychain.api.notices.schemas import NoticePageSchema, NoticeSummarySchema, dump_inbox_page
 
 NOW = datetime(2026, 11, 22, 8, 30, 15, 123456, tzinfo=UTC)
 MOMENTS = (None, NOW, NOW.replace(microsecond=0), NOW.astimezone(timezone(timedelta(hours=8))))
@@ -39,3 +39,11 @@ def test_dump_inbox_page_equals_the_schema_dump():
 def test_dump_inbox_page_of_an_empty_page():
     envelope = {"items": [], "total": 0, "page": 1, "page_size": 50}
     assert dump_inbox_page(envelope) == NoticePageSchema().dump(envelope)
+
+
+def test_dump_inbox_page_says_every_field_of_the_schema():
+    """A field added to the schema must be added to the hand-written dump too."""
+    item = dump_inbox_page(
+        {"items": [_item(1, NOW, None, None, False, True)], "total": 1, "page": 1, "page_size": 50}
+    )["items"][0]
+    assert set(item) == set(NoticeSummarySchema().fields) - {"counts"}

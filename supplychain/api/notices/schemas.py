@@ -115,13 +115,13 @@ def dump_inbox_page(envelope: dict[str, Any]) -> dict[str, Any]:
             "created_at": _iso(item["created_at"]),
             "requires_ack": bool(item["requires_ack"]),
             "ack_due": _iso(item["ack_due"]),
-            "withdrawn": item["withdrawn"],
-            "recipients": item["recipients"],
-            "read": item["read"],
-            "acked": item["acked"],
+            "withdrawn": bool(item["withdrawn"]),
+            "recipients": int(item["recipients"]),
+            "read": bool(item["read"]),
+            "acked": bool(item["acked"]),
             "read_at": _iso(item["read_at"]),
             "acked_at": _iso(item["acked_at"]),
-            "responded": item["responded"],
+            "responded": bool(item["responded"]),
         }
         for item in envelope["items"]
     ]

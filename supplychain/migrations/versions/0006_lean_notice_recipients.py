@@ -4,6 +4,8 @@ The fan-out table loses its surrogate `id` (the key is the pair it was unique on
 notice's `chain_id` so an org's inbox in one chain is counted and paged from one index, and drops
 the foreign keys to notices and orgs, each a per-row trigger on PostgreSQL (see
 `NoticeRecipient`). Existing rows keep their state; chain_id is filled from their notices.
+On PostgreSQL this rewrites the table under an exclusive lock: plan a short write pause for
+a large one.
 
 Revision ID: 0006
 Revises: 0005
@@ -47,17 +49,18 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notice_recipients_org_chain_notice")
         batch_op.drop_constraint("pk_notice_recipients", type_="primary")
         batch_op.drop_column("chain_id")
-    # A fresh surrogate key, numbered in (notice_id, org_id) order.
+    # The old foreign keys come back: rows whose notice or org is gone cannot stay.
+    op.execute(
+        "DELETE FROM notice_recipients WHERE notice_id NOT IN (SELECT id FROM notices) "
+        "OR org_id NOT IN (SELECT id FROM orgs)"
+    )
+    # A fresh surrogate key (in the table's physical order).
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE notice_recipients ADD COLUMN id BIGSERIAL")
     else:
         with op.batch_alter_table("notice_recipients") as batch_op:
             batch_op.add_column(sa.Column("id", BIG_ID, nullable=True))
-        op.execute(
-            "UPDATE notice_recipients SET id = (SELECT COUNT(*) FROM notice_recipients AS r "
-            "WHERE r.notice_id < notice_recipients.notice_id OR (r.notice_id = "
-            "notice_recipients.notice_id AND r.org_id <= notice_recipients.org_id))"
-        )
+        op.execute("UPDATE notice_recipients SET id = rowid")
     with op.batch_alter_table("notice_recipients") as batch_op:
         batch_op.alter_column("id", existing_type=BIG_ID, nullable=False)
         batch_op.create_primary_key("pk_notice_recipients", ["id"])

@@ -88,12 +88,30 @@ def access_to(cid: str) -> ChainAccess:
     return chain_access(db.session, current_actor(), parse_id(cid))
 
 
+def _multipart_canonical() -> str:
+    """A multipart body by what it carries: its fields, and each file's name, type and content
+    hash. The boundary (random per client call) and part order do not count, so a client that
+    rebuilds the same upload for a retry gets the replay it asked for."""
+    files = []
+    for name, upload in request.files.items(multi=True):
+        content = hashlib.sha256()
+        while chunk := upload.stream.read(1 << 16):
+            content.update(chunk)
+        upload.stream.seek(0)  # the view reads it again
+        files.append([name, upload.filename or "", upload.mimetype, content.hexdigest()])
+    fields = sorted([name, value] for name, value in request.form.items(multi=True))
+    return json.dumps({"fields": fields, "files": sorted(files)}, separators=(",", ":"))
+
+
 def _request_fingerprint() -> str:
-    body = request.get_data(cache=True)
-    try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        canonical = body.hex()
+    if request.mimetype == "multipart/form-data":
+        canonical = _multipart_canonical()
+    else:
+        body = request.get_data(cache=True)
+        try:
+            canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            canonical = body.hex()
     text = f"{request.method} {request.path}?{request.query_string.decode('latin-1')}\n{canonical}"
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -732,3 +732,32 @@ def test_idempotency_key_replays_the_same_upload(world):
     assert second.json() == first.json()
     assert second.headers.get("Idempotent-Replayed") == "true"
     assert audit_actions(world).count("import.apply") == 1
+
+
+def test_idempotency_key_replays_a_rebuilt_upload(world):
+    """A retry re-encodes the upload with a new multipart boundary (every HTTP library picks a
+    random one per call): still the same request, so it replays; another file with the key is 409."""
+    data = xlsx(GOOD_ROWS)
+    boundaries = []
+
+    def send(content: bytes, boundary: str):
+        body, content_type = encode_multipart_formdata(
+            {"file": ("partners.xlsx", content, XLSX_MIMETYPE)}, boundary=boundary
+        )
+        boundaries.append(content_type)
+        return world.api.request(
+            "POST",
+            world.path("/imports"),
+            data=body,
+            headers={"Content-Type": content_type, "Idempotency-Key": "import-retry"},
+            token=world.owner.token,
+        )
+
+    first, second = send(data, "first-boundary"), send(data, "retry-boundary-42")
+    assert boundaries[0] != boundaries[1]
+    assert first.status_code == second.status_code == 201, second.text
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert second.json() == first.json()
+    other = send(xlsx(GOOD_ROWS[:1]), "third-boundary")
+    assert other.status_code == 409, other.text
+    assert audit_actions(world).count("import.apply") == 1

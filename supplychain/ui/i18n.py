@@ -1,13 +1,15 @@
 """English pages with Chinese available: a dict catalog per language, no compile step.
 
-The English text is the message id. `translations/<lang>.json` maps it to the translation; a
-missing entry falls back to English (en.json only turns status codes into words). The language is the session's choice, else the browser's
+The English text is the message id. `translations/<lang>.json` maps it to the translation;
+entries with `%(name)s` placeholders also translate services' filled-in messages (see
+`translate`); a missing entry falls back to English (en.json only turns status codes into words). The language is the session's choice, else the browser's
 Accept-Language, else English.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -38,10 +40,54 @@ def current_language() -> str:
     return best or DEFAULT_LANGUAGE
 
 
+MIN_TEMPLATE_PREFIX = 3
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@cache
+def _templates(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Catalog entries with placeholders as patterns over the filled-in English, longest first.
+
+    Services say "Over-shipping line 3: 2 left." with the values inside; the catalog holds
+    "Over-shipping line %(line)s: %(left)s left.", so such a message is still translated."""
+    patterns = []
+    for english, translated in catalog(lang).items():
+        parts = _PLACEHOLDER.split(english)
+        names = parts[1::2]
+        # Only templates that open with words can be told apart from other text ("Only 5
+        # members" is no "%(count)s members"); the pages fill the others in themselves.
+        if not names or len(set(names)) != len(names) or len(parts[0]) < MIN_TEMPLATE_PREFIX:
+            continue
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
+        )
+        literal = sum(len(part) for part in parts[0::2])
+        patterns.append((literal, re.compile(regex + r"\Z", re.DOTALL), translated))
+    patterns.sort(key=lambda item: -item[0])
+    return tuple((pattern, translated) for _, pattern, translated in patterns)
+
+
+def translate(message: str, lang: str) -> str:
+    """`message` in `lang`: its catalog entry, else the first template it fills, else itself."""
+    entries = catalog(lang)
+    found = entries.get(message)
+    if found is not None:
+        return found
+    if entries:
+        for pattern, translated in _templates(lang):
+            match = pattern.match(message)
+            if match:
+                # A value that is a word of the catalog ("seller", "accepted") is translated too.
+                values = {k: entries.get(v, v) for k, v in match.groupdict().items()}
+                return translated % values
+    return message
+
+
 def gettext(message: str, **values: Any) -> str:
     """The message in the current language, with `%(name)s` placeholders filled in."""
-    text = catalog(current_language()).get(message, message)
-    return text % values if values else text
+    if values:
+        return catalog(current_language()).get(message, message) % values
+    return translate(message, current_language())
 
 
 _ = gettext

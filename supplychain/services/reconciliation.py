@@ -297,6 +297,14 @@ def _sessions(engine: Engine) -> sessionmaker[Session]:
     )
 
 
+def _reading(engine: Engine) -> sessionmaker[Session]:
+    # What only reads (writing a workbook takes a minute for a large tier) must not hold
+    # SQLite's write lock meanwhile: under WAL a plain BEGIN reads while others write.
+    return sessionmaker(
+        bind=engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+    )
+
+
 def _claim(
     make: sessionmaker[Session],
     chain_id: int,
@@ -401,7 +409,8 @@ def execute_run(
     """
     now = now or utcnow()
     make = _sessions(engine)
-    with make() as session:
+    read = _reading(engine)
+    with read() as session:
         chain = session.get(Chain, chain_id)
         if chain is None:
             raise NotFound("No such chain.")
@@ -418,7 +427,7 @@ def execute_run(
     temp: Path | None = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with make() as session:
+        with read() as session:
             chain = session.get(Chain, chain_id)
             assert chain is not None
             period = parse_period(period_label)
@@ -623,8 +632,7 @@ def run_schedule(
     """Run a chain's schedule for the period of its latest due time (taken from the schedule,
     not from when the job happens to run), every tier once."""
     now = now or utcnow()
-    make = _sessions(engine)
-    with make() as session:
+    with _reading(engine)() as session:
         chain = session.get(Chain, chain_id)
         schedule = session.scalar(
             select(ReconciliationSchedule).where(ReconciliationSchedule.chain_id == chain_id)

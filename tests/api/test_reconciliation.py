@@ -1,6 +1,8 @@
 """Reconciliation through real HTTP: runs, workbooks read back, statements, schedules."""
 
 import io
+import os
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -454,3 +456,32 @@ def test_amounts_are_decimal_exact(recon):
     wb = _book(_download(w, _run(w).json()["id"]).content)
     b = {row["Org code"]: row for row in _rows(wb["Summary"])}["DLR-002"]
     assert Decimal(str(b["Ordered amount"])) == Decimal("200.06")
+
+
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's write lock")
+def test_a_run_leaves_the_database_open_to_writers(recon, app, monkeypatch):
+    """Writing a workbook only reads: while a run writes (a minute for a large tier), dealers'
+    acknowledgments and shipments must still get SQLite's write lock."""
+    from supplychain.services import reconciliation
+
+    real = reconciliation.write_reconciliation_workbook
+    writers = []
+
+    def while_writing(*args, **kwargs):
+        with app.app_context():
+            path = db.engine.url.database
+        other = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            writers.append("got the write lock")
+        except sqlite3.OperationalError as exc:
+            writers.append(str(exc))
+        finally:
+            other.close()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", while_writing)
+    r = _run(recon)
+    assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
+    assert writers == ["got the write lock"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +13,21 @@ from supplychain.auth import Actor
 from supplychain.models import AuditEvent
 
 
+@dataclass(frozen=True)
+class Author:
+    """Who did it, as plain ids: for work that outlives the request (and its session)."""
+
+    user_id: int
+    org_id: int
+
+    @classmethod
+    def of(cls, actor: Actor | None) -> Author | None:
+        return None if actor is None else cls(user_id=actor.user_id, org_id=actor.org_id)
+
+
 def record_event(
     session: Session,
-    actor: Actor | None,
+    actor: Actor | Author | None,
     action: str,
     target_type: str,
     target_id: int | str | None,

@@ -7,7 +7,9 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,7 +42,7 @@ from supplychain.models import (
 from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, latest_fire_time, parse_period, previous_period
 from supplychain.services.apps import require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import Author, record_event
 from supplychain.services.directory import ChainAccess, chain_graph
 
 log = logging.getLogger(__name__)
@@ -345,7 +347,9 @@ def _claim(
                                 .values(
                                     status="queued",
                                     error=None,
-                                    started_at=None,
+                                    # The stale clock restarts at the claim: a retaken run
+                                    # waiting in the background queue is not "dead" yet.
+                                    started_at=now,
                                     finished_at=None,
                                     trigger=trigger,
                                     requested_by=user_id,
@@ -408,26 +412,58 @@ def execute_run(
     leaves no file, records the error, and a later call retries the same revision.
     """
     now = now or utcnow()
-    make = _sessions(engine)
-    read = _reading(engine)
-    with read() as session:
+    run, mine = claim_run(
+        engine, chain_id, tier, period_label, force=force, trigger=trigger, actor=actor, now=now
+    )
+    if not mine:
+        return run, False
+    return produce_run(engine, reports_dir, run.id, author=Author.of(actor), now=now), True
+
+
+def claim_run(
+    engine: Engine,
+    chain_id: int,
+    tier: str,
+    period_label: str,
+    *,
+    force: bool,
+    trigger: str,
+    actor: Actor | None,
+    now: datetime,
+) -> tuple[ReconciliationRun, bool]:
+    """Check the tier and period, then claim the run: (run, True) when this caller must
+    produce it (status queued), else the run that exists already."""
+    with _reading(engine)() as session:
         chain = session.get(Chain, chain_id)
         if chain is None:
             raise NotFound("No such chain.")
         check_period(period_label, ZoneInfo(chain.timezone), now)
         check_tier(session, chain, tier)
-    run, mine = _claim(
-        make, chain_id, tier, period_label, force, trigger, actor.user_id if actor else None, now
+    return _claim(
+        _sessions(engine),
+        chain_id,
+        tier,
+        period_label,
+        force,
+        trigger,
+        actor.user_id if actor else None,
+        now,
     )
-    if not mine:
-        return run, False
-    run = _finish(make, run.id, status="running", started_at=utcnow())
+
+
+def produce_run(
+    engine: Engine, reports_dir: str, run_id: int, *, author: Author | None, now: datetime
+) -> ReconciliationRun:
+    """Write the workbook of a run this caller claimed: running, then succeeded or failed."""
+    make = _sessions(engine)
+    run = _finish(make, run_id, status="running", started_at=utcnow())
+    tier, period_label, chain_id = run.tier, run.period, run.chain_id
     folder = Path(reports_dir) / str(chain_id) / period_label
     final = folder / f"{tier}-r{run.revision}.xlsx"
     temp: Path | None = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with read() as session:
+        with _reading(engine)() as session:
             chain = session.get(Chain, chain_id)
             assert chain is not None
             period = parse_period(period_label)
@@ -456,8 +492,8 @@ def execute_run(
             error=f"{type(exc).__name__}: {exc}"[:2000],
             finished_at=utcnow(),
         )
-        _audit_run(make, failed, actor)
-        return failed, True
+        _audit_run(make, failed, author)
+        return failed
     done = _finish(
         make,
         run.id,
@@ -470,15 +506,15 @@ def execute_run(
         finished_at=utcnow(),
         error=None,
     )
-    _audit_run(make, done, actor)
-    return done, True
+    _audit_run(make, done, author)
+    return done
 
 
-def _audit_run(make: sessionmaker[Session], run: ReconciliationRun, actor: Actor | None) -> None:
+def _audit_run(make: sessionmaker[Session], run: ReconciliationRun, author: Author | None) -> None:
     with make() as session, session.begin():
         record_event(
             session,
-            actor,
+            author,
             f"reconciliation.run.{run.status}",
             "reconciliation_run",
             run.id,
@@ -494,6 +530,33 @@ def _audit_run(make: sessionmaker[Session], run: ReconciliationRun, actor: Actor
         )
 
 
+# Runs asked for in the background: one at a time per process (each is CPU-bound openpyxl work;
+# the claim row still keeps every run exactly-once across processes). Made on first use, so a
+# forked web worker gets its own.
+_background: tuple[int, ThreadPoolExecutor] | None = None
+_background_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _background
+    with _background_lock:
+        if _background is None or _background[0] != os.getpid():
+            _background = (
+                os.getpid(),
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciliation-run"),
+            )
+        return _background[1]
+
+
+def _produce_in_background(
+    engine: Engine, reports_dir: str, run_id: int, author: Author | None, now: datetime
+) -> None:
+    try:
+        produce_run(engine, reports_dir, run_id, author=author, now=now)
+    except Exception:  # produce_run records its own failures; this is the database gone away
+        log.exception("background reconciliation run %s could not be recorded", run_id)
+
+
 def request_run(
     session: Session,
     engine: Engine,
@@ -502,19 +565,42 @@ def request_run(
     tier: str,
     period: str,
     force: bool,
+    *,
+    wait: bool = True,
 ) -> tuple[ReconciliationRun, bool]:
-    """An owner admin or staff asks for a tier workbook now (same rules as the scheduler)."""
+    """An owner admin or staff asks for a tier workbook now (same rules as the scheduler).
+
+    With `wait=False` a run this call claims is produced in the background and returned
+    queued; poll it until it succeeds or fails. A run that dies with its process is taken over
+    by the next request after STALE_AFTER."""
     access.require_owner()
-    return execute_run(
+    if wait:
+        return execute_run(
+            engine,
+            reports_dir,
+            access.chain_id,
+            tier,
+            period,
+            force=force,
+            trigger="api",
+            actor=access.actor,
+        )
+    now = utcnow()
+    run, mine = claim_run(
         engine,
-        reports_dir,
         access.chain_id,
         tier,
         period,
         force=force,
         trigger="api",
         actor=access.actor,
+        now=now,
     )
+    if mine:
+        _executor().submit(
+            _produce_in_background, engine, reports_dir, run.id, Author.of(access.actor), now
+        )
+    return run, mine
 
 
 def runs_query(access: ChainAccess, tier: str | None, period: str | None) -> Select:

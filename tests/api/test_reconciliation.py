@@ -3,6 +3,7 @@
 import io
 import os
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -485,3 +486,108 @@ def test_a_run_leaves_the_database_open_to_writers(recon, app, monkeypatch):
     r = _run(recon)
     assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
     assert writers == ["got the write lock"]
+
+
+# --- runs in the background (Prefer: respond-async) --------------------------------------------
+
+
+def _run_async(w, **body):
+    body = {"tier": "D1", "period": PERIOD, **body}
+    return w.api.post(
+        w.path("/reconciliation/runs"),
+        body,
+        token=w.owner_staff.token,
+        headers={"Prefer": "respond-async, wait=5"},
+    )
+
+
+def _settled(w, run_id, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = w.api.get(w.path(f"/reconciliation/runs/{run_id}"), token=w.owner.token).json()
+        if run["status"] in ("succeeded", "failed"):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} still {run['status']} after {seconds} s")
+
+
+def test_async_run_answers_at_once_and_finishes_in_the_background(recon):
+    w = recon
+    r = _run_async(w)
+    assert r.status_code == 202, r.text
+    queued = r.json()
+    assert queued["status"] == "queued" and queued["revision"] == 1
+    assert r.headers["Preference-Applied"] == "respond-async"
+    assert r.headers["Location"].endswith(f"/reconciliation/runs/{queued['id']}")
+    done = _settled(w, queued["id"])
+    assert done["status"] == "succeeded" and done["rows"] == 4 and done["orgs"] == 2
+    book = _book(_download(w, done["id"]).content)
+    assert [row["Order no."] for row in _rows(book["Lines"])].count("PO-A-1") == 3
+    # The same request again finds the run made (200), as without the header.
+    again = _run_async(w)
+    assert again.status_code == 200 and again.json()["id"] == queued["id"]
+    events = w.api.get(
+        w.path("/audit?action=reconciliation.run.succeeded"), token=w.owner.token
+    ).json()["items"]
+    assert [(e["user_id"], e["data"]["trigger"]) for e in events] == [
+        (w.owner_staff.user_id, "api")
+    ]
+
+
+def test_async_run_that_fails_records_why_and_leaves_no_file(recon, app, monkeypatch):
+    w = recon
+    from supplychain.services import reconciliation
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", explode)
+    r = _run_async(w, force=True)
+    assert r.status_code == 202, r.text
+    failed = _settled(w, r.json()["id"])
+    assert failed["status"] == "failed" and "disk full" in failed["error"]
+    folder = Path(app.config["REPORTS_DIR"]) / w.chain_id / PERIOD
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_prefer_header_is_read_as_rfc_7240_says():
+    from supplychain.api.reconciliation.routes import _prefers_async
+
+    assert _prefers_async("respond-async")
+    assert _prefers_async("wait=10, RESPOND-ASYNC")
+    assert _prefers_async("respond-async; foo=bar")
+    assert not _prefers_async("")
+    assert not _prefers_async("return=minimal, wait=10")
+    assert not _prefers_async("respond-asyncx")
+
+
+def test_a_queued_retry_is_not_taken_for_dead(recon, app):
+    """A failed run from hours ago, retried in the background behind another run, waits its turn:
+    a second request meanwhile gets the queued run (200), not a second production."""
+    import threading
+
+    from supplychain.services import reconciliation
+
+    w = recon
+    hours_ago = datetime.now(UTC) - timedelta(hours=3)
+    with app.app_context():
+        db.session.add(
+            ReconciliationRun(
+                chain_id=int(w.chain_id), tier="D1", period=PERIOD, revision=1,
+                status="failed", trigger="schedule", error="OSError: disk full",
+                started_at=hours_ago, finished_at=hours_ago, created_at=hours_ago,
+            )
+        )  # fmt: skip
+        db.session.commit()
+    busy = threading.Event()
+    reconciliation._executor().submit(busy.wait, 30)  # the one background slot is taken
+    try:
+        retry = _run_async(w)
+        assert retry.status_code == 202 and retry.json()["status"] == "queued", retry.text
+        second = _run(w)
+        assert second.status_code == 200, second.text
+        assert second.json()["status"] == "queued" and second.json()["id"] == retry.json()["id"]
+    finally:
+        busy.set()
+    done = _settled(w, retry.json()["id"])
+    assert done["status"] == "succeeded" and done["revision"] == 1 and done["error"] is None

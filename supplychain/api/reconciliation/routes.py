@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 
-from flask import current_app, send_file
+from flask import current_app, request, send_file, url_for
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
@@ -25,6 +25,14 @@ XLSX_RESPONSE = {
         "content": {reconciliation.XLSX: {"schema": {"type": "string", "format": "binary"}}},
     }
 }
+
+
+def _prefers_async(prefer: str) -> bool:
+    """True when a `Prefer` header (RFC 7240) asks for `respond-async`."""
+    return any(
+        part.split(";", 1)[0].split("=", 1)[0].strip().lower() == "respond-async"
+        for part in prefer.split(",")
+    )
 
 
 def _schedule_view(schedule, chain):
@@ -69,11 +77,21 @@ class Runs(MethodView):
 
     @idempotent
     @blp.arguments(s.RunCreateSchema)
-    @blp.response(201, s.RunSchema)
+    @blp.response(201, s.RunSchema, description="Produced (succeeded or failed)")
     @blp.alt_response(200, schema=s.RunSchema, description="An existing run for that period")
+    @blp.alt_response(
+        202,
+        schema=s.RunSchema,
+        description="With `Prefer: respond-async`: claimed and queued; poll the run",
+    )
     def post(self, body, cid):
         """Produce a tier's workbook for a period now; an existing run is returned (200)
-        unless `force` asks for a new revision."""
+        unless `force` asks for a new revision.
+
+        A large tier takes a while (about a minute for 100 000 lines). Send
+        `Prefer: respond-async` (RFC 7240) to get 202 at once with the queued run and its
+        `Location`; GET it until `status` is `succeeded` or `failed`."""
+        background = _prefers_async(request.headers.get("Prefer", ""))
         run, created = reconciliation.request_run(
             db.session,
             db.engine,
@@ -82,8 +100,14 @@ class Runs(MethodView):
             body["tier"],
             body["period"],
             body["force"],
+            wait=not background,
         )
-        return run, 201 if created else 200
+        if not created:
+            return run, 200
+        if not background:
+            return run, 201
+        location = url_for(f"{blp.name}.{RunItem.__name__}", cid=cid, rid=run.id)
+        return run, 202, {"Location": location, "Preference-Applied": "respond-async"}
 
 
 OWN_TRANSACTIONS.add(f"{blp.name}.{Runs.__name__}")

@@ -10,6 +10,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -550,11 +551,12 @@ def _executor() -> ThreadPoolExecutor:
 
 def _produce_in_background(
     engine: Engine, reports_dir: str, run_id: int, author: Author | None, now: datetime
-) -> None:
+) -> ReconciliationRun | None:
     try:
-        produce_run(engine, reports_dir, run_id, author=author, now=now)
+        return produce_run(engine, reports_dir, run_id, author=author, now=now)
     except Exception:  # produce_run records its own failures; this is the database gone away
         log.exception("background reconciliation run %s could not be recorded", run_id)
+        return None
 
 
 def request_run(
@@ -567,12 +569,14 @@ def request_run(
     force: bool,
     *,
     wait: bool = True,
+    patience: float = 0.0,
 ) -> tuple[ReconciliationRun, bool]:
     """An owner admin or staff asks for a tier workbook now (same rules as the scheduler).
 
-    With `wait=False` a run this call claims is produced in the background and returned
-    queued; poll it until it succeeds or fails. A run that dies with its process is taken over
-    by the next request after STALE_AFTER."""
+    With `wait=False` a run this call claims is produced in the background and returned as it
+    is after at most `patience` seconds (queued or running if not done by then); poll it until
+    it succeeds or fails. A run that dies with its process is taken over by the next request
+    after STALE_AFTER."""
     access.require_owner()
     if wait:
         return execute_run(
@@ -597,9 +601,15 @@ def request_run(
         now=now,
     )
     if mine:
-        _executor().submit(
+        future = _executor().submit(
             _produce_in_background, engine, reports_dir, run.id, Author.of(access.actor), now
         )
+        if patience > 0:
+            try:
+                run = future.result(timeout=patience) or run
+            except FuturesTimeout:
+                with _reading(engine)() as fresh:
+                    run = fresh.get(ReconciliationRun, run.id) or run
     return run, mine
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -487,3 +489,46 @@ def test_procurement_downloads_a_tier_workbook_and_a_dealer_its_statement(
     phone_admin.goto(recon.page("/reconciliation"))
     screenshot(phone_admin, "phone-reconciliation")
     assert phone_admin.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_a_slow_workbook_is_made_in_the_background_and_its_page_refreshes(
+    recon: Recon, web, monkeypatch
+):
+    """A large tier takes a minute: "Run now" answers after a few seconds with the run's page,
+    which reloads itself (a meta refresh, no JavaScript) until the workbook can be downloaded."""
+    import threading
+
+    from supplychain.services import reconciliation
+    from supplychain.ui.views import reconciliation as pages
+
+    release = threading.Event()
+    real = reconciliation.write_reconciliation_workbook
+
+    def slow(*args, **kwargs):
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", slow)
+    monkeypatch.setattr(pages, "RUN_PATIENCE_SECONDS", 0.2)
+    staff = web()
+    staff.login(recon.world.owner_staff.email)
+    try:
+        made = staff.post(
+            recon.page("/reconciliation/runs"), {"tier": "D1", "period": this_month()}
+        )
+        assert made.status_code == 200
+        assert "The workbook is being produced" in made.text
+        assert "Being produced. This page refreshes by itself" in made.text
+        assert re.search(r'<meta http-equiv="refresh" content="\d+">', made.text)
+        assert "Download workbook" not in made.text
+    finally:
+        release.set()
+    run_page = urlsplit(made.url).path
+    for _ in range(200):
+        page = staff.get(run_page)
+        if "Download workbook" in page.text:
+            break
+        time.sleep(0.05)
+    assert "Download workbook" in page.text and "succeeded" in page.text
+    assert 'http-equiv="refresh"' not in page.text
+    _is_xlsx(staff.get(re.search(r'href="([^"]+/runs/\d+/file)"', page.text).group(1)))

@@ -160,6 +160,13 @@ def recon_runs(cid: str):
     return _render_runs(access)
 
 
+# "Run now" waits this long for the workbook (a small tier takes well under a second); a large
+# tier goes on in the background and its page refreshes until it is ready.
+RUN_PATIENCE_SECONDS = 5.0
+# How often a page of a run still being produced reloads itself (no JavaScript needed).
+REFRESH_SECONDS = 3
+
+
 @blp.post("/chains/<cid>/reconciliation/runs")
 @login_required
 def recon_run_now(cid: str):
@@ -184,6 +191,8 @@ def recon_run_now(cid: str):
             loaded["tier"],
             loaded["period"],
             loaded["force"],
+            wait=False,
+            patience=RUN_PATIENCE_SECONDS,
         )
     except (Invalid, Conflict) as exc:
         db.session.rollback()
@@ -192,8 +201,10 @@ def recon_run_now(cid: str):
     db.session.rollback()
     if run.status == "failed":
         flash(gettext("The workbook could not be produced; the error is shown below."), "error")
-    elif created:
+    elif created and run.status == "succeeded":
         flash(gettext("Workbook produced: %(rows)s lines.", rows=run.rows or 0), "ok")
+    elif created:
+        flash(gettext("The workbook is being produced; this page shows it when it is ready."), "ok")
     else:
         exists = gettext(
             "A workbook for this tier and period exists already (revision %(revision)s).",
@@ -213,7 +224,13 @@ def recon_run(cid: str, rid: str):
     """One run: its figures, its error if it failed, and the download."""
     access = chain(cid)
     run = reconciliation.get_run(db.session, access, parse_id(rid))
-    return render_template("reconciliation/run.html", access=access, run=run)
+    return render_template(
+        "reconciliation/run.html",
+        access=access,
+        run=run,
+        in_progress=run.status in ("queued", "running"),
+        refresh_seconds=REFRESH_SECONDS,
+    )
 
 
 @blp.get("/chains/<cid>/reconciliation/runs/<rid>/file")

@@ -27,7 +27,7 @@ from supplychain.services.apps import usable_app_keys
 from supplychain.services.directory import ChainAccess, chain_access
 from supplychain.ui import security
 from supplychain.ui.forms import NO_ERRORS
-from supplychain.ui.i18n import LANGUAGES, current_language, gettext
+from supplychain.ui.i18n import LANGUAGES, current_language, error_text, gettext
 
 blp = Blueprint(
     "ui",
@@ -53,7 +53,9 @@ ERROR_TITLES = {
 def _setup(state: Any) -> None:
     app: Flask = state.app
     app.session_interface = security.SessionInterface()
-    app.jinja_env.globals.update(_=gettext, csrf_token=security.csrf_token, no_errors=NO_ERRORS)
+    app.jinja_env.globals.update(
+        _=gettext, error_text=error_text, csrf_token=security.csrf_token, no_errors=NO_ERRORS
+    )
     app.jinja_env.filters["num"] = _num
     app.jinja_env.filters["when"] = _when
     # Unknown URLs outside the API get a page, not JSON (the API keeps its JSON errors).
@@ -135,7 +137,7 @@ def error_page(code: int, message: str):
 def _domain_error(error: DomainError):
     if error.code == 401:
         return redirect(url_for("ui.login", next=request.full_path))
-    return error_page(error.code, gettext(error.message))
+    return error_page(error.code, error_text(error.message))
 
 
 @blp.errorhandler(HTTPException)

@@ -67,8 +67,20 @@ def _templates(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple((pattern, translated) for _, pattern, translated in patterns)
 
 
+# Values inside a service's message that are words of the domain, translated with it ("Only the
+# seller records shipments."); any other value (a name, a sku) is shown as it was given.
+VALUE_WORDS = frozenset(
+    {
+        "seller", "buyer", "shipments", "receipts", "amend", "cancel", "amended", "cancelled",
+        "re-acknowledged", "pending", "accepted", "rejected", "backordered", "changed", "queued",
+        "running", "succeeded", "failed",
+    }
+)  # fmt: skip
+
+
 def translate(message: str, lang: str) -> str:
-    """`message` in `lang`: its catalog entry, else the first template it fills, else itself."""
+    """An error message in `lang`: its catalog entry, else the first template it fills (only
+    for messages of errors: labels and names never go through the templates), else itself."""
     entries = catalog(lang)
     found = entries.get(message)
     if found is not None:
@@ -77,16 +89,22 @@ def translate(message: str, lang: str) -> str:
         for pattern, translated in _templates(lang):
             match = pattern.match(message)
             if match:
-                # A value that is a word of the catalog ("seller", "accepted") is translated too.
-                values = {k: entries.get(v, v) for k, v in match.groupdict().items()}
+                values = {
+                    k: entries.get(v, v) if v in VALUE_WORDS else v
+                    for k, v in match.groupdict().items()
+                }
                 return translated % values
     return message
 
 
 def gettext(message: str, **values: Any) -> str:
     """The message in the current language, with `%(name)s` placeholders filled in."""
-    if values:
-        return catalog(current_language()).get(message, message) % values
+    text = catalog(current_language()).get(message, message)
+    return text % values if values else text
+
+
+def error_text(message: str) -> str:
+    """What a service or schema said went wrong, in the current language."""
     return translate(message, current_language())
 
 

@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from supplychain.ui.i18n import catalog, gettext, translate
+from supplychain.ui.i18n import catalog, error_text, gettext, translate
 
 UI = Path(__file__).resolve().parents[2] / "supplychain" / "ui"
 _CALL = re.compile(r"""\b(?:_|gettext)\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
@@ -93,9 +93,13 @@ def test_messages_with_values_are_translated_with_their_values():
 
 
 def test_pages_show_service_errors_in_the_browser_language(app):
-    """`_()` in templates is `gettext`: a Chinese browser gets the filled-in Chinese message."""
+    """`error_text` (what the pages show errors with) in Chinese for a Chinese browser; labels
+    and names (`_`) are only ever looked up whole, never matched against templates."""
     message = "Line 4 is rejected; not shippable."
     with app.test_request_context(headers={"Accept-Language": "zh-CN,zh;q=0.9"}):
-        assert gettext(message) == "第 4 行为“已拒绝”，不能发货。"
+        assert error_text(message) == "第 4 行为“已拒绝”，不能发货。"
+        assert gettext("Unknown group: Open") == "Unknown group: Open"
+        # A user's own word inside a message stays as given, even when it is a catalog word.
+        assert error_text("Unknown group: Open") == "未知分组：Open"
     with app.test_request_context(headers={"Accept-Language": "en-GB"}):
-        assert gettext(message) == message
+        assert error_text(message) == message

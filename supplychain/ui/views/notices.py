@@ -28,7 +28,7 @@ from supplychain.ui.forms import (
     text,
     validated,
 )
-from supplychain.ui.i18n import gettext
+from supplychain.ui.i18n import error_text, gettext
 
 PAGE_SIZE = 25
 ITEM_FIELDS = (
@@ -149,7 +149,7 @@ def notice_withdraw(cid: str, nid: str):
         notices.withdraw_notice(db.session, access, parse_id(nid))
     except Conflict as exc:
         db.session.rollback()
-        flash(gettext(exc.message), "error")
+        flash(error_text(exc.message), "error")
         return redirect(url_for("ui.notice", cid=cid, nid=nid))
     flash(gettext("The notice was withdrawn."), "ok")
     return redirect(url_for("ui.notice", cid=cid, nid=nid))

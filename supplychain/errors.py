@@ -44,6 +44,12 @@ class TooLarge(DomainError):
     code = 413
 
 
+class Busy(DomainError):
+    """Temporarily unable to take more of this work: ask again later (with Retry-After)."""
+
+    code = 503
+
+
 class Invalid(DomainError):
     """Validation failed; `errors` names each bad field."""
 
@@ -68,6 +74,8 @@ def error_response(code: int, message: str, errors: dict[str, Any] | None = None
     response.status_code = code
     if code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="supplychain"'
+    if code == 503:
+        response.headers["Retry-After"] = "60"
     return response
 
 

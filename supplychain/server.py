@@ -34,6 +34,7 @@ def run_server(host: str, port: int, workers: int, threads: int, scheduler: bool
         "worker_class": "gthread",
         "accesslog": "-",
         "timeout": 120,
+        "worker_exit": _stop_background_runs,
     }
     if scheduler:
         # Workers learn that this deployment's scheduler lives in their master (for /healthz).
@@ -42,6 +43,18 @@ def run_server(host: str, port: int, workers: int, threads: int, scheduler: bool
     else:
         os.environ["SUPPLYCHAIN_SCHEDULER"] = "external"
     _Gunicorn(options).run()
+
+
+def _stop_background_runs(server: Any, worker: Any) -> None:
+    """gunicorn's worker_exit hook: reconciliation runs still waiting in this worker are marked
+    interrupted (the next request takes them up); the one being produced is finished."""
+    from supplychain.services.reconciliation import stop_background
+
+    dropped = stop_background()
+    if dropped:
+        server.log.info(
+            "worker %s: %s queued reconciliation run(s) interrupted", worker.pid, dropped
+        )
 
 
 def _start_scheduler_in_master(arbiter: Any) -> None:

@@ -27,6 +27,8 @@ from supplychain.schemas import parse_id
 from supplychain.services.directory import ChainAccess, chain_access
 
 IDEMPOTENCY_TTL = timedelta(hours=48)  # API.md promises at least 24 h
+# What a replay repeats besides status and body: where a 202's work can be followed.
+REPLAYED_HEADERS = ("Location", "Preference-Applied")
 MAX_KEY_LENGTH = 200
 # A `\ud800`-style escape decodes to a lone surrogate: a str no database or hash can encode.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -151,14 +153,16 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                     }
                 },
             )
-        actor = current_actor()
+        # A plain id: after the rollback below the actor's user row would be expired, and
+        # reloading it would open an SQLite read snapshot that cannot then become a write.
+        user_id = current_actor().user_id
         fingerprint = _request_fingerprint()
         session = db.session
         # Only read before the view runs: a view that commits in sessions of its own (a
         # reconciliation run) would otherwise wait for this request's SQLite write lock.
         stored = session.scalar(
             select(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == actor.user_id, IdempotencyRecord.key == key
+                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
             )
         )
         if stored is not None and stored.created_at >= utcnow() - IDEMPOTENCY_TTL:
@@ -169,7 +173,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                 stored.response_body,
                 status=stored.status_code,
                 mimetype="application/json",
-                headers={"Idempotent-Replayed": "true"},
+                headers={**(stored.response_headers or {}), "Idempotent-Replayed": "true"},
             )
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code < 400:
@@ -178,10 +182,15 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                 # SQLite its old read snapshot can no longer become a write: start afresh.
                 session.rollback()
             # An expired record of the same key is reused in place (the key is unique per user).
-            record = stored or IdempotencyRecord(user_id=actor.user_id, key=key)
+            record = stored or IdempotencyRecord(user_id=user_id, key=key)
             record.request_hash = fingerprint
             record.status_code = response.status_code
             record.response_body = response.get_data(as_text=True)
+            record.response_headers = {
+                name: response.headers[name]
+                for name in REPLAYED_HEADERS
+                if name in response.headers
+            }
             record.created_at = utcnow()
             session.add(record)
         return response

@@ -65,3 +65,6 @@ class ReconciliationRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Who may produce it now: a token given at each claim (and taking over). A producer whose
+    # token is no longer the row's lost the run and records nothing.
+    claim: Mapped[str | None] = mapped_column(String(32))

@@ -8,9 +8,12 @@ import os
 import re
 import tempfile
 import threading
+import time
+import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from supplychain.auth import Actor
-from supplychain.errors import Forbidden, Invalid, NotFound
+from supplychain.errors import Busy, Forbidden, Invalid, NotFound
 from supplychain.excel.workbook import (
     LineRecord,
     OrgRecord,
@@ -347,6 +350,7 @@ def _claim(
                                 )
                                 .values(
                                     status="queued",
+                                    claim=uuid.uuid4().hex,
                                     error=None,
                                     # The stale clock restarts at the claim: a retaken run
                                     # waiting in the background queue is not "dead" yet.
@@ -363,7 +367,8 @@ def _claim(
                     run = ReconciliationRun(
                         chain_id=chain_id, tier=tier, period=period,
                         revision=(latest.revision + 1) if latest else 1, status="queued",
-                        trigger=trigger, requested_by=user_id, created_at=now,
+                        claim=uuid.uuid4().hex, trigger=trigger, requested_by=user_id,
+                        created_at=now,
                     )  # fmt: skip
                     session.add(run)
                     session.flush()
@@ -373,17 +378,32 @@ def _claim(
     raise RuntimeError("could not claim a reconciliation run")
 
 
-def _finish(make: sessionmaker[Session], run_id: int, **values: Any) -> ReconciliationRun:
+def _advance(
+    make: sessionmaker[Session],
+    run: ReconciliationRun,
+    from_status: str,
+    values: dict[str, Any],
+    author: Author | None = None,
+    audit: bool = False,
+) -> tuple[ReconciliationRun, bool]:
+    """Move a run this producer claimed on (with its audit event, in the same transaction);
+    (the run as it is now, False) when the claim was taken over meanwhile."""
     with make() as session, session.begin():
-        session.execute(
+        moved = session.execute(
             update(ReconciliationRun)
-            .where(ReconciliationRun.id == run_id)
+            .where(
+                ReconciliationRun.id == run.id,
+                ReconciliationRun.claim == run.claim,
+                ReconciliationRun.status == from_status,
+            )
             .values(**values)
             .execution_options(synchronize_session=False)
-        )
-        run = session.get(ReconciliationRun, run_id)
-        assert run is not None
-        return run
+        ).rowcount
+        current = session.get(ReconciliationRun, run.id)
+        assert current is not None
+        if moved and audit:
+            _audit_run(session, current, author)
+        return current, bool(moved)
 
 
 def _file_digest(path: Path) -> str:
@@ -418,7 +438,7 @@ def execute_run(
     )
     if not mine:
         return run, False
-    return produce_run(engine, reports_dir, run.id, author=Author.of(actor), now=now), True
+    return produce_run(engine, reports_dir, run, author=Author.of(actor), now=now), True
 
 
 def claim_run(
@@ -453,11 +473,21 @@ def claim_run(
 
 
 def produce_run(
-    engine: Engine, reports_dir: str, run_id: int, *, author: Author | None, now: datetime
+    engine: Engine,
+    reports_dir: str,
+    claimed: ReconciliationRun,
+    *,
+    author: Author | None,
+    now: datetime,
 ) -> ReconciliationRun:
-    """Write the workbook of a run this caller claimed: running, then succeeded or failed."""
+    """Write the workbook of a run this caller claimed: running, then succeeded or failed.
+
+    Every step holds the claim: a producer that lost the run to a takeover (it took longer than
+    STALE_AFTER) writes no file and records nothing."""
     make = _sessions(engine)
-    run = _finish(make, run_id, status="running", started_at=utcnow())
+    run, mine = _advance(make, claimed, "queued", {"status": "running", "started_at": utcnow()})
+    if not mine:
+        return run
     tier, period_label, chain_id = run.tier, run.period, run.chain_id
     folder = Path(reports_dir) / str(chain_id) / period_label
     final = folder / f"{tier}-r{run.revision}.xlsx"
@@ -480,82 +510,176 @@ def produce_run(
                 os.fsync(handle.fileno())
         size = temp.stat().st_size
         sha = _file_digest(temp)
+        with _reading(engine)() as session:
+            still_mine = (
+                session.scalar(
+                    select(ReconciliationRun.claim).where(ReconciliationRun.id == run.id)
+                )
+                == run.claim
+            )
+        if not still_mine:
+            temp.unlink(missing_ok=True)
+            with _reading(engine)() as session:
+                return session.get(ReconciliationRun, run.id) or run
         os.replace(temp, final)  # atomic: the file is whole or absent
         temp = None
     except Exception as exc:
         log.exception("reconciliation run %s failed", run.id)
         if temp is not None:
             temp.unlink(missing_ok=True)
-        failed = _finish(
+        failed, _ = _advance(
             make,
-            run.id,
-            status="failed",
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=utcnow(),
+            run,
+            "running",
+            {
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}"[:2000],
+                "finished_at": utcnow(),
+            },
+            author,
+            audit=True,
         )
-        _audit_run(make, failed, author)
         return failed
-    done = _finish(
+    done, _ = _advance(
         make,
-        run.id,
-        status="succeeded",
-        rows=rows,
-        orgs=orgs,
-        size=size,
-        sha256=sha,
-        path=str(final.relative_to(reports_dir)),
-        finished_at=utcnow(),
-        error=None,
+        run,
+        "running",
+        {
+            "status": "succeeded",
+            "rows": rows,
+            "orgs": orgs,
+            "size": size,
+            "sha256": sha,
+            "path": str(final.relative_to(reports_dir)),
+            "finished_at": utcnow(),
+            "error": None,
+        },
+        author,
+        audit=True,
     )
-    _audit_run(make, done, author)
     return done
 
 
-def _audit_run(make: sessionmaker[Session], run: ReconciliationRun, author: Author | None) -> None:
-    with make() as session, session.begin():
-        record_event(
-            session,
-            author,
-            f"reconciliation.run.{run.status}",
-            "reconciliation_run",
-            run.id,
-            chain_id=run.chain_id,
-            data={
-                "tier": run.tier,
-                "period": run.period,
-                "revision": run.revision,
-                "trigger": run.trigger,
-                "rows": run.rows,
-                "error": run.error,
-            },
-        )
+def _audit_run(session: Session, run: ReconciliationRun, author: Author | None) -> None:
+    record_event(
+        session,
+        author,
+        f"reconciliation.run.{run.status}",
+        "reconciliation_run",
+        run.id,
+        chain_id=run.chain_id,
+        data={
+            "tier": run.tier,
+            "period": run.period,
+            "revision": run.revision,
+            "trigger": run.trigger,
+            "rows": run.rows,
+            "error": run.error,
+        },
+    )
 
 
 # Runs asked for in the background: one at a time per process (each is CPU-bound openpyxl work;
-# the claim row still keeps every run exactly-once across processes). Made on first use, so a
-# forked web worker gets its own.
-_background: tuple[int, ThreadPoolExecutor] | None = None
+# the claim row still keeps every run exactly-once across processes), at most MAX_QUEUED waiting
+# (so none waits anywhere near STALE_AFTER). Made on first use, so a forked web worker gets its
+# own.
+MAX_QUEUED = 8
+INTERRUPTED = "Interrupted: the server stopped before this run started. Ask for it again."
+
+
+@dataclass
+class _Background:
+    pid: int
+    executor: ThreadPoolExecutor
+    pending: dict[int, tuple[Future[ReconciliationRun | None], ReconciliationRun, Engine]]
+
+
+_background: _Background | None = None
 _background_lock = threading.Lock()
 
 
-def _executor() -> ThreadPoolExecutor:
+def _submit(
+    engine: Engine, reports_dir: str, run: ReconciliationRun, author: Author | None, now: datetime
+) -> Future[ReconciliationRun | None]:
     global _background
     with _background_lock:
-        if _background is None or _background[0] != os.getpid():
-            _background = (
-                os.getpid(),
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciliation-run"),
+        if _background is None or _background.pid != os.getpid():
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciliation-run")
+            _background = _Background(os.getpid(), executor, {})
+        future = _background.executor.submit(
+            _produce_in_background, engine, reports_dir, run, author, now
+        )
+        pending = _background.pending
+        pending[run.id] = (future, run, engine)
+    # Outside the lock: a future done already runs its callback here, at once.
+    future.add_done_callback(lambda _: _forget(pending, run.id))
+    return future
+
+
+def _forget(pending: dict[int, Any], run_id: int) -> None:
+    with _background_lock:
+        pending.pop(run_id, None)
+
+
+def _queue_is_full() -> bool:
+    with _background_lock:
+        return (
+            _background is not None
+            and _background.pid == os.getpid()
+            and len(_background.pending) > MAX_QUEUED
+        )
+
+
+def drain_background(timeout: float) -> bool:
+    """Wait until this process has no run waiting or being produced; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _background_lock:
+            futures = [] if _background is None else [f for f, _, _ in _background.pending.values()]
+        if not futures:
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        wait_for(futures, timeout=left)
+
+
+def stop_background() -> int:
+    """On shutdown: drop the runs still waiting (marked failed, so the next request takes them
+    up at once instead of after STALE_AFTER); the one being produced is finished. Returns how
+    many were dropped. gunicorn calls this from its worker_exit hook."""
+    global _background
+    with _background_lock:
+        if _background is None or _background.pid != os.getpid():
+            return 0
+        stopping, _background = _background, None
+    waiting = list(stopping.pending.values())
+    # Outside the lock: cancelling runs the futures' done-callbacks, which take it.
+    stopping.executor.shutdown(wait=False, cancel_futures=True)
+    dropped = 0
+    for future, run, engine in waiting:
+        if future.cancelled():
+            _advance(
+                _sessions(engine),
+                run,
+                "queued",
+                {"status": "failed", "error": INTERRUPTED, "finished_at": utcnow()},
             )
-        return _background[1]
+            dropped += 1
+    return dropped
 
 
 def _produce_in_background(
-    engine: Engine, reports_dir: str, run_id: int, author: Author | None, now: datetime
+    engine: Engine,
+    reports_dir: str,
+    run: ReconciliationRun,
+    author: Author | None,
+    now: datetime,
 ) -> ReconciliationRun | None:
     try:
-        return produce_run(engine, reports_dir, run_id, author=author, now=now)
+        return produce_run(engine, reports_dir, run, author=author, now=now)
     except Exception:  # produce_run records its own failures; this is the database gone away
-        log.exception("background reconciliation run %s could not be recorded", run_id)
+        log.exception("background reconciliation run %s could not be recorded", run.id)
         return None
 
 
@@ -589,6 +713,8 @@ def request_run(
             trigger="api",
             actor=access.actor,
         )
+    if _queue_is_full():
+        raise Busy("Workbooks are being produced here already; ask again in a minute.")
     now = utcnow()
     run, mine = claim_run(
         engine,
@@ -601,9 +727,7 @@ def request_run(
         now=now,
     )
     if mine:
-        future = _executor().submit(
-            _produce_in_background, engine, reports_dir, run.id, Author.of(access.actor), now
-        )
+        future = _submit(engine, reports_dir, run, Author.of(access.actor), now)
         if patience > 0:
             try:
                 run = future.result(timeout=patience) or run

@@ -3,6 +3,7 @@
 import io
 import os
 import sqlite3
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -561,33 +562,149 @@ def test_prefer_header_is_read_as_rfc_7240_says():
     assert not _prefers_async("respond-asyncx")
 
 
-def test_a_queued_retry_is_not_taken_for_dead(recon, app):
+@pytest.fixture
+def d2_blocks(monkeypatch):
+    """Producing tier D2's workbook waits until the returned event is set (at most 30 s), so a
+    D2 run holds the process's one background slot for as long as a test needs."""
+    from supplychain.services import reconciliation
+
+    release = threading.Event()
+    real = reconciliation.write_reconciliation_workbook
+
+    def gated(target, meta, *args, **kwargs):
+        if meta.tier == "D2":
+            release.wait(30)
+        return real(target, meta, *args, **kwargs)
+
+    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", gated)
+    yield release
+    release.set()
+    assert reconciliation.drain_background(30)
+
+
+@pytest.fixture(autouse=True)
+def _background_runs_end_with_their_test():
+    """No run of one test may still be writing (its status, its audit event) into the next."""
+    from supplychain.services import reconciliation
+
+    yield
+    assert reconciliation.drain_background(60)
+
+
+def _failed_run_from_hours_ago(app, w):
+    hours_ago = datetime.now(UTC) - timedelta(hours=3)
+    with app.app_context():
+        run = ReconciliationRun(
+            chain_id=int(w.chain_id), tier="D1", period=PERIOD, revision=1,
+            status="failed", trigger="schedule", error="OSError: disk full",
+            started_at=hours_ago, finished_at=hours_ago, created_at=hours_ago,
+        )  # fmt: skip
+        db.session.add(run)
+        db.session.commit()
+        return run.id
+
+
+def test_a_queued_retry_is_not_taken_for_dead(recon, app, d2_blocks):
     """A failed run from hours ago, retried in the background behind another run, waits its turn:
     a second request meanwhile gets the queued run (200), not a second production."""
-    import threading
+    w = recon
+    _failed_run_from_hours_ago(app, w)
+    ahead = _run_async(w, tier="D2")
+    assert ahead.status_code == 202, ahead.text
+    retry = _run_async(w)
+    assert retry.status_code == 202 and retry.json()["status"] == "queued", retry.text
+    second = _run(w)
+    assert second.status_code == 200, second.text
+    assert second.json()["status"] == "queued" and second.json()["id"] == retry.json()["id"]
+    d2_blocks.set()
+    assert _settled(w, ahead.json()["id"])["status"] == "succeeded"
+    done = _settled(w, retry.json()["id"])
+    assert done["status"] == "succeeded" and done["revision"] == 1 and done["error"] is None
 
+
+def test_shutdown_marks_waiting_runs_interrupted_and_they_are_taken_up_at_once(
+    recon, app, d2_blocks
+):
     from supplychain.services import reconciliation
 
     w = recon
-    hours_ago = datetime.now(UTC) - timedelta(hours=3)
-    with app.app_context():
-        db.session.add(
-            ReconciliationRun(
-                chain_id=int(w.chain_id), tier="D1", period=PERIOD, revision=1,
-                status="failed", trigger="schedule", error="OSError: disk full",
-                started_at=hours_ago, finished_at=hours_ago, created_at=hours_ago,
+    ahead = _run_async(w, tier="D2")
+    waiting = _run_async(w)
+    assert (ahead.status_code, waiting.status_code) == (202, 202)
+    stopping = threading.Thread(target=reconciliation.stop_background)
+    stopping.start()  # what gunicorn's worker_exit does
+    stopping.join(10)
+    interrupted = w.api.get(
+        w.path(f"/reconciliation/runs/{waiting.json()['id']}"), token=w.owner.token
+    ).json()
+    assert interrupted["status"] == "failed"
+    assert interrupted["error"].startswith("Interrupted: the server stopped")
+    d2_blocks.set()
+    assert _settled(w, ahead.json()["id"])["status"] == "succeeded"  # the one running finished
+    again = _run(w)
+    assert again.status_code == 201 and again.json()["id"] == waiting.json()["id"]
+    assert again.json()["status"] == "succeeded"
+
+
+def test_a_full_queue_answers_503_and_claims_nothing(recon, d2_blocks, monkeypatch):
+    from supplychain.services import reconciliation
+
+    w = recon
+    monkeypatch.setattr(reconciliation, "MAX_QUEUED", 0)
+    assert _run_async(w, tier="D2").status_code == 202
+    # Past the harness's no-5xx check on purpose: 503 + Retry-After is the answer here.
+    busy = w.api.http.post(
+        w.api.base + "/api/v1" + w.path("/reconciliation/runs"),
+        json={"tier": "D1", "period": PERIOD},
+        headers={"Authorization": f"Bearer {w.owner.token}", "Prefer": "respond-async"},
+        timeout=60,
+    )
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["Retry-After"] == "60" and "ask again" in busy.json()["message"]
+    runs = w.api.get(w.path("/reconciliation/runs?tier=D1"), token=w.owner.token).json()
+    assert runs["total"] == 0
+
+
+def test_a_producer_that_lost_its_claim_records_nothing(recon, app, monkeypatch):
+    """A run taken over while it was being produced (it outlived STALE_AFTER): the first producer
+    writes no file and no status or audit event of its own."""
+    from supplychain.services import reconciliation
+
+    w = recon
+    real = reconciliation.write_reconciliation_workbook
+
+    def taken_over_meanwhile(*args, **kwargs):
+        with app.app_context():
+            db.session.execute(
+                update(ReconciliationRun).values(claim="someone-else", status="running")
             )
-        )  # fmt: skip
-        db.session.commit()
-    busy = threading.Event()
-    reconciliation._executor().submit(busy.wait, 30)  # the one background slot is taken
-    try:
-        retry = _run_async(w)
-        assert retry.status_code == 202 and retry.json()["status"] == "queued", retry.text
-        second = _run(w)
-        assert second.status_code == 200, second.text
-        assert second.json()["status"] == "queued" and second.json()["id"] == retry.json()["id"]
-    finally:
-        busy.set()
-    done = _settled(w, retry.json()["id"])
-    assert done["status"] == "succeeded" and done["revision"] == 1 and done["error"] is None
+            db.session.commit()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", taken_over_meanwhile)
+    r = _run(w)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "running" and r.json()["sha256"] is None
+    folder = Path(app.config["REPORTS_DIR"]) / w.chain_id / PERIOD
+    assert list(folder.iterdir()) == []
+    events = w.api.get(w.path("/audit?action=reconciliation.run.succeeded"), token=w.owner.token)
+    assert events.json()["items"] == []
+
+
+def test_replaying_an_async_run_keeps_where_to_follow_it(recon):
+    w = recon
+    headers = {"Prefer": "respond-async", "Idempotency-Key": "run-d1-async"}
+    body = {"tier": "D1", "period": PERIOD}
+
+    def send():
+        return w.api.post(
+            w.path("/reconciliation/runs"), body, headers=headers, token=w.owner.token
+        )
+
+    first = send()
+    assert first.status_code == 202, first.text
+    _settled(w, first.json()["id"])
+    again = send()
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.json() == first.json()

@@ -523,6 +523,7 @@ def test_a_slow_workbook_is_made_in_the_background_and_its_page_refreshes(
         assert "Download workbook" not in made.text
     finally:
         release.set()
+    assert reconciliation.drain_background(30)
     run_page = urlsplit(made.url).path
     for _ in range(200):
         page = staff.get(run_page)

@@ -97,13 +97,18 @@ def actor_from_token(session: Session, secret: str) -> Actor:
     return Actor(user=user, token_id=token_id)
 
 
-def authenticate_request(session: Session) -> Actor:
-    """Read `Authorization: Bearer <token>` and remember the caller on `g` for this request."""
+def bearer_secret() -> str:
+    """The token of `Authorization: Bearer <token>`; 401 without one."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("Missing bearer token.")
-    actor = actor_from_token(session, secret.strip())
+    return secret.strip()
+
+
+def authenticate_request(session: Session) -> Actor:
+    """Read `Authorization: Bearer <token>` and remember the caller on `g` for this request."""
+    actor = actor_from_token(session, bearer_secret())
     g.actor = actor
     return actor
 

@@ -17,14 +17,14 @@ from flask_smorest import abort
 from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 
-from supplychain.auth import authenticate_request, current_actor
+from supplychain.auth import authenticate_request, bearer_secret, current_actor
 from supplychain.db import OWN_TRANSACTIONS
-from supplychain.errors import Conflict, Invalid
+from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.models import IdempotencyRecord
 from supplychain.models.base import utcnow
 from supplychain.schemas import parse_id
-from supplychain.services.directory import ChainAccess, chain_access
+from supplychain.services.directory import ChainAccess, actor_in_chain, chain_access
 
 IDEMPOTENCY_TTL = timedelta(hours=48)  # API.md promises at least 24 h
 # What a replay repeats besides status and body: where a 202's work can be followed.
@@ -80,14 +80,27 @@ def authenticated_blueprint(name: str, import_name: str, **kwargs: Any) -> Bluep
 
     @blp.before_request
     def _authenticate() -> None:
-        authenticate_request(db.session)
+        cid = (request.view_args or {}).get("cid")
+        chain_id = parse_id(cid) if cid is not None else None
+        if chain_id is None:
+            authenticate_request(db.session)
+            return
+        # Token and chain membership in one statement: every chain-scoped view needs both.
+        g.actor, access = actor_in_chain(db.session, bearer_secret(), chain_id)
+        g.chain_access = (chain_id, access)
 
     return blp
 
 
 def access_to(cid: str) -> ChainAccess:
     """The caller's standing in chain `cid` from the path; 404 if not a member."""
-    return chain_access(db.session, current_actor(), parse_id(cid))
+    chain_id = parse_id(cid)
+    known = g.get("chain_access")
+    if known is not None and known[0] == chain_id:
+        if known[1] is None:
+            raise NotFound("No such chain.")
+        return known[1]
+    return chain_access(db.session, current_actor(), chain_id)
 
 
 def _multipart_canonical() -> str:

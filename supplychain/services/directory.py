@@ -7,12 +7,22 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, false, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from supplychain import graph as chain_graphs
-from supplychain.auth import Actor
-from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
-from supplychain.models import Chain, Contact, Group, Link, Member, Org, User, VisibilityRule
+from supplychain.auth import Actor, digest
+from supplychain.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from supplychain.models import (
+    ApiToken,
+    Chain,
+    Contact,
+    Group,
+    Link,
+    Member,
+    Org,
+    User,
+    VisibilityRule,
+)
 from supplychain.models.base import utcnow
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
 from supplychain.services.accounts import assign_invite_code, find_user_by_email, normalise_email
@@ -95,6 +105,45 @@ _CHAIN_MEMBER = (
     )
     .where(Chain.id == bindparam("chain_id"))
 )
+
+
+# A chain-scoped API request asks both at once: who the token is, and its org's membership in
+# the chain of the path (outer joins: a good token in a wrong chain still authenticates).
+_TOKEN_CHAIN_MEMBER = (
+    select(ApiToken.id, User, Chain, Member)
+    .join(User, User.id == ApiToken.user_id)
+    .outerjoin(Chain, Chain.id == bindparam("chain_id"))
+    .outerjoin(
+        Member,
+        (Member.chain_id == Chain.id)
+        & (Member.org_id == User.org_id)
+        & Member.removed_at.is_(None),
+    )
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+    # Orgs and the member's group load when a view asks (their inner joins would also drop
+    # the row of a token whose org is no member).
+    .options(lazyload(User.org), lazyload(Member.org), lazyload(Member.group))
+)
+
+
+def actor_in_chain(
+    session: Session, secret: str, chain_id: int
+) -> tuple[Actor, ChainAccess | None]:
+    """The token's user (401 if unknown or revoked) and its standing in chain `chain_id` (None
+    when the chain is unknown or the org no member), in one statement."""
+    row = session.execute(
+        _TOKEN_CHAIN_MEMBER, {"token_hash": digest(secret), "chain_id": chain_id}
+    ).first()
+    if row is None:
+        raise Unauthorized("Invalid or revoked token.")
+    token_id, user, chain, member = row
+    actor = Actor(user=user, token_id=token_id)
+    if chain is None or member is None:
+        return actor, None
+    access = ChainAccess(
+        chain=chain, actor=actor, member=member, is_owner=chain.owner_org_id == actor.org_id
+    )
+    return actor, access
 
 
 def chain_access(session: Session, actor: Actor, chain_id: int | None) -> ChainAccess:

@@ -373,29 +373,36 @@ def _response_dict(response: NoticeResponse, items: list[dict[str, Any]]) -> dic
     }
 
 
-# The inbox is the page every dealer opens most: its statements are built once, as Core, and
-# run on the session's connection (no ORM compile or identity map per request). Count and page
-# are read from the (org_id, chain_id, notice_id) index; only the page rows join their notices.
+# The inbox is the page every dealer opens most: its statement is built once, as Core, and run on
+# the session's connection (no ORM compile or identity map per request). One statement answers a
+# page: its rows, and the total as an uncorrelated scalar subquery (evaluated once), both from
+# the (org_id, chain_id, notice_id) index; only the page rows and the unacked filter read notices.
 _R = NoticeRecipient.__table__
 _N = Notice.__table__
-_INBOX_MINE = (_R.c.org_id == bindparam("org"), _R.c.chain_id == bindparam("chain"))
-_INBOX_STATE = {
-    None: (),
-    "unread": (_R.c.read_at.is_(None),),
-    "unacked": (
-        _R.c.acked_at.is_(None),
-        _N.c.requires_ack.is_(True),
-        _N.c.withdrawn_at.is_(None),
-    ),
-}
+INBOX_STATES = (None, "unread", "unacked")
+
+
+def _inbox_where(r: Any, n: Any, state: str | None) -> tuple[Any, ...]:
+    mine = (r.c.org_id == bindparam("org"), r.c.chain_id == bindparam("chain"))
+    if state == "unread":
+        return (*mine, r.c.read_at.is_(None))
+    if state == "unacked":
+        return (
+            *mine,
+            r.c.acked_at.is_(None),
+            n.c.requires_ack.is_(True),
+            n.c.withdrawn_at.is_(None),
+        )
+    return mine
 
 
 def _inbox_statements(state: str | None) -> tuple[Select, Select]:
-    where = (*_INBOX_MINE, *_INBOX_STATE[state])
-    joined = _R.join(_N, _N.c.id == _R.c.notice_id)
-    count = select(func.count()).select_from(joined if state == "unacked" else _R).where(*where)
+    r_all, n_all = _R.alias("r_all"), _N.alias("n_all")
+    counted = r_all.join(n_all, n_all.c.id == r_all.c.notice_id) if state == "unacked" else r_all
+    count = select(func.count()).select_from(counted).where(*_inbox_where(r_all, n_all, state))
     page = (
         select(
+            count.correlate(None).scalar_subquery().label("total"),
             _N.c.id,
             _N.c.kind,
             _N.c.title,
@@ -409,8 +416,8 @@ def _inbox_statements(state: str | None) -> tuple[Select, Select]:
             _R.c.acked_at,
             _R.c.responded_at,
         )
-        .select_from(joined)
-        .where(*where)
+        .select_from(_R.join(_N, _N.c.id == _R.c.notice_id))
+        .where(*_inbox_where(_R, _N, state))
         .order_by(_R.c.notice_id.desc())
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
@@ -418,7 +425,7 @@ def _inbox_statements(state: str | None) -> tuple[Select, Select]:
     return count, page
 
 
-_INBOX = {state: _inbox_statements(state) for state in _INBOX_STATE}
+_INBOX = {state: _inbox_statements(state) for state in INBOX_STATES}
 
 
 def inbox_page(
@@ -431,10 +438,13 @@ def inbox_page(
     count, rows = _INBOX[state]
     conn = session.connection()
     params = {"org": access.actor.org_id, "chain": access.chain_id}
-    total = conn.execute(count, params).scalar_one()
     result = conn.execute(
         rows, {**params, "limit": page_size, "offset": (page - 1) * page_size}
     ).all()
+    if result:
+        total = result[0].total
+    else:  # past the last page (or nothing at all): the count alone
+        total = 0 if page == 1 else conn.execute(count, params).scalar_one()
     items = [
         {
             "id": r.id,

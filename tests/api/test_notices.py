@@ -438,3 +438,8 @@ def test_inbox_response_is_the_documented_schema_dump(chain, app):
             db.session.rollback()
         assert live == expected, query
         assert live["items"], query
+    # Past the last page: no rows, the total still counted.
+    beyond = w.api.get(w.path("/notices?page_size=3&page=9"), token=d1a.token).json()
+    assert beyond["items"] == [] and beyond["total"] == 5 and beyond["page"] == 9
+    unacked = w.api.get(w.path("/notices?state=unacked&page=4"), token=d1a.token).json()
+    assert unacked["items"] == [] and unacked["total"] == 3

@@ -9,6 +9,8 @@ from gunicorn.app.base import BaseApplication
 
 from supplychain.config import Config
 
+GRACEFUL_SECONDS = 120
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
@@ -34,6 +36,8 @@ def run_server(host: str, port: int, workers: int, threads: int, scheduler: bool
         "worker_class": "gthread",
         "accesslog": "-",
         "timeout": 120,
+        # A stopping worker finishes the workbook it is writing (a large tier takes a minute).
+        "graceful_timeout": GRACEFUL_SECONDS,
         "worker_exit": _stop_background_runs,
     }
     if scheduler:
@@ -50,7 +54,7 @@ def _stop_background_runs(server: Any, worker: Any) -> None:
     interrupted (the next request takes them up); the one being produced is finished."""
     from supplychain.services.reconciliation import stop_background
 
-    dropped = stop_background()
+    dropped = stop_background(grace=GRACEFUL_SECONDS - 10)
     if dropped:
         server.log.info(
             "worker %s: %s queued reconciliation run(s) interrupted", worker.pid, dropped

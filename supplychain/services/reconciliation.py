@@ -400,7 +400,8 @@ def _advance(
             .execution_options(synchronize_session=False)
         ).rowcount
         current = session.get(ReconciliationRun, run.id)
-        assert current is not None
+        if current is None:  # gone (a test database wiped, say): nothing to move
+            return run, False
         if moved and audit:
             _audit_run(session, current, author)
         return current, bool(moved)
@@ -584,14 +585,16 @@ def _audit_run(session: Session, run: ReconciliationRun, author: Author | None) 
 # (so none waits anywhere near STALE_AFTER). Made on first use, so a forked web worker gets its
 # own.
 MAX_QUEUED = 8
-INTERRUPTED = "Interrupted: the server stopped before this run started. Ask for it again."
+INTERRUPTED = "Interrupted: the server stopped before this run finished. Ask for it again."
 
 
 @dataclass
 class _Background:
     pid: int
     executor: ThreadPoolExecutor
-    pending: dict[int, tuple[Future[ReconciliationRun | None], ReconciliationRun, Engine]]
+    pending: dict[
+        int, tuple[Future[ReconciliationRun | None], ReconciliationRun, Engine, Author | None]
+    ]
 
 
 _background: _Background | None = None
@@ -610,7 +613,7 @@ def _submit(
             _produce_in_background, engine, reports_dir, run, author, now
         )
         pending = _background.pending
-        pending[run.id] = (future, run, engine)
+        pending[run.id] = (future, run, engine, author)
     # Outside the lock: a future done already runs its callback here, at once.
     future.add_done_callback(lambda _: _forget(pending, run.id))
     return future
@@ -619,6 +622,36 @@ def _submit(
 def _forget(pending: dict[int, Any], run_id: int) -> None:
     with _background_lock:
         pending.pop(run_id, None)
+
+
+def _existing_run(
+    engine: Engine, chain_id: int, tier: str, period_label: str, force: bool, now: datetime
+) -> ReconciliationRun | None:
+    """What a claim would answer without making anything: the latest run of (tier, period) when
+    it succeeded or is still in hand; None when a claim would make or retake one. Checks the
+    tier and period as a claim does."""
+    with _reading(engine)() as session:
+        chain = session.get(Chain, chain_id)
+        if chain is None:
+            raise NotFound("No such chain.")
+        check_period(period_label, ZoneInfo(chain.timezone), now)
+        check_tier(session, chain, tier)
+        if force:
+            return None
+        latest = session.scalar(
+            select(ReconciliationRun)
+            .where(
+                ReconciliationRun.chain_id == chain_id,
+                ReconciliationRun.tier == tier,
+                ReconciliationRun.period == period_label,
+            )
+            .order_by(ReconciliationRun.revision.desc())
+            .limit(1)
+        )
+        if latest is None or latest.status == "failed":
+            return None
+        in_hand = (latest.started_at or latest.created_at) >= now - STALE_AFTER
+        return latest if latest.status == "succeeded" or in_hand else None
 
 
 def _queue_is_full() -> bool:
@@ -635,7 +668,7 @@ def drain_background(timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while True:
         with _background_lock:
-            futures = [] if _background is None else [f for f, _, _ in _background.pending.values()]
+            futures = [] if _background is None else [p[0] for p in _background.pending.values()]
         if not futures:
             return True
         left = deadline - time.monotonic()
@@ -644,10 +677,12 @@ def drain_background(timeout: float) -> bool:
         wait_for(futures, timeout=left)
 
 
-def stop_background() -> int:
-    """On shutdown: drop the runs still waiting (marked failed, so the next request takes them
-    up at once instead of after STALE_AFTER); the one being produced is finished. Returns how
-    many were dropped. gunicorn calls this from its worker_exit hook."""
+def stop_background(grace: float = 0.0) -> int:
+    """On shutdown: runs still waiting are marked interrupted (failed, audited), so the next
+    request takes them up at once instead of after STALE_AFTER; the one being produced gets
+    `grace` seconds to finish, else it is marked interrupted too and loses its claim (its
+    thread dies with the process). Returns how many were interrupted. gunicorn calls this from
+    its worker_exit hook."""
     global _background
     with _background_lock:
         if _background is None or _background.pid != os.getpid():
@@ -656,17 +691,24 @@ def stop_background() -> int:
     waiting = list(stopping.pending.values())
     # Outside the lock: cancelling runs the futures' done-callbacks, which take it.
     stopping.executor.shutdown(wait=False, cancel_futures=True)
-    dropped = 0
-    for future, run, engine in waiting:
+    interrupted = 0
+    for future, run, engine, author in waiting:  # first the ones that will never start
         if future.cancelled():
-            _advance(
-                _sessions(engine),
-                run,
-                "queued",
-                {"status": "failed", "error": INTERRUPTED, "finished_at": utcnow()},
-            )
-            dropped += 1
-    return dropped
+            interrupted += _interrupt(engine, run, "queued", author)[1]
+    unfinished = [item for item in waiting if not item[0].done()]
+    if unfinished and grace > 0:
+        wait_for([item[0] for item in unfinished], timeout=grace)
+    for future, run, engine, author in unfinished:
+        if not future.done():
+            interrupted += _interrupt(engine, run, "running", author)[1]
+    return interrupted
+
+
+def _interrupt(
+    engine: Engine, run: ReconciliationRun, status: str, author: Author | None
+) -> tuple[ReconciliationRun, bool]:
+    values = {"status": "failed", "error": INTERRUPTED, "finished_at": utcnow(), "claim": None}
+    return _advance(_sessions(engine), run, status, values, author, audit=True)
 
 
 def _produce_in_background(
@@ -713,9 +755,14 @@ def request_run(
             trigger="api",
             actor=access.actor,
         )
-    if _queue_is_full():
-        raise Busy("Workbooks are being produced here already; ask again in a minute.")
     now = utcnow()
+    if _queue_is_full():
+        # Bad input is still 422, and a run that exists is still answered (200); only a run
+        # that would have to be made now waits for room.
+        existing = _existing_run(engine, access.chain_id, tier, period, force, now)
+        if existing is not None:
+            return existing, False
+        raise Busy("Workbooks are being produced here already; ask again in a minute.")
     run, mine = claim_run(
         engine,
         access.chain_id,

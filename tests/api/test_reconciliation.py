@@ -631,16 +631,23 @@ def test_shutdown_marks_waiting_runs_interrupted_and_they_are_taken_up_at_once(
     ahead = _run_async(w, tier="D2")
     waiting = _run_async(w)
     assert (ahead.status_code, waiting.status_code) == (202, 202)
-    stopping = threading.Thread(target=reconciliation.stop_background)
-    stopping.start()  # what gunicorn's worker_exit does
-    stopping.join(10)
-    interrupted = w.api.get(
-        w.path(f"/reconciliation/runs/{waiting.json()['id']}"), token=w.owner.token
-    ).json()
+    # What gunicorn's worker_exit does: the waiting run is dropped at once, the running one
+    # gets its grace to finish.
+    stopping = threading.Thread(target=reconciliation.stop_background, kwargs={"grace": 30})
+    stopping.start()
+    waiting_id = waiting.json()["id"]
+    for _ in range(200):
+        interrupted = w.api.get(
+            w.path(f"/reconciliation/runs/{waiting_id}"), token=w.owner.token
+        ).json()
+        if interrupted["status"] == "failed":
+            break
+        time.sleep(0.02)
     assert interrupted["status"] == "failed"
     assert interrupted["error"].startswith("Interrupted: the server stopped")
     d2_blocks.set()
-    assert _settled(w, ahead.json()["id"])["status"] == "succeeded"  # the one running finished
+    stopping.join(30)
+    assert _settled(w, ahead.json()["id"])["status"] == "succeeded"  # finished within its grace
     again = _run(w)
     assert again.status_code == 201 and again.json()["id"] == waiting.json()["id"]
     assert again.json()["status"] == "succeeded"
@@ -652,17 +659,26 @@ def test_a_full_queue_answers_503_and_claims_nothing(recon, d2_blocks, monkeypat
     w = recon
     monkeypatch.setattr(reconciliation, "MAX_QUEUED", 0)
     assert _run_async(w, tier="D2").status_code == 202
+
     # Past the harness's no-5xx check on purpose: 503 + Retry-After is the answer here.
-    busy = w.api.http.post(
-        w.api.base + "/api/v1" + w.path("/reconciliation/runs"),
-        json={"tier": "D1", "period": PERIOD},
-        headers={"Authorization": f"Bearer {w.owner.token}", "Prefer": "respond-async"},
-        timeout=60,
-    )
+    def post_raw(body):
+        return w.api.http.post(
+            w.api.base + "/api/v1" + w.path("/reconciliation/runs"),
+            json=body,
+            headers={"Authorization": f"Bearer {w.owner.token}", "Prefer": "respond-async"},
+            timeout=60,
+        )
+
+    busy = post_raw({"tier": "D1", "period": PERIOD})
     assert busy.status_code == 503, busy.text
     assert busy.headers["Retry-After"] == "60" and "ask again" in busy.json()["message"]
     runs = w.api.get(w.path("/reconciliation/runs?tier=D1"), token=w.owner.token).json()
     assert runs["total"] == 0
+    # Still checked first: bad input is 422, and a run that exists is answered (200).
+    assert post_raw({"tier": "D9", "period": PERIOD}).status_code == 422
+    ahead = w.api.get(w.path("/reconciliation/runs?tier=D2"), token=w.owner.token).json()
+    same = post_raw({"tier": "D2", "period": PERIOD})
+    assert same.status_code == 200 and same.json()["id"] == ahead["items"][0]["id"]
 
 
 def test_a_producer_that_lost_its_claim_records_nothing(recon, app, monkeypatch):
@@ -708,3 +724,33 @@ def test_replaying_an_async_run_keeps_where_to_follow_it(recon):
     assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
     assert again.headers["Location"] == first.headers["Location"]
     assert again.json() == first.json()
+
+
+def test_shutdown_interrupts_a_run_that_outlives_the_grace(recon, app, d2_blocks):
+    """The run being written when the worker must go: marked interrupted (audited), its claim
+    taken away, so what its dying thread does later records nothing; the next request retakes it."""
+    from supplychain.services import reconciliation
+
+    w = recon
+    running = _run_async(w, tier="D2")
+    assert running.status_code == 202
+    run_id = running.json()["id"]
+    for _ in range(200):  # until the producer is inside the workbook
+        got = w.api.get(w.path(f"/reconciliation/runs/{run_id}"), token=w.owner.token).json()
+        if got["status"] == "running":
+            break
+        time.sleep(0.02)
+    assert reconciliation.stop_background(grace=0.2) == 1
+    stopped = w.api.get(w.path(f"/reconciliation/runs/{run_id}"), token=w.owner.token).json()
+    assert stopped["status"] == "failed" and stopped["error"].startswith("Interrupted")
+    d2_blocks.set()  # the old thread finishes its workbook: it no longer holds the claim
+    assert reconciliation.drain_background(30)
+    time.sleep(0.5)
+    after = w.api.get(w.path(f"/reconciliation/runs/{run_id}"), token=w.owner.token).json()
+    assert after == stopped
+    failed = w.api.get(
+        w.path("/audit?action=reconciliation.run.failed"), token=w.owner.token
+    ).json()["items"]
+    assert [e["target_id"] for e in failed] == [str(run_id)]
+    again = _run(w, tier="D2")
+    assert again.status_code == 201 and again.json()["status"] == "succeeded"

@@ -84,6 +84,11 @@ class Runs(MethodView):
         schema=s.RunSchema,
         description="With `Prefer: respond-async`: claimed and queued; poll the run",
     )
+    @blp.alt_response(
+        503,
+        description="With `Prefer: respond-async`, when this server has 8 workbooks waiting "
+        "already: nothing was claimed; ask again after `Retry-After` seconds",
+    )
     def post(self, body, cid):
         """Produce a tier's workbook for a period now; an existing run is returned (200)
         unless `force` asks for a new revision.

@@ -16,7 +16,7 @@ from supplychain.api.reconciliation.schemas import (
     StatementQuerySchema,
 )
 from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
-from supplychain.errors import Conflict, Invalid, NotFound
+from supplychain.errors import Busy, Conflict, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.graph import UNLINKED
 from supplychain.models.base import utcnow
@@ -194,7 +194,7 @@ def recon_run_now(cid: str):
             wait=False,
             patience=RUN_PATIENCE_SECONDS,
         )
-    except (Invalid, Conflict) as exc:
+    except (Invalid, Conflict, Busy) as exc:
         db.session.rollback()
         return _render_runs(access, run_form=form, run_errors=FormErrors.of(exc)), exc.code
     # The run committed in sessions of its own: read afresh from here on.

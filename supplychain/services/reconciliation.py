@@ -311,6 +311,40 @@ def _reading(engine: Engine) -> sessionmaker[Session]:
     )
 
 
+def is_stale(run: ReconciliationRun, now: datetime) -> bool:
+    """Queued or running since before STALE_AFTER: taken to have died with its process."""
+    return (
+        run.status in ("queued", "running")
+        and (run.started_at or run.created_at) < now - STALE_AFTER
+    )
+
+
+def _latest_run(
+    session: Session, chain_id: int, tier: str, period: str
+) -> ReconciliationRun | None:
+    return session.scalar(
+        select(ReconciliationRun)
+        .where(
+            ReconciliationRun.chain_id == chain_id,
+            ReconciliationRun.tier == tier,
+            ReconciliationRun.period == period,
+        )
+        .order_by(ReconciliationRun.revision.desc())
+        .limit(1)
+    )
+
+
+def _check_request(
+    session: Session, chain_id: int, tier: str, period_label: str, now: datetime
+) -> None:
+    """404 for an unknown chain, 422 for a tier or period that cannot be reconciled."""
+    chain = session.get(Chain, chain_id)
+    if chain is None:
+        raise NotFound("No such chain.")
+    check_period(period_label, ZoneInfo(chain.timezone), now)
+    check_tier(session, chain, tier)
+
+
 def _claim(
     make: sessionmaker[Session],
     chain_id: int,
@@ -326,22 +360,9 @@ def _claim(
         with make() as session:
             try:
                 with session.begin():
-                    latest = session.scalar(
-                        select(ReconciliationRun)
-                        .where(
-                            ReconciliationRun.chain_id == chain_id,
-                            ReconciliationRun.tier == tier,
-                            ReconciliationRun.period == period,
-                        )
-                        .order_by(ReconciliationRun.revision.desc())
-                        .limit(1)
-                    )
+                    latest = _latest_run(session, chain_id, tier, period)
                     if latest is not None and not force:
-                        stale = (
-                            latest.status in ("queued", "running")
-                            and (latest.started_at or latest.created_at) < now - STALE_AFTER
-                        )
-                        if latest.status == "failed" or stale:
+                        if latest.status == "failed" or is_stale(latest, now):
                             taken = session.execute(
                                 update(ReconciliationRun)
                                 .where(
@@ -456,11 +477,7 @@ def claim_run(
     """Check the tier and period, then claim the run: (run, True) when this caller must
     produce it (status queued), else the run that exists already."""
     with _reading(engine)() as session:
-        chain = session.get(Chain, chain_id)
-        if chain is None:
-            raise NotFound("No such chain.")
-        check_period(period_label, ZoneInfo(chain.timezone), now)
-        check_tier(session, chain, tier)
+        _check_request(session, chain_id, tier, period_label, now)
     return _claim(
         _sessions(engine),
         chain_id,
@@ -631,27 +648,11 @@ def _existing_run(
     it succeeded or is still in hand; None when a claim would make or retake one. Checks the
     tier and period as a claim does."""
     with _reading(engine)() as session:
-        chain = session.get(Chain, chain_id)
-        if chain is None:
-            raise NotFound("No such chain.")
-        check_period(period_label, ZoneInfo(chain.timezone), now)
-        check_tier(session, chain, tier)
-        if force:
+        _check_request(session, chain_id, tier, period_label, now)
+        latest = None if force else _latest_run(session, chain_id, tier, period_label)
+        if latest is None or latest.status == "failed" or is_stale(latest, now):
             return None
-        latest = session.scalar(
-            select(ReconciliationRun)
-            .where(
-                ReconciliationRun.chain_id == chain_id,
-                ReconciliationRun.tier == tier,
-                ReconciliationRun.period == period_label,
-            )
-            .order_by(ReconciliationRun.revision.desc())
-            .limit(1)
-        )
-        if latest is None or latest.status == "failed":
-            return None
-        in_hand = (latest.started_at or latest.created_at) >= now - STALE_AFTER
-        return latest if latest.status == "succeeded" or in_hand else None
+        return latest
 
 
 def _queue_is_full() -> bool:

@@ -224,16 +224,13 @@ def recon_run(cid: str, rid: str):
     """One run: its figures, its error if it failed, and the download."""
     access = chain(cid)
     run = reconciliation.get_run(db.session, access, parse_id(rid))
-    unfinished = run.status in ("queued", "running")
     # Past STALE_AFTER its process is taken to have died: stop reloading, say how to go on.
-    stalled = unfinished and (run.started_at or run.created_at) < utcnow() - (
-        reconciliation.STALE_AFTER
-    )
+    stalled = reconciliation.is_stale(run, utcnow())
     return render_template(
         "reconciliation/run.html",
         access=access,
         run=run,
-        in_progress=unfinished and not stalled,
+        in_progress=run.status in ("queued", "running") and not stalled,
         stalled=stalled,
         refresh_seconds=REFRESH_SECONDS,
     )

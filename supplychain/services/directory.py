@@ -45,11 +45,15 @@ class ChainAccess:
     chain: Chain
     actor: Actor
     member: Member
-    is_owner: bool
 
     @property
     def chain_id(self) -> int:
         return self.chain.id
+
+    @property
+    def is_owner(self) -> bool:
+        """The caller belongs to the chain's core org."""
+        return self.chain.owner_org_id == self.actor.org_id
 
     def require_owner(self) -> None:
         """Only the core org's people may do this."""
@@ -94,15 +98,15 @@ class MemberView:
 # --- access -----------------------------------------------------------------------------------
 
 
+def _live_member_of(org_id: Any) -> ColumnElement[bool]:
+    """Join condition: `org_id`'s current (not removed) membership of the joined chain."""
+    return (Member.chain_id == Chain.id) & (Member.org_id == org_id) & Member.removed_at.is_(None)
+
+
 # Run by every chain-scoped request: built once, with bound parameters.
 _CHAIN_MEMBER = (
     select(Chain, Member)
-    .join(
-        Member,
-        (Member.chain_id == Chain.id)
-        & (Member.org_id == bindparam("org_id"))
-        & Member.removed_at.is_(None),
-    )
+    .join(Member, _live_member_of(bindparam("org_id")))
     .where(Chain.id == bindparam("chain_id"))
 )
 
@@ -113,12 +117,7 @@ _TOKEN_CHAIN_MEMBER = (
     select(ApiToken.id, User, Chain, Member)
     .join(User, User.id == ApiToken.user_id)
     .outerjoin(Chain, Chain.id == bindparam("chain_id"))
-    .outerjoin(
-        Member,
-        (Member.chain_id == Chain.id)
-        & (Member.org_id == User.org_id)
-        & Member.removed_at.is_(None),
-    )
+    .outerjoin(Member, _live_member_of(User.org_id))
     .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
     # Orgs and the member's group load when a view asks (their inner joins would also drop
     # the row of a token whose org is no member).
@@ -140,10 +139,7 @@ def actor_in_chain(
     actor = Actor(user=user, token_id=token_id)
     if chain is None or member is None:
         return actor, None
-    access = ChainAccess(
-        chain=chain, actor=actor, member=member, is_owner=chain.owner_org_id == actor.org_id
-    )
-    return actor, access
+    return actor, ChainAccess(chain=chain, actor=actor, member=member)
 
 
 def chain_access(session: Session, actor: Actor, chain_id: int | None) -> ChainAccess:
@@ -154,9 +150,7 @@ def chain_access(session: Session, actor: Actor, chain_id: int | None) -> ChainA
     if row is None:
         raise NotFound("No such chain.")
     chain, member = row
-    return ChainAccess(
-        chain=chain, actor=actor, member=member, is_owner=chain.owner_org_id == actor.org_id
-    )
+    return ChainAccess(chain=chain, actor=actor, member=member)
 
 
 def lock_chain(session: Session, chain: Chain) -> None:
@@ -215,25 +209,14 @@ def create_chain(session: Session, actor: Actor, name: str, currency: str, timez
 def memberships(session: Session, actor: Actor) -> list[ChainAccess]:
     """The caller's standing in every chain its org currently belongs to."""
     rows = session.execute(
-        select(Chain, Member)
-        .join(Member, Member.chain_id == Chain.id)
-        .where(Member.org_id == actor.org_id, Member.removed_at.is_(None))
-        .order_by(Chain.id)
+        select(Chain, Member).join(Member, _live_member_of(actor.org_id)).order_by(Chain.id)
     ).all()
-    return [
-        ChainAccess(chain=c, actor=actor, member=m, is_owner=c.owner_org_id == actor.org_id)
-        for c, m in rows
-    ]
+    return [ChainAccess(chain=c, actor=actor, member=m) for c, m in rows]
 
 
 def chains_query(actor: Actor) -> Select:
     """Chains the caller's org currently belongs to, oldest first."""
-    return (
-        select(Chain)
-        .join(Member, Member.chain_id == Chain.id)
-        .where(Member.org_id == actor.org_id, Member.removed_at.is_(None))
-        .order_by(Chain.id)
-    )
+    return select(Chain).join(Member, _live_member_of(actor.org_id)).order_by(Chain.id)
 
 
 # --- groups -----------------------------------------------------------------------------------

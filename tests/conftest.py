@@ -22,6 +22,7 @@ from supplychain.extensions import db
 from supplychain.migrate import upgrade_database
 from supplychain.models import Base
 from supplychain.services.directory import GRAPHS
+from supplychain.services.reconciliation import drain_background
 
 PASSWORD = "correct horse battery"
 
@@ -43,6 +44,9 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory):
 
 
 def _wipe(application) -> None:
+    # No background reconciliation run of one test may still be writing (its status, its audit
+    # event) while the tables are emptied, or into the next test.
+    assert drain_background(60), "a background reconciliation run did not finish"
     with application.app_context():
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
         # APScheduler's own job table, when a test started a scheduler.

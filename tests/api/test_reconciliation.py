@@ -582,15 +582,6 @@ def d2_blocks(monkeypatch):
     assert reconciliation.drain_background(30)
 
 
-@pytest.fixture(autouse=True)
-def _background_runs_end_with_their_test():
-    """No run of one test may still be writing (its status, its audit event) into the next."""
-    from supplychain.services import reconciliation
-
-    yield
-    assert reconciliation.drain_background(60)
-
-
 def _failed_run_from_hours_ago(app, w):
     hours_ago = datetime.now(UTC) - timedelta(hours=3)
     with app.app_context():

@@ -115,10 +115,10 @@ def seed_demo(path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Make a new revision even if one exists.")
 def reconcile(chain_id: str, tier: str, period: str, force: bool) -> None:
     """One reconciliation run now (no duplicate without --force); print the run as JSON."""
-    from supplychain.api.reconciliation.schemas import RunSchema
     from supplychain.errors import DomainError
     from supplychain.extensions import db as database
-    from supplychain.schemas import parse_id
+    from supplychain.schemas.common import parse_id
+    from supplychain.schemas.reconciliation import RunSchema
     from supplychain.services.reconciliation import execute_run
 
     app = _app()

@@ -23,7 +23,7 @@ from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.models import IdempotencyRecord
 from supplychain.models.base import utcnow
-from supplychain.schemas import parse_id
+from supplychain.schemas.common import parse_id
 from supplychain.services.directory import ChainAccess, actor_in_chain, chain_access
 
 IDEMPOTENCY_TTL = timedelta(hours=48)  # API.md promises at least 24 h

@@ -13,7 +13,7 @@ from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.graph import valid_tier
 from supplychain.models import App, Grant, Member
 from supplychain.models.base import utcnow
-from supplychain.schemas import parse_id
+from supplychain.schemas.common import parse_id
 from supplychain.services.audit import record_event
 from supplychain.services.directory import (
     ChainAccess,

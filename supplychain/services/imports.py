@@ -47,7 +47,7 @@ from supplychain.excel.importer import (
 from supplychain.excel.template import import_template
 from supplychain.models import Chain, Contact, Group, Member, Org, User
 from supplychain.models.base import utcnow
-from supplychain.schemas import MOBILE_PATTERN
+from supplychain.schemas.common import MOBILE_PATTERN
 from supplychain.services.accounts import normalise_email
 from supplychain.services.audit import record_event
 from supplychain.services.directory import (

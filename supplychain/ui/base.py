@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from supplychain.auth import Actor
 from supplychain.errors import BadRequest, DomainError, error_response
 from supplychain.extensions import db
-from supplychain.schemas import format_decimal, parse_id
+from supplychain.schemas.common import format_decimal, parse_id
 from supplychain.services.apps import usable_app_keys
 from supplychain.services.directory import ChainAccess, chain_access
 from supplychain.ui import security

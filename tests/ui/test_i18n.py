@@ -39,7 +39,7 @@ SERVICE_SOURCES = [
     *(UI.parent / "services").glob("*.py"),
     *(UI.parent / "excel").glob("*.py"),
     *(UI.parent / "api").rglob("*.py"),
-    UI.parent / "schemas.py",
+    *(UI.parent / "schemas").glob("*.py"),
 ]
 ERRORS = {"Invalid", "Conflict", "Forbidden", "NotFound", "Unauthorized", "BadRequest", "TooLarge"}
 CLI_ONLY = {"seeding.py"}  # the demo seed loader speaks to the terminal

@@ -3,7 +3,7 @@
 import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
-from supplychain.api.notices.schemas import NoticePageSchema, NoticeSummarySchema, dump_inbox_page
+from supplychain.schemas.notices import NoticePageSchema, NoticeSummarySchema, dump_inbox_page
 
 NOW = datetime(2026, 11, 22, 8, 30, 15, 123456, tzinfo=UTC)
 MOMENTS = (None, NOW, NOW.replace(microsecond=0), NOW.astimezone(timezone(timedelta(hours=8))))

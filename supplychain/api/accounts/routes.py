@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from supplychain.api.accounts.schemas import (
+from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
+from supplychain.auth import current_actor
+from supplychain.extensions import db
+from supplychain.schemas.accounts import (
     ActivateSchema,
     LoginSchema,
     MeSchema,
@@ -13,10 +16,7 @@ from supplychain.api.accounts.schemas import (
     TokenListSchema,
     TokenSchema,
 )
-from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
-from supplychain.auth import current_actor
-from supplychain.extensions import db
-from supplychain.schemas import parse_id
+from supplychain.schemas.common import parse_id
 from supplychain.services import accounts, me
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Sign in and activation")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from supplychain.api.apps import schemas as s
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
 from supplychain.extensions import db
-from supplychain.schemas import PageQuery, parse_id
+from supplychain.schemas import apps as s
+from supplychain.schemas.common import PageQuery, parse_id
 from supplychain.services import apps
 from supplychain.services.pages import paginate
 

@@ -6,10 +6,10 @@ from flask import Response, request
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
-from supplychain.api.directory import schemas as s
 from supplychain.auth import current_actor
 from supplychain.extensions import db
-from supplychain.schemas import parse_id
+from supplychain.schemas import directory as s
+from supplychain.schemas.common import parse_id
 from supplychain.services import directory
 from supplychain.services.audit import audit_query
 from supplychain.services.pages import paginate

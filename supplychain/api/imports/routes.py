@@ -6,7 +6,6 @@ from flask import Response, request
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
-from supplychain.api.imports import schemas as s
 from supplychain.errors import TooLarge
 from supplychain.excel.importer import (
     MAX_COLUMNS,
@@ -16,6 +15,7 @@ from supplychain.excel.importer import (
     XLSX_MIMETYPE,
 )
 from supplychain.extensions import db
+from supplychain.schemas import imports as s
 from supplychain.services import imports
 from supplychain.services.imports import MAX_REPORTED_ERRORS
 

@@ -6,10 +6,10 @@ from flask import current_app
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
-from supplychain.api.notices import schemas as s
 from supplychain.db import GET_WRITERS
 from supplychain.extensions import db
-from supplychain.schemas import parse_id
+from supplychain.schemas import notices as s
+from supplychain.schemas.common import parse_id
 from supplychain.services import notices
 
 blp = authenticated_blueprint(

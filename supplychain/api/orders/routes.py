@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
-from supplychain.api.orders import schemas as s
 from supplychain.extensions import db
-from supplychain.schemas import parse_id
+from supplychain.schemas import orders as s
+from supplychain.schemas.common import parse_id
 from supplychain.services import orders
 
 blp = authenticated_blueprint("orders", __name__, url_prefix="/chains", description="Orders")

@@ -8,10 +8,10 @@ from flask import current_app, request, send_file, url_for
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
-from supplychain.api.reconciliation import schemas as s
 from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
 from supplychain.extensions import db
-from supplychain.schemas import parse_id
+from supplychain.schemas import reconciliation as s
+from supplychain.schemas.common import parse_id
 from supplychain.services import reconciliation
 from supplychain.services.pages import paginate
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from supplychain.api.accounts.schemas import ActivateSchema, LoginSchema
 from supplychain.errors import Invalid, NotFound, Unauthorized
 from supplychain.extensions import db
+from supplychain.schemas.accounts import ActivateSchema, LoginSchema
 from supplychain.services import accounts
 from supplychain.ui import security
 from supplychain.ui.base import blp, safe_next

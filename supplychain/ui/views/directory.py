@@ -6,19 +6,19 @@ from flask import flash, redirect, render_template, request, url_for
 from lxml import etree
 from werkzeug.datastructures import MultiDict
 
-from supplychain.api.apps.schemas import GrantCreateSchema
-from supplychain.api.directory.schemas import (
+from supplychain.errors import Conflict, Invalid
+from supplychain.extensions import db
+from supplychain.models.apps import GRANT_SCOPES
+from supplychain.models.directory import ORG_KINDS, USER_ROLES
+from supplychain.schemas.apps import GrantCreateSchema
+from supplychain.schemas.common import parse_id
+from supplychain.schemas.directory import (
     ContactCreateSchema,
     GroupCreateSchema,
     MemberCreateSchema,
     MemberPatchSchema,
     MemberQuerySchema,
 )
-from supplychain.errors import Conflict, Invalid
-from supplychain.extensions import db
-from supplychain.models.apps import GRANT_SCOPES
-from supplychain.models.directory import ORG_KINDS, USER_ROLES
-from supplychain.schemas import parse_id
 from supplychain.services import apps, directory, worklist
 from supplychain.services.directory import ChainAccess
 from supplychain.services.pages import paginate

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from supplychain.api.notices.schemas import AckInSchema, NoticeCreateSchema, ResponseInSchema
 from supplychain.db import GET_WRITERS
 from supplychain.errors import Conflict, DomainError, Invalid
 from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
-from supplychain.schemas import parse_id
+from supplychain.schemas.common import parse_id
+from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
 from supplychain.services import notices, worklist
 from supplychain.services.apps import require_app
 from supplychain.services.directory import ChainAccess

@@ -7,17 +7,17 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from supplychain.api.orders.schemas import (
+from supplychain.errors import Conflict, Invalid
+from supplychain.extensions import db
+from supplychain.models.orders import ORDER_STATUSES
+from supplychain.schemas.common import parse_id
+from supplychain.schemas.orders import (
     CancelInSchema,
     OrderAckInSchema,
     OrderCreateSchema,
     ReceiptInSchema,
     ShipmentInSchema,
 )
-from supplychain.errors import Conflict, Invalid
-from supplychain.extensions import db
-from supplychain.models.orders import ORDER_STATUSES
-from supplychain.schemas import parse_id
 from supplychain.services import orders, worklist
 from supplychain.services.apps import require_app
 from supplychain.services.directory import ChainAccess

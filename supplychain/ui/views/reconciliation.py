@@ -10,11 +10,6 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
 
-from supplychain.api.reconciliation.schemas import (
-    RunCreateSchema,
-    ScheduleInSchema,
-    StatementQuerySchema,
-)
 from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
 from supplychain.errors import Busy, Conflict, Invalid, NotFound
 from supplychain.extensions import db
@@ -22,7 +17,12 @@ from supplychain.graph import UNLINKED
 from supplychain.models.base import utcnow
 from supplychain.models.reconciliation import FREQUENCIES
 from supplychain.periods import monthly_period, previous_period, weekly_period
-from supplychain.schemas import parse_id
+from supplychain.schemas.common import parse_id
+from supplychain.schemas.reconciliation import (
+    RunCreateSchema,
+    ScheduleInSchema,
+    StatementQuerySchema,
+)
 from supplychain.services import directory, reconciliation, worklist
 from supplychain.services.apps import require_app
 from supplychain.services.directory import ChainAccess

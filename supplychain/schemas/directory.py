@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 
 from supplychain.graph import valid_tier
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
-from supplychain.schemas import (
+from supplychain.schemas.common import (
     MOBILE_PATTERN,
     BaseSchema,
     Id,

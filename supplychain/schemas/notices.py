@@ -5,7 +5,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from supplychain.models.notices import NOTICE_KINDS
-from supplychain.schemas import (
+from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
     Id,

@@ -2,7 +2,7 @@
 
 from marshmallow import fields
 
-from supplychain.schemas import BaseSchema, Id, Text
+from supplychain.schemas.common import BaseSchema, Id, Text
 
 
 class OrgSchema(BaseSchema):

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from supplychain.models.orders import LINE_STATUSES, ORDER_STATUSES
-from supplychain.schemas import (
+from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
     Id,

@@ -6,7 +6,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields
 
 from supplychain.excel.importer import MAX_DATA_ROWS, MAX_UPLOAD_BYTES
-from supplychain.schemas import BaseSchema
+from supplychain.schemas.common import BaseSchema
 
 
 class ImportQuerySchema(BaseSchema):

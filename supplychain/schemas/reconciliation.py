@@ -3,7 +3,7 @@
 from marshmallow import fields, validate
 
 from supplychain.models.reconciliation import FREQUENCIES, RUN_STATUSES
-from supplychain.schemas import BaseSchema, Id, PageQuery, page_of
+from supplychain.schemas.common import BaseSchema, Id, PageQuery, page_of
 
 TIER = validate.Regexp(r"^[UD][1-9][0-9]{0,3}\Z", error="A tier such as U1 or D2.")
 PERIOD = validate.Length(min=1, max=10)

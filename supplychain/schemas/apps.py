@@ -3,7 +3,7 @@
 from marshmallow import fields, validate
 
 from supplychain.models.apps import GRANT_SCOPES
-from supplychain.schemas import BaseSchema, Id, Text, page_of
+from supplychain.schemas.common import BaseSchema, Id, Text, page_of
 
 
 class AppSchema(BaseSchema):

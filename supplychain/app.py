@@ -6,27 +6,36 @@ from pathlib import Path
 
 from flask import Flask
 
+from supplychain import errors
 from supplychain.config import Config
 from supplychain.db import register_database
-from supplychain.errors import register_error_handlers
 from supplychain.extensions import api
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Build the app: settings, database, API blueprints, pages and error handlers."""
+    """Build the app: settings, database, sessions, API blueprints, pages, templates and errors."""
     app = Flask(__name__, instance_relative_config=False)
     config = config or Config()
     app.config.from_object(config)
     _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
     register_database(app)
+    register_sessions(app)
     register_blueprints(app)
-    register_error_handlers(app)
+    register_templates(app)
+    register_errorhandlers(app)
     return app
 
 
 def _ensure_sqlite_folder(url: str) -> None:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def register_sessions(app: Flask) -> None:
+    """Signed-cookie sessions for the pages, Secure when the request came over HTTPS."""
+    from supplychain.ui.security import SessionInterface
+
+    app.session_interface = SessionInterface()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -39,3 +48,26 @@ def register_blueprints(app: Flask) -> None:
     register_api(api)
     app.register_blueprint(health_blp)
     app.register_blueprint(ui_blp)
+
+
+def register_templates(app: Flask) -> None:
+    """What every template can use: `_`, error texts, the CSRF token, the `num`/`when` filters."""
+    from supplychain.ui.base import num, when
+    from supplychain.ui.forms import NO_ERRORS
+    from supplychain.ui.i18n import error_text, gettext
+    from supplychain.ui.security import csrf_token
+
+    app.jinja_env.globals.update(
+        _=gettext, error_text=error_text, csrf_token=csrf_token, no_errors=NO_ERRORS
+    )
+    app.jinja_env.filters["num"] = num
+    app.jinja_env.filters["when"] = when
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Errors as JSON, except that an unknown URL or method outside the API gets a page."""
+    from supplychain.ui.base import not_found_anywhere
+
+    errors.register_error_handlers(app)
+    app.register_error_handler(404, not_found_anywhere)
+    app.register_error_handler(405, not_found_anywhere)

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Flask,
     g,
     redirect,
     render_template,
@@ -26,7 +25,6 @@ from supplychain.schemas.common import format_decimal, parse_id
 from supplychain.services.apps import usable_app_keys
 from supplychain.services.directory import ChainAccess, chain_access
 from supplychain.ui import security
-from supplychain.ui.forms import NO_ERRORS
 from supplychain.ui.i18n import LANGUAGES, current_language, error_text, gettext
 
 blp = Blueprint(
@@ -47,20 +45,6 @@ ERROR_TITLES = {
     422: "Invalid input",
     500: "Something went wrong",
 }
-
-
-@blp.record_once
-def _setup(state: Any) -> None:
-    app: Flask = state.app
-    app.session_interface = security.SessionInterface()
-    app.jinja_env.globals.update(
-        _=gettext, error_text=error_text, csrf_token=security.csrf_token, no_errors=NO_ERRORS
-    )
-    app.jinja_env.filters["num"] = _num
-    app.jinja_env.filters["when"] = _when
-    # Unknown URLs outside the API get a page, not JSON (the API keeps its JSON errors).
-    app.register_error_handler(404, _not_found_anywhere)
-    app.register_error_handler(405, _not_found_anywhere)
 
 
 # Printable text only, as the API's Text fields demand: a NUL byte would otherwise reach the
@@ -108,7 +92,7 @@ def _filter_url(**changes: Any) -> str:
     return url_for(request.endpoint or "ui.home", **(request.view_args or {}), **query)
 
 
-def _num(value: Any, places: int = 0) -> str:
+def num(value: Any, places: int = 0) -> str:
     """Decimals as people read them: no float, no needless trailing zeros."""
     if value is None or value == "":
         return ""
@@ -117,7 +101,7 @@ def _num(value: Any, places: int = 0) -> str:
     return format_decimal(Decimal(value), places)
 
 
-def _when(value: Any) -> str:
+def when(value: Any) -> str:
     """A timestamp to the minute (UTC), or an empty string."""
     if value is None:
         return ""
@@ -152,7 +136,8 @@ def _unexpected(error: InternalServerError):
     return error_page(500, gettext("The server could not finish this request."))
 
 
-def _not_found_anywhere(error: HTTPException):
+def not_found_anywhere(error: HTTPException):
+    """An unknown URL or method: JSON under the API and the health check, a page elsewhere."""
     path = request.path
     code = error.code or 404
     if path.startswith("/api/") or path == "/api" or path.startswith("/healthz"):

@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from supplychain.api.notices.schemas import AckInSchema, NoticeCreateSchema, ResponseInSchema
-from supplychain.db import GET_WRITERS
+from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, DomainError, Invalid
 from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
@@ -79,14 +79,11 @@ def _render_notice(
 
 
 @blp.get("/chains/<cid>/notices/<nid>")
+@transaction(Transaction.WRITES)  # a recipient's first visit records the read
 @login_required
 def notice(cid: str, nid: str):
     """A notice with its items; a recipient's first visit marks it read for its org."""
     return _render_notice(chain(cid), nid)
-
-
-# Opening a notice records the first read: the request writes, so it takes the write lock early.
-GET_WRITERS.add("ui.notice")
 
 
 @blp.post("/chains/<cid>/notices/<nid>/ack")

@@ -15,7 +15,7 @@ from supplychain.api.reconciliation.schemas import (
     ScheduleInSchema,
     StatementQuerySchema,
 )
-from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
+from supplychain.db import Transaction, transaction
 from supplychain.errors import Busy, Conflict, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.graph import UNLINKED
@@ -168,6 +168,8 @@ REFRESH_SECONDS = 3
 
 
 @blp.post("/chains/<cid>/reconciliation/runs")
+# The run commits step by step in sessions of its own: this request's session only reads.
+@transaction(Transaction.OWN)
 @login_required
 def recon_run_now(cid: str):
     """Produce a tier's workbook for a period now (an existing one is shown unless forced)."""
@@ -212,10 +214,6 @@ def recon_run_now(cid: str):
         )
         flash(f"{exists} {gettext('Tick “New revision” to produce another.')}", "ok")
     return redirect(url_for("ui.recon_run", cid=cid, rid=run.id))
-
-
-# The run commits step by step in sessions of its own: this request's session only reads.
-OWN_TRANSACTIONS.add("ui.recon_run_now")
 
 
 @blp.get("/chains/<cid>/reconciliation/runs/<rid>")
@@ -314,6 +312,7 @@ def statements(cid: str):
 
 
 @blp.get("/chains/<cid>/statements/download")
+@transaction(Transaction.WRITES)  # writing a statement records an audit event
 @login_required
 def statement_file(cid: str):
     """One period's statement as xlsx, written for this request (a partner: its own org only)."""
@@ -339,7 +338,3 @@ def statement_file(cid: str):
         raise
     handle.seek(0)
     return send_file(handle, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name)
-
-
-# Writing a statement records an audit event: the request writes, so it takes the lock early.
-GET_WRITERS.add("ui.statement_file")

@@ -28,7 +28,7 @@ from supplychain.services.apps import require_app
 from supplychain.services.directory import ChainAccess
 from supplychain.services.pages import paginate
 from supplychain.ui.base import blp, chain, login_required, page_number
-from supplychain.ui.forms import FormErrors, compact, integer, text, validated
+from supplychain.ui.forms import FormErrors, compact, integer, on_form_error, text, validated
 from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 25
@@ -183,7 +183,11 @@ def recon_run_now(cid: str):
             "force": form.get("force") is not None,
         }
     )
-    try:
+
+    def rerender(exc):
+        return _render_runs(access, run_form=form, run_errors=FormErrors.of(exc))
+
+    with on_form_error(rerender, (Invalid, Conflict, Busy)):
         loaded = validated(RunCreateSchema, body)
         run, created = reconciliation.request_run(
             db.session,
@@ -196,9 +200,6 @@ def recon_run_now(cid: str):
             wait=False,
             patience=RUN_PATIENCE_SECONDS,
         )
-    except (Invalid, Conflict, Busy) as exc:
-        db.session.rollback()
-        return _render_runs(access, run_form=form, run_errors=FormErrors.of(exc)), exc.code
     # The run committed in sessions of its own: read afresh from here on.
     db.session.rollback()
     if run.status == "failed":
@@ -261,13 +262,13 @@ def recon_schedule(cid: str):
             "enabled": form.get("enabled") is not None,
         }
     )
-    try:
+
+    def rerender(exc):
+        return _render_runs(access, schedule_form=form, schedule_errors=FormErrors.of(exc))
+
+    with on_form_error(rerender):
         loaded = validated(ScheduleInSchema, body)
         reconciliation.put_schedule(db.session, access, reconciliation.ScheduleSpec(**loaded))
-    except (Invalid, Conflict) as exc:
-        db.session.rollback()
-        errors = FormErrors.of(exc)
-        return _render_runs(access, schedule_form=form, schedule_errors=errors), exc.code
     flash(gettext("Schedule saved."), "ok")
     return redirect(url_for("ui.recon_runs", cid=cid) + "#schedule")
 

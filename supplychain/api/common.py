@@ -18,7 +18,7 @@ from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 
 from supplychain.auth import authenticate_request, bearer_secret, current_actor
-from supplychain.db import OWN_TRANSACTIONS
+from supplychain.db import Transaction, request_policy
 from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.models import IdempotencyRecord
@@ -190,7 +190,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             )
         response = current_app.make_response(view(*args, **kwargs))
         if response.status_code < 400:
-            if request.endpoint in OWN_TRANSACTIONS:
+            if request_policy() is Transaction.OWN:
                 # The view committed in sessions of its own while this session only read; on
                 # SQLite its old read snapshot can no longer become a write: start afresh.
                 session.rollback()

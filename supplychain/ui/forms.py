@@ -8,14 +8,20 @@ look up field by field to show each message next to its input.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import marshmallow as ma
+from flask import abort, make_response
 from werkzeug.datastructures import MultiDict
 
-from supplychain.errors import DomainError, Invalid
+from supplychain.errors import Conflict, DomainError, Invalid
+from supplychain.extensions import db
 
 CHECK_FIELDS = "Check the highlighted fields."
+# What a form shows next to its fields; other domain errors (403, 404) get the error page.
+FORM_ERRORS: tuple[type[DomainError], ...] = (Invalid, Conflict)
 # Empty rows a form offers at most; longer lists come through the API or an import.
 MAX_FORM_ROWS = 100
 
@@ -97,6 +103,20 @@ def validated(schema: type[ma.Schema], body: dict[str, Any]) -> dict[str, Any]:
     except ma.ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         raise Invalid(CHECK_FIELDS, messages)
+
+
+@contextmanager
+def on_form_error(
+    rerender: Callable[[DomainError], Any], catch: tuple[type[DomainError], ...] = FORM_ERRORS
+) -> Iterator[None]:
+    """Around a form's validation and service call: a domain error of `catch` rolls back what
+    the service did and answers, with the error's status, the page `rerender` makes of it."""
+    try:
+        yield
+    except catch as exc:
+        # Rolled back before re-rendering: the page reads the state as it was, not half-saved.
+        db.session.rollback()
+        abort(make_response(rerender(exc), exc.code))
 
 
 def text(form: MultiDict, name: str) -> str | None:

@@ -6,7 +6,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
-from supplychain.db import GET_WRITERS
+from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import notices as s
 from supplychain.schemas.common import parse_id
@@ -53,13 +53,11 @@ class Notices(MethodView):
 
 @blp.route("/<cid>/notices/<nid>")
 class NoticeDetail(MethodView):
+    @transaction(Transaction.WRITES)  # a recipient's first GET records the read
     @blp.response(200, s.NoticeSchema)
     def get(self, cid, nid):
         """The notice; a recipient's first GET marks it read for its org."""
         return notices.open_notice(db.session, access_to(cid), parse_id(nid))
-
-
-GET_WRITERS.add(f"{blp.name}.{NoticeDetail.__name__}")
 
 
 @blp.route("/<cid>/notices/<nid>/ack")

@@ -8,7 +8,7 @@ from flask import current_app, request, send_file, url_for
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
-from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
+from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import reconciliation as s
 from supplychain.schemas.common import parse_id
@@ -75,6 +75,8 @@ class Runs(MethodView):
         stmt = reconciliation.runs_query(access_to(cid), query.get("tier"), query.get("period"))
         return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
 
+    # The run commits step by step in sessions of its own: this request's session only reads.
+    @transaction(Transaction.OWN)
     @idempotent
     @blp.arguments(s.RunCreateSchema)
     @blp.response(201, s.RunSchema, description="Produced (succeeded or failed)")
@@ -115,9 +117,6 @@ class Runs(MethodView):
         return run, 202, {"Location": location, "Preference-Applied": "respond-async"}
 
 
-OWN_TRANSACTIONS.add(f"{blp.name}.{Runs.__name__}")
-
-
 @blp.route("/<cid>/reconciliation/runs/<rid>")
 class RunItem(MethodView):
     @blp.response(200, s.RunSchema)
@@ -139,6 +138,7 @@ class RunFile(MethodView):
 
 @blp.route("/<cid>/reconciliation/statements/<period>")
 class Statement(MethodView):
+    @transaction(Transaction.WRITES)  # downloading a statement writes an audit event
     @blp.arguments(s.StatementQuerySchema, location="query")
     @blp.doc(responses=XLSX_RESPONSE)
     def get(self, query, cid, period):
@@ -155,7 +155,3 @@ class Statement(MethodView):
         return send_file(
             handle, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name
         )
-
-
-# Downloading a statement writes an audit event: take the write lock at the start.
-GET_WRITERS.add(f"{blp.name}.{Statement.__name__}")

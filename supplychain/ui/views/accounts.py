@@ -10,7 +10,7 @@ from supplychain.schemas.accounts import ActivateSchema, LoginSchema
 from supplychain.services import accounts
 from supplychain.ui import security
 from supplychain.ui.base import blp, safe_next
-from supplychain.ui.forms import FormErrors, text, validated
+from supplychain.ui.forms import FormErrors, on_form_error, text, validated
 from supplychain.ui.i18n import LANGUAGES, gettext
 
 
@@ -31,17 +31,16 @@ def login():
             return redirect(next_url)
         return render_template("login.html", errors=FormErrors(), email="", next_url=next_url)
     email = request.form.get("email", "")
-    try:
+
+    def rerender(exc):
+        errors = FormErrors.of(exc)
+        return render_template("login.html", errors=errors, email=email, next_url=next_url)
+
+    with on_form_error(rerender, (Invalid, Unauthorized)):
         body = validated(
             LoginSchema, {"email": email.strip(), "password": request.form.get("password", "")}
         )
         issued = accounts.login(db.session, body["email"], body["password"])
-    except (Invalid, Unauthorized) as exc:
-        db.session.rollback()
-        errors = FormErrors.of(exc)
-        return render_template(
-            "login.html", errors=errors, email=email, next_url=next_url
-        ), exc.code
     security.sign_in(issued)
     return redirect(next_url)
 
@@ -54,17 +53,18 @@ def activate():
         return render_template("activate.html", errors=FormErrors(), code=code)
     code = request.form.get("invite_code", "")
     password = request.form.get("password", "")
-    try:
+
+    def rerender(exc):
+        errors = FormErrors.of(exc)
+        if isinstance(exc, NotFound):
+            errors = FormErrors(exc.message, {"invite_code": [exc.message]})
+        return render_template("activate.html", errors=errors, code=code)
+
+    with on_form_error(rerender, (Invalid, NotFound)):
         if password != request.form.get("password2", password):
             raise Invalid("The passwords differ.", {"password2": ["Type the same password twice."]})
         body = validated(ActivateSchema, {"invite_code": code.strip(), "password": password})
         issued = accounts.activate(db.session, body["invite_code"], body["password"])
-    except (Invalid, NotFound) as exc:
-        db.session.rollback()
-        errors = FormErrors.of(exc)
-        if isinstance(exc, NotFound):
-            errors = FormErrors(exc.message, {"invite_code": [exc.message]})
-        return render_template("activate.html", errors=errors, code=code), exc.code
     security.sign_in(issued)
     flash(gettext("Welcome! Your account is active."), "ok")
     return redirect(url_for("ui.home"))

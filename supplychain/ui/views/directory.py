@@ -23,7 +23,15 @@ from supplychain.services import apps, directory, worklist
 from supplychain.services.directory import ChainAccess
 from supplychain.services.pages import paginate
 from supplychain.ui.base import blp, chain, login_required, page_number
-from supplychain.ui.forms import FormErrors, compact, filled_rows, remap_rows, text, validated
+from supplychain.ui.forms import (
+    FormErrors,
+    compact,
+    filled_rows,
+    on_form_error,
+    remap_rows,
+    text,
+    validated,
+)
 from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 50
@@ -159,18 +167,19 @@ def member_add_contact(cid: str, org_id: str):
     """Add a contact to a member org; the invitation code is shown once."""
     access = chain(cid)
     body = compact({name: text(request.form, name) for name in CONTACT_FIELDS})
-    try:
-        loaded = validated(ContactCreateSchema, body)
-        added = directory.add_contact(
-            db.session, access, parse_id(org_id), directory.NewContact(**loaded)
-        )
-    except (Invalid, Conflict) as exc:
-        db.session.rollback()
+
+    def rerender(exc):
         errors = FormErrors.of(exc)
         nested = errors.tree.pop("json", None)
         if isinstance(nested, dict):
             errors.tree.update(nested)
-        return _render_member(access, org_id, "contact", errors), exc.code
+        return _render_member(access, org_id, "contact", errors)
+
+    with on_form_error(rerender):
+        loaded = validated(ContactCreateSchema, body)
+        added = directory.add_contact(
+            db.session, access, parse_id(org_id), directory.NewContact(**loaded)
+        )
     _flash_codes([(added.contact.user.email, added.invite_code)])
     return redirect(url_for("ui.member", cid=cid, org_id=org_id))
 
@@ -182,7 +191,7 @@ def member_edit(cid: str, org_id: str):
     access = chain(cid)
     group = text(request.form, "group")
     body = compact({"custom_id": text(request.form, "custom_id"), "group": group})
-    try:
+    with on_form_error(lambda exc: _render_member(access, org_id, "edit", FormErrors.of(exc))):
         loaded = validated(MemberPatchSchema, body)
         directory.update_member(
             db.session,
@@ -192,9 +201,6 @@ def member_edit(cid: str, org_id: str):
             custom_id=loaded.get("custom_id"),
             clear_group=group is None,
         )
-    except (Invalid, Conflict) as exc:
-        db.session.rollback()
-        return _render_member(access, org_id, "edit", FormErrors.of(exc)), exc.code
     flash(gettext("Saved."), "ok")
     return redirect(url_for("ui.member", cid=cid, org_id=org_id))
 
@@ -204,11 +210,12 @@ def member_edit(cid: str, org_id: str):
 def member_remove(cid: str, org_id: str):
     """Remove a partner from the chain: its access ends at once, its history stays."""
     access = chain(cid)
-    try:
+
+    def rerender(exc):
+        return _render_member(access, org_id, "remove", FormErrors.of(exc))
+
+    with on_form_error(rerender, (Conflict,)):
         directory.remove_member(db.session, access, parse_id(org_id))
-    except Conflict as exc:
-        db.session.rollback()
-        return _render_member(access, org_id, "remove", FormErrors.of(exc)), exc.code
     flash(gettext("The member was removed."), "ok")
     return redirect(url_for("ui.members", cid=cid))
 
@@ -257,7 +264,11 @@ def member_new(cid: str):
         }
     )
     body["org"] = compact(body["org"])
-    try:
+
+    def rerender(exc):
+        return _render_new_member(access, form, remap_rows(exc, "contacts", positions))
+
+    with on_form_error(rerender):
         loaded = validated(MemberCreateSchema, body)
         _view, added = directory.add_member(
             db.session,
@@ -268,9 +279,6 @@ def member_new(cid: str):
             group_path=loaded.get("group"),
             contacts=[directory.NewContact(**c) for c in loaded["contacts"]],
         )
-    except (Invalid, Conflict) as exc:
-        db.session.rollback()
-        return _render_new_member(access, form, remap_rows(exc, "contacts", positions)), exc.code
     _flash_codes([(a.contact.user.email, a.invite_code) for a in added])
     flash(gettext("Member added. Give each contact their invitation code."), "ok")
     return redirect(url_for("ui.member", cid=cid, org_id=_view.member.org_id))
@@ -279,28 +287,7 @@ def member_new(cid: str):
 # --- groups and grants --------------------------------------------------------------------------
 
 
-@blp.route("/chains/<cid>/groups", methods=["GET", "POST"])
-@login_required
-def groups(cid: str):
-    """The chain's group tree; owner admins add groups by path."""
-    access = chain(cid)
-    errors = FormErrors()
-    status = 200
-    if request.method == "POST":
-        try:
-            loaded = validated(GroupCreateSchema, compact({"path": text(request.form, "path")}))
-            group, created = directory.create_group(db.session, access, loaded["path"])
-        except (Invalid, Conflict) as exc:
-            db.session.rollback()
-            errors, status = FormErrors.of(exc), exc.code
-        else:
-            flash(
-                gettext("Group %(path)s created.", path=group.path)
-                if created
-                else gettext("Group %(path)s exists already.", path=group.path),
-                "ok",
-            )
-            return redirect(url_for("ui.groups", cid=cid))
+def _render_groups(access: ChainAccess, errors: FormErrors):
     found = paginate(db.session, directory.groups_query(access), page_number(), 200)
     return render_template(
         "directory/groups.html",
@@ -308,37 +295,29 @@ def groups(cid: str):
         page=found,
         errors=errors,
         form=request.form,
-    ), status
+    )
 
 
-@blp.route("/chains/<cid>/grants", methods=["GET", "POST"])
+@blp.route("/chains/<cid>/groups", methods=["GET", "POST"])
 @login_required
-def grants(cid: str):
-    """Which apps are shared with whom; owner admins grant and revoke."""
+def groups(cid: str):
+    """The chain's group tree; owner admins add groups by path."""
     access = chain(cid)
-    errors = FormErrors()
-    status = 200
-    if request.method == "POST":
-        scope_type = text(request.form, "scope_type")
-        body = {
-            "app": text(request.form, "app"),
-            "scope": compact(
-                {
-                    "type": scope_type,
-                    "value": None if scope_type == "all" else text(request.form, "scope_value"),
-                }
-            ),
-        }
-        try:
-            loaded = validated(GrantCreateSchema, compact(body))
-            scope = loaded["scope"]
-            apps.create_grant(db.session, access, loaded["app"], scope["type"], scope.get("value"))
-        except (Invalid, Conflict) as exc:
-            db.session.rollback()
-            errors, status = FormErrors.of(exc), exc.code
-        else:
-            flash(gettext("Shared."), "ok")
-            return redirect(url_for("ui.grants", cid=cid))
+    if request.method != "POST":  # GET and HEAD
+        return _render_groups(access, FormErrors())
+    with on_form_error(lambda exc: _render_groups(access, FormErrors.of(exc))):
+        loaded = validated(GroupCreateSchema, compact({"path": text(request.form, "path")}))
+        group, created = directory.create_group(db.session, access, loaded["path"])
+    flash(
+        gettext("Group %(path)s created.", path=group.path)
+        if created
+        else gettext("Group %(path)s exists already.", path=group.path),
+        "ok",
+    )
+    return redirect(url_for("ui.groups", cid=cid))
+
+
+def _render_grants(access: ChainAccess, errors: FormErrors):
     found = paginate(db.session, apps.grants_query(access), page_number(), 200)
     return render_template(
         "directory/grants.html",
@@ -349,7 +328,32 @@ def grants(cid: str):
         apps=apps.list_apps(db.session, access),
         scopes=GRANT_SCOPES,
         tiers=worklist.chain_tiers(db.session, access),
-    ), status
+    )
+
+
+@blp.route("/chains/<cid>/grants", methods=["GET", "POST"])
+@login_required
+def grants(cid: str):
+    """Which apps are shared with whom; owner admins grant and revoke."""
+    access = chain(cid)
+    if request.method != "POST":  # GET and HEAD
+        return _render_grants(access, FormErrors())
+    scope_type = text(request.form, "scope_type")
+    body = {
+        "app": text(request.form, "app"),
+        "scope": compact(
+            {
+                "type": scope_type,
+                "value": None if scope_type == "all" else text(request.form, "scope_value"),
+            }
+        ),
+    }
+    with on_form_error(lambda exc: _render_grants(access, FormErrors.of(exc))):
+        loaded = validated(GrantCreateSchema, compact(body))
+        scope = loaded["scope"]
+        apps.create_grant(db.session, access, loaded["app"], scope["type"], scope.get("value"))
+    flash(gettext("Shared."), "ok")
+    return redirect(url_for("ui.grants", cid=cid))
 
 
 @blp.post("/chains/<cid>/grants/<gid>/revoke")

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from supplychain.db import GET_WRITERS
-from supplychain.errors import Conflict, DomainError, Invalid
+from supplychain.db import Transaction, transaction
+from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.common import parse_id
@@ -24,6 +24,7 @@ from supplychain.ui.forms import (
     FormErrors,
     compact,
     filled_rows,
+    on_form_error,
     remap_rows,
     text,
     validated,
@@ -79,14 +80,11 @@ def _render_notice(
 
 
 @blp.get("/chains/<cid>/notices/<nid>")
+@transaction(Transaction.WRITES)  # a recipient's first visit records the read
 @login_required
 def notice(cid: str, nid: str):
     """A notice with its items; a recipient's first visit marks it read for its org."""
     return _render_notice(chain(cid), nid)
-
-
-# Opening a notice records the first read: the request writes, so it takes the write lock early.
-GET_WRITERS.add("ui.notice")
 
 
 @blp.post("/chains/<cid>/notices/<nid>/ack")
@@ -94,14 +92,11 @@ GET_WRITERS.add("ui.notice")
 def notice_ack(cid: str, nid: str):
     """Acknowledge the notice for the user's org (a second acknowledgment changes nothing)."""
     access = chain(cid)
-    try:
+    with on_form_error(lambda exc: _render_notice(access, nid, "ack", FormErrors.of(exc))):
         body = validated(AckInSchema, compact({"note": text(request.form, "note")}))
         _row, created = notices.acknowledge_notice(
             db.session, access, parse_id(nid), body.get("note")
         )
-    except (Invalid, Conflict) as exc:
-        db.session.rollback()
-        return _render_notice(access, nid, "ack", FormErrors.of(exc)), exc.code
     flash(gettext("Acknowledged.") if created else gettext("Acknowledged before."), "ok")
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
@@ -118,7 +113,11 @@ def notice_respond(cid: str, nid: str):
     ]
     positions = [index for index, _ in filled]
     body = compact({"items": [values for _, values in filled], "note": text(request.form, "note")})
-    try:
+
+    def rerender(exc):
+        return _render_notice(access, nid, "respond", remap_rows(exc, "items", positions))
+
+    with on_form_error(rerender):
         if not filled:
             raise Invalid(
                 gettext("Give a quantity for at least one item."),
@@ -132,10 +131,6 @@ def notice_respond(cid: str, nid: str):
             [(line["sku"], line["qty"]) for line in loaded["items"]],
             loaded.get("note"),
         )
-    except (Invalid, Conflict) as exc:
-        db.session.rollback()
-        errors = remap_rows(exc, "items", positions)
-        return _render_notice(access, nid, "respond", errors), exc.code
     flash(gettext("Your quantities were sent."), "ok")
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
@@ -234,7 +229,12 @@ def notice_compose(cid: str):
             "ack_due": _aware(text(form, "ack_due"), access.chain.timezone),
         }
     )
-    try:
+
+    def rerender(exc):
+        return _render_compose(access, form, remap_rows(exc, "items", positions), rows)
+
+    # Addressing orgs one may not (403) is shown on the form too.
+    with on_form_error(rerender, (Invalid, Conflict, Forbidden)):
         loaded = validated(NoticeCreateSchema, body)
         sent = notices.broadcast_notice(
             db.session,
@@ -247,13 +247,5 @@ def notice_compose(cid: str):
             requires_ack=loaded["requires_ack"],
             ack_due=loaded["ack_due"],
         )
-    except (Invalid, Conflict) as exc:
-        db.session.rollback()
-        return _render_compose(access, form, remap_rows(exc, "items", positions), rows), exc.code
-    except DomainError as exc:
-        if exc.code != 403:
-            raise
-        db.session.rollback()
-        return _render_compose(access, form, FormErrors.of(exc), rows), exc.code
     flash(gettext("Sent to %(count)s recipients.", count=sent.recipients_count), "ok")
     return redirect(url_for("ui.notice_recipients", cid=cid, nid=sent.id))

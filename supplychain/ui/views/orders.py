@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from supplychain.errors import Conflict, Invalid
+from supplychain.errors import Invalid
 from supplychain.extensions import db
 from supplychain.models.orders import ORDER_STATUSES
 from supplychain.schemas.common import parse_id
@@ -29,6 +29,7 @@ from supplychain.ui.forms import (
     compact,
     filled_rows,
     integer,
+    on_form_error,
     remap_rows,
     rows,
     text,
@@ -129,10 +130,16 @@ def order(cid: str, oid: str):
     return _render_order(chain(cid), oid)
 
 
-def _failed(access: ChainAccess, oid: str, which: str, exc: Invalid | Conflict, positions=None):
-    db.session.rollback()
-    errors = remap_rows(exc, "lines", positions) if positions is not None else FormErrors.of(exc)
-    return _render_order(access, oid, which, errors), exc.code
+def _failed(access: ChainAccess, oid: str, which: str, positions: list[int] | None = None):
+    """The order page again with the errors of form `which` (lines keyed by the form's rows)."""
+
+    def rerender(exc):
+        errors = (
+            remap_rows(exc, "lines", positions) if positions is not None else FormErrors.of(exc)
+        )
+        return _render_order(access, oid, which, errors)
+
+    return rerender
 
 
 @blp.post("/chains/<cid>/orders/<oid>/ack")
@@ -158,7 +165,7 @@ def order_ack(cid: str, oid: str):
             )
             for i in positions
         ]
-    try:
+    with on_form_error(_failed(access, oid, "ack", positions)):
         loaded = validated(OrderAckInSchema, compact(body))
         orders.acknowledge_order(
             db.session,
@@ -169,8 +176,6 @@ def order_ack(cid: str, oid: str):
             reason=loaded["reason"],
             lines=[orders.LineAck(**line) for line in loaded["lines"] or []] or None,
         )
-    except (Invalid, Conflict) as exc:
-        return _failed(access, oid, "ack", exc, positions)
     flash(gettext("Your acknowledgment was recorded."), "ok")
     return redirect(url_for("ui.order", cid=cid, oid=oid))
 
@@ -189,7 +194,7 @@ def _movement(cid: str, oid: str, which: str):
         for index, values in filled
     ]
     body = compact({"lines": moves, "ref": text(form, "ref")})
-    try:
+    with on_form_error(_failed(access, oid, which, positions)):
         if not moves:
             raise Invalid(
                 gettext("Give a quantity for at least one line."),
@@ -215,8 +220,6 @@ def _movement(cid: str, oid: str, which: str):
                 loaded["ref"],
                 None,
             )
-    except (Invalid, Conflict) as exc:
-        return _failed(access, oid, which, exc, positions)
     flash(gettext("Shipment recorded.") if which == "ship" else gettext("Receipt recorded."), "ok")
     return redirect(url_for("ui.order", cid=cid, oid=oid))
 
@@ -246,11 +249,9 @@ def order_cancel(cid: str, oid: str):
             "version": integer(request.form, "version"),
         }
     )
-    try:
+    with on_form_error(_failed(access, oid, "cancel")):
         loaded = validated(CancelInSchema, body)
         orders.cancel_order(db.session, access, parse_id(oid), loaded["reason"], loaded["version"])
-    except (Invalid, Conflict) as exc:
-        return _failed(access, oid, "cancel", exc)
     flash(gettext("The order was cancelled."), "ok")
     return redirect(url_for("ui.order", cid=cid, oid=oid))
 
@@ -296,7 +297,16 @@ def order_new(cid: str):
             ],
         }
     )
-    try:
+
+    def rerender(exc):
+        errors = remap_rows(exc, "lines", positions)
+        if errors.has("issuer_role") or errors.has("counterparty_id"):
+            errors.tree.setdefault("counterparty", [])
+            for key in ("issuer_role", "counterparty_id"):
+                errors.tree["counterparty"] += errors.at(key)
+        return _render_new(access, form, errors, count)
+
+    with on_form_error(rerender):
         loaded = validated(OrderCreateSchema, body)
         issued = orders.issue_order(
             db.session,
@@ -308,13 +318,5 @@ def order_new(cid: str):
             ack_due=loaded["ack_due"],
             lines=[orders.NewLine(**line) for line in loaded["lines"]],
         )
-    except (Invalid, Conflict) as exc:
-        db.session.rollback()
-        errors = remap_rows(exc, "lines", positions)
-        if errors.has("issuer_role") or errors.has("counterparty_id"):
-            errors.tree.setdefault("counterparty", [])
-            for key in ("issuer_role", "counterparty_id"):
-                errors.tree["counterparty"] += errors.at(key)
-        return _render_new(access, form, errors, count), exc.code
     flash(gettext("Order %(number)s issued.", number=issued.number), "ok")
     return redirect(url_for("ui.order", cid=cid, oid=issued.id))

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
 
-from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
+from supplychain.db import Transaction, transaction
 from supplychain.errors import Busy, Conflict, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.graph import UNLINKED
@@ -28,7 +28,7 @@ from supplychain.services.apps import require_app
 from supplychain.services.directory import ChainAccess
 from supplychain.services.pages import paginate
 from supplychain.ui.base import blp, chain, login_required, page_number
-from supplychain.ui.forms import FormErrors, compact, integer, text, validated
+from supplychain.ui.forms import FormErrors, compact, integer, on_form_error, text, validated
 from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 25
@@ -168,6 +168,8 @@ REFRESH_SECONDS = 3
 
 
 @blp.post("/chains/<cid>/reconciliation/runs")
+# The run commits step by step in sessions of its own: this request's session only reads.
+@transaction(Transaction.OWN)
 @login_required
 def recon_run_now(cid: str):
     """Produce a tier's workbook for a period now (an existing one is shown unless forced)."""
@@ -181,7 +183,11 @@ def recon_run_now(cid: str):
             "force": form.get("force") is not None,
         }
     )
-    try:
+
+    def rerender(exc):
+        return _render_runs(access, run_form=form, run_errors=FormErrors.of(exc))
+
+    with on_form_error(rerender, (Invalid, Conflict, Busy)):
         loaded = validated(RunCreateSchema, body)
         run, created = reconciliation.request_run(
             db.session,
@@ -194,9 +200,6 @@ def recon_run_now(cid: str):
             wait=False,
             patience=RUN_PATIENCE_SECONDS,
         )
-    except (Invalid, Conflict, Busy) as exc:
-        db.session.rollback()
-        return _render_runs(access, run_form=form, run_errors=FormErrors.of(exc)), exc.code
     # The run committed in sessions of its own: read afresh from here on.
     db.session.rollback()
     if run.status == "failed":
@@ -212,10 +215,6 @@ def recon_run_now(cid: str):
         )
         flash(f"{exists} {gettext('Tick “New revision” to produce another.')}", "ok")
     return redirect(url_for("ui.recon_run", cid=cid, rid=run.id))
-
-
-# The run commits step by step in sessions of its own: this request's session only reads.
-OWN_TRANSACTIONS.add("ui.recon_run_now")
 
 
 @blp.get("/chains/<cid>/reconciliation/runs/<rid>")
@@ -263,13 +262,13 @@ def recon_schedule(cid: str):
             "enabled": form.get("enabled") is not None,
         }
     )
-    try:
+
+    def rerender(exc):
+        return _render_runs(access, schedule_form=form, schedule_errors=FormErrors.of(exc))
+
+    with on_form_error(rerender):
         loaded = validated(ScheduleInSchema, body)
         reconciliation.put_schedule(db.session, access, reconciliation.ScheduleSpec(**loaded))
-    except (Invalid, Conflict) as exc:
-        db.session.rollback()
-        errors = FormErrors.of(exc)
-        return _render_runs(access, schedule_form=form, schedule_errors=errors), exc.code
     flash(gettext("Schedule saved."), "ok")
     return redirect(url_for("ui.recon_runs", cid=cid) + "#schedule")
 
@@ -314,6 +313,7 @@ def statements(cid: str):
 
 
 @blp.get("/chains/<cid>/statements/download")
+@transaction(Transaction.WRITES)  # writing a statement records an audit event
 @login_required
 def statement_file(cid: str):
     """One period's statement as xlsx, written for this request (a partner: its own org only)."""
@@ -339,7 +339,3 @@ def statement_file(cid: str):
         raise
     handle.seek(0)
     return send_file(handle, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name)
-
-
-# Writing a statement records an audit event: the request writes, so it takes the lock early.
-GET_WRITERS.add("ui.statement_file")

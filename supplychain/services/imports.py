@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from supplychain.access import ChainAccess
 from supplychain.auth import digest, new_invite_code, normalise_invite_code
 from supplychain.errors import Conflict, Invalid
 from supplychain.excel.importer import (
@@ -53,7 +54,6 @@ from supplychain.services.audit import record_event
 from supplychain.services.directory import (
     MAX_CUSTOM_ID,
     SHARED_ORG,
-    ChainAccess,
     bump_graph_version,
     lock_chain,
     normalise_group_path,

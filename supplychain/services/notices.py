@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.graph import valid_tier
 from supplychain.models import (
@@ -27,12 +28,7 @@ from supplychain.models import (
 from supplychain.models.base import utcnow
 from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
-from supplychain.services.directory import (
-    ChainAccess,
-    chain_graph,
-    normalise_group_path,
-    paths_within,
-)
+from supplychain.services.directory import chain_graph, normalise_group_path, paths_within
 from supplychain.services.pages import Page, paginate
 
 APP = "notices"

@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
-from supplychain.services.directory import ChainAccess
 from supplychain.services.pages import Page, paginate
 
 APP = "orders"

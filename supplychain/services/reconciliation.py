@@ -24,6 +24,7 @@ from sqlalchemy import Engine, Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from supplychain.access import ChainAccess
 from supplychain.auth import Actor
 from supplychain.errors import Busy, Forbidden, Invalid, NotFound
 from supplychain.excel.workbook import (
@@ -47,7 +48,7 @@ from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, latest_fire_time, parse_period, previous_period
 from supplychain.services.apps import require_app
 from supplychain.services.audit import Author, record_event
-from supplychain.services.directory import ChainAccess, chain_graph
+from supplychain.services.directory import chain_graph
 
 log = logging.getLogger(__name__)
 APP = "reconciliation"

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor, hash_password
 from supplychain.config import ROOT
 from supplychain.errors import Conflict, Invalid
@@ -95,7 +96,7 @@ def _build_network(session: Session, actor: Actor, seed: dict[str, Any], passwor
         spec.get("currency", "CNY"),
         spec.get("timezone", "Asia/Shanghai"),
     )
-    access = directory.chain_access(session, actor, chain.id)
+    access = chain_access(session, actor, chain.id)
     invited: list[directory.AddedContact] = [
         directory.add_contact(session, access, actor.org_id, _contact(staff))
         for staff in seed["owner"].get("staff", [])
@@ -152,7 +153,7 @@ def _selector(org_ids: dict[str, int], selector: dict[str, list]) -> dict[str, l
 
 def _set_demo_password(
     session: Session,
-    access: directory.ChainAccess,
+    access: ChainAccess,
     invited: list[directory.AddedContact],
     password: str,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, request
 from flask.views import MethodView
 
+from supplychain.access import chains_query
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
 from supplychain.api.directory import schemas as s
 from supplychain.auth import current_actor
@@ -34,7 +35,7 @@ class Chains(MethodView):
     @blp.response(200, s.ChainPageSchema)
     def get(self, query):
         """Chains the caller's org belongs to."""
-        stmt = directory.chains_query(current_actor())
+        stmt = chains_query(current_actor())
         return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
 
     @idempotent

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from lxml import etree
 from werkzeug.datastructures import MultiDict
 
+from supplychain.access import ChainAccess
 from supplychain.api.apps.schemas import GrantCreateSchema
 from supplychain.api.directory.schemas import (
     ContactCreateSchema,
@@ -20,7 +21,6 @@ from supplychain.models.apps import GRANT_SCOPES
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
 from supplychain.schemas import parse_id
 from supplychain.services import apps, directory, worklist
-from supplychain.services.directory import ChainAccess
 from supplychain.services.pages import paginate
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import FormErrors, compact, filled_rows, remap_rows, text, validated

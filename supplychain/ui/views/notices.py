@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from supplychain.access import ChainAccess
 from supplychain.api.notices.schemas import AckInSchema, NoticeCreateSchema, ResponseInSchema
 from supplychain.db import GET_WRITERS
 from supplychain.errors import Conflict, DomainError, Invalid
@@ -16,7 +17,6 @@ from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas import parse_id
 from supplychain.services import notices, worklist
 from supplychain.services.apps import require_app
-from supplychain.services.directory import ChainAccess
 from supplychain.services.notices import MAX_ITEMS, RECIPIENT_STATES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
 from supplychain.ui.forms import (

@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from supplychain.access import ChainAccess
 from supplychain.api.orders.schemas import (
     CancelInSchema,
     OrderAckInSchema,
@@ -20,7 +21,6 @@ from supplychain.models.orders import ORDER_STATUSES
 from supplychain.schemas import parse_id
 from supplychain.services import orders, worklist
 from supplychain.services.apps import require_app
-from supplychain.services.directory import ChainAccess
 from supplychain.services.orders import MAX_LINES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
 from supplychain.ui.forms import (

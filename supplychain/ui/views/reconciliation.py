@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
 
+from supplychain.access import ChainAccess
 from supplychain.api.reconciliation.schemas import (
     RunCreateSchema,
     ScheduleInSchema,
@@ -25,7 +26,6 @@ from supplychain.periods import monthly_period, previous_period, weekly_period
 from supplychain.schemas import parse_id
 from supplychain.services import directory, reconciliation, worklist
 from supplychain.services.apps import require_app
-from supplychain.services.directory import ChainAccess
 from supplychain.services.pages import paginate
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import FormErrors, compact, integer, text, validated

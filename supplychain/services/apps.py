@@ -16,7 +16,8 @@ from supplychain.models import App, Grant, Member
 from supplychain.models.base import utcnow
 from supplychain.schemas import parse_id
 from supplychain.services.audit import record_event
-from supplychain.services.directory import chain_graph, find_group, normalise_group_path
+from supplychain.services.chains import chain_graph
+from supplychain.services.groups import find_group, normalise_group_path
 
 BUILTIN_APPS = {
     "notices": ("Notices", "Supply and demand notices with read, acknowledgment and quantities"),

@@ -51,14 +51,9 @@ from supplychain.models.base import utcnow
 from supplychain.schemas import MOBILE_PATTERN
 from supplychain.services.accounts import normalise_email
 from supplychain.services.audit import record_event
-from supplychain.services.directory import (
-    MAX_CUSTOM_ID,
-    SHARED_ORG,
-    bump_graph_version,
-    lock_chain,
-    normalise_group_path,
-    orgs_shared_beyond,
-)
+from supplychain.services.chains import bump_graph_version, lock_chain
+from supplychain.services.groups import normalise_group_path
+from supplychain.services.members import MAX_CUSTOM_ID, SHARED_ORG, orgs_shared_beyond
 
 MAX_REPORTED_ERRORS = 200
 MAX_TEXT = 200  # names, emails, titles: the columns' sizes

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from supplychain.access import memberships
 from supplychain.auth import Actor
 from supplychain.services.apps import usable_app_keys
-from supplychain.services.directory import chain_graph
+from supplychain.services.chains import chain_graph
 
 
 def describe_me(session: Session, actor: Actor) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from supplychain.models import (
 from supplychain.models.base import utcnow
 from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
-from supplychain.services.directory import chain_graph, normalise_group_path, paths_within
+from supplychain.services.chains import chain_graph
+from supplychain.services.groups import normalise_group_path, paths_within
 from supplychain.services.pages import Page, paginate
 
 APP = "notices"

@@ -48,7 +48,7 @@ from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, latest_fire_time, parse_period, previous_period
 from supplychain.services.apps import require_app
 from supplychain.services.audit import Author, record_event
-from supplychain.services.directory import chain_graph
+from supplychain.services.chains import chain_graph
 
 log = logging.getLogger(__name__)
 APP = "reconciliation"

@@ -54,7 +54,7 @@ from supplychain.config import ROOT
 from supplychain.excel.workbook import LINE_COLUMNS
 from supplychain.models import Chain, Order, OrderLine, User
 from supplychain.periods import Period, previous_period
-from supplychain.services.directory import chain_graph
+from supplychain.services.chains import chain_graph
 from supplychain.services.orders import BAK02, _order_status
 from supplychain.services.reconciliation import (
     _directory,

@@ -20,7 +20,18 @@ from supplychain.extensions import db
 from supplychain.models.apps import GRANT_SCOPES
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
 from supplychain.schemas import parse_id
-from supplychain.services import apps, directory, worklist
+from supplychain.services import apps, worklist
+from supplychain.services.groups import create_group, groups_query
+from supplychain.services.links import graph_snapshot, graph_svg, member_impact
+from supplychain.services.members import (
+    NewContact,
+    add_contact,
+    add_member,
+    member_detail,
+    members_page,
+    remove_member,
+    update_member,
+)
 from supplychain.services.pages import paginate
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import FormErrors, compact, filled_rows, remap_rows, text, validated
@@ -52,9 +63,9 @@ def clickable_svg(svg: str, href_for) -> str:
 def chain_map(cid: str):
     """The owner's picture of the chain by tier; each org links to its member page."""
     access = chain(cid)
-    snapshot = directory.graph_snapshot(db.session, access)
+    snapshot = graph_snapshot(db.session, access)
     svg = clickable_svg(
-        directory.graph_svg(snapshot),
+        graph_svg(snapshot),
         lambda org_id: url_for("ui.member", cid=cid, org_id=org_id),
     )
     tiers: dict[str, int] = {}
@@ -83,7 +94,7 @@ def members(cid: str):
     errors = FormErrors()
     try:
         filters = validated(MemberQuerySchema, compact(raw))
-        found = directory.members_page(
+        found = members_page(
             db.session,
             access,
             tier=filters.get("tier"),
@@ -95,7 +106,7 @@ def members(cid: str):
         )
     except Invalid as exc:
         errors = FormErrors.of(exc)
-        found = directory.members_page(
+        found = members_page(
             db.session,
             access,
             tier=None,
@@ -112,17 +123,17 @@ def members(cid: str):
         errors=errors,
         filters=raw,
         tiers=worklist.chain_tiers(db.session, access),
-        groups=paginate(db.session, directory.groups_query(access), 1, 500).items,
+        groups=paginate(db.session, groups_query(access), 1, 500).items,
         kinds=ORG_KINDS,
     )
 
 
 def _render_member(access: ChainAccess, org_id: str, failed: str | None, errors: FormErrors):
-    view = directory.member_detail(db.session, access, parse_id(org_id))
+    view = member_detail(db.session, access, parse_id(org_id))
     impact = None
     names: dict[int, str] = {}
     if access.is_owner:
-        impact = directory.member_impact(db.session, access, view.member.org_id)
+        impact = member_impact(db.session, access, view.member.org_id)
         names = worklist.org_names(
             db.session, {i["org_id"] for i in impact["affected"] + impact["cut_off"]}
         )
@@ -161,9 +172,7 @@ def member_add_contact(cid: str, org_id: str):
     body = compact({name: text(request.form, name) for name in CONTACT_FIELDS})
     try:
         loaded = validated(ContactCreateSchema, body)
-        added = directory.add_contact(
-            db.session, access, parse_id(org_id), directory.NewContact(**loaded)
-        )
+        added = add_contact(db.session, access, parse_id(org_id), NewContact(**loaded))
     except (Invalid, Conflict) as exc:
         db.session.rollback()
         errors = FormErrors.of(exc)
@@ -184,7 +193,7 @@ def member_edit(cid: str, org_id: str):
     body = compact({"custom_id": text(request.form, "custom_id"), "group": group})
     try:
         loaded = validated(MemberPatchSchema, body)
-        directory.update_member(
+        update_member(
             db.session,
             access,
             parse_id(org_id),
@@ -205,7 +214,7 @@ def member_remove(cid: str, org_id: str):
     """Remove a partner from the chain: its access ends at once, its history stays."""
     access = chain(cid)
     try:
-        directory.remove_member(db.session, access, parse_id(org_id))
+        remove_member(db.session, access, parse_id(org_id))
     except Conflict as exc:
         db.session.rollback()
         return _render_member(access, org_id, "remove", FormErrors.of(exc)), exc.code
@@ -229,7 +238,7 @@ def _render_new_member(access: ChainAccess, form: MultiDict, errors: FormErrors)
         kinds=ORG_KINDS,
         roles=USER_ROLES,
         rows=CONTACT_ROWS,
-        groups=paginate(db.session, directory.groups_query(access), 1, 500).items,
+        groups=paginate(db.session, groups_query(access), 1, 500).items,
     )
 
 
@@ -259,14 +268,14 @@ def member_new(cid: str):
     body["org"] = compact(body["org"])
     try:
         loaded = validated(MemberCreateSchema, body)
-        _view, added = directory.add_member(
+        _view, added = add_member(
             db.session,
             access,
             org_id=None,
             new_org=loaded["org"],
             custom_id=loaded["custom_id"],
             group_path=loaded.get("group"),
-            contacts=[directory.NewContact(**c) for c in loaded["contacts"]],
+            contacts=[NewContact(**c) for c in loaded["contacts"]],
         )
     except (Invalid, Conflict) as exc:
         db.session.rollback()
@@ -289,7 +298,7 @@ def groups(cid: str):
     if request.method == "POST":
         try:
             loaded = validated(GroupCreateSchema, compact({"path": text(request.form, "path")}))
-            group, created = directory.create_group(db.session, access, loaded["path"])
+            group, created = create_group(db.session, access, loaded["path"])
         except (Invalid, Conflict) as exc:
             db.session.rollback()
             errors, status = FormErrors.of(exc), exc.code
@@ -301,7 +310,7 @@ def groups(cid: str):
                 "ok",
             )
             return redirect(url_for("ui.groups", cid=cid))
-    found = paginate(db.session, directory.groups_query(access), page_number(), 200)
+    found = paginate(db.session, groups_query(access), page_number(), 200)
     return render_template(
         "directory/groups.html",
         access=access,

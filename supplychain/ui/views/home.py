@@ -7,7 +7,7 @@ from flask import render_template
 from supplychain.access import ChainAccess, memberships
 from supplychain.extensions import db
 from supplychain.services import me, reconciliation, worklist
-from supplychain.services.directory import tier_of_member
+from supplychain.services.links import tier_of_member
 from supplychain.ui.base import actor, blp, chain, login_required
 from supplychain.ui.views.reconciliation import last_month
 

@@ -24,7 +24,7 @@ from supplychain.models.base import utcnow
 from supplychain.models.reconciliation import FREQUENCIES
 from supplychain.periods import monthly_period, previous_period, weekly_period
 from supplychain.schemas import parse_id
-from supplychain.services import directory, reconciliation, worklist
+from supplychain.services import members, reconciliation, worklist
 from supplychain.services.apps import require_app
 from supplychain.services.pages import paginate
 from supplychain.ui.base import blp, chain, login_required, page_number
@@ -282,7 +282,7 @@ def _statement_org(access: ChainAccess, raw: str | None) -> tuple[int | None, st
     org_id = parse_id(raw)
     if not access.is_owner or org_id is None:
         return None, None
-    view = directory.member_detail(db.session, access, org_id)
+    view = members.member_detail(db.session, access, org_id)
     return view.member.org_id, view.member.org.name
 
 

@@ -6,8 +6,9 @@ from flask import render_template
 
 from supplychain.access import ChainAccess, memberships
 from supplychain.extensions import db
-from supplychain.services import me, reconciliation, worklist
+from supplychain.services import me, worklist
 from supplychain.services.links import tier_of_member
+from supplychain.services.reconciliation import statements
 from supplychain.ui.base import actor, blp, chain, login_required
 from supplychain.ui.views.reconciliation import last_month
 
@@ -15,7 +16,7 @@ from supplychain.ui.views.reconciliation import last_month
 def statement_period(access: ChainAccess, apps: list[str]) -> str | None:
     """Last month, for a partner that may download its statements (no query: any period's
     statement is written on demand, so last month's is always there to take)."""
-    if access.is_owner or reconciliation.APP not in apps:
+    if access.is_owner or statements.APP not in apps:
         return None
     return last_month(access)
 

@@ -20,7 +20,7 @@ from supplychain.services.accounts import assign_invite_code, find_user_by_email
 from supplychain.services.audit import record_event
 from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
 from supplychain.services.groups import ensure_group, normalise_group_path, paths_within
-from supplychain.services.pages import Page, paginate
+from supplychain.services.pagination import Page, paginate
 from supplychain.services.visibility import visible_members_clause
 
 MAX_CUSTOM_ID = 64

@@ -30,7 +30,7 @@ from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
 from supplychain.services.groups import normalise_group_path, paths_within
-from supplychain.services.pages import Page, paginate
+from supplychain.services.pagination import Page, paginate
 
 APP = "notices"
 MAX_ITEMS = 500

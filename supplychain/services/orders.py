@@ -17,7 +17,7 @@ from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
-from supplychain.services.pages import Page, paginate
+from supplychain.services.pagination import Page, paginate
 
 APP = "orders"
 MAX_LINES = 2000

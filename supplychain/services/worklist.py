@@ -20,7 +20,7 @@ from supplychain.models import Group, Link, Member, Order, OrderLine, Org
 from supplychain.services import notices, orders
 from supplychain.services.apps import require_app, usable_app_keys
 from supplychain.services.chains import chain_graph
-from supplychain.services.pages import Page, paginate
+from supplychain.services.pagination import Page, paginate
 
 WAITING_KINDS = ("to_ack", "to_ship", "to_receive")
 MAX_AUDIENCE_ORGS = 500

@@ -13,7 +13,7 @@ from supplychain.extensions import db
 from supplychain.schemas import parse_id
 from supplychain.services import chains, groups, links, members, visibility
 from supplychain.services.audit import audit_query
-from supplychain.services.pages import paginate
+from supplychain.services.pagination import paginate
 
 blp = authenticated_blueprint(
     "directory", __name__, url_prefix="/chains", description="Chains and their directory"

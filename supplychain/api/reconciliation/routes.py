@@ -12,7 +12,7 @@ from supplychain.api.reconciliation import schemas as s
 from supplychain.db import GET_WRITERS, OWN_TRANSACTIONS
 from supplychain.extensions import db
 from supplychain.schemas import parse_id
-from supplychain.services.pages import paginate
+from supplychain.services.pagination import paginate
 from supplychain.services.reconciliation import ledger, runs, schedules, statements
 
 blp = authenticated_blueprint(

@@ -32,7 +32,7 @@ from supplychain.services.members import (
     remove_member,
     update_member,
 )
-from supplychain.services.pages import paginate
+from supplychain.services.pagination import paginate
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import FormErrors, compact, filled_rows, remap_rows, text, validated
 from supplychain.ui.i18n import gettext

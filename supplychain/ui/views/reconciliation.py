@@ -26,7 +26,7 @@ from supplychain.periods import monthly_period, previous_period, weekly_period
 from supplychain.schemas import parse_id
 from supplychain.services import members, worklist
 from supplychain.services.apps import require_app
-from supplychain.services.pages import paginate
+from supplychain.services.pagination import paginate
 from supplychain.services.reconciliation.ledger import XLSX
 from supplychain.services.reconciliation.runs import (
     get_run,

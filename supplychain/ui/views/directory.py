@@ -20,7 +20,7 @@ from supplychain.extensions import db
 from supplychain.models.apps import GRANT_SCOPES
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
 from supplychain.schemas import parse_id
-from supplychain.services import apps, worklist
+from supplychain.services import apps, choices
 from supplychain.services.groups import create_group, groups_query
 from supplychain.services.links import graph_snapshot, graph_svg, member_impact
 from supplychain.services.members import (
@@ -71,7 +71,7 @@ def chain_map(cid: str):
     tiers: dict[str, int] = {}
     for node in snapshot["nodes"]:
         tiers[node["tier"]] = tiers.get(node["tier"], 0) + 1
-    ordered = [(tier, tiers[tier]) for tier in worklist.chain_tiers(db.session, access)]
+    ordered = [(tier, tiers[tier]) for tier in choices.chain_tiers(db.session, access)]
     return render_template(
         "directory/map.html",
         access=access,
@@ -122,7 +122,7 @@ def members(cid: str):
         page=found,
         errors=errors,
         filters=raw,
-        tiers=worklist.chain_tiers(db.session, access),
+        tiers=choices.chain_tiers(db.session, access),
         groups=paginate(db.session, groups_query(access), 1, 500).items,
         kinds=ORG_KINDS,
     )
@@ -134,7 +134,7 @@ def _render_member(access: ChainAccess, org_id: str, failed: str | None, errors:
     names: dict[int, str] = {}
     if access.is_owner:
         impact = member_impact(db.session, access, view.member.org_id)
-        names = worklist.org_names(
+        names = choices.org_names(
             db.session, {i["org_id"] for i in impact["affected"] + impact["cut_off"]}
         )
     member = view.member
@@ -357,7 +357,7 @@ def grants(cid: str):
         form=request.form,
         apps=apps.list_apps(db.session, access),
         scopes=GRANT_SCOPES,
-        tiers=worklist.chain_tiers(db.session, access),
+        tiers=choices.chain_tiers(db.session, access),
     ), status
 
 

@@ -6,7 +6,7 @@ from flask import render_template
 
 from supplychain.access import ChainAccess, memberships
 from supplychain.extensions import db
-from supplychain.services import me, worklist
+from supplychain.services import choices, me, worklist
 from supplychain.services.links import tier_of_member
 from supplychain.services.reconciliation import statements
 from supplychain.ui.base import actor, blp, chain, login_required
@@ -45,7 +45,7 @@ def home():
                 "statement_period": statement_period(access, waiting.apps),
             }
         )
-    names = worklist.org_names(db.session, order_ids)
+    names = choices.org_names(db.session, order_ids)
     return render_template("home.html", described=described, chains=chains, names=names)
 
 
@@ -63,7 +63,7 @@ def chain_home(cid: str):
         "chain.html",
         access=access,
         waiting=waiting,
-        names=worklist.org_names(db.session, ids),
+        names=choices.org_names(db.session, ids),
         tier=tier_of_member(db.session, access.chain, access.actor.org_id),
         statement_period=statement_period(access, waiting.apps),
     )

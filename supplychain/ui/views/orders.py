@@ -19,7 +19,7 @@ from supplychain.errors import Conflict, Invalid
 from supplychain.extensions import db
 from supplychain.models.orders import ORDER_STATUSES
 from supplychain.schemas import parse_id
-from supplychain.services import orders, worklist
+from supplychain.services import choices, orders, worklist
 from supplychain.services.apps import require_app
 from supplychain.services.orders import MAX_LINES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
@@ -72,7 +72,7 @@ def order_list(cid: str):
         status=status,
         waiting=waiting,
         statuses=ORDER_STATUSES,
-        names=worklist.org_names(db.session, ids),
+        names=choices.org_names(db.session, ids),
     )
 
 
@@ -101,7 +101,7 @@ def _render_order(
         and any(line.shipped_qty > line.received_qty for line in view.lines),
         "cancel": live and not shipped and me == order.issuer_id,
     }
-    names = worklist.org_names(
+    names = choices.org_names(
         db.session,
         {order.buyer_id, order.seller_id, *(event.org_id for event in view.history)},
     )
@@ -265,7 +265,7 @@ def _render_new(access: ChainAccess, form: MultiDict, errors: FormErrors, count:
         form=form,
         errors=errors,
         rows=count,
-        linked=worklist.linked_orgs(db.session, access),
+        linked=choices.linked_orgs(db.session, access),
     )
 
 

@@ -24,7 +24,7 @@ from supplychain.models.base import utcnow
 from supplychain.models.reconciliation import FREQUENCIES
 from supplychain.periods import monthly_period, previous_period, weekly_period
 from supplychain.schemas import parse_id
-from supplychain.services import members, worklist
+from supplychain.services import choices, members
 from supplychain.services.apps import require_app
 from supplychain.services.pagination import paginate
 from supplychain.services.reconciliation.ledger import XLSX
@@ -75,7 +75,7 @@ def recent_periods(access: ChainAccess) -> dict[str, list[str]]:
 
 def reconcilable_tiers(access: ChainAccess) -> list[str]:
     """The chain's upstream and downstream tiers present now (a workbook needs one of these)."""
-    return [t for t in worklist.chain_tiers(db.session, access) if t != UNLINKED]
+    return [t for t in choices.chain_tiers(db.session, access) if t != UNLINKED]
 
 
 @blp.app_template_filter("filesize")

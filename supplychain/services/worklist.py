@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
 from supplychain.models import Order, OrderLine
-from supplychain.services import notices, orders
+from supplychain.services import inbox, notices, orders
 from supplychain.services.apps import require_app, usable_app_keys
 from supplychain.services.pagination import Page, paginate
 
@@ -65,8 +65,8 @@ def waiting_for(session: Session, access: ChainAccess, preview: int = 5) -> Wait
     apps = usable_app_keys(session, access)
     waiting = Waiting(apps=apps)
     if notices.APP in apps:
-        waiting.unread = notices.inbox_page(session, access, "unread", 1, 1).total
-        waiting.unacked = notices.inbox_page(session, access, "unacked", 1, 1).total
+        waiting.unread = inbox.inbox_page(session, access, "unread", 1, 1).total
+        waiting.unacked = inbox.inbox_page(session, access, "unacked", 1, 1).total
     if orders.APP in apps:
         for which in WAITING_KINDS:
             stmt = _awaiting(access, which)

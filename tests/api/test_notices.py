@@ -8,7 +8,7 @@ from supplychain.access import chain_access
 from supplychain.api.notices.schemas import NoticePageSchema
 from supplychain.auth import actor_from_token
 from supplychain.extensions import db
-from supplychain.services.notices import inbox_page
+from supplychain.services.inbox import inbox_page
 from tests.conftest import activate, add_member
 
 

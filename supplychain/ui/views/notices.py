@@ -17,6 +17,7 @@ from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas import parse_id
 from supplychain.services import choices, notices
 from supplychain.services.apps import require_app
+from supplychain.services.inbox import inbox_page, sent_page
 from supplychain.services.notices import MAX_ITEMS, RECIPIENT_STATES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
 from supplychain.ui.forms import (
@@ -50,7 +51,7 @@ def notice_list(cid: str):
     access = chain(cid)
     box = choice("box", ("inbox", "sent")) or "inbox"
     state = choice("state", ("unread", "unacked"))
-    lister = notices.sent_page if box == "sent" else notices.inbox_page
+    lister = sent_page if box == "sent" else inbox_page
     found = lister(db.session, access, state, page_number(), PAGE_SIZE)
     names = choices.org_names(db.session, {item["sender_org_id"] for item in found.items})
     return render_template(

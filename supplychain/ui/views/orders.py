@@ -19,7 +19,7 @@ from supplychain.errors import Conflict, Invalid
 from supplychain.extensions import db
 from supplychain.models.orders import ORDER_STATUSES
 from supplychain.schemas import parse_id
-from supplychain.services import choices, orders, worklist
+from supplychain.services import choices, orders, shipments, worklist
 from supplychain.services.apps import require_app
 from supplychain.services.orders import MAX_LINES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
@@ -197,21 +197,21 @@ def _movement(cid: str, oid: str, which: str):
             )
         if which == "ship":
             loaded = validated(ShipmentInSchema, body)
-            orders.record_shipment(
+            shipments.record_shipment(
                 db.session,
                 access,
                 parse_id(oid),
-                [orders.Movement(**line) for line in loaded["lines"]],
+                [shipments.Movement(**line) for line in loaded["lines"]],
                 loaded["ref"],
                 None,
             )
         else:
             loaded = validated(ReceiptInSchema, body)
-            orders.record_receipt(
+            shipments.record_receipt(
                 db.session,
                 access,
                 parse_id(oid),
-                [orders.Movement(**line) for line in loaded["lines"]],
+                [shipments.Movement(**line) for line in loaded["lines"]],
                 loaded["ref"],
                 None,
             )

@@ -119,7 +119,7 @@ def reconcile(chain_id: str, tier: str, period: str, force: bool) -> None:
     from supplychain.extensions import db as database
     from supplychain.schemas.common import parse_id
     from supplychain.schemas.reconciliation import RunSchema
-    from supplychain.services.reconciliation import execute_run
+    from supplychain.services.reconciliation.runs import execute_run
 
     app = _app()
     with app.app_context():

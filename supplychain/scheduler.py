@@ -47,7 +47,7 @@ def schedule_trigger(schedule: ReconciliationSchedule, timezone: str) -> CronTri
 
 def run_chain_schedule(chain_id: int) -> None:
     """The job: run a chain's schedule inside an app context."""
-    from supplychain.services.reconciliation import run_schedule
+    from supplychain.services.reconciliation.schedules import run_schedule
 
     assert _app is not None, "scheduler used before init_scheduler"
     with _app.app_context():

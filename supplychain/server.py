@@ -52,7 +52,7 @@ def run_server(host: str, port: int, workers: int, threads: int, scheduler: bool
 def _stop_background_runs(server: Any, worker: Any) -> None:
     """gunicorn's worker_exit hook: reconciliation runs still waiting in this worker are marked
     interrupted (the next request takes them up); the one being produced is finished."""
-    from supplychain.services.reconciliation import stop_background
+    from supplychain.services.reconciliation.background import stop_background
 
     dropped = stop_background(grace=GRACEFUL_SECONDS - 10)
     if dropped:

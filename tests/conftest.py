@@ -21,8 +21,8 @@ from supplychain.config import TestConfig
 from supplychain.extensions import db
 from supplychain.migrate import upgrade_database
 from supplychain.models import Base
-from supplychain.services.directory import GRAPHS
-from supplychain.services.reconciliation import drain_background
+from supplychain.services.chains import GRAPHS
+from supplychain.services.reconciliation.background import drain_background
 
 PASSWORD = "correct horse battery"
 

@@ -17,6 +17,7 @@ from flask_smorest import abort
 from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 
+from supplychain.access import ChainAccess, actor_in_chain, chain_access
 from supplychain.auth import authenticate_request, bearer_secret, current_actor
 from supplychain.db import Transaction, request_policy
 from supplychain.errors import Conflict, Invalid, NotFound
@@ -24,7 +25,6 @@ from supplychain.extensions import db
 from supplychain.models import IdempotencyRecord
 from supplychain.models.base import utcnow
 from supplychain.schemas.common import parse_id
-from supplychain.services.directory import ChainAccess, actor_in_chain, chain_access
 
 IDEMPOTENCY_TTL = timedelta(hours=48)  # API.md promises at least 24 h
 # What a replay repeats besides status and body: where a 202's work can be followed.

@@ -9,18 +9,15 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.graph import valid_tier
 from supplychain.models import App, Grant, Member
 from supplychain.models.base import utcnow
 from supplychain.schemas.common import parse_id
 from supplychain.services.audit import record_event
-from supplychain.services.directory import (
-    ChainAccess,
-    chain_graph,
-    find_group,
-    normalise_group_path,
-)
+from supplychain.services.chains import chain_graph
+from supplychain.services.groups import find_group, normalise_group_path
 
 BUILTIN_APPS = {
     "notices": ("Notices", "Supply and demand notices with read, acknowledgment and quantities"),

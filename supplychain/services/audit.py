@@ -22,6 +22,7 @@ class Author:
 
     @classmethod
     def of(cls, actor: Actor | None) -> Author | None:
+        """The actor's ids (None for the system)."""
         return None if actor is None else cls(user_id=actor.user_id, org_id=actor.org_id)
 
 

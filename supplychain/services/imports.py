@@ -10,13 +10,10 @@ query per row. Services only flush: the request commits once or rolls back.
 from __future__ import annotations
 
 import hashlib
-import heapq
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from marshmallow import ValidationError, validate
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -33,44 +30,26 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from supplychain.access import ChainAccess
 from supplychain.auth import digest, new_invite_code, normalise_invite_code
-from supplychain.errors import Conflict, Invalid
-from supplychain.excel.importer import (
-    COLUMNS,
-    KIND_VALUES,
-    ROLE_VALUES,
-    ImportSheet,
-    SheetRow,
-    read_import_sheet,
-    row_error,
-)
+from supplychain.errors import Conflict
+from supplychain.excel.importer import read_import_sheet
 from supplychain.excel.template import import_template
 from supplychain.models import Chain, Contact, Group, Member, Org, User
 from supplychain.models.base import utcnow
-from supplychain.schemas.common import MOBILE_PATTERN
-from supplychain.services.accounts import normalise_email
 from supplychain.services.audit import record_event
-from supplychain.services.directory import (
-    MAX_CUSTOM_ID,
-    SHARED_ORG,
-    ChainAccess,
-    bump_graph_version,
-    lock_chain,
-    normalise_group_path,
-    orgs_shared_beyond,
+from supplychain.services.chains import bump_graph_version, lock_chain
+from supplychain.services.import_rows import (
+    CONTROL_CHARS,
+    RowErrors,
+    SheetCompany,
+    SheetPerson,
+    read_rows,
 )
+from supplychain.services.members import SHARED_ORG, orgs_shared_beyond
 
-MAX_REPORTED_ERRORS = 200
-MAX_TEXT = 200  # names, emails, titles: the columns' sizes
-MAX_MOBILE = 50
-MAX_GROUP_PATH = 500  # groups.path
-# As the API's ContactCreateSchema, so a sheet accepts exactly what POST /members accepts.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # and lone surrogates
 # Values per IN list on SQLite: well under its 32 766 bind parameters.
 _CHUNK = 5_000
-_EMAIL = validate.Email()
-_HEADERS = {column.key: column.header for column in COLUMNS}
-FORMULA_REFUSED = "A formula is not a value (formulas are never evaluated): type the value itself."
 
 
 @dataclass
@@ -97,26 +76,6 @@ class ImportResult:
 
 
 @dataclass
-class _Company:
-    row: int
-    custom_id: str
-    name: str
-    kind: str
-    group: str | None
-
-
-@dataclass
-class _Person:
-    row: int
-    custom_id: str
-    name: str
-    email: str
-    mobile: str | None
-    title: str | None
-    role: str
-
-
-@dataclass
 class _Current:
     """A current member of the chain named by a custom id in the sheet."""
 
@@ -136,90 +95,16 @@ class _User:
 
 @dataclass
 class _Plan:
-    new_companies: list[_Company] = field(default_factory=list)
+    new_companies: list[SheetCompany] = field(default_factory=list)
     renamed: list[tuple[_Current, str]] = field(default_factory=list)
     regrouped: list[tuple[_Current, str]] = field(default_factory=list)
     updated: int = 0
     unchanged: int = 0
-    new_people: list[_Person] = field(default_factory=list)
-    listed_people: list[tuple[_Person, _User]] = field(default_factory=list)
+    new_people: list[SheetPerson] = field(default_factory=list)
+    listed_people: list[tuple[SheetPerson, _User]] = field(default_factory=list)
     org_ids: dict[str, int] = field(default_factory=dict)  # by custom id: current, then new
     group_ids: dict[str, int] = field(default_factory=dict)
     new_groups: list[str] = field(default_factory=list)
-
-
-class RowErrors:
-    """Every bad cell of the sheet by Excel row and column; the first MAX_REPORTED_ERRORS shown."""
-
-    def __init__(self, sheet: ImportSheet) -> None:
-        self.columns = sheet.columns
-        self.found: list[tuple[int, int, str, str]] = []
-
-    def add(self, row: int, key: str, message: str) -> None:
-        """Record one problem in the cell of column `key` on Excel row `row`."""
-        column = self.columns.get(key)
-        self.found.append((row, column.index if column else 0, key, message))
-
-    def raise_if_any(self) -> None:
-        """422 listing the problems in sheet order, with a count of those not listed."""
-        if not self.found:
-            return
-        shown = heapq.nsmallest(MAX_REPORTED_ERRORS, self.found)
-        rest = len(self.found) - len(shown)
-        message = f"{len(self.found)} problem(s) in the sheet; nothing was imported."
-        if rest:
-            message += f" The first {len(shown)} are listed, {rest} more are not."
-        rows = []
-        for row, _, key, text in shown:
-            column = self.columns.get(key)
-            header = column.header if column else _HEADERS.get(key, key)
-            cell = f"{column.letter}{row}" if column else None
-            rows.append(row_error(row, header, cell, text))
-        errors: dict[str, Any] = {"rows": rows}
-        if rest:
-            errors["rows_not_listed"] = rest
-        raise Invalid(message, errors)
-
-
-class _Cells:
-    """The cells of one sheet row, checked one by one; `failures` counts the bad ones."""
-
-    def __init__(self, row: SheetRow, errors: RowErrors) -> None:
-        self.row = row
-        self.errors = errors
-        self.failures = 0
-
-    def fail(self, key: str, message: str) -> None:
-        self.errors.add(self.row.number, key, message)
-        self.failures += 1
-
-    def raw(self, key: str) -> str | None:
-        return self.row.values.get(key)
-
-    def text(self, key: str, *, required: bool, max_length: int = MAX_TEXT) -> str | None:
-        value = self.raw(key)
-        if value is None:
-            if required:
-                self.fail(key, "Required.")
-            return None
-        if value.startswith("="):
-            self.fail(key, FORMULA_REFUSED)
-        elif _CONTROL.search(value):
-            self.fail(key, "Control characters (such as line breaks) are not allowed.")
-        elif len(value) > max_length:
-            self.fail(key, f"At most {max_length} characters.")
-        else:
-            return value
-        return None
-
-    def choice(self, key: str, values: dict[str, str], *, required: bool) -> str | None:
-        text = self.text(key, required=required, max_length=50)
-        if text is None:
-            return None
-        value = values.get(text.casefold())
-        if value is None:
-            self.fail(key, f"{text!r} is not one of: {', '.join(values)}.")
-        return value
 
 
 def template_workbook(access: ChainAccess) -> bytes:
@@ -240,7 +125,7 @@ def import_partners(
     access.require_owner_admin()
     sheet = read_import_sheet(stream)
     errors = RowErrors(sheet)
-    companies, people = _read_rows(sheet, errors)
+    companies, people = read_rows(sheet, errors)
     chain = access.chain
     if not dry_run:
         lock_chain(session, chain)  # the plan must still hold when it is applied
@@ -278,7 +163,7 @@ def import_partners(
             "unchanged": result.unchanged,
             "contacts_created": result.contacts_created,
             "groups_created": result.groups_created,
-            "filename": _CONTROL.sub("", filename or "")[:200] or None,
+            "filename": CONTROL_CHARS.sub("", filename or "")[:200] or None,
             "sha256": _sha256(stream),
         },
     )
@@ -291,100 +176,6 @@ def _sha256(stream: IO[bytes]) -> str:
     for chunk in iter(lambda: stream.read(1 << 16), b""):
         hasher.update(chunk)
     return hasher.hexdigest()
-
-
-# --- reading and checking the rows ------------------------------------------------------------
-
-
-def _read_rows(sheet: ImportSheet, errors: RowErrors) -> tuple[dict[str, _Company], list[_Person]]:
-    """Check every cell, and the rows against each other: one company per custom id, one row
-    per email. Only rows without any problem are kept."""
-    companies: dict[str, _Company] = {}
-    people: list[_Person] = []
-    emails: dict[str, int] = {}
-    for row in sheet.rows:
-        cells = _Cells(row, errors)
-        name = cells.text("company_name", required=True)
-        kind = cells.choice("kind", KIND_VALUES, required=True)
-        custom_id = cells.text("custom_id", required=True, max_length=MAX_CUSTOM_ID)
-        group = _group_path(cells)
-        company_ok = cells.failures == 0
-        person = _person(cells, custom_id or "")
-        if custom_id is not None and company_ok:
-            assert name is not None and kind is not None
-            first = companies.get(custom_id)
-            if first is None:
-                companies[custom_id] = _Company(row.number, custom_id, name, kind, group)
-            else:
-                _compare_company(cells, first, name, kind, group)
-        if person is not None:
-            seen = emails.get(person.email)
-            if seen is None:
-                emails[person.email] = row.number
-            else:
-                cells.fail("email", f"The same email as row {seen}: list each person once.")
-        if person is not None and cells.failures == 0:
-            people.append(person)
-    return companies, people
-
-
-def _group_path(cells: _Cells) -> str | None:
-    text = cells.text("group_path", required=False, max_length=MAX_GROUP_PATH * 2)
-    if text is None:
-        return None
-    try:
-        path = normalise_group_path(text, "group")
-    except Invalid as exc:
-        problems = (exc.errors or {}).get("group") or ["Invalid group path."]
-        cells.fail("group_path", str(problems[0]))
-        return None
-    if len(path) > MAX_GROUP_PATH:
-        cells.fail("group_path", f"At most {MAX_GROUP_PATH} characters in all.")
-        return None
-    return path
-
-
-def _person(cells: _Cells, custom_id: str) -> _Person | None:
-    """The row's contact, if it names one and every contact cell is valid."""
-    before = cells.failures
-    name = cells.text("contact_name", required=cells.raw("email") is not None)
-    email = cells.text("email", required=cells.raw("contact_name") is not None)
-    if email is not None:
-        try:
-            _EMAIL(email)
-        except ValidationError:
-            cells.fail("email", "Not a valid email address.")
-    mobile = cells.text("mobile", required=False, max_length=MAX_MOBILE)
-    if mobile is not None and not MOBILE_PATTERN.match(mobile):
-        cells.fail("mobile", "Digits, spaces and + ( ) - only, 3 to 41 characters.")
-    title = cells.text("title", required=False)
-    role = (
-        "staff" if cells.raw("role") is None else cells.choice("role", ROLE_VALUES, required=False)
-    )
-    if cells.raw("contact_name") is None and cells.raw("email") is None:
-        if any(cells.raw(key) is not None for key in ("mobile", "title", "role")):
-            cells.fail("email", "Required: this row has contact details but no contact.")
-        return None
-    if cells.failures > before:
-        return None
-    assert name is not None and email is not None and role is not None
-    return _Person(cells.row.number, custom_id, name, normalise_email(email), mobile, title, role)
-
-
-def _compare_company(
-    cells: _Cells,
-    first: _Company,
-    name: str | None,
-    kind: str | None,
-    group: str | None,
-) -> None:
-    same = f"row {first.row} has a different one for custom id {first.custom_id!r}"
-    if name != first.name:
-        cells.fail("company_name", f"Conflicting company name: {same} ({first.name!r}).")
-    if kind != first.kind:
-        cells.fail("kind", f"Conflicting kind: {same} ({first.kind!r}).")
-    if group != first.group:
-        cells.fail("group_path", f"Conflicting group path: {same} ({first.group or 'none'!r}).")
 
 
 # --- planning against the chain ---------------------------------------------------------------
@@ -443,8 +234,8 @@ def _listed(session: Session, chain_id: int, user_ids: list[int]) -> set[int]:
 def _plan(
     session: Session,
     chain: Chain,
-    companies: dict[str, _Company],
-    people: list[_Person],
+    companies: dict[str, SheetCompany],
+    people: list[SheetPerson],
     errors: RowErrors,
 ) -> _Plan:
     """Match the sheet against the chain: which companies are new, changed or the same, which

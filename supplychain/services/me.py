@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from supplychain.access import memberships
 from supplychain.auth import Actor
 from supplychain.services.apps import usable_app_keys
-from supplychain.services.directory import chain_graph, memberships
+from supplychain.services.chains import chain_graph
 
 
 def describe_me(session: Session, actor: Actor) -> dict[str, Any]:

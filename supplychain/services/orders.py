@@ -1,4 +1,7 @@
-"""Orders: issue, acknowledge line by line with X12 855 semantics, amend, cancel, ship, receive."""
+"""Orders: issue, acknowledge line by line with X12 855 semantics, amend, cancel.
+
+Shipping and receiving against an order's lines are in shipments.py.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,13 @@ from typing import Any
 from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
-from supplychain.services.directory import ChainAccess
-from supplychain.services.pages import Page, paginate
+from supplychain.services.pagination import Page, paginate
 
 APP = "orders"
 MAX_LINES = 2000
@@ -59,14 +62,6 @@ class LineAck:
 
 
 @dataclass
-class Movement:
-    """A quantity shipped or received on one line."""
-
-    line_no: int
-    qty: Decimal
-
-
-@dataclass
 class OrderView:
     """An order with its lines and history, as the API shows it."""
 
@@ -87,7 +82,10 @@ def _visible(stmt: Select, access: ChainAccess) -> Select:
     return stmt
 
 
-def _load(session: Session, access: ChainAccess, order_id: int | None, lock: bool = False) -> Order:
+def load_order(
+    session: Session, access: ChainAccess, order_id: int | None, lock: bool = False
+) -> Order:
+    """An order the caller may see (404 otherwise), optionally row-locked; needs the orders app."""
     require_app(session, access, APP)
     if order_id is None:
         raise NotFound("No such order.")
@@ -103,7 +101,8 @@ def _load(session: Session, access: ChainAccess, order_id: int | None, lock: boo
     return order
 
 
-def _lines(session: Session, order_id: int) -> list[OrderLine]:
+def lines_of(session: Session, order_id: int) -> list[OrderLine]:
+    """The order's lines by line number."""
     return list(
         session.scalars(
             select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
@@ -118,12 +117,13 @@ def order_view(session: Session, order: Order) -> OrderView:
             select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
         )
     )
-    return OrderView(order=order, lines=_lines(session, order.id), history=history)
+    return OrderView(order=order, lines=lines_of(session, order.id), history=history)
 
 
-def _event(
+def record_order_event(
     session: Session, access: ChainAccess, order: Order, kind: str, data: dict[str, Any]
 ) -> None:
+    """Add to the order's history and write the audit event (without per-line detail)."""
     session.add(
         OrderEvent(
             order_id=order.id,
@@ -160,7 +160,8 @@ def _check_version(order: Order, version: int) -> None:
         )
 
 
-def _not_cancelled(order: Order) -> None:
+def check_not_cancelled(order: Order) -> None:
+    """409 once the order is cancelled: nothing more happens to it."""
     if order.status == "cancelled":
         raise Conflict("The order is cancelled.")
 
@@ -279,7 +280,9 @@ def issue_order(
     session.add(order)
     session.flush()
     session.execute(insert(OrderLine), _line_rows(order.id, lines))
-    _event(session, access, order, "issued", {"lines": [_line_json(line) for line in lines]})
+    record_order_event(
+        session, access, order, "issued", {"lines": [_line_json(line) for line in lines]}
+    )
     return order
 
 
@@ -352,7 +355,7 @@ def _start_of(day: date, plus_days: int = 0) -> datetime:
 
 def get_order(session: Session, access: ChainAccess, order_id: int | None) -> OrderView:
     """One order for its parties or the chain owner; 404 for everyone else."""
-    return order_view(session, _load(session, access, order_id))
+    return order_view(session, load_order(session, access, order_id))
 
 
 # --- acknowledging ----------------------------------------------------------------------------
@@ -409,16 +412,16 @@ def acknowledge_order(
     lines: list[LineAck] | None,
 ) -> Order:
     """The receiving side accepts, rejects or answers line by line; a re-ack before shipping replaces."""
-    order = _load(session, access, order_id, lock=True)
+    order = load_order(session, access, order_id, lock=True)
     me = access.actor.org_id
     if me not in (order.buyer_id, order.seller_id):
         raise Forbidden("Only the parties of an order may acknowledge it.")
     if me == order.issuer_id:
         raise Forbidden("The issuer cannot acknowledge its own order.")
-    _not_cancelled(order)
+    check_not_cancelled(order)
     _check_version(order, version)
     _nothing_shipped(session, order, "re-acknowledged")
-    current = _lines(session, order.id)
+    current = lines_of(session, order.id)
     by_no = {line.line_no: line for line in current}
     if decision == "lines":
         answers = _check_line_answers(lines or [], by_no)
@@ -459,7 +462,7 @@ def acknowledge_order(
     order.acked_at = utcnow()
     order.updated_at = order.acked_at
     session.flush()
-    _event(
+    record_order_event(
         session,
         access,
         order,
@@ -471,7 +474,7 @@ def acknowledge_order(
             "ack_code": order.ack_code,
             "replaces": previous,
             "lines": [
-                {"line_no": by_no_id, **{k: _plain(v) for k, v in u.items() if k != "id"}}
+                {"line_no": by_no_id, **{k: plain(v) for k, v in u.items() if k != "id"}}
                 for by_no_id, u in zip(answers, updates, strict=True)
             ],
         },
@@ -480,7 +483,8 @@ def acknowledge_order(
     return order
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as plain JSON text (order history, messages): decimals and dates as strings."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):
@@ -520,9 +524,9 @@ def amend_order(
     session: Session, access: ChainAccess, order_id: int | None, version: int, lines: list[NewLine]
 ) -> Order:
     """The issuer replaces the lines before any shipment: a new version, acknowledgment pending."""
-    order = _load(session, access, order_id, lock=True)
+    order = load_order(session, access, order_id, lock=True)
     _issuer_only(order, access, "amend")
-    _not_cancelled(order)
+    check_not_cancelled(order)
     _check_version(order, version)
     _nothing_shipped(session, order, "amended")
     _check_new_lines(lines)
@@ -534,7 +538,9 @@ def amend_order(
     order.acked_at = None
     order.updated_at = utcnow()
     session.flush()
-    _event(session, access, order, "amended", {"lines": [_line_json(line) for line in lines]})
+    record_order_event(
+        session, access, order, "amended", {"lines": [_line_json(line) for line in lines]}
+    )
     session.expire_all()
     return order
 
@@ -543,9 +549,9 @@ def cancel_order(
     session: Session, access: ChainAccess, order_id: int | None, reason: str, version: int | None
 ) -> Order:
     """The issuer cancels before any shipment; every later action on the order is 409."""
-    order = _load(session, access, order_id, lock=True)
+    order = load_order(session, access, order_id, lock=True)
     _issuer_only(order, access, "cancel")
-    _not_cancelled(order)
+    check_not_cancelled(order)
     if version is not None:
         _check_version(order, version)
     _nothing_shipped(session, order, "cancelled")
@@ -555,133 +561,5 @@ def cancel_order(
     order.version += 1
     order.updated_at = utcnow()
     session.flush()
-    _event(session, access, order, "cancelled", {"reason": reason})
+    record_order_event(session, access, order, "cancelled", {"reason": reason})
     return order
-
-
-# --- shipping and receiving -------------------------------------------------------------------
-
-
-def _check_movements(movements: list[Movement], by_no: dict[int, OrderLine]) -> None:
-    errors: dict[str, Any] = {}
-    seen: set[int] = set()
-    for i, move in enumerate(movements):
-        if move.line_no not in by_no:
-            errors[str(i)] = {"line_no": [f"No line {move.line_no} in this order."]}
-        elif move.line_no in seen:
-            errors[str(i)] = {"line_no": [f"Line {move.line_no} given twice."]}
-        seen.add(move.line_no)
-    if errors:
-        raise Invalid("Bad lines.", {"lines": errors})
-
-
-def _movable(
-    session: Session,
-    access: ChainAccess,
-    order_id: int | None,
-    party: str,
-    movements: list[Movement],
-) -> tuple[Order, dict[int, OrderLine]]:
-    """Lock the order for its seller or buyer (`party`) and check the lines a movement names."""
-    order = _load(session, access, order_id, lock=True)
-    if access.actor.org_id != getattr(order, f"{party}_id"):
-        what = "shipments" if party == "seller" else "receipts"
-        raise Forbidden(f"Only the {party} records {what}.")
-    _not_cancelled(order)
-    by_no = {line.line_no: line for line in _lines(session, order.id)}
-    _check_movements(movements, by_no)
-    return order, by_no
-
-
-def _apply_movements(
-    session: Session,
-    access: ChainAccess,
-    order: Order,
-    by_no: dict[int, OrderLine],
-    movements: list[Movement],
-    *,
-    column: str,
-    kind: str,
-    at_key: str,
-    at: datetime | None,
-    ref: str | None,
-) -> Order:
-    """Add the quantities to `column` of each line in one bulk update, and record the event."""
-    session.execute(
-        update(OrderLine),
-        [
-            {"id": by_no[m.line_no].id, column: getattr(by_no[m.line_no], column) + m.qty}
-            for m in movements
-        ],
-    )
-    order.updated_at = utcnow()
-    _event(
-        session,
-        access,
-        order,
-        kind,
-        {
-            "ref": ref,
-            at_key: (at or utcnow()).isoformat(),
-            "lines": [{"line_no": m.line_no, "qty": str(m.qty)} for m in movements],
-        },
-    )
-    session.flush()
-    session.expire_all()
-    return order
-
-
-def record_shipment(
-    session: Session,
-    access: ChainAccess,
-    order_id: int | None,
-    movements: list[Movement],
-    ref: str | None,
-    shipped_at: datetime | None,
-) -> Order:
-    """The seller ships confirmed lines; cumulative shipped never exceeds the confirmed quantity."""
-    order, by_no = _movable(session, access, order_id, "seller", movements)
-    errors: dict[str, Any] = {}
-    for i, move in enumerate(movements):
-        line = by_no[move.line_no]
-        if line.ack_status not in SHIPPABLE_LINES:
-            errors[str(i)] = {
-                "line_no": [f"Line {line.line_no} is {line.ack_status}; not shippable."]
-            }
-        elif line.shipped_qty + move.qty > (line.confirmed_qty or 0):
-            left = (line.confirmed_qty or 0) - line.shipped_qty
-            errors[str(i)] = {"qty": [f"Over-shipping line {line.line_no}: {_plain(left)} left."]}
-    if errors:
-        raise Conflict("These lines cannot be shipped.", {"lines": errors})
-    return _apply_movements(
-        session, access, order, by_no, movements,
-        column="shipped_qty", kind="shipped", at_key="shipped_at", at=shipped_at, ref=ref,
-    )  # fmt: skip
-
-
-def record_receipt(
-    session: Session,
-    access: ChainAccess,
-    order_id: int | None,
-    movements: list[Movement],
-    ref: str | None,
-    received_at: datetime | None,
-) -> Order:
-    """The buyer records goods received; cumulative received never exceeds what was shipped."""
-    order, by_no = _movable(session, access, order_id, "buyer", movements)
-    errors: dict[str, Any] = {}
-    for i, move in enumerate(movements):
-        line = by_no[move.line_no]
-        if line.received_qty + move.qty > line.shipped_qty:
-            left = line.shipped_qty - line.received_qty
-            errors[str(i)] = {
-                "qty": [
-                    f"Over-receiving line {line.line_no}: {_plain(left)} shipped and not received."
-                ]
-            }
-    if errors:
-        raise Conflict("These lines cannot be received.", {"lines": errors})
-    return _apply_movements(
-        session, access, order, by_no, movements,
-        column="received_qty", kind="received", at_key="received_at", at=received_at, ref=ref,
-    )  # fmt: skip

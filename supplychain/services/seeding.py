@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor, hash_password
 from supplychain.config import ROOT
 from supplychain.errors import Conflict, Invalid
 from supplychain.models import Chain, User
 from supplychain.models.base import utcnow
-from supplychain.services import apps, directory
+from supplychain.services import apps, chains, links, members, visibility
 from supplychain.services.accounts import bootstrap_admin, find_user_by_email
 from supplychain.services.audit import record_event
 
@@ -75,8 +76,8 @@ def _find_chain(session: Session, owner_org_id: int, name: str) -> Chain | None:
     )
 
 
-def _contact(spec: dict[str, Any]) -> directory.NewContact:
-    return directory.NewContact(
+def _contact(spec: dict[str, Any]) -> members.NewContact:
+    return members.NewContact(
         name=spec["name"],
         email=spec["email"],
         mobile=spec.get("mobile"),
@@ -88,25 +89,25 @@ def _contact(spec: dict[str, Any]) -> directory.NewContact:
 def _build_network(session: Session, actor: Actor, seed: dict[str, Any], password: str) -> None:
     """Chain, owner staff, members with contacts, links and rules, each through its service."""
     spec = seed["chain"]
-    chain = directory.create_chain(
+    chain = chains.create_chain(
         session,
         actor,
         spec["name"],
         spec.get("currency", "CNY"),
         spec.get("timezone", "Asia/Shanghai"),
     )
-    access = directory.chain_access(session, actor, chain.id)
-    invited: list[directory.AddedContact] = [
-        directory.add_contact(session, access, actor.org_id, _contact(staff))
+    access = chain_access(session, actor, chain.id)
+    invited: list[members.AddedContact] = [
+        members.add_contact(session, access, actor.org_id, _contact(staff))
         for staff in seed["owner"].get("staff", [])
     ]
     org_ids = {CORE: actor.org_id}
     for member in seed.get("members", []):
-        if member["kind"] not in directory.org_kinds():
+        if member["kind"] not in members.org_kinds():
             raise Invalid(
                 f"Unknown org kind for {member['custom_id']}.", {"kind": [member["kind"]]}
             )
-        view, added = directory.add_member(
+        view, added = members.add_member(
             session,
             access,
             org_id=None,
@@ -118,11 +119,9 @@ def _build_network(session: Session, actor: Actor, seed: dict[str, Any], passwor
         org_ids[member["custom_id"]] = view.member.org_id
         invited.extend(added)
     for supplier, customer in seed.get("links", []):
-        directory.create_link(
-            session, access, _org_id(org_ids, supplier), _org_id(org_ids, customer)
-        )
+        links.create_link(session, access, _org_id(org_ids, supplier), _org_id(org_ids, customer))
     for rule in seed.get("rules", []):
-        directory.create_rule(
+        visibility.create_rule(
             session,
             access,
             _selector(org_ids, rule.get("viewers", {})),
@@ -152,8 +151,8 @@ def _selector(org_ids: dict[str, int], selector: dict[str, list]) -> dict[str, l
 
 def _set_demo_password(
     session: Session,
-    access: directory.ChainAccess,
-    invited: list[directory.AddedContact],
+    access: ChainAccess,
+    invited: list[members.AddedContact],
     password: str,
 ) -> None:
     """Activate the invited people with the demo password, so the printed logins work at once."""

@@ -18,12 +18,12 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor
 from supplychain.errors import BadRequest, DomainError, error_response
 from supplychain.extensions import db
 from supplychain.schemas.common import format_decimal, parse_id
 from supplychain.services.apps import usable_app_keys
-from supplychain.services.directory import ChainAccess, chain_access
 from supplychain.ui import security
 from supplychain.ui.i18n import LANGUAGES, current_language, error_text, gettext
 

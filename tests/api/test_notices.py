@@ -4,11 +4,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from supplychain.access import chain_access
 from supplychain.auth import actor_from_token
 from supplychain.extensions import db
 from supplychain.schemas.notices import NoticePageSchema
-from supplychain.services.directory import chain_access
-from supplychain.services.notices import inbox_page
+from supplychain.services.inbox import inbox_page
 from tests.conftest import activate, add_member
 
 

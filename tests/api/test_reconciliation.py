@@ -292,12 +292,12 @@ def test_run_authorisation(recon, app):
 
 def test_failed_run_leaves_no_file_and_retries(recon, app, monkeypatch):
     w = recon
-    from supplychain.services import reconciliation
+    from supplychain.services.reconciliation import ledger
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", explode)
+    monkeypatch.setattr(ledger, "write_reconciliation_workbook", explode)
     failed = _run(w).json()
     assert failed["status"] == "failed" and "disk full" in failed["error"]
     assert failed["sha256"] is None and failed["finished_at"] is not None
@@ -464,9 +464,9 @@ def test_amounts_are_decimal_exact(recon):
 def test_a_run_leaves_the_database_open_to_writers(recon, app, monkeypatch):
     """Writing a workbook only reads: while a run writes (a minute for a large tier), dealers'
     acknowledgments and shipments must still get SQLite's write lock."""
-    from supplychain.services import reconciliation
+    from supplychain.services.reconciliation import ledger
 
-    real = reconciliation.write_reconciliation_workbook
+    real = ledger.write_reconciliation_workbook
     writers = []
 
     def while_writing(*args, **kwargs):
@@ -483,7 +483,7 @@ def test_a_run_leaves_the_database_open_to_writers(recon, app, monkeypatch):
             other.close()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", while_writing)
+    monkeypatch.setattr(ledger, "write_reconciliation_workbook", while_writing)
     r = _run(recon)
     assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
     assert writers == ["got the write lock"]
@@ -537,12 +537,12 @@ def test_async_run_answers_at_once_and_finishes_in_the_background(recon):
 
 def test_async_run_that_fails_records_why_and_leaves_no_file(recon, app, monkeypatch):
     w = recon
-    from supplychain.services import reconciliation
+    from supplychain.services.reconciliation import ledger
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", explode)
+    monkeypatch.setattr(ledger, "write_reconciliation_workbook", explode)
     r = _run_async(w, force=True)
     assert r.status_code == 202, r.text
     failed = _settled(w, r.json()["id"])
@@ -566,20 +566,20 @@ def test_prefer_header_is_read_as_rfc_7240_says():
 def d2_blocks(monkeypatch):
     """Producing tier D2's workbook waits until the returned event is set (at most 30 s), so a
     D2 run holds the process's one background slot for as long as a test needs."""
-    from supplychain.services import reconciliation
+    from supplychain.services.reconciliation import background, ledger
 
     release = threading.Event()
-    real = reconciliation.write_reconciliation_workbook
+    real = ledger.write_reconciliation_workbook
 
     def gated(target, meta, *args, **kwargs):
         if meta.tier == "D2":
             release.wait(30)
         return real(target, meta, *args, **kwargs)
 
-    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", gated)
+    monkeypatch.setattr(ledger, "write_reconciliation_workbook", gated)
     yield release
     release.set()
-    assert reconciliation.drain_background(30)
+    assert background.drain_background(30)
 
 
 def _failed_run_from_hours_ago(app, w):
@@ -616,7 +616,7 @@ def test_a_queued_retry_is_not_taken_for_dead(recon, app, d2_blocks):
 def test_shutdown_marks_waiting_runs_interrupted_and_they_are_taken_up_at_once(
     recon, app, d2_blocks
 ):
-    from supplychain.services import reconciliation
+    from supplychain.services.reconciliation import background
 
     w = recon
     ahead = _run_async(w, tier="D2")
@@ -624,7 +624,7 @@ def test_shutdown_marks_waiting_runs_interrupted_and_they_are_taken_up_at_once(
     assert (ahead.status_code, waiting.status_code) == (202, 202)
     # What gunicorn's worker_exit does: the waiting run is dropped at once, the running one
     # gets its grace to finish.
-    stopping = threading.Thread(target=reconciliation.stop_background, kwargs={"grace": 30})
+    stopping = threading.Thread(target=background.stop_background, kwargs={"grace": 30})
     stopping.start()
     waiting_id = waiting.json()["id"]
     for _ in range(200):
@@ -645,10 +645,10 @@ def test_shutdown_marks_waiting_runs_interrupted_and_they_are_taken_up_at_once(
 
 
 def test_a_full_queue_answers_503_and_claims_nothing(recon, d2_blocks, monkeypatch):
-    from supplychain.services import reconciliation
+    from supplychain.services.reconciliation import background
 
     w = recon
-    monkeypatch.setattr(reconciliation, "MAX_QUEUED", 0)
+    monkeypatch.setattr(background, "MAX_QUEUED", 0)
     assert _run_async(w, tier="D2").status_code == 202
 
     # Past the harness's no-5xx check on purpose: 503 + Retry-After is the answer here.
@@ -675,10 +675,10 @@ def test_a_full_queue_answers_503_and_claims_nothing(recon, d2_blocks, monkeypat
 def test_a_producer_that_lost_its_claim_records_nothing(recon, app, monkeypatch):
     """A run taken over while it was being produced (it outlived STALE_AFTER): the first producer
     writes no file and no status or audit event of its own."""
-    from supplychain.services import reconciliation
+    from supplychain.services.reconciliation import ledger
 
     w = recon
-    real = reconciliation.write_reconciliation_workbook
+    real = ledger.write_reconciliation_workbook
 
     def taken_over_meanwhile(*args, **kwargs):
         with app.app_context():
@@ -688,7 +688,7 @@ def test_a_producer_that_lost_its_claim_records_nothing(recon, app, monkeypatch)
             db.session.commit()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", taken_over_meanwhile)
+    monkeypatch.setattr(ledger, "write_reconciliation_workbook", taken_over_meanwhile)
     r = _run(w)
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "running" and r.json()["sha256"] is None
@@ -720,7 +720,7 @@ def test_replaying_an_async_run_keeps_where_to_follow_it(recon):
 def test_shutdown_interrupts_a_run_that_outlives_the_grace(recon, app, d2_blocks):
     """The run being written when the worker must go: marked interrupted (audited), its claim
     taken away, so what its dying thread does later records nothing; the next request retakes it."""
-    from supplychain.services import reconciliation
+    from supplychain.services.reconciliation import background
 
     w = recon
     running = _run_async(w, tier="D2")
@@ -731,11 +731,11 @@ def test_shutdown_interrupts_a_run_that_outlives_the_grace(recon, app, d2_blocks
         if got["status"] == "running":
             break
         time.sleep(0.02)
-    assert reconciliation.stop_background(grace=0.2) == 1
+    assert background.stop_background(grace=0.2) == 1
     stopped = w.api.get(w.path(f"/reconciliation/runs/{run_id}"), token=w.owner.token).json()
     assert stopped["status"] == "failed" and stopped["error"].startswith("Interrupted")
     d2_blocks.set()  # the old thread finishes its workbook: it no longer holds the claim
-    assert reconciliation.drain_background(30)
+    assert background.drain_background(30)
     time.sleep(0.5)
     after = w.api.get(w.path(f"/reconciliation/runs/{run_id}"), token=w.owner.token).json()
     assert after == stopped

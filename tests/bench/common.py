@@ -41,7 +41,7 @@ from supplychain.migrate import upgrade_database
 from supplychain.models import Base, Chain, Contact, Group, Link, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.services.accounts import bootstrap_admin, issue_token
-from supplychain.services.directory import GRAPHS, create_chain
+from supplychain.services.chains import GRAPHS, create_chain
 
 RESULTS_FILE = ROOT / "bench-results" / "latest.json"
 PASSWORD = "bench password"

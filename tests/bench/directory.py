@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from supplychain.graph import build_chain_graph, tier_sort_key
 from supplychain.models import Link, Member
-from supplychain.services.directory import GRAPHS
+from supplychain.services.chains import GRAPHS
 from tests.bench.common import (
     BenchApp,
     BuiltChain,

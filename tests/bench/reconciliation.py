@@ -54,15 +54,10 @@ from supplychain.config import ROOT
 from supplychain.excel.workbook import LINE_COLUMNS
 from supplychain.models import Chain, Order, OrderLine, User
 from supplychain.periods import Period, previous_period
-from supplychain.services.directory import chain_graph
+from supplychain.services.chains import chain_graph
 from supplychain.services.orders import BAK02, _order_status
-from supplychain.services.reconciliation import (
-    _directory,
-    _file_digest,
-    _order_lines,
-    _records,
-    execute_run,
-)
+from supplychain.services.reconciliation.ledger import line_records, order_lines, org_directory
+from supplychain.services.reconciliation.runs import _file_digest, execute_run
 from tests.bench.common import (
     BenchApp,
     ChainShape,
@@ -392,7 +387,7 @@ def query_only(engine: Engine, chain_id: int, period: Period) -> int:
     with _reading(engine) as session:
         chain = session.get(Chain, chain_id)
         assert chain is not None
-        return sum(1 for _ in _order_lines(session, chain, period, None))
+        return sum(1 for _ in order_lines(session, chain, period, None))
 
 
 def query_records(engine: Engine, chain_id: int, period: Period) -> int:
@@ -401,7 +396,7 @@ def query_records(engine: Engine, chain_id: int, period: Period) -> int:
         chain = session.get(Chain, chain_id)
         assert chain is not None
         tier_orgs = chain_graph(session, chain).orgs_in_tier(TIER)
-        directory = _directory(session, chain_id)
+        directory = org_directory(session, chain_id)
 
         def side_of(buyer: int, seller: int) -> tuple[int, str, int] | None:
             if buyer in tier_orgs:
@@ -410,8 +405,8 @@ def query_records(engine: Engine, chain_id: int, period: Period) -> int:
                 return seller, "seller", buyer
             return None
 
-        rows = _order_lines(session, chain, period, None)
-        return sum(1 for _ in _records(rows, directory, ZoneInfo(chain.timezone), side_of))
+        rows = order_lines(session, chain, period, None)
+        return sum(1 for _ in line_records(rows, directory, ZoneInfo(chain.timezone), side_of))
 
 
 # --- one run in a fresh process: time and memory ------------------------------------------------

@@ -19,7 +19,7 @@ from supplychain.extensions import db
 from supplychain.models import ReconciliationRun
 from supplychain.periods import latest_fire_time, previous_period
 from supplychain.scheduler import JOB_PREFIX, start_scheduler, stop_scheduler
-from supplychain.services.reconciliation import run_schedule
+from supplychain.services.reconciliation.schedules import run_schedule
 from tests.conftest import Api
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -498,17 +498,17 @@ def test_a_slow_workbook_is_made_in_the_background_and_its_page_refreshes(
     which reloads itself (a meta refresh, no JavaScript) until the workbook can be downloaded."""
     import threading
 
-    from supplychain.services import reconciliation
+    from supplychain.services.reconciliation import background, ledger
     from supplychain.ui.views import reconciliation as pages
 
     release = threading.Event()
-    real = reconciliation.write_reconciliation_workbook
+    real = ledger.write_reconciliation_workbook
 
     def slow(*args, **kwargs):
         release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(reconciliation, "write_reconciliation_workbook", slow)
+    monkeypatch.setattr(ledger, "write_reconciliation_workbook", slow)
     monkeypatch.setattr(pages, "RUN_PATIENCE_SECONDS", 0.2)
     staff = web()
     staff.login(recon.world.owner_staff.email)
@@ -523,7 +523,7 @@ def test_a_slow_workbook_is_made_in_the_background_and_its_page_refreshes(
         assert "Download workbook" not in made.text
     finally:
         release.set()
-    assert reconciliation.drain_background(30)
+    assert background.drain_background(30)
     run_page = urlsplit(made.url).path
     for _ in range(200):
         page = staff.get(run_page)

@@ -9,7 +9,7 @@ from supplychain.extensions import db
 from supplychain.schemas import apps as s
 from supplychain.schemas.common import PageQuery, parse_id
 from supplychain.services import apps
-from supplychain.services.pages import paginate
+from supplychain.services.pagination import paginate
 
 blp = authenticated_blueprint("apps", __name__, url_prefix="/chains", description="Apps and grants")
 BLUEPRINTS = (blp,)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from flask import Response, request
 from flask.views import MethodView
 
+from supplychain.access import chains_query
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
 from supplychain.schemas import directory as s
 from supplychain.schemas.common import parse_id
-from supplychain.services import directory
+from supplychain.services import chains, groups, links, members, visibility
 from supplychain.services.audit import audit_query
-from supplychain.services.pages import paginate
+from supplychain.services.pagination import paginate
 
 blp = authenticated_blueprint(
     "directory", __name__, url_prefix="/chains", description="Chains and their directory"
@@ -20,11 +21,11 @@ blp = authenticated_blueprint(
 BLUEPRINTS = (blp,)
 
 
-def _contact_specs(items: list[dict]) -> list[directory.NewContact]:
-    return [directory.NewContact(**item) for item in items]
+def _contact_specs(items: list[dict]) -> list[members.NewContact]:
+    return [members.NewContact(**item) for item in items]
 
 
-def _contact_rows(added: list[directory.AddedContact]) -> list[s.ContactRow]:
+def _contact_rows(added: list[members.AddedContact]) -> list[s.ContactRow]:
     return [s.ContactRow(a.contact, a.invite_code) for a in added]
 
 
@@ -34,7 +35,7 @@ class Chains(MethodView):
     @blp.response(200, s.ChainPageSchema)
     def get(self, query):
         """Chains the caller's org belongs to."""
-        stmt = directory.chains_query(current_actor())
+        stmt = chains_query(current_actor())
         return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
 
     @idempotent
@@ -42,7 +43,7 @@ class Chains(MethodView):
     @blp.response(201, s.ChainSchema)
     def post(self, body):
         """Create a chain owned by the caller's org (org admins only)."""
-        return directory.create_chain(db.session, current_actor(), **body)
+        return chains.create_chain(db.session, current_actor(), **body)
 
 
 @blp.route("/<cid>")
@@ -59,7 +60,7 @@ class Groups(MethodView):
     @blp.response(200, s.GroupPageSchema)
     def get(self, query, cid):
         """The chain's group tree as a flat list ordered by path."""
-        stmt = directory.groups_query(access_to(cid))
+        stmt = groups.groups_query(access_to(cid))
         return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
 
     @idempotent
@@ -67,7 +68,7 @@ class Groups(MethodView):
     @blp.response(201, s.GroupSchema)
     def post(self, body, cid):
         """Create a group and its missing parents by path (owner admins)."""
-        group, _ = directory.create_group(db.session, access_to(cid), body["path"])
+        group, _ = groups.create_group(db.session, access_to(cid), body["path"])
         return group
 
 
@@ -77,7 +78,7 @@ class Members(MethodView):
     @blp.response(200, s.MemberPageSchema)
     def get(self, query, cid):
         """Members the caller may see, by tier, group (with subgroups), kind or text."""
-        page = directory.members_page(
+        page = members.members_page(
             db.session,
             access_to(cid),
             tier=query.get("tier"),
@@ -94,7 +95,7 @@ class Members(MethodView):
     @blp.response(201, s.MemberDetailSchema)
     def post(self, body, cid):
         """Add a partner org with its contacts; each contact gets a single-use invite code."""
-        view, added = directory.add_member(
+        view, added = members.add_member(
             db.session,
             access_to(cid),
             org_id=body.get("org_id"),
@@ -112,7 +113,7 @@ class MemberItem(MethodView):
     @blp.response(200, s.MemberDetailSchema)
     def get(self, cid, org_id):
         """One member the caller may see, with its tier and contacts."""
-        view = directory.member_detail(db.session, access_to(cid), parse_id(org_id))
+        view = members.member_detail(db.session, access_to(cid), parse_id(org_id))
         view.contacts = [s.ContactRow(c) for c in view.contacts]
         return view
 
@@ -120,7 +121,7 @@ class MemberItem(MethodView):
     @blp.response(200, s.MemberDetailSchema)
     def patch(self, body, cid, org_id):
         """Move a member to another group (null: none) or change its custom id (owner admins)."""
-        view = directory.update_member(
+        view = members.update_member(
             db.session,
             access_to(cid),
             parse_id(org_id),
@@ -134,7 +135,7 @@ class MemberItem(MethodView):
     @blp.response(204)
     def delete(self, cid, org_id):
         """Remove a partner: its access ends at once, its links go, its history stays."""
-        directory.remove_member(db.session, access_to(cid), parse_id(org_id))
+        members.remove_member(db.session, access_to(cid), parse_id(org_id))
         return no_content()
 
 
@@ -145,8 +146,8 @@ class MemberContacts(MethodView):
     @blp.response(201, s.ContactSchema)
     def post(self, body, cid, org_id):
         """Add a fixed external member (owner admins, or the org's own admins)."""
-        added = directory.add_contact(
-            db.session, access_to(cid), parse_id(org_id), directory.NewContact(**body)
+        added = members.add_contact(
+            db.session, access_to(cid), parse_id(org_id), members.NewContact(**body)
         )
         return s.ContactRow(added.contact, added.invite_code)
 
@@ -156,7 +157,7 @@ class MemberImpact(MethodView):
     @blp.response(200, s.ImpactSchema)
     def get(self, cid, org_id):
         """If this org stops: who is downstream of it, and who loses all supply (owner)."""
-        return directory.member_impact(db.session, access_to(cid), parse_id(org_id))
+        return links.member_impact(db.session, access_to(cid), parse_id(org_id))
 
 
 @blp.route("/<cid>/contacts")
@@ -165,7 +166,7 @@ class Contacts(MethodView):
     @blp.response(200, s.ContactPageSchema)
     def get(self, query, cid):
         """Contacts the caller may see: the owner's, its own org's, and what rules allow."""
-        page = directory.contacts_page(
+        page = members.contacts_page(
             db.session,
             access_to(cid),
             org_id=query.get("org_id"),
@@ -184,7 +185,7 @@ class Links(MethodView):
     @blp.response(200, s.LinkPageSchema)
     def get(self, query, cid):
         """Links: all of them for the owner, those touching its own org for a partner."""
-        stmt = directory.links_query(access_to(cid))
+        stmt = links.links_query(access_to(cid))
         return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
 
     @idempotent
@@ -192,7 +193,7 @@ class Links(MethodView):
     @blp.response(201, s.LinkSchema)
     def post(self, body, cid):
         """Add a supply link; 409 if it exists or would close a cycle (owner admins)."""
-        return directory.create_link(
+        return links.create_link(
             db.session, access_to(cid), body["supplier_id"], body["customer_id"]
         )
 
@@ -202,7 +203,7 @@ class LinkItem(MethodView):
     @blp.response(204)
     def delete(self, cid, link_id):
         """Remove a supply link (owner admins)."""
-        directory.delete_link(db.session, access_to(cid), parse_id(link_id))
+        links.delete_link(db.session, access_to(cid), parse_id(link_id))
         return no_content()
 
 
@@ -223,10 +224,10 @@ class Graph(MethodView):
     )
     def get(self, cid):
         """The whole chain as nodes with tiers and links (owner)."""
-        snapshot = directory.graph_snapshot(db.session, access_to(cid))
+        snapshot = links.graph_snapshot(db.session, access_to(cid))
         best = request.accept_mimetypes.best_match(["application/json", "image/svg+xml"])
         if best == "image/svg+xml":
-            return Response(directory.graph_svg(snapshot), mimetype="image/svg+xml")
+            return Response(links.graph_svg(snapshot), mimetype="image/svg+xml")
         return snapshot
 
 
@@ -236,7 +237,7 @@ class Rules(MethodView):
     @blp.response(200, s.RulePageSchema)
     def get(self, query, cid):
         """Visibility rules of the chain (owner admins)."""
-        stmt = directory.rules_query(access_to(cid))
+        stmt = visibility.rules_query(access_to(cid))
         return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
 
     @idempotent
@@ -244,7 +245,7 @@ class Rules(MethodView):
     @blp.response(201, s.RuleSchema)
     def post(self, body, cid):
         """Let `viewers` (groups with subgroups, orgs) see members and contacts in `visible`."""
-        return directory.create_rule(db.session, access_to(cid), body["viewers"], body["visible"])
+        return visibility.create_rule(db.session, access_to(cid), body["viewers"], body["visible"])
 
 
 @blp.route("/<cid>/rules/<rule_id>")
@@ -252,12 +253,12 @@ class RuleItem(MethodView):
     @blp.response(200, s.RuleSchema)
     def get(self, cid, rule_id):
         """One visibility rule (owner admins)."""
-        return directory.get_rule(db.session, access_to(cid), parse_id(rule_id))
+        return visibility.get_rule(db.session, access_to(cid), parse_id(rule_id))
 
     @blp.response(204)
     def delete(self, cid, rule_id):
         """Remove a visibility rule (owner admins)."""
-        directory.delete_rule(db.session, access_to(cid), parse_id(rule_id))
+        visibility.delete_rule(db.session, access_to(cid), parse_id(rule_id))
         return no_content()
 
 

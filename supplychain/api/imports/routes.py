@@ -17,7 +17,7 @@ from supplychain.excel.importer import (
 from supplychain.extensions import db
 from supplychain.schemas import imports as s
 from supplychain.services import imports
-from supplychain.services.imports import MAX_REPORTED_ERRORS
+from supplychain.services.import_rows import MAX_REPORTED_ERRORS
 
 blp = authenticated_blueprint(
     "imports",

@@ -11,6 +11,7 @@ from supplychain.extensions import db
 from supplychain.schemas import notices as s
 from supplychain.schemas.common import parse_id
 from supplychain.services import notices
+from supplychain.services.inbox import inbox_page, sent_page
 
 blp = authenticated_blueprint(
     "notices", __name__, url_prefix="/chains", description="Supply and demand notices"
@@ -27,8 +28,8 @@ class Notices(MethodView):
         access = access_to(cid)
         state, page, page_size = query.get("state"), query["page"], query["page_size"]
         if query["box"] == "sent":
-            return notices.sent_page(db.session, access, state, page, page_size).envelope()
-        inbox = notices.inbox_page(db.session, access, state, page, page_size)
+            return sent_page(db.session, access, state, page, page_size).envelope()
+        inbox = inbox_page(db.session, access, state, page, page_size)
         return current_app.json.response(s.dump_inbox_page(inbox.envelope()))
 
     @idempotent

@@ -8,7 +8,7 @@ from supplychain.api.common import access_to, authenticated_blueprint, idempoten
 from supplychain.extensions import db
 from supplychain.schemas import orders as s
 from supplychain.schemas.common import parse_id
-from supplychain.services import orders
+from supplychain.services import orders, shipments
 
 blp = authenticated_blueprint("orders", __name__, url_prefix="/chains", description="Orders")
 BLUEPRINTS = (blp,)
@@ -18,8 +18,8 @@ def _lines(items: list[dict]) -> list[orders.NewLine]:
     return [orders.NewLine(**item) for item in items]
 
 
-def _moves(items: list[dict]) -> list[orders.Movement]:
-    return [orders.Movement(**item) for item in items]
+def _moves(items: list[dict]) -> list[shipments.Movement]:
+    return [shipments.Movement(**item) for item in items]
 
 
 @blp.route("/<cid>/orders")
@@ -117,7 +117,7 @@ class OrderShipments(MethodView):
     @blp.response(201, s.OrderSchema)
     def post(self, body, cid, oid):
         """The seller ships confirmed lines (cumulative shipped ≤ confirmed quantity)."""
-        order = orders.record_shipment(
+        order = shipments.record_shipment(
             db.session,
             access_to(cid),
             parse_id(oid),
@@ -135,7 +135,7 @@ class OrderReceipts(MethodView):
     @blp.response(201, s.OrderSchema)
     def post(self, body, cid, oid):
         """The buyer records goods received (cumulative received ≤ shipped)."""
-        order = orders.record_receipt(
+        order = shipments.record_receipt(
             db.session,
             access_to(cid),
             parse_id(oid),

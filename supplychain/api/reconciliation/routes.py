@@ -12,8 +12,8 @@ from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import reconciliation as s
 from supplychain.schemas.common import parse_id
-from supplychain.services import reconciliation
-from supplychain.services.pages import paginate
+from supplychain.services.pagination import paginate
+from supplychain.services.reconciliation import ledger, runs, schedules, statements
 
 blp = authenticated_blueprint(
     "reconciliation", __name__, url_prefix="/chains", description="Reconciliation workbooks"
@@ -22,7 +22,7 @@ BLUEPRINTS = (blp,)
 XLSX_RESPONSE = {
     "200": {
         "description": "The workbook",
-        "content": {reconciliation.XLSX: {"schema": {"type": "string", "format": "binary"}}},
+        "content": {ledger.XLSX: {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 
@@ -53,16 +53,14 @@ class Schedule(MethodView):
     def get(self, cid):
         """The chain's reconciliation schedule (owner admins)."""
         access = access_to(cid)
-        return _schedule_view(reconciliation.get_schedule(db.session, access), access.chain)
+        return _schedule_view(schedules.get_schedule(db.session, access), access.chain)
 
     @blp.arguments(s.ScheduleInSchema)
     @blp.response(200, s.ScheduleSchema)
     def put(self, body, cid):
         """Set the schedule: monthly (day, hour) or weekly (ISO weekday, hour), chain timezone."""
         access = access_to(cid)
-        schedule = reconciliation.put_schedule(
-            db.session, access, reconciliation.ScheduleSpec(**body)
-        )
+        schedule = schedules.put_schedule(db.session, access, schedules.ScheduleSpec(**body))
         return _schedule_view(schedule, access.chain)
 
 
@@ -72,7 +70,7 @@ class Runs(MethodView):
     @blp.response(200, s.RunPageSchema)
     def get(self, query, cid):
         """Runs of the chain, newest first (owner)."""
-        stmt = reconciliation.runs_query(access_to(cid), query.get("tier"), query.get("period"))
+        stmt = runs.runs_query(access_to(cid), query.get("tier"), query.get("period"))
         return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
 
     # The run commits step by step in sessions of its own: this request's session only reads.
@@ -99,7 +97,7 @@ class Runs(MethodView):
         `Prefer: respond-async` (RFC 7240) to get 202 at once with the queued run and its
         `Location`; GET it until `status` is `succeeded` or `failed`."""
         background = _prefers_async(request.headers.get("Prefer", ""))
-        run, created = reconciliation.request_run(
+        run, created = runs.request_run(
             db.session,
             db.engine,
             current_app.config["REPORTS_DIR"],
@@ -122,7 +120,7 @@ class RunItem(MethodView):
     @blp.response(200, s.RunSchema)
     def get(self, cid, rid):
         """One run (owner)."""
-        return reconciliation.get_run(db.session, access_to(cid), parse_id(rid))
+        return runs.get_run(db.session, access_to(cid), parse_id(rid))
 
 
 @blp.route("/<cid>/reconciliation/runs/<rid>/file")
@@ -130,10 +128,10 @@ class RunFile(MethodView):
     @blp.doc(responses=XLSX_RESPONSE)
     def get(self, cid, rid):
         """Download a run's workbook (owner)."""
-        path, name = reconciliation.run_file(
+        path, name = runs.run_file(
             db.session, access_to(cid), parse_id(rid), current_app.config["REPORTS_DIR"]
         )
-        return send_file(path, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name)
+        return send_file(path, mimetype=ledger.XLSX, as_attachment=True, download_name=name)
 
 
 @blp.route("/<cid>/reconciliation/statements/<period>")
@@ -145,13 +143,11 @@ class Statement(MethodView):
         """An org's statement for a period: a partner its own, the owner any member's."""
         handle = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes (and so deletes) it
         try:
-            name = reconciliation.write_statement(
+            name = statements.write_statement(
                 db.session, access_to(cid), period, query.get("org_id"), handle
             )
         except BaseException:
             handle.close()
             raise
         handle.seek(0)
-        return send_file(
-            handle, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name
-        )
+        return send_file(handle, mimetype=ledger.XLSX, as_attachment=True, download_name=name)

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from lxml import etree
 from werkzeug.datastructures import MultiDict
 
+from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid
 from supplychain.extensions import db
 from supplychain.models.apps import GRANT_SCOPES
@@ -19,9 +20,19 @@ from supplychain.schemas.directory import (
     MemberPatchSchema,
     MemberQuerySchema,
 )
-from supplychain.services import apps, directory, worklist
-from supplychain.services.directory import ChainAccess
-from supplychain.services.pages import paginate
+from supplychain.services import apps, choices
+from supplychain.services.groups import create_group, groups_query
+from supplychain.services.links import graph_snapshot, graph_svg, member_impact
+from supplychain.services.members import (
+    NewContact,
+    add_contact,
+    add_member,
+    member_detail,
+    members_page,
+    remove_member,
+    update_member,
+)
+from supplychain.services.pagination import paginate
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import (
     FormErrors,
@@ -60,15 +71,15 @@ def clickable_svg(svg: str, href_for) -> str:
 def chain_map(cid: str):
     """The owner's picture of the chain by tier; each org links to its member page."""
     access = chain(cid)
-    snapshot = directory.graph_snapshot(db.session, access)
+    snapshot = graph_snapshot(db.session, access)
     svg = clickable_svg(
-        directory.graph_svg(snapshot),
+        graph_svg(snapshot),
         lambda org_id: url_for("ui.member", cid=cid, org_id=org_id),
     )
     tiers: dict[str, int] = {}
     for node in snapshot["nodes"]:
         tiers[node["tier"]] = tiers.get(node["tier"], 0) + 1
-    ordered = [(tier, tiers[tier]) for tier in worklist.chain_tiers(db.session, access)]
+    ordered = [(tier, tiers[tier]) for tier in choices.chain_tiers(db.session, access)]
     return render_template(
         "directory/map.html",
         access=access,
@@ -91,7 +102,7 @@ def members(cid: str):
     errors = FormErrors()
     try:
         filters = validated(MemberQuerySchema, compact(raw))
-        found = directory.members_page(
+        found = members_page(
             db.session,
             access,
             tier=filters.get("tier"),
@@ -103,7 +114,7 @@ def members(cid: str):
         )
     except Invalid as exc:
         errors = FormErrors.of(exc)
-        found = directory.members_page(
+        found = members_page(
             db.session,
             access,
             tier=None,
@@ -119,19 +130,19 @@ def members(cid: str):
         page=found,
         errors=errors,
         filters=raw,
-        tiers=worklist.chain_tiers(db.session, access),
-        groups=paginate(db.session, directory.groups_query(access), 1, 500).items,
+        tiers=choices.chain_tiers(db.session, access),
+        groups=paginate(db.session, groups_query(access), 1, 500).items,
         kinds=ORG_KINDS,
     )
 
 
 def _render_member(access: ChainAccess, org_id: str, failed: str | None, errors: FormErrors):
-    view = directory.member_detail(db.session, access, parse_id(org_id))
+    view = member_detail(db.session, access, parse_id(org_id))
     impact = None
     names: dict[int, str] = {}
     if access.is_owner:
-        impact = directory.member_impact(db.session, access, view.member.org_id)
-        names = worklist.org_names(
+        impact = member_impact(db.session, access, view.member.org_id)
+        names = choices.org_names(
             db.session, {i["org_id"] for i in impact["affected"] + impact["cut_off"]}
         )
     member = view.member
@@ -177,9 +188,7 @@ def member_add_contact(cid: str, org_id: str):
 
     with on_form_error(rerender):
         loaded = validated(ContactCreateSchema, body)
-        added = directory.add_contact(
-            db.session, access, parse_id(org_id), directory.NewContact(**loaded)
-        )
+        added = add_contact(db.session, access, parse_id(org_id), NewContact(**loaded))
     _flash_codes([(added.contact.user.email, added.invite_code)])
     return redirect(url_for("ui.member", cid=cid, org_id=org_id))
 
@@ -193,7 +202,7 @@ def member_edit(cid: str, org_id: str):
     body = compact({"custom_id": text(request.form, "custom_id"), "group": group})
     with on_form_error(lambda exc: _render_member(access, org_id, "edit", FormErrors.of(exc))):
         loaded = validated(MemberPatchSchema, body)
-        directory.update_member(
+        update_member(
             db.session,
             access,
             parse_id(org_id),
@@ -215,7 +224,7 @@ def member_remove(cid: str, org_id: str):
         return _render_member(access, org_id, "remove", FormErrors.of(exc))
 
     with on_form_error(rerender, (Conflict,)):
-        directory.remove_member(db.session, access, parse_id(org_id))
+        remove_member(db.session, access, parse_id(org_id))
     flash(gettext("The member was removed."), "ok")
     return redirect(url_for("ui.members", cid=cid))
 
@@ -236,7 +245,7 @@ def _render_new_member(access: ChainAccess, form: MultiDict, errors: FormErrors)
         kinds=ORG_KINDS,
         roles=USER_ROLES,
         rows=CONTACT_ROWS,
-        groups=paginate(db.session, directory.groups_query(access), 1, 500).items,
+        groups=paginate(db.session, groups_query(access), 1, 500).items,
     )
 
 
@@ -270,14 +279,14 @@ def member_new(cid: str):
 
     with on_form_error(rerender):
         loaded = validated(MemberCreateSchema, body)
-        _view, added = directory.add_member(
+        _view, added = add_member(
             db.session,
             access,
             org_id=None,
             new_org=loaded["org"],
             custom_id=loaded["custom_id"],
             group_path=loaded.get("group"),
-            contacts=[directory.NewContact(**c) for c in loaded["contacts"]],
+            contacts=[NewContact(**c) for c in loaded["contacts"]],
         )
     _flash_codes([(a.contact.user.email, a.invite_code) for a in added])
     flash(gettext("Member added. Give each contact their invitation code."), "ok")
@@ -288,7 +297,7 @@ def member_new(cid: str):
 
 
 def _render_groups(access: ChainAccess, errors: FormErrors):
-    found = paginate(db.session, directory.groups_query(access), page_number(), 200)
+    found = paginate(db.session, groups_query(access), page_number(), 200)
     return render_template(
         "directory/groups.html",
         access=access,
@@ -307,7 +316,7 @@ def groups(cid: str):
         return _render_groups(access, FormErrors())
     with on_form_error(lambda exc: _render_groups(access, FormErrors.of(exc))):
         loaded = validated(GroupCreateSchema, compact({"path": text(request.form, "path")}))
-        group, created = directory.create_group(db.session, access, loaded["path"])
+        group, created = create_group(db.session, access, loaded["path"])
     flash(
         gettext("Group %(path)s created.", path=group.path)
         if created
@@ -327,7 +336,7 @@ def _render_grants(access: ChainAccess, errors: FormErrors):
         form=request.form,
         apps=apps.list_apps(db.session, access),
         scopes=GRANT_SCOPES,
-        tiers=worklist.chain_tiers(db.session, access),
+        tiers=choices.chain_tiers(db.session, access),
     )
 
 

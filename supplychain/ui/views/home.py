@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import render_template
 
+from supplychain.access import ChainAccess, memberships
 from supplychain.extensions import db
-from supplychain.services import me, reconciliation, worklist
-from supplychain.services.directory import ChainAccess, memberships, tier_of_member
+from supplychain.services import choices, me, worklist
+from supplychain.services.links import tier_of_member
+from supplychain.services.reconciliation import statements
 from supplychain.ui.base import actor, blp, chain, login_required
 from supplychain.ui.views.reconciliation import last_month
 
@@ -14,7 +16,7 @@ from supplychain.ui.views.reconciliation import last_month
 def statement_period(access: ChainAccess, apps: list[str]) -> str | None:
     """Last month, for a partner that may download its statements (no query: any period's
     statement is written on demand, so last month's is always there to take)."""
-    if access.is_owner or reconciliation.APP not in apps:
+    if access.is_owner or statements.APP not in apps:
         return None
     return last_month(access)
 
@@ -43,7 +45,7 @@ def home():
                 "statement_period": statement_period(access, waiting.apps),
             }
         )
-    names = worklist.org_names(db.session, order_ids)
+    names = choices.org_names(db.session, order_ids)
     return render_template("home.html", described=described, chains=chains, names=names)
 
 
@@ -61,7 +63,7 @@ def chain_home(cid: str):
         "chain.html",
         access=access,
         waiting=waiting,
-        names=worklist.org_names(db.session, ids),
+        names=choices.org_names(db.session, ids),
         tier=tier_of_member(db.session, access.chain, access.actor.org_id),
         statement_period=statement_period(access, waiting.apps),
     )

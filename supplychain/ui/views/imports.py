@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import render_template, request, send_file
 
+from supplychain.access import ChainAccess
 from supplychain.errors import BadRequest, Conflict, Invalid, TooLarge
 from supplychain.excel.importer import MAX_DATA_ROWS, MAX_UPLOAD_BYTES, XLSX_MIMETYPE
 from supplychain.extensions import db
 from supplychain.services import imports
-from supplychain.services.directory import ChainAccess
 from supplychain.services.imports import ImportResult
 from supplychain.ui.base import blp, chain, login_required
 from supplychain.ui.forms import FormErrors

@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from supplychain.access import ChainAccess
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.common import parse_id
 from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
-from supplychain.services import notices, worklist
+from supplychain.services import choices, notices
 from supplychain.services.apps import require_app
-from supplychain.services.directory import ChainAccess
+from supplychain.services.inbox import inbox_page, sent_page
 from supplychain.services.notices import MAX_ITEMS, RECIPIENT_STATES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
 from supplychain.ui.forms import (
@@ -51,9 +52,9 @@ def notice_list(cid: str):
     access = chain(cid)
     box = choice("box", ("inbox", "sent")) or "inbox"
     state = choice("state", ("unread", "unacked"))
-    lister = notices.sent_page if box == "sent" else notices.inbox_page
+    lister = sent_page if box == "sent" else inbox_page
     found = lister(db.session, access, state, page_number(), PAGE_SIZE)
-    names = worklist.org_names(db.session, {item["sender_org_id"] for item in found.items})
+    names = choices.org_names(db.session, {item["sender_org_id"] for item in found.items})
     return render_template(
         "notices/list.html", access=access, box=box, state=state, page=found, names=names
     )
@@ -63,7 +64,7 @@ def _render_notice(
     access: ChainAccess, nid: str, failed: str | None = None, errors: FormErrors | None = None
 ):
     view = notices.open_notice(db.session, access, parse_id(nid))
-    sender = worklist.org_names(db.session, [view.notice.sender_org_id])
+    sender = choices.org_names(db.session, [view.notice.sender_org_id])
     answered = {}
     if view.my_response:
         answered = {line["sku"]: line["qty"] for line in view.my_response["items"]}
@@ -176,7 +177,7 @@ def _render_compose(access: ChainAccess, form: MultiDict, errors: FormErrors, ro
         errors=errors,
         rows=rows,
         kinds=NOTICE_KINDS,
-        choices=worklist.audience_choices(db.session, access),
+        choices=choices.audience_choices(db.session, access),
     )
 
 

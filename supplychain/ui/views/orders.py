@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
 from supplychain.extensions import db
 from supplychain.models.orders import ORDER_STATUSES
@@ -18,9 +19,8 @@ from supplychain.schemas.orders import (
     ReceiptInSchema,
     ShipmentInSchema,
 )
-from supplychain.services import orders, worklist
+from supplychain.services import choices, orders, shipments, worklist
 from supplychain.services.apps import require_app
-from supplychain.services.directory import ChainAccess
 from supplychain.services.orders import MAX_LINES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
 from supplychain.ui.forms import (
@@ -73,7 +73,7 @@ def order_list(cid: str):
         status=status,
         waiting=waiting,
         statuses=ORDER_STATUSES,
-        names=worklist.org_names(db.session, ids),
+        names=choices.org_names(db.session, ids),
     )
 
 
@@ -102,7 +102,7 @@ def _render_order(
         and any(line.shipped_qty > line.received_qty for line in view.lines),
         "cancel": live and not shipped and me == order.issuer_id,
     }
-    names = worklist.org_names(
+    names = choices.org_names(
         db.session,
         {order.buyer_id, order.seller_id, *(event.org_id for event in view.history)},
     )
@@ -202,21 +202,21 @@ def _movement(cid: str, oid: str, which: str):
             )
         if which == "ship":
             loaded = validated(ShipmentInSchema, body)
-            orders.record_shipment(
+            shipments.record_shipment(
                 db.session,
                 access,
                 parse_id(oid),
-                [orders.Movement(**line) for line in loaded["lines"]],
+                [shipments.Movement(**line) for line in loaded["lines"]],
                 loaded["ref"],
                 None,
             )
         else:
             loaded = validated(ReceiptInSchema, body)
-            orders.record_receipt(
+            shipments.record_receipt(
                 db.session,
                 access,
                 parse_id(oid),
-                [orders.Movement(**line) for line in loaded["lines"]],
+                [shipments.Movement(**line) for line in loaded["lines"]],
                 loaded["ref"],
                 None,
             )
@@ -266,7 +266,7 @@ def _render_new(access: ChainAccess, form: MultiDict, errors: FormErrors, count:
         form=form,
         errors=errors,
         rows=count,
-        linked=worklist.linked_orgs(db.session, access),
+        linked=choices.linked_orgs(db.session, access),
     )
 
 

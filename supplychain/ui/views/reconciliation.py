@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
 
+from supplychain.access import ChainAccess
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Busy, Conflict, Invalid, NotFound
 from supplychain.extensions import db
@@ -23,10 +24,19 @@ from supplychain.schemas.reconciliation import (
     ScheduleInSchema,
     StatementQuerySchema,
 )
-from supplychain.services import directory, reconciliation, worklist
+from supplychain.services import choices, members
 from supplychain.services.apps import require_app
-from supplychain.services.directory import ChainAccess
-from supplychain.services.pages import paginate
+from supplychain.services.pagination import paginate
+from supplychain.services.reconciliation.ledger import XLSX
+from supplychain.services.reconciliation.runs import (
+    get_run,
+    is_stale,
+    request_run,
+    run_file,
+    runs_query,
+)
+from supplychain.services.reconciliation.schedules import ScheduleSpec, get_schedule, put_schedule
+from supplychain.services.reconciliation.statements import APP, write_statement
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import FormErrors, compact, integer, on_form_error, text, validated
 from supplychain.ui.i18n import gettext
@@ -65,7 +75,7 @@ def recent_periods(access: ChainAccess) -> dict[str, list[str]]:
 
 def reconcilable_tiers(access: ChainAccess) -> list[str]:
     """The chain's upstream and downstream tiers present now (a workbook needs one of these)."""
-    return [t for t in worklist.chain_tiers(db.session, access) if t != UNLINKED]
+    return [t for t in choices.chain_tiers(db.session, access) if t != UNLINKED]
 
 
 @blp.app_template_filter("filesize")
@@ -86,7 +96,7 @@ def _filesize(size: int | None) -> str:
 def _schedule_values(access: ChainAccess) -> tuple[dict[str, Any], bool]:
     """The schedule as the form shows it, and whether one is set."""
     try:
-        schedule = reconciliation.get_schedule(db.session, access)
+        schedule = get_schedule(db.session, access)
     except NotFound:
         return dict(DEFAULT_SCHEDULE), False
     values = {
@@ -125,7 +135,7 @@ def _render_runs(
     filters = {k: v if v and len(v) <= MAX_FILTER else None for k, v in filters.items()}
     found = paginate(
         db.session,
-        reconciliation.runs_query(access, filters["tier"], filters["period"]),
+        runs_query(access, filters["tier"], filters["period"]),
         page_number(),
         PAGE_SIZE,
     )
@@ -189,7 +199,7 @@ def recon_run_now(cid: str):
 
     with on_form_error(rerender, (Invalid, Conflict, Busy)):
         loaded = validated(RunCreateSchema, body)
-        run, created = reconciliation.request_run(
+        run, created = request_run(
             db.session,
             db.engine,
             current_app.config["REPORTS_DIR"],
@@ -222,9 +232,9 @@ def recon_run_now(cid: str):
 def recon_run(cid: str, rid: str):
     """One run: its figures, its error if it failed, and the download."""
     access = chain(cid)
-    run = reconciliation.get_run(db.session, access, parse_id(rid))
+    run = get_run(db.session, access, parse_id(rid))
     # Past STALE_AFTER its process is taken to have died: stop reloading, say how to go on.
-    stalled = reconciliation.is_stale(run, utcnow())
+    stalled = is_stale(run, utcnow())
     return render_template(
         "reconciliation/run.html",
         access=access,
@@ -239,10 +249,8 @@ def recon_run(cid: str, rid: str):
 @login_required
 def recon_run_file(cid: str, rid: str):
     """The workbook of a run, as the API serves it (owner only)."""
-    path, name = reconciliation.run_file(
-        db.session, chain(cid), parse_id(rid), current_app.config["REPORTS_DIR"]
-    )
-    return send_file(path, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name)
+    path, name = run_file(db.session, chain(cid), parse_id(rid), current_app.config["REPORTS_DIR"])
+    return send_file(path, mimetype=XLSX, as_attachment=True, download_name=name)
 
 
 @blp.post("/chains/<cid>/reconciliation/schedule")
@@ -268,7 +276,7 @@ def recon_schedule(cid: str):
 
     with on_form_error(rerender):
         loaded = validated(ScheduleInSchema, body)
-        reconciliation.put_schedule(db.session, access, reconciliation.ScheduleSpec(**loaded))
+        put_schedule(db.session, access, ScheduleSpec(**loaded))
     flash(gettext("Schedule saved."), "ok")
     return redirect(url_for("ui.recon_runs", cid=cid) + "#schedule")
 
@@ -281,7 +289,7 @@ def _statement_org(access: ChainAccess, raw: str | None) -> tuple[int | None, st
     org_id = parse_id(raw)
     if not access.is_owner or org_id is None:
         return None, None
-    view = directory.member_detail(db.session, access, org_id)
+    view = members.member_detail(db.session, access, org_id)
     return view.member.org_id, view.member.org.name
 
 
@@ -307,7 +315,7 @@ def _render_statements(
 def statements(cid: str):
     """Pick a period and download the org's statement (partners with the app: their own)."""
     access = chain(cid)
-    require_app(db.session, access, reconciliation.APP)
+    require_app(db.session, access, APP)
     org_id, org_name = _statement_org(access, text(request.args, "org_id"))
     return _render_statements(access, request.args, FormErrors(), org_id, org_name)
 
@@ -324,13 +332,11 @@ def statement_file(cid: str):
         query = validated(StatementQuerySchema, compact({"org_id": text(request.args, "org_id")}))
         if not period:
             raise Invalid(gettext("Pick a period."), {"period": ["Pick a period."]})
-        name = reconciliation.write_statement(
-            db.session, access, period, query.get("org_id"), handle
-        )
+        name = write_statement(db.session, access, period, query.get("org_id"), handle)
     except Invalid as exc:
         handle.close()
         db.session.rollback()
-        require_app(db.session, access, reconciliation.APP)
+        require_app(db.session, access, APP)
         org_id, org_name = _statement_org(access, text(request.args, "org_id"))
         page = _render_statements(access, request.args, FormErrors.of(exc), org_id, org_name)
         return page, exc.code
@@ -338,4 +344,4 @@ def statement_file(cid: str):
         handle.close()
         raise
     handle.seek(0)
-    return send_file(handle, mimetype=reconciliation.XLSX, as_attachment=True, download_name=name)
+    return send_file(handle, mimetype=XLSX, as_attachment=True, download_name=name)

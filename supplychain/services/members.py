@@ -1,0 +1,484 @@
+"""Members and their contacts: adding, moving and removing partners, the pages of members and
+contacts the caller may see, and who may create people in orgs shared with other owners.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, delete, or_, select
+from sqlalchemy.orm import Session
+
+from supplychain import graph as chain_graphs
+from supplychain.access import ChainAccess
+from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
+from supplychain.models import Chain, Contact, Group, Link, Member, Org, User
+from supplychain.models.base import utcnow
+from supplychain.models.directory import ORG_KINDS, USER_ROLES
+from supplychain.services.accounts import assign_invite_code, find_user_by_email, normalise_email
+from supplychain.services.audit import record_event
+from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
+from supplychain.services.groups import ensure_group, normalise_group_path, paths_within
+from supplychain.services.pagination import Page, paginate
+from supplychain.services.visibility import visible_members_clause
+
+MAX_CUSTOM_ID = 64
+
+
+@dataclass
+class NewContact:
+    """A contact to add: a person of a partner org (or of the owner)."""
+
+    name: str
+    email: str
+    mobile: str | None = None
+    title: str | None = None
+    role: str = "staff"
+
+
+@dataclass
+class AddedContact:
+    """A contact row with its invitation code, shown once."""
+
+    contact: Contact
+    invite_code: str | None
+
+
+@dataclass
+class MemberView:
+    """A member as the API shows it, with its computed tier and optionally its contacts."""
+
+    member: Member
+    tier: str
+    contacts: list[Any] = field(default_factory=list)
+
+
+def _member_base(access: ChainAccess) -> Select:
+    return (
+        select(Member)
+        .join(Org, Org.id == Member.org_id)
+        .outerjoin(Group, Group.id == Member.group_id)
+        .where(Member.chain_id == access.chain_id, Member.removed_at.is_(None))
+    )
+
+
+def require_member(session: Session, access: ChainAccess, org_id: int | None) -> Member:
+    """A current member that the caller may see; 404 otherwise."""
+    stmt = _member_base(access).where(Member.org_id == org_id)
+    clause = visible_members_clause(session, access)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    member = session.scalar(stmt) if org_id is not None else None
+    if member is None:
+        raise NotFound("No such member in this chain.")
+    return member
+
+
+def _check_custom_id_free(
+    session: Session, chain_id: int, custom_id: str, org_id: int | None
+) -> None:
+    holder = session.scalar(
+        select(Member.org_id).where(
+            Member.chain_id == chain_id, Member.custom_id == custom_id, Member.removed_at.is_(None)
+        )
+    )
+    if holder is not None and holder != org_id:
+        raise Conflict(
+            "This custom id belongs to another member.", {"custom_id": ["Already in use."]}
+        )
+
+
+def add_member(
+    session: Session,
+    access: ChainAccess,
+    *,
+    org_id: int | None,
+    new_org: dict[str, str] | None,
+    custom_id: str,
+    group_path: str | None,
+    contacts: list[NewContact],
+) -> tuple[MemberView, list[AddedContact]]:
+    """Add a partner org (new or existing) with its contacts; custom_id unique per chain."""
+    access.require_owner_admin()
+    _check_member_fields(custom_id, new_org, contacts)
+    if (org_id is None) == (new_org is None):
+        raise Invalid("Give either org or org_id.", {"org": ["Give exactly one of org, org_id."]})
+    _check_unique_emails(contacts, "contacts")
+    chain = access.chain
+    lock_chain(session, chain)
+    if org_id is not None:
+        org = session.get(Org, org_id)
+        if org is None:
+            raise Invalid("Unknown org.", {"org_id": ["No org with this id."]})
+    else:
+        assert new_org is not None
+        org = Org(name=new_org["name"], kind=new_org["kind"])
+        session.add(org)
+        session.flush()
+    _check_custom_id_free(session, chain.id, custom_id, org.id)
+    group = None
+    if group_path:
+        group, _ = ensure_group(session, chain.id, normalise_group_path(group_path, "group"))
+    member = session.scalar(
+        select(Member).where(Member.chain_id == chain.id, Member.org_id == org.id)
+    )
+    if member is not None and member.removed_at is None:
+        raise Conflict(
+            "This org is a member of the chain already.", {"org_id": ["Already a member."]}
+        )
+    if member is None:
+        member = Member(chain_id=chain.id, org_id=org.id)
+        session.add(member)
+    member.removed_at = None
+    member.joined_at = utcnow()
+    member.custom_id = custom_id
+    member.group_id = group.id if group else None
+    session.flush()
+    may_issue = org_id is None or org.id not in orgs_shared_beyond(
+        session, [org.id], chain.owner_org_id
+    )
+    added = [
+        _attach_contact(
+            session, chain.id, org.id, spec, f"contacts.{i}", may_issue=may_issue, relist=True
+        )
+        for i, spec in enumerate(contacts)
+    ]
+    bump_graph_version(session, chain)
+    session.refresh(member)
+    record_event(
+        session,
+        access.actor,
+        "member.add",
+        "org",
+        org.id,
+        chain_id=chain.id,
+        data={
+            "custom_id": custom_id,
+            "group": group.path if group else None,
+            "contacts": [a.contact.user_id for a in added],
+        },
+    )
+    # A new or re-added member has no links yet (removal deletes them): no graph rebuild needed.
+    return MemberView(member=member, tier=chain_graphs.UNLINKED, contacts=added), added
+
+
+def _check_member_fields(
+    custom_id: str, new_org: dict[str, str] | None, contacts: list[NewContact]
+) -> None:
+    """The rules the API schemas check, enforced here too for every other caller (imports, seeds)."""
+    errors: dict[str, Any] = {}
+    if not custom_id or len(custom_id) > MAX_CUSTOM_ID:
+        errors["custom_id"] = [f"1 to {MAX_CUSTOM_ID} characters."]
+    if new_org is not None and new_org.get("kind") not in ORG_KINDS:
+        errors["org"] = {"kind": [f"One of: {', '.join(ORG_KINDS)}."]}
+    for i, spec in enumerate(contacts):
+        if spec.role not in USER_ROLES:
+            errors.setdefault("contacts", {})[str(i)] = {"role": ["admin or staff."]}
+    if errors:
+        raise Invalid("Invalid member.", errors)
+
+
+def _check_unique_emails(contacts: list[NewContact], field_name: str) -> None:
+    seen: set[str] = set()
+    for i, spec in enumerate(contacts):
+        email = normalise_email(spec.email)
+        if email in seen:
+            raise Invalid(
+                "Duplicate email.", {field_name: {str(i): {"email": ["Duplicate email."]}}}
+            )
+        seen.add(email)
+
+
+SHARED_ORG = (
+    "This org also belongs to another owner's chain (or owns one): only its own admins may add "
+    "its people or give them invitation codes."
+)
+
+
+def orgs_shared_beyond(session: Session, org_ids: list[int], owner_org_id: int) -> set[int]:
+    """The orgs among `org_ids` that own a chain or belong (now or before) to a chain of another
+    owner. Orgs and people are global: an owner may create people, hand out invitation codes or
+    rename only in orgs that are its own partners alone, or one owner could take over another's
+    supplier account."""
+    if not org_ids:
+        return set()
+    ids = sorted(set(org_ids) - {owner_org_id})
+    elsewhere = (
+        select(Member.org_id)
+        .join(Chain, Chain.id == Member.chain_id)
+        .where(Member.org_id.in_(ids), Chain.owner_org_id != owner_org_id)
+    )
+    owners = select(Chain.owner_org_id).where(Chain.owner_org_id.in_(ids))
+    return set(session.scalars(elsewhere.union(owners)))
+
+
+def _attach_contact(
+    session: Session,
+    chain_id: int,
+    org_id: int,
+    spec: NewContact,
+    field_name: str,
+    *,
+    may_issue: bool,
+    relist: bool = False,
+) -> AddedContact:
+    """List a person as a contact of `org_id` in the chain, creating the user if new.
+
+    `may_issue`: whether the caller may create this org's people and invitation codes (see
+    orgs_shared_beyond). `relist`: an existing listing (a re-added member's) is kept, not a 409.
+    """
+    user = find_user_by_email(session, spec.email)
+    code = None
+    if user is None and not may_issue:
+        raise Forbidden(SHARED_ORG, {field_name: {"email": ["Ask the org's own admins."]}})
+    if user is None:
+        user = User(
+            org_id=org_id,
+            email=normalise_email(spec.email),
+            name=spec.name,
+            mobile=spec.mobile,
+            title=spec.title,
+            role=spec.role,
+        )
+        code = assign_invite_code(user)
+        session.add(user)
+        session.flush()
+    elif user.org_id != org_id:
+        raise Conflict(
+            "This email belongs to a person of another org.",
+            {field_name: {"email": ["Belongs to another org."]}},
+        )
+    else:
+        exists = session.scalar(
+            select(Contact).where(Contact.chain_id == chain_id, Contact.user_id == user.id)
+        )
+        if exists is not None and relist:
+            return AddedContact(contact=exists, invite_code=None)
+        if exists is not None:
+            raise Conflict(
+                "This person is a contact already.", {field_name: {"email": ["Already a contact."]}}
+            )
+        if user.password_hash is None and may_issue:
+            code = assign_invite_code(user)
+    contact = Contact(chain_id=chain_id, org_id=org_id, user_id=user.id)
+    session.add(contact)
+    session.flush()
+    return AddedContact(contact=contact, invite_code=code)
+
+
+def members_page(
+    session: Session,
+    access: ChainAccess,
+    *,
+    tier: str | None,
+    group: str | None,
+    kind: str | None,
+    q: str | None,
+    page: int,
+    page_size: int,
+) -> Page:
+    """Members the caller may see, filtered; tiers come from the cached graph (no rebuild)."""
+    stmt = _member_base(access)
+    clause = visible_members_clause(session, access)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if group:
+        stmt = stmt.where(paths_within(Group.path, [normalise_group_path(group, "group")]))
+    if kind:
+        stmt = stmt.where(Org.kind == kind)
+    if q:
+        pattern = f"%{_escape_like(q.lower())}%"
+        stmt = stmt.where(
+            or_(Org.name.ilike(pattern, escape="\\"), Member.custom_id.ilike(pattern, escape="\\"))
+        )
+    stmt = stmt.order_by(Org.name, Member.org_id)
+    graph = chain_graph(session, access.chain)
+    if tier is None:
+        result = paginate(session, stmt, page, page_size)
+    else:
+        # Filter on the cached tier index: one light query for candidate ids, one for the page.
+        in_tier = graph.orgs_in_tier(tier)
+        ids = [
+            org_id
+            for org_id in session.scalars(stmt.with_only_columns(Member.org_id))
+            if org_id in in_tier
+        ]
+        wanted = ids[(page - 1) * page_size : page * page_size]
+        rows = (
+            {
+                m.org_id: m
+                for m in session.scalars(_member_base(access).where(Member.org_id.in_(wanted)))
+            }
+            if wanted
+            else {}
+        )
+        result = Page(
+            items=[rows[i] for i in wanted], total=len(ids), page=page, page_size=page_size
+        )
+    result.items = [MemberView(member=m, tier=graph.tier_of(m.org_id)) for m in result.items]
+    return result
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def member_detail(session: Session, access: ChainAccess, org_id: int | None) -> MemberView:
+    """One visible member with its tier and contacts."""
+    member = require_member(session, access, org_id)
+    contacts = session.scalars(
+        select(Contact)
+        .where(Contact.chain_id == access.chain_id, Contact.org_id == member.org_id)
+        .order_by(Contact.id)
+    ).all()
+    tier = chain_graph(session, access.chain).tier_of(member.org_id)
+    return MemberView(member=member, tier=tier, contacts=list(contacts))
+
+
+def update_member(
+    session: Session,
+    access: ChainAccess,
+    org_id: int | None,
+    *,
+    group_path: str | None,
+    custom_id: str | None,
+    clear_group: bool = False,
+) -> MemberView:
+    """Move a member to another group or give it a new custom id; owner admins only."""
+    access.require_owner_admin()
+    member = require_member(session, access, org_id)
+    lock_chain(session, access.chain)
+    changes: dict[str, Any] = {}
+    if custom_id is not None and not 0 < len(custom_id) <= MAX_CUSTOM_ID:
+        raise Invalid("Invalid custom id.", {"custom_id": [f"1 to {MAX_CUSTOM_ID} characters."]})
+    if custom_id is not None and custom_id != member.custom_id:
+        _check_custom_id_free(session, access.chain_id, custom_id, member.org_id)
+        changes["custom_id"] = {"from": member.custom_id, "to": custom_id}
+        member.custom_id = custom_id
+    if group_path is not None or clear_group:
+        group = None
+        if group_path is not None:
+            group, _ = ensure_group(
+                session, access.chain_id, normalise_group_path(group_path, "group")
+            )
+        old = member.group.path if member.group else None
+        if (group.path if group else None) != old:
+            changes["group"] = {"from": old, "to": group.path if group else None}
+            member.group_id = group.id if group else None
+    session.flush()
+    if changes:
+        # Tiers do not depend on groups or codes, so the cached graph stays valid; group-scoped
+        # rules and grants are evaluated per request and follow the move at once.
+        record_event(
+            session,
+            access.actor,
+            "member.update",
+            "org",
+            member.org_id,
+            chain_id=access.chain_id,
+            data=changes,
+        )
+    session.refresh(member)
+    return member_detail(session, access, member.org_id)
+
+
+def remove_member(session: Session, access: ChainAccess, org_id: int | None) -> None:
+    """Remove a partner: its access ends at once and its links go; its history stays."""
+    access.require_owner_admin()
+    member = require_member(session, access, org_id)
+    if member.org_id == access.chain.owner_org_id:
+        raise Conflict("The chain owner cannot be removed.")
+    lock_chain(session, access.chain)
+    link_ids = list(
+        session.scalars(
+            select(Link.id).where(
+                Link.chain_id == access.chain_id,
+                or_(Link.supplier_id == member.org_id, Link.customer_id == member.org_id),
+            )
+        )
+    )
+    if link_ids:
+        session.execute(delete(Link).where(Link.id.in_(link_ids)))
+    member.removed_at = utcnow()
+    session.flush()
+    bump_graph_version(session, access.chain)
+    record_event(
+        session,
+        access.actor,
+        "member.remove",
+        "org",
+        member.org_id,
+        chain_id=access.chain_id,
+        data={"links_removed": [str(i) for i in link_ids]},
+    )
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+
+def add_contact(
+    session: Session, access: ChainAccess, org_id: int | None, spec: NewContact
+) -> AddedContact:
+    """Add a person to a member org's contacts: owner admins, or that org's own admins."""
+    member = require_member(session, access, org_id)
+    own_org_admin = access.actor.org_id == member.org_id and access.actor.is_admin
+    if not (own_org_admin or (access.is_owner and access.actor.is_admin)):
+        raise Forbidden("Only the chain owner's admins or this org's admins may add contacts.")
+    may_issue = own_org_admin or member.org_id not in orgs_shared_beyond(
+        session, [member.org_id], access.chain.owner_org_id
+    )
+    added = _attach_contact(
+        session, access.chain_id, member.org_id, spec, "json", may_issue=may_issue
+    )
+    record_event(
+        session,
+        access.actor,
+        "contact.add",
+        "user",
+        added.contact.user_id,
+        chain_id=access.chain_id,
+        data={"org_id": str(member.org_id)},
+    )
+    return added
+
+
+def contacts_page(
+    session: Session,
+    access: ChainAccess,
+    *,
+    org_id: int | None,
+    q: str | None,
+    page: int,
+    page_size: int,
+    filter_org: bool,
+) -> Page:
+    """Contacts of current members that the caller may see, optionally of one org or matching q."""
+    stmt = (
+        select(Contact)
+        .join(User, User.id == Contact.user_id)
+        .join(
+            Member,
+            (Member.chain_id == Contact.chain_id)
+            & (Member.org_id == Contact.org_id)
+            & Member.removed_at.is_(None),
+        )
+        .outerjoin(Group, Group.id == Member.group_id)
+        .where(Contact.chain_id == access.chain_id)
+    )
+    clause = visible_members_clause(session, access)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if filter_org:
+        stmt = stmt.where(Contact.org_id == (org_id or 0))
+    if q:
+        pattern = f"%{_escape_like(q.lower())}%"
+        stmt = stmt.where(
+            or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"))
+        )
+    return paginate(session, stmt.order_by(Contact.org_id, User.name, Contact.id), page, page_size)
+
+
+def org_kinds() -> tuple[str, ...]:
+    """The org kinds API.md allows."""
+    return ORG_KINDS

@@ -1,0 +1,190 @@
+"""What a reconciliation covers and the rows it lists: reconcilable tiers and started periods,
+the chain's order lines of a period seen from one side, and a tier's workbook."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from supplychain.errors import Invalid
+from supplychain.excel.workbook import (
+    LineRecord,
+    OrgRecord,
+    WorkbookMeta,
+    write_reconciliation_workbook,
+)
+from supplychain.graph import CORE, UNLINKED, valid_tier
+from supplychain.models import Chain, Group, Member, Order, OrderLine, Org
+from supplychain.models.base import utcnow
+from supplychain.periods import Period, is_future, parse_period
+from supplychain.services.chains import chain_graph
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SCOPE = (
+    "Orders dated in the period (order date in the chain's timezone) between each org of the "
+    "tier and its counterparty one tier nearer the core."
+)
+
+
+def check_period(label: str, tz: ZoneInfo, now: datetime | None = None) -> Period:
+    """A well-formed period that has started (422 otherwise)."""
+    period = parse_period(label)
+    if period is None:
+        raise Invalid("Malformed period.", {"period": ["Use YYYY-MM or YYYY-Www (ISO week)."]})
+    if is_future(period, tz, now or utcnow()):
+        raise Invalid("Future period.", {"period": ["This period has not started yet."]})
+    return period
+
+
+def reconcilable(label: str) -> bool:
+    """An upstream or downstream tier (U1, D2...): neither the core nor the unlinked."""
+    return valid_tier(label) and label not in (CORE, UNLINKED)
+
+
+def check_tier(session: Session, chain: Chain, tier: str) -> frozenset[int]:
+    """The orgs of an upstream or downstream tier present in the chain (422 otherwise)."""
+    if not reconcilable(tier):
+        raise Invalid("Not a reconcilable tier.", {"tier": ["Use U1, U2... or D1, D2..."]})
+    orgs = chain_graph(session, chain).orgs_in_tier(tier)
+    if not orgs:
+        raise Invalid("Unknown tier.", {"tier": [f"No org is in tier {tier} of this chain."]})
+    return orgs
+
+
+def nearer_tier(tier: str) -> str:
+    """The tier one step nearer the core: D2 -> D1, D1 -> core, U1 -> core."""
+    depth = int(tier[1:])
+    return CORE if depth == 1 else f"{tier[0]}{depth - 1}"
+
+
+def org_directory(session: Session, chain_id: int) -> dict[int, tuple[str | None, str, str | None]]:
+    """org_id -> (custom id, name, group path) for every member, current or removed."""
+    rows = session.execute(
+        select(Member.org_id, Member.custom_id, Org.name, Group.path)
+        .join(Org, Org.id == Member.org_id)
+        .outerjoin(Group, Group.id == Member.group_id)
+        .where(Member.chain_id == chain_id)
+    )
+    return {org_id: (code, name, path) for org_id, code, name, path in rows}
+
+
+def order_lines(
+    session: Session, chain: Chain, period: Period, org_ids: set[int] | None
+) -> Iterator[tuple[Any, ...]]:
+    """Stream (order, line) columns of the chain's orders dated in the period, in batches."""
+    tz = ZoneInfo(chain.timezone)
+    start, end = period.bounds(tz)
+    stmt = (
+        select(
+            Order.id,
+            Order.number,
+            Order.created_at,
+            Order.status,
+            Order.ack_code,
+            Order.currency,
+            Order.buyer_id,
+            Order.seller_id,
+            Order.ack_due,
+            Order.acked_at,
+            OrderLine.line_no,
+            OrderLine.sku,
+            OrderLine.description,
+            OrderLine.unit,
+            OrderLine.qty,
+            OrderLine.unit_price,
+            OrderLine.requested_date,
+            OrderLine.ack_status,
+            OrderLine.ack_code,
+            OrderLine.confirmed_qty,
+            OrderLine.confirmed_price,
+            OrderLine.promised_date,
+            OrderLine.shipped_qty,
+            OrderLine.received_qty,
+            OrderLine.ack_reason,
+        )
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(Order.chain_id == chain.id, Order.created_at >= start, Order.created_at < end)
+        .order_by(Order.id, OrderLine.line_no)
+        .execution_options(yield_per=2000)
+    )
+    if org_ids is not None:
+        ids = sorted(org_ids)
+        stmt = stmt.where(or_(Order.buyer_id.in_(ids), Order.seller_id.in_(ids)))
+    yield from session.execute(stmt)
+
+
+def line_records(
+    rows: Iterator[tuple[Any, ...]],
+    directory: dict[int, tuple[str | None, str, str | None]],
+    tz: ZoneInfo,
+    side_of: Any,
+) -> Iterator[LineRecord]:
+    """The workbook's line records: each order line from the side `side_of(buyer, seller)` names
+    (org, role, counterparty), or skipped when it names none."""
+    for row in rows:
+        (_, number, created_at, status, bak02, currency, buyer, seller, ack_due, acked_at,
+         line_no, sku, description, unit, qty, price, requested, ack_status, ack01,
+         confirmed_qty, confirmed_price, promised, shipped, received, reason) = row  # fmt: skip
+        side = side_of(buyer, seller)
+        if side is None:
+            continue
+        org_id, role, other = side
+        code, name, _ = directory.get(other, (None, f"org {other}", None))
+        yield LineRecord(
+            org_id=org_id, role=role, counterparty_code=code, counterparty_name=name,
+            order_number=number, order_date=created_at.astimezone(tz).date(),
+            order_status=status, bak02=bak02, currency=currency, line_no=line_no, sku=sku,
+            description=description, unit=unit, ordered_qty=qty, unit_price=price,
+            requested_date=requested, ack_status=ack_status, ack01=ack01,
+            confirmed_qty=confirmed_qty, confirmed_price=confirmed_price,
+            promised_date=promised, shipped_qty=shipped, received_qty=received,
+            ack_due=ack_due, acked_at=acked_at, reason=reason,
+        )  # fmt: skip
+
+
+def write_tier_workbook(
+    session: Session,
+    chain: Chain,
+    tier: str,
+    period: Period,
+    target: Any,
+    revision: int | None,
+    now: datetime,
+) -> tuple[int, int]:
+    """Write one tier's workbook to `target`; returns (line rows, orgs)."""
+    tier_orgs = check_tier(session, chain, tier)
+    graph = chain_graph(session, chain)
+    nearer = graph.orgs_in_tier(nearer_tier(tier))
+    directory = org_directory(session, chain.id)
+    tz = ZoneInfo(chain.timezone)
+    orgs = sorted(
+        (OrgRecord(o, *directory.get(o, (None, f"org {o}", None)), tier) for o in tier_orgs),
+        key=lambda rec: (rec.code or "", rec.name, rec.org_id),
+    )
+
+    def side_of(buyer: int, seller: int) -> tuple[int, str, int] | None:
+        if buyer in tier_orgs and seller in nearer:
+            return buyer, "buyer", seller
+        if seller in tier_orgs and buyer in nearer:
+            return seller, "seller", buyer
+        return None
+
+    meta = WorkbookMeta(
+        title=f"Reconciliation of tier {tier}", chain=chain.name, tier=tier, period=period.label,
+        first_day=period.first, last_day=period.last, timezone=chain.timezone,
+        generated_at=now.astimezone(tz), revision=revision, scope=SCOPE,
+    )  # fmt: skip
+    rows = line_records(order_lines(session, chain, period, None), directory, tz, side_of)
+    stats = write_reconciliation_workbook(target, meta, orgs, rows, tz, now)
+    return stats.rows, stats.orgs
+
+
+def safe_name(text: str) -> str:
+    """Text fit for a download's file name: no path separators or control characters."""
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", text).strip() or "chain"

@@ -1,0 +1,81 @@
+"""Partners' statements: one org's orders of a period as a workbook, written on request."""
+
+from __future__ import annotations
+
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from supplychain.access import ChainAccess
+from supplychain.errors import Forbidden, NotFound
+from supplychain.excel.workbook import OrgRecord, WorkbookMeta, write_reconciliation_workbook
+from supplychain.models import Member
+from supplychain.models.base import utcnow
+from supplychain.services.apps import require_app
+from supplychain.services.audit import record_event
+from supplychain.services.chains import chain_graph
+from supplychain.services.reconciliation.ledger import (
+    check_period,
+    line_records,
+    order_lines,
+    org_directory,
+    safe_name,
+)
+
+APP = "reconciliation"
+
+
+def write_statement(
+    session: Session,
+    access: ChainAccess,
+    period_label: str,
+    org_id: int | None,
+    target: IO[bytes],
+) -> str:
+    """One org's statement for a period: a partner its own only, the owner any member's."""
+    require_app(session, access, APP)
+    me = access.actor.org_id
+    subject = org_id if org_id is not None else me
+    if not access.is_owner and subject != me:
+        raise Forbidden("A partner may download only its own statement.")
+    chain = access.chain
+    tz = ZoneInfo(chain.timezone)
+    period = check_period(period_label, tz)
+    directory = org_directory(session, chain.id)
+    member = session.scalar(
+        select(Member.id).where(Member.chain_id == chain.id, Member.org_id == subject)
+    )
+    if member is None:
+        raise NotFound("No such member in this chain.")
+    tier = chain_graph(session, chain).tier_of(subject)
+    code, name, group = directory[subject]
+    org = OrgRecord(subject, code, name, group, tier)
+
+    def side_of(buyer: int, seller: int) -> tuple[int, str, int] | None:
+        if buyer == subject:
+            return subject, "buyer", seller
+        if seller == subject:
+            return subject, "seller", buyer
+        return None
+
+    now = utcnow()
+    meta = WorkbookMeta(
+        title=f"Statement of {name}", chain=chain.name, tier=tier, period=period.label,
+        first_day=period.first, last_day=period.last, timezone=chain.timezone,
+        generated_at=now.astimezone(tz), revision=None,
+        scope="Every order of this org dated in the period (order date in the chain's timezone).",
+    )  # fmt: skip
+    rows = line_records(order_lines(session, chain, period, {subject}), directory, tz, side_of)
+    write_reconciliation_workbook(target, meta, [org], rows, tz, now)
+    record_event(
+        session,
+        access.actor,
+        "reconciliation.statement",
+        "org",
+        subject,
+        chain_id=chain.id,
+        data={"period": period.label},
+    )
+    return f"{safe_name(chain.name)} - statement - {safe_name(code or name)} - {period.label}.xlsx"

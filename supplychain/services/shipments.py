@@ -1,0 +1,158 @@
+"""Shipments and receipts: the seller ships confirmed lines, the buyer records what arrived;
+cumulative quantities never exceed what was confirmed, or shipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from supplychain.access import ChainAccess
+from supplychain.errors import Conflict, Forbidden, Invalid
+from supplychain.models import Order, OrderLine
+from supplychain.models.base import utcnow
+from supplychain.services.orders import (
+    SHIPPABLE_LINES,
+    check_not_cancelled,
+    lines_of,
+    load_order,
+    plain,
+    record_order_event,
+)
+
+
+@dataclass
+class Movement:
+    """A quantity shipped or received on one line."""
+
+    line_no: int
+    qty: Decimal
+
+
+def _check_movements(movements: list[Movement], by_no: dict[int, OrderLine]) -> None:
+    errors: dict[str, Any] = {}
+    seen: set[int] = set()
+    for i, move in enumerate(movements):
+        if move.line_no not in by_no:
+            errors[str(i)] = {"line_no": [f"No line {move.line_no} in this order."]}
+        elif move.line_no in seen:
+            errors[str(i)] = {"line_no": [f"Line {move.line_no} given twice."]}
+        seen.add(move.line_no)
+    if errors:
+        raise Invalid("Bad lines.", {"lines": errors})
+
+
+def _movable(
+    session: Session,
+    access: ChainAccess,
+    order_id: int | None,
+    party: str,
+    movements: list[Movement],
+) -> tuple[Order, dict[int, OrderLine]]:
+    """Lock the order for its seller or buyer (`party`) and check the lines a movement names."""
+    order = load_order(session, access, order_id, lock=True)
+    if access.actor.org_id != getattr(order, f"{party}_id"):
+        what = "shipments" if party == "seller" else "receipts"
+        raise Forbidden(f"Only the {party} records {what}.")
+    check_not_cancelled(order)
+    by_no = {line.line_no: line for line in lines_of(session, order.id)}
+    _check_movements(movements, by_no)
+    return order, by_no
+
+
+def _apply_movements(
+    session: Session,
+    access: ChainAccess,
+    order: Order,
+    by_no: dict[int, OrderLine],
+    movements: list[Movement],
+    *,
+    column: str,
+    kind: str,
+    at_key: str,
+    at: datetime | None,
+    ref: str | None,
+) -> Order:
+    """Add the quantities to `column` of each line in one bulk update, and record the event."""
+    session.execute(
+        update(OrderLine),
+        [
+            {"id": by_no[m.line_no].id, column: getattr(by_no[m.line_no], column) + m.qty}
+            for m in movements
+        ],
+    )
+    order.updated_at = utcnow()
+    record_order_event(
+        session,
+        access,
+        order,
+        kind,
+        {
+            "ref": ref,
+            at_key: (at or utcnow()).isoformat(),
+            "lines": [{"line_no": m.line_no, "qty": str(m.qty)} for m in movements],
+        },
+    )
+    session.flush()
+    session.expire_all()
+    return order
+
+
+def record_shipment(
+    session: Session,
+    access: ChainAccess,
+    order_id: int | None,
+    movements: list[Movement],
+    ref: str | None,
+    shipped_at: datetime | None,
+) -> Order:
+    """The seller ships confirmed lines; cumulative shipped never exceeds the confirmed quantity."""
+    order, by_no = _movable(session, access, order_id, "seller", movements)
+    errors: dict[str, Any] = {}
+    for i, move in enumerate(movements):
+        line = by_no[move.line_no]
+        if line.ack_status not in SHIPPABLE_LINES:
+            errors[str(i)] = {
+                "line_no": [f"Line {line.line_no} is {line.ack_status}; not shippable."]
+            }
+        elif line.shipped_qty + move.qty > (line.confirmed_qty or 0):
+            left = (line.confirmed_qty or 0) - line.shipped_qty
+            errors[str(i)] = {"qty": [f"Over-shipping line {line.line_no}: {plain(left)} left."]}
+    if errors:
+        raise Conflict("These lines cannot be shipped.", {"lines": errors})
+    return _apply_movements(
+        session, access, order, by_no, movements,
+        column="shipped_qty", kind="shipped", at_key="shipped_at", at=shipped_at, ref=ref,
+    )  # fmt: skip
+
+
+def record_receipt(
+    session: Session,
+    access: ChainAccess,
+    order_id: int | None,
+    movements: list[Movement],
+    ref: str | None,
+    received_at: datetime | None,
+) -> Order:
+    """The buyer records goods received; cumulative received never exceeds what was shipped."""
+    order, by_no = _movable(session, access, order_id, "buyer", movements)
+    errors: dict[str, Any] = {}
+    for i, move in enumerate(movements):
+        line = by_no[move.line_no]
+        if line.received_qty + move.qty > line.shipped_qty:
+            left = line.shipped_qty - line.received_qty
+            errors[str(i)] = {
+                "qty": [
+                    f"Over-receiving line {line.line_no}: {plain(left)} shipped and not received."
+                ]
+            }
+    if errors:
+        raise Conflict("These lines cannot be received.", {"lines": errors})
+    return _apply_movements(
+        session, access, order, by_no, movements,
+        column="received_qty", kind="received", at_key="received_at", at=received_at, ref=ref,
+    )  # fmt: skip

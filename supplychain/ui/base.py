@@ -25,7 +25,7 @@ from supplychain.extensions import db
 from supplychain.schemas import format_decimal, parse_id
 from supplychain.services.apps import usable_app_keys
 from supplychain.services.directory import ChainAccess, chain_access
-from supplychain.ui import security
+from supplychain.ui import security, timefmt
 from supplychain.ui.forms import NO_ERRORS
 from supplychain.ui.i18n import LANGUAGES, current_language, error_text, gettext
 
@@ -118,10 +118,8 @@ def _num(value: Any, places: int = 0) -> str:
 
 
 def _when(value: Any) -> str:
-    """A timestamp to the minute (UTC), or an empty string."""
-    if value is None:
-        return ""
-    return value.strftime("%Y-%m-%d %H:%M")
+    """A time in the page's chain timezone with the zone named, a date as a day, or ''."""
+    return timefmt.when(value)
 
 
 # --- errors -----------------------------------------------------------------------------------

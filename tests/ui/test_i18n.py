@@ -42,7 +42,7 @@ SERVICE_SOURCES = [
     UI.parent / "schemas.py",
 ]
 ERRORS = {"Invalid", "Conflict", "Forbidden", "NotFound", "Unauthorized", "BadRequest", "TooLarge"}
-CLI_ONLY = {"seeding.py"}  # the demo seed loader speaks to the terminal
+CLI_ONLY = {"seeding.py", "demo_activity.py"}  # the demo seed loader speaks to the terminal
 
 
 def service_messages() -> tuple[set[str], set[str]]:

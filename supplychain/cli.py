@@ -89,10 +89,10 @@ def bootstrap(org_name: str, kind: str, email: str, name: str, password: str) ->
 @main.command("seed-demo")
 @click.option("--file", "path", default=None, help="Seed file (default: seeds/demo.json).")
 def seed_demo(path: str | None) -> None:
-    """Load the demo network from seeds/ (idempotent) and print the demo logins."""
+    """Load the demo network and its activity from seeds/ (idempotent); print the demo logins."""
     from supplychain.errors import DomainError
     from supplychain.extensions import db as database
-    from supplychain.services.seeding import DEFAULT_SEED, load_demo
+    from supplychain.services.seeding import DEFAULT_SEED, load_demo, produce_demo_runs
 
     app = _app()
     with app.app_context():
@@ -103,6 +103,12 @@ def seed_demo(path: str | None) -> None:
             database.session.rollback()
             click.echo(json.dumps({"error": exc.message, "errors": exc.errors}), err=True)
             sys.exit(1)
+        # Last month's workbook, after the commit: a run commits in its own sessions.
+        runs = produce_demo_runs(database.engine, app.config["REPORTS_DIR"], path or DEFAULT_SEED)
+        for run in runs:
+            if run.status == "failed":
+                click.echo(f"demo reconciliation {run.tier} {run.period}: {run.error}", err=True)
+                sys.exit(2)
     click.echo("Demo logins:")
     for login in logins:
         click.echo(f"  {login['role']:<28} {login['email']:<36} password: {login['password']}")

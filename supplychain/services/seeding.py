@@ -6,16 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor, hash_password
 from supplychain.config import ROOT
 from supplychain.errors import Conflict, Invalid
-from supplychain.models import Chain, User
+from supplychain.models import Chain, ReconciliationRun, User
 from supplychain.models.base import utcnow
-from supplychain.services import apps, chains, links, members, visibility
+from supplychain.services import apps, chains, demo_activity, links, members, visibility
 from supplychain.services.accounts import bootstrap_admin, find_user_by_email
 from supplychain.services.audit import record_event
 
@@ -50,11 +50,30 @@ def load_demo(session: Session, path: str | Path = DEFAULT_SEED) -> list[dict[st
     actor = Actor(user=admin, token_id=0)
     if _find_chain(session, admin.org_id, seed["chain"]["name"]) is None:
         _build_network(session, actor, seed, password)
+        chain = _find_chain(session, admin.org_id, seed["chain"]["name"])
+        assert chain is not None
+        demo_activity.play_activity(session, chain, seed.get("activity", {}))
     session.flush()
     return [
         {"role": login["role"], "email": login["email"], "password": password}
         for login in seed["logins"]
     ]
+
+
+def produce_demo_runs(
+    engine: Engine, reports_dir: str, path: str | Path = DEFAULT_SEED
+) -> list[ReconciliationRun]:
+    """The seed's reconciliation runs for its chain, made once; call after `load_demo` committed
+    (a run commits in its own sessions). Later calls return the runs as they are."""
+    seed = read_seed(path)
+    with Session(engine.execution_options(sqlite_begin="DEFERRED")) as session:
+        admin = find_user_by_email(session, seed["owner"]["admin"]["email"])
+        chain = None if admin is None else _find_chain(session, admin.org_id, seed["chain"]["name"])
+        if chain is None:
+            return []
+        chain_id = chain.id
+        wanted = demo_activity.run_periods(chain, seed.get("activity", {}))
+    return demo_activity.produce_runs(engine, reports_dir, chain_id, wanted)
 
 
 def _bootstrap_owner(session: Session, owner: dict[str, Any], password: str) -> User:

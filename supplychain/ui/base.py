@@ -24,7 +24,7 @@ from supplychain.errors import BadRequest, DomainError, error_response
 from supplychain.extensions import db
 from supplychain.schemas.common import format_decimal, parse_id
 from supplychain.services.apps import usable_app_keys
-from supplychain.ui import security
+from supplychain.ui import security, timefmt
 from supplychain.ui.i18n import LANGUAGES, current_language, error_text, gettext
 
 blp = Blueprint(
@@ -102,10 +102,8 @@ def num(value: Any, places: int = 0) -> str:
 
 
 def when(value: Any) -> str:
-    """A timestamp to the minute (UTC), or an empty string."""
-    if value is None:
-        return ""
-    return value.strftime("%Y-%m-%d %H:%M")
+    """A time in the page's chain timezone with the zone named, a date as a day, or ''."""
+    return timefmt.when(value)
 
 
 # --- errors -----------------------------------------------------------------------------------

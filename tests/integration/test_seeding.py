@@ -182,6 +182,11 @@ def test_cli_seed_demo_twice(tmp_path: Path):
     assert PASSWORD in first
     count = orgs()
     assert count == 1 + len(SEED["members"])
+    # Last month's D1 workbook is made once, after the load committed.
+    [workbook] = (tmp_path / "reports").rglob("*.xlsx")
+    made = workbook.stat().st_mtime_ns
     second = run("seed-demo")
     assert second == first
     assert orgs() == count
+    assert list((tmp_path / "reports").rglob("*.xlsx")) == [workbook]
+    assert workbook.stat().st_mtime_ns == made

@@ -1,0 +1,370 @@
+"""The demo's activity: notices and orders replayed through the services, dated relative to today.
+
+The seed file's `activity` section tells a short history of the demo chain: notices read,
+acknowledged, answered or withdrawn, orders in every status with shipments and receipts, and the
+reconciliation runs to produce for it. Every step is done by the service a person would call,
+as the person the step names, so the data obeys every rule the product enforces.
+
+Back-dating, explicitly: the services stamp what they write with the current time, but a
+demo whose whole history happened in the second it was loaded shows nothing (last month's
+reconciliation would be empty). So after each step, the timestamps that step wrote in the demo
+chain (`RETIMED`: order and notice times, order history, audit events) are moved to the step's
+time in the story, and a due time already past when its document is dated is set after the
+service accepted the document without it (the services refuse due times in the past). Nothing
+else is changed behind the services' back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, Select, select, update
+from sqlalchemy.orm import Session
+
+from supplychain.access import ChainAccess, chain_access
+from supplychain.auth import Actor
+from supplychain.errors import Invalid
+from supplychain.models import (
+    AuditEvent,
+    Chain,
+    Member,
+    Notice,
+    NoticeRecipient,
+    NoticeResponse,
+    Order,
+    OrderEvent,
+    ReconciliationRun,
+)
+from supplychain.models.base import utcnow
+from supplychain.periods import previous_period
+from supplychain.services import notices, orders, shipments
+from supplychain.services.accounts import find_user_by_email
+from supplychain.services.reconciliation.runs import execute_run
+
+# The timestamps services write with the current time, per table, and how a row is known to
+# belong to the chain: what a step's back-dating moves (see the module docstring).
+RETIMED: tuple[tuple[Any, tuple[str, ...], Callable[[int], Any]], ...] = (
+    (Order, ("created_at", "updated_at", "acked_at"), lambda c: Order.chain_id == c),
+    (OrderEvent, ("at",), lambda c: OrderEvent.order_id.in_(_ids(Order, c))),
+    (Notice, ("created_at", "withdrawn_at"), lambda c: Notice.chain_id == c),
+    (
+        NoticeRecipient,
+        ("read_at", "acked_at", "responded_at"),
+        lambda c: NoticeRecipient.chain_id == c,
+    ),
+    (
+        NoticeResponse,
+        ("created_at", "superseded_at"),
+        lambda c: NoticeResponse.notice_id.in_(_ids(Notice, c)),
+    ),
+    (AuditEvent, ("at",), lambda c: AuditEvent.chain_id == c),
+)
+
+
+def _ids(model: Any, chain_id: int) -> Select:
+    return select(model.id).where(model.chain_id == chain_id)
+
+
+class Story:
+    """The demo chain, its people and the clock the story is told against."""
+
+    def __init__(self, session: Session, chain: Chain) -> None:
+        self.session = session
+        self.chain = chain
+        self.tz = ZoneInfo(chain.timezone)
+        # The story is anchored on the chain's creation, so the runs made after the load
+        # (`run_periods`) name the same "last month" as the orders.
+        self.now = chain.created_at
+        self.today = self.now.astimezone(self.tz).date()
+        self._accesses: dict[str, ChainAccess] = {}
+        self._orgs: dict[str, int] = {}
+
+    # --- who ---------------------------------------------------------------------------------
+
+    def access(self, email: str) -> ChainAccess:
+        """The chain access of the person with this email, as if they had signed in."""
+        if email not in self._accesses:
+            user = find_user_by_email(self.session, email)
+            if user is None:
+                raise Invalid(f"The activity names an unknown person: {email}.", {"by": [email]})
+            actor = Actor(user=user, token_id=0)
+            self._accesses[email] = chain_access(self.session, actor, self.chain.id)
+        return self._accesses[email]
+
+    def org(self, custom_id: str) -> int:
+        """The org id of the member with this custom id."""
+        if custom_id not in self._orgs:
+            org_id = self.session.scalar(
+                select(Member.org_id).where(
+                    Member.chain_id == self.chain.id, Member.custom_id == custom_id
+                )
+            )
+            if org_id is None:
+                raise Invalid(
+                    f"The activity names an unknown member: {custom_id}.",
+                    {"counterparty": [custom_id]},
+                )
+            self._orgs[custom_id] = org_id
+        return self._orgs[custom_id]
+
+    # --- when --------------------------------------------------------------------------------
+
+    def day(self, spec: dict[str, Any]) -> date:
+        """A calendar day: {last_month: D}, {days_ago: N} or {in_days: N}, in the chain's zone."""
+        if "last_month" in spec:
+            period = previous_period("monthly", self.now.astimezone(self.tz))
+            return min(period.first + timedelta(days=int(spec["last_month"]) - 1), period.last)
+        if "days_ago" in spec:
+            return self.today - timedelta(days=int(spec["days_ago"]))
+        if "in_days" in spec:
+            return self.today + timedelta(days=int(spec["in_days"]))
+        raise Invalid(f"Cannot tell the day of {spec}.", {"at": [str(spec)]})
+
+    def moment(self, spec: dict[str, Any]) -> datetime:
+        """An instant (UTC): {hours_ago: N}, or a day (see `day`) with a local `time`."""
+        if "hours_ago" in spec:
+            return self.now - timedelta(hours=float(spec["hours_ago"]))
+        local = time.fromisoformat(spec.get("time", "09:00"))
+        return datetime.combine(self.day(spec), local, tzinfo=self.tz).astimezone(UTC)
+
+    def past(self, spec: dict[str, Any]) -> datetime:
+        """The instant a step happened: never after the story's now."""
+        at = self.moment(spec)
+        if at > self.now:
+            raise Invalid(
+                f"A step of the activity lies in the future: {spec}.", {"at": [str(spec)]}
+            )
+        return at
+
+    @contextmanager
+    def happened(self, at: datetime) -> Iterator[None]:
+        """Everything written inside happened at `at`: its timestamps in the chain are moved."""
+        since = utcnow()
+        yield
+        self.session.flush()
+        for model, columns, in_chain in RETIMED:
+            for name in columns:
+                column = getattr(model, name)
+                self.session.execute(
+                    update(model)
+                    .where(in_chain(self.chain.id), column >= since)
+                    .values({name: at})
+                    .execution_options(synchronize_session=False)
+                )
+        self.session.expire_all()
+
+    def due(self, spec: dict[str, Any] | None) -> tuple[datetime | None, datetime | None]:
+        """A due time, split as (what the service may be given, what to set after it)."""
+        if spec is None:
+            return None, None
+        at = self.moment(spec)
+        return (at, None) if at > utcnow() else (None, at)
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise Invalid(f"Not a number in the activity: {value}.", {field: [str(value)]})
+
+
+def play_activity(session: Session, chain: Chain, activity: dict[str, Any]) -> None:
+    """Replay the seed's notices and orders in the chain, each step dated (only flushes)."""
+    story = Story(session, chain)
+    for spec in activity.get("notices", []):
+        _play_notice(story, spec)
+    for number, spec in enumerate(activity.get("orders", []), start=1):
+        _play_order(story, number, spec)
+
+
+# --- notices ----------------------------------------------------------------------------------
+
+
+def _item(story: Story, spec: dict[str, Any]) -> notices.NewItem:
+    return notices.NewItem(
+        sku=spec["sku"],
+        qty=_decimal(spec["qty"], "qty"),
+        description=spec.get("description"),
+        unit=spec.get("unit"),
+        unit_price=_decimal(spec["unit_price"], "unit_price") if "unit_price" in spec else None,
+        available_from=story.day(spec["available_from"]) if "available_from" in spec else None,
+        available_until=story.day(spec["available_until"]) if "available_until" in spec else None,
+    )
+
+
+def _play_notice(story: Story, spec: dict[str, Any]) -> None:
+    session = story.session
+    audience = spec.get("audience", {})
+    ack_due, late_due = story.due(spec.get("ack_due"))
+    with story.happened(story.past(spec["at"])):
+        notice = notices.broadcast_notice(
+            session,
+            story.access(spec["by"]),
+            kind=spec["kind"],
+            title=spec["title"],
+            body=spec.get("body", ""),
+            items=[_item(story, item) for item in spec.get("items", [])],
+            audience=notices.Audience(
+                all=bool(audience.get("all")),
+                tiers=list(audience.get("tiers", [])),
+                groups=list(audience.get("groups", [])),
+                orgs=[story.org(custom_id) for custom_id in audience.get("orgs", [])],
+            ),
+            requires_ack=bool(spec.get("requires_ack")),
+            ack_due=ack_due,
+        )
+        notice_id = notice.id
+        if late_due is not None:
+            notice.ack_due = late_due  # back-dated: it was in the future when the notice was sent
+    for step in spec.get("then", []):
+        access = story.access(step["by"])
+        with story.happened(story.past(step["at"])):
+            if step["do"] == "read":
+                notices.open_notice(session, access, notice_id)
+            elif step["do"] == "acknowledge":
+                notices.acknowledge_notice(session, access, notice_id, step.get("note"))
+            elif step["do"] == "respond":
+                answers = [(i["sku"], _decimal(i["qty"], "qty")) for i in step["items"]]
+                notices.respond_to_notice(session, access, notice_id, answers, step.get("note"))
+            elif step["do"] == "withdraw":
+                notices.withdraw_notice(session, access, notice_id)
+            else:
+                raise Invalid(f"Unknown notice step: {step['do']}.", {"do": [step["do"]]})
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+def _play_order(story: Story, index: int, spec: dict[str, Any]) -> None:
+    session = story.session
+    at = story.past(spec["at"])
+    role = spec["role"]
+    ack_due, late_due = story.due(spec.get("ack_due"))
+    # Numbers as the service makes them (PO/SO, the day), with the demo's sequence at the end.
+    number = f"{'PO' if role == 'buyer' else 'SO'}-{at.astimezone(story.tz):%Y%m%d}-D{index:03d}"
+    lines = [
+        orders.NewLine(
+            line_no=line_no,
+            sku=line["sku"],
+            qty=_decimal(line["qty"], "qty"),
+            unit_price=_decimal(line["unit_price"], "unit_price"),
+            description=line.get("description"),
+            unit=line.get("unit"),
+            requested_date=story.day(line["requested"]) if "requested" in line else None,
+        )
+        for line_no, line in enumerate(spec["lines"], start=1)
+    ]
+    with story.happened(at):
+        order = orders.issue_order(
+            session,
+            story.access(spec["by"]),
+            counterparty_id=story.org(spec["counterparty"]),
+            issuer_role=role,
+            number=number,
+            currency=None,
+            ack_due=ack_due,
+            lines=lines,
+        )
+        order_id = order.id
+        if late_due is not None:
+            order.ack_due = late_due  # back-dated: it was in the future when the order was issued
+    for step in spec.get("then", []):
+        access = story.access(step["by"])
+        when = story.past(step["at"])
+        with story.happened(when):
+            _order_step(session, access, order_id, step, when)
+
+
+def _order_step(
+    session: Session,
+    access: ChainAccess,
+    order_id: int,
+    step: dict[str, Any],
+    at: datetime,
+) -> None:
+    kind = step["do"]
+    if kind == "acknowledge":
+        current = orders.get_order(session, access, order_id).order
+        answers = None
+        if step["decision"] == "lines":
+            answers = [
+                orders.LineAck(
+                    line_no=line["line_no"],
+                    status=line["status"],
+                    qty=_decimal(line["qty"], "qty") if "qty" in line else None,
+                    unit_price=(
+                        _decimal(line["unit_price"], "unit_price") if "unit_price" in line else None
+                    ),
+                    reason=line.get("reason"),
+                )
+                for line in step["lines"]
+            ]
+        orders.acknowledge_order(
+            session,
+            access,
+            order_id,
+            version=current.version,
+            decision=step["decision"],
+            reason=step.get("reason"),
+            lines=answers,
+        )
+    elif kind == "ship":
+        left = {
+            line.line_no: (line.confirmed_qty or Decimal(0)) - line.shipped_qty
+            for line in orders.get_order(session, access, order_id).lines
+            if line.ack_status in orders.SHIPPABLE_LINES
+        }
+        movements = _movements(step, left)
+        shipments.record_shipment(session, access, order_id, movements, step.get("ref"), at)
+    elif kind == "receive":
+        left = {
+            line.line_no: line.shipped_qty - line.received_qty
+            for line in orders.get_order(session, access, order_id).lines
+        }
+        movements = _movements(step, left)
+        shipments.record_receipt(session, access, order_id, movements, step.get("ref"), at)
+    elif kind == "cancel":
+        orders.cancel_order(session, access, order_id, step["reason"], None)
+    else:
+        raise Invalid(f"Unknown order step: {kind}.", {"do": [kind]})
+
+
+def _movements(step: dict[str, Any], open_qty: dict[int, Decimal]) -> list[shipments.Movement]:
+    """The step's lines, or else every line with something left to move, in full."""
+    if "lines" in step:
+        return [
+            shipments.Movement(line_no=line["line_no"], qty=_decimal(line["qty"], "qty"))
+            for line in step["lines"]
+        ]
+    return [shipments.Movement(line_no=no, qty=qty) for no, qty in open_qty.items() if qty > 0]
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+
+def run_periods(chain: Chain, activity: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (tier, period) runs the activity asks for; `last_month` is the month before the
+    chain was created, in its timezone (the month the story's orders are dated in)."""
+    created = chain.created_at.astimezone(ZoneInfo(chain.timezone))
+    wanted = []
+    for spec in activity.get("runs", []):
+        if spec.get("period") != "last_month":
+            raise Invalid("Demo runs cover last_month only.", {"period": [str(spec)]})
+        wanted.append((spec["tier"], previous_period("monthly", created).label))
+    return wanted
+
+
+def produce_runs(
+    engine: Engine, reports_dir: str, chain_id: int, wanted: list[tuple[str, str]]
+) -> list[ReconciliationRun]:
+    """Produce the demo's runs once each (an existing run is returned as it is). Each run commits
+    in its own sessions, so this is called after the activity itself was committed."""
+    return [
+        execute_run(engine, reports_dir, chain_id, tier, period, trigger="cli")[0]
+        for tier, period in wanted
+    ]

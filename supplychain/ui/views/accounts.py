@@ -26,7 +26,7 @@ def landing():
 def login():
     """Sign in with email and password; the session holds the login token's id."""
     next_url = safe_next(request.values.get("next"), url_for("ui.home"))
-    if request.method == "GET":
+    if request.method != "POST":
         if security.session_actor(db.session) is not None:
             return redirect(next_url)
         return render_template("login.html", errors=FormErrors(), email="", next_url=next_url)
@@ -49,7 +49,7 @@ def login():
 @blp.route("/activate", methods=["GET", "POST"])
 def activate():
     """Activate an invitation: the code from the invitation and a new password."""
-    if request.method == "GET":
+    if request.method != "POST":
         code = request.args.get("code", "")[:64]
         return render_template("activate.html", errors=FormErrors(), code=code)
     code = request.form.get("invite_code", "")

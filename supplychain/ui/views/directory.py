@@ -239,7 +239,7 @@ def member_new(cid: str):
     """Add a partner org with its contacts; each contact's invitation code is shown once."""
     access = chain(cid)
     access.require_owner_admin()
-    if request.method == "GET":
+    if request.method != "POST":
         return _render_new_member(access, MultiDict(), FormErrors())
     form = request.form
     filled = filled_rows(form, "contacts", CONTACT_FIELDS[:4], CONTACT_ROWS)

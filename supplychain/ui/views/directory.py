@@ -35,6 +35,9 @@ SVG = "http://www.w3.org/2000/svg"
 def clickable_svg(svg: str, href_for) -> str:
     """The chain drawing with every node wrapped in a link to its member page (no script)."""
     root = etree.fromstring(svg.encode("utf-8"), etree.XMLParser(resolve_entities=False))
+    # Its <style> comes from app.css instead (`.chain-map`): the pages allow no inline style.
+    for style in root.findall(f"{{{SVG}}}style"):
+        root.remove(style)
     for node in root.iter(f"{{{SVG}}}g"):
         org_id = parse_id(node.get("data-org-id"))
         if org_id is None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from supplychain.auth import register_token_renewal
 from supplychain.config import Config
 from supplychain.db import register_database
 from supplychain.errors import register_error_handlers
@@ -23,6 +24,7 @@ def create_app(config: Config | None = None) -> Flask:
     # response, also one the database hook replaced (a 409 on a lost race).
     register_security_headers(app)
     register_database(app)
+    register_token_renewal(app)
     register_blueprints(app)
     register_error_handlers(app)
     return app

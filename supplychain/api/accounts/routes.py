@@ -66,13 +66,16 @@ class Tokens(MethodView):
     @me_blp.response(201, TokenSchema)
     def post(self, body):
         """Create a named API token; its secret is in this response only."""
-        issued = accounts.create_api_token(db.session, current_actor(), body["name"])
+        issued = accounts.create_api_token(
+            db.session, current_actor(), body["name"], body["expires_in_days"]
+        )
         token = issued.token
         return {
             "id": token.id,
             "name": token.name,
             "kind": token.kind,
             "created_at": token.created_at,
+            "expires_at": token.expires_at,
             "token": issued.secret,
         }
 

@@ -11,6 +11,7 @@ from supplychain.config import Config
 from supplychain.db import register_database
 from supplychain.errors import register_error_handlers
 from supplychain.extensions import api
+from supplychain.proxies import trust_proxies
 from supplychain.security_headers import register_security_headers
 
 
@@ -20,6 +21,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config()
     app.config.from_object(config)
     _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
+    trust_proxies(app)
     # First: after-request hooks run last-registered first, so these headers reach the final
     # response, also one the database hook replaced (a 409 on a lost race).
     register_security_headers(app)

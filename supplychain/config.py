@@ -72,6 +72,8 @@ class Config:
         )
         # Sign-in tokens (API and pages) expire after this many days without use.
         self.SESSION_DAYS = _count_setting("SUPPLYCHAIN_SESSION_DAYS", 30, 1)
+        # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none).
+        self.TRUSTED_PROXIES = _count_setting("SUPPLYCHAIN_TRUSTED_PROXIES", 0, 0)
 
 
 class TestConfig(Config):

@@ -25,6 +25,7 @@ from supplychain.models import ApiToken, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.directory import ORG_KINDS
 from supplychain.services.audit import record_event
+from supplychain.services.throttling import claim_attempt, forgive_attempt
 
 MIN_PASSWORD_LENGTH = 8
 BAD_CREDENTIALS = "Wrong email or password."
@@ -74,24 +75,31 @@ def issue_token(
     return IssuedToken(token=token, secret=secret, user=user)
 
 
-def login(session: Session, email: str, password: str) -> IssuedToken:
-    """Sign in with email and password; one message for unknown email and wrong password."""
+def login(session: Session, email: str, password: str, address: str) -> IssuedToken:
+    """Sign in with email and password from client `address`; one message for unknown email and
+    wrong password; throttled per email and per address (429, even for the right password)."""
+    attempt = claim_attempt(session, address, email)
     user = find_user_by_email(session, email)
     if not password_matches(user, password):
         raise Unauthorized(BAD_CREDENTIALS)
     assert user is not None
+    forgive_attempt(session, attempt)
     return issue_token(session, user, name="login", kind=LOGIN_TOKEN)
 
 
-def activate(session: Session, invite_code: str, password: str) -> IssuedToken:
-    """Set a contact's password from its single-use invitation code and sign it in."""
+def activate(session: Session, invite_code: str, password: str, address: str) -> IssuedToken:
+    """Set a contact's password from its single-use invitation code and sign it in; unknown
+    codes count as failed attempts of client `address` (throttled as sign-in is)."""
+    # Before the claim: a weak password with a good code is no failed attempt.
+    check_password_strength(password)
+    attempt = claim_attempt(session, address)
     code = normalise_invite_code(invite_code)
     user = (
         session.scalar(select(User).where(User.invite_code_hash == digest(code))) if code else None
     )
     if user is None:
         raise NotFound("Unknown or already used invitation code.")
-    check_password_strength(password)
+    forgive_attempt(session, attempt)
     user.password_hash = hash_password(password)
     user.invite_code_hash = None
     user.activated_at = utcnow()

@@ -1,4 +1,5 @@
-"""The account pages: an expired session sends the person to sign in again."""
+"""The account pages: an expired session sends the person to sign in again; sign-in is
+throttled on the page as in the API."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import update
 from supplychain.extensions import db
 from supplychain.models import ApiToken
 from supplychain.models.base import utcnow
+from tests.conftest import PASSWORD, bootstrap
 from tests.ui.conftest import Scene
 
 
@@ -37,3 +39,29 @@ def test_an_expired_session_goes_back_to_sign_in(app, scene: Scene, web):
     # Signing in again works and brings the person back.
     browser.login(dealer.email)
     assert browser.get(order).status_code == 200
+
+
+def test_the_sign_in_page_is_throttled_too(app, api, web):
+    bootstrap(app, "boss@acme.example")
+    browser = web()
+    browser.get("/login")
+    for _ in range(10):
+        page = browser.post(
+            "/login", {"email": "boss@acme.example", "password": "not-the-password"}
+        )
+        assert page.status_code == 401
+    page = browser.post("/login", {"email": "boss@acme.example", "password": PASSWORD})
+    assert page.status_code == 429 and int(page.headers["Retry-After"]) > 0
+    assert "Too many failed attempts; try again in 15 minutes." in page.text
+    chinese = browser.post(
+        "/login",
+        {"email": "boss@acme.example", "password": PASSWORD},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert chinese.status_code == 429 and "失败次数过多；请在 15 分钟后重试。" in chinese.text
+    assert browser.get("/home", allow_redirects=False).status_code == 302
+    # The API counts the same attempts.
+    assert (
+        api.post("/auth/login", {"email": "boss@acme.example", "password": PASSWORD}).status_code
+        == 429
+    )

@@ -16,22 +16,30 @@ from supplychain.api.accounts.schemas import (
 from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
+from supplychain.proxies import client_address
 from supplychain.schemas import parse_id
 from supplychain.services import accounts, me
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Sign in and activation")
 me_blp = authenticated_blueprint("me", __name__, url_prefix="/me", description="The caller")
 BLUEPRINTS = (auth_blp, me_blp)
+# Sign-in throttling's answer, documented on every operation that checks a password.
+THROTTLED = {
+    "description": "Too many failed attempts for this email (10) or from this address (50) in "
+    "15 minutes: refused, even with the right password, for `Retry-After` seconds",
+    "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}
 
 
 @auth_blp.route("/login")
 class Login(MethodView):
     @auth_blp.arguments(LoginSchema)
     @auth_blp.response(200, SessionSchema)
+    @auth_blp.alt_response(429, **THROTTLED)
     @auth_blp.doc(security=[])
     def post(self, body):
         """Sign in with email and password; returns a bearer token."""
-        issued = accounts.login(db.session, body["email"], body["password"])
+        issued = accounts.login(db.session, body["email"], body["password"], client_address())
         return {"token": issued.secret, "user": issued.user}
 
 
@@ -39,10 +47,13 @@ class Login(MethodView):
 class Activate(MethodView):
     @auth_blp.arguments(ActivateSchema)
     @auth_blp.response(200, SessionSchema)
+    @auth_blp.alt_response(429, **THROTTLED)
     @auth_blp.doc(security=[])
     def post(self, body):
         """Activate an invited contact with its single-use code and choose a password."""
-        issued = accounts.activate(db.session, body["invite_code"], body["password"])
+        issued = accounts.activate(
+            db.session, body["invite_code"], body["password"], client_address()
+        )
         return {"token": issued.secret, "user": issued.user}
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, session, url_for
 
 from supplychain.api.accounts.schemas import ActivateSchema, LoginSchema
-from supplychain.errors import Invalid, NotFound, Unauthorized
+from supplychain.errors import DomainError, Invalid, NotFound, TooManyRequests, Unauthorized
 from supplychain.extensions import db
+from supplychain.proxies import client_address
 from supplychain.services import accounts
 from supplychain.ui import security
 from supplychain.ui.base import blp, safe_next
@@ -35,13 +36,12 @@ def login():
         body = validated(
             LoginSchema, {"email": email.strip(), "password": request.form.get("password", "")}
         )
-        issued = accounts.login(db.session, body["email"], body["password"])
-    except (Invalid, Unauthorized) as exc:
+        issued = accounts.login(db.session, body["email"], body["password"], client_address())
+    except (Invalid, Unauthorized, TooManyRequests) as exc:
         db.session.rollback()
         errors = FormErrors.of(exc)
-        return render_template(
-            "login.html", errors=errors, email=email, next_url=next_url
-        ), exc.code
+        page = render_template("login.html", errors=errors, email=email, next_url=next_url)
+        return page, exc.code, retry_after(exc)
     security.sign_in(issued)
     return redirect(next_url)
 
@@ -58,16 +58,26 @@ def activate():
         if password != request.form.get("password2", password):
             raise Invalid("The passwords differ.", {"password2": ["Type the same password twice."]})
         body = validated(ActivateSchema, {"invite_code": code.strip(), "password": password})
-        issued = accounts.activate(db.session, body["invite_code"], body["password"])
-    except (Invalid, NotFound) as exc:
+        issued = accounts.activate(
+            db.session, body["invite_code"], body["password"], client_address()
+        )
+    except (Invalid, NotFound, TooManyRequests) as exc:
         db.session.rollback()
         errors = FormErrors.of(exc)
         if isinstance(exc, NotFound):
             errors = FormErrors(exc.message, {"invite_code": [exc.message]})
-        return render_template("activate.html", errors=errors, code=code), exc.code
+        page = render_template("activate.html", errors=errors, code=code)
+        return page, exc.code, retry_after(exc)
     security.sign_in(issued)
     flash(gettext("Welcome! Your account is active."), "ok")
     return redirect(url_for("ui.home"))
+
+
+def retry_after(error: DomainError) -> dict[str, str]:
+    """The Retry-After header a throttled form answer carries (none for other errors)."""
+    if isinstance(error, TooManyRequests):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
 
 
 @blp.post("/logout")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from supplychain.auth import (
@@ -107,6 +107,30 @@ def activate(session: Session, invite_code: str, password: str, address: str) ->
     actor = Actor(user=user, token_id=0)
     record_event(session, actor, "user.activate", "user", user.id)
     return issue_token(session, user, name="login", kind=LOGIN_TOKEN)
+
+
+def change_password(
+    session: Session, actor: Actor, current_password: str, new_password: str, address: str
+) -> None:
+    """Change the caller's password once the current one is given (a wrong one counts as a
+    failed sign-in attempt of its email and `address`); every other token of the user is revoked
+    at once, signing out other devices and retiring API tokens, while the calling one stays."""
+    check_password_strength(new_password, "new_password")
+    user_id, token_id = actor.user_id, actor.token_id
+    attempt = claim_attempt(session, address, actor.user.email)
+    user = session.get(User, user_id)
+    if user is None or not password_matches(user, current_password):
+        raise Invalid("The current password is wrong.", {"current_password": ["Wrong password."]})
+    forgive_attempt(session, attempt)
+    user.password_hash = hash_password(new_password)
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.id != token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    record_event(
+        session, actor, "user.password_change", "user", user_id, data={"revoked": revoked.rowcount}
+    )
 
 
 def assign_invite_code(user: User) -> str:

@@ -152,3 +152,82 @@ def test_concurrent_uses_renew_without_errors(app, api):
         statuses = list(pool.map(use, range(24)))
     assert statuses == [200] * 24
     assert _close(_token_row(app, token).expires_at, utcnow() + 30 * DAY)
+
+
+# --- changing one's password ---------------------------------------------------------------------
+
+
+def test_changing_the_password_revokes_every_other_token(app, api):
+    owner = bootstrap(app, "boss@acme.example")
+    calling = _login(api, owner.email)
+    other_device = _login(api, owner.email)
+    script = api.post("/me/tokens", {"name": "ERP"}, token=owner.token).json()["token"]
+    stranger = bootstrap(app, "other@else.example", "Else Co")
+    r = api.post(
+        "/me/password",
+        {"current_password": PASSWORD, "new_password": "a new long secret"},
+        token=calling,
+    )
+    assert r.status_code == 204, r.text
+    assert r.content == b""
+    assert api.get("/me", token=calling).status_code == 200
+    for gone in (other_device, script, owner.token):
+        assert api.get("/me", token=gone).status_code == 401
+    assert api.get("/me", token=stranger.token).status_code == 200
+    assert _login_status(api, owner.email, PASSWORD) == 401
+    assert _login_status(api, owner.email, "a new long secret") == 200
+    audit_actions = _audit_actions(app)
+    assert "user.password_change" in audit_actions
+
+
+def _login_status(api, email: str, password: str) -> int:
+    return api.post("/auth/login", {"email": email, "password": password}).status_code
+
+
+def _audit_actions(app) -> list[str]:
+    from supplychain.models import AuditEvent
+
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+        db.session.remove()
+    return list(actions)
+
+
+def test_a_wrong_current_password_changes_nothing_and_counts_as_a_failed_sign_in(app, api):
+    owner = bootstrap(app, "boss@acme.example")
+    other = _login(api, owner.email)
+    wrong = {"current_password": "not-it-at-all", "new_password": "a new long secret"}
+    r = api.post("/me/password", wrong, token=owner.token)
+    assert r.status_code == 422
+    assert "current_password" in r.json()["errors"]
+    assert api.get("/me", token=other).status_code == 200
+    short = {"current_password": PASSWORD, "new_password": "short"}
+    r = api.post("/me/password", short, token=owner.token)
+    assert r.status_code == 422 and "new_password" in r.json()["errors"]
+    for _ in range(9):
+        assert api.post("/me/password", wrong, token=owner.token).status_code == 422
+    # Ten failures for the email: even the right current password is refused for a while,
+    # and so is signing in.
+    right = {"current_password": PASSWORD, "new_password": "a new long secret"}
+    locked = api.post("/me/password", right, token=owner.token)
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert _login_status(api, owner.email, PASSWORD) == 429
+    assert api.get("/me", token=other).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"current_password": PASSWORD},
+        {"new_password": "a new long secret"},
+        {"current_password": "", "new_password": "a new long secret"},
+        {"current_password": PASSWORD, "new_password": "x" * 501},
+        {"current_password": 12345678, "new_password": "a new long secret"},
+    ],
+)
+def test_password_change_bad_input_is_422(app, api, body):
+    owner = bootstrap(app, "boss@acme.example")
+    r = api.post("/me/password", body, token=owner.token)
+    assert r.status_code == 422, r.text
+    assert api.get("/me", token=owner.token).status_code == 200

@@ -8,6 +8,7 @@ from supplychain.api.accounts.schemas import (
     ActivateSchema,
     LoginSchema,
     MeSchema,
+    PasswordChangeSchema,
     SessionSchema,
     TokenCreateSchema,
     TokenListSchema,
@@ -63,6 +64,25 @@ class Me(MethodView):
     def get(self):
         """The caller, its org and every chain it belongs to with role, tier and usable apps."""
         return me.describe_me(db.session, current_actor())
+
+
+@me_blp.route("/password")
+class Password(MethodView):
+    @me_blp.arguments(PasswordChangeSchema)
+    @me_blp.response(204)
+    @me_blp.alt_response(429, **THROTTLED)
+    def post(self, body):
+        """Change the caller's password (the current one is asked for; a wrong one is 422 and
+        counts as a failed sign-in). Every other token of the caller is revoked: other devices
+        are signed out and API tokens stop working; the token of this call stays."""
+        accounts.change_password(
+            db.session,
+            current_actor(),
+            body["current_password"],
+            body["new_password"],
+            client_address(),
+        )
+        return no_content()
 
 
 @me_blp.route("/tokens")

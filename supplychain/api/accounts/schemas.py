@@ -27,12 +27,17 @@ class UserSchema(BaseSchema):
 
 class LoginSchema(BaseSchema):
     email = Text(required=True, max_length=200)
-    password = fields.String(required=True, validate=lambda s: 0 < len(s) <= 500)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class ActivateSchema(BaseSchema):
     invite_code = Text(required=True, max_length=64)
-    password = fields.String(required=True, validate=lambda s: 0 < len(s) <= 500)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class PasswordChangeSchema(BaseSchema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class SessionSchema(BaseSchema):

@@ -65,3 +65,67 @@ def test_the_sign_in_page_is_throttled_too(app, api, web):
         api.post("/auth/login", {"email": "boss@acme.example", "password": PASSWORD}).status_code
         == 429
     )
+
+
+def test_changing_the_password_on_the_account_page(scene: Scene, web):
+    w = scene.world
+    dealer = w.parties["D1a"]
+    browser = web()
+    browser.login(dealer.email)
+    elsewhere = web()
+    elsewhere.login(dealer.email)
+    home = browser.get("/home")
+    assert 'href="/account"' in home.text
+    page = browser.get("/account")
+    assert page.status_code == 200 and dealer.email in page.text
+    assert 'autocomplete="current-password"' in page.text
+
+    differ = browser.post(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": "brand new secret", "new_password2": "x"},
+    )
+    assert differ.status_code == 422 and "Type the same password twice." in differ.text
+    wrong = browser.post(
+        "/account/password",
+        {
+            "current_password": "not-it-at-all",
+            "new_password": "brand new secret",
+            "new_password2": "brand new secret",
+        },
+    )
+    assert wrong.status_code == 422 and "Wrong password." in wrong.text
+    changed = browser.post(
+        "/account/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "brand new secret",
+            "new_password2": "brand new secret",
+        },
+    )
+    assert changed.status_code == 200 and changed.url.endswith("/account")
+    assert "Your password was changed" in changed.text
+    # This session stays; the other browser and the API token of the activation are out.
+    assert browser.get("/home", allow_redirects=False).status_code == 200
+    assert elsewhere.get("/home", allow_redirects=False).status_code == 302
+    assert w.api.get("/me", token=dealer.token).status_code == 401
+    fresh = web()
+    fresh.login(dealer.email, "brand new secret")
+
+
+def test_the_account_page_needs_a_session_and_the_csrf_token(scene: Scene, web):
+    visitor = web()
+    out = visitor.get("/account", allow_redirects=False)
+    assert out.status_code == 302 and "/login" in out.headers["Location"]
+    browser = web()
+    browser.login(scene.world.parties["D1a"].email)
+    forged = browser.post(
+        "/account/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "brand new secret",
+            "new_password2": "brand new secret",
+        },
+        csrf=False,
+    )
+    assert forged.status_code == 400
+    assert scene.world.api.get("/me", token=scene.world.parties["D1a"].token).status_code == 200

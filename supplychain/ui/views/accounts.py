@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from supplychain.api.accounts.schemas import ActivateSchema, LoginSchema
+from supplychain.api.accounts.schemas import ActivateSchema, LoginSchema, PasswordChangeSchema
 from supplychain.errors import DomainError, Invalid, NotFound, TooManyRequests, Unauthorized
 from supplychain.extensions import db
 from supplychain.proxies import client_address
 from supplychain.services import accounts
 from supplychain.ui import security
-from supplychain.ui.base import blp, safe_next
+from supplychain.ui.base import actor, blp, login_required, safe_next
 from supplychain.ui.forms import FormErrors, text, validated
 from supplychain.ui.i18n import LANGUAGES, gettext
 
@@ -78,6 +78,36 @@ def retry_after(error: DomainError) -> dict[str, str]:
     if isinstance(error, TooManyRequests):
         return {"Retry-After": str(error.retry_after)}
     return {}
+
+
+@blp.get("/account")
+@login_required
+def account():
+    """The signed-in person's account, with the form to change the password."""
+    return render_template("account.html", errors=FormErrors())
+
+
+@blp.post("/account/password")
+@login_required
+def change_password():
+    """Change the password; the person's other sessions and API tokens are revoked."""
+    current = request.form.get("current_password", "")
+    new = request.form.get("new_password", "")
+    try:
+        if new != request.form.get("new_password2", new):
+            raise Invalid(
+                "The passwords differ.", {"new_password2": ["Type the same password twice."]}
+            )
+        body = validated(PasswordChangeSchema, {"current_password": current, "new_password": new})
+        accounts.change_password(
+            db.session, actor(), body["current_password"], body["new_password"], client_address()
+        )
+    except (Invalid, TooManyRequests) as exc:
+        db.session.rollback()
+        page = render_template("account.html", errors=FormErrors.of(exc))
+        return page, exc.code, retry_after(exc)
+    flash(gettext("Your password was changed; your other sessions were signed out."), "ok")
+    return redirect(url_for("ui.account"))
 
 
 @blp.post("/logout")

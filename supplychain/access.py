@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
-from supplychain.auth import Actor, digest
+from supplychain.auth import Actor, digest, token_actor
 from supplychain.errors import Forbidden, NotFound, Unauthorized
 from supplychain.models import ApiToken, Chain, Member, User
 
@@ -64,11 +64,11 @@ _CHAIN_MEMBER = (
 # A chain-scoped API request asks both at once: who the token is, and its org's membership in
 # the chain of the path (outer joins: a good token in a wrong chain still authenticates).
 _TOKEN_CHAIN_MEMBER = (
-    select(ApiToken.id, User, Chain, Member)
+    select(ApiToken.id, ApiToken.kind, ApiToken.expires_at, User, Chain, Member)
     .join(User, User.id == ApiToken.user_id)
     .outerjoin(Chain, Chain.id == bindparam("chain_id"))
     .outerjoin(Member, _live_member_of(User.org_id))
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.is_live)
     # Orgs and the member's group load when a view asks (their inner joins would also drop
     # the row of a token whose org is no member).
     .options(lazyload(User.org), lazyload(Member.org), lazyload(Member.group))
@@ -78,15 +78,15 @@ _TOKEN_CHAIN_MEMBER = (
 def actor_in_chain(
     session: Session, secret: str, chain_id: int
 ) -> tuple[Actor, ChainAccess | None]:
-    """The token's user (401 if unknown or revoked) and its standing in chain `chain_id` (None
-    when the chain is unknown or the org no member), in one statement."""
+    """The token's user (401 if unknown, revoked or expired) and its standing in chain
+    `chain_id` (None when the chain is unknown or the org no member), in one statement."""
     row = session.execute(
         _TOKEN_CHAIN_MEMBER, {"token_hash": digest(secret), "chain_id": chain_id}
     ).first()
     if row is None:
-        raise Unauthorized("Invalid or revoked token.")
-    token_id, user, chain, member = row
-    actor = Actor(user=user, token_id=token_id)
+        raise Unauthorized("Invalid, expired or revoked token.")
+    token_id, kind, expires_at, user, chain, member = row
+    actor = token_actor(user, token_id, kind, expires_at)
     if chain is None or member is None:
         return actor, None
     return actor, ChainAccess(chain=chain, actor=actor, member=member)

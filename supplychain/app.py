@@ -7,9 +7,12 @@ from pathlib import Path
 from flask import Flask
 
 from supplychain import errors
+from supplychain.auth import register_token_renewal
 from supplychain.config import Config
 from supplychain.db import register_database
 from supplychain.extensions import api
+from supplychain.proxies import trust_proxies
+from supplychain.security_headers import register_security_headers
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -18,8 +21,13 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config()
     app.config.from_object(config)
     _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
+    trust_proxies(app)
+    # First: after-request hooks run last-registered first, so these headers reach the final
+    # response, also one the database hook replaced (a 409 on a lost race).
+    register_security_headers(app)
     register_database(app)
     register_sessions(app)
+    register_token_renewal(app)
     register_blueprints(app)
     register_templates(app)
     register_errorhandlers(app)

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from flask import current_app, g, has_app_context, request
-from sqlalchemy import bindparam, select
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from supplychain.errors import Unauthorized
+from supplychain.extensions import db
 from supplychain.models import ApiToken, User
+from supplychain.models.base import utcnow
+
+log = logging.getLogger(__name__)
 
 # werkzeug's scrypt default: memory-hard and current.
 PASSWORD_METHOD = "scrypt"
+LOGIN_TOKEN = "login"  # the kind of token sign-in and activation issue
+DEFAULT_SESSION_DAYS = 30
+MAX_TOKEN_DAYS = 3650  # the longest `expires_in_days` an API token may be made with
+# A sign-in token's expiry moves forward at most once a day: one write per token per day, not one
+# per request.
+RENEWAL_STEP = timedelta(days=1)
 # A hash to check against when the email is unknown, so both failures take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
 
@@ -79,22 +92,42 @@ def normalise_invite_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
+def session_lifetime() -> timedelta:
+    """How long a sign-in token lives without use (SUPPLYCHAIN_SESSION_DAYS, default 30)."""
+    days = DEFAULT_SESSION_DAYS
+    if has_app_context():
+        days = current_app.config.get("SESSION_DAYS", DEFAULT_SESSION_DAYS)
+    return timedelta(days=days)
+
+
+def token_actor(user: User, token_id: int, kind: str, expires_at: datetime | None) -> Actor:
+    """The caller of a live token. A sign-in token in use is renewed to a full session lifetime
+    once at least a day (or half a lifetime, if shorter) of it has passed: the write is left for
+    the end of the request (`register_token_renewal`), in a transaction of its own."""
+    if kind == LOGIN_TOKEN and expires_at is not None and has_request_context():
+        lifetime = session_lifetime()
+        renewed = utcnow() + lifetime
+        if renewed - expires_at >= min(RENEWAL_STEP, lifetime / 2):
+            g.token_renewal = (token_id, renewed)
+    return Actor(user=user, token_id=token_id)
+
+
 # Every API request runs this: built once with a bound parameter, not per request (building a
 # statement costs more than running it).
 _TOKEN_USER = (
-    select(ApiToken.id, User)
+    select(ApiToken.id, ApiToken.kind, ApiToken.expires_at, User)
     .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.is_live)
 )
 
 
 def actor_from_token(session: Session, secret: str) -> Actor:
-    """Resolve a bearer token to its user; unknown or revoked tokens are 401."""
+    """Resolve a bearer token to its user; unknown, revoked or expired tokens are 401."""
     row = session.execute(_TOKEN_USER, {"token_hash": digest(secret)}).first()
     if row is None:
-        raise Unauthorized("Invalid or revoked token.")
-    token_id, user = row
-    return Actor(user=user, token_id=token_id)
+        raise Unauthorized("Invalid, expired or revoked token.")
+    token_id, kind, expires_at, user = row
+    return token_actor(user, token_id, kind, expires_at)
 
 
 def bearer_secret() -> str:
@@ -119,3 +152,35 @@ def current_actor() -> Actor:
     if actor is None:
         raise Unauthorized("Missing bearer token.")
     return actor
+
+
+def _renew_used_token(error: BaseException | None) -> None:
+    due = g.pop("token_renewal", None)
+    if due is None or error is not None or db.session().in_transaction():
+        # An aborted request may still hold its transaction (on SQLite, the write lock this
+        # would wait for): the next request renews instead.
+        return
+    token_id, renewed = due
+    try:
+        # Its own short write transaction, after the request's own has ended: a reading request
+        # never turns into a writer (on SQLite that would need the write lock mid-snapshot).
+        with db.engine.connect() as connection:
+            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+            with connection.begin():
+                connection.execute(
+                    update(ApiToken)
+                    .where(
+                        ApiToken.id == token_id,
+                        ApiToken.revoked_at.is_(None),
+                        ApiToken.expires_at < renewed,
+                    )
+                    .values(expires_at=renewed)
+                )
+    except OperationalError as exc:
+        # The database is busy or away: the token keeps its expiry and a later request renews.
+        log.warning("Could not renew sign-in token %s: %s", token_id, exc)
+
+
+def register_token_renewal(app: Flask) -> None:
+    """Write the renewals `token_actor` noted, once each request is over."""
+    app.teardown_request(_renew_used_token)

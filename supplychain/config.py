@@ -31,6 +31,16 @@ def _secure_cookie_setting(value: str) -> bool | str:
     return "auto"
 
 
+def _count_setting(name: str, default: int, minimum: int) -> int:
+    """A whole-number setting from the environment; a bad value stops the start with its name."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum}, not {raw!r}")
+    return int(raw)
+
+
 class Config:
     """Runtime settings; every value can be set by the environment variable of the same name."""
 
@@ -60,6 +70,10 @@ class Config:
         self.SESSION_COOKIE_SECURE = _secure_cookie_setting(
             os.environ.get("SUPPLYCHAIN_COOKIE_SECURE", "auto")
         )
+        # Sign-in tokens (API and pages) expire after this many days without use.
+        self.SESSION_DAYS = _count_setting("SUPPLYCHAIN_SESSION_DAYS", 30, 1)
+        # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none).
+        self.TRUSTED_PROXIES = _count_setting("SUPPLYCHAIN_TRUSTED_PROXIES", 0, 0)
 
 
 class TestConfig(Config):

@@ -50,6 +50,16 @@ class Busy(DomainError):
     code = 503
 
 
+class TooManyRequests(DomainError):
+    """Refused for a while (sign-in throttling); `retry_after` says for how many seconds."""
+
+    code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Invalid(DomainError):
     """Validation failed; `errors` names each bad field."""
 
@@ -80,7 +90,10 @@ def error_response(code: int, message: str, errors: dict[str, Any] | None = None
 
 
 def _handle_domain_error(error: DomainError):
-    return error_response(error.code, error.message, error.errors)
+    response = error_response(error.code, error.message, error.errors)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _handle_http_exception(error: HTTPException):

@@ -23,6 +23,7 @@ from supplychain.models.notices import (
 )
 from supplychain.models.orders import Order, OrderEvent, OrderLine
 from supplychain.models.reconciliation import ReconciliationRun, ReconciliationSchedule
+from supplychain.models.throttling import SignInAttempt
 
 __all__ = [
     "ApiToken",
@@ -47,6 +48,7 @@ __all__ = [
     "Org",
     "ReconciliationRun",
     "ReconciliationSchedule",
+    "SignInAttempt",
     "User",
     "VisibilityRule",
 ]

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+    text,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, utcnow
@@ -46,7 +58,11 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A bearer token; only its SHA-256 is stored, so a leaked table does not leak tokens."""
+    """A bearer token; only its SHA-256 is stored, so a leaked table does not leak tokens.
+
+    A sign-in token (kind "login") expires after SUPPLYCHAIN_SESSION_DAYS without use: each use
+    may push `expires_at` further (see `supplychain.auth`). An API token lives until revoked,
+    or until its fixed `expires_at` when made with one."""
 
     __tablename__ = "api_tokens"
 
@@ -57,6 +73,21 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+    @hybrid_property
+    def is_live(self) -> bool:
+        """Neither revoked nor expired: the one rule behind every token check, in Python and SQL."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > utcnow())
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls) -> ColumnElement[bool]:
+        # The database's clock, so statements built once (the per-request token look-ups) hold
+        # no frozen "now".
+        return and_(
+            cls.revoked_at.is_(None), or_(cls.expires_at.is_(None), cls.expires_at > func.now())
+        )
 
 
 class Chain(Base):

@@ -1,7 +1,8 @@
 """Schemas of sign-in, activation, tokens and /me."""
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
+from supplychain.auth import MAX_TOKEN_DAYS
 from supplychain.schemas.common import BaseSchema, Id, Text
 
 
@@ -26,12 +27,17 @@ class UserSchema(BaseSchema):
 
 class LoginSchema(BaseSchema):
     email = Text(required=True, max_length=200)
-    password = fields.String(required=True, validate=lambda s: 0 < len(s) <= 500)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class ActivateSchema(BaseSchema):
     invite_code = Text(required=True, max_length=64)
-    password = fields.String(required=True, validate=lambda s: 0 < len(s) <= 500)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class PasswordChangeSchema(BaseSchema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class SessionSchema(BaseSchema):
@@ -41,6 +47,13 @@ class SessionSchema(BaseSchema):
 
 class TokenCreateSchema(BaseSchema):
     name = Text(required=True, max_length=100)
+    expires_in_days = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_TOKEN_DAYS),
+        metadata={"description": "Days the token lives; without it, until revoked"},
+    )
 
 
 class TokenSchema(BaseSchema):
@@ -48,6 +61,10 @@ class TokenSchema(BaseSchema):
     name = fields.String()
     kind = fields.String()
     created_at = fields.DateTime()
+    expires_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "null: until revoked. A sign-in token's moves on with use"},
+    )
     token = fields.String(metadata={"description": "The secret, shown only in the create response"})
 
 

@@ -15,8 +15,7 @@ class AppSchema(BaseSchema):
     builtin = fields.Boolean()
 
 
-class AppListSchema(BaseSchema):
-    items = fields.List(fields.Nested(AppSchema))
+AppPageSchema = page_of(AppSchema)
 
 
 class AppCreateSchema(BaseSchema):

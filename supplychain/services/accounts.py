@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from supplychain.auth import (
+    LOGIN_TOKEN,
+    MAX_TOKEN_DAYS,
     Actor,
     digest,
     hash_password,
@@ -15,12 +18,14 @@ from supplychain.auth import (
     new_token_secret,
     normalise_invite_code,
     password_matches,
+    session_lifetime,
 )
 from supplychain.errors import Conflict, Invalid, NotFound, Unauthorized
 from supplychain.models import ApiToken, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.directory import ORG_KINDS
 from supplychain.services.audit import record_event
+from supplychain.services.throttling import claim_attempt, forgive_attempt
 
 MIN_PASSWORD_LENGTH = 8
 BAD_CREDENTIALS = "Wrong email or password."
@@ -54,40 +59,78 @@ def check_password_strength(password: str, field: str = "password") -> None:
         )
 
 
-def issue_token(session: Session, user: User, name: str, kind: str = "api") -> IssuedToken:
-    """Create a bearer token for `user`; only its hash is stored."""
+def issue_token(
+    session: Session, user: User, name: str, kind: str = "api", expires_at: datetime | None = None
+) -> IssuedToken:
+    """Create a bearer token for `user`; only its hash is stored. A sign-in token expires after
+    the session lifetime without use; others when `expires_at` says (never without one)."""
     secret = new_token_secret()
-    token = ApiToken(user_id=user.id, name=name, kind=kind, token_hash=digest(secret))
+    if kind == LOGIN_TOKEN:
+        expires_at = utcnow() + session_lifetime()
+    token = ApiToken(
+        user_id=user.id, name=name, kind=kind, token_hash=digest(secret), expires_at=expires_at
+    )
     session.add(token)
     session.flush()
     return IssuedToken(token=token, secret=secret, user=user)
 
 
-def login(session: Session, email: str, password: str) -> IssuedToken:
-    """Sign in with email and password; one message for unknown email and wrong password."""
+def login(session: Session, email: str, password: str, address: str) -> IssuedToken:
+    """Sign in with email and password from client `address`; one message for unknown email and
+    wrong password; throttled per email and per address (429, even for the right password)."""
+    attempt = claim_attempt(session, address, email)
     user = find_user_by_email(session, email)
     if not password_matches(user, password):
         raise Unauthorized(BAD_CREDENTIALS)
     assert user is not None
-    return issue_token(session, user, name="login", kind="login")
+    forgive_attempt(session, attempt)
+    return issue_token(session, user, name="login", kind=LOGIN_TOKEN)
 
 
-def activate(session: Session, invite_code: str, password: str) -> IssuedToken:
-    """Set a contact's password from its single-use invitation code and sign it in."""
+def activate(session: Session, invite_code: str, password: str, address: str) -> IssuedToken:
+    """Set a contact's password from its single-use invitation code and sign it in; unknown
+    codes count as failed attempts of client `address` (throttled as sign-in is)."""
+    # Before the claim: a weak password with a good code is no failed attempt.
+    check_password_strength(password)
+    attempt = claim_attempt(session, address)
     code = normalise_invite_code(invite_code)
     user = (
         session.scalar(select(User).where(User.invite_code_hash == digest(code))) if code else None
     )
     if user is None:
         raise NotFound("Unknown or already used invitation code.")
-    check_password_strength(password)
+    forgive_attempt(session, attempt)
     user.password_hash = hash_password(password)
     user.invite_code_hash = None
     user.activated_at = utcnow()
     session.flush()
     actor = Actor(user=user, token_id=0)
     record_event(session, actor, "user.activate", "user", user.id)
-    return issue_token(session, user, name="login", kind="login")
+    return issue_token(session, user, name="login", kind=LOGIN_TOKEN)
+
+
+def change_password(
+    session: Session, actor: Actor, current_password: str, new_password: str, address: str
+) -> None:
+    """Change the caller's password once the current one is given (a wrong one counts as a
+    failed sign-in attempt of its email and `address`); every other token of the user is revoked
+    at once, signing out other devices and retiring API tokens, while the calling one stays."""
+    check_password_strength(new_password, "new_password")
+    user_id, token_id = actor.user_id, actor.token_id
+    attempt = claim_attempt(session, address, actor.user.email)
+    user = session.get(User, user_id)
+    if user is None or not password_matches(user, current_password):
+        raise Invalid("The current password is wrong.", {"current_password": ["Wrong password."]})
+    forgive_attempt(session, attempt)
+    user.password_hash = hash_password(new_password)
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.id != token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    record_event(
+        session, actor, "user.password_change", "user", user_id, data={"revoked": revoked.rowcount}
+    )
 
 
 def assign_invite_code(user: User) -> str:
@@ -97,28 +140,46 @@ def assign_invite_code(user: User) -> str:
     return code
 
 
-def create_api_token(session: Session, actor: Actor, name: str) -> IssuedToken:
-    """A named API token for the caller, shown once."""
-    issued = issue_token(session, actor.user, name=name, kind="api")
-    record_event(session, actor, "token.create", "token", issued.token.id, data={"name": name})
+def create_api_token(
+    session: Session, actor: Actor, name: str, expires_in_days: int | None = None
+) -> IssuedToken:
+    """A named API token for the caller, shown once; it lives until revoked, or for
+    `expires_in_days` days (1 to MAX_TOKEN_DAYS) when given."""
+    expires_at = None
+    if expires_in_days is not None:
+        if not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+            raise Invalid(
+                "Bad token lifetime.",
+                {"expires_in_days": [f"A whole number of days from 1 to {MAX_TOKEN_DAYS}."]},
+            )
+        expires_at = utcnow() + timedelta(days=expires_in_days)
+    issued = issue_token(session, actor.user, name=name, kind="api", expires_at=expires_at)
+    record_event(
+        session,
+        actor,
+        "token.create",
+        "token",
+        issued.token.id,
+        data={"name": name, "expires_in_days": expires_in_days},
+    )
     return issued
 
 
 def list_api_tokens(session: Session, actor: Actor) -> list[ApiToken]:
-    """The caller's live API tokens (never their secrets)."""
+    """The caller's live tokens, neither revoked nor expired (never their secrets)."""
     return list(
         session.scalars(
             select(ApiToken)
-            .where(ApiToken.user_id == actor.user_id, ApiToken.revoked_at.is_(None))
+            .where(ApiToken.user_id == actor.user_id, ApiToken.is_live)
             .order_by(ApiToken.id)
         )
     )
 
 
 def revoke_api_token(session: Session, actor: Actor, token_id: int | None) -> None:
-    """Revoke one of the caller's own tokens; it stops working on the next request."""
+    """Revoke one of the caller's own live tokens; it stops working on the next request."""
     token = session.get(ApiToken, token_id) if token_id else None
-    if token is None or token.user_id != actor.user_id or token.revoked_at is not None:
+    if token is None or token.user_id != actor.user_id or not token.is_live:
         raise NotFound("No such token.")
     token.revoked_at = utcnow()
     record_event(session, actor, "token.revoke", "token", token.id)

@@ -39,3 +39,11 @@ def paginate(
     paged = stmt.limit(page_size).offset((page - 1) * page_size)
     rows = session.scalars(paged).unique().all() if scalars else session.execute(paged).all()
     return Page(items=list(rows), total=total, page=page, page_size=page_size)
+
+
+def page_of_list(items: list[Any], page: int, page_size: int) -> Page:
+    """One page of a list already in memory (a handful of rows, such as a chain's apps)."""
+    start = (page - 1) * page_size
+    return Page(
+        items=items[start : start + page_size], total=len(items), page=page, page_size=page_size
+    )

@@ -16,7 +16,7 @@ import marshmallow as ma
 from flask import abort, make_response
 from werkzeug.datastructures import MultiDict
 
-from supplychain.errors import Conflict, DomainError, Invalid
+from supplychain.errors import Conflict, DomainError, Invalid, TooManyRequests
 from supplychain.extensions import db
 
 CHECK_FIELDS = "Check the highlighted fields."
@@ -116,7 +116,10 @@ def on_form_error(
     except catch as exc:
         # Rolled back before re-rendering: the page reads the state as it was, not half-saved.
         db.session.rollback()
-        abort(make_response(rerender(exc), exc.code))
+        response = make_response(rerender(exc), exc.code)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        abort(response)
 
 
 def text(form: MultiDict, name: str) -> str | None:

@@ -14,7 +14,7 @@ from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 
-from supplychain.auth import Actor
+from supplychain.auth import Actor, token_actor
 from supplychain.errors import BadRequest
 from supplychain.models import ApiToken, User
 from supplychain.services.accounts import IssuedToken
@@ -62,17 +62,18 @@ def sign_out() -> None:
 
 
 def session_actor(db_session: Session) -> Actor | None:
-    """The signed-in user, if the session's login token is still live; caches on `g`."""
+    """The signed-in user, if the session's login token is still live (not revoked, not
+    expired); caches on `g`."""
     if "ui_actor" in g:
         return g.ui_actor
     actor = None
     user_id, token_id = session.get(_USER), session.get(_TOKEN)
     if isinstance(user_id, int) and isinstance(token_id, int):
         token = db_session.get(ApiToken, token_id)
-        if token is not None and token.user_id == user_id and token.revoked_at is None:
+        if token is not None and token.user_id == user_id and token.is_live:
             user = db_session.get(User, user_id)
             if user is not None:
-                actor = Actor(user=user, token_id=token.id)
+                actor = token_actor(user, token.id, token.kind, token.expires_at)
     if actor is None and _USER in session:
         sign_out()  # a revoked or stale session: drop it
     g.ui_actor = actor

@@ -165,3 +165,17 @@ def test_grant_bad_input_and_authorisation(world):
     assert _grant(world, "notices", "all", token=world.outsider.token).status_code == 404
     assert world.api.get(world.path("/grants"), token=world.owner.token).json()["total"] == 1
     assert world.api.get(world.path("/grants"), token=world.parties["D1a"].token).status_code == 403
+
+
+def test_apps_answer_the_list_envelope(world):
+    api, t = world.api, world.owner.token
+    r = api.get(world.path("/apps"), token=t)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["total"], body["page"], body["page_size"]) == (3, 1, 50)
+    second = api.get(world.path("/apps"), params={"page": 2, "page_size": 2}, token=t).json()
+    assert [a["key"] for a in second["items"]] == ["reconciliation"]
+    assert (second["total"], second["page"], second["page_size"]) == (3, 2, 2)
+    partner = api.get(world.path("/apps"), token=world.parties["D1a"].token).json()
+    assert (partner["items"], partner["total"]) == ([], 0)
+    assert api.get(world.path("/apps"), params={"page_size": 501}, token=t).status_code == 422

@@ -29,6 +29,16 @@ def test_login_bad_input_names_fields(api):
     assert r.json()["code"] == 400
 
 
+def test_login_password_length_is_checked(api):
+    # marshmallow 4 ignores a validator that returns False: these were hashed, not refused.
+    for password in ("", "x" * 501):
+        r = api.post("/auth/login", {"email": "boss@acme.example", "password": password})
+        assert r.status_code == 422, password[:10]
+        assert "password" in r.json()["errors"]["json"]
+    r = api.post("/auth/activate", {"invite_code": "ABCD", "password": "x" * 501})
+    assert r.status_code == 422 and "password" in r.json()["errors"]["json"]
+
+
 def test_missing_and_invalid_tokens_are_401(api):
     assert api.get("/me").status_code == 401
     r = api.get("/me", token="sc_not-a-token")

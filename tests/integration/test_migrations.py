@@ -3,19 +3,21 @@
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Numeric, TypeDecorator, create_engine, text
+from sqlalchemy import Numeric, TypeDecorator, column, create_engine, select, table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from supplychain.config import normalise_database_url
 from supplychain.migrate import alembic_config, upgrade_database
 from supplychain.models import Base
+from supplychain.models.base import UTCDateTime, utcnow
 
 
 @pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite file migration")
@@ -203,3 +205,40 @@ def test_upgrade_from_0005_keeps_notice_recipients(scratch_url):
     engine.dispose()
     upgrade_database(scratch_url)
     assert _schema_drift(scratch_url) == []
+
+
+def test_upgrade_from_0007_gives_sign_in_tokens_an_expiry(scratch_url):
+    """0008: live sign-in tokens expire a session lifetime from the upgrade; API tokens never."""
+    upgrade_database(scratch_url, "0007")
+    engine = create_engine(scratch_url)
+    stamp = "2026-01-01 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"INSERT INTO orgs (id, name, kind, created_at) VALUES (1, 'A', 'other', '{stamp}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, org_id, email, name, role, created_at) VALUES "
+                f"(1, 1, 'a@x.example', 'A', 'admin', '{stamp}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO api_tokens (id, user_id, name, kind, token_hash, created_at, "
+                f"revoked_at) VALUES (1, 1, 'login', 'login', 'h1', '{stamp}', NULL),"
+                f" (2, 1, 'ERP', 'api', 'h2', '{stamp}', NULL),"
+                f" (3, 1, 'login', 'login', 'h3', '{stamp}', '{stamp}')"
+            )
+        )
+    upgrade_database(scratch_url)
+    tokens = table("api_tokens", column("id"), column("expires_at", UTCDateTime()))
+    with engine.begin() as conn:
+        expires = dict(conn.execute(select(tokens.c.id, tokens.c.expires_at)).all())
+    assert abs(expires[1] - (utcnow() + timedelta(days=30))) < timedelta(minutes=1)
+    assert expires[2] is None and expires[3] is None
+    command.downgrade(alembic_config(scratch_url), "0007")
+    upgrade_database(scratch_url)
+    assert _schema_drift(scratch_url) == []
+    engine.dispose()

@@ -41,7 +41,16 @@ SERVICE_SOURCES = [
     *(UI.parent / "api").rglob("*.py"),
     *(UI.parent / "schemas").rglob("*.py"),
 ]
-ERRORS = {"Invalid", "Conflict", "Forbidden", "NotFound", "Unauthorized", "BadRequest", "TooLarge"}
+ERRORS = {
+    "Invalid",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "Unauthorized",
+    "BadRequest",
+    "TooLarge",
+    "TooManyRequests",
+}
 CLI_ONLY = {"seeding.py", "demo_activity.py"}  # the demo seed loader speaks to the terminal
 
 

@@ -7,10 +7,12 @@ from flask.views import MethodView
 from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
+from supplychain.proxies import client_address
 from supplychain.schemas.accounts import (
     ActivateSchema,
     LoginSchema,
     MeSchema,
+    PasswordChangeSchema,
     SessionSchema,
     TokenCreateSchema,
     TokenListSchema,
@@ -22,16 +24,23 @@ from supplychain.services import accounts, me
 auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Sign in and activation")
 me_blp = authenticated_blueprint("me", __name__, url_prefix="/me", description="The caller")
 BLUEPRINTS = (auth_blp, me_blp)
+# Sign-in throttling's answer, documented on every operation that checks a password.
+THROTTLED = {
+    "description": "Too many failed attempts for this email (10) or from this address (50) in "
+    "15 minutes: refused, even with the right password, for `Retry-After` seconds",
+    "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}
 
 
 @auth_blp.route("/login")
 class Login(MethodView):
     @auth_blp.arguments(LoginSchema)
     @auth_blp.response(200, SessionSchema)
+    @auth_blp.alt_response(429, **THROTTLED)
     @auth_blp.doc(security=[])
     def post(self, body):
         """Sign in with email and password; returns a bearer token."""
-        issued = accounts.login(db.session, body["email"], body["password"])
+        issued = accounts.login(db.session, body["email"], body["password"], client_address())
         return {"token": issued.secret, "user": issued.user}
 
 
@@ -39,10 +48,13 @@ class Login(MethodView):
 class Activate(MethodView):
     @auth_blp.arguments(ActivateSchema)
     @auth_blp.response(200, SessionSchema)
+    @auth_blp.alt_response(429, **THROTTLED)
     @auth_blp.doc(security=[])
     def post(self, body):
         """Activate an invited contact with its single-use code and choose a password."""
-        issued = accounts.activate(db.session, body["invite_code"], body["password"])
+        issued = accounts.activate(
+            db.session, body["invite_code"], body["password"], client_address()
+        )
         return {"token": issued.secret, "user": issued.user}
 
 
@@ -52,6 +64,25 @@ class Me(MethodView):
     def get(self):
         """The caller, its org and every chain it belongs to with role, tier and usable apps."""
         return me.describe_me(db.session, current_actor())
+
+
+@me_blp.route("/password")
+class Password(MethodView):
+    @me_blp.arguments(PasswordChangeSchema)
+    @me_blp.response(204)
+    @me_blp.alt_response(429, **THROTTLED)
+    def post(self, body):
+        """Change the caller's password (the current one is asked for; a wrong one is 422 and
+        counts as a failed sign-in). Every other token of the caller is revoked: other devices
+        are signed out and API tokens stop working; the token of this call stays."""
+        accounts.change_password(
+            db.session,
+            current_actor(),
+            body["current_password"],
+            body["new_password"],
+            client_address(),
+        )
+        return no_content()
 
 
 @me_blp.route("/tokens")
@@ -66,13 +97,16 @@ class Tokens(MethodView):
     @me_blp.response(201, TokenSchema)
     def post(self, body):
         """Create a named API token; its secret is in this response only."""
-        issued = accounts.create_api_token(db.session, current_actor(), body["name"])
+        issued = accounts.create_api_token(
+            db.session, current_actor(), body["name"], body["expires_in_days"]
+        )
         token = issued.token
         return {
             "id": token.id,
             "name": token.name,
             "kind": token.kind,
             "created_at": token.created_at,
+            "expires_at": token.expires_at,
             "token": issued.secret,
         }
 

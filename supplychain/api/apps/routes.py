@@ -9,7 +9,7 @@ from supplychain.extensions import db
 from supplychain.schemas import apps as s
 from supplychain.schemas.common import PageQuery, parse_id
 from supplychain.services import apps
-from supplychain.services.pagination import paginate
+from supplychain.services.pagination import page_of_list, paginate
 
 blp = authenticated_blueprint("apps", __name__, url_prefix="/chains", description="Apps and grants")
 BLUEPRINTS = (blp,)
@@ -17,10 +17,12 @@ BLUEPRINTS = (blp,)
 
 @blp.route("/<cid>/apps")
 class Apps(MethodView):
-    @blp.response(200, s.AppListSchema)
-    def get(self, cid):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, s.AppPageSchema)
+    def get(self, query, cid):
         """Built-in and custom apps; a partner sees only those shared with its org."""
-        return {"items": apps.list_apps(db.session, access_to(cid))}
+        found = apps.list_apps(db.session, access_to(cid))
+        return page_of_list(found, query["page"], query["page_size"]).envelope()
 
     @idempotent
     @blp.arguments(s.AppCreateSchema)

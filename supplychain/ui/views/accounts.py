@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from supplychain.errors import Invalid, NotFound, Unauthorized
+from supplychain.errors import Invalid, NotFound, TooManyRequests, Unauthorized
 from supplychain.extensions import db
-from supplychain.schemas.accounts import ActivateSchema, LoginSchema
+from supplychain.proxies import client_address
+from supplychain.schemas.accounts import ActivateSchema, LoginSchema, PasswordChangeSchema
 from supplychain.services import accounts
 from supplychain.ui import security
-from supplychain.ui.base import blp, safe_next
+from supplychain.ui.base import actor, blp, login_required, safe_next
 from supplychain.ui.forms import FormErrors, on_form_error, text, validated
 from supplychain.ui.i18n import LANGUAGES, gettext
 
@@ -26,7 +27,7 @@ def landing():
 def login():
     """Sign in with email and password; the session holds the login token's id."""
     next_url = safe_next(request.values.get("next"), url_for("ui.home"))
-    if request.method == "GET":
+    if request.method != "POST":
         if security.session_actor(db.session) is not None:
             return redirect(next_url)
         return render_template("login.html", errors=FormErrors(), email="", next_url=next_url)
@@ -36,11 +37,11 @@ def login():
         errors = FormErrors.of(exc)
         return render_template("login.html", errors=errors, email=email, next_url=next_url)
 
-    with on_form_error(rerender, (Invalid, Unauthorized)):
+    with on_form_error(rerender, (Invalid, Unauthorized, TooManyRequests)):
         body = validated(
             LoginSchema, {"email": email.strip(), "password": request.form.get("password", "")}
         )
-        issued = accounts.login(db.session, body["email"], body["password"])
+        issued = accounts.login(db.session, body["email"], body["password"], client_address())
     security.sign_in(issued)
     return redirect(next_url)
 
@@ -48,7 +49,7 @@ def login():
 @blp.route("/activate", methods=["GET", "POST"])
 def activate():
     """Activate an invitation: the code from the invitation and a new password."""
-    if request.method == "GET":
+    if request.method != "POST":
         code = request.args.get("code", "")[:64]
         return render_template("activate.html", errors=FormErrors(), code=code)
     code = request.form.get("invite_code", "")
@@ -60,14 +61,46 @@ def activate():
             errors = FormErrors(exc.message, {"invite_code": [exc.message]})
         return render_template("activate.html", errors=errors, code=code)
 
-    with on_form_error(rerender, (Invalid, NotFound)):
+    with on_form_error(rerender, (Invalid, NotFound, TooManyRequests)):
         if password != request.form.get("password2", password):
             raise Invalid("The passwords differ.", {"password2": ["Type the same password twice."]})
         body = validated(ActivateSchema, {"invite_code": code.strip(), "password": password})
-        issued = accounts.activate(db.session, body["invite_code"], body["password"])
+        issued = accounts.activate(
+            db.session, body["invite_code"], body["password"], client_address()
+        )
     security.sign_in(issued)
     flash(gettext("Welcome! Your account is active."), "ok")
     return redirect(url_for("ui.home"))
+
+
+@blp.get("/account")
+@login_required
+def account():
+    """The signed-in person's account, with the form to change the password."""
+    return render_template("account.html", errors=FormErrors())
+
+
+@blp.post("/account/password")
+@login_required
+def change_password():
+    """Change the password; the person's other sessions and API tokens are revoked."""
+    current = request.form.get("current_password", "")
+    new = request.form.get("new_password", "")
+
+    def rerender(exc):
+        return render_template("account.html", errors=FormErrors.of(exc))
+
+    with on_form_error(rerender, (Invalid, TooManyRequests)):
+        if new != request.form.get("new_password2", new):
+            raise Invalid(
+                "The passwords differ.", {"new_password2": ["Type the same password twice."]}
+            )
+        body = validated(PasswordChangeSchema, {"current_password": current, "new_password": new})
+        accounts.change_password(
+            db.session, actor(), body["current_password"], body["new_password"], client_address()
+        )
+    flash(gettext("Your password was changed; your other sessions were signed out."), "ok")
+    return redirect(url_for("ui.account"))
 
 
 @blp.post("/logout")

@@ -54,6 +54,9 @@ SVG = "http://www.w3.org/2000/svg"
 def clickable_svg(svg: str, href_for) -> str:
     """The chain drawing with every node wrapped in a link to its member page (no script)."""
     root = etree.fromstring(svg.encode("utf-8"), etree.XMLParser(resolve_entities=False))
+    # Its <style> comes from app.css instead (`.chain-map`): the pages allow no inline style.
+    for style in root.findall(f"{{{SVG}}}style"):
+        root.remove(style)
     for node in root.iter(f"{{{SVG}}}g"):
         org_id = parse_id(node.get("data-org-id"))
         if org_id is None:
@@ -255,7 +258,7 @@ def member_new(cid: str):
     """Add a partner org with its contacts; each contact's invitation code is shown once."""
     access = chain(cid)
     access.require_owner_admin()
-    if request.method == "GET":
+    if request.method != "POST":
         return _render_new_member(access, MultiDict(), FormErrors())
     form = request.form
     filled = filled_rows(form, "contacts", CONTACT_FIELDS[:4], CONTACT_ROWS)

@@ -75,7 +75,7 @@ def directory_import(cid: str):
     all or nothing and shows the new contacts' invitation codes once."""
     access = chain(cid)
     access.require_owner_admin()
-    if request.method == "GET":
+    if request.method != "POST":
         return _render(access)
     dry_run = request.form.get("dry_run") is not None
     upload = request.files.get("file")

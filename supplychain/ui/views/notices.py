@@ -208,8 +208,8 @@ def notice_compose(cid: str):
     require_app(db.session, access, notices.APP)
     form = request.form if request.method == "POST" else MultiDict()
     rows = _row_count(form)
-    if request.method == "GET" or form.get("action") == "more_rows":
-        rows = min(rows + (0 if request.method == "GET" else START_ROWS), MAX_FORM_ROWS)
+    if request.method != "POST" or form.get("action") == "more_rows":
+        rows = min(rows + (0 if request.method != "POST" else START_ROWS), MAX_FORM_ROWS)
         return _render_compose(access, form, FormErrors(), rows)
     filled = filled_rows(form, "items", ITEM_FIELDS, MAX_ITEMS)
     positions = [index for index, _ in filled]

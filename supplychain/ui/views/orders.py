@@ -280,8 +280,8 @@ def order_new(cid: str):
     raw = form.get("rows", "")
     count = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 5 else START_ROWS
     count = min(max(count, 1), MAX_FORM_ROWS)
-    if request.method == "GET" or form.get("action") == "more_rows":
-        count = min(count + (0 if request.method == "GET" else START_ROWS), MAX_FORM_ROWS)
+    if request.method != "POST" or form.get("action") == "more_rows":
+        count = min(count + (0 if request.method != "POST" else START_ROWS), MAX_FORM_ROWS)
         return _render_new(access, form, FormErrors(), count)
     role, _, counterparty = (text(form, "counterparty") or "").partition(":")
     filled = filled_rows(form, "lines", NEW_LINE_FIELDS, MAX_LINES)

@@ -14,6 +14,15 @@ from supplychain.models.directory import (
     User,
     VisibilityRule,
 )
+from supplychain.models.events import (
+    Delivery,
+    Event,
+    EventRecipient,
+    NotificationSetting,
+    PasswordReset,
+    ReminderClaim,
+    WebhookEndpoint,
+)
 from supplychain.models.notices import (
     Notice,
     NoticeItem,
@@ -32,6 +41,9 @@ __all__ = [
     "Base",
     "Chain",
     "Contact",
+    "Delivery",
+    "Event",
+    "EventRecipient",
     "Grant",
     "Group",
     "IdempotencyRecord",
@@ -42,13 +54,17 @@ __all__ = [
     "NoticeRecipient",
     "NoticeResponse",
     "NoticeResponseLine",
+    "NotificationSetting",
     "Order",
     "OrderEvent",
     "OrderLine",
     "Org",
+    "PasswordReset",
     "ReconciliationRun",
     "ReconciliationSchedule",
+    "ReminderClaim",
     "SignInAttempt",
     "User",
     "VisibilityRule",
+    "WebhookEndpoint",
 ]

@@ -12,6 +12,7 @@ def register_api(api: Api) -> None:
     from supplychain.api.accounts import routes as accounts
     from supplychain.api.apps import routes as apps
     from supplychain.api.directory import routes as directory
+    from supplychain.api.events import routes as events
     from supplychain.api.imports import routes as imports
     from supplychain.api.notices import routes as notices
     from supplychain.api.orders import routes as orders
@@ -21,6 +22,6 @@ def register_api(api: Api) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API or login token"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for module in (accounts, directory, imports, apps, notices, orders, reconciliation):
+    for module in (accounts, directory, imports, apps, notices, orders, reconciliation, events):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp, url_prefix=API_PREFIX + (blp.url_prefix or ""))

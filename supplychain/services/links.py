@@ -15,6 +15,7 @@ from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.models import Chain, Group, Link, Member, Org
 from supplychain.services.audit import record_event
 from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
+from supplychain.services.events import publish
 from supplychain.services.members import require_member
 
 
@@ -66,6 +67,7 @@ def create_link(session: Session, access: ChainAccess, supplier_id: int, custome
         chain_id=chain.id,
         data={"supplier_id": str(supplier_id), "customer_id": str(customer_id)},
     )
+    _publish_link_event(session, access, "link.created", link)
     return link
 
 
@@ -87,6 +89,24 @@ def delete_link(session: Session, access: ChainAccess, link_id: int | None) -> N
         link_id,
         chain_id=access.chain_id,
         data={"supplier_id": str(link.supplier_id), "customer_id": str(link.customer_id)},
+    )
+    _publish_link_event(session, access, "link.deleted", link)
+
+
+def _publish_link_event(session: Session, access: ChainAccess, type: str, link: Link) -> None:
+    """Tell the chain owner (only) of a supply edge added or removed."""
+    publish(
+        session,
+        chain_id=access.chain_id,
+        type=type,
+        subject_type="link",
+        subject_id=link.id,
+        data={
+            "id": str(link.id),
+            "supplier_id": str(link.supplier_id),
+            "customer_id": str(link.customer_id),
+        },
+        org_ids=[access.chain.owner_org_id],
     )
 
 

@@ -19,6 +19,7 @@ from supplychain.models.directory import ORG_KINDS, USER_ROLES
 from supplychain.services.accounts import assign_invite_code, find_user_by_email, normalise_email
 from supplychain.services.audit import record_event
 from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
+from supplychain.services.events import publish
 from supplychain.services.groups import ensure_group, normalise_group_path, paths_within
 from supplychain.services.pagination import Page, paginate
 from supplychain.services.visibility import visible_members_clause
@@ -159,6 +160,7 @@ def add_member(
             "contacts": [a.contact.user_id for a in added],
         },
     )
+    publish_member_event(session, access, "member.joined", member)
     # A new or re-added member has no links yet (removal deletes them): no graph rebuild needed.
     return MemberView(member=member, tier=chain_graphs.UNLINKED, contacts=added), added
 
@@ -379,6 +381,7 @@ def update_member(
             chain_id=access.chain_id,
             data=changes,
         )
+        publish_member_event(session, access, "member.updated", member, {"changes": changes})
     session.refresh(member)
     return member_detail(session, access, member.org_id)
 
@@ -411,6 +414,35 @@ def remove_member(session: Session, access: ChainAccess, org_id: int | None) -> 
         member.org_id,
         chain_id=access.chain_id,
         data={"links_removed": [str(i) for i in link_ids]},
+    )
+    publish_member_event(
+        session, access, "member.removed", member, {"links_removed": [str(i) for i in link_ids]}
+    )
+
+
+def publish_member_event(
+    session: Session,
+    access: ChainAccess,
+    type: str,
+    member: Member,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Tell the chain owner (only: directory events are its business) of a membership change."""
+    group = session.get(Group, member.group_id) if member.group_id else None
+    publish(
+        session,
+        chain_id=access.chain_id,
+        type=type,
+        subject_type="org",
+        subject_id=member.org_id,
+        data={
+            "org_id": str(member.org_id),
+            "name": member.org.name,
+            "custom_id": member.custom_id,
+            "group": group.path if group else None,
+        }
+        | (extra or {}),
+        org_ids=[access.chain.owner_org_id],
     )
 
 

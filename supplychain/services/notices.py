@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, text, update
+from sqlalchemy import Select, case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
@@ -32,6 +32,7 @@ from supplychain.models.base import utcnow
 from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
+from supplychain.services.events import publish
 from supplychain.services.groups import normalise_group_path, paths_within
 from supplychain.services.pagination import Page, paginate
 
@@ -246,7 +247,34 @@ def broadcast_notice(
             "audience": audience.as_json(),
         },
     )
+    publish(
+        session,
+        chain_id=access.chain_id,
+        type="notice.published",
+        subject_type="notice",
+        subject_id=notice.id,
+        data=notice_event_data(notice),
+        org_ids=_recipient_orgs(notice.id),
+    )
     return notice
+
+
+def notice_event_data(notice: Notice) -> dict[str, Any]:
+    """What every notice event tells its receivers: enough to act without a second call."""
+    return {
+        "id": str(notice.id),
+        "kind": notice.kind,
+        "title": notice.title,
+        "requires_ack": notice.requires_ack,
+        "ack_due": notice.ack_due.isoformat() if notice.ack_due else None,
+        "recipients": notice.recipients_count,
+        "sender_org_id": str(notice.sender_org_id),
+    }
+
+
+def _recipient_orgs(notice_id: int) -> Select:
+    """The orgs a notice went to, as a SELECT (a notice to 10 000 orgs is addressed in bulk)."""
+    return select(NoticeRecipient.org_id).where(NoticeRecipient.notice_id == notice_id)
 
 
 def _insert_recipients(session: Session, notice_id: int, chain_id: int, org_ids: list[int]) -> None:
@@ -442,6 +470,16 @@ def acknowledge_notice(
         chain_id=access.chain_id,
         data={"note": note} if note else {},
     )
+    publish(
+        session,
+        chain_id=access.chain_id,
+        type="notice.acknowledged",
+        subject_type="notice",
+        subject_id=notice.id,
+        data=notice_event_data(notice)
+        | {"org_id": str(row.org_id), "acked_at": now.isoformat(), "note": note},
+        org_ids=[notice.sender_org_id],
+    )
     return row, True
 
 
@@ -518,6 +556,20 @@ def respond_to_notice(
         notice.id,
         chain_id=access.chain_id,
         data={"items": [{"sku": s, "qty": str(q)} for s, q in items]},
+    )
+    publish(
+        session,
+        chain_id=access.chain_id,
+        type="notice.responded",
+        subject_type="notice",
+        subject_id=notice.id,
+        data=notice_event_data(notice)
+        | {
+            "org_id": str(row.org_id),
+            "items": [{"sku": s, "qty": str(q)} for s, q in items],
+            "note": note,
+        },
+        org_ids=[notice.sender_org_id],
     )
     return _response_dict(response, [{"sku": s, "qty": q} for s, q in items])
 
@@ -606,5 +658,14 @@ def withdraw_notice(session: Session, access: ChainAccess, notice_id: int | None
     session.flush()
     record_event(
         session, access.actor, "notice.withdraw", "notice", notice.id, chain_id=access.chain_id
+    )
+    publish(
+        session,
+        chain_id=access.chain_id,
+        type="notice.withdrawn",
+        subject_type="notice",
+        subject_id=notice.id,
+        data=notice_event_data(notice) | {"withdrawn_at": notice.withdrawn_at.isoformat()},
+        org_ids=_recipient_orgs(notice.id),
     )
     return notice

@@ -20,6 +20,7 @@ from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
+from supplychain.services.events import publish
 from supplychain.services.pagination import Page, paginate
 
 APP = "orders"
@@ -143,6 +144,37 @@ def record_order_event(
         chain_id=access.chain_id,
         data={"number": order.number, "version": order.version, **_brief(data)},
     )
+    publish(
+        session,
+        chain_id=access.chain_id,
+        type=f"order.{kind}",
+        subject_type="order",
+        subject_id=order.id,
+        data=order_event_data(order)
+        | {k: v for k, v in data.items() if k in ORDER_EVENT_EXTRAS}
+        | ({"lines": data["lines"]} if kind in ("shipped", "received") else {}),
+        org_ids=[order.buyer_id, order.seller_id],
+    )
+
+
+# What an order event carries beyond the order's own fields (per-line acks stay in the history).
+ORDER_EVENT_EXTRAS = ("decision", "reason", "ref", "shipped_at", "received_at")
+
+
+def order_event_data(order: Order) -> dict[str, Any]:
+    """What every order event tells both parties: enough to act without a second call."""
+    return {
+        "id": str(order.id),
+        "number": order.number,
+        "status": order.status,
+        "ack_code": order.ack_code,
+        "version": order.version,
+        "buyer_id": str(order.buyer_id),
+        "seller_id": str(order.seller_id),
+        "issuer_id": str(order.issuer_id),
+        "currency": order.currency,
+        "ack_due": order.ack_due.isoformat() if order.ack_due else None,
+    }
 
 
 def _brief(data: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from supplychain.schemas.accounts import (
     TokenSchema,
 )
 from supplychain.schemas.common import parse_id
-from supplychain.services import accounts, me
+from supplychain.schemas.events import NotificationSettingSchema
+from supplychain.services import accounts, events, me
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Sign in and activation")
 me_blp = authenticated_blueprint("me", __name__, url_prefix="/me", description="The caller")
@@ -83,6 +84,24 @@ class Password(MethodView):
             client_address(),
         )
         return no_content()
+
+
+@me_blp.route("/notifications")
+class Notifications(MethodView):
+    @me_blp.response(200, NotificationSettingSchema)
+    def get(self):
+        """The caller's email preference (default: `immediate` for notice, order and
+        statement events)."""
+        return events.notification_setting(db.session, current_actor().user_id)
+
+    @me_blp.arguments(NotificationSettingSchema)
+    @me_blp.response(200, NotificationSettingSchema)
+    def put(self, body):
+        """Choose how the caller is mailed: `immediate`, one `daily` digest at 08:00 in the
+        chain's timezone, or `off`; `events` narrows the types (unknown types are 422)."""
+        return events.set_notification_setting(
+            db.session, current_actor().user_id, body["email"], body["events"]
+        )
 
 
 @me_blp.route("/tokens")

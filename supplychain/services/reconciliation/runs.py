@@ -32,6 +32,7 @@ from supplychain.models import Chain, ReconciliationRun
 from supplychain.models.base import utcnow
 from supplychain.periods import parse_period
 from supplychain.services.audit import Author, record_event
+from supplychain.services.events import publish
 from supplychain.services.reconciliation import background
 from supplychain.services.reconciliation.ledger import (
     check_period,
@@ -345,6 +346,32 @@ def _audit_run(session: Session, run: ReconciliationRun, author: Author | None) 
             "rows": run.rows,
             "error": run.error,
         },
+    )
+    if run.status in ("succeeded", "failed"):
+        _publish_run(session, run)
+
+
+def _publish_run(session: Session, run: ReconciliationRun) -> None:
+    """Tell the chain owner (only) that a run finished, with the same transaction as its status."""
+    owner = select(Chain.owner_org_id).where(Chain.id == run.chain_id)
+    publish(
+        session,
+        chain_id=run.chain_id,
+        type=f"reconciliation.run.{run.status}",
+        subject_type="reconciliation_run",
+        subject_id=run.id,
+        data={
+            "id": str(run.id),
+            "tier": run.tier,
+            "period": run.period,
+            "revision": run.revision,
+            "trigger": run.trigger,
+            "rows": run.rows,
+            "orgs": run.orgs,
+            "error": run.error,
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        },
+        org_ids=owner,
     )
 
 

@@ -1,0 +1,326 @@
+"""Events written with the change (the transactional outbox): the event, the orgs it is addressed
+to and its deliveries, in a fixed number of statements however many orgs it reaches; the pull
+feed; people's email preferences.
+
+`publish` is called by every service that changes something someone must be told of, in the
+same transaction as the change and its audit event: nothing is announced that did not happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from supplychain.access import ChainAccess
+from supplychain.errors import Invalid
+from supplychain.models import Chain, User
+from supplychain.models.base import utcnow
+from supplychain.models.events import (
+    EMAIL_MODES,
+    EVENT_TYPES,
+    Delivery,
+    Event,
+    EventRecipient,
+    NotificationSetting,
+    WebhookEndpoint,
+)
+from supplychain.services.pagination import Page, paginate
+
+# Mailed to everyone who has not chosen their own list (API.md: notice, order, statement events).
+DEFAULT_EMAIL_EVENTS = tuple(
+    t for t in EVENT_TYPES if t.split(".")[0] in ("notice", "order", "statement")
+)
+DIGEST_HOUR = 8
+
+
+def next_digest_at(now: datetime, timezone: str) -> datetime:
+    """The next 08:00 in the chain's timezone strictly after `now`: when daily mail is due."""
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    due = datetime.combine(local.date(), time(DIGEST_HOUR), tzinfo=zone)
+    if due <= local:
+        due = datetime.combine(local.date() + timedelta(days=1), time(DIGEST_HOUR), tzinfo=zone)
+    return due.astimezone(now.tzinfo)
+
+
+def _json_list_has(session: Session, column: Any, values: tuple[str, ...]) -> ColumnElement[bool]:
+    """SQL: the JSON list in `column` holds one of `values` (portable across both databases)."""
+    if session.get_bind().dialect.name == "postgresql":
+        elements = func.json_array_elements_text(column).table_valued("value")
+    else:
+        elements = func.json_each(column).table_valued("value")
+    return exists(select(literal(1)).select_from(elements).where(elements.c.value.in_(values)))
+
+
+def _json_absent(session: Session, column: Any) -> ColumnElement[bool]:
+    """SQL: `column` holds no JSON value: SQL NULL or a JSON null."""
+    typeof = "json_typeof" if session.get_bind().dialect.name == "postgresql" else "json_type"
+    return func.coalesce(getattr(func, typeof)(column), "null") == "null"
+
+
+def publish(
+    session: Session,
+    *,
+    chain_id: int,
+    type: str,
+    subject_type: str,
+    subject_id: int | None,
+    data: dict[str, Any],
+    org_ids: Iterable[int] | Select,
+) -> Event:
+    """Record an event addressed to `org_ids` (ids, or a SELECT of them) and queue its
+    deliveries: one per matching enabled webhook endpoint of an addressed org, one per person
+    of an addressed org whose email preference wants it. Four statements, however many orgs."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    now = utcnow()
+    event = Event(
+        chain_id=chain_id,
+        type=type,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        data=data,
+        occurred_at=now,
+    )
+    session.add(event)
+    session.flush()
+    if isinstance(org_ids, Select):
+        source = org_ids.subquery()
+        session.execute(
+            insert(EventRecipient).from_select(
+                ["event_id", "org_id", "chain_id"],
+                select(literal(event.id), source.c[0], literal(chain_id)).distinct(),
+            )
+        )
+    else:
+        ids = sorted({int(org_id) for org_id in org_ids})
+        if ids:
+            session.execute(
+                insert(EventRecipient),
+                [{"event_id": event.id, "org_id": o, "chain_id": chain_id} for o in ids],
+            )
+    _queue_webhooks(session, event, now)
+    chain = session.get(Chain, chain_id)
+    timezone = chain.timezone if chain is not None else "UTC"
+    _queue_emails(session, event, now, next_digest_at(now, timezone))
+    return event
+
+
+def _addressed(event: Event) -> Select:
+    return select(EventRecipient.org_id).where(EventRecipient.event_id == event.id)
+
+
+def _queue_webhooks(session: Session, event: Event, now: datetime) -> None:
+    """One delivery per enabled, live endpoint of an addressed org that takes this type."""
+    endpoints = (
+        select(
+            literal(event.id),
+            literal(event.chain_id),
+            literal("webhook"),
+            WebhookEndpoint.id,
+            literal("pending"),
+            literal(0),
+            literal(now, Delivery.next_attempt_at.type),
+            literal(now, Delivery.created_at.type),
+        )
+        .join(
+            EventRecipient,
+            and_(
+                EventRecipient.event_id == event.id,
+                EventRecipient.org_id == WebhookEndpoint.org_id,
+            ),
+        )
+        .where(
+            WebhookEndpoint.chain_id == event.chain_id,
+            WebhookEndpoint.enabled.is_(True),
+            WebhookEndpoint.deleted_at.is_(None),
+            _json_list_has(session, WebhookEndpoint.events, (event.type, "*")),
+        )
+    )
+    session.execute(
+        insert(Delivery).from_select(
+            [
+                "event_id",
+                "chain_id",
+                "channel",
+                "endpoint_id",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "created_at",
+            ],
+            endpoints,
+            include_defaults=False,
+        )
+    )
+
+
+def _queue_emails(session: Session, event: Event, now: datetime, digest_at: datetime) -> None:
+    """One delivery per signed-up person of an addressed org whose preference wants the type:
+    due now for `immediate`, at the next digest for `daily`, none for `off`."""
+    mode = func.coalesce(NotificationSetting.email, "immediate")
+    # No list (SQL NULL, or a JSON null) means the default types.
+    wants = case(
+        (
+            _json_absent(session, NotificationSetting.events),
+            true() if event.type in DEFAULT_EMAIL_EVENTS else false(),
+        ),
+        else_=_json_list_has(session, NotificationSetting.events, (event.type,)),
+    )
+    due = case(
+        (mode == "daily", literal(digest_at, Delivery.next_attempt_at.type)),
+        else_=literal(now, Delivery.next_attempt_at.type),
+    )
+    people = (
+        select(
+            literal(event.id),
+            literal(event.chain_id),
+            literal("email"),
+            User.id,
+            literal("pending"),
+            literal(0),
+            due,
+            literal(now, Delivery.created_at.type),
+        )
+        .join(
+            EventRecipient,
+            and_(EventRecipient.event_id == event.id, EventRecipient.org_id == User.org_id),
+        )
+        .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
+        .where(User.password_hash.is_not(None), mode != "off", wants)
+    )
+    session.execute(
+        insert(Delivery).from_select(
+            [
+                "event_id",
+                "chain_id",
+                "channel",
+                "user_id",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "created_at",
+            ],
+            people,
+            include_defaults=False,
+        )
+    )
+
+
+def publish_ping(session: Session, endpoint: WebhookEndpoint) -> Event:
+    """A `ping` addressed to the endpoint's org with exactly one delivery: to that endpoint."""
+    now = utcnow()
+    event = Event(
+        chain_id=endpoint.chain_id,
+        type="ping",
+        subject_type="webhook_endpoint",
+        subject_id=endpoint.id,
+        data={"endpoint_id": str(endpoint.id)},
+        occurred_at=now,
+    )
+    session.add(event)
+    session.flush()
+    session.execute(
+        insert(EventRecipient),
+        [{"event_id": event.id, "org_id": endpoint.org_id, "chain_id": endpoint.chain_id}],
+    )
+    session.add(
+        Delivery(
+            event_id=event.id,
+            chain_id=endpoint.chain_id,
+            channel="webhook",
+            endpoint_id=endpoint.id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return event
+
+
+# --- the pull feed ----------------------------------------------------------------------------
+
+
+def feed_page(
+    session: Session,
+    access: ChainAccess,
+    after: int | None,
+    type: str | None,
+    page: int,
+    page_size: int,
+) -> Page:
+    """Events of the chain addressed to the caller's org, oldest first; `after` an event id."""
+    stmt = (
+        select(Event)
+        .join(
+            EventRecipient,
+            and_(
+                EventRecipient.event_id == Event.id,
+                EventRecipient.org_id == access.actor.org_id,
+                EventRecipient.chain_id == access.chain_id,
+            ),
+        )
+        .where(Event.chain_id == access.chain_id)
+        .order_by(Event.id)
+    )
+    if after is not None:
+        stmt = stmt.where(Event.id > after)
+    if type:
+        stmt = stmt.where(Event.type == type)
+    return paginate(session, stmt, page, page_size)
+
+
+# --- people's email preferences ---------------------------------------------------------------
+
+
+def notification_setting(session: Session, user_id: int) -> dict[str, Any]:
+    """The person's email preference; the default when they never chose."""
+    row = session.get(NotificationSetting, user_id)
+    if row is None:
+        return {"email": "immediate", "events": list(DEFAULT_EMAIL_EVENTS)}
+    return {
+        "email": row.email,
+        "events": list(DEFAULT_EMAIL_EVENTS) if row.events is None else list(row.events),
+    }
+
+
+def set_notification_setting(
+    session: Session, user_id: int, email: str, events: list[str] | None
+) -> dict[str, Any]:
+    """Choose how (and for which event types) the person is mailed; unknown types are refused."""
+    if email not in EMAIL_MODES:
+        raise Invalid("Unknown email mode.", {"email": [f"One of {', '.join(EMAIL_MODES)}."]})
+    if events is not None:
+        unknown = sorted({t for t in events if t not in EVENT_TYPES or t == "ping"})
+        if unknown:
+            raise Invalid("Unknown event types.", {"events": [f"Unknown: {', '.join(unknown)}"]})
+        events = sorted(set(events), key=EVENT_TYPES.index)
+    row = session.get(NotificationSetting, user_id)
+    if row is None:
+        row = NotificationSetting(user_id=user_id)
+        session.add(row)
+    row.email = email
+    row.events = null() if events is None else events
+    row.updated_at = utcnow()
+    session.flush()
+    return notification_setting(session, user_id)

@@ -309,11 +309,13 @@ def set_notification_setting(
 ) -> dict[str, Any]:
     """Choose how (and for which event types) the person is mailed; unknown types are refused."""
     if email not in EMAIL_MODES:
-        raise Invalid("Unknown email mode.", {"email": [f"One of {', '.join(EMAIL_MODES)}."]})
+        raise Invalid("Unknown email mode.", {"email": [f"One of: {', '.join(EMAIL_MODES)}."]})
     if events is not None:
         unknown = sorted({t for t in events if t not in EVENT_TYPES or t == "ping"})
         if unknown:
-            raise Invalid("Unknown event types.", {"events": [f"Unknown: {', '.join(unknown)}"]})
+            raise Invalid(
+                "Unknown event types.", {"events": [f"Unknown event types: {', '.join(unknown)}"]}
+            )
         events = sorted(set(events), key=EVENT_TYPES.index)
     row = session.get(NotificationSetting, user_id)
     if row is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, utcnow
@@ -114,6 +115,16 @@ class Member(Base):
 
     org: Mapped[Org] = relationship(lazy="joined", innerjoin=True)
     group: Mapped[Group | None] = relationship(lazy="joined")
+
+    @hybrid_property
+    def is_current(self) -> bool:
+        """The org belongs to the chain now: not removed (removal keeps the row for history)."""
+        return self.removed_at is None
+
+    @is_current.inplace.expression
+    @classmethod
+    def _is_current_sql(cls) -> ColumnElement[bool]:
+        return cls.removed_at.is_(None)
 
 
 class Contact(Base):

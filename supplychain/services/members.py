@@ -59,7 +59,7 @@ def _member_base(access: ChainAccess) -> Select:
         select(Member)
         .join(Org, Org.id == Member.org_id)
         .outerjoin(Group, Group.id == Member.group_id)
-        .where(Member.chain_id == access.chain_id, Member.removed_at.is_(None))
+        .where(Member.chain_id == access.chain_id, Member.is_current)
     )
 
 
@@ -80,7 +80,7 @@ def _check_custom_id_free(
 ) -> None:
     holder = session.scalar(
         select(Member.org_id).where(
-            Member.chain_id == chain_id, Member.custom_id == custom_id, Member.removed_at.is_(None)
+            Member.chain_id == chain_id, Member.custom_id == custom_id, Member.is_current
         )
     )
     if holder is not None and holder != org_id:
@@ -123,7 +123,7 @@ def add_member(
     member = session.scalar(
         select(Member).where(Member.chain_id == chain.id, Member.org_id == org.id)
     )
-    if member is not None and member.removed_at is None:
+    if member is not None and member.is_current:
         raise Conflict(
             "This org is a member of the chain already.", {"org_id": ["Already a member."]}
         )
@@ -461,7 +461,7 @@ def contacts_page(
             Member,
             (Member.chain_id == Contact.chain_id)
             & (Member.org_id == Contact.org_id)
-            & Member.removed_at.is_(None),
+            & Member.is_current,
         )
         .outerjoin(Group, Group.id == Member.group_id)
         .where(Contact.chain_id == access.chain_id)

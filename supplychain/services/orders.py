@@ -239,7 +239,7 @@ def issue_order(
         select(Member.id).where(
             Member.chain_id == access.chain_id,
             Member.org_id == counterparty_id,
-            Member.removed_at.is_(None),
+            Member.is_current,
         )
     )
     if member is None:

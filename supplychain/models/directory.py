@@ -13,6 +13,12 @@ from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, u
 
 ORG_KINDS = ("manufacturer", "supplier", "dealer", "distributor", "logistics", "other")
 USER_ROLES = ("admin", "staff")
+MAX_CUSTOM_ID = 64  # members.custom_id's width
+
+
+def valid_custom_id(custom_id: str | None) -> bool:
+    """The custom-id rule: a member's dealer or supplier code has 1 to MAX_CUSTOM_ID characters."""
+    return custom_id is not None and 0 < len(custom_id) <= MAX_CUSTOM_ID
 
 
 class Org(Base):
@@ -108,7 +114,7 @@ class Member(Base):
     id: Mapped[intpk]
     chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
     org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
-    custom_id: Mapped[str | None] = mapped_column(String(64))
+    custom_id: Mapped[str | None] = mapped_column(String(MAX_CUSTOM_ID))
     group_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("groups.id"), index=True)
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     removed_at: Mapped[datetime | None]

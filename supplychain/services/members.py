@@ -15,15 +15,13 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Chain, Contact, Group, Link, Member, Org, User
 from supplychain.models.base import utcnow
-from supplychain.models.directory import ORG_KINDS, USER_ROLES
+from supplychain.models.directory import MAX_CUSTOM_ID, ORG_KINDS, USER_ROLES, valid_custom_id
 from supplychain.services.accounts import assign_invite_code, find_user_by_email, normalise_email
 from supplychain.services.audit import record_event
 from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
 from supplychain.services.groups import ensure_group, normalise_group_path, paths_within
 from supplychain.services.pagination import Page, paginate
 from supplychain.services.visibility import visible_members_clause
-
-MAX_CUSTOM_ID = 64
 
 
 @dataclass
@@ -168,7 +166,7 @@ def _check_member_fields(
 ) -> None:
     """The rules the API schemas check, enforced here too for every other caller (imports, seeds)."""
     errors: dict[str, Any] = {}
-    if not custom_id or len(custom_id) > MAX_CUSTOM_ID:
+    if not valid_custom_id(custom_id):
         errors["custom_id"] = [f"1 to {MAX_CUSTOM_ID} characters."]
     if new_org is not None and new_org.get("kind") not in ORG_KINDS:
         errors["org"] = {"kind": [f"One of: {', '.join(ORG_KINDS)}."]}
@@ -350,7 +348,7 @@ def update_member(
     member = require_member(session, access, org_id)
     lock_chain(session, access.chain)
     changes: dict[str, Any] = {}
-    if custom_id is not None and not 0 < len(custom_id) <= MAX_CUSTOM_ID:
+    if custom_id is not None and not valid_custom_id(custom_id):
         raise Invalid("Invalid custom id.", {"custom_id": [f"1 to {MAX_CUSTOM_ID} characters."]})
     if custom_id is not None and custom_id != member.custom_id:
         _check_custom_id_free(session, access.chain_id, custom_id, member.org_id)

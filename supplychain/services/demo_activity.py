@@ -315,15 +315,14 @@ def _order_step(
         )
     elif kind == "ship":
         left = {
-            line.line_no: (line.confirmed_qty or Decimal(0)) - line.shipped_qty
+            line.line_no: line.shippable_qty
             for line in orders.get_order(session, access, order_id).lines
-            if line.ack_status in orders.SHIPPABLE_LINES
         }
         movements = _movements(step, left)
         shipments.record_shipment(session, access, order_id, movements, step.get("ref"), at)
     elif kind == "receive":
         left = {
-            line.line_no: line.shipped_qty - line.received_qty
+            line.line_no: line.receivable_qty
             for line in orders.get_order(session, access, order_id).lines
         }
         movements = _movements(step, left)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, or_, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
@@ -77,7 +77,7 @@ def _visible(stmt: Select, access: ChainAccess) -> Select:
     stmt = stmt.where(Order.chain_id == access.chain_id)
     if not access.is_owner:
         org = access.actor.org_id
-        stmt = stmt.where(or_(Order.buyer_id == org, Order.seller_id == org))
+        stmt = stmt.where(Order.is_party(org))
     return stmt
 
 
@@ -327,9 +327,7 @@ def orders_page(
     if status:
         stmt = stmt.where(Order.status == status)
     if counterparty_id is not None:
-        stmt = stmt.where(
-            or_(Order.buyer_id == counterparty_id, Order.seller_id == counterparty_id)
-        )
+        stmt = stmt.where(Order.is_party(counterparty_id))
     if date_from:
         stmt = stmt.where(Order.created_at >= _start_of(date_from))
     if date_to and date_to < date.max:  # up to 9999-12-31 is no bound (and has no next day)

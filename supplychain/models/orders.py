@@ -36,7 +36,6 @@ ORDER_STATUSES = (
 LINE_STATUSES = ("pending", "accepted", "rejected", "backordered", "changed")
 # Line answers that let the seller ship what it confirmed.
 SHIPPABLE_LINE_STATUSES = ("accepted", "changed", "backordered")
-ORDER_ACTIONS = ("ack", "amend", "cancel", "ship", "receive")
 # Orders waiting for an org, as the worklist counts them.
 WAITING_KINDS = ("to_ack", "to_ship", "to_receive")
 
@@ -105,7 +104,7 @@ class Order(Base):
     def refusal(
         self, org_id: int, action: str, lines: Sequence[OrderLine], version: int | None = None
     ) -> str | None:
-        """Why `org_id` may not take `action` (one of ORDER_ACTIONS) now, or None when it may.
+        """Why `org_id` may not `ack`, `amend`, `cancel`, `ship` or `receive` now; None: it may.
 
         Checked in this order, the first that applies answers: the wrong side (`not_party`,
         `own_order`: only the side that did not issue the order acknowledges it; `not_issuer`:

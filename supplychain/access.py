@@ -50,7 +50,7 @@ class ChainAccess:
 
 def _live_member_of(org_id: Any) -> ColumnElement[bool]:
     """Join condition: `org_id`'s current (not removed) membership of the joined chain."""
-    return (Member.chain_id == Chain.id) & (Member.org_id == org_id) & Member.removed_at.is_(None)
+    return (Member.chain_id == Chain.id) & (Member.org_id == org_id) & Member.is_current
 
 
 # Run by every chain-scoped request: built once, with bound parameters.

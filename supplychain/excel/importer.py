@@ -36,6 +36,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.xml.constants import WORKSHEET_TYPE
 
 from supplychain.errors import BadRequest, Invalid, TooLarge
+from supplychain.models.directory import MAX_CUSTOM_ID
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
@@ -130,7 +131,7 @@ COLUMNS: tuple[ImportColumn, ...] = (
         "custom id",
         "自定义ID",
         "yes",
-        "Text, up to 64 characters; unique in the chain.",
+        f"Text, up to {MAX_CUSTOM_ID} characters; unique in the chain.",
         "DLR-001",
         "The dealer or supplier code. Rows with the same custom id are one company: the current "
         "member with this code is updated, otherwise a new member is created.",

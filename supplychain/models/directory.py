@@ -24,6 +24,12 @@ from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, u
 
 ORG_KINDS = ("manufacturer", "supplier", "dealer", "distributor", "logistics", "other")
 USER_ROLES = ("admin", "staff")
+MAX_CUSTOM_ID = 64  # members.custom_id's width
+
+
+def valid_custom_id(custom_id: str | None) -> bool:
+    """The custom-id rule: a member's dealer or supplier code has 1 to MAX_CUSTOM_ID characters."""
+    return custom_id is not None and 0 < len(custom_id) <= MAX_CUSTOM_ID
 
 
 class Org(Base):
@@ -138,13 +144,23 @@ class Member(Base):
     id: Mapped[intpk]
     chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
     org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
-    custom_id: Mapped[str | None] = mapped_column(String(64))
+    custom_id: Mapped[str | None] = mapped_column(String(MAX_CUSTOM_ID))
     group_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("groups.id"), index=True)
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     removed_at: Mapped[datetime | None]
 
     org: Mapped[Org] = relationship(lazy="joined", innerjoin=True)
     group: Mapped[Group | None] = relationship(lazy="joined")
+
+    @hybrid_property
+    def is_current(self) -> bool:
+        """The org belongs to the chain now: not removed (removal keeps the row for history)."""
+        return self.removed_at is None
+
+    @is_current.inplace.expression
+    @classmethod
+    def _is_current_sql(cls) -> ColumnElement[bool]:
+        return cls.removed_at.is_(None)
 
 
 class Contact(Base):

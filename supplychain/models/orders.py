@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    case,
+    func,
+    or_,
+)
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from supplychain.models.base import AMOUNT, Base, BigId, intpk, money, str50, utcnow
@@ -20,6 +34,21 @@ ORDER_STATUSES = (
     "cancelled",
 )
 LINE_STATUSES = ("pending", "accepted", "rejected", "backordered", "changed")
+# Line answers that let the seller ship what it confirmed.
+SHIPPABLE_LINE_STATUSES = ("accepted", "changed", "backordered")
+# Orders waiting for an org, as the worklist counts them.
+WAITING_KINDS = ("to_ack", "to_ship", "to_receive")
+
+
+@dataclass(frozen=True)
+class OrderActions:
+    """What one org may do to an order now: the forms its page shows, what the services allow."""
+
+    ack: bool
+    amend: bool
+    cancel: bool
+    ship: bool
+    receive: bool
 
 
 class Order(Base):
@@ -55,6 +84,93 @@ class Order(Base):
         order_by="OrderLine.line_no", lazy="raise", cascade="all, delete-orphan"
     )
 
+    # --- rules: who may do what to an order, in Python and (for the worklist) in SQL ----------
+
+    @hybrid_property
+    def is_live(self) -> bool:
+        """Not cancelled: nothing more happens to a cancelled order."""
+        return self.status != "cancelled"
+
+    @hybrid_method
+    def is_party(self, org_id: Any) -> bool:
+        """The org is the order's buyer or its seller."""
+        return org_id in (self.buyer_id, self.seller_id)
+
+    @is_party.inplace.expression
+    @classmethod
+    def _is_party_sql(cls, org_id: Any) -> ColumnElement[bool]:
+        return or_(cls.buyer_id == org_id, cls.seller_id == org_id)
+
+    def refusal(
+        self, org_id: int, action: str, lines: Sequence[OrderLine], version: int | None = None
+    ) -> str | None:
+        """Why `org_id` may not `ack`, `amend`, `cancel`, `ship` or `receive` now; None: it may.
+
+        Checked in this order, the first that applies answers: the wrong side (`not_party`,
+        `own_order`: only the side that did not issue the order acknowledges it; `not_issuer`:
+        only the issuer amends or cancels; `not_seller`, `not_buyer`: who ships and receives),
+        `cancelled`, `stale` (`version` is not the order's; None checks no version), `shipped`
+        (once goods have shipped the order is no longer acknowledged, amended or cancelled).
+        """
+        if action == "ack":
+            if not self.is_party(org_id):
+                return "not_party"
+            if org_id == self.issuer_id:
+                return "own_order"
+        elif action in ("amend", "cancel"):
+            if org_id != self.issuer_id:
+                return "not_issuer"
+        elif action == "ship":
+            if org_id != self.seller_id:
+                return "not_seller"
+        elif action == "receive":
+            if org_id != self.buyer_id:
+                return "not_buyer"
+        else:
+            raise ValueError(f"Unknown order action: {action}")
+        if not self.is_live:
+            return "cancelled"
+        if version is not None and version != self.version:
+            return "stale"
+        if action in ("ack", "amend", "cancel") and any(line.shipped_qty > 0 for line in lines):
+            return "shipped"
+        return None
+
+    def actions_for(self, org_id: int, lines: Sequence[OrderLine]) -> OrderActions:
+        """What `org_id` may do now: every action its `refusal` allows, and shipping or receiving
+        only while a line has something left to ship or receive."""
+
+        def may(action: str) -> bool:
+            return self.refusal(org_id, action, lines) is None
+
+        return OrderActions(
+            ack=may("ack"),
+            amend=may("amend"),
+            cancel=may("cancel"),
+            ship=may("ship") and any(line.shippable_qty > 0 for line in lines),
+            receive=may("receive") and any(line.receivable_qty > 0 for line in lines),
+        )
+
+    @classmethod
+    def awaiting(cls, org_id: Any, which: str) -> ColumnElement[bool]:
+        """SQL twin of `actions_for`, for the worklist: orders that wait for `org_id` to answer
+        (`to_ack`: `ack` on an order still `issued`, not a re-acknowledgment), `to_ship` or
+        `to_receive` (the `ship` and `receive` actions)."""
+        if which == "to_ack":
+            # An issued order has nothing shipped (amending replaces the lines): no `shipped` test.
+            return and_(
+                cls.is_live, cls.status == "issued", cls.is_party(org_id), cls.issuer_id != org_id
+            )
+        if which == "to_ship":
+            return and_(
+                cls.is_live, cls.seller_id == org_id, cls.lines.any(OrderLine.shippable_qty > 0)
+            )
+        if which == "to_receive":
+            return and_(
+                cls.is_live, cls.buyer_id == org_id, cls.lines.any(OrderLine.receivable_qty > 0)
+            )
+        raise ValueError(f"Unknown kind of waiting order: {which}")
+
 
 class OrderLine(Base):
     """One line: what was ordered, what the other side confirmed, shipped and received."""
@@ -79,6 +195,29 @@ class OrderLine(Base):
     ack_reason: Mapped[str | None] = mapped_column(String(500))
     shipped_qty: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
     received_qty: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
+
+    @hybrid_property
+    def shippable_qty(self) -> Decimal:
+        """Confirmed and not yet shipped, on a line whose answer lets it ship; else 0."""
+        if self.ack_status not in SHIPPABLE_LINE_STATUSES:
+            return Decimal(0)
+        return (self.confirmed_qty or Decimal(0)) - self.shipped_qty
+
+    @shippable_qty.inplace.expression
+    @classmethod
+    def _shippable_qty_sql(cls) -> ColumnElement[Decimal]:
+        return case(
+            (
+                cls.ack_status.in_(SHIPPABLE_LINE_STATUSES),
+                func.coalesce(cls.confirmed_qty, 0) - cls.shipped_qty,
+            ),
+            else_=0,
+        )
+
+    @hybrid_property
+    def receivable_qty(self) -> Decimal:
+        """Shipped and not yet received."""
+        return self.shipped_qty - self.received_qty
 
 
 class OrderEvent(Base):

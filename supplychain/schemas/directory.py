@@ -8,7 +8,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from supplychain.graph import valid_tier
-from supplychain.models.directory import ORG_KINDS, USER_ROLES
+from supplychain.models.directory import MAX_CUSTOM_ID, ORG_KINDS, USER_ROLES
 from supplychain.schemas.common import (
     MOBILE_PATTERN,
     BaseSchema,
@@ -85,7 +85,7 @@ class ContactCreateSchema(BaseSchema):
 class MemberCreateSchema(BaseSchema):
     org = fields.Nested(NewOrgSchema)
     org_id = Id()
-    custom_id = Text(required=True, max_length=64)
+    custom_id = Text(required=True, max_length=MAX_CUSTOM_ID)
     group = Text(load_default=None, allow_none=True, max_length=1100)
     contacts = fields.List(
         fields.Nested(ContactCreateSchema), load_default=list, validate=validate.Length(max=200)
@@ -99,7 +99,7 @@ class MemberCreateSchema(BaseSchema):
 
 class MemberPatchSchema(BaseSchema):
     group = Text(allow_none=True, max_length=1100, metadata={"description": "null: no group"})
-    custom_id = Text(max_length=64)
+    custom_id = Text(max_length=MAX_CUSTOM_ID)
 
 
 class ContactSchema(BaseSchema):

@@ -167,7 +167,7 @@ def _normalise_scope(
         select(Member.id).where(
             Member.chain_id == access.chain_id,
             Member.org_id == org_id,
-            Member.removed_at.is_(None),
+            Member.is_current,
         )
     )
     if not member:

@@ -71,7 +71,7 @@ def chain_graph(session: Session, chain: Chain) -> chain_graphs.ChainGraph:
 
     def load() -> chain_graphs.ChainGraph:
         org_ids = session.scalars(
-            select(Member.org_id).where(Member.chain_id == chain.id, Member.removed_at.is_(None))
+            select(Member.org_id).where(Member.chain_id == chain.id, Member.is_current)
         )
         links = session.execute(
             select(Link.supplier_id, Link.customer_id).where(Link.chain_id == chain.id)

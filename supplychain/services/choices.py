@@ -46,7 +46,7 @@ def linked_orgs(session: Session, access: ChainAccess) -> dict[str, list[tuple[i
             and_(
                 Member.chain_id == Link.chain_id,
                 Member.org_id == other,
-                Member.removed_at.is_(None),
+                Member.is_current,
             ),
         )
         .where(
@@ -80,7 +80,7 @@ def audience_choices(session: Session, access: ChainAccess) -> dict[str, Any]:
     orgs = session.execute(
         select(Org.id, Org.name)
         .join(Member, Member.org_id == Org.id)
-        .where(Member.chain_id == access.chain_id, Member.removed_at.is_(None), Member.org_id != me)
+        .where(Member.chain_id == access.chain_id, Member.is_current, Member.org_id != me)
         .order_by(Org.name)
         .limit(MAX_AUDIENCE_ORGS)
     ).all()

@@ -313,21 +313,13 @@ def _order_step(
             reason=step.get("reason"),
             lines=answers,
         )
-    elif kind == "ship":
+    elif kind in ("ship", "receive"):
         left = {
-            line.line_no: (line.confirmed_qty or Decimal(0)) - line.shipped_qty
-            for line in orders.get_order(session, access, order_id).lines
-            if line.ack_status in orders.SHIPPABLE_LINES
-        }
-        movements = _movements(step, left)
-        shipments.record_shipment(session, access, order_id, movements, step.get("ref"), at)
-    elif kind == "receive":
-        left = {
-            line.line_no: line.shipped_qty - line.received_qty
+            line.line_no: line.shippable_qty if kind == "ship" else line.receivable_qty
             for line in orders.get_order(session, access, order_id).lines
         }
-        movements = _movements(step, left)
-        shipments.record_receipt(session, access, order_id, movements, step.get("ref"), at)
+        record = shipments.record_shipment if kind == "ship" else shipments.record_receipt
+        record(session, access, order_id, _movements(step, left), step.get("ref"), at)
     elif kind == "cancel":
         orders.cancel_order(session, access, order_id, step["reason"], None)
     else:

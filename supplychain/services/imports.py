@@ -203,7 +203,7 @@ def _current_members(session: Session, chain_id: int, custom_ids: list[str]) -> 
             select(Member.id, Member.org_id, Member.custom_id, Org.name, Org.kind, Group.path)
             .join(Org, Org.id == Member.org_id)
             .outerjoin(Group, Group.id == Member.group_id)
-            .where(Member.chain_id == chain_id, Member.removed_at.is_(None), among)
+            .where(Member.chain_id == chain_id, Member.is_current, among)
         )
         for member_id, org_id, custom_id, name, kind, path in rows:
             current[custom_id] = _Current(member_id, org_id, name, kind, path)

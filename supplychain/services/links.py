@@ -24,7 +24,7 @@ def _active_member(session: Session, chain_id: int, org_id: int | None) -> Membe
         return None
     return session.scalar(
         select(Member).where(
-            Member.chain_id == chain_id, Member.org_id == org_id, Member.removed_at.is_(None)
+            Member.chain_id == chain_id, Member.org_id == org_id, Member.is_current
         )
     )
 
@@ -127,7 +127,7 @@ def graph_snapshot(session: Session, access: ChainAccess) -> dict[str, Any]:
         select(Member.org_id, Org.name, Org.kind, Group.path)
         .join(Org, Org.id == Member.org_id)
         .outerjoin(Group, Group.id == Member.group_id)
-        .where(Member.chain_id == access.chain_id, Member.removed_at.is_(None))
+        .where(Member.chain_id == access.chain_id, Member.is_current)
         .order_by(Member.org_id)
     ).all()
     nodes = [

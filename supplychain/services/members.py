@@ -15,7 +15,7 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Chain, Contact, Group, Link, Member, Org, User
 from supplychain.models.base import utcnow
-from supplychain.models.directory import ORG_KINDS, USER_ROLES
+from supplychain.models.directory import MAX_CUSTOM_ID, ORG_KINDS, USER_ROLES, valid_custom_id
 from supplychain.services.accounts import assign_invite_code, find_user_by_email, normalise_email
 from supplychain.services.audit import record_event
 from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
@@ -23,8 +23,6 @@ from supplychain.services.events import publish
 from supplychain.services.groups import ensure_group, normalise_group_path, paths_within
 from supplychain.services.pagination import Page, paginate
 from supplychain.services.visibility import visible_members_clause
-
-MAX_CUSTOM_ID = 64
 
 
 @dataclass
@@ -60,7 +58,7 @@ def _member_base(access: ChainAccess) -> Select:
         select(Member)
         .join(Org, Org.id == Member.org_id)
         .outerjoin(Group, Group.id == Member.group_id)
-        .where(Member.chain_id == access.chain_id, Member.removed_at.is_(None))
+        .where(Member.chain_id == access.chain_id, Member.is_current)
     )
 
 
@@ -81,7 +79,7 @@ def _check_custom_id_free(
 ) -> None:
     holder = session.scalar(
         select(Member.org_id).where(
-            Member.chain_id == chain_id, Member.custom_id == custom_id, Member.removed_at.is_(None)
+            Member.chain_id == chain_id, Member.custom_id == custom_id, Member.is_current
         )
     )
     if holder is not None and holder != org_id:
@@ -124,7 +122,7 @@ def add_member(
     member = session.scalar(
         select(Member).where(Member.chain_id == chain.id, Member.org_id == org.id)
     )
-    if member is not None and member.removed_at is None:
+    if member is not None and member.is_current:
         raise Conflict(
             "This org is a member of the chain already.", {"org_id": ["Already a member."]}
         )
@@ -170,7 +168,7 @@ def _check_member_fields(
 ) -> None:
     """The rules the API schemas check, enforced here too for every other caller (imports, seeds)."""
     errors: dict[str, Any] = {}
-    if not custom_id or len(custom_id) > MAX_CUSTOM_ID:
+    if not valid_custom_id(custom_id):
         errors["custom_id"] = [f"1 to {MAX_CUSTOM_ID} characters."]
     if new_org is not None and new_org.get("kind") not in ORG_KINDS:
         errors["org"] = {"kind": [f"One of: {', '.join(ORG_KINDS)}."]}
@@ -352,7 +350,7 @@ def update_member(
     member = require_member(session, access, org_id)
     lock_chain(session, access.chain)
     changes: dict[str, Any] = {}
-    if custom_id is not None and not 0 < len(custom_id) <= MAX_CUSTOM_ID:
+    if custom_id is not None and not valid_custom_id(custom_id):
         raise Invalid("Invalid custom id.", {"custom_id": [f"1 to {MAX_CUSTOM_ID} characters."]})
     if custom_id is not None and custom_id != member.custom_id:
         _check_custom_id_free(session, access.chain_id, custom_id, member.org_id)
@@ -493,7 +491,7 @@ def contacts_page(
             Member,
             (Member.chain_id == Contact.chain_id)
             & (Member.org_id == Contact.org_id)
-            & Member.removed_at.is_(None),
+            & Member.is_current,
         )
         .outerjoin(Group, Group.id == Member.group_id)
         .where(Contact.chain_id == access.chain_id)

@@ -111,7 +111,7 @@ def resolve_audience(session: Session, access: ChainAccess, audience: Audience) 
     errors: dict[str, Any] = {}
     graph = chain_graph(session, chain)
     recipients: set[int] = set()
-    active = select(Member.org_id).where(Member.chain_id == chain.id, Member.removed_at.is_(None))
+    active = select(Member.org_id).where(Member.chain_id == chain.id, Member.is_current)
     if audience.all:
         recipients.update(session.scalars(active))
     bad_tiers = [t for t in audience.tiers if not valid_tier(t) or not graph.orgs_in_tier(t)]

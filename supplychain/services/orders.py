@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
@@ -27,7 +27,6 @@ APP = "orders"
 MAX_LINES = 2000
 # Order states in which the other side's acknowledgment has been given.
 ACKNOWLEDGED = ("accepted", "accepted_with_changes", "partially_accepted", "rejected")
-SHIPPABLE_LINES = ("accepted", "changed", "backordered")
 # X12 855 BAK02 (transaction set purpose of the acknowledgment) per resulting order status.
 BAK02 = {
     "accepted": "AD",  # acknowledge - with detail, no change
@@ -79,7 +78,7 @@ def _visible(stmt: Select, access: ChainAccess) -> Select:
     stmt = stmt.where(Order.chain_id == access.chain_id)
     if not access.is_owner:
         org = access.actor.org_id
-        stmt = stmt.where(or_(Order.buyer_id == org, Order.seller_id == org))
+        stmt = stmt.where(Order.is_party(org))
     return stmt
 
 
@@ -184,28 +183,39 @@ def _brief(data: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _check_version(order: Order, version: int) -> None:
-    if version != order.version:
+# The past participle of each action, as the refusals name it.
+_DONE = {"ack": "re-acknowledged", "amend": "amended", "cancel": "cancelled"}
+
+
+def check_allowed(
+    order: Order,
+    lines: list[OrderLine],
+    access: ChainAccess,
+    action: str,
+    version: int | None = None,
+) -> None:
+    """Refuse what the caller may not do to the order, as `Order.refusal` decides: 403 for the
+    wrong side, 409 once cancelled, on a stale `version` or after goods have shipped."""
+    reason = order.refusal(access.actor.org_id, action, lines, version)
+    if reason is None:
+        return
+    if reason == "not_party":
+        raise Forbidden("Only the parties of an order may acknowledge it.")
+    if reason == "own_order":
+        raise Forbidden("The issuer cannot acknowledge its own order.")
+    if reason == "not_issuer":
+        raise Forbidden(f"Only the issuer may {action} an order.")
+    if reason in ("not_seller", "not_buyer"):
+        party, what = ("seller", "shipments") if action == "ship" else ("buyer", "receipts")
+        raise Forbidden(f"Only the {party} records {what}.")
+    if reason == "cancelled":
+        raise Conflict("The order is cancelled.")
+    if reason == "stale":
         raise Conflict(
             f"Stale version {version}: the order is at version {order.version}.",
             {"version": [f"Current version is {order.version}."]},
         )
-
-
-def check_not_cancelled(order: Order) -> None:
-    """409 once the order is cancelled: nothing more happens to it."""
-    if order.status == "cancelled":
-        raise Conflict("The order is cancelled.")
-
-
-def _nothing_shipped(session: Session, order: Order, what: str) -> None:
-    shipped = session.scalar(
-        select(func.count())
-        .select_from(OrderLine)
-        .where(OrderLine.order_id == order.id, OrderLine.shipped_qty > 0)
-    )
-    if shipped:
-        raise Conflict(f"Goods have been shipped on this order; it can no longer be {what}.")
+    raise Conflict(f"Goods have been shipped on this order; it can no longer be {_DONE[action]}.")
 
 
 def _check_new_lines(lines: list[NewLine]) -> None:
@@ -271,7 +281,7 @@ def issue_order(
         select(Member.id).where(
             Member.chain_id == access.chain_id,
             Member.org_id == counterparty_id,
-            Member.removed_at.is_(None),
+            Member.is_current,
         )
     )
     if member is None:
@@ -349,9 +359,7 @@ def orders_page(
     if status:
         stmt = stmt.where(Order.status == status)
     if counterparty_id is not None:
-        stmt = stmt.where(
-            or_(Order.buyer_id == counterparty_id, Order.seller_id == counterparty_id)
-        )
+        stmt = stmt.where(Order.is_party(counterparty_id))
     if date_from:
         stmt = stmt.where(Order.created_at >= _start_of(date_from))
     if date_to and date_to < date.max:  # up to 9999-12-31 is no bound (and has no next day)
@@ -445,15 +453,8 @@ def acknowledge_order(
 ) -> Order:
     """The receiving side accepts, rejects or answers line by line; a re-ack before shipping replaces."""
     order = load_order(session, access, order_id, lock=True)
-    me = access.actor.org_id
-    if me not in (order.buyer_id, order.seller_id):
-        raise Forbidden("Only the parties of an order may acknowledge it.")
-    if me == order.issuer_id:
-        raise Forbidden("The issuer cannot acknowledge its own order.")
-    check_not_cancelled(order)
-    _check_version(order, version)
-    _nothing_shipped(session, order, "re-acknowledged")
     current = lines_of(session, order.id)
+    check_allowed(order, current, access, "ack", version)
     by_no = {line.line_no: line for line in current}
     if decision == "lines":
         answers = _check_line_answers(lines or [], by_no)
@@ -545,22 +546,12 @@ def _check_line_answers(lines: list[LineAck], by_no: dict[int, OrderLine]) -> di
 # --- amending and cancelling ------------------------------------------------------------------
 
 
-def _issuer_only(order: Order, access: ChainAccess, what: str) -> None:
-    if access.actor.org_id != order.issuer_id:
-        if access.actor.org_id in (order.buyer_id, order.seller_id) or access.is_owner:
-            raise Forbidden(f"Only the issuer may {what} an order.")
-        raise NotFound("No such order.")
-
-
 def amend_order(
     session: Session, access: ChainAccess, order_id: int | None, version: int, lines: list[NewLine]
 ) -> Order:
     """The issuer replaces the lines before any shipment: a new version, acknowledgment pending."""
     order = load_order(session, access, order_id, lock=True)
-    _issuer_only(order, access, "amend")
-    check_not_cancelled(order)
-    _check_version(order, version)
-    _nothing_shipped(session, order, "amended")
+    check_allowed(order, lines_of(session, order.id), access, "amend", version)
     _check_new_lines(lines)
     session.execute(delete(OrderLine).where(OrderLine.order_id == order.id))
     session.execute(insert(OrderLine), _line_rows(order.id, lines))
@@ -582,11 +573,7 @@ def cancel_order(
 ) -> Order:
     """The issuer cancels before any shipment; every later action on the order is 409."""
     order = load_order(session, access, order_id, lock=True)
-    _issuer_only(order, access, "cancel")
-    check_not_cancelled(order)
-    if version is not None:
-        _check_version(order, version)
-    _nothing_shipped(session, order, "cancelled")
+    check_allowed(order, lines_of(session, order.id), access, "cancel", version)
     order.status = "cancelled"
     order.ack_code = None
     order.cancel_reason = reason

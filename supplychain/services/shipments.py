@@ -12,12 +12,12 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Conflict, Forbidden, Invalid
+from supplychain.errors import Conflict, Invalid
 from supplychain.models import Order, OrderLine
 from supplychain.models.base import utcnow
+from supplychain.models.orders import SHIPPABLE_LINE_STATUSES
 from supplychain.services.orders import (
-    SHIPPABLE_LINES,
-    check_not_cancelled,
+    check_allowed,
     lines_of,
     load_order,
     plain,
@@ -50,16 +50,15 @@ def _movable(
     session: Session,
     access: ChainAccess,
     order_id: int | None,
-    party: str,
+    action: str,
     movements: list[Movement],
 ) -> tuple[Order, dict[int, OrderLine]]:
-    """Lock the order for its seller or buyer (`party`) and check the lines a movement names."""
+    """Lock the order for the side that may `ship` or `receive` and check the lines a movement
+    names."""
     order = load_order(session, access, order_id, lock=True)
-    if access.actor.org_id != getattr(order, f"{party}_id"):
-        what = "shipments" if party == "seller" else "receipts"
-        raise Forbidden(f"Only the {party} records {what}.")
-    check_not_cancelled(order)
-    by_no = {line.line_no: line for line in lines_of(session, order.id)}
+    lines = lines_of(session, order.id)
+    check_allowed(order, lines, access, action)
+    by_no = {line.line_no: line for line in lines}
     _check_movements(movements, by_no)
     return order, by_no
 
@@ -111,16 +110,16 @@ def record_shipment(
     shipped_at: datetime | None,
 ) -> Order:
     """The seller ships confirmed lines; cumulative shipped never exceeds the confirmed quantity."""
-    order, by_no = _movable(session, access, order_id, "seller", movements)
+    order, by_no = _movable(session, access, order_id, "ship", movements)
     errors: dict[str, Any] = {}
     for i, move in enumerate(movements):
         line = by_no[move.line_no]
-        if line.ack_status not in SHIPPABLE_LINES:
+        if line.ack_status not in SHIPPABLE_LINE_STATUSES:
             errors[str(i)] = {
                 "line_no": [f"Line {line.line_no} is {line.ack_status}; not shippable."]
             }
-        elif line.shipped_qty + move.qty > (line.confirmed_qty or 0):
-            left = (line.confirmed_qty or 0) - line.shipped_qty
+        elif move.qty > line.shippable_qty:
+            left = line.shippable_qty
             errors[str(i)] = {"qty": [f"Over-shipping line {line.line_no}: {plain(left)} left."]}
     if errors:
         raise Conflict("These lines cannot be shipped.", {"lines": errors})
@@ -139,12 +138,12 @@ def record_receipt(
     received_at: datetime | None,
 ) -> Order:
     """The buyer records goods received; cumulative received never exceeds what was shipped."""
-    order, by_no = _movable(session, access, order_id, "buyer", movements)
+    order, by_no = _movable(session, access, order_id, "receive", movements)
     errors: dict[str, Any] = {}
     for i, move in enumerate(movements):
         line = by_no[move.line_no]
-        if line.received_qty + move.qty > line.shipped_qty:
-            left = line.shipped_qty - line.received_qty
+        if move.qty > line.receivable_qty:
+            left = line.receivable_qty
             errors[str(i)] = {
                 "qty": [
                     f"Over-receiving line {line.line_no}: {plain(left)} shipped and not received."

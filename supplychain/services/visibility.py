@@ -66,7 +66,7 @@ def _resolve_selector(
                 select(Member.org_id).where(
                     Member.chain_id == chain_id,
                     Member.org_id.in_(orgs),
-                    Member.removed_at.is_(None),
+                    Member.is_current,
                 )
             )
         )

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
-from supplychain.models import Order, OrderLine
+from supplychain.models import Order
+from supplychain.models.orders import WAITING_KINDS
 from supplychain.services import inbox, notices, orders
 from supplychain.services.apps import require_app, usable_app_keys
 from supplychain.services.pagination import Page, paginate
-
-WAITING_KINDS = ("to_ack", "to_ship", "to_receive")
 
 
 @dataclass
@@ -38,26 +37,11 @@ class Waiting:
 
 
 def _awaiting(access: ChainAccess, which: str) -> Select:
-    """Orders of the caller's org that wait for it: acknowledge (the non-issuer side of an
-    issued order), ship (seller, confirmed beyond shipped) or receive (buyer, shipped beyond
-    received)."""
-    me = access.actor.org_id
-    stmt = select(Order).where(Order.chain_id == access.chain_id, Order.status != "cancelled")
-    if which == "to_ack":
-        return stmt.where(
-            Order.status == "issued",
-            Order.issuer_id != me,
-            or_(Order.buyer_id == me, Order.seller_id == me),
-        )
-    lines = select(OrderLine.id).where(OrderLine.order_id == Order.id)
-    if which == "to_ship":
-        pending = lines.where(
-            OrderLine.ack_status.in_(orders.SHIPPABLE_LINES),
-            OrderLine.confirmed_qty > OrderLine.shipped_qty,
-        )
-        return stmt.where(Order.seller_id == me, exists(pending))
-    pending = lines.where(OrderLine.shipped_qty > OrderLine.received_qty)
-    return stmt.where(Order.buyer_id == me, exists(pending))
+    """Orders of the caller's org that wait for it to acknowledge, ship or receive, by the
+    rules of `Order.awaiting` (the SQL twin of what the order page offers)."""
+    return select(Order).where(
+        Order.chain_id == access.chain_id, Order.awaiting(access.actor.org_id, which)
+    )
 
 
 def waiting_for(session: Session, access: ChainAccess, preview: int = 5) -> Waiting:

@@ -27,6 +27,16 @@ from supplychain.services.reconciliation.ledger import (
 APP = "reconciliation"
 
 
+def statement_org(access: ChainAccess, org_id: int | None) -> int:
+    """Whose statement the caller gets: the owner any member's it names (its own when it names
+    none), a partner only its own (403 for another org's)."""
+    me = access.actor.org_id
+    subject = org_id if org_id is not None else me
+    if not access.is_owner and subject != me:
+        raise Forbidden("A partner may download only its own statement.")
+    return subject
+
+
 def write_statement(
     session: Session,
     access: ChainAccess,
@@ -36,10 +46,7 @@ def write_statement(
 ) -> str:
     """One org's statement for a period: a partner its own only, the owner any member's."""
     require_app(session, access, APP)
-    me = access.actor.org_id
-    subject = org_id if org_id is not None else me
-    if not access.is_owner and subject != me:
-        raise Forbidden("A partner may download only its own statement.")
+    subject = statement_org(access, org_id)
     chain = access.chain
     tz = ZoneInfo(chain.timezone)
     period = check_period(period_label, tz)

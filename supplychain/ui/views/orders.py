@@ -82,26 +82,7 @@ def _render_order(
 ):
     view = orders.get_order(db.session, access, parse_id(oid))
     order = view.order
-    me = access.actor.org_id
-    shipped = any(line.shipped_qty > 0 for line in view.lines)
-    live = order.status != "cancelled"
-    forms = {
-        "ack": live
-        and not shipped
-        and me in (order.buyer_id, order.seller_id)
-        and me != order.issuer_id,
-        "ship": live
-        and me == order.seller_id
-        and any(
-            line.ack_status in orders.SHIPPABLE_LINES
-            and (line.confirmed_qty or 0) > line.shipped_qty
-            for line in view.lines
-        ),
-        "receive": live
-        and me == order.buyer_id
-        and any(line.shipped_qty > line.received_qty for line in view.lines),
-        "cancel": live and not shipped and me == order.issuer_id,
-    }
+    forms = order.actions_for(access.actor.org_id, view.lines)
     names = choices.org_names(
         db.session,
         {order.buyer_id, order.seller_id, *(event.org_id for event in view.history)},

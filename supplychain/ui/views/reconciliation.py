@@ -36,7 +36,7 @@ from supplychain.services.reconciliation.runs import (
     runs_query,
 )
 from supplychain.services.reconciliation.schedules import ScheduleSpec, get_schedule, put_schedule
-from supplychain.services.reconciliation.statements import APP, write_statement
+from supplychain.services.reconciliation.statements import APP, statement_org, write_statement
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import FormErrors, compact, integer, on_form_error, text, validated
 from supplychain.ui.i18n import gettext
@@ -285,9 +285,10 @@ def recon_schedule(cid: str):
 
 
 def _statement_org(access: ChainAccess, raw: str | None) -> tuple[int | None, str | None]:
-    """The org whose statement the owner picked (its id and name); a partner always its own."""
-    org_id = parse_id(raw)
-    if not access.is_owner or org_id is None:
+    """The other org whose statements the page offers (its id and name), or None for the
+    caller's own; `statement_org` decides whose may be had (a partner naming another org: 403)."""
+    org_id = statement_org(access, parse_id(raw))
+    if org_id == access.actor.org_id:
         return None, None
     view = members.member_detail(db.session, access, org_id)
     return view.member.org_id, view.member.org.name

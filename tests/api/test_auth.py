@@ -1,4 +1,4 @@
-"""Sign-in, activation, tokens and /me through real HTTP."""
+"""Sign-in, activation, tokens and /me through the API."""
 
 from tests.conftest import PASSWORD, bootstrap
 

@@ -61,12 +61,12 @@ def test_bad_key_is_rejected(world):
     assert "Idempotency-Key" in str(r.json()["errors"])
 
 
-def test_concurrent_retries_create_one_member(world):
+def test_concurrent_retries_create_one_member(world, http_api):
     """A flaky client firing the same request twice at once never creates two members."""
     results = []
 
     def send():
-        client = Api(world.api.base, world.owner.token)
+        client = Api(http_api.base, world.owner.token)
         results.append(
             client.post(
                 world.path("/members"),

@@ -27,7 +27,6 @@ from supplychain.extensions import db
 from supplychain.models import Chain, Contact, Grant, Group, Link, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.services import accounts
-from supplychain.services.accounts import IssuedToken, issue_token
 
 PASSWORD = "correct horse battery"
 
@@ -86,11 +85,6 @@ class UserFactory(BaseFactory):
     role = "staff"
     password_hash = factory.LazyFunction(password_hash)
     activated_at = factory.LazyFunction(utcnow)
-
-
-def sign_in(user: User, name: str = "login", kind: str = "login") -> IssuedToken:
-    """A bearer token for `user`, issued by the accounts service (only its hash is stored)."""
-    return issue_token(db.session, user, name=name, kind=kind)
 
 
 def _bump_graph(chain_id: int) -> None:

@@ -562,17 +562,6 @@ def test_async_run_that_fails_records_why_and_leaves_no_file(live_recon, app, mo
     assert not folder.exists() or list(folder.iterdir()) == []
 
 
-def test_prefer_header_is_read_as_rfc_7240_says():
-    from supplychain.api.reconciliation.routes import _prefers_async
-
-    assert _prefers_async("respond-async")
-    assert _prefers_async("wait=10, RESPOND-ASYNC")
-    assert _prefers_async("respond-async; foo=bar")
-    assert not _prefers_async("")
-    assert not _prefers_async("return=minimal, wait=10")
-    assert not _prefers_async("respond-asyncx")
-
-
 @pytest.fixture
 def d2_blocks(monkeypatch):
     """Producing tier D2's workbook waits until the returned event is set (at most 30 s), so a

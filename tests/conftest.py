@@ -30,6 +30,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,15 @@ def _wipe(application: Flask) -> None:
     _clear_reports(application)
 
 
-def _joined_get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-    """Flask-SQLAlchemy's Session picks the engine itself; while a test's transaction is open,
-    every session uses the connection it was made with instead."""
-    return bind if bind is not None else self.bind
+@cache
+def _joined(session_class: type) -> type:
+    """The app's session class, using the connection it is made with: Flask-SQLAlchemy's
+    Session picks the engine itself and would ignore `bind`."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind if bind is not None else self.bind
+
+    return type("JoinedSession", (session_class,), {"get_bind": get_bind})
 
 
 class SecondConnection(RuntimeError):
@@ -118,7 +124,7 @@ def rolled_back(application: Flask) -> Iterator[Connection]:
     connection = engine.connect()
     outer = connection.begin()  # on SQLite the engine's "begin" hook issues BEGIN IMMEDIATE
     saved_class, saved_kw = factory.class_, dict(factory.kw)
-    factory.class_ = type("JoinedSession", (saved_class,), {"get_bind": _joined_get_bind})
+    factory.class_ = _joined(saved_class)
     factory.configure(bind=connection, join_transaction_mode="create_savepoint")
     strays: list[str] = []
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from supplychain.db import own_transaction
 from supplychain.errors import Unauthorized
 from supplychain.extensions import db
 from supplychain.models import ApiToken, User
@@ -164,18 +165,16 @@ def _renew_used_token(error: BaseException | None) -> None:
     try:
         # Its own short write transaction, after the request's own has ended: a reading request
         # never turns into a writer (on SQLite that would need the write lock mid-snapshot).
-        with db.engine.connect() as connection:
-            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-            with connection.begin():
-                connection.execute(
-                    update(ApiToken)
-                    .where(
-                        ApiToken.id == token_id,
-                        ApiToken.revoked_at.is_(None),
-                        ApiToken.expires_at < renewed,
-                    )
-                    .values(expires_at=renewed)
+        with own_transaction(db.session()) as connection:
+            connection.execute(
+                update(ApiToken)
+                .where(
+                    ApiToken.id == token_id,
+                    ApiToken.revoked_at.is_(None),
+                    ApiToken.expires_at < renewed,
                 )
+                .values(expires_at=renewed)
+            )
     except OperationalError as exc:
         # The database is busy or away: the token keeps its expiry and a later request renews.
         log.warning("Could not renew sign-in token %s: %s", token_id, exc)

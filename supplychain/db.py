@@ -4,13 +4,15 @@ transaction policy a view declares."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from supplychain.errors import error_response
 from supplychain.extensions import db
@@ -142,3 +144,24 @@ def register_database(app: Flask) -> None:
                 return error_response(409, "The database is busy with a conflicting change; retry.")
             raise
         return response
+
+
+@contextmanager
+def own_transaction(session: Session) -> Iterator[Connection]:
+    """A short write transaction of its own beside the request's, committed when the block ends
+    whatever the request does after (a failed sign-in is counted although the request rolls
+    back). On SQLite it takes the write lock at BEGIN.
+
+    A session joined to an outer transaction (bound to a Connection, as the test suite's
+    rolled-back tests are) gets a savepoint on that connection instead: a second connection would
+    wait for the outer one's lock.
+    """
+    bind = session.get_bind()
+    if isinstance(bind, Connection):
+        with bind.begin_nested():
+            yield bind
+        return
+    with bind.connect() as connection:
+        connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+        with connection.begin():
+            yield connection

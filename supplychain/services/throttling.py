@@ -23,6 +23,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from supplychain.db import own_transaction
 from supplychain.errors import TooManyRequests
 from supplychain.models import SignInAttempt
 from supplychain.models.base import utcnow
@@ -77,31 +78,27 @@ def claim_attempt(session: Session, address: str, email: str | None = None) -> C
     if email is not None:
         limits[email_key(email)] = MAX_FAILURES_PER_EMAIL
     session.rollback()  # nothing to end for a sign-in; the caller's token look-up otherwise
-    with session.get_bind().connect() as connection:
-        connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-        with connection.begin():
-            _lock_keys(connection, sorted(limits))
-            now = utcnow()
-            _delete_expired(connection, now)
-            wait = max(
-                _seconds_until_free(connection, key, limit, now) for key, limit in limits.items()
+    with own_transaction(session) as connection:
+        _lock_keys(connection, sorted(limits))
+        now = utcnow()
+        _delete_expired(connection, now)
+        wait = max(
+            _seconds_until_free(connection, key, limit, now) for key, limit in limits.items()
+        )
+        if wait > 0:
+            log.warning("Sign-in throttled for %s s (%s key(s) at their limit)", wait, len(limits))
+            minutes = math.ceil(wait / 60)
+            raise TooManyRequests(
+                f"Too many failed attempts; try again in {minutes} minutes.", retry_after=wait
             )
-            if wait > 0:
-                log.warning(
-                    "Sign-in throttled for %s s (%s key(s) at their limit)", wait, len(limits)
-                )
-                minutes = math.ceil(wait / 60)
-                raise TooManyRequests(
-                    f"Too many failed attempts; try again in {minutes} minutes.", retry_after=wait
-                )
-            ids = [
-                connection.scalar(
-                    insert(SignInAttempt)
-                    .values(key_hash=key, attempted_at=now)
-                    .returning(SignInAttempt.id)
-                )
-                for key in limits
-            ]
+        ids = [
+            connection.scalar(
+                insert(SignInAttempt)
+                .values(key_hash=key, attempted_at=now)
+                .returning(SignInAttempt.id)
+            )
+            for key in limits
+        ]
     return Claim(ids=tuple(i for i in ids if i is not None))
 
 

@@ -1,4 +1,4 @@
-"""The chain directory through real HTTP: success paths, authorisation and visibility."""
+"""The chain directory through the API: success paths, authorisation and visibility."""
 
 import xml.etree.ElementTree as ET
 

@@ -198,6 +198,7 @@ def test_order_events_reach_both_parties_only(chain, app):
     )
 
 
+@pytest.mark.committed  # a reconciliation run commits in sessions of its own
 def test_directory_and_run_events_reach_the_owner_only(chain, app):
     w = chain
     # The world fixture added four members and four links.
@@ -229,6 +230,7 @@ def test_directory_and_run_events_reach_the_owner_only(chain, app):
     assert w.api.get(w.path("/events"), token=d1b.token).status_code == 404
 
 
+@pytest.mark.committed  # a reconciliation run commits in sessions of its own
 def test_failed_run_is_told_to_the_owner(chain, app, monkeypatch):
     w = chain
     from supplychain.services.reconciliation import ledger

@@ -8,11 +8,12 @@ only 404s.
 
 Data lifetime: `schemathesis.pytest.from_fixture` runs every operation as a subtest of ONE pytest
 test function, so the function-scoped world is seeded once for the whole pass, and conftest's
-autouse wipe runs only after it. Fuzz cases may remove what the world seeded (members, links,
-the rule, the grant, tokens): after each successful write the world puts back what that write
-may have removed (through the API; work only when something is missing) and re-reads the id
-pools it touched, so later operations still find real objects. The caller's own token is never
-revoked (a DELETE aimed at it is aimed at a decoy instead), or every later case would be a 401.
+wipe (the test is `committed`: runs use sessions of their own) runs only after it. Fuzz cases
+may remove what the world seeded (members, links, the rule, the grant, tokens): after each
+successful write the world puts back what that write may have removed (through the API; work
+only when something is missing) and re-reads the id pools it touched, so later operations still
+find real objects. The caller's own token is never revoked (a DELETE aimed at it is aimed at a
+decoy instead), or every later case would be a 401.
 
 Run time is bounded by MAX_EXAMPLES per operation (the coverage phase adds a fixed number of
 cases per operation on top, and costs more than the fuzzing itself). For a longer hunt:
@@ -333,6 +334,7 @@ schema = schemathesis.pytest.from_fixture("fuzz_schema")
 
 
 @pytest.mark.fuzz
+@pytest.mark.committed  # reconciliation runs commit in sessions of their own
 @schema.parametrize()
 def test_api_conforms_to_its_openapi_document(case, fuzz_world: FuzzWorld):
     fuzz_world.prepare(case)

@@ -28,10 +28,10 @@ def owner(app, api: Api):
 
 
 @pytest.fixture(scope="module")
-def openapi(server: str) -> dict:
-    response = Api(server).get("/api/openapi.json")
+def openapi(app) -> dict:
+    response = app.test_client().get("/api/openapi.json")
     assert response.status_code == 200
-    return response.json()
+    return response.get_json()
 
 
 @pytest.fixture
@@ -133,7 +133,14 @@ def test_orders_up_to_the_last_representable_day(api: Api, owner):
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.parametrize("path", ["/reconciliation/runs", "/reconciliation/statements/9999-W52"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        # A run request is checked in the run's own sessions: they must see the chain.
+        pytest.param("/reconciliation/runs", marks=pytest.mark.committed),
+        "/reconciliation/statements/9999-W52",
+    ],
+)
 def test_a_week_ending_after_year_9999_is_no_period(api: Api, owner, dealer, path: str):
     cid = owner.extra["chain_id"]
     if path.endswith("runs"):
@@ -166,6 +173,7 @@ def test_idempotency_key_is_documented_on_creating_posts(openapi: dict):
         assert any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in parameters), path
 
 
+@pytest.mark.committed
 def test_idempotency_key_on_an_endpoint_with_its_own_transactions(api: Api, owner, dealer):
     """The key check used to delete expired keys before the view: on SQLite that held the
     request's write lock while a reconciliation run committed in sessions of its own, which
@@ -174,7 +182,9 @@ def test_idempotency_key_on_an_endpoint_with_its_own_transactions(api: Api, owne
     body = {"tier": "D1", "period": "2026-01"}
     headers = {"Idempotency-Key": "run-d1-2026-01"}
     first = api.post(f"/chains/{cid}/reconciliation/runs", body, headers=headers, token=owner.token)
-    assert first.status_code in (201, 202), first.text
+    # Without `Prefer: respond-async` the run is produced within the request: 201 (202 is only
+    # for a run queued in the background).
+    assert first.status_code == 201, first.text
     again = api.post(f"/chains/{cid}/reconciliation/runs", body, headers=headers, token=owner.token)
     assert (again.status_code, again.json()) == (first.status_code, first.json())
     assert again.headers["Idempotent-Replayed"] == "true"

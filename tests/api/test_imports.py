@@ -1,4 +1,4 @@
-"""Partner import from Excel through real HTTP: the template, good and bad sheets, hostile files,
+"""Partner import from Excel through the API: the template, good and bad sheets, hostile files,
 all-or-nothing, dry runs, re-imports and who may import."""
 
 from __future__ import annotations
@@ -664,7 +664,9 @@ def test_two_hundred_columns_is_413(world, declared):
     assert "30 columns" in r.json()["message"]
 
 
-def test_oversize_upload_is_413_as_json(world):
+def test_oversize_upload_is_413_as_json(live_world):
+    """Over real HTTP: a chunked body (no declared length) is what a socket brings."""
+    world = live_world
     r = upload(world, b"PK" + b"\0" * (6 * 1024 * 1024))
     assert r.status_code == 413
     assert r.json()["code"] == 413 and "larger than 5 MB" in r.json()["message"]

@@ -1,4 +1,4 @@
-"""Supply and demand notices through real HTTP: fan-out, inbox, read/ack/response, isolation."""
+"""Supply and demand notices through the API: fan-out, inbox, read/ack/response, isolation."""
 
 from urllib.parse import parse_qsl
 

@@ -1,4 +1,5 @@
-"""Orders through real HTTP: issue, X12 855 acknowledgment, amend, cancel, ship, receive, races."""
+"""Orders through the API: issue, X12 855 acknowledgment, amend, cancel, ship, receive; races
+over real HTTP."""
 
 import threading
 
@@ -478,12 +479,12 @@ def _race(n, fn):
 
 
 @pytest.mark.parametrize("round_", range(3))
-def test_racing_acknowledgments_apply_once(chain, round_):
+def test_racing_acknowledgments_apply_once(chain, http_api, round_):
     w = chain
     order = _po_from_d1a(w)
 
     def ack():
-        client = Api(w.api.base, w.owner.token)
+        client = Api(http_api.base, w.owner.token)
         return client.post(
             w.path(f"/orders/{order['id']}/ack"), {"version": 1, "decision": "accept"}
         ).status_code
@@ -496,13 +497,13 @@ def test_racing_acknowledgments_apply_once(chain, round_):
 
 
 @pytest.mark.parametrize("round_", range(3))
-def test_racing_shipments_never_over_ship(chain, round_):
+def test_racing_shipments_never_over_ship(chain, http_api, round_):
     w = chain
     order = _po_from_d1a(w, lines=_lines(1))
     _ack(w, order, decision="accept")
 
     def ship():
-        client = Api(w.api.base, w.owner.token)
+        client = Api(http_api.base, w.owner.token)
         return client.post(
             w.path(f"/orders/{order['id']}/shipments"), {"lines": [{"line_no": 1, "qty": "6"}]}
         ).status_code

@@ -1,4 +1,5 @@
-"""Reconciliation through real HTTP: runs, workbooks read back, statements, schedules."""
+"""Reconciliation through the API: runs, workbooks read back, statements, schedules; the runs in
+the background over real HTTP."""
 
 import io
 import os
@@ -18,6 +19,9 @@ from supplychain.models import Order, ReconciliationRun
 from supplychain.periods import monthly_period
 
 PERIOD = monthly_period(datetime.now(UTC).astimezone().date()).label
+# A run commits step by step in sessions of its own (even to refuse a request), which must see
+# what the test made: these tests commit for real.
+pytestmark = pytest.mark.committed
 
 
 def _lines(n=3):
@@ -113,6 +117,13 @@ def recon(world, app):
     )
     assert sub.status_code == 201
     return w
+
+
+@pytest.fixture
+def live_recon(recon, http_api):
+    """The same chain and orders, with its `api` over real HTTP on the loopback server."""
+    recon.api = http_api
+    return recon
 
 
 def _run(w, token=None, **body):
@@ -461,7 +472,7 @@ def test_amounts_are_decimal_exact(recon):
 
 
 @pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's write lock")
-def test_a_run_leaves_the_database_open_to_writers(recon, app, monkeypatch):
+def test_a_run_leaves_the_database_open_to_writers(live_recon, app, monkeypatch):
     """Writing a workbook only reads: while a run writes (a minute for a large tier), dealers'
     acknowledgments and shipments must still get SQLite's write lock."""
     from supplychain.services.reconciliation import ledger
@@ -484,7 +495,7 @@ def test_a_run_leaves_the_database_open_to_writers(recon, app, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ledger, "write_reconciliation_workbook", while_writing)
-    r = _run(recon)
+    r = _run(live_recon)
     assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
     assert writers == ["got the write lock"]
 
@@ -512,8 +523,8 @@ def _settled(w, run_id, seconds=60.0):
     raise AssertionError(f"run {run_id} still {run['status']} after {seconds} s")
 
 
-def test_async_run_answers_at_once_and_finishes_in_the_background(recon):
-    w = recon
+def test_async_run_answers_at_once_and_finishes_in_the_background(live_recon):
+    w = live_recon
     r = _run_async(w)
     assert r.status_code == 202, r.text
     queued = r.json()
@@ -535,8 +546,8 @@ def test_async_run_answers_at_once_and_finishes_in_the_background(recon):
     ]
 
 
-def test_async_run_that_fails_records_why_and_leaves_no_file(recon, app, monkeypatch):
-    w = recon
+def test_async_run_that_fails_records_why_and_leaves_no_file(live_recon, app, monkeypatch):
+    w = live_recon
     from supplychain.services.reconciliation import ledger
 
     def explode(*args, **kwargs):
@@ -549,17 +560,6 @@ def test_async_run_that_fails_records_why_and_leaves_no_file(recon, app, monkeyp
     assert failed["status"] == "failed" and "disk full" in failed["error"]
     folder = Path(app.config["REPORTS_DIR"]) / w.chain_id / PERIOD
     assert not folder.exists() or list(folder.iterdir()) == []
-
-
-def test_prefer_header_is_read_as_rfc_7240_says():
-    from supplychain.api.reconciliation.routes import _prefers_async
-
-    assert _prefers_async("respond-async")
-    assert _prefers_async("wait=10, RESPOND-ASYNC")
-    assert _prefers_async("respond-async; foo=bar")
-    assert not _prefers_async("")
-    assert not _prefers_async("return=minimal, wait=10")
-    assert not _prefers_async("respond-asyncx")
 
 
 @pytest.fixture
@@ -595,10 +595,10 @@ def _failed_run_from_hours_ago(app, w):
         return run.id
 
 
-def test_a_queued_retry_is_not_taken_for_dead(recon, app, d2_blocks):
+def test_a_queued_retry_is_not_taken_for_dead(live_recon, app, d2_blocks):
     """A failed run from hours ago, retried in the background behind another run, waits its turn:
     a second request meanwhile gets the queued run (200), not a second production."""
-    w = recon
+    w = live_recon
     _failed_run_from_hours_ago(app, w)
     ahead = _run_async(w, tier="D2")
     assert ahead.status_code == 202, ahead.text
@@ -614,11 +614,11 @@ def test_a_queued_retry_is_not_taken_for_dead(recon, app, d2_blocks):
 
 
 def test_shutdown_marks_waiting_runs_interrupted_and_they_are_taken_up_at_once(
-    recon, app, d2_blocks
+    live_recon, app, d2_blocks
 ):
     from supplychain.services.reconciliation import background
 
-    w = recon
+    w = live_recon
     ahead = _run_async(w, tier="D2")
     waiting = _run_async(w)
     assert (ahead.status_code, waiting.status_code) == (202, 202)
@@ -644,10 +644,10 @@ def test_shutdown_marks_waiting_runs_interrupted_and_they_are_taken_up_at_once(
     assert again.json()["status"] == "succeeded"
 
 
-def test_a_full_queue_answers_503_and_claims_nothing(recon, d2_blocks, monkeypatch):
+def test_a_full_queue_answers_503_and_claims_nothing(live_recon, d2_blocks, monkeypatch):
     from supplychain.services.reconciliation import background
 
-    w = recon
+    w = live_recon
     monkeypatch.setattr(background, "MAX_QUEUED", 0)
     assert _run_async(w, tier="D2").status_code == 202
 
@@ -698,8 +698,8 @@ def test_a_producer_that_lost_its_claim_records_nothing(recon, app, monkeypatch)
     assert events.json()["items"] == []
 
 
-def test_replaying_an_async_run_keeps_where_to_follow_it(recon):
-    w = recon
+def test_replaying_an_async_run_keeps_where_to_follow_it(live_recon):
+    w = live_recon
     headers = {"Prefer": "respond-async", "Idempotency-Key": "run-d1-async"}
     body = {"tier": "D1", "period": PERIOD}
 
@@ -717,12 +717,12 @@ def test_replaying_an_async_run_keeps_where_to_follow_it(recon):
     assert again.json() == first.json()
 
 
-def test_shutdown_interrupts_a_run_that_outlives_the_grace(recon, app, d2_blocks):
+def test_shutdown_interrupts_a_run_that_outlives_the_grace(live_recon, app, d2_blocks):
     """The run being written when the worker must go: marked interrupted (audited), its claim
     taken away, so what its dying thread does later records nothing; the next request retakes it."""
     from supplychain.services.reconciliation import background
 
-    w = recon
+    w = live_recon
     running = _run_async(w, tier="D2")
     assert running.status_code == 202
     run_id = running.json()["id"]

@@ -139,7 +139,8 @@ def test_token_lifetime_must_be_whole_days_in_range(app, api, days):
     assert "expires_in_days" in r.json()["errors"]["json"]
 
 
-def test_concurrent_uses_renew_without_errors(app, api):
+def test_concurrent_uses_renew_without_errors(app, http_api):
+    api = http_api  # threads need the real server (and real commits)
     """Many requests with a token due for renewal at once: every one answers; one expiry."""
     owner = bootstrap(app, "boss@acme.example")
     token = _login(api, owner.email)

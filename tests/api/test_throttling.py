@@ -148,7 +148,8 @@ def test_odd_and_very_long_emails_cost_one_short_key(app, api):
     assert _attempts(app) == before
 
 
-def test_concurrent_failures_lose_no_count_and_slip_past_no_limit(app, api):
+def test_concurrent_failures_lose_no_count_and_slip_past_no_limit(app, http_api):
+    api = http_api  # threads need the real server (and real commits)
     bootstrap(app, "boss@acme.example")
     with ThreadPoolExecutor(max_workers=10) as pool:
         first = list(pool.map(lambda i: _login(api, f"guess{i}@acme.example"), range(20)))

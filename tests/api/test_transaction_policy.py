@@ -74,8 +74,10 @@ def _notice_for_d1a(world) -> str:
 
 
 @sqlite_only
-def test_a_get_that_writes_takes_the_write_lock_at_begin(world, count_queries):
-    """The first read of a notice is recorded: its GET begins IMMEDIATE, the inbox's plainly."""
+def test_a_get_that_writes_takes_the_write_lock_at_begin(live_world, count_queries):
+    """The first read of a notice is recorded: its GET begins IMMEDIATE, the inbox's plainly.
+    Over real HTTP: a rolled-back test's requests nest savepoints and issue no BEGIN."""
+    world = live_world
     notice = _notice_for_d1a(world)
     d1a = world.parties["D1a"]
     with count_queries() as opening:
@@ -87,9 +89,10 @@ def test_a_get_that_writes_takes_the_write_lock_at_begin(world, count_queries):
 
 
 @sqlite_only
-def test_an_undeclared_get_that_writes_fails_loudly(app, world, monkeypatch, caplog):
+def test_an_undeclared_get_that_writes_fails_loudly(app, live_world, monkeypatch, caplog):
     """Without its declaration the notice's GET would write in a read transaction (and meet
     "database is locked" under load only): in testing it fails at the first write instead."""
+    world = live_world
     notice = _notice_for_d1a(world)
     detail = app.view_functions["notices.NoticeDetail"].view_class
     monkeypatch.delattr(detail.get, "transaction_policy")

@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
+import pytest
 from sqlalchemy import func, select
 
 from supplychain.access import chain_access
@@ -30,6 +31,9 @@ from supplychain.periods import previous_period
 from supplychain.services import worklist
 from supplychain.services.accounts import find_user_by_email
 from supplychain.services.seeding import DEFAULT_SEED, load_demo, produce_demo_runs
+
+# The demo's reconciliation run is produced in sessions of its own: these tests commit.
+pytestmark = pytest.mark.committed
 
 DEALER = "wang.fang@bj-huaxia-auto.example"
 SUPPLIER = "chen.jie@nbcastings.example"

@@ -23,6 +23,9 @@ from supplychain.services.reconciliation.schedules import run_schedule
 from tests.conftest import Api
 
 SH = ZoneInfo("Asia/Shanghai")
+# The scheduler, its runs and the CLI work in sessions and processes of their own, which must see
+# what the test made: these tests commit for real.
+pytestmark = pytest.mark.committed
 
 
 def _schedule(w, **body):
@@ -184,7 +187,7 @@ def test_schedule_changes_reach_a_running_scheduler(world, app):
 
 
 @pytest.mark.parametrize("round_", range(2))
-def test_exactly_once_across_processes_and_api(world, app, database_url, round_):
+def test_exactly_once_across_processes_and_api(world, http_api, app, database_url, round_):
     """Four CLI processes and two API calls ask for the same workbook at once: one is made."""
     period = previous_period("monthly", datetime.now(SH)).label
     env = {
@@ -210,7 +213,7 @@ def test_exactly_once_across_processes_and_api(world, app, database_url, round_)
     api_codes = []
 
     def call():
-        client = Api(world.api.base, world.owner.token)
+        client = Api(http_api.base, world.owner.token)
         api_codes.append(
             client.post(
                 world.path("/reconciliation/runs"), {"tier": "D1", "period": period}

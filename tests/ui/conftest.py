@@ -1,5 +1,5 @@
-"""Fixtures for the pages: a plain HTTP client that speaks forms, a shared Chromium, and a small
-chain with a notice and an order waiting for a dealer."""
+"""Fixtures for the pages: a client that speaks forms (in-process, or over real HTTP), a shared
+Chromium on the loopback server, and a small chain with a notice and an order waiting for a dealer."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from flask import Flask
 
-from tests.conftest import PASSWORD, Api, World
+from tests.conftest import PASSWORD, Api, World, transport
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,33 +29,46 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class Web:
-    """A person's browser without JavaScript: cookies, forms with their CSRF token, redirects."""
+    """A person's browser without JavaScript: cookies, forms with their CSRF token, redirects.
+    In-process through Flask's test client (given the app) or over real HTTP (given a URL)."""
 
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = requests.Session()
+    def __init__(self, target: Flask | str) -> None:
+        self.transport = transport(target)
         self.csrf = ""
 
-    def get(self, path: str, **kw: Any) -> requests.Response:
-        response = self.http.get(self.base + path, timeout=60, **kw)
+    @property
+    def base(self) -> str:
+        return self.transport.base
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        response = self.transport.send(method, path, **kw)
         self._remember(response)
         return response
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
 
     def post(self, path: str, data: dict | list | None = None, csrf: bool = True, **kw: Any):
         fields = list(data.items()) if isinstance(data, dict) else list(data or [])
         if csrf:
             fields.append(("csrf_token", self.csrf))
-        response = self.http.post(self.base + path, data=fields, timeout=60, **kw)
-        self._remember(response)
-        return response
+        return self.request("POST", path, data=fields, **kw)
 
-    def _remember(self, response: requests.Response) -> None:
+    def cookies(self) -> dict[str, str]:
+        """The cookies this browser holds, by name."""
+        return self.transport.cookies()
+
+    def add_cookies(self, cookies: dict[str, str]) -> None:
+        """Hold these cookies too (as a thief replaying a stolen session would)."""
+        self.transport.add_cookies(cookies)
+
+    def _remember(self, response: Any) -> None:
         assert response.status_code < 500, f"{response.url} -> {response.status_code}"
         found = _CSRF.search(response.text)
         if found:
             self.csrf = found.group(1)
 
-    def login(self, email: str, password: str = PASSWORD) -> requests.Response:
+    def login(self, email: str, password: str = PASSWORD) -> Any:
         self.get("/login")
         response = self.post("/login", {"email": email, "password": password})
         assert response.status_code == 200 and "/home" in response.url, response.text[:500]
@@ -63,8 +76,14 @@ class Web:
 
 
 @pytest.fixture
-def web(server: str):
-    """A fresh no-JavaScript browser for each test."""
+def web(app):
+    """A fresh no-JavaScript browser for each test, in-process."""
+    return lambda: Web(app)
+
+
+@pytest.fixture
+def live_web(server: str):
+    """A fresh no-JavaScript browser over real HTTP (the test runs committed)."""
     return lambda: Web(server)
 
 
@@ -84,7 +103,7 @@ class Scene:
         return f"/chains/{self.cid}{suffix}"
 
 
-def _ok(response: requests.Response, status: int = 201) -> dict:
+def _ok(response: Any, status: int = 201) -> dict:
     assert response.status_code == status, response.text
     return response.json()
 

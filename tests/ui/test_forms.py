@@ -27,12 +27,12 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_revokes_it(scene: Scene, web):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     home = browser.get("/home")
     assert home.status_code == 200 and "Acme dealers" in home.text
-    stolen = dict(browser.http.cookies)
+    stolen = browser.cookies()
     out = browser.post("/logout", allow_redirects=False)
     assert out.status_code == 302
     # The old cookie is worthless: its login token was revoked.
     replay = web()
-    replay.http.cookies.update(stolen)
+    replay.add_cookies(stolen)
     again = replay.get("/home", allow_redirects=False)
     assert again.status_code == 302 and "/login" in again.headers["Location"]
 
@@ -278,13 +278,13 @@ def test_access_checks_on_pages(scene: Scene, web):
     assert outsider.get("/chains/99999999999999999999999").status_code == 404
 
 
-def test_unknown_pages_are_html_and_the_api_stays_json(server, web):
+def test_unknown_pages_are_html_and_the_api_stays_json(web):
     browser = web()
     page = browser.get("/no/such/page")
     assert page.status_code == 404 and page.headers["Content-Type"].startswith("text/html")
     api = browser.get("/api/v1/no/such/thing")
     assert api.status_code == 404 and api.json()["code"] == 404
-    method = browser.http.delete(browser.base + "/login", timeout=30)
+    method = browser.request("DELETE", "/login")
     assert method.status_code == 405
 
 

@@ -9,12 +9,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-import requests
 
 from supplychain.excel.importer import MAX_UPLOAD_BYTES, XLSX_MIMETYPE
 from supplychain.periods import monthly_period
@@ -87,7 +87,7 @@ def _order_numbers(content: bytes) -> set[str]:
     return {row[at] for row in rows[1:] if row[at]}
 
 
-def _is_xlsx(response: requests.Response) -> None:
+def _is_xlsx(response: Any) -> None:
     assert response.status_code == 200, response.text[:300]
     assert response.headers["Content-Type"] == XLSX_MIMETYPE
     assert response.headers["Content-Disposition"].startswith("attachment;")
@@ -110,6 +110,7 @@ def _run_id(url: str) -> str:
 # --- tier workbooks -------------------------------------------------------------------------------
 
 
+@pytest.mark.committed  # runs commit in sessions of their own
 def test_run_now_makes_a_workbook_to_download(recon: Recon, web):
     w = recon.world
     staff = web()
@@ -149,6 +150,7 @@ def test_run_now_makes_a_workbook_to_download(recon: Recon, web):
     assert "No workbooks here yet." in staff.get(recon.page("/reconciliation?tier=D2")).text
 
 
+@pytest.mark.committed  # runs commit in sessions of their own
 def test_bad_tier_or_period_shows_the_error_beside_the_field(recon: Recon, web):
     staff = web()
     staff.login(recon.world.owner_staff.email)
@@ -174,6 +176,7 @@ def test_bad_tier_or_period_shows_the_error_beside_the_field(recon: Recon, web):
     assert api.json()["total"] == 0
 
 
+@pytest.mark.committed  # runs commit in sessions of their own
 def test_partners_get_their_own_statement_and_never_a_tier_workbook(recon: Recon, web):
     w = recon.world
     p = w.parties
@@ -492,7 +495,7 @@ def test_procurement_downloads_a_tier_workbook_and_a_dealer_its_statement(
 
 
 def test_a_slow_workbook_is_made_in_the_background_and_its_page_refreshes(
-    recon: Recon, web, monkeypatch
+    recon: Recon, live_web, monkeypatch
 ):
     """A large tier takes a minute: "Run now" answers after a few seconds with the run's page,
     which reloads itself (a meta refresh, no JavaScript) until the workbook can be downloaded."""
@@ -510,7 +513,7 @@ def test_a_slow_workbook_is_made_in_the_background_and_its_page_refreshes(
 
     monkeypatch.setattr(ledger, "write_reconciliation_workbook", slow)
     monkeypatch.setattr(pages, "RUN_PATIENCE_SECONDS", 0.2)
-    staff = web()
+    staff = live_web()
     staff.login(recon.world.owner_staff.email)
     try:
         made = staff.post(

@@ -74,6 +74,15 @@ class Config:
         self.SESSION_DAYS = _count_setting("SUPPLYCHAIN_SESSION_DAYS", 30, 1)
         # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none).
         self.TRUSTED_PROXIES = _count_setting("SUPPLYCHAIN_TRUSTED_PROXIES", 0, 0)
+        # Mail: SMTP when SUPPLYCHAIN_SMTP_URL is set (smtp://, smtp+starttls://, smtps://),
+        # else one .eml file per message under MAIL_DIR. Links in mail are built on BASE_URL.
+        self.SMTP_URL = os.environ.get("SUPPLYCHAIN_SMTP_URL", "").strip()
+        self.SMTP_TIMEOUT = _count_setting("SUPPLYCHAIN_SMTP_TIMEOUT", 30, 1)
+        self.MAIL_FROM = os.environ.get("SUPPLYCHAIN_MAIL_FROM") or "supplychain@localhost"
+        self.MAIL_DIR = os.environ.get("SUPPLYCHAIN_MAIL_DIR") or str(ROOT / "instance" / "mail")
+        self.BASE_URL = (os.environ.get("SUPPLYCHAIN_BASE_URL") or "http://localhost:8000").rstrip(
+            "/"
+        )
 
 
 class TestConfig(Config):

@@ -60,6 +60,16 @@ def free_port() -> int:
 
 
 @contextmanager
+def app_mailing_to_server(app, monkeypatch, base_url: str) -> Iterator[Collector]:
+    """A running server the app's SMTP settings point at (restored after the test)."""
+    with smtp_server() as (collector, url):
+        monkeypatch.setitem(app.config, "SMTP_URL", url)
+        monkeypatch.setitem(app.config, "BASE_URL", base_url)
+        monkeypatch.setitem(app.config, "MAIL_FROM", "Supply chain <noreply@sc.example>")
+        yield collector
+
+
+@contextmanager
 def smtp_server() -> Iterator[tuple[Collector, str]]:
     """A running server and the `smtp://` URL to reach it."""
     collector = Collector()

@@ -22,17 +22,14 @@ from supplychain.models import Member, User
 from supplychain.models.base import utcnow
 from supplychain.models.events import Delivery, Event
 from supplychain.services import notification_settings
-from tests.mailserver import Collector, smtp_server
+from tests.mailserver import Collector, app_mailing_to_server
 
 BASE = "https://sc.example"
 
 
 @pytest.fixture
 def smtp(app, monkeypatch) -> Iterator[Collector]:
-    with smtp_server() as (collector, url):
-        monkeypatch.setitem(app.config, "SMTP_URL", url)
-        monkeypatch.setitem(app.config, "BASE_URL", BASE)
-        monkeypatch.setitem(app.config, "MAIL_FROM", "Supply chain <noreply@sc.example>")
+    with app_mailing_to_server(app, monkeypatch, BASE) as collector:
         yield collector
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
-from supplychain.errors import Invalid
+from supplychain.errors import Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.mail import unsubscribe_user_id
 from supplychain.models import User
 from supplychain.models.events import EMAIL_MODES, EVENT_TYPES
 from supplychain.services import notification_settings
-from supplychain.ui.base import actor, blp, error_page, login_required
+from supplychain.ui.base import actor, blp, login_required
 from supplychain.ui.forms import FormErrors, on_form_error, text
 from supplychain.ui.i18n import gettext
 from supplychain.ui.security import csrf_exempt
@@ -57,7 +57,7 @@ def _unsubscribing(token: str) -> User:
     user_id = unsubscribe_user_id(current_app.config["SECRET_KEY"], token)
     user = db.session.get(User, user_id) if user_id is not None else None
     if user is None:
-        abort(error_page(404, gettext("This unsubscribe link is not valid.")))
+        raise NotFound("This unsubscribe link is not valid.")
     return user
 
 

@@ -28,7 +28,6 @@ from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -36,6 +35,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, scoped_session
 
+from supplychain.config import SmtpSettings, parse_smtp_url
 from supplychain.deliveries import Claimed, Outcome
 from supplychain.extensions import db
 from supplychain.models import Chain, Member, User
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
 UNSUBSCRIBE_SALT = "unsubscribe"
-SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 # What mail says about each event type (English is the message id; zh.json translates it).
 EVENT_HEADLINES = {
     "notice.published": "New notice: %(title)s",
@@ -65,39 +64,6 @@ GENERIC_HEADLINE = "Something changed in %(chain)s (%(type)s)"
 
 
 # --- settings and backends ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where and how to reach the SMTP server, from `SUPPLYCHAIN_SMTP_URL`."""
-
-    scheme: str
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-
-
-def parse_smtp_url(url: str) -> SmtpSettings:
-    """`smtp://[user:pass@]host:port`, `smtp+starttls://...` or `smtps://...`; a bad URL stops
-    the start with the setting's name (user and password may be %-encoded)."""
-    parts = urlsplit(url)
-    if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
-        raise ValueError(
-            "SUPPLYCHAIN_SMTP_URL must look like smtp://[user:pass@]host:port"
-            " (or smtp+starttls://, smtps://)"
-        )
-    try:
-        port = parts.port or SMTP_SCHEMES[parts.scheme]
-    except ValueError:
-        raise ValueError("SUPPLYCHAIN_SMTP_URL has a bad port")
-    return SmtpSettings(
-        scheme=parts.scheme,
-        host=parts.hostname,
-        port=port,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-    )
 
 
 class SmtpBackend:

@@ -272,3 +272,11 @@ def test_smtp_urls(url, scheme, host, port, user, password):
 def test_bad_smtp_urls_are_refused(url):
     with pytest.raises(ValueError, match="SUPPLYCHAIN_SMTP_URL"):
         parse_smtp_url(url)
+
+
+def test_a_bad_smtp_url_stops_the_start(monkeypatch):
+    from supplychain.config import Config
+
+    monkeypatch.setenv("SUPPLYCHAIN_SMTP_URL", "mailto:someone@example.com")
+    with pytest.raises(ValueError, match="SUPPLYCHAIN_SMTP_URL"):
+        Config()

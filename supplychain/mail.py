@@ -39,7 +39,7 @@ from supplychain.config import SmtpSettings, parse_smtp_url
 from supplychain.deliveries import Claimed, Outcome
 from supplychain.extensions import db
 from supplychain.models import Chain, Member, User
-from supplychain.services.notification_settings import get_settings, mail_language
+from supplychain.services.notification_settings import mail_language, preferences_of
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,9 @@ class SmtpBackend:
         self.connection = None
 
     def send(self, message: EmailMessage) -> Outcome:
-        """Send one message: a refusal fails it (5xx for good, 4xx and lost connections to be
-        retried); the connection stays for the next message unless it broke."""
+        """Send one message: the server refusing its recipient or content fails it (5xx for good,
+        4xx to be retried); trouble with the server itself is retried; the connection stays for
+        the next message unless it broke."""
         try:
             if self.connection is None:
                 self.connection = self._open()
@@ -117,13 +118,19 @@ class SmtpBackend:
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             return _refused(code, text)
-        except smtplib.SMTPResponseException as exc:
-            if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
-                self._drop()
+        except smtplib.SMTPDataError as exc:
+            # The server refused this message (its content, its size): about it, not the server.
             return _refused(exc.smtp_code, exc.smtp_error)
         except (smtplib.SMTPException, OSError) as exc:
+            # The server, not the message: unreachable, lost, refusing us (auth, sender): every
+            # message waiting is retried, on a new connection.
             self._drop()
-            return Outcome(ok=False, error=f"SMTP: {exc}"[:500], retry=True)
+            return Outcome(
+                ok=False,
+                status_code=getattr(exc, "smtp_code", None),
+                error=f"SMTP: {exc}"[:500],
+                retry=True,
+            )
         return Outcome(ok=True, status_code=250)
 
     def _drop(self) -> None:
@@ -308,12 +315,6 @@ def render_message(
 # --- the email sender --------------------------------------------------------------------------
 
 
-@dataclass
-class _Recipient:
-    user: User | None
-    reason: str | None = None  # why nothing is sent to them
-
-
 def _load(claimed: list[Claimed]) -> tuple[dict[int, User], dict[int, Chain], set[tuple[int, int]]]:
     """Users, chains and current (chain, org) memberships the batch needs, in a few queries."""
     user_ids = {c.user_id for c in claimed if c.user_id is not None}
@@ -350,6 +351,7 @@ def send_email_deliveries(app: Flask, claimed: list[Claimed]) -> dict[int, Outco
     with app.app_context():
         try:
             users, chains, current = _load(claimed)
+            preferences = preferences_of(db.session, list(users.values()))
             by_user = itertools.groupby(
                 sorted(claimed, key=lambda c: (c.user_id or 0, c.occurred_at, c.id)),
                 key=lambda c: c.user_id,
@@ -357,7 +359,7 @@ def send_email_deliveries(app: Flask, claimed: list[Claimed]) -> dict[int, Outco
             for user_id, group in by_user:
                 mine: list[Claimed] = []
                 user = users.get(user_id) if user_id is not None else None
-                preference = get_settings(db.session, user) if user is not None else None
+                preference = preferences.get(user_id) if user_id is not None else None
                 for c in group:
                     if user is None or preference is None:
                         outcomes[c.id] = _not_sent("the person no longer exists.")

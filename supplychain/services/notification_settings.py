@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supplychain.errors import Invalid, NotFound
@@ -35,13 +36,29 @@ class EmailPreference:
         return self.email != "off" and event_type in self.events
 
 
-def get_settings(session: Session, user: User) -> EmailPreference:
-    """The user's email preference; the default when they never chose one."""
-    row = session.get(NotificationSetting, user.id)
+def _preference(row: NotificationSetting | None) -> EmailPreference:
     if row is None:
         return EmailPreference(DEFAULT_EMAIL, DEFAULT_EVENTS)
     events = DEFAULT_EVENTS if row.events is None else tuple(row.events)
     return EmailPreference(row.email, events)
+
+
+def get_settings(session: Session, user: User) -> EmailPreference:
+    """The user's email preference; the default when they never chose one."""
+    return _preference(session.get(NotificationSetting, user.id))
+
+
+def preferences_of(session: Session, users: list[User]) -> dict[int, EmailPreference]:
+    """Email preferences of many people in one query (a sender's batch), defaults filled in."""
+    rows = {
+        row.user_id: row
+        for row in session.scalars(
+            select(NotificationSetting).where(
+                NotificationSetting.user_id.in_([u.id for u in users])
+            )
+        )
+    }
+    return {u.id: _preference(rows.get(u.id)) for u in users}
 
 
 def put_settings(

@@ -18,6 +18,8 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/supplychain db upgrade
 	$(BIN)/supplychain seed-demo
+	@if [ -n "$$SUPPLYCHAIN_SMTP_URL" ]; then echo "Mail: sent through SUPPLYCHAIN_SMTP_URL"; \
+	else echo "Mail: written as .eml files to $${SUPPLYCHAIN_MAIL_DIR:-$(CURDIR)/instance/mail}"; fi
 	$(BIN)/supplychain serve --host $${HOST:-127.0.0.1} --port $(PORT)
 
 test: $(STAMP)

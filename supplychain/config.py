@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
 
 def _default_database_url() -> str:
@@ -41,6 +44,39 @@ def _count_setting(name: str, default: int, minimum: int) -> int:
     return int(raw)
 
 
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to reach the SMTP server, from `SUPPLYCHAIN_SMTP_URL`."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """`smtp://[user:pass@]host:port`, `smtp+starttls://...` or `smtps://...`; a bad URL stops
+    the start with the setting's name (user and password may be %-encoded)."""
+    parts = urlsplit(url)
+    if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+        raise ValueError(
+            "SUPPLYCHAIN_SMTP_URL must look like smtp://[user:pass@]host:port"
+            " (or smtp+starttls://, smtps://)"
+        )
+    try:
+        port = parts.port or SMTP_SCHEMES[parts.scheme]
+    except ValueError:
+        raise ValueError("SUPPLYCHAIN_SMTP_URL has a bad port")
+    return SmtpSettings(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
 class Config:
     """Runtime settings; every value can be set by the environment variable of the same name."""
 
@@ -74,6 +110,17 @@ class Config:
         self.SESSION_DAYS = _count_setting("SUPPLYCHAIN_SESSION_DAYS", 30, 1)
         # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none).
         self.TRUSTED_PROXIES = _count_setting("SUPPLYCHAIN_TRUSTED_PROXIES", 0, 0)
+        # Mail: SMTP when SUPPLYCHAIN_SMTP_URL is set (smtp://, smtp+starttls://, smtps://),
+        # else one .eml file per message under MAIL_DIR. Links in mail are built on BASE_URL.
+        self.SMTP_URL = os.environ.get("SUPPLYCHAIN_SMTP_URL", "").strip()
+        if self.SMTP_URL:
+            parse_smtp_url(self.SMTP_URL)  # a bad URL stops the start, not the first mail
+        self.SMTP_TIMEOUT = _count_setting("SUPPLYCHAIN_SMTP_TIMEOUT", 30, 1)
+        self.MAIL_FROM = os.environ.get("SUPPLYCHAIN_MAIL_FROM") or "supplychain@localhost"
+        self.MAIL_DIR = os.environ.get("SUPPLYCHAIN_MAIL_DIR") or str(ROOT / "instance" / "mail")
+        self.BASE_URL = (os.environ.get("SUPPLYCHAIN_BASE_URL") or "http://localhost:8000").rstrip(
+            "/"
+        )
 
 
 class TestConfig(Config):

@@ -214,6 +214,6 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def no_content() -> Response:
-    """An empty 204."""
-    return current_app.response_class(status=204)
+def no_content(status: int = 204) -> Response:
+    """An empty answer: 204, or 202 for work accepted."""
+    return current_app.response_class(status=status)

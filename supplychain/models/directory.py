@@ -59,6 +59,8 @@ class User(Base):
     invite_code_hash: Mapped[str200 | None] = mapped_column(unique=True)
     activated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The language mail is written in ("en" or "zh"); None until chosen: Chinese.
+    language: Mapped[str | None] = mapped_column(String(5))
 
     org: Mapped[Org] = relationship(lazy="joined", innerjoin=True)
 

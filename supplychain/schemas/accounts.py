@@ -40,6 +40,15 @@ class PasswordChangeSchema(BaseSchema):
     new_password = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
+class PasswordResetRequestSchema(BaseSchema):
+    email = Text(required=True, max_length=200)
+
+
+class PasswordResetConfirmSchema(BaseSchema):
+    token = Text(required=True, max_length=200)
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
 class SessionSchema(BaseSchema):
     token = fields.String(required=True)
     user = fields.Nested(UserSchema, required=True)

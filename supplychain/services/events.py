@@ -23,18 +23,15 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    null,
     select,
     true,
 )
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Invalid
 from supplychain.models import Chain, User
 from supplychain.models.base import utcnow
 from supplychain.models.events import (
-    EMAIL_MODES,
     EVENT_TYPES,
     Delivery,
     Event,
@@ -42,12 +39,9 @@ from supplychain.models.events import (
     NotificationSetting,
     WebhookEndpoint,
 )
+from supplychain.services.notification_settings import DEFAULT_EVENTS
 from supplychain.services.pagination import Page, paginate
 
-# Mailed to everyone who has not chosen their own list (API.md: notice, order, statement events).
-DEFAULT_EMAIL_EVENTS = tuple(
-    t for t in EVENT_TYPES if t.split(".")[0] in ("notice", "order", "statement")
-)
 DIGEST_HOUR = 8
 
 
@@ -181,7 +175,7 @@ def _queue_emails(session: Session, event: Event, now: datetime, digest_at: date
     wants = case(
         (
             _json_absent(session, NotificationSetting.events),
-            true() if event.type in DEFAULT_EMAIL_EVENTS else false(),
+            true() if event.type in DEFAULT_EVENTS else false(),
         ),
         else_=_json_list_has(session, NotificationSetting.events, (event.type,)),
     )
@@ -288,41 +282,3 @@ def feed_page(
     if type:
         stmt = stmt.where(Event.type == type)
     return paginate(session, stmt, page, page_size)
-
-
-# --- people's email preferences ---------------------------------------------------------------
-
-
-def notification_setting(session: Session, user_id: int) -> dict[str, Any]:
-    """The person's email preference; the default when they never chose."""
-    row = session.get(NotificationSetting, user_id)
-    if row is None:
-        return {"email": "immediate", "events": list(DEFAULT_EMAIL_EVENTS)}
-    return {
-        "email": row.email,
-        "events": list(DEFAULT_EMAIL_EVENTS) if row.events is None else list(row.events),
-    }
-
-
-def set_notification_setting(
-    session: Session, user_id: int, email: str, events: list[str] | None
-) -> dict[str, Any]:
-    """Choose how (and for which event types) the person is mailed; unknown types are refused."""
-    if email not in EMAIL_MODES:
-        raise Invalid("Unknown email mode.", {"email": [f"One of: {', '.join(EMAIL_MODES)}."]})
-    if events is not None:
-        unknown = sorted({t for t in events if t not in EVENT_TYPES or t == "ping"})
-        if unknown:
-            raise Invalid(
-                "Unknown event types.", {"events": [f"Unknown event types: {', '.join(unknown)}"]}
-            )
-        events = sorted(set(events), key=EVENT_TYPES.index)
-    row = session.get(NotificationSetting, user_id)
-    if row is None:
-        row = NotificationSetting(user_id=user_id)
-        session.add(row)
-    row.email = email
-    row.events = null() if events is None else events
-    row.updated_at = utcnow()
-    session.flush()
-    return notification_setting(session, user_id)

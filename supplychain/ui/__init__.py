@@ -7,10 +7,11 @@ from supplychain.ui.views import (
     home,
     imports,
     notices,
+    notifications,
     orders,
     reconciliation,
 )
 
 __all__ = ["blp"]
 # The view modules register their routes on `blp` when imported.
-_VIEWS = (accounts, directory, home, imports, notices, orders, reconciliation)
+_VIEWS = (accounts, directory, home, imports, notices, notifications, orders, reconciliation)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 
@@ -21,7 +23,9 @@ from supplychain.services.accounts import IssuedToken
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+_CSRF_EXEMPT = "csrf_exempt"
 _USER = "uid"
+View = TypeVar("View", bound=Callable[..., Any])
 _TOKEN = "tid"
 
 
@@ -89,9 +93,21 @@ def csrf_token() -> str:
     return token
 
 
+def csrf_exempt(view: View) -> View:
+    """Declare, on the view, that its POSTs carry no CSRF token and need none: they come from
+    mail clients (RFC 8058 one-click unsubscribe), act only through a signed token in the URL,
+    and change nothing a forged request could abuse."""
+    setattr(view, _CSRF_EXEMPT, True)
+    return view
+
+
 def check_csrf() -> None:
-    """Refuse (400) a state-changing request whose form token does not match the session's."""
+    """Refuse (400) a state-changing request whose form token does not match the session's
+    (views declared `csrf_exempt` excepted)."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(view, _CSRF_EXEMPT, False):
         return
     expected = session.get(CSRF_FIELD)
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""

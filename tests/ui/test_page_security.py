@@ -25,6 +25,7 @@ def _page_paths(app, scene: Scene) -> list[str]:
         "org_id": scene.world.parties["D1a"].org_id,
         "rid": "1",
         "filename": "app.css",
+        "token": "not-a-token",  # unsubscribe and password reset links
     }
     paths = []
     for rule in app.url_map.iter_rules():

@@ -7,12 +7,15 @@ from flask.views import MethodView
 from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
+from supplychain.mail import mail_password_reset_after_commit
 from supplychain.proxies import client_address
 from supplychain.schemas.accounts import (
     ActivateSchema,
     LoginSchema,
     MeSchema,
     PasswordChangeSchema,
+    PasswordResetConfirmSchema,
+    PasswordResetRequestSchema,
     SessionSchema,
     TokenCreateSchema,
     TokenListSchema,
@@ -20,7 +23,7 @@ from supplychain.schemas.accounts import (
 )
 from supplychain.schemas.common import parse_id
 from supplychain.schemas.events import NotificationSettingSchema
-from supplychain.services import accounts, events, me
+from supplychain.services import accounts, me, notification_settings, password_resets
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Sign in and activation")
 me_blp = authenticated_blueprint("me", __name__, url_prefix="/me", description="The caller")
@@ -59,6 +62,36 @@ class Activate(MethodView):
         return {"token": issued.secret, "user": issued.user}
 
 
+@auth_blp.route("/password-reset")
+class PasswordReset(MethodView):
+    @auth_blp.arguments(PasswordResetRequestSchema)
+    @auth_blp.response(202)
+    @auth_blp.alt_response(429, **THROTTLED)
+    @auth_blp.doc(security=[])
+    def post(self, body):
+        """Ask for a password reset link by email: 202 whether or not the email belongs to
+        someone (no account enumeration). The link is single use and valid for an hour; one
+        person gets at most 3 links an hour; each ask counts against the client's address as a
+        failed sign-in does."""
+        link = password_resets.request_password_reset(db.session, body["email"], client_address())
+        if link is not None:
+            mail_password_reset_after_commit(db.session, link.user, link.token)
+        return no_content(202)
+
+
+@auth_blp.route("/password-reset/confirm")
+class PasswordResetConfirm(MethodView):
+    @auth_blp.arguments(PasswordResetConfirmSchema)
+    @auth_blp.response(204)
+    @auth_blp.alt_response(404, description="The link is unknown, used or expired")
+    @auth_blp.doc(security=[])
+    def post(self, body):
+        """Choose a new password with the token of a reset link (single use): every token of
+        the person is revoked, so every device signs in again."""
+        password_resets.confirm_password_reset(db.session, body["token"], body["new_password"])
+        return no_content()
+
+
 @me_blp.route("")
 class Me(MethodView):
     @me_blp.response(200, MeSchema)
@@ -92,15 +125,15 @@ class Notifications(MethodView):
     def get(self):
         """The caller's email preference (default: `immediate` for notice, order and
         statement events)."""
-        return events.notification_setting(db.session, current_actor().user_id)
+        return notification_settings.get_settings(db.session, current_actor().user)
 
     @me_blp.arguments(NotificationSettingSchema)
     @me_blp.response(200, NotificationSettingSchema)
     def put(self, body):
         """Choose how the caller is mailed: `immediate`, one `daily` digest at 08:00 in the
         chain's timezone, or `off`; `events` narrows the types (unknown types are 422)."""
-        return events.set_notification_setting(
-            db.session, current_actor().user_id, body["email"], body["events"]
+        return notification_settings.put_settings(
+            db.session, current_actor().user, body["email"], body["events"]
         )
 
 

@@ -6,9 +6,16 @@ from flask import flash, redirect, render_template, request, session, url_for
 
 from supplychain.errors import Invalid, NotFound, TooManyRequests, Unauthorized
 from supplychain.extensions import db
+from supplychain.mail import mail_password_reset_after_commit
 from supplychain.proxies import client_address
-from supplychain.schemas.accounts import ActivateSchema, LoginSchema, PasswordChangeSchema
-from supplychain.services import accounts
+from supplychain.schemas.accounts import (
+    ActivateSchema,
+    LoginSchema,
+    PasswordChangeSchema,
+    PasswordResetConfirmSchema,
+    PasswordResetRequestSchema,
+)
+from supplychain.services import accounts, notification_settings, password_resets
 from supplychain.ui import security
 from supplychain.ui.base import actor, blp, login_required, safe_next
 from supplychain.ui.forms import FormErrors, on_form_error, text, validated
@@ -115,10 +122,57 @@ def logout():
     return redirect(url_for("ui.login"))
 
 
+@blp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    """Ask for a password reset link by email; the answer is the same for any address."""
+    if request.method != "POST":
+        return render_template("forgot_password.html", errors=FormErrors(), email="", sent=False)
+    email = request.form.get("email", "")
+
+    def rerender(exc):
+        return render_template(
+            "forgot_password.html", errors=FormErrors.of(exc), email=email, sent=False
+        )
+
+    with on_form_error(rerender, (Invalid, TooManyRequests)):
+        body = validated(PasswordResetRequestSchema, {"email": email.strip()})
+        link = password_resets.request_password_reset(db.session, body["email"], client_address())
+        if link is not None:
+            mail_password_reset_after_commit(db.session, link.user, link.token)
+    return render_template("forgot_password.html", errors=FormErrors(), email=email, sent=True)
+
+
+@blp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """The page a reset link opens: choose a new password (the link works once, for an hour)."""
+    if request.method != "POST":
+        password_resets.check_reset_link(db.session, token)
+        return render_template("reset_password.html", errors=FormErrors(), token=token)
+    new = request.form.get("new_password", "")
+
+    def rerender(exc):
+        return render_template("reset_password.html", errors=FormErrors.of(exc), token=token)
+
+    with on_form_error(rerender, (Invalid,)):
+        if new != request.form.get("new_password2", new):
+            raise Invalid(
+                "The passwords differ.", {"new_password2": ["Type the same password twice."]}
+            )
+        body = validated(PasswordResetConfirmSchema, {"token": token, "new_password": new})
+        password_resets.confirm_password_reset(db.session, body["token"], body["new_password"])
+    security.sign_out()
+    flash(gettext("Your password was changed. Sign in with the new one."), "ok")
+    return redirect(url_for("ui.login"))
+
+
 @blp.post("/language")
 def language():
-    """Switch the pages' language; kept in the session, signed in or not."""
+    """Switch the pages' language; kept in the session, signed in or not, and remembered as a
+    signed-in person's language for mail."""
     lang = text(request.form, "lang")
     if lang in LANGUAGES:
         session["lang"] = lang
+        signed_in = security.session_actor(db.session)
+        if signed_in is not None and lang in notification_settings.MAIL_LANGUAGES:
+            notification_settings.set_language(db.session, signed_in.user, lang)
     return redirect(safe_next(request.form.get("next"), url_for("ui.landing")))

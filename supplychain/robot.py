@@ -64,12 +64,16 @@ def _plain(value: Any) -> str:
     return text if text.isascii() and text.isdigit() else ""
 
 
+# Characters that are markup in WeCom markdown (links, bold, code, HTML-like tags) are shown as
+# their full-width look-alikes: WeCom has no escape character, and a title must not make a link.
+_MARKUP = str.maketrans(
+    {"[": "［", "]": "］", "(": "（", ")": "）", "*": "＊", "`": "｀", "<": "＜", ">": "＞"}
+)
+
+
 def _escape(text: str) -> str:
     """Text shown inside WeCom markdown: no markup, no line breaks, not too long."""
-    flat = " ".join(text.split())[:MAX_DETAIL_CHARS]
-    for ch in "\\`*_[]<>#":
-        flat = flat.replace(ch, "\\" + ch)
-    return flat
+    return " ".join(text.split())[:MAX_DETAIL_CHARS].translate(_MARKUP)
 
 
 def _detail(event_type: str, data: dict[str, Any]) -> str:

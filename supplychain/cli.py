@@ -47,11 +47,22 @@ def db_upgrade(revision: str) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-scheduler", is_flag=True, help="Do not run the scheduler in this process.")
-def serve(host: str, port: int, workers: int, threads: int, no_scheduler: bool) -> None:
-    """Serve HTTP with gunicorn; the scheduler runs once, in the master, unless --no-scheduler."""
+@click.option("--no-worker", is_flag=True, help="Do not start a delivery worker beside the server.")
+def serve(
+    host: str, port: int, workers: int, threads: int, no_scheduler: bool, no_worker: bool
+) -> None:
+    """Serve HTTP with gunicorn; the scheduler runs once, in the master, unless --no-scheduler;
+    one delivery worker process runs beside it unless --no-worker."""
     from supplychain.server import run_server
 
-    run_server(host=host, port=port, workers=workers, threads=threads, scheduler=not no_scheduler)
+    run_server(
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        scheduler=not no_scheduler,
+        worker=not no_worker,
+    )
 
 
 @main.command()
@@ -166,6 +177,38 @@ def scheduler() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     stop_scheduler(sched)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--parent-pid", type=int, default=None, hidden=True)
+def worker(once: bool, parent_pid: int | None) -> None:
+    """Deliver events (webhooks, email) until SIGTERM or Ctrl-C; run as many as you like."""
+    import logging
+    import signal
+    import threading
+
+    from supplychain.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app = _app()
+    delivery_worker = Worker(app)
+    if once:
+        try:
+            while delivery_worker.run_once():
+                pass
+        finally:
+            delivery_worker.close()
+        click.echo(
+            f"delivery worker {delivery_worker.name}: {delivery_worker.handled} handled", err=True
+        )
+        return
+    stop = threading.Event()
+    # Graceful: the batch in hand is sent and recorded, then the loop ends.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"delivery worker {delivery_worker.name} running; Ctrl-C to stop", err=True)
+    delivery_worker.run(stop, parent_pid=parent_pid)
 
 
 if __name__ == "__main__":

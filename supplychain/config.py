@@ -77,6 +77,25 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     )
 
 
+DEFAULT_RETRY_SCHEDULE = (10, 60, 300, 1800, 7200, 28800, 86400)  # API.md: 10 s ... 24 h
+
+
+def _schedule_setting(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Comma-separated whole seconds (`10,60,300`); a bad value stops the start with its name."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    parts = [part.strip() for part in raw.split(",")]
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        raise ValueError(f"{name} must be comma-separated whole seconds, not {raw!r}")
+    return tuple(int(part) for part in parts)
+
+
+def _flag_setting(name: str) -> bool:
+    """An on/off setting: 1/true/yes/on is on, anything else off."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 class Config:
     """Runtime settings; every value can be set by the environment variable of the same name."""
 
@@ -121,6 +140,18 @@ class Config:
         self.BASE_URL = (os.environ.get("SUPPLYCHAIN_BASE_URL") or "http://localhost:8000").rstrip(
             "/"
         )
+        # Webhooks: never to loopback/private/link-local addresses unless allowed (SSRF).
+        self.WEBHOOK_ALLOW_PRIVATE = _flag_setting("SUPPLYCHAIN_WEBHOOK_ALLOW_PRIVATE")
+        self.WEBHOOK_RETRY_SCHEDULE = _schedule_setting(
+            "SUPPLYCHAIN_WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE
+        )
+        # One send's whole budget (connect, send, answer), and how many go out at once.
+        self.WEBHOOK_TIMEOUT = _count_setting("SUPPLYCHAIN_WEBHOOK_TIMEOUT", 10, 1)
+        self.WEBHOOK_CONCURRENCY = _count_setting("SUPPLYCHAIN_WEBHOOK_CONCURRENCY", 8, 1)
+        # Delivery workers: deliveries claimed at once, how long a claim holds, idle polling.
+        self.WORKER_BATCH = _count_setting("SUPPLYCHAIN_WORKER_BATCH", 32, 1)
+        self.WORKER_LEASE_SECONDS = _count_setting("SUPPLYCHAIN_WORKER_LEASE_SECONDS", 60, 1)
+        self.WORKER_POLL_SECONDS = _count_setting("SUPPLYCHAIN_WORKER_POLL_SECONDS", 1, 1)
 
 
 class TestConfig(Config):

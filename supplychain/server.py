@@ -1,8 +1,13 @@
-"""Production serving: gunicorn workers, with at most one scheduler, in the master process."""
+"""Production serving: gunicorn workers, at most one scheduler (in the master process) and one
+delivery worker process beside them, which the master starts, restarts and stops."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
+import time
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -27,8 +32,11 @@ class _Gunicorn(BaseApplication):
         return create_app(Config())
 
 
-def run_server(host: str, port: int, workers: int, threads: int, scheduler: bool) -> None:
-    """Run gunicorn (gthread workers); the scheduler, when wanted, lives in the master only."""
+def run_server(
+    host: str, port: int, workers: int, threads: int, scheduler: bool, worker: bool = True
+) -> None:
+    """Run gunicorn (gthread workers); the scheduler, when wanted, lives in the master only, and
+    so does the supervisor of the one delivery worker process."""
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -43,10 +51,99 @@ def run_server(host: str, port: int, workers: int, threads: int, scheduler: bool
     if scheduler:
         # Workers learn that this deployment's scheduler lives in their master (for /healthz).
         os.environ["SUPPLYCHAIN_SCHEDULER"] = "master"
-        options["when_ready"] = _start_scheduler_in_master
     else:
         os.environ["SUPPLYCHAIN_SCHEDULER"] = "external"
+    delivery = DeliveryWorkerProcess() if worker else None
+
+    def when_ready(arbiter: Any) -> None:
+        if scheduler:
+            _start_scheduler_in_master(arbiter)
+        if delivery is not None:
+            delivery.start(arbiter)
+
+    def on_exit(arbiter: Any) -> None:
+        if delivery is not None:
+            delivery.stop()
+
+    options["when_ready"] = when_ready
+    options["on_exit"] = on_exit
     _Gunicorn(options).run()
+
+
+class DeliveryWorkerProcess:
+    """`supplychain worker` as a child of the gunicorn master: started when the server is
+    ready, restarted if it dies, stopped (SIGTERM: it finishes its batch) when the server stops.
+
+    A process of its own, not a thread in the master: the master forks web workers at any time,
+    and a fork taken while a thread holds a connection pool's or a database driver's lock leaves
+    the child with that lock held for ever. The worker also stops by itself when the master is
+    gone (it watches its parent), so a killed server leaves no orphan delivering behind it."""
+
+    RESTART_DELAYS = (1, 2, 5, 10, 30, 60)
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        command = [
+            sys.executable,
+            "-m",
+            "supplychain.cli",
+            "worker",
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+    def start(self, arbiter: Any) -> None:
+        """Start the worker and a thread that restarts it when it dies."""
+        with self._lock:
+            self.process = self._spawn()
+        arbiter.log.info("delivery worker started (pid %s)", self.process.pid)
+        threading.Thread(
+            target=self._supervise, args=(arbiter,), name="delivery-supervisor", daemon=True
+        ).start()
+
+    def _supervise(self, arbiter: Any) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            process = self.process
+            assert process is not None
+            started = time.monotonic()
+            # gunicorn's SIGCHLD handler may reap it first; wait() still returns then.
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            failures = 0 if time.monotonic() - started > 60 else failures + 1
+            delay = self.RESTART_DELAYS[min(failures, len(self.RESTART_DELAYS) - 1)]
+            arbiter.log.warning(
+                "delivery worker (pid %s) exited with %s; restarting in %s s",
+                process.pid,
+                code,
+                delay,
+            )
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.process = self._spawn()
+
+    def stop(self, grace: float = GRACEFUL_SECONDS) -> None:
+        """SIGTERM the worker and wait for its batch to end (SIGKILL after `grace` seconds)."""
+        self._stopping.set()
+        with self._lock:
+            process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _stop_background_runs(server: Any, worker: Any) -> None:

@@ -17,11 +17,22 @@ def register_api(api: Api) -> None:
     from supplychain.api.notices import routes as notices
     from supplychain.api.orders import routes as orders
     from supplychain.api.reconciliation import routes as reconciliation
+    from supplychain.api.webhooks import routes as webhooks
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API or login token"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for module in (accounts, directory, imports, apps, notices, orders, reconciliation, events):
+    for module in (
+        accounts,
+        directory,
+        imports,
+        apps,
+        notices,
+        orders,
+        reconciliation,
+        events,
+        webhooks,
+    ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp, url_prefix=API_PREFIX + (blp.url_prefix or ""))

@@ -6,6 +6,7 @@ from supplychain.ui.views import (
     directory,
     home,
     imports,
+    integrations,
     notices,
     notifications,
     orders,
@@ -14,4 +15,14 @@ from supplychain.ui.views import (
 
 __all__ = ["blp"]
 # The view modules register their routes on `blp` when imported.
-_VIEWS = (accounts, directory, home, imports, notices, notifications, orders, reconciliation)
+_VIEWS = (
+    accounts,
+    directory,
+    home,
+    imports,
+    integrations,
+    notices,
+    notifications,
+    orders,
+    reconciliation,
+)

@@ -368,6 +368,7 @@ def _serve_command(port: int) -> list[str]:
         *prefix,
         "serve",
         "--no-scheduler",
+        "--no-worker",  # the web path alone; deliveries are measured on their own
         "--host",
         "127.0.0.1",
         "--port",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session
 
+from supplychain import webhook_sender
 from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor
 from supplychain.extensions import db
@@ -27,6 +28,7 @@ from tests.factories import (
     OrgFactory,
     UserFactory,
 )
+from tests.receiver import Receiver, running_receiver
 
 
 @pytest.fixture
@@ -103,3 +105,29 @@ def net(session: Session) -> Net:
     for app_key in ("notices", "orders"):
         GrantFactory(chain=chain, app_key=app_key)
     return Net(session, chain, orgs, users)
+
+
+# --- webhook deliveries: a real receiver and the settings to reach it --------------------------
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as found:
+        yield found
+
+
+@pytest.fixture
+def settings(app, monkeypatch):
+    """Loopback receivers allowed, a short timeout and an immediate retry schedule; the
+    sender's client is rebuilt with them and closed after the test."""
+    values = {
+        "WEBHOOK_ALLOW_PRIVATE": True,
+        "WEBHOOK_TIMEOUT": 1,
+        "WEBHOOK_RETRY_SCHEDULE": (0, 0),
+        "WORKER_LEASE_SECONDS": 30,
+    }
+    webhook_sender.release(app)
+    for name, value in values.items():
+        monkeypatch.setitem(app.config, name, value)
+    yield app.config
+    webhook_sender.release(app)

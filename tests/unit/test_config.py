@@ -31,3 +31,31 @@ def test_a_bad_value_stops_the_start_naming_the_setting(monkeypatch, name, value
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):
         Config()
+
+
+def test_webhook_and_worker_settings(monkeypatch):
+    for name in (
+        "SUPPLYCHAIN_WEBHOOK_RETRY_SCHEDULE",
+        "SUPPLYCHAIN_WEBHOOK_ALLOW_PRIVATE",
+        "SUPPLYCHAIN_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    config = Config()
+    assert config.WEBHOOK_RETRY_SCHEDULE == (10, 60, 300, 1800, 7200, 28800, 86400)
+    assert config.WEBHOOK_ALLOW_PRIVATE is False
+    assert (config.WEBHOOK_TIMEOUT, config.WORKER_LEASE_SECONDS) == (10, 60)
+    assert config.BASE_URL == "http://localhost:8000"
+    monkeypatch.setenv("SUPPLYCHAIN_WEBHOOK_RETRY_SCHEDULE", " 5, 30 ,0 ")
+    monkeypatch.setenv("SUPPLYCHAIN_WEBHOOK_ALLOW_PRIVATE", "1")
+    monkeypatch.setenv("SUPPLYCHAIN_BASE_URL", "https://sc.example.com/")
+    config = Config()
+    assert config.WEBHOOK_RETRY_SCHEDULE == (5, 30, 0)
+    assert config.WEBHOOK_ALLOW_PRIVATE is True
+    assert config.BASE_URL == "https://sc.example.com"
+
+
+@pytest.mark.parametrize("value", ["10,1m", "-5", "10,,60", "1.5"])
+def test_a_bad_retry_schedule_stops_the_start(monkeypatch, value):
+    monkeypatch.setenv("SUPPLYCHAIN_WEBHOOK_RETRY_SCHEDULE", value)
+    with pytest.raises(ValueError, match="SUPPLYCHAIN_WEBHOOK_RETRY_SCHEDULE"):
+        Config()

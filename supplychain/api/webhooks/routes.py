@@ -1,0 +1,99 @@
+"""Webhook endpoints of the caller's org in a chain: register, change, remove, test, and the
+delivery log with redelivery (the org's admins)."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+
+from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
+from supplychain.extensions import db
+from supplychain.schemas import webhooks as s
+from supplychain.schemas.common import PageQuery, parse_id
+from supplychain.services import webhooks
+from supplychain.services.pagination import paginate
+
+blp = authenticated_blueprint(
+    "webhooks", __name__, url_prefix="/chains", description="Webhooks of your org"
+)
+BLUEPRINTS = (blp,)
+
+
+def _allow_private() -> bool:
+    return current_app.config["WEBHOOK_ALLOW_PRIVATE"]
+
+
+@blp.route("/<cid>/webhooks")
+class Webhooks(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, s.WebhookPageSchema)
+    def get(self, query, cid):
+        """Your org's webhook endpoints in this chain (secrets are never shown again)."""
+        stmt = webhooks.endpoints_query(access_to(cid))
+        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+
+    @idempotent
+    @blp.arguments(s.WebhookCreateSchema)
+    @blp.response(201, s.WebhookCreatedSchema)
+    def post(self, body, cid):
+        """Register an endpoint for your org (org admins); the answer holds its signing
+        `secret`, shown only here. The URL must be http(s) on a public address."""
+        return webhooks.create_endpoint(
+            db.session, access_to(cid), **body, allow_private=_allow_private()
+        )
+
+
+@blp.route("/<cid>/webhooks/<wid>")
+class WebhookItem(MethodView):
+    @blp.response(200, s.WebhookSchema)
+    def get(self, cid, wid):
+        """One of your org's endpoints."""
+        return webhooks.get_endpoint(db.session, access_to(cid), parse_id(wid))
+
+    @blp.arguments(s.WebhookUpdateSchema)
+    @blp.response(200, s.WebhookSchema)
+    def patch(self, body, cid, wid):
+        """Change the URL, events, language, description, or enable/disable the endpoint
+        (disabling fails what is still pending for it)."""
+        return webhooks.update_endpoint(
+            db.session, access_to(cid), parse_id(wid), **body, allow_private=_allow_private()
+        )
+
+    @blp.response(204)
+    def delete(self, cid, wid):
+        """Remove the endpoint: nothing more is sent to it."""
+        webhooks.delete_endpoint(db.session, access_to(cid), parse_id(wid))
+        return no_content()
+
+
+@blp.route("/<cid>/webhooks/<wid>/test")
+class WebhookTest(MethodView):
+    @blp.response(202, s.DeliverySchema)
+    def post(self, cid, wid):
+        """Queue a `ping` event to this endpoint; the answer is its delivery."""
+        return webhooks.send_test(db.session, access_to(cid), parse_id(wid))
+
+
+@blp.route("/<cid>/webhooks/<wid>/deliveries")
+class WebhookDeliveries(MethodView):
+    @blp.arguments(s.DeliveryQuerySchema, location="query")
+    @blp.response(200, s.DeliveryPageSchema)
+    def get(self, query, cid, wid):
+        """The endpoint's deliveries, newest first, optionally of one `status`."""
+        return webhooks.deliveries_page(
+            db.session,
+            access_to(cid),
+            parse_id(wid),
+            query.get("status"),
+            query["page"],
+            query["page_size"],
+        ).envelope()
+
+
+@blp.route("/<cid>/webhooks/<wid>/deliveries/<did>/redeliver")
+class WebhookRedeliver(MethodView):
+    @blp.response(202, s.DeliverySchema)
+    def post(self, cid, wid, did):
+        """Send the delivery's event again, with the same `webhook-id`: a pending delivery
+        becomes due now; a finished one gets a new delivery."""
+        return webhooks.redeliver(db.session, access_to(cid), parse_id(wid), parse_id(did))

@@ -1,0 +1,134 @@
+"""Integrations: an org admin's webhooks in a chain (standard receivers and WeCom group robots),
+with the secret shown once, enable/disable, a test ping, and the delivery log with redeliver."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from supplychain.access import ChainAccess
+from supplychain.errors import Conflict
+from supplychain.extensions import db
+from supplychain.models.events import DELIVERY_STATUSES, EVENT_TYPES, WEBHOOK_KINDS
+from supplychain.schemas.common import parse_id
+from supplychain.schemas.webhooks import WebhookCreateSchema
+from supplychain.services import webhooks
+from supplychain.services.pagination import paginate
+from supplychain.ui.base import blp, chain, choice, login_required, page_number
+from supplychain.ui.forms import FormErrors, compact, on_form_error, text, validated
+from supplychain.ui.i18n import error_text, gettext
+
+PAGE_SIZE = 25
+# Types a person can pick (a ping is what the test button sends, not a subscription).
+PICKABLE_EVENTS = tuple(t for t in EVENT_TYPES if t != "ping")
+
+
+def _render_list(access: ChainAccess, form: MultiDict, errors: FormErrors):
+    found = paginate(db.session, webhooks.endpoints_query(access), page_number(), 100)
+    return render_template(
+        "integrations/list.html",
+        access=access,
+        page=found,
+        form=form,
+        errors=errors,
+        kinds=WEBHOOK_KINDS,
+        event_types=PICKABLE_EVENTS,
+    )
+
+
+@blp.route("/chains/<cid>/integrations", methods=["GET", "POST"])
+@login_required
+def integrations(cid: str):
+    """The org's webhooks in this chain; its admins add one (the secret is shown once)."""
+    access = chain(cid)
+    if request.method != "POST":  # GET and HEAD
+        webhooks.require_org_admin(access)
+        return _render_list(access, MultiDict(), FormErrors())
+    form = request.form
+    everything = form.get("all_events") == "1"
+    body = {
+        "url": text(form, "url"),
+        "kind": text(form, "kind"),
+        "language": text(form, "language"),
+        "description": text(form, "description"),
+        "events": ["*"] if everything else form.getlist("events"),
+    }
+    with on_form_error(lambda exc: _render_list(access, form, FormErrors.of(exc))):
+        loaded = validated(WebhookCreateSchema, compact(body))
+        endpoint = webhooks.create_endpoint(
+            db.session,
+            access,
+            **loaded,
+            allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
+        )
+    # The secret is in this page only: not in a redirect, a flash or the session cookie.
+    return render_template("integrations/created.html", access=access, endpoint=endpoint)
+
+
+@blp.get("/chains/<cid>/integrations/<wid>")
+@login_required
+def integration(cid: str, wid: str):
+    """One webhook: its settings, buttons, and its recent deliveries."""
+    access = chain(cid)
+    endpoint = webhooks.get_endpoint(db.session, access, parse_id(wid))
+    status = choice("status", DELIVERY_STATUSES)
+    found = webhooks.deliveries_page(
+        db.session, access, endpoint.id, status, page_number(), PAGE_SIZE
+    )
+    return render_template(
+        "integrations/detail.html", access=access, endpoint=endpoint, page=found, status=status
+    )
+
+
+def _back(cid: str, wid: str):
+    target = request.form.get("back")
+    if target == "detail":
+        return redirect(url_for("ui.integration", cid=cid, wid=wid))
+    return redirect(url_for("ui.integrations", cid=cid))
+
+
+@blp.post("/chains/<cid>/integrations/<wid>/enabled")
+@login_required
+def integration_enabled(cid: str, wid: str):
+    """Enable or disable a webhook (disabling fails what still waits to go to it)."""
+    enabled = request.form.get("enabled") == "1"
+    webhooks.update_endpoint(db.session, chain(cid), parse_id(wid), enabled=enabled)
+    flash(gettext("Webhook enabled.") if enabled else gettext("Webhook disabled."), "ok")
+    return _back(cid, wid)
+
+
+@blp.post("/chains/<cid>/integrations/<wid>/test")
+@login_required
+def integration_test(cid: str, wid: str):
+    """Queue a test ping to a webhook."""
+    try:
+        webhooks.send_test(db.session, chain(cid), parse_id(wid))
+    except Conflict as exc:
+        db.session.rollback()
+        flash(error_text(exc.message), "error")
+        return _back(cid, wid)
+    flash(gettext("A test message is on its way."), "ok")
+    return _back(cid, wid)
+
+
+@blp.post("/chains/<cid>/integrations/<wid>/delete")
+@login_required
+def integration_delete(cid: str, wid: str):
+    """Remove a webhook: nothing more is sent to it."""
+    webhooks.delete_endpoint(db.session, chain(cid), parse_id(wid))
+    flash(gettext("Webhook removed."), "ok")
+    return redirect(url_for("ui.integrations", cid=cid))
+
+
+@blp.post("/chains/<cid>/integrations/<wid>/deliveries/<did>/redeliver")
+@login_required
+def integration_redeliver(cid: str, wid: str, did: str):
+    """Send a delivery's event to the webhook again."""
+    try:
+        webhooks.redeliver(db.session, chain(cid), parse_id(wid), parse_id(did))
+    except Conflict as exc:
+        db.session.rollback()
+        flash(error_text(exc.message), "error")
+        return redirect(url_for("ui.integration", cid=cid, wid=wid))
+    flash(gettext("Queued for delivery again."), "ok")
+    return redirect(url_for("ui.integration", cid=cid, wid=wid))

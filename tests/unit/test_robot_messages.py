@@ -1,0 +1,49 @@
+"""WeCom robot messages: short markdown in the endpoint's language with a link to the page."""
+
+from supplychain.models.events import EVENT_TYPES
+from supplychain.robot import HEADLINES, MAX_CONTENT_BYTES, robot_markdown
+
+BASE = "https://sc.example.com"
+
+
+def test_every_event_type_has_a_headline_in_both_languages():
+    assert set(HEADLINES) == set(EVENT_TYPES)
+
+
+def test_a_notice_in_chinese_and_in_english():
+    data = {"id": "12", "kind": "supply", "title": "Brake pads for May"}
+    zh = robot_markdown("notice.published", 3, data, "zh", BASE)
+    assert zh.splitlines() == [
+        "**新通知**",
+        "> Brake pads for May",
+        "[查看](https://sc.example.com/chains/3/notices/12)",
+    ]
+    en = robot_markdown("notice.published", 3, data, "en", BASE + "/")
+    assert en.splitlines()[0] == "**New notice**"
+    assert en.endswith("[Open](https://sc.example.com/chains/3/notices/12)")
+
+
+def test_links_per_object():
+    cases = {
+        ("order.issued", "id"): "/chains/3/orders/7",
+        ("reconciliation.run.failed", "id"): "/chains/3/reconciliation/runs/7",
+        ("member.joined", "org_id"): "/chains/3/members/7",
+        ("link.created", "id"): "/chains/3/map",
+        ("statement.ready", "id"): "/chains/3",
+    }
+    for (event_type, key), path in cases.items():
+        assert robot_markdown(event_type, 3, {key: "7"}, "en", BASE).endswith(f"({BASE}{path})")
+
+
+def test_event_data_cannot_inject_markup_or_links():
+    data = {"id": "../../evil", "title": "x](https://evil.example)\n**boom** <b>"}
+    text = robot_markdown("notice.published", 3, data, "en", BASE)
+    assert text.splitlines()[1] == "> x］（https://evil.example） ＊＊boom＊＊ ＜b＞"
+    assert text.endswith(f"({BASE}/chains/3)")  # a non-numeric id makes no path
+
+
+def test_a_long_failure_is_cut_to_what_wecom_takes():
+    data = {"id": "1", "tier": "D1", "period": "2026-11", "error": "失败" * 5000}
+    text = robot_markdown("reconciliation.run.failed", 3, data, "zh", BASE)
+    assert len(text.encode()) <= MAX_CONTENT_BYTES
+    assert "D1 2026-11" in text

@@ -48,8 +48,11 @@ def claim_reminder(session: Session, kind: str, subject_id: int, due_key: str) -
         dialect.insert(ReminderClaim)
         .values(kind=kind, subject_id=subject_id, due_key=due_key, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["kind", "subject_id", "due_key"])
+        # The returned id, not `rowcount`: on PostgreSQL (psycopg 3, implicit RETURNING) a skipped
+        # insert reported rowcount 1.
+        .returning(ReminderClaim.id)
     )
-    return bool(result.rowcount)
+    return result.scalar() is not None
 
 
 def _waiting(notice_id: int, only: str) -> ColumnElement[bool]:

@@ -185,3 +185,15 @@ def test_the_reminders_job_is_declared_and_commits(chain, app):
         app.extensions.pop("supplychain_scheduler", None)
     send_reminders()
     assert list(_reminders(app, "notice.reminder")) == [nid]
+
+
+def test_a_claim_is_taken_once(app):
+    from supplychain.services.reminders import claim_reminder
+
+    with app.app_context():
+        assert claim_reminder(db.session, "notice.due", 7, "2026-12-01T00:00:00+00:00") is True
+        db.session.commit()
+        assert claim_reminder(db.session, "notice.due", 7, "2026-12-01T00:00:00+00:00") is False
+        assert claim_reminder(db.session, "notice.due", 7, "another due") is True
+        db.session.rollback()
+        db.session.remove()

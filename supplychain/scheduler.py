@@ -1,4 +1,5 @@
-"""APScheduler set-up: one job per chain schedule, persisted, with misfires caught up once.
+"""APScheduler set-up: one job per chain schedule and the reminders job, persisted, with misfires
+caught up once.
 
 APScheduler 3 cannot share a job store between processes, so exactly one scheduler runs per
 deployment (the `serve` master, or `supplychain scheduler`). Jobs have fixed ids; a job whose
@@ -20,11 +21,14 @@ from sqlalchemy import select
 
 from supplychain.extensions import db
 from supplychain.models import Chain, ReconciliationSchedule
+from supplychain.models.base import utcnow
 
 log = logging.getLogger(__name__)
 JOB_PREFIX = "reconciliation-chain-"
 SYNC_JOB = "sync-schedules"
 SYNC_SECONDS = 30
+REMINDERS_JOB = "reminders"
+REMINDERS_MINUTES = 5
 JOB_DEFAULTS = {
     "coalesce": True,  # many missed fire times: one run
     "misfire_grace_time": None,  # however late: run (APScheduler's default of 1 s would skip)
@@ -58,6 +62,21 @@ def run_chain_schedule(chain_id: int) -> None:
             len(runs),
             [(r.tier, r.period, r.status) for r in runs],
         )
+
+
+def send_reminders() -> None:
+    """The job: send the notice and order reminders that are due, committing once (their claim
+    rows make each reminder exactly-once, however many schedulers run)."""
+    from supplychain.services.reminders import send_due_reminders
+
+    assert _app is not None, "scheduler used before init_scheduler"
+    with _app.app_context():
+        try:
+            sent = send_due_reminders(db.session, utcnow())
+            db.session.commit()
+        finally:
+            db.session.remove()
+        log.info("reminders sent for notices %s and orders %s", sent.notices, sent.orders)
 
 
 def sync_jobs(scheduler: BackgroundScheduler) -> None:
@@ -133,6 +152,14 @@ def start_scheduler(app: Flask) -> ChainScheduler:
     scheduler = init_scheduler(app)
     scheduler.start(paused=True)
     sync_jobs(scheduler)
+    scheduler.add_job(
+        send_reminders,
+        "interval",
+        minutes=REMINDERS_MINUTES,
+        id=REMINDERS_JOB,
+        replace_existing=True,
+        name="notice and order reminders",
+    )
     scheduler.add_job(
         sync_jobs,
         "interval",

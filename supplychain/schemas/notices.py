@@ -17,6 +17,7 @@ from supplychain.schemas.common import (
     page_of,
 )
 from supplychain.services.notices import MAX_BODY, MAX_ITEMS, RECIPIENT_STATES
+from supplychain.services.reminders import REMIND_STATES
 
 
 class NoticeItemInSchema(BaseSchema):
@@ -242,3 +243,16 @@ class RecipientPageSchema(page_of(RecipientSchema, "RecipientPageBase")):
 
 class RecipientQuerySchema(PageQuery):
     status = fields.String(validate=validate.OneOf(RECIPIENT_STATES))
+
+
+class RemindInSchema(BaseSchema):
+    only = fields.String(
+        validate=validate.OneOf(REMIND_STATES),
+        metadata={
+            "description": "Default: unacked when the notice asks for acknowledgment, else unread."
+        },
+    )
+
+
+class RemindedSchema(BaseSchema):
+    reminded = fields.Integer(metadata={"description": "Orgs reminded; 0 sends nothing."})

@@ -323,7 +323,7 @@ def _for_recipient(session: Session, access: ChainAccess, notice_id: int | None)
     return notice, row
 
 
-def _for_sender(session: Session, access: ChainAccess, notice_id: int | None) -> Notice:
+def for_sender(session: Session, access: ChainAccess, notice_id: int | None) -> Notice:
     """The notice if the caller's org sent it; recipients get 403, everyone else 404."""
     require_app(session, access, APP)
     notice = _find_notice(session, access, notice_id)
@@ -588,7 +588,7 @@ def recipients_page(
     page_size: int,
 ) -> Page:
     """Per-org read/ack/response state for the sender, with totals and per-sku response sums."""
-    notice = _for_sender(session, access, notice_id)
+    notice = for_sender(session, access, notice_id)
     stmt = (
         select(NoticeRecipient, Org.name)
         .join(Org, Org.id == NoticeRecipient.org_id)
@@ -651,7 +651,7 @@ def _sums_by_sku(session: Session, notice_id: int) -> list[dict[str, Any]]:
 
 def withdraw_notice(session: Session, access: ChainAccess, notice_id: int | None) -> Notice:
     """Withdraw a notice: it stays visible, marked withdrawn, and takes no new acks (sender org)."""
-    notice = _for_sender(session, access, notice_id)
+    notice = for_sender(session, access, notice_id)
     if notice.withdrawn_at is not None:
         raise Conflict("The notice was withdrawn already.")
     notice.withdrawn_at = utcnow()

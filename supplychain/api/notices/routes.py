@@ -10,7 +10,7 @@ from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import notices as s
 from supplychain.schemas.common import parse_id
-from supplychain.services import notices
+from supplychain.services import notices, reminders
 from supplychain.services.inbox import inbox_page, sent_page
 
 blp = authenticated_blueprint(
@@ -113,3 +113,14 @@ class NoticeWithdraw(MethodView):
         access = access_to(cid)
         notice = notices.withdraw_notice(db.session, access, parse_id(nid))
         return notices.open_notice(db.session, access, notice.id)
+
+
+@blp.route("/<cid>/notices/<nid>/remind")
+class NoticeRemind(MethodView):
+    @blp.arguments(s.RemindInSchema)
+    @blp.response(202, s.RemindedSchema)
+    def post(self, body, cid, nid):
+        """Remind the recipients still unacknowledged (or unread) of the notice, at most hourly
+        (409 before); `reminded: 0` when nobody is left, and then nothing is sent."""
+        count = reminders.remind_notice(db.session, access_to(cid), parse_id(nid), body.get("only"))
+        return {"reminded": count}

@@ -15,7 +15,7 @@ from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.common import parse_id
 from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
-from supplychain.services import choices, notices
+from supplychain.services import choices, notices, reminders
 from supplychain.services.apps import require_app
 from supplychain.services.inbox import inbox_page, sent_page
 from supplychain.services.notices import MAX_ITEMS, RECIPIENT_STATES
@@ -149,6 +149,24 @@ def notice_withdraw(cid: str, nid: str):
         return redirect(url_for("ui.notice", cid=cid, nid=nid))
     flash(gettext("The notice was withdrawn."), "ok")
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
+
+
+@blp.post("/chains/<cid>/notices/<nid>/remind")
+@login_required
+def notice_remind(cid: str, nid: str):
+    """The sender reminds the recipients who have not acknowledged (or, without ack, read)."""
+    access = chain(cid)
+    try:
+        count = reminders.remind_notice(db.session, access, parse_id(nid), None)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(error_text(exc.message), "error")
+        return redirect(url_for("ui.notice_recipients", cid=cid, nid=nid))
+    if count:
+        flash(gettext("Reminded %(count)s recipients.", count=count), "ok")
+    else:
+        flash(gettext("Nobody is left to remind."), "ok")
+    return redirect(url_for("ui.notice_recipients", cid=cid, nid=nid))
 
 
 @blp.get("/chains/<cid>/notices/<nid>/recipients")

@@ -1,0 +1,176 @@
+"""Reminders: a notice's un-acknowledged recipients before its `ack_due`, the acknowledging side
+of orders left unanswered, and the sender's on-demand reminder.
+
+Every reminder is claimed before it is sent: a `ReminderClaim` row inserted with
+`ON CONFLICT DO NOTHING` in the transaction that publishes the reminder. The unique constraint
+(kind, subject, due) is the lock, so two schedulers (or two clicks) that run at once send each
+reminder once: the second insert waits for the first transaction and then inserts nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from supplychain.access import ChainAccess
+from supplychain.errors import Conflict, Invalid
+from supplychain.models import Notice, NoticeRecipient, Order
+from supplychain.models.base import utcnow
+from supplychain.models.events import ReminderClaim
+from supplychain.services.audit import record_event
+from supplychain.services.events import publish
+from supplychain.services.notices import for_sender, notice_event_data
+from supplychain.services.orders import order_event_data
+
+REMIND_STATES = ("unread", "unacked")
+MANUAL_INTERVAL = timedelta(hours=1)
+NOTICE_DUE_AHEAD = timedelta(hours=24)
+ORDER_UNACKED_AFTER = timedelta(hours=48)
+MANUAL, NOTICE_DUE, ORDER_UNACKED = "notice.manual", "notice.due", "order.unacked"
+
+
+@dataclass(frozen=True)
+class DueReminders:
+    """What one scheduled pass sent: the notices and orders reminded of."""
+
+    notices: list[int]
+    orders: list[int]
+
+
+def claim_reminder(session: Session, kind: str, subject_id: int, due_key: str) -> bool:
+    """Insert the claim for one reminder; False when another transaction holds it already."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    result = session.execute(
+        dialect.insert(ReminderClaim)
+        .values(kind=kind, subject_id=subject_id, due_key=due_key, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["kind", "subject_id", "due_key"])
+        # The returned id, not `rowcount`: on PostgreSQL (psycopg 3, implicit RETURNING) a skipped
+        # insert reported rowcount 1.
+        .returning(ReminderClaim.id)
+    )
+    return result.scalar() is not None
+
+
+def _waiting(notice_id: int, only: str) -> ColumnElement[bool]:
+    """SQL: the notice's recipient rows still unread, or still unacknowledged."""
+    column = NoticeRecipient.read_at if only == "unread" else NoticeRecipient.acked_at
+    return (NoticeRecipient.notice_id == notice_id) & column.is_(None)
+
+
+def _remind_recipients(session: Session, notice: Notice, only: str) -> int:
+    """Publish one `notice.reminder` to the recipients still `only`; how many (0: no event)."""
+    count = session.scalar(select(func.count()).where(_waiting(notice.id, only))) or 0
+    if count:
+        publish(
+            session,
+            chain_id=notice.chain_id,
+            type="notice.reminder",
+            subject_type="notice",
+            subject_id=notice.id,
+            data=notice_event_data(notice) | {"only": only, "reminded": count},
+            org_ids=select(NoticeRecipient.org_id).where(_waiting(notice.id, only)),
+        )
+    return count
+
+
+def remind_notice(
+    session: Session, access: ChainAccess, notice_id: int | None, only: str | None
+) -> int:
+    """The sender reminds the recipients still unacknowledged (the default when the notice asks
+    for acknowledgment) or unread (otherwise); at most once an hour per notice; how many.
+
+    Nobody left to remind sends nothing and does not count against the hourly limit."""
+    notice = for_sender(session, access, notice_id)
+    if notice.withdrawn_at is not None:
+        raise Conflict("The notice was withdrawn; it cannot be reminded of.")
+    only = only or ("unacked" if notice.requires_ack else "unread")
+    if only not in REMIND_STATES:
+        raise Invalid("Unknown reminder audience.", {"only": ["One of: unread, unacked."]})
+    if only == "unacked" and not notice.requires_ack:
+        raise Invalid(
+            "This notice asks for no acknowledgment.", {"only": ["Remind the unread instead."]}
+        )
+    last = session.execute(
+        select(ReminderClaim.id, ReminderClaim.created_at)
+        .where(ReminderClaim.kind == MANUAL, ReminderClaim.subject_id == notice.id)
+        .order_by(ReminderClaim.id.desc())
+        .limit(1)
+    ).first()
+    now = utcnow()
+    if last is not None and now - last.created_at < MANUAL_INTERVAL:
+        raise Conflict("A reminder was sent less than an hour ago.")
+    if not session.scalar(select(exists().where(_waiting(notice.id, only)))):
+        return 0
+    # Each claim names the one before it: of two requests that both read the same last claim,
+    # only one can insert its successor.
+    if not claim_reminder(session, MANUAL, notice.id, f"after:{last.id if last else 0}"):
+        raise Conflict("A reminder was sent less than an hour ago.")
+    count = _remind_recipients(session, notice, only)
+    record_event(
+        session,
+        access.actor,
+        "notice.remind",
+        "notice",
+        notice.id,
+        chain_id=access.chain_id,
+        data={"only": only, "reminded": count},
+    )
+    return count
+
+
+def _unclaimed(kind: str, subject: ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL: no reminder of `kind` was claimed for `subject` yet (any due key)."""
+    return ~exists().where(ReminderClaim.kind == kind, ReminderClaim.subject_id == subject)
+
+
+def send_due_reminders(session: Session, now: datetime) -> DueReminders:
+    """The scheduled pass: one `notice.reminder` to the unacknowledged recipients of each live
+    notice whose `ack_due` is within 24 h, one `order.reminder` to the acknowledging side of each
+    order still `issued` 48 h after it was issued; each once, however many schedulers run."""
+    notices = session.scalars(
+        select(Notice)
+        .where(
+            Notice.requires_ack.is_(True),
+            Notice.withdrawn_at.is_(None),
+            Notice.ack_due > now,
+            Notice.ack_due <= now + NOTICE_DUE_AHEAD,
+            _unclaimed(NOTICE_DUE, Notice.id),
+        )
+        .order_by(Notice.id)
+    ).all()
+    reminded_notices = []
+    for notice in notices:
+        assert notice.ack_due is not None
+        claimed = claim_reminder(session, NOTICE_DUE, notice.id, notice.ack_due.isoformat())
+        if claimed and _remind_recipients(session, notice, "unacked"):
+            reminded_notices.append(notice.id)
+    orders = session.scalars(
+        select(Order)
+        .where(
+            Order.is_live,
+            Order.status == "issued",
+            Order.created_at <= now - ORDER_UNACKED_AFTER,
+            _unclaimed(ORDER_UNACKED, Order.id),
+        )
+        .order_by(Order.id)
+    ).all()
+    reminded_orders = []
+    for order in orders:
+        if not claim_reminder(session, ORDER_UNACKED, order.id, "48h"):
+            continue
+        acknowledger = order.seller_id if order.issuer_id == order.buyer_id else order.buyer_id
+        publish(
+            session,
+            chain_id=order.chain_id,
+            type="order.reminder",
+            subject_type="order",
+            subject_id=order.id,
+            data=order_event_data(order),
+            org_ids=[acknowledger],
+        )
+        reminded_orders.append(order.id)
+    return DueReminders(reminded_notices, reminded_orders)

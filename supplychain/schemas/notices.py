@@ -16,7 +16,8 @@ from supplychain.schemas.common import (
     UtcDateTime,
     page_of,
 )
-from supplychain.services.notices import MAX_BODY, MAX_ITEMS, RECIPIENT_STATES
+from supplychain.services.notice_tracking import RECIPIENT_STATES
+from supplychain.services.notices import MAX_BODY, MAX_ITEMS
 from supplychain.services.reminders import REMIND_STATES
 
 

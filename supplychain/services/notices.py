@@ -1,6 +1,7 @@
-"""Supply and demand notices: broadcast to an audience, read/ack/response, the sender's tracking.
+"""Supply and demand notices: broadcast to an audience, read, acknowledge, respond, withdraw.
 
-The lists of notices (inbox and sent box) are in inbox.py.
+The lists of notices (inbox and sent box) are in inbox.py, the sender's tracking of one notice
+in notice_tracking.py.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from supplychain.models import (
     NoticeRecipient,
     NoticeResponse,
     NoticeResponseLine,
-    Org,
 )
 from supplychain.models.base import utcnow
 from supplychain.services.apps import require_app
@@ -34,7 +34,6 @@ from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish
 from supplychain.services.groups import normalise_group_path, paths_within
-from supplychain.services.pagination import Page, paginate
 
 APP = "notices"
 MAX_ITEMS = 500
@@ -347,7 +346,7 @@ def open_notice(session: Session, access: ChainAccess, notice_id: int | None) ->
     )
     me = access.actor.org_id
     if notice.sender_org_id == me:
-        return NoticeView(notice, items, True, totals=_totals(session, notice.id))
+        return NoticeView(notice, items, True, totals=recipient_totals(session, notice.id))
     now = utcnow()
     marked = session.execute(
         update(NoticeRecipient)
@@ -423,7 +422,8 @@ def recipient_counts(session: Session, notice_ids: list[int]) -> dict[int, dict[
     }
 
 
-def _totals(session: Session, notice_id: int) -> dict[str, int]:
+def recipient_totals(session: Session, notice_id: int) -> dict[str, int]:
+    """One notice's recipient counts (recipients, read, acked, responded), zeros if none."""
     return recipient_counts(session, [notice_id]).get(
         notice_id, {"recipients": 0, "read": 0, "acked": 0, "responded": 0}
     )
@@ -572,81 +572,6 @@ def respond_to_notice(
         org_ids=[notice.sender_org_id],
     )
     return _response_dict(response, [{"sku": s, "qty": q} for s, q in items])
-
-
-# --- sender's tracking ------------------------------------------------------------------------
-
-RECIPIENT_STATES = ("read", "unread", "acked", "unacked", "responded", "unresponded")
-
-
-def recipients_page(
-    session: Session,
-    access: ChainAccess,
-    notice_id: int | None,
-    status: str | None,
-    page: int,
-    page_size: int,
-) -> Page:
-    """Per-org read/ack/response state for the sender, with totals and per-sku response sums."""
-    notice = for_sender(session, access, notice_id)
-    stmt = (
-        select(NoticeRecipient, Org.name)
-        .join(Org, Org.id == NoticeRecipient.org_id)
-        .where(NoticeRecipient.notice_id == notice.id)
-    )
-    column = {
-        "read": NoticeRecipient.read_at,
-        "unread": NoticeRecipient.read_at,
-        "acked": NoticeRecipient.acked_at,
-        "unacked": NoticeRecipient.acked_at,
-        "responded": NoticeRecipient.responded_at,
-        "unresponded": NoticeRecipient.responded_at,
-    }.get(status or "")
-    if column is not None:
-        assert status is not None
-        stmt = stmt.where(column.is_(None) if status.startswith("un") else column.isnot(None))
-    result = paginate(
-        session, stmt.order_by(Org.name, NoticeRecipient.org_id), page, page_size, scalars=False
-    )
-    graph = chain_graph(session, access.chain)
-    result.items = [
-        {
-            "org_id": row.org_id,
-            "name": name,
-            "tier": graph.tier_of(row.org_id),
-            "read_at": row.read_at,
-            "acked_at": row.acked_at,
-            "ack_note": row.ack_note,
-            "responded": row.responded_at is not None,
-            "responded_at": row.responded_at,
-        }
-        for row, name in result.items
-    ]
-    result.extra = {
-        "totals": _totals(session, notice.id),
-        "responses_by_sku": _sums_by_sku(session, notice.id),
-    }
-    return result
-
-
-def _sums_by_sku(session: Session, notice_id: int) -> list[dict[str, Any]]:
-    """Current response quantities per sku, exact: SQL on PostgreSQL (NUMERIC), Python Decimal
-    on SQLite (whose integer sums could overflow and which has no decimal type)."""
-    current = (NoticeResponseLine.notice_id == notice_id) & NoticeResponseLine.current.is_(True)
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
-            select(NoticeResponseLine.sku, func.sum(NoticeResponseLine.qty))
-            .where(current)
-            .group_by(NoticeResponseLine.sku)
-            .order_by(NoticeResponseLine.sku)
-        ).all()
-        return [{"sku": sku, "qty": Decimal(qty)} for sku, qty in rows]
-    sums: dict[str, Decimal] = {}
-    for sku, qty in session.execute(
-        select(NoticeResponseLine.sku, NoticeResponseLine.qty).where(current)
-    ):
-        sums[sku] = sums.get(sku, Decimal(0)) + qty
-    return [{"sku": sku, "qty": sums[sku]} for sku in sorted(sums)]
 
 
 def withdraw_notice(session: Session, access: ChainAccess, notice_id: int | None) -> Notice:

@@ -10,7 +10,7 @@ from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import notices as s
 from supplychain.schemas.common import parse_id
-from supplychain.services import notices, reminders
+from supplychain.services import notice_tracking, notices, reminders
 from supplychain.services.inbox import inbox_page, sent_page
 
 blp = authenticated_blueprint(
@@ -94,7 +94,7 @@ class NoticeRecipients(MethodView):
     @blp.response(200, s.RecipientPageSchema)
     def get(self, query, cid, nid):
         """Per-org read, ack and response state with totals and per-sku sums (sender org)."""
-        page = notices.recipients_page(
+        page = notice_tracking.recipients_page(
             db.session,
             access_to(cid),
             parse_id(nid),

@@ -15,10 +15,11 @@ from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.common import parse_id
 from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
-from supplychain.services import choices, notices, reminders
+from supplychain.services import choices, notice_tracking, notices, reminders
 from supplychain.services.apps import require_app
 from supplychain.services.inbox import inbox_page, sent_page
-from supplychain.services.notices import MAX_ITEMS, RECIPIENT_STATES
+from supplychain.services.notice_tracking import RECIPIENT_STATES
+from supplychain.services.notices import MAX_ITEMS
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
 from supplychain.ui.forms import (
     MAX_FORM_ROWS,
@@ -175,7 +176,7 @@ def notice_recipients(cid: str, nid: str):
     """The sender's progress: who read, acknowledged and answered, and per-sku sums."""
     access = chain(cid)
     status = choice("status", RECIPIENT_STATES)
-    found = notices.recipients_page(
+    found = notice_tracking.recipients_page(
         db.session, access, parse_id(nid), status, page_number(), PAGE_SIZE
     )
     view = notices.open_notice(db.session, access, parse_id(nid))

@@ -91,6 +91,11 @@ class Order(Base):
         """Not cancelled: nothing more happens to a cancelled order."""
         return self.status != "cancelled"
 
+    @property
+    def acknowledger_id(self) -> int:
+        """The party that acknowledges the order: the one that did not issue it."""
+        return self.seller_id if self.issuer_id == self.buyer_id else self.buyer_id
+
     @hybrid_method
     def is_party(self, org_id: Any) -> bool:
         """The org is the order's buyer or its seller."""

@@ -162,7 +162,6 @@ def send_due_reminders(session: Session, now: datetime) -> DueReminders:
     for order in orders:
         if not claim_reminder(session, ORDER_UNACKED, order.id, "48h"):
             continue
-        acknowledger = order.seller_id if order.issuer_id == order.buyer_id else order.buyer_id
         publish(
             session,
             chain_id=order.chain_id,
@@ -170,7 +169,7 @@ def send_due_reminders(session: Session, now: datetime) -> DueReminders:
             subject_type="order",
             subject_id=order.id,
             data=order_event_data(order),
-            org_ids=[acknowledger],
+            org_ids=[order.acknowledger_id],
         )
         reminded_orders.append(order.id)
     return DueReminders(reminded_notices, reminded_orders)

@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "directory": "tests.bench.directory",
     "imports": "tests.bench.imports",
     "notices": "tests.bench.notices",
+    "notifications": "tests.bench.notifications",
     "orders": "tests.bench.orders",
     "reconciliation": "tests.bench.reconciliation",
 }

@@ -1,0 +1,343 @@
+"""Issue 12: what notifications cost a notice, and how fast workers deliver them.
+
+1. POST /notices to all of D1 (10 000 orgs, 20 000 signed-up contacts) with notifications on
+   (everyone's email `immediate`, 2 000 webhook endpoints) against the same notice with them off
+   (everyone's email `off`, the endpoints disabled), in turns: target <= 2x.
+2. `supplychain worker` processes against a local aiosmtpd server and a local threaded HTTP
+   receiver answering 200: emails/s and webhooks/s of one worker (target >= 200/s each), and
+   two workers against one on a mixed queue (target >= 1.7x).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+
+from supplychain.models import User
+from supplychain.models.base import utcnow
+from supplychain.models.events import Delivery, Event, NotificationSetting, WebhookEndpoint
+from supplychain.services.webhooks import new_secret
+from tests.bench.common import (
+    BenchApp,
+    BuiltChain,
+    ChainShape,
+    Report,
+    bench_app,
+    bootstrap_owner,
+    count_queries,
+    create_bench_chain,
+    insert_chain,
+    scaled,
+    timed_together,
+)
+from tests.bench.directory import Caller
+from tests.bench.notices import _notice_body, _stop, _tail
+from tests.mailserver import smtp_server
+from tests.receiver import Receiver, running_receiver
+
+DEALERS = 10_000
+CONTACTS_PER_ORG = 2  # 20 000 people, all signed up, email on
+ENDPOINTS = 2_000
+BROADCAST_REPEAT = 5
+PER_CHANNEL = 2_000  # deliveries per channel a worker drains
+WORKER_START_TIMEOUT = 60.0
+DRAIN_TIMEOUT = 600.0
+POLL = 0.02
+
+
+@dataclass
+class World:
+    owner: Caller
+    built: BuiltChain
+    users: list[int]
+    endpoints: list[int]
+
+
+def _build(env: BenchApp, report: Report, receiver: Receiver) -> World:
+    start = time.perf_counter()
+    owner = bootstrap_owner(env.app)
+    chain_id = create_bench_chain(env.app, owner)
+    shape = ChainShape(tiers={"D1": scaled(DEALERS)}, contacts_per_org=CONTACTS_PER_ORG)
+    built = insert_chain(env.app, chain_id, owner, shape)
+    caller = Caller(env.app.test_client(), owner.token, chain_id)
+    caller.call("POST", "/grants", {"app": "notices", "scope": {"type": "all"}}, 201)
+    d1 = built.orgs_by_tier["D1"]
+    now = utcnow()
+    with env.engine.begin() as conn:
+        # Signed up (mail goes only to people with a password), each with a settings row.
+        conn.execute(
+            update(User).where(User.org_id.in_(d1)).values(password_hash="bench-not-a-hash")
+        )
+        users = list(
+            conn.scalars(select(User.id).where(User.org_id.in_(d1)).order_by(User.id)).all()
+        )
+        conn.execute(
+            insert(NotificationSetting),
+            [
+                {"user_id": u, "email": "immediate", "events": None, "updated_at": now}
+                for u in users
+            ],
+        )
+        endpoint_ids = list(
+            conn.execute(
+                insert(WebhookEndpoint).returning(WebhookEndpoint.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "chain_id": chain_id,
+                        "org_id": org_id,
+                        "url": f"{receiver.url}/hooks/{org_id}",
+                        "kind": "standard",
+                        "language": "en",
+                        "events": ["*"],
+                        "description": None,
+                        "secret": new_secret(),
+                        "enabled": True,
+                        "created_by": owner.user_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "deleted_at": None,
+                    }
+                    for org_id in d1[: scaled(ENDPOINTS)]
+                ],
+            ).scalars()
+        )
+    report.line("d1_orgs", len(d1), "D1 orgs (the audience)")
+    report.line("people", len(users), "signed-up contacts")
+    report.line("endpoints", len(endpoint_ids), "webhook endpoints")
+    report.seconds("setup_seconds", time.perf_counter() - start, "setup (bulk insert)")
+    return World(caller, built, users, endpoint_ids)
+
+
+def _notifications(env: BenchApp, on: bool) -> None:
+    """Everyone's email `immediate` and every endpoint enabled, or email `off` and none."""
+    with env.engine.begin() as conn:
+        conn.execute(update(NotificationSetting).values(email="immediate" if on else "off"))
+        conn.execute(update(WebhookEndpoint).values(enabled=on))
+
+
+def _deliveries(env: BenchApp) -> int:
+    with env.engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(Delivery)) or 0
+
+
+def _broadcast(env: BenchApp, report: Report, world: World) -> None:
+    report.section("POST /notices to all of D1: notifications on vs off")
+    counter = iter(range(1_000_000))
+    tier = {"tiers": ["D1"]}
+    made: dict[str, int] = {}
+
+    def send(name: str) -> None:
+        before = _deliveries(env)
+        world.owner.call("POST", "/notices", _notice_body(next(counter), tier), 201)
+        made[name] = _deliveries(env) - before
+
+    setups = {"on": lambda: _notifications(env, True), "off": lambda: _notifications(env, False)}
+    queries: dict[str, int] = {}
+    for name, setup in setups.items():
+        setup()
+        send(name)  # warms imports and compiled statements
+        with count_queries(env.engine) as counted:
+            world.owner.call("POST", "/notices", _notice_body(next(counter), tier), 201)
+        queries[name] = counted.count
+    medians = timed_together(
+        {"on": lambda: send("on"), "off": lambda: send("off")},
+        repeat=BROADCAST_REPEAT,
+        setups=setups,
+    )
+    expected = len(world.users) + len(world.endpoints)
+    report.expect("on_deliveries", made["on"], expected, "deliveries queued per notice, on")
+    report.expect("off_deliveries", made["off"], 0, "deliveries queued per notice, off")
+    report.seconds("notice_on_seconds", medians["on"], "POST, notifications on, median")
+    report.seconds("notice_off_seconds", medians["off"], "POST, notifications off, median")
+    report.ratio(
+        "notice_on_over_off",
+        medians["on"],
+        medians["off"],
+        "ratio on / off (target <= 2x)",
+        digits=2,
+    )
+    report.line("notice_on_queries", queries["on"], "statements, POST with notifications on")
+    report.line("notice_off_queries", queries["off"], "statements, POST with notifications off")
+
+
+# --- delivery workers -------------------------------------------------------------------------
+
+
+def _worker_command() -> list[str]:
+    script = Path(sys.executable).with_name("supplychain")
+    if script.exists():
+        return [str(script), "worker"]
+    return [sys.executable, "-c", "from supplychain.cli import main; main()", "worker"]
+
+
+@contextmanager
+def running_workers(env: BenchApp, count: int, smtp_url: str) -> Iterator[None]:
+    """`count` worker processes on the bench database, idle and polling when this yields."""
+    log_dir = tempfile.mkdtemp(prefix="supplychain-bench-worker-")
+    environ = {
+        **os.environ,
+        "DATABASE_URL": env.url,
+        "SUPPLYCHAIN_REPORTS_DIR": os.path.join(log_dir, "reports"),
+        "SECRET_KEY": "bench-secret",
+        "SUPPLYCHAIN_SMTP_URL": smtp_url,
+        "SUPPLYCHAIN_WEBHOOK_ALLOW_PRIVATE": "1",
+        "SUPPLYCHAIN_BASE_URL": "http://localhost:8000",
+    }
+    processes: list[tuple[subprocess.Popen[bytes], str]] = []
+    try:
+        for i in range(count):
+            log_path = os.path.join(log_dir, f"worker{i}.log")
+            with open(log_path, "wb") as log:
+                process = subprocess.Popen(
+                    _worker_command(), env=environ, stdout=log, stderr=subprocess.STDOUT
+                )
+            processes.append((process, log_path))
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        for process, log_path in processes:
+            while "started" not in _tail(log_path):
+                if process.poll() is not None:
+                    raise RuntimeError(f"worker exited {process.returncode}:\n{_tail(log_path)}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"worker not started:\n{_tail(log_path)}")
+                time.sleep(0.1)
+        yield
+    finally:
+        for process, _ in processes:
+            _stop(process)
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _queue(env: BenchApp, world: World, event_id: int, emails: int, webhooks: int) -> int:
+    """Queue due deliveries of one event: `emails` to distinct people, `webhooks` to endpoints
+    (round robin), interleaved so that batches mix the channels."""
+    now = utcnow()
+    base = {
+        "event_id": event_id,
+        "chain_id": world.built.chain_id,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    mail = [
+        base | {"channel": "email", "user_id": world.users[i % len(world.users)]}
+        for i in range(emails)
+    ]
+    hooks = [
+        base | {"channel": "webhook", "endpoint_id": world.endpoints[i % len(world.endpoints)]}
+        for i in range(webhooks)
+    ]
+    rows: list[dict[str, Any]] = []
+    for i in range(max(emails, webhooks)):
+        rows += [r[i] for r in (mail, hooks) if i < len(r)]
+    for row in rows:
+        row.setdefault("user_id", None)
+        row.setdefault("endpoint_id", None)
+    with env.engine.begin() as conn:
+        conn.execute(insert(Delivery), rows)
+    return len(rows)
+
+
+@dataclass
+class Drain:
+    total: int
+    seconds: float
+    succeeded: int
+    error: str | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.total / self.seconds if self.seconds else 0.0
+
+
+def _drain(env: BenchApp, world: World, event_id: int, emails: int, webhooks: int) -> Drain:
+    """Queue, then time from the first claim until nothing is pending (the workers run)."""
+    with env.engine.begin() as conn:
+        conn.execute(delete(Delivery))
+    total = _queue(env, world, event_id, emails, webhooks)
+    leased = func.count(Delivery.lease_until)
+    started = None
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while time.monotonic() < deadline:
+        with env.engine.connect() as conn:
+            pending, claimed = conn.execute(
+                select(func.count(), leased).where(Delivery.status == "pending")
+            ).one()
+        now = time.perf_counter()
+        if started is None and (claimed or pending < total):
+            started = now
+        if pending == 0:
+            break
+        time.sleep(POLL)
+    else:
+        raise RuntimeError(f"{pending} of {total} deliveries still pending")
+    with env.engine.connect() as conn:
+        succeeded = conn.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.status == "succeeded")
+        )
+        error = conn.scalar(
+            select(Delivery.last_error).where(Delivery.status != "succeeded").limit(1)
+        )
+    return Drain(total, now - (started or now), succeeded or 0, error)
+
+
+def _workers(env: BenchApp, report: Report, world: World, receiver: Receiver, smtp) -> None:
+    collector, smtp_url = smtp
+    n = scaled(PER_CHANNEL)
+    _notifications(env, True)
+    with env.engine.connect() as conn:
+        event_id = conn.scalar(select(func.max(Event.id)))
+    report.section(f"`supplychain worker` processes: {n} emails, {n} webhooks (local servers)")
+    report.line("worker_batch", env.app.config["WORKER_BATCH"], "worker batch (claimed at once)")
+    report.line("webhook_concurrency", env.app.config["WEBHOOK_CONCURRENCY"], "webhook concurrency")
+    with running_workers(env, 1, smtp_url):
+        mails = _drain(env, world, event_id, n, 0)
+        hooks = _drain(env, world, event_id, 0, n)
+        one = _drain(env, world, event_id, n, n)
+    with running_workers(env, 2, smtp_url):
+        two = _drain(env, world, event_id, n, n)
+    runs = {"emails": mails, "webhooks": hooks, "mixed_one": one, "mixed_two": two}
+    succeeded = sum(run.succeeded for run in runs.values())
+    report.expect("delivered", succeeded, sum(run.total for run in runs.values()), "succeeded")
+    report.line(
+        "emails_per_second", mails.rate, "one worker, emails/s (target >= 200)", f"{mails.rate:.0f}"
+    )
+    report.line(
+        "webhooks_per_second",
+        hooks.rate,
+        "one worker, webhooks/s (target >= 200)",
+        f"{hooks.rate:.0f}",
+    )
+    report.line(
+        "mixed_one_per_second", one.rate, "one worker, mixed deliveries/s", f"{one.rate:.0f}"
+    )
+    report.line(
+        "mixed_two_per_second", two.rate, "two workers, mixed deliveries/s", f"{two.rate:.0f}"
+    )
+    report.ratio(
+        "two_over_one_workers", two.rate, one.rate, "ratio two / one worker (target >= 1.7x)", 2
+    )
+    for name, run in runs.items():
+        if run.error:
+            report.warnings.append(f"{name}: a delivery failed: {run.error}")
+    report.line("smtp_messages", len(collector.messages), "messages the SMTP server got")
+    report.line("webhook_requests", len(receiver.receipts), "requests the receiver got")
+
+
+def run(report: Report) -> None:
+    """Notice cost with notifications on vs off, then worker delivery rates."""
+    with running_receiver() as receiver, smtp_server() as smtp, bench_app() as env:
+        world = _build(env, report, receiver)
+        _broadcast(env, report, world)
+        _workers(env, report, world, receiver, smtp)

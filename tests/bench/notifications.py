@@ -182,7 +182,9 @@ def _worker_command() -> list[str]:
 
 
 @contextmanager
-def running_workers(env: BenchApp, count: int, smtp_url: str) -> Iterator[None]:
+def running_workers(
+    env: BenchApp, count: int, smtp_url: str
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`count` worker processes on the bench database, idle and polling when this yields."""
     log_dir = tempfile.mkdtemp(prefix="supplychain-bench-worker-")
     environ = {
@@ -211,7 +213,7 @@ def running_workers(env: BenchApp, count: int, smtp_url: str) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"worker not started:\n{_tail(log_path)}")
                 time.sleep(0.1)
-        yield
+        yield [process for process, _ in processes]
     finally:
         for process, _ in processes:
             _stop(process)
@@ -249,16 +251,55 @@ def _queue(env: BenchApp, world: World, event_id: int, emails: int, webhooks: in
     return len(rows)
 
 
+def _cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU seconds of the worker processes so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for process in processes:
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 @dataclass
 class Drain:
     total: int
     seconds: float
     succeeded: int
     error: str | None = None
+    cpu: float = 0.0
+    mails: int = 0
+    requests: int = 0
 
     @property
     def rate(self) -> float:
         return self.total / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Rig:
+    env: BenchApp
+    world: World
+    event_id: int
+    receiver: Receiver
+    collector: Any
+    processes: list[subprocess.Popen[bytes]]
+
+    def drain(self, emails: int, webhooks: int) -> Drain:
+        """A drain, with the workers' CPU time and what the servers got during it."""
+        cpu, mails, requests = (
+            _cpu_seconds(self.processes),
+            len(self.collector.messages),
+            len(self.receiver.receipts),
+        )
+        run = _drain(self.env, self.world, self.event_id, emails, webhooks)
+        run.cpu = _cpu_seconds(self.processes) - cpu
+        run.mails = len(self.collector.messages) - mails
+        run.requests = len(self.receiver.receipts) - requests
+        return run
 
 
 def _drain(env: BenchApp, world: World, event_id: int, emails: int, webhooks: int) -> Drain:
@@ -296,17 +337,20 @@ def _workers(env: BenchApp, report: Report, world: World, receiver: Receiver, sm
     collector, smtp_url = smtp
     n = scaled(PER_CHANNEL)
     _notifications(env, True)
+    with env.engine.begin() as conn:  # the broadcasts' deliveries: not what is measured here
+        conn.execute(delete(Delivery))
     with env.engine.connect() as conn:
         event_id = conn.scalar(select(func.max(Event.id)))
     report.section(f"`supplychain worker` processes: {n} emails, {n} webhooks (local servers)")
     report.line("worker_batch", env.app.config["WORKER_BATCH"], "worker batch (claimed at once)")
     report.line("webhook_concurrency", env.app.config["WEBHOOK_CONCURRENCY"], "webhook concurrency")
-    with running_workers(env, 1, smtp_url):
-        mails = _drain(env, world, event_id, n, 0)
-        hooks = _drain(env, world, event_id, 0, n)
-        one = _drain(env, world, event_id, n, n)
-    with running_workers(env, 2, smtp_url):
-        two = _drain(env, world, event_id, n, n)
+    with running_workers(env, 1, smtp_url) as processes:
+        rig = Rig(env, world, event_id, receiver, collector, processes)
+        mails = rig.drain(n, 0)
+        hooks = rig.drain(0, n)
+        one = rig.drain(n, n)
+    with running_workers(env, 2, smtp_url) as processes:
+        two = Rig(env, world, event_id, receiver, collector, processes).drain(n, n)
     runs = {"emails": mails, "webhooks": hooks, "mixed_one": one, "mixed_two": two}
     succeeded = sum(run.succeeded for run in runs.values())
     report.expect("delivered", succeeded, sum(run.total for run in runs.values()), "succeeded")
@@ -331,8 +375,22 @@ def _workers(env: BenchApp, report: Report, world: World, receiver: Receiver, sm
     for name, run in runs.items():
         if run.error:
             report.warnings.append(f"{name}: a delivery failed: {run.error}")
-    report.line("smtp_messages", len(collector.messages), "messages the SMTP server got")
-    report.line("webhook_requests", len(receiver.receipts), "requests the receiver got")
+    for name, run in runs.items():
+        report.seconds(
+            f"{name}_worker_cpu", run.cpu / run.total, f"worker CPU per delivery, {name}"
+        )
+    report.line(
+        "smtp_messages",
+        [run.mails for run in runs.values()],
+        "SMTP messages got (emails, -, mixed 1, mixed 2)",
+        ", ".join(str(run.mails) for run in runs.values()),
+    )
+    report.line(
+        "webhook_requests",
+        [run.requests for run in runs.values()],
+        "webhook requests got (-, webhooks, mixed 1, 2)",
+        ", ".join(str(run.requests) for run in runs.values()),
+    )
 
 
 def run(report: Report) -> None:

@@ -6,6 +6,9 @@
 2. `supplychain worker` processes against a local aiosmtpd server and a local threaded HTTP
    receiver answering 200: emails/s and webhooks/s of one worker (target >= 200/s each), and
    two workers against one on a mixed queue (target >= 1.7x).
+3. The dealer inbox under 8 clients against `supplychain serve` while 20 000 deliveries drain
+   through a worker beside it, against the same with nothing to deliver, in turns (>= 0.8x).
+   Everything shares the machine's CPUs: the deliveries/s drained meanwhile are shown too.
 """
 
 from __future__ import annotations
@@ -38,11 +41,23 @@ from tests.bench.common import (
     count_queries,
     create_bench_chain,
     insert_chain,
+    org_token,
     scaled,
     timed_together,
 )
 from tests.bench.directory import Caller
-from tests.bench.notices import _notice_body, _stop, _tail
+from tests.bench.notices import (
+    CLIENTS,
+    ROUND_SECONDS,
+    ROUNDS,
+    WARMUP_SECONDS,
+    Load,
+    _notice_body,
+    _stop,
+    _tail,
+    drive,
+    running_server,
+)
 from tests.mailserver import smtp_server
 from tests.receiver import Receiver, running_receiver
 
@@ -51,6 +66,7 @@ CONTACTS_PER_ORG = 2  # 20 000 people, all signed up, email on
 ENDPOINTS = 2_000
 BROADCAST_REPEAT = 5
 PER_CHANNEL = 2_000  # deliveries per channel a worker drains
+BACKLOG = 20_000  # deliveries draining while the inbox is under load
 WORKER_START_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 600.0
 POLL = 0.02
@@ -393,9 +409,71 @@ def _workers(env: BenchApp, report: Report, world: World, receiver: Receiver, sm
     )
 
 
+def _succeeded(env: BenchApp) -> int:
+    with env.engine.connect() as conn:
+        return (
+            conn.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.status == "succeeded")
+            )
+            or 0
+        )
+
+
+def _inbox_while_draining(env: BenchApp, report: Report, world: World, smtp_url: str) -> None:
+    """The inbox under CLIENTS clients (`supplychain serve`), with BACKLOG deliveries draining
+    through one worker process beside it, and with none; in turns."""
+    backlog = scaled(BACKLOG)
+    report.section(f"inbox, {CLIENTS} clients: while {backlog} deliveries drain vs idle")
+    dealer = world.built.orgs_by_tier["D1"][0]
+    auth = {"Authorization": f"Bearer {org_token(env.app, dealer)}"}
+    path = f"/api/v1/chains/{world.built.chain_id}/notices?page_size=50"
+    with env.engine.connect() as conn:
+        event_id = conn.scalar(select(func.max(Event.id)))
+    loads: dict[str, list[Load]] = {"idle": [], "draining": []}
+    drained: list[float] = []
+    with running_server(env.url) as server, running_workers(env, 1, smtp_url):
+        drive(server, path, auth, WARMUP_SECONDS)
+        for _ in range(ROUNDS):
+            with env.engine.begin() as conn:
+                conn.execute(delete(Delivery))
+            loads["idle"].append(drive(server, path, auth, ROUND_SECONDS))
+            _queue(env, world, event_id, backlog // 2, backlog - backlog // 2)
+            time.sleep(1.5)  # the worker polls once a second when idle
+            before = _succeeded(env)
+            load = drive(server, path, auth, ROUND_SECONDS)
+            drained.append((_succeeded(env) - before) / load.seconds)
+            loads["draining"].append(load)
+        with env.engine.begin() as conn:
+            conn.execute(delete(Delivery))
+    rates = {
+        name: sum(x.ok for x in runs) / sum(x.seconds for x in runs) for name, runs in loads.items()
+    }
+    errors = sum(x.errors for runs in loads.values() for x in runs)
+    report.line(
+        "inbox_idle_rps", rates["idle"], "inbox req/s, no deliveries", f"{rates['idle']:.0f}"
+    )
+    report.line(
+        "inbox_draining_rps",
+        rates["draining"],
+        "inbox req/s, deliveries draining",
+        f"{rates['draining']:.0f}",
+    )
+    report.ratio(
+        "inbox_draining_over_idle",
+        rates["draining"],
+        rates["idle"],
+        "ratio draining / idle (target >= 0.8x)",
+        2,
+    )
+    rate = sum(drained) / len(drained)
+    report.line("drain_rate_under_load", rate, "deliveries/s drained meanwhile", f"{rate:.0f}")
+    report.expect("inbox_errors", errors, 0, "non-200 or failed requests")
+
+
 def run(report: Report) -> None:
-    """Notice cost with notifications on vs off, then worker delivery rates."""
+    """Notice cost with notifications on vs off, worker delivery rates, the inbox meanwhile."""
     with running_receiver() as receiver, smtp_server() as smtp, bench_app() as env:
         world = _build(env, report, receiver)
         _broadcast(env, report, world)
         _workers(env, report, world, receiver, smtp)
+        _inbox_while_draining(env, report, world, smtp[1])

@@ -71,7 +71,9 @@ def _remind_recipients(session: Session, notice: Notice, only: str) -> int:
             type="notice.reminder",
             subject_type="notice",
             subject_id=notice.id,
-            data=notice_event_data(notice) | {"only": only, "reminded": count},
+            # Not how many were reminded: a recipient must not learn how many others have not
+            # read or acknowledged (the sender's answer and audit event say it).
+            data=notice_event_data(notice) | {"only": only},
             org_ids=select(NoticeRecipient.org_id).where(_waiting(notice.id, only)),
         )
     return count

@@ -34,8 +34,16 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	tests/with_postgres.sh --require $(BIN)/python -m pytest
 
+# `make bench` runs every benchmark; `make bench notifications statements` runs the named ones.
+BENCH_NAMES := $(filter-out bench,$(MAKECMDGOALS))
+
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(BENCH_NAMES)
+
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+$(BENCH_NAMES):
+	@:
+endif
 
 lint: $(STAMP)
 	$(BIN)/ruff check supplychain tests

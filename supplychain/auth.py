@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -30,8 +31,14 @@ MAX_TOKEN_DAYS = 3650  # the longest `expires_in_days` an API token may be made 
 # A sign-in token's expiry moves forward at most once a day: one write per token per day, not one
 # per request.
 RENEWAL_STEP = timedelta(days=1)
-# A hash to check against when the email is unknown, so both failures take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """A hash to check against when the email is unknown, so both failures take the same time.
+
+    Made with the configured method, so it costs what a real user's check costs (in tests too)."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 @dataclass(frozen=True)
@@ -54,18 +61,21 @@ class Actor:
         return self.user.role == "admin"
 
 
+def _method() -> str:
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD", PASSWORD_METHOD)
+    return PASSWORD_METHOD
+
+
 def hash_password(password: str) -> str:
     """Hash a password with scrypt and a random salt (cost from PASSWORD_HASH_METHOD)."""
-    method = PASSWORD_METHOD
-    if has_app_context():
-        method = current_app.config.get("PASSWORD_HASH_METHOD", PASSWORD_METHOD)
-    return generate_password_hash(password, method=method)
+    return generate_password_hash(password, method=_method())
 
 
 def password_matches(user: User | None, password: str) -> bool:
     """Check a password in constant work whether or not the user exists or has a password."""
     stored = user.password_hash if user is not None and user.password_hash else None
-    ok = check_password_hash(stored or _DUMMY_HASH, password)
+    ok = check_password_hash(stored or _dummy_hash(_method()), password)
     return ok and stored is not None
 
 

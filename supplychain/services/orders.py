@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -360,10 +361,13 @@ def orders_page(
         stmt = stmt.where(Order.status == status)
     if counterparty_id is not None:
         stmt = stmt.where(Order.is_party(counterparty_id))
-    if date_from:
-        stmt = stmt.where(Order.created_at >= _start_of(date_from))
-    if date_to and date_to < date.max:  # up to 9999-12-31 is no bound (and has no next day)
-        stmt = stmt.where(Order.created_at < _start_of(date_to, 1))
+    # Days at the ends of the calendar are no bound (their midnights do not exist in UTC).
+    start = _start_of(date_from, access.chain.timezone) if date_from else None
+    if start is not None:
+        stmt = stmt.where(Order.created_at >= start)
+    end = _start_of(date_to, access.chain.timezone, 1) if date_to else None
+    if end is not None:
+        stmt = stmt.where(Order.created_at < end)
     result = paginate(session, stmt.order_by(Order.id.desc()), page, page_size)
     ids = [o.id for o in result.items]
     # Amounts are added up in Python, in Decimal: exact on every database (SQLite has no
@@ -389,8 +393,14 @@ def orders_page(
     return result
 
 
-def _start_of(day: date, plus_days: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=plus_days)
+def _start_of(day: date, timezone: str, plus_days: int = 0) -> datetime | None:
+    """Midnight starting `day` (+ plus_days) in the chain's zone, in UTC: days are the chain's days,
+    as on its pages and in reconciliation periods. None past either end of the calendar."""
+    try:
+        day = day + timedelta(days=plus_days)
+        return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def get_order(session: Session, access: ChainAccess, order_id: int | None) -> OrderView:

@@ -184,3 +184,30 @@ def test_only_the_issuer_cancels_and_only_before_anything_is_shipped(net: Net):
     _ship(net, shipped, 1, "1")
     with pytest.raises(Conflict, match="shipped"):
         orders.cancel_order(net.session, net.as_("D1a"), shipped.id, "Too late", None)
+
+
+def test_the_date_filter_reads_days_in_the_chains_zone(net: Net):
+    from datetime import UTC, datetime
+
+    net.as_("owner").chain.timezone = "Asia/Shanghai"
+    late = _issue(net, number="LATE-EVENING-UTC")
+    # 2026-12-03 20:00 UTC is 2026-12-04 04:00 in Shanghai: the chain's 4 December.
+    late.created_at = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
+    net.session.flush()
+
+    def listed(day_from: date | None, day_to: date | None) -> set[int]:
+        page = orders.orders_page(
+            net.session,
+            net.as_("owner"),
+            status=None,
+            counterparty_id=None,
+            date_from=day_from,
+            date_to=day_to,
+            page=1,
+            page_size=100,
+        )
+        return {view["order"].id for view in page.items}
+
+    assert late.id in listed(date(2026, 12, 4), date(2026, 12, 4))
+    assert late.id not in listed(date(2026, 12, 3), date(2026, 12, 3))
+    assert late.id in listed(date.min, date.max)  # the calendar's ends are no bounds, not errors

@@ -118,7 +118,7 @@ class Config:
         self.JSON_SORT_KEYS = False
         # The pages' session cookie: never readable by scripts, not sent on cross-site posts.
         # SESSION_COOKIE_SECURE: "1" always Secure, "0" never, "auto" (default) Secure whenever
-        # the request came over HTTPS (directly or as X-Forwarded-Proto from a TLS proxy).
+        # the request came over HTTPS (directly or as X-Forwarded-Proto from a trusted TLS proxy).
         self.SESSION_COOKIE_NAME = "supplychain_session"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

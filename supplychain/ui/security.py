@@ -31,13 +31,15 @@ _TOKEN = "tid"
 
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions; `SESSION_COOKIE_SECURE = "auto"` marks the cookie Secure
-    when the request came over HTTPS, directly or through a TLS-terminating proxy."""
+    when the request came over HTTPS, directly or through a trusted TLS-terminating proxy (HTTPS is
+    what werkzeug says it is: X-Forwarded-Proto counts only through SUPPLYCHAIN_TRUSTED_PROXIES,
+    the same rule HSTS follows)."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         setting = app.config["SESSION_COOKIE_SECURE"]
         if setting != "auto":
             return bool(setting)
-        return request.is_secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+        return request.is_secure
 
 
 def sign_in(issued: IssuedToken) -> None:

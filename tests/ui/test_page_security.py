@@ -218,3 +218,15 @@ def test_pages_break_no_rule_of_their_own_policy(scene: Scene, browse):
     )
     assert indent > 40
     assert refusals == []
+
+
+def test_auto_secure_cookie_follows_what_werkzeug_calls_https(app, monkeypatch):
+    """`auto`: Secure over HTTPS; a client's own X-Forwarded-Proto is no HTTPS (no proxy trusted)."""
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", "auto")
+    interface = app.session_interface
+    with app.test_request_context("/login", base_url="https://supplychain.example"):
+        assert interface.get_cookie_secure(app) is True
+    with app.test_request_context("/login", base_url="http://supplychain.example"):
+        assert interface.get_cookie_secure(app) is False
+    with app.test_request_context("/login", headers={"X-Forwarded-Proto": "https"}):
+        assert interface.get_cookie_secure(app) is False

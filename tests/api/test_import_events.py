@@ -4,6 +4,8 @@ nothing at all when the import fails or is a dry run."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.test_events import _addressed, _deliveries, _endpoint, _types
 from tests.api.test_imports import upload, xlsx
 
@@ -122,3 +124,50 @@ def test_import_events_cost_the_same_statements_for_any_number_of_rows(world, ap
     assert counts[0] == counts[1], counts
     assert len(_deliveries(app, "member.joined", "webhook")) == 43
     assert len(_deliveries(app, "member.joined", "email")) == 43
+
+
+def test_publish_many_addresses_each_event_to_its_own_orgs(world, app):
+    from sqlalchemy import select
+
+    from supplychain.extensions import db
+    from supplychain.models.events import Event, EventRecipient
+    from supplychain.services.events import NewEvent, publish_many
+
+    w = world
+    d1a, s1 = w.parties["D1a"], w.parties["S1"]
+    d1a_hook = _endpoint(app, w.chain_id, d1a.org_id, d1a.user_id, ["link.created"])
+    # Takes member.updated, but that event of the batch is addressed to the owner only.
+    _endpoint(app, w.chain_id, s1.org_id, s1.user_id, ["member.updated"])
+    batch = [
+        NewEvent("link.created", "link", 901, {"id": "901"}, (int(d1a.org_id), int(s1.org_id))),
+        NewEvent("member.updated", "org", 902, {"org_id": "902"}, (int(w.owner.org_id),)),
+        NewEvent("link.created", "link", 903, {"id": "903"}, (int(s1.org_id), int(s1.org_id))),
+    ]
+    with app.app_context():
+        assert publish_many(db.session, chain_id=int(w.chain_id), events=batch) == 3
+        rows = db.session.execute(
+            select(Event.subject_id, Event.type, Event.data, EventRecipient.org_id)
+            .join(EventRecipient, EventRecipient.event_id == Event.id)
+            .where(Event.subject_id.in_([901, 902, 903]))
+        ).all()
+        with pytest.raises(ValueError, match="one event per type and subject"):
+            publish_many(db.session, chain_id=int(w.chain_id), events=[batch[0], batch[0]])
+        with pytest.raises(ValueError, match="unknown event types"):
+            publish_many(
+                db.session,
+                chain_id=int(w.chain_id),
+                events=[NewEvent("order.teleported", "order", 1, {}, (1,))],
+            )
+        db.session.commit()
+        db.session.remove()
+    addressed: dict[int, set[str]] = {}
+    for subject_id, type_, data, org_id in rows:
+        assert data == ({"org_id": "902"} if type_ == "member.updated" else {"id": str(subject_id)})
+        addressed.setdefault(subject_id, set()).add(str(org_id))
+    assert addressed == {901: {d1a.org_id, s1.org_id}, 902: {w.owner.org_id}, 903: {s1.org_id}}
+    (hook,) = _deliveries(app, "link.created", "webhook")
+    assert hook.endpoint_id == d1a_hook and _addressed(app, "link.created")[hook.event_id] == {
+        d1a.org_id,
+        s1.org_id,
+    }
+    assert _deliveries(app, "member.updated", "webhook") == []

@@ -52,6 +52,12 @@ def test_integrations_secret_once_test_log_and_redeliver(
     assert "whsec_" not in page.content()
     listed = world.api.get(world.path("/webhooks"), token=dealer.token).json()
     assert listed["total"] == 1 and listed["items"][0]["description"] == "Dealer DMS"
+    page.click("button[name=lang][value=zh]")
+    page.locator(
+        "#webhook-secret-gone", has_text="签名密钥只在添加 Webhook 时显示过一次"
+    ).wait_for()
+    page.click("button[name=lang][value=en]")
+    page.locator("#webhook-secret-gone", has_text="cannot be shown again").wait_for()
     page.click("text=Back to integrations")
     page.locator("text=Dealer DMS").wait_for()
     assert "whsec_" not in page.content()

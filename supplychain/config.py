@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -77,6 +78,25 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     )
 
 
+def smtp_tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The TLS context for the SMTP server: certificate and host name verified, against
+    `ca_file`'s certificates when given, else the system's."""
+    return ssl.create_default_context(cafile=ca_file or None)
+
+
+def _smtp_ca_file(path: str) -> str | None:
+    """`SUPPLYCHAIN_SMTP_CA_FILE` checked at the start: a file of PEM certificates, or unset."""
+    if not path:
+        return None
+    try:
+        smtp_tls_context(path)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(
+            f"SUPPLYCHAIN_SMTP_CA_FILE must be a file of PEM certificates: {path!r} ({exc})"
+        ) from exc
+    return path
+
+
 DEFAULT_RETRY_SCHEDULE = (10, 60, 300, 1800, 7200, 28800, 86400)  # API.md: 10 s ... 24 h
 
 
@@ -135,6 +155,9 @@ class Config:
         if self.SMTP_URL:
             parse_smtp_url(self.SMTP_URL)  # a bad URL stops the start, not the first mail
         self.SMTP_TIMEOUT = _count_setting("SUPPLYCHAIN_SMTP_TIMEOUT", 30, 1)
+        # PEM certificates trusted for the SMTP server's TLS instead of the system's (a private
+        # CA, a self-signed server); the server's name is checked against its certificate.
+        self.SMTP_CA_FILE = _smtp_ca_file(os.environ.get("SUPPLYCHAIN_SMTP_CA_FILE", "").strip())
         self.MAIL_FROM = os.environ.get("SUPPLYCHAIN_MAIL_FROM") or "supplychain@localhost"
         self.MAIL_DIR = os.environ.get("SUPPLYCHAIN_MAIL_DIR") or str(ROOT / "instance" / "mail")
         self.BASE_URL = (os.environ.get("SUPPLYCHAIN_BASE_URL") or "http://localhost:8000").rstrip(

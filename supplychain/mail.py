@@ -35,7 +35,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, scoped_session
 
-from supplychain.config import SmtpSettings, parse_smtp_url
+from supplychain.config import SmtpSettings, parse_smtp_url, smtp_tls_context
 from supplychain.deliveries import Claimed, Outcome
 from supplychain.extensions import db
 from supplychain.models import Chain, Member, User
@@ -70,9 +70,10 @@ class SmtpBackend:
     """SMTP over one connection for a whole batch, opened on the first message; a connection
     that breaks is opened again for the next message."""
 
-    def __init__(self, settings: SmtpSettings, timeout: float) -> None:
+    def __init__(self, settings: SmtpSettings, timeout: float, ca_file: str | None = None) -> None:
         self.settings = settings
         self.timeout = timeout
+        self.ca_file = ca_file
         self.connection: smtplib.SMTP | None = None
 
     def __enter__(self) -> SmtpBackend:
@@ -87,14 +88,18 @@ class SmtpBackend:
         s = self.settings
         if s.scheme == "smtps":
             connection: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.host, s.port, timeout=self.timeout, context=ssl.create_default_context()
+                s.host, s.port, timeout=self.timeout, context=_tls_context(self.ca_file)
             )
         else:
             connection = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
+        try:
             if s.scheme == "smtp+starttls":
-                connection.starttls(context=ssl.create_default_context())
-        if s.username:
-            connection.login(s.username, s.password or "")
+                connection.starttls(context=_tls_context(self.ca_file))
+            if s.username:
+                connection.login(s.username, s.password or "")
+        except (smtplib.SMTPException, OSError):
+            connection.close()  # refused (an untrusted certificate, a wrong password): no leak
+            raise
         return connection
 
     def close(self) -> None:
@@ -139,6 +144,13 @@ class SmtpBackend:
         self.connection = None
 
 
+@cache
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """One verifying TLS context per CA setting, shared by every connection (it is
+    thread-safe, and loading the certificates for each batch would be wasted work)."""
+    return smtp_tls_context(ca_file)
+
+
 def _refused(code: int, text: bytes | str) -> Outcome:
     """A server's refusal: 5xx is permanent, anything else may pass later."""
     if isinstance(text, bytes):
@@ -178,7 +190,9 @@ class FileBackend:
 def mail_backend(config: Any) -> SmtpBackend | FileBackend:
     """The backend the settings ask for: SMTP when a URL is set, else the mail folder."""
     if config["SMTP_URL"]:
-        return SmtpBackend(parse_smtp_url(config["SMTP_URL"]), config["SMTP_TIMEOUT"])
+        return SmtpBackend(
+            parse_smtp_url(config["SMTP_URL"]), config["SMTP_TIMEOUT"], config.get("SMTP_CA_FILE")
+        )
     return FileBackend(config["MAIL_DIR"])
 
 

@@ -146,10 +146,14 @@ IDEMPOTENCY_KEY_PARAMETER = {
 }
 
 
-def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
+def idempotent(view: Callable[..., Any] | None = None, *, secrets: tuple[str, ...] = ()) -> Any:
     """Honour `Idempotency-Key`: replay the first response to the same request, 409 on a new body.
 
-    The header is added to the operation's parameters in the OpenAPI document."""
+    `secrets` name the answer's fields that are shown once (a webhook's signing secret, an API
+    token): they are never stored for a replay, which answers them as null. The header is added
+    to the operation's parameters in the OpenAPI document, saying so."""
+    if view is None:
+        return lambda view: idempotent(view, secrets=secrets)
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -198,7 +202,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             record = stored or IdempotencyRecord(user_id=user_id, key=key)
             record.request_hash = fingerprint
             record.status_code = response.status_code
-            record.response_body = response.get_data(as_text=True)
+            record.response_body = _without_secrets(response.get_data(as_text=True), secrets)
             record.response_headers = {
                 name: response.headers[name]
                 for name in REPLAYED_HEADERS
@@ -210,8 +214,26 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))  # type: ignore[attr-defined]
     arguments = wrapper._apidoc.setdefault("arguments", {})  # type: ignore[attr-defined]
-    arguments.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
+    parameter = dict(IDEMPOTENCY_KEY_PARAMETER)
+    if secrets:
+        shown = ", ".join(f"`{name}`" for name in secrets)
+        parameter["description"] += (
+            f" A replay answers {shown} as null: shown once, in the first answer only, "
+            "it is never kept to be replayed."
+        )
+    arguments.setdefault("parameters", []).append(parameter)
     return wrapper
+
+
+def _without_secrets(body: str, secrets: tuple[str, ...]) -> str:
+    """The answer to keep for replays: the JSON body with each field in `secrets` nulled."""
+    if not secrets:
+        return body
+    answer = json.loads(body)
+    for name in secrets:
+        if name in answer:
+            answer[name] = None
+    return current_app.json.dumps(answer)
 
 
 def no_content(status: int = 204) -> Response:

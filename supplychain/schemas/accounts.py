@@ -74,7 +74,13 @@ class TokenSchema(BaseSchema):
         allow_none=True,
         metadata={"description": "null: until revoked. A sign-in token's moves on with use"},
     )
-    token = fields.String(metadata={"description": "The secret, shown only in the create response"})
+    token = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The secret, shown only in the create response (null in an "
+            "idempotent replay of it: the secret is never kept to be replayed)"
+        },
+    )
 
 
 class TokenListSchema(BaseSchema):

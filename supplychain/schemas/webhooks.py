@@ -63,7 +63,11 @@ class WebhookSchema(BaseSchema):
 
 class WebhookCreatedSchema(WebhookSchema):
     secret = fields.String(
-        metadata={"description": "`whsec_...`: signs every delivery; shown only in this answer"}
+        allow_none=True,
+        metadata={
+            "description": "`whsec_...`: signs every delivery; shown only in this answer "
+            "(null in an idempotent replay of it: the secret is never kept to be replayed)"
+        },
     )
 
 

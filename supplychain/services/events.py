@@ -8,7 +8,8 @@ same transaction as the change and its audit event: nothing is announced that di
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,12 +20,10 @@ from sqlalchemy import (
     and_,
     case,
     exists,
-    false,
     func,
     insert,
     literal,
     select,
-    true,
 )
 from sqlalchemy.orm import Session
 
@@ -39,6 +38,7 @@ from supplychain.models.events import (
     NotificationSetting,
     WebhookEndpoint,
 )
+from supplychain.services.bulk import among_ids, insert_rows, is_postgres
 from supplychain.services.notification_settings import DEFAULT_EVENTS
 from supplychain.services.pagination import Page, paginate
 
@@ -55,9 +55,10 @@ def next_digest_at(now: datetime, timezone: str) -> datetime:
     return due.astimezone(now.tzinfo)
 
 
-def _json_list_has(session: Session, column: Any, values: tuple[str, ...]) -> ColumnElement[bool]:
-    """SQL: the JSON list in `column` holds one of `values` (portable across both databases)."""
-    if session.get_bind().dialect.name == "postgresql":
+def _json_list_has(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """SQL: the JSON list in `column` holds one of `values` (strings or SQL expressions;
+    portable across both databases)."""
+    if is_postgres(session):
         elements = func.json_array_elements_text(column).table_valued("value")
     else:
         elements = func.json_each(column).table_valued("value")
@@ -66,7 +67,7 @@ def _json_list_has(session: Session, column: Any, values: tuple[str, ...]) -> Co
 
 def _json_absent(session: Session, column: Any) -> ColumnElement[bool]:
     """SQL: `column` holds no JSON value: SQL NULL or a JSON null."""
-    typeof = "json_typeof" if session.get_bind().dialect.name == "postgresql" else "json_type"
+    typeof = "json_typeof" if is_postgres(session) else "json_type"
     return func.coalesce(getattr(func, typeof)(column), "null") == "null"
 
 
@@ -111,23 +112,92 @@ def publish(
                 insert(EventRecipient),
                 [{"event_id": event.id, "org_id": o, "chain_id": chain_id} for o in ids],
             )
-    _queue_webhooks(session, event, now)
-    chain = session.get(Chain, chain_id)
-    timezone = chain.timezone if chain is not None else "UTC"
-    _queue_emails(session, event, now, next_digest_at(now, timezone))
+    _queue_deliveries(session, chain_id, EventRecipient.event_id == event.id, now)
     return event
 
 
-def _addressed(event: Event) -> Select:
-    return select(EventRecipient.org_id).where(EventRecipient.event_id == event.id)
+@dataclass(frozen=True)
+class NewEvent:
+    """One event of a batch for `publish_many`: what `publish` takes, for one chain."""
+
+    type: str
+    subject_type: str
+    subject_id: int
+    data: dict[str, Any]
+    org_ids: tuple[int, ...]
 
 
-def _queue_webhooks(session: Session, event: Event, now: datetime) -> None:
-    """One delivery per enabled, live endpoint of an addressed org that takes this type."""
+def publish_many(session: Session, *, chain_id: int, events: Sequence[NewEvent]) -> int:
+    """Record many events of one chain at once (an import's new members), each addressed to
+    its own orgs, and queue their deliveries as `publish` does: five bulk statements however
+    many events and orgs (on SQLite the events' executemany goes in pages of 1 000 rows).
+    Events are told apart by (type, subject): one of each per batch. Returns how many events
+    were written."""
+    if not events:
+        return 0
+    keys = [(e.type, e.subject_type, e.subject_id) for e in events]
+    if len(set(keys)) != len(keys):
+        raise ValueError("one event per type and subject in a batch")
+    unknown = {e.type for e in events} - set(EVENT_TYPES)
+    if unknown:
+        raise ValueError(f"unknown event types {sorted(unknown)!r}")
+    now = utcnow()
+    table = Event.__table__
+    written = insert_rows(
+        session,
+        table,
+        [
+            {
+                "chain_id": chain_id,
+                "type": e.type,
+                "subject_type": e.subject_type,
+                "subject_id": e.subject_id,
+                "data": e.data,
+                "occurred_at": now,
+            }
+            for e in events
+        ],
+        table.c.id,
+        table.c.type,
+        table.c.subject_type,
+        table.c.subject_id,
+    )
+    ids = {
+        (type, subject_type, subject_id): event_id
+        for event_id, type, subject_type, subject_id in written
+    }
+    event_ids = [ids[key] for key in keys]
+    insert_rows(
+        session,
+        EventRecipient.__table__,
+        [
+            {"event_id": event_id, "org_id": org_id, "chain_id": chain_id}
+            for event_id, e in zip(event_ids, events, strict=True)
+            for org_id in sorted(set(e.org_ids))
+        ],
+    )
+    _queue_deliveries(
+        session, chain_id, among_ids(session, EventRecipient.event_id, event_ids), now
+    )
+    return len(event_ids)
+
+
+def _queue_deliveries(
+    session: Session, chain_id: int, addressed: ColumnElement[bool], now: datetime
+) -> None:
+    """Queue the deliveries of the events whose addressing rows `addressed` selects."""
+    _queue_webhooks(session, addressed, now)
+    chain = session.get(Chain, chain_id)
+    timezone = chain.timezone if chain is not None else "UTC"
+    _queue_emails(session, addressed, now, next_digest_at(now, timezone))
+
+
+def _queue_webhooks(session: Session, addressed: ColumnElement[bool], now: datetime) -> None:
+    """One delivery per enabled, live endpoint of an addressed org that takes the event's type."""
     endpoints = (
         select(
-            literal(event.id),
-            literal(event.chain_id),
+            Event.id,
+            Event.chain_id,
             literal("webhook"),
             WebhookEndpoint.id,
             literal("pending"),
@@ -135,18 +205,20 @@ def _queue_webhooks(session: Session, event: Event, now: datetime) -> None:
             literal(now, Delivery.next_attempt_at.type),
             literal(now, Delivery.created_at.type),
         )
+        .select_from(EventRecipient)
+        .join(Event, Event.id == EventRecipient.event_id)
         .join(
-            EventRecipient,
+            WebhookEndpoint,
             and_(
-                EventRecipient.event_id == event.id,
-                EventRecipient.org_id == WebhookEndpoint.org_id,
+                WebhookEndpoint.org_id == EventRecipient.org_id,
+                WebhookEndpoint.chain_id == Event.chain_id,
             ),
         )
         .where(
-            WebhookEndpoint.chain_id == event.chain_id,
+            addressed,
             WebhookEndpoint.enabled.is_(True),
             WebhookEndpoint.deleted_at.is_(None),
-            _json_list_has(session, WebhookEndpoint.events, (event.type, "*")),
+            _json_list_has(session, WebhookEndpoint.events, (Event.type, literal("*"))),
         )
     )
     session.execute(
@@ -167,7 +239,9 @@ def _queue_webhooks(session: Session, event: Event, now: datetime) -> None:
     )
 
 
-def _queue_emails(session: Session, event: Event, now: datetime, digest_at: datetime) -> None:
+def _queue_emails(
+    session: Session, addressed: ColumnElement[bool], now: datetime, digest_at: datetime
+) -> None:
     """One delivery per signed-up person of an addressed org whose preference wants the type:
     due now for `immediate`, at the next digest for `daily`, none for `off`."""
     mode = func.coalesce(NotificationSetting.email, "immediate")
@@ -175,9 +249,9 @@ def _queue_emails(session: Session, event: Event, now: datetime, digest_at: date
     wants = case(
         (
             _json_absent(session, NotificationSetting.events),
-            true() if event.type in DEFAULT_EVENTS else false(),
+            Event.type.in_(sorted(DEFAULT_EVENTS)),
         ),
-        else_=_json_list_has(session, NotificationSetting.events, (event.type,)),
+        else_=_json_list_has(session, NotificationSetting.events, (Event.type,)),
     )
     due = case(
         (mode == "daily", literal(digest_at, Delivery.next_attempt_at.type)),
@@ -185,8 +259,8 @@ def _queue_emails(session: Session, event: Event, now: datetime, digest_at: date
     )
     people = (
         select(
-            literal(event.id),
-            literal(event.chain_id),
+            Event.id,
+            Event.chain_id,
             literal("email"),
             User.id,
             literal("pending"),
@@ -194,12 +268,11 @@ def _queue_emails(session: Session, event: Event, now: datetime, digest_at: date
             due,
             literal(now, Delivery.created_at.type),
         )
-        .join(
-            EventRecipient,
-            and_(EventRecipient.event_id == event.id, EventRecipient.org_id == User.org_id),
-        )
+        .select_from(EventRecipient)
+        .join(Event, Event.id == EventRecipient.event_id)
+        .join(User, User.org_id == EventRecipient.org_id)
         .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
-        .where(User.password_hash.is_not(None), mode != "off", wants)
+        .where(addressed, User.password_hash.is_not(None), mode != "off", wants)
     )
     session.execute(
         insert(Delivery).from_select(

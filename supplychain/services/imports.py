@@ -10,23 +10,10 @@ query per row. Services only flush: the request commits once or rolls back.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    Row,
-    Table,
-    any_,
-    bindparam,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,7 +25,9 @@ from supplychain.excel.template import import_template
 from supplychain.models import Chain, Contact, Group, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.services.audit import record_event
+from supplychain.services.bulk import among, insert_rows
 from supplychain.services.chains import bump_graph_version, lock_chain
+from supplychain.services.events import NewEvent, publish_many
 from supplychain.services.import_rows import (
     CONTROL_CHARS,
     RowErrors,
@@ -46,10 +35,7 @@ from supplychain.services.import_rows import (
     SheetPerson,
     read_rows,
 )
-from supplychain.services.members import SHARED_ORG, orgs_shared_beyond
-
-# Values per IN list on SQLite: well under its 32 766 bind parameters.
-_CHUNK = 5_000
+from supplychain.services.members import SHARED_ORG, member_event_data, orgs_shared_beyond
 
 
 @dataclass
@@ -81,6 +67,7 @@ class _Current:
 
     member_id: int
     org_id: int
+    custom_id: str
     name: str
     kind: str
     group: str | None
@@ -149,6 +136,7 @@ def import_partners(
         raise Conflict("A concurrent change took some of the same people; nothing was saved.")
     if plan.new_companies:
         bump_graph_version(session, chain)
+    _publish_directory_events(session, chain, plan)
     record_event(
         session,
         access.actor,
@@ -170,6 +158,49 @@ def import_partners(
     return result
 
 
+def _publish_directory_events(session: Session, chain: Chain, plan: _Plan) -> None:
+    """Tell the chain owner (only, as for a member added by hand) of every company the import
+    added (`member.joined`) or renamed or regrouped (`member.updated`), in bulk statements."""
+    owner = (chain.owner_org_id,)
+    events = [
+        NewEvent(
+            "member.joined",
+            "org",
+            plan.org_ids[company.custom_id],
+            member_event_data(
+                plan.org_ids[company.custom_id], company.name, company.custom_id, company.group
+            ),
+            owner,
+        )
+        for company in plan.new_companies
+    ]
+    changed: dict[int, tuple[_Current, dict[str, Any]]] = {}
+    for member, name in plan.renamed:
+        changed.setdefault(member.member_id, (member, {}))[1]["name"] = {
+            "from": member.name,
+            "to": name,
+        }
+    for member, path in plan.regrouped:
+        changed.setdefault(member.member_id, (member, {}))[1]["group"] = {
+            "from": member.group,
+            "to": path,
+        }
+    for member, changes in changed.values():
+        name = changes["name"]["to"] if "name" in changes else member.name
+        group = changes["group"]["to"] if "group" in changes else member.group
+        events.append(
+            NewEvent(
+                "member.updated",
+                "org",
+                member.org_id,
+                member_event_data(member.org_id, name, member.custom_id, group)
+                | {"changes": changes},
+                owner,
+            )
+        )
+    publish_many(session, chain_id=chain.id, events=events)
+
+
 def _sha256(stream: IO[bytes]) -> str:
     stream.seek(0)
     hasher = hashlib.sha256()
@@ -181,41 +212,26 @@ def _sha256(stream: IO[bytes]) -> str:
 # --- planning against the chain ---------------------------------------------------------------
 
 
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _among(session: Session, column: Any, values: list[Any]) -> Iterator[ColumnElement[bool]]:
-    """`column IN values` as clauses to query one by one: one array parameter on PostgreSQL,
-    IN lists of at most _CHUNK bind parameters elsewhere."""
-    if _postgres(session):
-        if values:
-            yield column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-        return
-    for start in range(0, len(values), _CHUNK):
-        yield column.in_(values[start : start + _CHUNK])
-
-
 def _current_members(session: Session, chain_id: int, custom_ids: list[str]) -> dict[str, _Current]:
     current: dict[str, _Current] = {}
-    for among in _among(session, Member.custom_id, custom_ids):
+    for clause in among(session, Member.custom_id, custom_ids):
         rows = session.execute(
             select(Member.id, Member.org_id, Member.custom_id, Org.name, Org.kind, Group.path)
             .join(Org, Org.id == Member.org_id)
             .outerjoin(Group, Group.id == Member.group_id)
-            .where(Member.chain_id == chain_id, Member.is_current, among)
+            .where(Member.chain_id == chain_id, Member.is_current, clause)
         )
         for member_id, org_id, custom_id, name, kind, path in rows:
-            current[custom_id] = _Current(member_id, org_id, name, kind, path)
+            current[custom_id] = _Current(member_id, org_id, custom_id, name, kind, path)
     return current
 
 
 def _users(session: Session, emails: list[str]) -> dict[str, _User]:
     users: dict[str, _User] = {}
     lowered = func.lower(User.email, type_=User.email.type)
-    for among in _among(session, lowered, emails):
+    for clause in among(session, lowered, emails):
         rows = session.execute(
-            select(User.id, User.org_id, lowered, User.password_hash.is_not(None)).where(among)
+            select(User.id, User.org_id, lowered, User.password_hash.is_not(None)).where(clause)
         )
         for user_id, org_id, email, activated in rows:
             users[email] = _User(user_id, org_id, bool(activated))
@@ -224,9 +240,9 @@ def _users(session: Session, emails: list[str]) -> dict[str, _User]:
 
 def _listed(session: Session, chain_id: int, user_ids: list[int]) -> set[int]:
     listed: set[int] = set()
-    for among in _among(session, Contact.user_id, user_ids):
+    for clause in among(session, Contact.user_id, user_ids):
         listed.update(
-            session.scalars(select(Contact.user_id).where(Contact.chain_id == chain_id, among))
+            session.scalars(select(Contact.user_id).where(Contact.chain_id == chain_id, clause))
         )
     return listed
 
@@ -320,33 +336,6 @@ def _plan(
 # --- applying the plan ------------------------------------------------------------------------
 
 
-def _insert_rows(
-    session: Session, table: Table, rows: list[dict[str, Any]], *returning: Column[Any]
-) -> list[Row[Any]]:
-    """INSERT many rows in bulk: one statement of column arrays (unnest) on PostgreSQL, where
-    psycopg would otherwise parse a multi-VALUES text of thousands of parameters per batch;
-    executemany elsewhere. Returns the `returning` columns of the new rows, in no fixed order
-    (ordered RETURNING costs a statement per row on SQLite)."""
-    if not rows:
-        return []
-    if _postgres(session):
-        names = list(rows[0])
-        arrays = [
-            func.unnest(
-                bindparam(
-                    f"column_{n}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)
-                )
-            )
-            for n, name in enumerate(names)
-        ]
-        stmt = insert(table).from_select(names, select(*arrays))
-        result = session.execute(stmt.returning(*returning) if returning else stmt)
-    else:
-        stmt = insert(table)
-        result = session.execute(stmt.returning(*returning) if returning else stmt, rows)
-    return list(result) if returning else []
-
-
 def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
     """Write the plan with one bulk insert per table; the invitation codes of new contacts."""
     now = utcnow()
@@ -358,7 +347,7 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
         Contact.__table__,
     )
     if plan.new_companies:
-        created = _insert_rows(
+        created = insert_rows(
             session,
             orgs,
             [{"name": c.name, "kind": c.kind, "created_at": now} for c in plan.new_companies],
@@ -372,7 +361,7 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
             alike.setdefault((name, kind), []).append(org_id)
         for company in plan.new_companies:
             plan.org_ids[company.custom_id] = alike[company.name, company.kind].pop()
-        _insert_rows(
+        insert_rows(
             session,
             members,
             [
@@ -416,7 +405,7 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
                 "created_at": now,
             }
         )
-    created_users = _insert_rows(session, users, new_users, users.c.id, users.c.email)
+    created_users = insert_rows(session, users, new_users, users.c.id, users.c.email)
     user_ids = {email: user_id for user_id, email in created_users}
     listed = [
         {"chain_id": chain.id, "org_id": row["org_id"], "user_id": user_ids[row["email"]]}
@@ -434,7 +423,7 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
             )
     if fresh_codes:
         session.execute(update(User), fresh_codes)
-    _insert_rows(session, contacts, [{**row, "created_at": now} for row in listed])
+    insert_rows(session, contacts, [{**row, "created_at": now} for row in listed])
     return invites
 
 
@@ -455,5 +444,5 @@ def _create_groups(session: Session, chain_id: int, plan: _Plan, now: Any) -> No
             }
             for path in by_depth[depth]
         ]
-        created = _insert_rows(session, groups, rows, groups.c.id, groups.c.path)
+        created = insert_rows(session, groups, rows, groups.c.id, groups.c.path)
         plan.group_ids.update((path, group_id) for group_id, path in created)

@@ -433,15 +433,19 @@ def publish_member_event(
         type=type,
         subject_type="org",
         subject_id=member.org_id,
-        data={
-            "org_id": str(member.org_id),
-            "name": member.org.name,
-            "custom_id": member.custom_id,
-            "group": group.path if group else None,
-        }
+        data=member_event_data(
+            member.org_id, member.org.name, member.custom_id, group.path if group else None
+        )
         | (extra or {}),
         org_ids=[access.chain.owner_org_id],
     )
+
+
+def member_event_data(
+    org_id: int, name: str, custom_id: str | None, group: str | None
+) -> dict[str, Any]:
+    """The `data` of a directory event about a member: who it is and where it sits."""
+    return {"org_id": str(org_id), "name": name, "custom_id": custom_id, "group": group}
 
 
 # --- contacts ---------------------------------------------------------------------------------

@@ -144,11 +144,12 @@ class Tokens(MethodView):
         """The caller's live API tokens (secrets are never shown again)."""
         return {"items": accounts.list_api_tokens(db.session, current_actor())}
 
-    @idempotent
+    @idempotent(secrets=("token",))
     @me_blp.arguments(TokenCreateSchema)
     @me_blp.response(201, TokenSchema)
     def post(self, body):
-        """Create a named API token; its secret is in this response only."""
+        """Create a named API token; its secret is in this response only (an idempotent
+        replay answers `token` as null)."""
         issued = accounts.create_api_token(
             db.session, current_actor(), body["name"], body["expires_in_days"]
         )

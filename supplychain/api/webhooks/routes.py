@@ -32,12 +32,13 @@ class Webhooks(MethodView):
         stmt = webhooks.endpoints_query(access_to(cid))
         return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
 
-    @idempotent
+    @idempotent(secrets=("secret",))
     @blp.arguments(s.WebhookCreateSchema)
     @blp.response(201, s.WebhookCreatedSchema)
     def post(self, body, cid):
         """Register an endpoint for your org (org admins); the answer holds its signing
-        `secret`, shown only here. The URL must be http(s) on a public address."""
+        `secret`, shown only here: an idempotent replay answers `secret` as null. The URL
+        must be http(s) on a public address."""
         return webhooks.create_endpoint(
             db.session, access_to(cid), **body, allow_private=_allow_private()
         )

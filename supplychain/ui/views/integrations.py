@@ -3,7 +3,7 @@ with the secret shown once, enable/disable, a test ping, and the delivery log wi
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from supplychain.access import ChainAccess
@@ -19,6 +19,8 @@ from supplychain.ui.forms import FormErrors, compact, on_form_error, text, valid
 from supplychain.ui.i18n import error_text, gettext
 
 PAGE_SIZE = 25
+# The session key naming the webhook whose secret the next page may show (once).
+_REVEAL = "webhook_secret_once"
 # Types a person can pick (a ping is what the test button sends, not a subscription).
 PICKABLE_EVENTS = tuple(t for t in EVENT_TYPES if t != "ping")
 
@@ -61,8 +63,28 @@ def integrations(cid: str):
             **loaded,
             allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
         )
-    # The secret is in this page only: not in a redirect, a flash or the session cookie.
-    return render_template("integrations/created.html", access=access, endpoint=endpoint)
+    # Post/redirect/get, so that reloading the answer cannot add a second webhook. The secret is
+    # in the next page only, once: the session cookie holds which webhook may show it, never the
+    # secret itself, and the page forgets it as it shows it.
+    session[_REVEAL] = endpoint.id
+    return redirect(url_for("ui.integration_created", cid=cid, wid=endpoint.id), 303)
+
+
+@blp.get("/chains/<cid>/integrations/<wid>/created")
+@login_required
+def integration_created(cid: str, wid: str):
+    """The webhook just added, with its signing secret the first time only."""
+    access = chain(cid)
+    endpoint = webhooks.get_endpoint(db.session, access, parse_id(wid))
+    shown = session.get(_REVEAL) == endpoint.id
+    if shown:
+        session.pop(_REVEAL)
+    return render_template(
+        "integrations/created.html",
+        access=access,
+        endpoint=endpoint,
+        secret=endpoint.secret if shown else None,
+    )
 
 
 @blp.get("/chains/<cid>/integrations/<wid>")

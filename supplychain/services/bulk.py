@@ -1,0 +1,84 @@
+"""Bulk statements shared by the services that write many rows at once (imports, the events
+outbox): a fixed number of statements whatever the number of rows, never a query per row."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Row,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+# Values per IN list on SQLite: well under its 32 766 bind parameters.
+CHUNK = 5_000
+
+
+def is_postgres(session: Session) -> bool:
+    """Whether the session talks to PostgreSQL (else SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def among(session: Session, column: Any, values: list[Any]) -> Iterator[ColumnElement[bool]]:
+    """`column IN values` as clauses to query one by one: one array parameter on PostgreSQL,
+    IN lists of at most CHUNK bind parameters elsewhere."""
+    if is_postgres(session):
+        if values:
+            yield column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+        return
+    for start in range(0, len(values), CHUNK):
+        yield column.in_(values[start : start + CHUNK])
+
+
+def among_ids(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
+    """`column IN ids` as one clause with one parameter however many ids: an array on
+    PostgreSQL, a JSON list read with json_each on SQLite."""
+    if is_postgres(session):
+        return column == any_(bindparam(None, ids, type_=ARRAY(column.type)))
+    elements = func.json_each(literal(json.dumps(ids))).table_valued("value")
+    return column.in_(select(elements.c.value))
+
+
+def insert_rows(
+    session: Session, table: Table, rows: list[dict[str, Any]], *returning: Column[Any]
+) -> list[Row[Any]]:
+    """INSERT many rows in bulk: one statement of column arrays (unnest) on PostgreSQL, where
+    psycopg would otherwise parse a multi-VALUES text of thousands of parameters per batch;
+    executemany elsewhere. Returns the `returning` columns of the new rows, in no fixed order
+    (ordered RETURNING costs a statement per row on SQLite)."""
+    if not rows:
+        return []
+    if is_postgres(session):
+        names = list(rows[0])
+        stmt = insert(table).from_select(
+            names, select(*(_unnest(table.c[name], n, rows) for n, name in enumerate(names)))
+        )
+        result = session.execute(stmt.returning(*returning) if returning else stmt)
+    else:
+        stmt = insert(table)
+        result = session.execute(stmt.returning(*returning) if returning else stmt, rows)
+    return list(result) if returning else []
+
+
+def _unnest(column: Column[Any], n: int, rows: list[dict[str, Any]]) -> ColumnElement[Any]:
+    """One column's values as an array unnested into rows; JSON values travel as text."""
+    values = [row[column.name] for row in rows]
+    if isinstance(column.type, JSON):
+        texts = [json.dumps(value) for value in values]
+        return cast(func.unnest(bindparam(f"column_{n}", texts, type_=ARRAY(Text))), column.type)
+    return func.unnest(bindparam(f"column_{n}", values, type_=ARRAY(column.type)))

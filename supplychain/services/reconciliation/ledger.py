@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from supplychain.errors import Invalid
 from supplychain.excel.workbook import (
+    DisputeRecord,
     LineRecord,
     OrgRecord,
+    StatementStatus,
     WorkbookMeta,
     write_reconciliation_workbook,
 )
@@ -24,6 +26,11 @@ from supplychain.models import Chain, Group, Member, Order, OrderLine, Org
 from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, parse_period
 from supplychain.services.chains import chain_graph
+from supplychain.services.reconciliation.versions import (
+    period_disputes,
+    statement_states,
+    versions_of,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SCOPE = (
@@ -180,9 +187,49 @@ def write_tier_workbook(
         first_day=period.first, last_day=period.last, timezone=chain.timezone,
         generated_at=now.astimezone(tz), revision=revision, scope=SCOPE,
     )  # fmt: skip
+    statuses, disputes = statement_answers(session, chain, period, tier_orgs, directory)
     rows = line_records(order_lines(session, chain, period, None), directory, tz, side_of)
-    stats = write_reconciliation_workbook(target, meta, orgs, rows, tz, now)
+    stats = write_reconciliation_workbook(
+        target, meta, orgs, rows, tz, now, statuses=statuses, disputes=disputes
+    )
     return stats.rows, stats.orgs
+
+
+def statement_answers(
+    session: Session,
+    chain: Chain,
+    period: Period,
+    org_ids: frozenset[int] | set[int],
+    directory: dict[int, tuple[str | None, str, str | None]],
+) -> tuple[dict[int, StatementStatus], list[DisputeRecord]]:
+    """The orgs' statement statuses (with confirmation times) and their disputes' lines, for a
+    workbook's Summary and Disputes sheets."""
+    versions = versions_of(order_lines(session, chain, period, set(org_ids)), chain.id,
+                           period.label, org_ids)  # fmt: skip
+    states = statement_states(session, chain.id, period.label, versions)
+    statuses = {o: StatementStatus(st.status, st.confirmed_at) for o, st in states.items()}
+    records = []
+    for dispute in period_disputes(session, chain.id, period.label, org_ids):
+        code, name, _ = directory.get(dispute.org_id, (None, f"org {dispute.org_id}", None))
+        for line in dispute.lines:
+            records.append(
+                DisputeRecord(
+                    org_code=code,
+                    org_name=name,
+                    dispute_id=dispute.id,
+                    status=dispute.status,
+                    opened_at=dispute.opened_at,
+                    order_number=line.order_number,
+                    line_no=line.line_no,
+                    field=line.field,
+                    expected=line.expected,
+                    line_note=line.note,
+                    dispute_note=dispute.note,
+                    resolved_at=dispute.resolved_at,
+                    resolution_note=dispute.resolution_note,
+                )
+            )
+    return statuses, records
 
 
 def safe_name(text: str) -> str:

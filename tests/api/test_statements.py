@@ -44,6 +44,10 @@ def _order(w, party, number, n=2):
 
 @pytest.fixture
 def stmt(world):
+    return answering_chain(world)
+
+
+def answering_chain(world):
     """D1a ordered from the owner (accepted, shipped); D1b has an order of its own; both have
     the reconciliation app, D2 has not."""
     w = world

@@ -178,7 +178,7 @@ def send_due_reminders(session: Session, now: datetime) -> DueReminders:
         )
         reminded_orders.append(order.id)
     # Imported here: statements' reminders claim with `claim_reminder` of this module.
-    from supplychain.services.reconciliation.confirmations import send_statement_reminders
+    from supplychain.services.reconciliation.board import send_statement_reminders
 
     statements = send_statement_reminders(session, now)
     return DueReminders(reminded_notices, reminded_orders, statements)

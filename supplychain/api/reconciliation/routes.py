@@ -13,7 +13,14 @@ from supplychain.extensions import db
 from supplychain.schemas import reconciliation as s
 from supplychain.schemas.common import parse_id
 from supplychain.services.pagination import paginate
-from supplychain.services.reconciliation import confirmations, ledger, runs, schedules, statements
+from supplychain.services.reconciliation import (
+    board,
+    confirmations,
+    ledger,
+    runs,
+    schedules,
+    statements,
+)
 
 blp = authenticated_blueprint(
     "reconciliation", __name__, url_prefix="/chains", description="Reconciliation workbooks"
@@ -152,7 +159,7 @@ class StatementBoard(MethodView):
     def get(self, query, cid):
         """Every org's statement status for a period (owner; `tier` narrows to one tier): who
         confirmed, who disputed, who has not answered. A partner sees its own row only."""
-        return confirmations.statement_board(
+        return board.statement_board(
             db.session,
             access_to(cid),
             query["period"],

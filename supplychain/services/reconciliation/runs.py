@@ -34,7 +34,7 @@ from supplychain.periods import parse_period
 from supplychain.services.audit import Author, record_event
 from supplychain.services.events import publish
 from supplychain.services.reconciliation import background
-from supplychain.services.reconciliation.confirmations import announce_ready
+from supplychain.services.reconciliation.board import announce_ready
 from supplychain.services.reconciliation.ledger import (
     check_period,
     check_tier,

@@ -7,8 +7,8 @@ saw, a tenth confirmed a version that is no longer current (`changed`), a tenth 
 Queries: the board (GET /reconciliation/statements?period=&tier=D1) must send the same number of
 statements for 100 000 lines as for 10 000, whatever the tier size (report.expect).
 Time: the board for 100 000 lines (median of REPEAT) against the floor, the bare streaming query
-of the same lines (`ledger.order_lines`, no digest, no HTTP); the statement JSON of the busiest
-dealer too. Status counts are checked against the answers inserted.
+of the same lines' figures (`ledger.figure_lines`, no digest, no HTTP); the statement JSON of the
+busiest dealer too. Status counts are checked against the answers inserted.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from sqlalchemy.orm import Session
 from supplychain.models import Chain, Dispute, DisputeLine, Statement, User
 from supplychain.models.base import utcnow
 from supplychain.services.chains import chain_graph
-from supplychain.services.reconciliation.ledger import order_lines
+from supplychain.services.reconciliation.ledger import figure_lines, order_lines
 from supplychain.services.reconciliation.versions import (
     BUYER,
-    LINE_NO,
-    NUMBER,
-    ORDER_ID,
-    SELLER,
+    F_BUYER,
+    F_LINE_NO,
+    F_NUMBER,
+    F_ORDER_ID,
+    F_SELLER,
     versions_of,
 )
 from tests.bench.common import (
@@ -60,10 +61,10 @@ def _answer(env: BenchApp, chain_id: int, period_label: str) -> dict[str, int]:
         dealers = sorted(chain_graph(session, chain).orgs_in_tier(TIER))
         first_line: dict[int, tuple[int, str, int]] = {}
         rows = []
-        for row in order_lines(session, chain, period, None):
+        for row in figure_lines(session, chain, period, None):
             rows.append(tuple(row))
-            for party in (row[BUYER], row[SELLER]):
-                first_line.setdefault(party, (row[ORDER_ID], row[NUMBER], row[LINE_NO]))
+            for party in (row[F_BUYER], row[F_SELLER]):
+                first_line.setdefault(party, (row[F_ORDER_ID], row[F_NUMBER], row[F_LINE_NO]))
         in_tier = [d for d in dealers if d in first_line]
         versions = versions_of(iter(rows), chain_id, period_label, in_tier)
         users = dict(session.execute(select(User.org_id, User.id)).all())
@@ -155,7 +156,7 @@ def run(report: Report) -> None:
             assert chain is not None
 
             def bare() -> None:
-                for _ in order_lines(session, chain, period, None):
+                for _ in figure_lines(session, chain, period, None):
                     pass
 
             bare_s = timed(bare, repeat=REPEAT)

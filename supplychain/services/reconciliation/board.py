@@ -29,7 +29,7 @@ from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.confirmations import APP
 from supplychain.services.reconciliation.ledger import (
     check_period,
-    order_lines,
+    figure_lines,
     org_directory,
     reconcilable,
 )
@@ -47,7 +47,7 @@ def tier_states(
 ) -> dict[int, v.StatementState]:
     """Every named org's statement status for the period, in a fixed number of queries."""
     ids = set(org_ids)
-    rows = order_lines(session, chain, period, ids) if ids else iter(())
+    rows = figure_lines(session, chain, period, ids) if ids else iter(())
     return v.statement_states(
         session, chain.id, period.label, v.versions_of(rows, chain.id, period.label, ids)
     )

@@ -120,7 +120,8 @@ def _snapshot(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     return {
         "totals": {key: str(value) for key, value in _totals(rows).items()},
         "lines": {
-            v.line_key(row): [row[v.NUMBER], row[v.LINE_NO], *v.line_figures(row)] for row in rows
+            v.line_key(f): [f[v.F_NUMBER], f[v.F_LINE_NO], *v.line_figures(f)]
+            for f in map(v.figures_of, rows)
         },
     }
 
@@ -132,7 +133,7 @@ def _changes(snapshot: dict[str, Any], rows: list[tuple[Any, ...]]) -> list[dict
     before: dict[str, list[Any]] = snapshot.get("lines", {})
     changes = []
     seen = set()
-    for row in rows:
+    for row in map(v.figures_of, rows):
         key = v.line_key(row)
         seen.add(key)
         now = v.line_figures(row)
@@ -144,8 +145,8 @@ def _changes(snapshot: dict[str, Any], rows: list[tuple[Any, ...]]) -> list[dict
                     continue
                 changes.append(
                     {
-                        "order_number": row[v.NUMBER],
-                        "line_no": row[v.LINE_NO],
+                        "order_number": row[v.F_NUMBER],
+                        "line_no": row[v.F_LINE_NO],
                         "field": name,
                         "confirmed": was,
                         "current": now[index],
@@ -238,7 +239,7 @@ def _view(
     chain = access.chain
     tz = ZoneInfo(chain.timezone)
     directory = org_directory(session, chain.id)
-    version = v.versions_of(rows, chain.id, period.label, [org_id])[org_id]
+    version = v.versions_of(map(v.figures_of, rows), chain.id, period.label, [org_id])[org_id]
     row = _statement(session, chain.id, org_id, period.label)
     status = row.status_for(version) if row else "open"
 
@@ -331,7 +332,9 @@ def _current(
     subject = _answering_subject(access, org_id)
     period = check_period(period_label, ZoneInfo(access.chain.timezone))
     rows = _rows(session, access.chain, period, subject)
-    current = v.versions_of(rows, access.chain_id, period.label, [subject])[subject]
+    current = v.versions_of(map(v.figures_of, rows), access.chain_id, period.label, [subject])[
+        subject
+    ]
     if version != current:
         raise Conflict(
             "The statement changed since you saw it: read it again and confirm the new version.",

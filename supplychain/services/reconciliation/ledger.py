@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from supplychain.errors import Invalid
@@ -81,40 +81,14 @@ def org_directory(session: Session, chain_id: int) -> dict[int, tuple[str | None
     return {org_id: (code, name, path) for org_id, code, name, path in rows}
 
 
-def order_lines(
-    session: Session, chain: Chain, period: Period, org_ids: set[int] | None
-) -> Iterator[tuple[Any, ...]]:
-    """Stream (order, line) columns of the chain's orders dated in the period, in batches."""
-    tz = ZoneInfo(chain.timezone)
-    start, end = period.bounds(tz)
+def _lines_of_period(
+    columns: tuple[Any, ...], chain: Chain, period: Period, org_ids: set[int] | None
+) -> Select:
+    """SELECT `columns` of the chain's order lines dated in the period (of `org_ids`' orders,
+    as buyer or seller, when given), by order and line number, streamed in batches."""
+    start, end = period.bounds(ZoneInfo(chain.timezone))
     stmt = (
-        select(
-            Order.id,
-            Order.number,
-            Order.created_at,
-            Order.status,
-            Order.ack_code,
-            Order.currency,
-            Order.buyer_id,
-            Order.seller_id,
-            Order.ack_due,
-            Order.acked_at,
-            OrderLine.line_no,
-            OrderLine.sku,
-            OrderLine.description,
-            OrderLine.unit,
-            OrderLine.qty,
-            OrderLine.unit_price,
-            OrderLine.requested_date,
-            OrderLine.ack_status,
-            OrderLine.ack_code,
-            OrderLine.confirmed_qty,
-            OrderLine.confirmed_price,
-            OrderLine.promised_date,
-            OrderLine.shipped_qty,
-            OrderLine.received_qty,
-            OrderLine.ack_reason,
-        )
+        select(*columns)
         .join(OrderLine, OrderLine.order_id == Order.id)
         .where(Order.chain_id == chain.id, Order.created_at >= start, Order.created_at < end)
         .order_by(Order.id, OrderLine.line_no)
@@ -123,7 +97,68 @@ def order_lines(
     if org_ids is not None:
         ids = sorted(org_ids)
         stmt = stmt.where(or_(Order.buyer_id.in_(ids), Order.seller_id.in_(ids)))
-    yield from session.execute(stmt)
+    return stmt
+
+
+LINE_COLUMNS = (
+    Order.id,
+    Order.number,
+    Order.created_at,
+    Order.status,
+    Order.ack_code,
+    Order.currency,
+    Order.buyer_id,
+    Order.seller_id,
+    Order.ack_due,
+    Order.acked_at,
+    OrderLine.line_no,
+    OrderLine.sku,
+    OrderLine.description,
+    OrderLine.unit,
+    OrderLine.qty,
+    OrderLine.unit_price,
+    OrderLine.requested_date,
+    OrderLine.ack_status,
+    OrderLine.ack_code,
+    OrderLine.confirmed_qty,
+    OrderLine.confirmed_price,
+    OrderLine.promised_date,
+    OrderLine.shipped_qty,
+    OrderLine.received_qty,
+    OrderLine.ack_reason,
+)
+# What a statement's version digests (versions.figures_of a LINE_COLUMNS row gives the same).
+FIGURE_COLUMNS = (
+    Order.id,
+    Order.number,
+    OrderLine.line_no,
+    Order.buyer_id,
+    Order.seller_id,
+    Order.status,
+    OrderLine.sku,
+    Order.currency,
+    OrderLine.qty,
+    OrderLine.unit_price,
+    OrderLine.ack_status,
+    OrderLine.confirmed_qty,
+    OrderLine.confirmed_price,
+    OrderLine.shipped_qty,
+    OrderLine.received_qty,
+)
+
+
+def order_lines(
+    session: Session, chain: Chain, period: Period, org_ids: set[int] | None
+) -> Iterator[tuple[Any, ...]]:
+    """Stream (order, line) columns of the chain's orders dated in the period, in batches."""
+    yield from session.execute(_lines_of_period(LINE_COLUMNS, chain, period, org_ids))
+
+
+def figure_lines(
+    session: Session, chain: Chain, period: Period, org_ids: set[int] | None
+) -> Iterator[tuple[Any, ...]]:
+    """Stream the figure rows (versions.py) of the same lines: only what a version digests."""
+    yield from session.execute(_lines_of_period(FIGURE_COLUMNS, chain, period, org_ids))
 
 
 def line_records(
@@ -204,7 +239,7 @@ def statement_answers(
 ) -> tuple[dict[int, StatementStatus], list[DisputeRecord]]:
     """The orgs' statement statuses (with confirmation times) and their disputes' lines, for a
     workbook's Summary and Disputes sheets."""
-    versions = versions_of(order_lines(session, chain, period, set(org_ids)), chain.id,
+    versions = versions_of(figure_lines(session, chain, period, set(org_ids)), chain.id,
                            period.label, org_ids)  # fmt: skip
     states = statement_states(session, chain.id, period.label, versions)
     statuses = {o: StatementStatus(st.status, st.confirmed_at) for o, st in states.items()}

@@ -2,8 +2,9 @@
 for one org or for every org of a tier in one pass; and the status each org's statement reads
 with (`changed` when what was confirmed is no longer current).
 
-The lines come from `ledger.order_lines` (ordered by order id and line number), so one org's
-digest is the same whether it is computed alone or beside a thousand others.
+The lines come from `ledger.figure_lines` (or `ledger.order_lines`, through `figures_of`), ordered
+by order id and line number, so one org's digest is the same whether it is computed alone or
+beside a thousand others.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from supplychain.models import Dispute, Statement
 
-# Positions in a row of `ledger.order_lines`.
+# Positions in a row of `ledger.order_lines` (the statement's full lines).
 ORDER_ID, NUMBER, STATUS, CURRENCY, BUYER, SELLER = 0, 1, 3, 5, 6, 7
 LINE_NO, SKU, QTY, PRICE, ACK_STATUS, CONFIRMED_QTY, CONFIRMED_PRICE = 10, 11, 14, 15, 17, 19, 20
 SHIPPED, RECEIVED = 22, 23
-# The figures of a line a partner confirms (and that make `changed` when they move), by name.
+# The figures of a line a partner confirms (and that make `changed` when they move), by name,
+# with their position in a full row.
 FIGURES = (
     ("status", STATUS),
     ("sku", SKU),
@@ -37,7 +39,16 @@ FIGURES = (
     ("shipped_qty", SHIPPED),
     ("received_qty", RECEIVED),
 )
+# A figure row (`ledger.figure_lines`, or `figures_of` a full row): order id, order number, line
+# number, buyer, seller, then FIGURES in order. Versions are digested from these only.
+_IDENTITY = (ORDER_ID, NUMBER, LINE_NO, BUYER, SELLER)
+F_ORDER_ID, F_NUMBER, F_LINE_NO, F_BUYER, F_SELLER = range(5)
 _FOUR = Decimal("0.0001")
+
+
+def figures_of(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The figure row of a full row of `ledger.order_lines`."""
+    return tuple(row[i] for i in _IDENTITY) + tuple(row[i] for _, i in FIGURES)
 
 
 def figure_text(value: Any) -> str | None:
@@ -51,13 +62,13 @@ def figure_text(value: Any) -> str | None:
 
 
 def line_key(row: tuple[Any, ...]) -> str:
-    """The key of an order line in a snapshot: order id and line number."""
-    return f"{row[ORDER_ID]}:{row[LINE_NO]}"
+    """The key of an order line (a figure row) in a snapshot: order id and line number."""
+    return f"{row[F_ORDER_ID]}:{row[F_LINE_NO]}"
 
 
 def line_figures(row: tuple[Any, ...]) -> list[str | None]:
-    """The confirmable figures of one order line, as text."""
-    return [figure_text(row[index]) for _, index in FIGURES]
+    """The confirmable figures of one order line (a figure row), as text."""
+    return [figure_text(value) for value in row[5:]]
 
 
 def _seed(chain_id: int, org_id: int, period: str) -> Any:
@@ -73,11 +84,11 @@ def _feed(digest: Any, row: tuple[Any, ...]) -> None:
 def versions_of(
     rows: Iterable[tuple[Any, ...]], chain_id: int, period: str, org_ids: Iterable[int]
 ) -> dict[int, str]:
-    """The current version of each org's statement, from the period's order lines in one pass
+    """The current version of each org's statement, from the period's figure rows in one pass
     (an order between two of the orgs counts for both, as each one's statement lists it)."""
     digests = {org_id: _seed(chain_id, org_id, period) for org_id in org_ids}
     for row in rows:
-        for party in {row[BUYER], row[SELLER]}:
+        for party in {row[F_BUYER], row[F_SELLER]}:
             digest = digests.get(party)
             if digest is not None:
                 _feed(digest, row)

@@ -32,6 +32,7 @@ from supplychain.services.reconciliation.versions import (
     versions_of,
 )
 
+CONFIRMED = ("confirmed", "changed")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SCOPE = (
     "Orders dated in the period (order date in the chain's timezone) between each org of the "
@@ -242,7 +243,11 @@ def statement_answers(
     versions = versions_of(figure_lines(session, chain, period, set(org_ids)), chain.id,
                            period.label, org_ids)  # fmt: skip
     states = statement_states(session, chain.id, period.label, versions)
-    statuses = {o: StatementStatus(st.status, st.confirmed_at) for o, st in states.items()}
+    # A confirmation time only beside a confirmation that stands (or whose figures changed).
+    statuses = {
+        o: StatementStatus(st.status, st.confirmed_at if st.status in CONFIRMED else None)
+        for o, st in states.items()
+    }
     records = []
     for dispute in period_disputes(session, chain.id, period.label, org_ids):
         code, name, _ = directory.get(dispute.org_id, (None, f"org {dispute.org_id}", None))

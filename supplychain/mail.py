@@ -39,6 +39,7 @@ from supplychain.config import SmtpSettings, parse_smtp_url, smtp_tls_context
 from supplychain.deliveries import Claimed, Outcome
 from supplychain.extensions import db
 from supplychain.models import Chain, Member, User
+from supplychain.robot import STATEMENT_EVENTS, statement_path
 from supplychain.services.notification_settings import mail_language, preferences_of
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ EVENT_HEADLINES = {
     "order.shipped": "Order %(number)s shipped",
     "order.received": "Order %(number)s received",
     "order.reminder": "Reminder: order %(number)s awaits acknowledgment",
+    "statement.ready": "Statement for %(period)s is ready",
+    "statement.confirmed": "Statement for %(period)s confirmed",
+    "statement.disputed": "Statement for %(period)s disputed",
+    "statement.reminder": "Reminder: please confirm or dispute the statement for %(period)s",
+    "dispute.resolved": "Dispute on the statement for %(period)s resolved",
 }
 GENERIC_HEADLINE = "Something changed in %(chain)s (%(type)s)"
 
@@ -287,6 +293,13 @@ def describe_event(claimed: Claimed, chain: Chain | None, lang: str, base_url: s
     elif kind == "order" and headline and data.get("id"):
         link = f"{base_url}/chains/{cid}/orders/{data['id']}"
         text = _(headline, number=str(data.get("number") or data["id"]))
+        if data.get("status"):
+            facts.append((_("Status"), _(str(data["status"]))))
+    elif headline and claimed.event_type in STATEMENT_EVENTS and statement_path(cid, data):
+        link = f"{base_url}{statement_path(cid, data)}"
+        text = _(headline, period=str(data["period"]))
+        if data.get("resolution"):
+            facts.append((_("Resolution"), _(str(data["resolution"]))))
         if data.get("status"):
             facts.append((_("Status"), _(str(data["status"]))))
     else:

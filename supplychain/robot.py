@@ -3,6 +3,7 @@ language (Chinese unless it asks for English) with a link to the object's page."
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # WeCom refuses markdown content over 4096 bytes.
@@ -27,6 +28,7 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "statement.confirmed": ("Statement confirmed", "对账单已确认"),
     "statement.disputed": ("Statement disputed", "对账单有异议"),
     "dispute.resolved": ("Dispute resolved", "对账异议已解决"),
+    "statement.reminder": ("Reminder: statement awaiting your confirmation", "提醒：对账单待确认"),
     "reconciliation.run.succeeded": ("Reconciliation workbook ready", "对账工作簿已生成"),
     "reconciliation.run.failed": ("Reconciliation run failed", "对账生成失败"),
     "member.joined": ("Member joined", "成员已加入"),
@@ -37,6 +39,24 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "ping": ("Test message from supplychain", "来自 supplychain 的测试消息"),
 }
 OPEN = {"en": "Open", "zh": "查看"}
+STATEMENT_EVENTS = (
+    "statement.ready",
+    "statement.confirmed",
+    "statement.disputed",
+    "statement.reminder",
+    "dispute.resolved",
+)
+_PERIOD = re.compile(r"^[0-9]{4}-(?:[0-9]{2}|W[0-9]{2})\Z")
+
+
+def statement_path(chain_id: int, data: dict[str, Any]) -> str | None:
+    """The page of the statement an event tells of (its period, and its org for the owner's
+    people), or None when the data names no period."""
+    period = str(data.get("period") or "")
+    if not _PERIOD.match(period):
+        return None
+    org = _plain(data.get("org_id"))
+    return f"/chains/{chain_id}/statements/{period}" + (f"?org_id={org}" if org else "")
 
 
 def object_path(event_type: str, chain_id: int, data: dict[str, Any]) -> str:
@@ -47,6 +67,8 @@ def object_path(event_type: str, chain_id: int, data: dict[str, Any]) -> str:
         return f"{chain}/notices/{ident}"
     if event_type.startswith("order.") and ident:
         return f"{chain}/orders/{ident}"
+    if event_type in STATEMENT_EVENTS:
+        return statement_path(chain_id, data) or chain
     if event_type.startswith("reconciliation.run.") and ident:
         return f"{chain}/reconciliation/runs/{ident}"
     if event_type.startswith("member.") and _plain(data.get("org_id")):

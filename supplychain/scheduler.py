@@ -65,7 +65,7 @@ def run_chain_schedule(chain_id: int) -> None:
 
 
 def send_reminders() -> None:
-    """The job: send the notice and order reminders that are due, committing once (their claim
+    """The job: send the notice, order and statement reminders that are due, committing once (their claim
     rows make each reminder exactly-once, however many schedulers run)."""
     from supplychain.services.reminders import send_due_reminders
 
@@ -76,7 +76,12 @@ def send_reminders() -> None:
             db.session.commit()
         finally:
             db.session.remove()
-        log.info("reminders sent for notices %s and orders %s", sent.notices, sent.orders)
+        log.info(
+            "reminders sent for notices %s, orders %s and statements %s",
+            sent.notices,
+            sent.orders,
+            sent.statements,
+        )
 
 
 def sync_jobs(scheduler: BackgroundScheduler) -> None:

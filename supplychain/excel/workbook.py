@@ -1,5 +1,5 @@
 """Reconciliation workbooks (openpyxl write-only, constant memory): Summary, Lines,
-Discrepancies and Notes. Rows stream straight to disk; only per-org totals stay in memory."""
+Discrepancies, Disputes and Notes. Rows stream straight to disk; only per-org totals stay in memory."""
 
 from __future__ import annotations
 
@@ -87,6 +87,33 @@ class LineRecord:
     ack_due: datetime | None
     acked_at: datetime | None
     reason: str | None
+
+
+@dataclass
+class StatementStatus:
+    """An org's statement answer for the period, as the Summary shows it."""
+
+    status: str
+    confirmed_at: datetime | None
+
+
+@dataclass
+class DisputeRecord:
+    """One disputed line of a partner's statement (a Disputes row), with its dispute's state."""
+
+    org_code: str | None
+    org_name: str
+    dispute_id: int
+    status: str
+    opened_at: datetime
+    order_number: str
+    line_no: int
+    field: str
+    expected: str | None
+    line_note: str
+    dispute_note: str | None
+    resolved_at: datetime | None
+    resolution_note: str | None
 
 
 @dataclass
@@ -207,6 +234,23 @@ SUMMARY_COLUMNS: list[tuple[str, int, str]] = [
     ("Shipped amount", 16, "money"),
     ("Received amount", 16, "money"),
     ("Open discrepancies", 18, "int"),
+    ("Statement status", 16, "text"),
+    ("Confirmed at", 16, "datetime"),
+]
+DISPUTE_COLUMNS: list[tuple[str, int, str]] = [
+    ("Org code", 12, "text"),
+    ("Org name", 28, "text"),
+    ("Dispute", 9, "int"),
+    ("Status", 10, "text"),
+    ("Opened at", 16, "datetime"),
+    ("Order no.", 20, "text"),
+    ("Line", 6, "int"),
+    ("Field", 9, "text"),
+    ("Expected", 14, "text"),
+    ("Line note", 36, "text"),
+    ("Dispute note", 36, "text"),
+    ("Resolved at", 16, "datetime"),
+    ("Resolution note", 36, "text"),
 ]
 _FORMATS = {"qty": QTY, "money": MONEY, "date": DATE, "datetime": DATETIME, "int": "0"}
 
@@ -274,10 +318,13 @@ def write_reconciliation_workbook(
     lines: Iterable[LineRecord],
     tz: Any,
     now: datetime,
+    statuses: dict[int, StatementStatus] | None = None,
+    disputes: Iterable[DisputeRecord] = (),
 ) -> WorkbookStats:
     """Stream a reconciliation workbook to `target` (a path or binary file) in constant memory.
 
     `lines` must come grouped by order (all lines of one order together), as the queries give them.
+    `statuses` fill the Summary's statement columns; `disputes` the Disputes sheet.
     """
     wb = Workbook(write_only=True)
     summary = _Sheet(wb, "Summary", SUMMARY_COLUMNS)
@@ -322,13 +369,23 @@ def write_reconciliation_workbook(
         total.open_discrepancies += bool(flags)
     for org in orgs:
         currencies = sorted(cur for (org_id, cur) in totals if org_id == org.org_id) or [None]
+        answer = (statuses or {}).get(org.org_id)
         for currency in currencies:
             t = totals.get((org.org_id, currency), _Totals()) if currency else _Totals()
             summary.append([
                 org.code, org.name, org.group, org.tier, currency, t.orders, t.lines,
                 t.ordered, t.confirmed, t.shipped, t.received, t.open_discrepancies,
+                answer.status if answer else None,
+                _naive(answer.confirmed_at, tz) if answer else None,
             ])  # fmt: skip
-    for sheet in (summary, details, discrepancies):
+    disputed = _Sheet(wb, "Disputes", DISPUTE_COLUMNS)
+    for d in disputes:
+        disputed.append([
+            d.org_code, d.org_name, d.dispute_id, d.status, _naive(d.opened_at, tz),
+            d.order_number, d.line_no, d.field, d.expected, d.line_note, d.dispute_note,
+            _naive(d.resolved_at, tz), d.resolution_note,
+        ])  # fmt: skip
+    for sheet in (summary, details, discrepancies, disputed):
         sheet.finish()
     _write_notes(wb, meta, stats)
     wb.save(target)

@@ -32,6 +32,7 @@ from supplychain.models.notices import (
 )
 from supplychain.models.orders import Order, OrderEvent, OrderLine
 from supplychain.models.reconciliation import ReconciliationRun, ReconciliationSchedule
+from supplychain.models.statements import Dispute, DisputeLine, Statement
 from supplychain.models.throttling import SignInAttempt
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "Chain",
     "Contact",
     "Delivery",
+    "Dispute",
+    "DisputeLine",
     "Event",
     "EventRecipient",
     "Grant",
@@ -64,6 +67,7 @@ __all__ = [
     "ReconciliationSchedule",
     "ReminderClaim",
     "SignInAttempt",
+    "Statement",
     "User",
     "VisibilityRule",
     "WebhookEndpoint",

@@ -40,6 +40,7 @@ EVENT_TYPES = (
     "statement.confirmed",
     "statement.disputed",
     "dispute.resolved",
+    "statement.reminder",
     "reconciliation.run.succeeded",
     "reconciliation.run.failed",
     "member.joined",

@@ -18,7 +18,10 @@ from supplychain.models.events import EMAIL_MODES, EVENT_TYPES, NotificationSett
 
 DEFAULT_EMAIL = "immediate"
 DEFAULT_EVENTS: tuple[str, ...] = tuple(
-    t for t in EVENT_TYPES if t.split(".", 1)[0] in ("notice", "order", "statement")
+    # dispute.resolved is a statement event too.
+    t
+    for t in EVENT_TYPES
+    if t.split(".", 1)[0] in ("notice", "order", "statement", "dispute")
 )
 MAIL_LANGUAGES = ("zh", "en")
 DEFAULT_MAIL_LANGUAGE = "zh"

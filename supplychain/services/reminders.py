@@ -9,7 +9,7 @@ reminder once: the second insert waits for the first transaction and then insert
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, func, select
@@ -35,10 +35,11 @@ MANUAL, NOTICE_DUE, ORDER_UNACKED = "notice.manual", "notice.due", "order.unacke
 
 @dataclass(frozen=True)
 class DueReminders:
-    """What one scheduled pass sent: the notices and orders reminded of."""
+    """What one scheduled pass sent: the notices, orders and statements reminded of."""
 
     notices: list[int]
     orders: list[int]
+    statements: list[int] = field(default_factory=list)
 
 
 def claim_reminder(session: Session, kind: str, subject_id: int, due_key: str) -> bool:
@@ -132,7 +133,9 @@ def _unclaimed(kind: str, subject: ColumnElement[int]) -> ColumnElement[bool]:
 def send_due_reminders(session: Session, now: datetime) -> DueReminders:
     """The scheduled pass: one `notice.reminder` to the unacknowledged recipients of each live
     notice whose `ack_due` is within 24 h, one `order.reminder` to the acknowledging side of each
-    order still `issued` 48 h after it was issued; each once, however many schedulers run."""
+    order still `issued` 48 h after it was issued, a `statement.reminder` to each partner that
+    has not answered its statement 5 days after it was ready; each once, however many
+    schedulers run."""
     notices = session.scalars(
         select(Notice)
         .where(
@@ -174,4 +177,8 @@ def send_due_reminders(session: Session, now: datetime) -> DueReminders:
             org_ids=[order.acknowledger_id],
         )
         reminded_orders.append(order.id)
-    return DueReminders(reminded_notices, reminded_orders)
+    # Imported here: statements' reminders claim with `claim_reminder` of this module.
+    from supplychain.services.reconciliation.board import send_statement_reminders
+
+    statements = send_statement_reminders(session, now)
+    return DueReminders(reminded_notices, reminded_orders, statements)

@@ -134,12 +134,33 @@ def test_order_mail_links_to_the_order(app, world, smtp):
 def test_other_events_link_to_the_chain(app, world, smtp):
     d1a = world.parties["D1a"]
     set_language(app, d1a.user_id, "en")
-    claimed = claim(app, world, d1a.user_id, "statement.ready", {"id": "3", "period": "2026-11"})
+    claimed = claim(app, world, d1a.user_id, "statement.ready", {"id": "3"})
 
     assert send_email_deliveries(app, [claimed])[claimed.id].ok
 
     (received,) = smtp.messages
     assert f"{BASE}/chains/{world.chain_id}\r\n" in received.part("plain")
+
+
+def test_statement_mail_links_to_the_statement_in_both_languages(app, world, smtp):
+    d1a, d1b = world.parties["D1a"], world.parties["D1b"]
+    set_language(app, d1a.user_id, "en")
+    set_language(app, d1b.user_id, "zh")
+    data = {"org_id": d1a.org_id, "period": "2026-11", "status": "open", "resolution": "accepted"}
+    en = claim(app, world, d1a.user_id, "dispute.resolved", data)
+    zh = claim(app, world, d1b.user_id, "statement.reminder", {"period": "2026-11"})
+
+    assert all(o.ok for o in send_email_deliveries(app, [en, zh]).values())
+
+    by_to = {m.message["To"]: m for m in smtp.messages}
+    english = next(m for to, m in by_to.items() if d1a.email in to)
+    chinese = next(m for to, m in by_to.items() if d1b.email in to)
+    assert "Dispute on the statement for 2026-11 resolved" in english.message["Subject"]
+    link = f"{BASE}/chains/{world.chain_id}/statements/2026-11?org_id={d1a.org_id}"
+    assert link in english.part("plain")
+    assert "accepted" in english.part("plain")
+    assert "2026-11 的对账单" in chinese.message["Subject"]
+    assert f"{BASE}/chains/{world.chain_id}/statements/2026-11" in chinese.part("plain")
 
 
 def test_html_escapes_what_partners_wrote(app, world, smtp):

@@ -30,6 +30,7 @@ def test_links_per_object():
         ("member.joined", "org_id"): "/chains/3/members/7",
         ("link.created", "id"): "/chains/3/map",
         ("statement.ready", "id"): "/chains/3",
+        ("statement.confirmed", "org_id"): "/chains/3",
     }
     for (event_type, key), path in cases.items():
         assert robot_markdown(event_type, 3, {key: "7"}, "en", BASE).endswith(f"({BASE}{path})")
@@ -47,3 +48,16 @@ def test_a_long_failure_is_cut_to_what_wecom_takes():
     text = robot_markdown("reconciliation.run.failed", 3, data, "zh", BASE)
     assert len(text.encode()) <= MAX_CONTENT_BYTES
     assert "D1 2026-11" in text
+
+
+def test_statement_events_link_to_the_statement_page():
+    data = {"org_id": "7", "period": "2026-11"}
+    for event_type in ("statement.ready", "statement.disputed", "dispute.resolved"):
+        text = robot_markdown(event_type, 3, data, "zh", BASE)
+        assert text.endswith(f"({BASE}/chains/3/statements/2026-11?org_id=7)")
+    weekly = robot_markdown("statement.reminder", 3, {"period": "2026-W05"}, "en", BASE)
+    assert weekly.startswith("**Reminder: statement awaiting your confirmation**")
+    assert weekly.endswith(f"({BASE}/chains/3/statements/2026-W05)")
+    # A period that is not one (it would go into the URL) falls back to the chain's page.
+    odd = robot_markdown("statement.ready", 3, {"period": "../x", "org_id": "7"}, "en", BASE)
+    assert odd.endswith(f"({BASE}/chains/3)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 
-from flask import current_app, request, send_file, url_for
+from flask import current_app, jsonify, request, send_file, url_for
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
@@ -13,7 +13,14 @@ from supplychain.extensions import db
 from supplychain.schemas import reconciliation as s
 from supplychain.schemas.common import parse_id
 from supplychain.services.pagination import paginate
-from supplychain.services.reconciliation import ledger, runs, schedules, statements
+from supplychain.services.reconciliation import (
+    board,
+    confirmations,
+    ledger,
+    runs,
+    schedules,
+    statements,
+)
 
 blp = authenticated_blueprint(
     "reconciliation", __name__, url_prefix="/chains", description="Reconciliation workbooks"
@@ -134,13 +141,50 @@ class RunFile(MethodView):
         return send_file(path, mimetype=ledger.XLSX, as_attachment=True, download_name=name)
 
 
+STATEMENT_RESPONSE = {
+    "200": {
+        "description": "The statement: xlsx, or JSON with `Accept: application/json`",
+        "content": {
+            ledger.XLSX: {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": s.StatementSchema},
+        },
+    }
+}
+
+
+@blp.route("/<cid>/reconciliation/statements")
+class StatementBoard(MethodView):
+    @blp.arguments(s.BoardQuerySchema, location="query")
+    @blp.response(200, s.BoardPageSchema)
+    def get(self, query, cid):
+        """Every org's statement status for a period (owner; `tier` narrows to one tier): who
+        confirmed, who disputed, who has not answered. A partner sees its own row only."""
+        return board.statement_board(
+            db.session,
+            access_to(cid),
+            query["period"],
+            tier=query.get("tier"),
+            status=query.get("status"),
+            page=query["page"],
+            page_size=query["page_size"],
+        ).envelope()
+
+
 @blp.route("/<cid>/reconciliation/statements/<period>")
 class Statement(MethodView):
     @transaction(Transaction.WRITES)  # downloading a statement writes an audit event
     @blp.arguments(s.StatementQuerySchema, location="query")
-    @blp.doc(responses=XLSX_RESPONSE)
+    @blp.doc(responses=STATEMENT_RESPONSE)
     def get(self, query, cid, period):
-        """An org's statement for a period: a partner its own, the owner any member's."""
+        """An org's statement for a period: a partner its own, the owner any member's. As xlsx,
+        or with `Accept: application/json` its figures, `status`, `version` and disputes."""
+        if request.accept_mimetypes.best_match([ledger.XLSX, "application/json"]) == (
+            "application/json"
+        ):
+            view = confirmations.statement_view(
+                db.session, access_to(cid), period, query.get("org_id")
+            )
+            return jsonify(s.StatementSchema().dump(view))
         handle = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes (and so deletes) it
         try:
             name = statements.write_statement(
@@ -151,3 +195,59 @@ class Statement(MethodView):
             raise
         handle.seek(0)
         return send_file(handle, mimetype=ledger.XLSX, as_attachment=True, download_name=name)
+
+
+@blp.route("/<cid>/reconciliation/statements/<period>/confirm")
+class StatementConfirm(MethodView):
+    @blp.arguments(s.ConfirmInSchema)
+    @blp.response(200, s.StatementSchema)
+    def post(self, body, cid, period):
+        """The partner confirms the `version` of its statement it saw (409 when the figures
+        changed since, or while a dispute is open). The owner may not confirm for it (403)."""
+        return confirmations.confirm_statement(
+            db.session, access_to(cid), period, body["version"], body["org_id"]
+        )
+
+
+@blp.route("/<cid>/reconciliation/statements/<period>/disputes")
+class StatementDisputes(MethodView):
+    @idempotent
+    @blp.arguments(s.DisputeInSchema)
+    @blp.response(201, s.DisputeSchema)
+    def post(self, body, cid, period):
+        """The partner disputes lines of the `version` it saw; each line must be in the
+        statement (422 naming it). The statement reads `disputed` until the owner resolves."""
+        lines = [confirmations.DisputedLine(**line) for line in body["lines"]]
+        dispute = confirmations.open_dispute(
+            db.session,
+            access_to(cid),
+            period,
+            body["version"],
+            lines,
+            body["note"],
+            body["org_id"],
+        )
+        return confirmations.dispute_view(dispute)
+
+
+@blp.route("/<cid>/reconciliation/disputes/<did>")
+class DisputeItem(MethodView):
+    @blp.response(200, s.DisputeSchema)
+    def get(self, cid, did):
+        """One dispute: the owner any, a partner its own."""
+        return confirmations.dispute_view(
+            confirmations.get_dispute(db.session, access_to(cid), parse_id(did))
+        )
+
+
+@blp.route("/<cid>/reconciliation/disputes/<did>/resolve")
+class DisputeResolve(MethodView):
+    @blp.arguments(s.ResolveInSchema)
+    @blp.response(200, s.DisputeSchema)
+    def post(self, body, cid, did):
+        """The owner's admin or staff accepts or rejects a dispute with a note (409 when it is
+        resolved already); the statement is `open` again for the partner to confirm."""
+        dispute = confirmations.resolve_dispute(
+            db.session, access_to(cid), parse_id(did), body["resolution"], body["note"]
+        )
+        return confirmations.dispute_view(dispute)

@@ -1,6 +1,8 @@
 """Reconciliation: schedules, exactly-once runs of tier workbooks, and partners' statements.
 
 ledger (what a workbook covers and lists), runs (the claim state machine; the only code that
-commits), background (the process's producer of runs asked for without waiting), schedules and
-statements. Importers use the submodules.
+commits), background (the process's producer of runs asked for without waiting), schedules,
+statements (the xlsx), versions (a statement's digest and status), confirmations (confirm,
+dispute, resolve) and board (the owner's board, readiness, reminders). Importers use the
+submodules.
 """

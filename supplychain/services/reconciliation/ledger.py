@@ -9,13 +9,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from supplychain.errors import Invalid
 from supplychain.excel.workbook import (
+    DisputeRecord,
     LineRecord,
     OrgRecord,
+    StatementStatus,
     WorkbookMeta,
     write_reconciliation_workbook,
 )
@@ -24,7 +26,13 @@ from supplychain.models import Chain, Group, Member, Order, OrderLine, Org
 from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, parse_period
 from supplychain.services.chains import chain_graph
+from supplychain.services.reconciliation.versions import (
+    period_disputes,
+    statement_states,
+    versions_of,
+)
 
+CONFIRMED = ("confirmed", "changed")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SCOPE = (
     "Orders dated in the period (order date in the chain's timezone) between each org of the "
@@ -74,40 +82,14 @@ def org_directory(session: Session, chain_id: int) -> dict[int, tuple[str | None
     return {org_id: (code, name, path) for org_id, code, name, path in rows}
 
 
-def order_lines(
-    session: Session, chain: Chain, period: Period, org_ids: set[int] | None
-) -> Iterator[tuple[Any, ...]]:
-    """Stream (order, line) columns of the chain's orders dated in the period, in batches."""
-    tz = ZoneInfo(chain.timezone)
-    start, end = period.bounds(tz)
+def _lines_of_period(
+    columns: tuple[Any, ...], chain: Chain, period: Period, org_ids: set[int] | None
+) -> Select:
+    """SELECT `columns` of the chain's order lines dated in the period (of `org_ids`' orders,
+    as buyer or seller, when given), by order and line number, streamed in batches."""
+    start, end = period.bounds(ZoneInfo(chain.timezone))
     stmt = (
-        select(
-            Order.id,
-            Order.number,
-            Order.created_at,
-            Order.status,
-            Order.ack_code,
-            Order.currency,
-            Order.buyer_id,
-            Order.seller_id,
-            Order.ack_due,
-            Order.acked_at,
-            OrderLine.line_no,
-            OrderLine.sku,
-            OrderLine.description,
-            OrderLine.unit,
-            OrderLine.qty,
-            OrderLine.unit_price,
-            OrderLine.requested_date,
-            OrderLine.ack_status,
-            OrderLine.ack_code,
-            OrderLine.confirmed_qty,
-            OrderLine.confirmed_price,
-            OrderLine.promised_date,
-            OrderLine.shipped_qty,
-            OrderLine.received_qty,
-            OrderLine.ack_reason,
-        )
+        select(*columns)
         .join(OrderLine, OrderLine.order_id == Order.id)
         .where(Order.chain_id == chain.id, Order.created_at >= start, Order.created_at < end)
         .order_by(Order.id, OrderLine.line_no)
@@ -116,7 +98,68 @@ def order_lines(
     if org_ids is not None:
         ids = sorted(org_ids)
         stmt = stmt.where(or_(Order.buyer_id.in_(ids), Order.seller_id.in_(ids)))
-    yield from session.execute(stmt)
+    return stmt
+
+
+LINE_COLUMNS = (
+    Order.id,
+    Order.number,
+    Order.created_at,
+    Order.status,
+    Order.ack_code,
+    Order.currency,
+    Order.buyer_id,
+    Order.seller_id,
+    Order.ack_due,
+    Order.acked_at,
+    OrderLine.line_no,
+    OrderLine.sku,
+    OrderLine.description,
+    OrderLine.unit,
+    OrderLine.qty,
+    OrderLine.unit_price,
+    OrderLine.requested_date,
+    OrderLine.ack_status,
+    OrderLine.ack_code,
+    OrderLine.confirmed_qty,
+    OrderLine.confirmed_price,
+    OrderLine.promised_date,
+    OrderLine.shipped_qty,
+    OrderLine.received_qty,
+    OrderLine.ack_reason,
+)
+# What a statement's version digests (versions.figures_of a LINE_COLUMNS row gives the same).
+FIGURE_COLUMNS = (
+    Order.id,
+    Order.number,
+    OrderLine.line_no,
+    Order.buyer_id,
+    Order.seller_id,
+    Order.status,
+    OrderLine.sku,
+    Order.currency,
+    OrderLine.qty,
+    OrderLine.unit_price,
+    OrderLine.ack_status,
+    OrderLine.confirmed_qty,
+    OrderLine.confirmed_price,
+    OrderLine.shipped_qty,
+    OrderLine.received_qty,
+)
+
+
+def order_lines(
+    session: Session, chain: Chain, period: Period, org_ids: set[int] | None
+) -> Iterator[tuple[Any, ...]]:
+    """Stream (order, line) columns of the chain's orders dated in the period, in batches."""
+    yield from session.execute(_lines_of_period(LINE_COLUMNS, chain, period, org_ids))
+
+
+def figure_lines(
+    session: Session, chain: Chain, period: Period, org_ids: set[int] | None
+) -> Iterator[tuple[Any, ...]]:
+    """Stream the figure rows (versions.py) of the same lines: only what a version digests."""
+    yield from session.execute(_lines_of_period(FIGURE_COLUMNS, chain, period, org_ids))
 
 
 def line_records(
@@ -180,9 +223,53 @@ def write_tier_workbook(
         first_day=period.first, last_day=period.last, timezone=chain.timezone,
         generated_at=now.astimezone(tz), revision=revision, scope=SCOPE,
     )  # fmt: skip
+    statuses, disputes = statement_answers(session, chain, period, tier_orgs, directory)
     rows = line_records(order_lines(session, chain, period, None), directory, tz, side_of)
-    stats = write_reconciliation_workbook(target, meta, orgs, rows, tz, now)
+    stats = write_reconciliation_workbook(
+        target, meta, orgs, rows, tz, now, statuses=statuses, disputes=disputes
+    )
     return stats.rows, stats.orgs
+
+
+def statement_answers(
+    session: Session,
+    chain: Chain,
+    period: Period,
+    org_ids: frozenset[int] | set[int],
+    directory: dict[int, tuple[str | None, str, str | None]],
+) -> tuple[dict[int, StatementStatus], list[DisputeRecord]]:
+    """The orgs' statement statuses (with confirmation times) and their disputes' lines, for a
+    workbook's Summary and Disputes sheets."""
+    versions = versions_of(figure_lines(session, chain, period, set(org_ids)), chain.id,
+                           period.label, org_ids)  # fmt: skip
+    states = statement_states(session, chain.id, period.label, versions)
+    # A confirmation time only beside a confirmation that stands (or whose figures changed).
+    statuses = {
+        o: StatementStatus(st.status, st.confirmed_at if st.status in CONFIRMED else None)
+        for o, st in states.items()
+    }
+    records = []
+    for dispute in period_disputes(session, chain.id, period.label, org_ids):
+        code, name, _ = directory.get(dispute.org_id, (None, f"org {dispute.org_id}", None))
+        for line in dispute.lines:
+            records.append(
+                DisputeRecord(
+                    org_code=code,
+                    org_name=name,
+                    dispute_id=dispute.id,
+                    status=dispute.status,
+                    opened_at=dispute.opened_at,
+                    order_number=line.order_number,
+                    line_no=line.line_no,
+                    field=line.field,
+                    expected=line.expected,
+                    line_note=line.note,
+                    dispute_note=dispute.note,
+                    resolved_at=dispute.resolved_at,
+                    resolution_note=dispute.resolution_note,
+                )
+            )
+    return statuses, records
 
 
 def safe_name(text: str) -> str:

@@ -34,6 +34,7 @@ from supplychain.periods import parse_period
 from supplychain.services.audit import Author, record_event
 from supplychain.services.events import publish
 from supplychain.services.reconciliation import background
+from supplychain.services.reconciliation.board import announce_ready
 from supplychain.services.reconciliation.ledger import (
     check_period,
     check_tier,
@@ -349,6 +350,9 @@ def _audit_run(session: Session, run: ReconciliationRun, author: Author | None) 
     )
     if run.status in ("succeeded", "failed"):
         _publish_run(session, run)
+    if run.status == "succeeded":
+        # Each org of the tier may now read and answer its statement for the period.
+        announce_ready(session, run)
 
 
 def _publish_run(session: Session, run: ReconciliationRun) -> None:

@@ -22,6 +22,7 @@ from supplychain.services.reconciliation.ledger import (
     order_lines,
     org_directory,
     safe_name,
+    statement_answers,
 )
 
 APP = "reconciliation"
@@ -75,7 +76,10 @@ def write_statement(
         scope="Every order of this org dated in the period (order date in the chain's timezone).",
     )  # fmt: skip
     rows = line_records(order_lines(session, chain, period, {subject}), directory, tz, side_of)
-    write_reconciliation_workbook(target, meta, [org], rows, tz, now)
+    statuses, disputes = statement_answers(session, chain, period, {subject}, directory)
+    write_reconciliation_workbook(
+        target, meta, [org], rows, tz, now, statuses=statuses, disputes=disputes
+    )
     record_event(
         session,
         access.actor,

@@ -1,0 +1,214 @@
+"""The owner's statement board (per period, every org of a tier with its answer: who
+confirmed, who disputed, who has not answered) in a fixed number of queries; statements made
+ready by a tier run that succeeds (`statement.ready`); reminders to partners that have not
+answered 5 days later, each once however many schedulers run (a claim row per reminder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from supplychain.access import ChainAccess
+from supplychain.errors import Invalid
+from supplychain.graph import CORE, UNLINKED
+from supplychain.models import Chain, ReconciliationRun, ReminderClaim, Statement
+from supplychain.models.base import utcnow
+from supplychain.models.statements import STATEMENT_STATUSES
+from supplychain.periods import Period
+from supplychain.services.apps import require_app
+from supplychain.services.chains import chain_graph
+from supplychain.services.events import publish
+from supplychain.services.pagination import Page, page_of_list
+from supplychain.services.reconciliation import versions as v
+from supplychain.services.reconciliation.confirmations import APP
+from supplychain.services.reconciliation.ledger import (
+    check_period,
+    figure_lines,
+    org_directory,
+    reconcilable,
+)
+from supplychain.services.reminders import claim_reminder
+
+REMIND_AFTER = timedelta(days=5)
+STATEMENT_UNANSWERED = "statement.unanswered"
+
+
+# --- the owner's board ---------------------------------------------------------------------------
+
+
+def tier_states(
+    session: Session, chain: Chain, period: Period, org_ids: Iterable[int]
+) -> dict[int, v.StatementState]:
+    """Every named org's statement status for the period, in a fixed number of queries."""
+    ids = set(org_ids)
+    rows = figure_lines(session, chain, period, ids) if ids else iter(())
+    return v.statement_states(
+        session, chain.id, period.label, v.versions_of(rows, chain.id, period.label, ids)
+    )
+
+
+def statement_board(
+    session: Session,
+    access: ChainAccess,
+    period_label: str,
+    tier: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> Page:
+    """Per period, every org of the upstream and downstream tiers (or one tier) with its
+    statement's status: who confirmed, who disputed, who has not answered; a partner sees only
+    its own row. A fixed number of queries whatever the tier size."""
+    require_app(session, access, APP)
+    chain = access.chain
+    period = check_period(period_label, ZoneInfo(chain.timezone))
+    if status is not None and status not in STATEMENT_STATUSES:
+        raise Invalid("Unknown status.", {"status": [f"One of: {', '.join(STATEMENT_STATUSES)}."]})
+    if tier is not None and not reconcilable(tier):
+        raise Invalid("Not a reconcilable tier.", {"tier": ["Use U1, U2... or D1, D2..."]})
+    graph = chain_graph(session, chain)
+    if not access.is_owner:
+        orgs = {access.actor.org_id}
+    elif tier is not None:
+        orgs = set(graph.orgs_in_tier(tier))
+    else:
+        orgs = {o for o, t in graph.tiers.items() if t not in (CORE, UNLINKED)}
+    states = tier_states(session, chain, period, orgs)
+    directory = org_directory(session, chain.id)
+    items = []
+    for org_id, state in states.items():
+        if status is not None and state.status != status:
+            continue
+        code, name, group = directory.get(org_id, (None, f"org {org_id}", None))
+        items.append(
+            {
+                "org_id": org_id,
+                "code": code,
+                "name": name,
+                "group": group,
+                "tier": graph.tier_of(org_id),
+                "period": period.label,
+                "status": state.status,
+                "version": state.version,
+                "confirmed_at": state.confirmed_at,
+                "confirmed_by": state.confirmed_by,
+                "ready_at": state.ready_at,
+                "open_disputes": state.open_disputes,
+            }
+        )
+    items.sort(key=lambda item: (item["tier"], item["code"] or "", item["name"], item["org_id"]))
+    counts = {s: 0 for s in STATEMENT_STATUSES}
+    for state in states.values():
+        counts[state.status] += 1
+    result = page_of_list(items, page, page_size)
+    result.extra["counts"] = counts
+    return result
+
+
+# --- ready and reminded --------------------------------------------------------------------------
+
+
+def announce_ready(session: Session, run: ReconciliationRun) -> list[int]:
+    """A tier run succeeded: each org of the tier's statement for the period is ready. Marks it
+    (reminders count from here) and tells the org (`statement.ready`); the owner has the run's
+    own event. Returns the orgs told."""
+    chain = session.get(Chain, run.chain_id)
+    if chain is None:
+        return []
+    orgs = sorted(chain_graph(session, chain).orgs_in_tier(run.tier))
+    if not orgs:
+        return []
+    now = utcnow()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(Statement)
+        .values(
+            [
+                {
+                    "chain_id": chain.id,
+                    "org_id": o,
+                    "period": run.period,
+                    "state": "open",
+                    "updated_at": now,
+                }
+                for o in orgs
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["chain_id", "period", "org_id"])
+    )
+    rows = session.scalars(
+        select(Statement).where(
+            Statement.chain_id == chain.id,
+            Statement.period == run.period,
+            Statement.org_id.in_(orgs),
+        )
+    ).all()
+    for statement in rows:
+        statement.ready_at = now
+        publish(
+            session,
+            chain_id=chain.id,
+            type="statement.ready",
+            subject_type="statement",
+            subject_id=statement.id,
+            data={
+                "org_id": str(statement.org_id),
+                "period": run.period,
+                "tier": run.tier,
+                "revision": run.revision,
+                "run_id": str(run.id),
+            },
+            org_ids=[statement.org_id],
+        )
+    session.flush()
+    return [s.org_id for s in rows]
+
+
+def send_statement_reminders(session: Session, now: datetime) -> list[int]:
+    """Remind each partner whose statement was made ready 5 days ago or more and that has
+    neither confirmed nor disputed it (`statement.reminder`); once per readiness, however many
+    schedulers run. Returns the statements reminded of."""
+    due = session.scalars(
+        select(Statement)
+        .where(
+            Statement.state == "open",
+            Statement.ready_at.is_not(None),
+            Statement.ready_at <= now - REMIND_AFTER,
+            # Not reminded since it was last made ready.
+            ~exists().where(
+                ReminderClaim.kind == STATEMENT_UNANSWERED,
+                ReminderClaim.subject_id == Statement.id,
+                ReminderClaim.created_at >= Statement.ready_at,
+            ),
+        )
+        .order_by(Statement.id)
+    ).all()
+    reminded = []
+    for statement in due:
+        assert statement.ready_at is not None
+        if not claim_reminder(
+            session, STATEMENT_UNANSWERED, statement.id, statement.ready_at.isoformat()
+        ):
+            continue
+        publish(
+            session,
+            chain_id=statement.chain_id,
+            type="statement.reminder",
+            subject_type="statement",
+            subject_id=statement.id,
+            data={
+                "org_id": str(statement.org_id),
+                "period": statement.period,
+                "status": "open",
+                "ready_at": statement.ready_at.isoformat(),
+            },
+            org_ids=[statement.org_id],
+        )
+        reminded.append(statement.id)
+    return reminded

@@ -1,0 +1,158 @@
+"""A statement's version: the digest of its figures, computed while the order lines stream by,
+for one org or for every org of a tier in one pass; and the status each org's statement reads
+with (`changed` when what was confirmed is no longer current).
+
+The lines come from `ledger.figure_lines` (or `ledger.order_lines`, through `figures_of`), ordered
+by order id and line number, so one org's digest is the same whether it is computed alone or
+beside a thousand others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from supplychain.models import Dispute, Statement
+
+# Positions in a row of `ledger.order_lines` (the statement's full lines).
+ORDER_ID, NUMBER, STATUS, CURRENCY, BUYER, SELLER = 0, 1, 3, 5, 6, 7
+LINE_NO, SKU, QTY, PRICE, ACK_STATUS, CONFIRMED_QTY, CONFIRMED_PRICE = 10, 11, 14, 15, 17, 19, 20
+SHIPPED, RECEIVED = 22, 23
+# The figures of a line a partner confirms (and that make `changed` when they move), by name,
+# with their position in a full row.
+FIGURES = (
+    ("status", STATUS),
+    ("sku", SKU),
+    ("currency", CURRENCY),
+    ("qty", QTY),
+    ("unit_price", PRICE),
+    ("ack_status", ACK_STATUS),
+    ("confirmed_qty", CONFIRMED_QTY),
+    ("confirmed_price", CONFIRMED_PRICE),
+    ("shipped_qty", SHIPPED),
+    ("received_qty", RECEIVED),
+)
+# A figure row (`ledger.figure_lines`, or `figures_of` a full row): order id, order number, line
+# number, buyer, seller, then FIGURES in order. Versions are digested from these only.
+_IDENTITY = (ORDER_ID, NUMBER, LINE_NO, BUYER, SELLER)
+F_ORDER_ID, F_NUMBER, F_LINE_NO, F_BUYER, F_SELLER = range(5)
+_FOUR = Decimal("0.0001")
+
+
+def figures_of(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The figure row of a full row of `ledger.order_lines`."""
+    return tuple(row[i] for i in _IDENTITY) + tuple(row[i] for _, i in FIGURES)
+
+
+def figure_text(value: Any) -> str | None:
+    """A figure as stored in a confirmed snapshot: decimals at 4 places (the same on SQLite and
+    PostgreSQL), text as is, None for none."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return str(value.quantize(_FOUR))
+    return str(value)
+
+
+def line_key(row: tuple[Any, ...]) -> str:
+    """The key of an order line (a figure row) in a snapshot: order id and line number."""
+    return f"{row[F_ORDER_ID]}:{row[F_LINE_NO]}"
+
+
+def line_figures(row: tuple[Any, ...]) -> list[str | None]:
+    """The confirmable figures of one order line (a figure row), as text."""
+    return [figure_text(value) for value in row[5:]]
+
+
+def _seed(chain_id: int, org_id: int, period: str) -> Any:
+    return hashlib.sha256(f"statement:{chain_id}:{org_id}:{period}\n".encode())
+
+
+def _feed(digest: Any, row: tuple[Any, ...]) -> None:
+    digest.update(
+        (line_key(row) + "|" + "|".join(v or "" for v in line_figures(row)) + "\n").encode()
+    )
+
+
+def versions_of(
+    rows: Iterable[tuple[Any, ...]], chain_id: int, period: str, org_ids: Iterable[int]
+) -> dict[int, str]:
+    """The current version of each org's statement, from the period's figure rows in one pass
+    (an order between two of the orgs counts for both, as each one's statement lists it)."""
+    digests = {org_id: _seed(chain_id, org_id, period) for org_id in org_ids}
+    for row in rows:
+        for party in {row[F_BUYER], row[F_SELLER]}:
+            digest = digests.get(party)
+            if digest is not None:
+                _feed(digest, row)
+    return {org_id: digest.hexdigest() for org_id, digest in digests.items()}
+
+
+@dataclass
+class StatementState:
+    """What the board and the workbook say of one org's statement."""
+
+    org_id: int
+    status: str
+    version: str
+    confirmed_at: datetime | None
+    confirmed_by: int | None
+    ready_at: datetime | None
+    open_disputes: int
+
+
+def statement_states(
+    session: Session, chain_id: int, period: str, versions: dict[int, str]
+) -> dict[int, StatementState]:
+    """Each org's statement status for the period, in two queries whatever the number of orgs:
+    no row reads `open`; a confirmation of another version reads `changed`."""
+    rows = {
+        s.org_id: s
+        for s in session.scalars(
+            select(Statement).where(Statement.chain_id == chain_id, Statement.period == period)
+        )
+    }
+    open_counts = dict(
+        session.execute(
+            select(Dispute.org_id, func.count())
+            .where(Dispute.chain_id == chain_id, Dispute.period == period, Dispute.status == "open")
+            .group_by(Dispute.org_id)
+        ).all()
+    )
+    states = {}
+    for org_id, version in versions.items():
+        row = rows.get(org_id)
+        states[org_id] = StatementState(
+            org_id=org_id,
+            status=row.status_for(version) if row else "open",
+            version=version,
+            confirmed_at=row.confirmed_at if row else None,
+            confirmed_by=row.confirmed_by if row else None,
+            ready_at=row.ready_at if row else None,
+            open_disputes=open_counts.get(org_id, 0),
+        )
+    return states
+
+
+def period_disputes(
+    session: Session, chain_id: int, period: str, org_ids: Iterable[int]
+) -> list[Dispute]:
+    """The disputes of the named orgs for a period, open and resolved, oldest first (their
+    lines load with them in one more query)."""
+    ids = sorted(set(org_ids))
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Dispute)
+            .where(Dispute.chain_id == chain_id, Dispute.period == period, Dispute.org_id.in_(ids))
+            .order_by(Dispute.id)
+        )
+    )

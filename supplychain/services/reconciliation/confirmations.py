@@ -43,6 +43,7 @@ from supplychain.services.reconciliation.ledger import (
     line_records,
     order_lines,
     org_directory,
+    reconcilable,
 )
 
 APP = "reconciliation"
@@ -463,6 +464,28 @@ def open_dispute(
         org_ids=_to_org_and_owner(access.chain, subject),
     )
     return dispute
+
+
+def open_disputes(
+    session: Session, access: ChainAccess, period_label: str, tier: str | None = None
+) -> list[Dispute]:
+    """The disputes of a period still waiting for an answer, oldest first, with their lines: the
+    owner's queue (every org's, or one tier's); a partner its own only."""
+    require_app(session, access, APP)
+    period = check_period(period_label, ZoneInfo(access.chain.timezone))
+    stmt = select(Dispute).where(
+        Dispute.chain_id == access.chain_id,
+        Dispute.period == period.label,
+        Dispute.status == "open",
+    )
+    if not access.is_owner:
+        stmt = stmt.where(Dispute.org_id == access.actor.org_id)
+    elif tier is not None:
+        if not reconcilable(tier):
+            raise Invalid("Not a reconcilable tier.", {"tier": ["Use U1, U2... or D1, D2..."]})
+        orgs = chain_graph(session, access.chain).orgs_in_tier(tier)
+        stmt = stmt.where(Dispute.org_id.in_(orgs))
+    return list(session.scalars(stmt.order_by(Dispute.opened_at, Dispute.id)))
 
 
 def get_dispute(session: Session, access: ChainAccess, dispute_id: int | None) -> Dispute:

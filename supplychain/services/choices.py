@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
 from supplychain.graph import CORE, UNLINKED, tier_sort_key
-from supplychain.models import Group, Link, Member, Org
+from supplychain.models import Group, Link, Member, Org, User
 from supplychain.services.chains import chain_graph
 
 MAX_AUDIENCE_ORGS = 500
@@ -26,6 +26,16 @@ def org_names(session: Session, org_ids: set[int] | list[int]) -> dict[int, str]
         return {}
     rows = session.execute(select(Org.id, Org.name).where(Org.id.in_(ids)))
     return {org_id: name for org_id, name in rows}
+
+
+def user_names(session: Session, user_ids: set[int | None] | list[int | None]) -> dict[int, str]:
+    """Display names of the people named on documents the caller may already see (who
+    confirmed a statement, who opened or resolved a dispute)."""
+    ids = sorted({i for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
 
 
 def chain_tiers(session: Session, access: ChainAccess) -> list[str]:

@@ -1,0 +1,267 @@
+"""Statements (对账确认) as pages: an org's statement of a period with its status, lines and
+disputes, which the partner confirms or disputes line by line (on a phone too, without
+JavaScript); the owner's period board with its dispute queue and the resolve form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from supplychain.access import ChainAccess
+from supplychain.db import Transaction, transaction
+from supplychain.errors import Conflict, Invalid, NotFound
+from supplychain.extensions import db
+from supplychain.models.statements import DISPUTE_FIELDS, RESOLUTIONS, STATEMENT_STATUSES
+from supplychain.schemas.common import parse_id
+from supplychain.schemas.reconciliation import ConfirmInSchema, DisputeInSchema, ResolveInSchema
+from supplychain.services import choices
+from supplychain.services.reconciliation import board, confirmations
+from supplychain.ui.base import blp, chain, choice, login_required, page_number
+from supplychain.ui.forms import (
+    NO_ERRORS,
+    FormErrors,
+    compact,
+    integer,
+    on_form_error,
+    remap_rows,
+    rows,
+    text,
+    validated,
+)
+from supplychain.ui.i18n import gettext
+from supplychain.ui.views.reconciliation import last_month, recent_periods, reconcilable_tiers
+
+BOARD_PAGE_SIZE = 50
+# The figures a `changed` statement compares that are quantities or prices (the rest is text).
+NUMERIC_FIGURES = frozenset(
+    {"qty", "unit_price", "confirmed_qty", "confirmed_price", "shipped_qty", "received_qty"}
+)
+MAX_DISPUTE_ROWS = 2000
+
+
+# --- an org's statement -----------------------------------------------------------------------
+
+
+def _org_arg(raw: str | None) -> int | None:
+    """The `org_id` a URL names (None: the caller's own); one naming no org is 404."""
+    if raw is None:
+        return None
+    org_id = parse_id(raw)
+    if org_id is None:
+        raise NotFound("No such member in this chain.")
+    return org_id
+
+
+def statement_url(cid: Any, period: str, org_id: int | None = None, anchor: str = "") -> str:
+    """The statement page (the owner's view of another org's names it)."""
+    url = url_for("ui.statement", cid=cid, period=period, org_id=org_id)
+    return url + (f"#{anchor}" if anchor else "")
+
+
+def _render_statement(
+    access: ChainAccess,
+    period: str,
+    org_id: int | None,
+    *,
+    failed: str | None = None,
+    errors: FormErrors = NO_ERRORS,
+):
+    view = confirmations.statement_view(db.session, access, period, org_id)
+    people = {view["confirmed_by"]}
+    for dispute in view["disputes"]:
+        people |= {dispute["opened_by"], dispute["resolved_by"]}
+    own = view["org_id"] == access.actor.org_id
+    return render_template(
+        "reconciliation/statement.html",
+        access=access,
+        view=view,
+        users=choices.user_names(db.session, people),
+        answering=own and not access.is_owner,
+        other_org=None if own else view["org_id"],
+        failed=failed,
+        form=request.form if failed else MultiDict(),
+        confirm_errors=errors if failed == "confirm" else NO_ERRORS,
+        dispute_errors=errors if failed == "dispute" else NO_ERRORS,
+        dispute_fields=DISPUTE_FIELDS,
+        numeric=NUMERIC_FIGURES,
+        open_disputes=[d for d in view["disputes"] if d["status"] == "open"],
+    )
+
+
+@blp.get("/chains/<cid>/statements/<period>")
+@transaction(Transaction.READS)
+@login_required
+def statement(cid: str, period: str):
+    """An org's statement of a period: its status, totals, lines and disputes; the partner's
+    people confirm it or dispute lines of it (the owner reads any member's with `?org_id=`)."""
+    access = chain(cid)
+    return _render_statement(access, period, _org_arg(text(request.args, "org_id")))
+
+
+def _rerender(access: ChainAccess, period: str, which: str, positions: list[int] | None = None):
+    def rerender(exc):
+        errors = (
+            remap_rows(exc, "lines", positions) if positions is not None else FormErrors.of(exc)
+        )
+        if isinstance(exc, Conflict):
+            # The page shows the statement as it is now: the digest it was not is no help.
+            errors.tree.pop("version", None)
+        return _render_statement(access, period, None, failed=which, errors=errors)
+
+    return rerender
+
+
+@blp.post("/chains/<cid>/statements/<period>/confirm")
+@transaction(Transaction.WRITES)
+@login_required
+def statement_confirm(cid: str, period: str):
+    """The partner confirms the version it was shown; a stale one answers the page again with
+    the figures as they are now (409)."""
+    access = chain(cid)
+    body = compact({"version": text(request.form, "version")})
+    with on_form_error(_rerender(access, period, "confirm")):
+        loaded = validated(ConfirmInSchema, body)
+        confirmations.confirm_statement(db.session, access, period, loaded["version"])
+    flash(gettext("Statement confirmed."), "ok")
+    return redirect(statement_url(cid, period))
+
+
+def _picked_lines(form: MultiDict) -> tuple[list[int], list[dict[str, Any]]]:
+    """The rows the partner disputes: ticked, or with an expected value or a note typed."""
+    positions: list[int] = []
+    lines: list[dict[str, Any]] = []
+    for index in rows(form, "lines", MAX_DISPUTE_ROWS):
+        prefix = f"lines-{index}-"
+        values = {name: text(form, prefix + name) for name in ("expected", "note")}
+        if form.get(prefix + "pick") is None and not any(values.values()):
+            continue
+        positions.append(index)
+        lines.append(
+            compact(
+                {
+                    "order_number": text(form, prefix + "order_number"),
+                    "line_no": integer(form, prefix + "line_no"),
+                    "field": text(form, prefix + "field"),
+                    **values,
+                }
+            )
+        )
+    return positions, lines
+
+
+@blp.post("/chains/<cid>/statements/<period>/disputes")
+@transaction(Transaction.WRITES)
+@login_required
+def statement_dispute(cid: str, period: str):
+    """The partner disputes the ticked lines of the version it was shown, each with what is
+    wrong (quantity, price, shipped, received, other), the value it expects and a note."""
+    access = chain(cid)
+    form = request.form
+    positions, lines = _picked_lines(form)
+    body = compact({"version": text(form, "version"), "note": text(form, "note"), "lines": lines})
+    with on_form_error(_rerender(access, period, "dispute", positions)):
+        if not lines:
+            raise Invalid(
+                gettext("Tick the lines you dispute."),
+                {"lines": ["Tick the lines you dispute."]},
+            )
+        loaded = validated(DisputeInSchema, body)
+        confirmations.open_dispute(
+            db.session,
+            access,
+            period,
+            loaded["version"],
+            [confirmations.DisputedLine(**line) for line in loaded["lines"]],
+            loaded["note"],
+        )
+    flash(gettext("Your dispute was sent: the owner will answer it."), "ok")
+    return redirect(statement_url(cid, period, anchor="disputes"))
+
+
+# --- the owner's board and dispute queue -------------------------------------------------------
+
+
+def _render_board(
+    access: ChainAccess,
+    *,
+    period: str | None = None,
+    failed: int | None = None,
+    errors: FormErrors = NO_ERRORS,
+):
+    period = period or text(request.args, "period") or last_month(access)
+    tiers = reconcilable_tiers(access)
+    tier = choice("tier", tiers)
+    status = choice("status", STATEMENT_STATUSES)
+    filter_errors = NO_ERRORS
+    try:
+        found = board.statement_board(
+            db.session, access, period, tier, status, page_number(), BOARD_PAGE_SIZE
+        )
+        queue = confirmations.open_disputes(db.session, access, period, tier)
+    except Invalid as exc:
+        db.session.rollback()
+        filter_errors, found, queue = FormErrors.of(exc), None, []
+    people = {d.opened_by for d in queue}
+    return render_template(
+        "reconciliation/board.html",
+        access=access,
+        period=period,
+        periods=recent_periods(access),
+        default_period=last_month(access),
+        tiers=tiers,
+        tier=tier,
+        status=status,
+        statuses=STATEMENT_STATUSES,
+        page=found,
+        filter_errors=filter_errors,
+        queue=[confirmations.dispute_view(d) for d in queue],
+        org_names=choices.org_names(db.session, {d.org_id for d in queue}),
+        users=choices.user_names(db.session, people),
+        resolutions=RESOLUTIONS,
+        failed=failed,
+        form=request.form if failed else MultiDict(),
+        resolve_errors=errors,
+    ), (422 if filter_errors else 200)
+
+
+@blp.get("/chains/<cid>/reconciliation/statements")
+@transaction(Transaction.READS)
+@login_required
+def statement_board(cid: str):
+    """Every org of a period's tiers with its statement's status (filter by tier and status),
+    the counts per status, and the queue of open disputes to resolve (owner only)."""
+    access = chain(cid)
+    access.require_owner()
+    return _render_board(access)
+
+
+@blp.post("/chains/<cid>/reconciliation/disputes/<did>/resolve")
+@transaction(Transaction.WRITES)
+@login_required
+def dispute_resolve(cid: str, did: str):
+    """The owner's admin or staff accepts or rejects an open dispute with a note; the
+    statement is open again for the partner to confirm."""
+    access = chain(cid)
+    access.require_owner()
+    dispute = confirmations.get_dispute(db.session, access, parse_id(did))
+    dispute_id, period = dispute.id, dispute.period
+    form = request.form
+    body = compact({"resolution": text(form, "resolution"), "note": text(form, "note")})
+
+    def rerender(exc):
+        page, _ = _render_board(access, period=period, failed=dispute_id, errors=FormErrors.of(exc))
+        return page
+
+    with on_form_error(rerender, (Invalid, Conflict)):
+        loaded = validated(ResolveInSchema, body)
+        confirmations.resolve_dispute(
+            db.session, access, dispute_id, loaded["resolution"], loaded["note"]
+        )
+    if loaded["resolution"] == "accepted":
+        flash(gettext("Dispute accepted."), "ok")
+    else:
+        flash(gettext("Dispute rejected."), "ok")
+    args = compact({"period": period, "tier": text(form, "tier"), "status": text(form, "status")})
+    return redirect(url_for("ui.statement_board", cid=cid, **args) + "#queue")

@@ -361,7 +361,15 @@ def test_pages_keep_each_org_to_its_own_statement(stmt: World, web):
 
 def test_a_dealer_confirms_and_disputes_on_a_phone_and_procurement_resolves(stmt: World, browse):
     w = stmt
-    phone = browse(viewport={"width": 390, "height": 844})
+    refusals: list[str] = []
+
+    def watch(tab):
+        tab.on(
+            "console", lambda m: refusals.append(m.text) if "Security Policy" in m.text else None
+        )
+        return tab
+
+    phone = watch(browse(viewport={"width": 390, "height": 844}))
     sign_in(phone, w.parties["D1a"].email)
     phone.goto(page(w, "/statements"))
     phone.click(f"a.statement-link:has-text('{PERIOD}')")
@@ -385,7 +393,7 @@ def test_a_dealer_confirms_and_disputes_on_a_phone_and_procurement_resolves(stmt
     assert phone.inner_text("#statement-status") == "disputed"
     assert "Only 8 arrived" in phone.inner_text("#disputes")
 
-    desk = browse()
+    desk = watch(browse())
     desk.set_viewport_size({"width": 1280, "height": 900})
     sign_in(desk, w.owner_staff.email)
     desk.goto(page(w, "/reconciliation"))
@@ -406,3 +414,8 @@ def test_a_dealer_confirms_and_disputes_on_a_phone_and_procurement_resolves(stmt
     assert phone.inner_text("#statement-status") == "open"
     assert "Our delivery note says 10" in phone.inner_text("#disputes")
     assert phone.locator("#confirm button[type=submit]").count() == 1
+    # In Chinese on the phone too; no page broke its Content-Security-Policy.
+    phone.click("button[name=lang][value=zh]")
+    phone.locator("#confirm button[type=submit]", has_text="确认对账单").wait_for()
+    screenshot(phone, "phone-statement-zh")
+    assert refusals == []

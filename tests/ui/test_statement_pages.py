@@ -321,6 +321,8 @@ def test_pages_keep_each_org_to_its_own_statement(stmt: World, web):
     other = web()
     other.login(d1b.email)
     assert other.get(statement_page(w, d1a.org_id)).status_code == 403
+    # The link in its mails and robot messages names its own org: its own page.
+    assert other.get(statement_page(w, d1b.org_id)).status_code == 200
     mine = other.get(statement_page(w))
     assert mine.status_code == 200 and "PO-B-1" in mine.text and "PO-A-1" not in mine.text
     assert other.get(page(w, f"/reconciliation/statements?period={PERIOD}")).status_code == 403

@@ -89,6 +89,7 @@ class StatementQuerySchema(BaseSchema):
 
 VERSION = validate.Length(min=1, max=64)
 NOTE_MAX = 2000
+MAX_DISPUTE_LINES = 500
 
 
 class ConfirmInSchema(BaseSchema):
@@ -116,7 +117,9 @@ class DisputeLineInSchema(BaseSchema):
 
 class DisputeInSchema(ConfirmInSchema):
     lines = fields.List(
-        fields.Nested(DisputeLineInSchema), required=True, validate=validate.Length(min=1, max=500)
+        fields.Nested(DisputeLineInSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_DISPUTE_LINES),
     )
     note = Text(load_default=None, allow_none=True, max_length=NOTE_MAX, multiline=True)
 

@@ -205,6 +205,14 @@ def test_a_partner_disputes_lines_and_bad_input_changes_nothing(stmt: World, web
     assert "Order PO-A-1 line 99 is not in this statement." in not_there.text
     stale = dealer.post(disputes, dispute_form("0" * 64, {0: {"pick": "1", "note": "x"}}))
     assert stale.status_code == 409 and "The statement changed since you saw it" in stale.text
+    # Rows are read wherever they are in the form, and at most what one dispute may hold.
+    many = [("version", version)]
+    for index in range(5000, 5501):
+        many += [(f"lines-{index}-order_number", "PO-A-1"), (f"lines-{index}-line_no", "1")]
+        many += [(f"lines-{index}-pick", "1"), (f"lines-{index}-field", "qty")]
+        many += [(f"lines-{index}-note", "x")]
+    too_many = dealer.post(disputes, many)
+    assert too_many.status_code == 422 and "Length must be between 1 and 500." in too_many.text
     view = api_view(w, d1a)
     assert view["disputes"] == [] and view["status"] == "open"
 

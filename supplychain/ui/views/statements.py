@@ -15,7 +15,12 @@ from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.models.statements import DISPUTE_FIELDS, RESOLUTIONS, STATEMENT_STATUSES
 from supplychain.schemas.common import parse_id
-from supplychain.schemas.reconciliation import ConfirmInSchema, DisputeInSchema, ResolveInSchema
+from supplychain.schemas.reconciliation import (
+    MAX_DISPUTE_LINES,
+    ConfirmInSchema,
+    DisputeInSchema,
+    ResolveInSchema,
+)
 from supplychain.services import choices
 from supplychain.services.reconciliation import board, confirmations
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
@@ -26,7 +31,6 @@ from supplychain.ui.forms import (
     integer,
     on_form_error,
     remap_rows,
-    rows,
     text,
     validated,
 )
@@ -38,7 +42,6 @@ BOARD_PAGE_SIZE = 50
 NUMERIC_FIGURES = frozenset(
     {"qty", "unit_price", "confirmed_qty", "confirmed_price", "shipped_qty", "received_qty"}
 )
-MAX_DISPUTE_ROWS = 2000
 
 
 # --- an org's statement -----------------------------------------------------------------------
@@ -129,22 +132,34 @@ def statement_confirm(cid: str, period: str):
 
 
 def _picked_lines(form: MultiDict) -> tuple[list[int], list[dict[str, Any]]]:
-    """The rows the partner disputes: ticked, or with an expected value or a note typed."""
-    positions: list[int] = []
-    lines: list[dict[str, Any]] = []
-    for index in rows(form, "lines", MAX_DISPUTE_ROWS):
+    """The rows the partner disputes: ticked, or with an expected value or a note typed. Only
+    those are read, however long the statement; one more than a dispute may hold is kept so
+    the schema says how many it may."""
+    picked: set[int] = set()
+    for key, value in form.items(multi=True):
+        head, _, rest = key.partition("-")
+        index, _, name = rest.partition("-")
+        if (
+            head == "lines"
+            and name in ("pick", "expected", "note")
+            and value.strip()
+            and index.isascii()
+            and index.isdigit()
+            and len(index) < 7
+        ):
+            picked.add(int(index))
+    positions = sorted(picked)[: MAX_DISPUTE_LINES + 1]
+    lines = []
+    for index in positions:
         prefix = f"lines-{index}-"
-        values = {name: text(form, prefix + name) for name in ("expected", "note")}
-        if form.get(prefix + "pick") is None and not any(values.values()):
-            continue
-        positions.append(index)
         lines.append(
             compact(
                 {
                     "order_number": text(form, prefix + "order_number"),
                     "line_no": integer(form, prefix + "line_no"),
                     "field": text(form, prefix + "field"),
-                    **values,
+                    "expected": text(form, prefix + "expected"),
+                    "note": text(form, prefix + "note"),
                 }
             )
         )

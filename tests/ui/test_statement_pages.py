@@ -300,6 +300,7 @@ def test_the_owner_board_counts_filters_and_resolves_from_the_queue(stmt: World,
     assert no_answer.status_code == 422
     card = re.search(rf'id="dispute-{dispute["id"]}".*?</article>', no_answer.text, re.S).group(0)
     assert "Missing data for required field." in card and ">Checked</textarea>" in card
+    assert '<option value="D1" selected>' in no_answer.text  # the board's filter kept
     no_note = staff.post(resolve, {"resolution": "accepted"})
     assert no_note.status_code == 422 and "Missing data for required field." in no_note.text
     assert api_view(w, d1a)["disputes"][0]["status"] == "open"
@@ -362,6 +363,9 @@ def test_pages_keep_each_org_to_its_own_statement(stmt: World, web):
     refused = owner.post(page(w, f"/statements/{PERIOD}/confirm"), {"version": version})
     assert refused.status_code == 403
     assert owner.get(statement_page(w, "999999")).status_code == 404
+    # The owner's own "statement" is the board of the period.
+    board = owner.get(statement_page(w))
+    assert board.url.endswith(page(w, f"/reconciliation/statements?period={PERIOD}"))
     assert api_view(w, d1b)["status"] == "open"
     assert api_view(w, d1a)["disputes"][0]["status"] == "open"
 

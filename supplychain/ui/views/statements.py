@@ -23,7 +23,7 @@ from supplychain.schemas.reconciliation import (
 )
 from supplychain.services import choices
 from supplychain.services.reconciliation import board, confirmations
-from supplychain.ui.base import blp, chain, choice, login_required, page_number
+from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import (
     NO_ERRORS,
     FormErrors,
@@ -100,7 +100,11 @@ def statement(cid: str, period: str):
     """An org's statement of a period: its status, totals, lines and disputes; the partner's
     people confirm it or dispute lines of it (the owner reads any member's with `?org_id=`)."""
     access = chain(cid)
-    return _render_statement(access, period, _org_arg(text(request.args, "org_id")))
+    org_id = _org_arg(text(request.args, "org_id"))
+    if org_id is None and access.is_owner:
+        # The owner answers no statement of its own: its people look at the partners' answers.
+        return redirect(url_for("ui.statement_board", cid=cid, period=period))
+    return _render_statement(access, period, org_id)
 
 
 def _rerender(access: ChainAccess, period: str, which: str, positions: list[int] | None = None):
@@ -198,6 +202,10 @@ def statement_dispute(cid: str, period: str):
 # --- the owner's board and dispute queue -------------------------------------------------------
 
 
+def _one_of(value: str | None, allowed: tuple[str, ...] | list[str]) -> str | None:
+    return value if value in allowed else None
+
+
 def _render_board(
     access: ChainAccess,
     *,
@@ -207,8 +215,10 @@ def _render_board(
 ):
     period = period or text(request.args, "period") or last_month(access)
     tiers = reconcilable_tiers(access)
-    tier = choice("tier", tiers)
-    status = choice("status", STATEMENT_STATUSES)
+    # A resolve form that failed carries the board's filters along.
+    source = request.form if failed else request.args
+    tier = _one_of(source.get("tier"), tiers)
+    status = _one_of(source.get("status"), STATEMENT_STATUSES)
     filter_errors = NO_ERRORS
     try:
         found = board.statement_board(

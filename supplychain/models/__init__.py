@@ -33,6 +33,7 @@ from supplychain.models.notices import (
 from supplychain.models.orders import Order, OrderEvent, OrderLine
 from supplychain.models.reconciliation import ReconciliationRun, ReconciliationSchedule
 from supplychain.models.throttling import SignInAttempt
+from supplychain.models.wecom import WeComAccessToken, WeComImportJob
 
 __all__ = [
     "ApiToken",
@@ -66,5 +67,7 @@ __all__ = [
     "SignInAttempt",
     "User",
     "VisibilityRule",
+    "WeComAccessToken",
+    "WeComImportJob",
     "WebhookEndpoint",
 ]

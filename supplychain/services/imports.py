@@ -39,6 +39,7 @@ from supplychain.models import Chain, Contact, Group, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.services.audit import record_event
 from supplychain.services.chains import bump_graph_version, lock_chain
+from supplychain.services.groups import next_group_numbers
 from supplychain.services.import_rows import (
     CONTROL_CHARS,
     RowErrors,
@@ -444,6 +445,7 @@ def _create_groups(session: Session, chain_id: int, plan: _Plan, now: Any) -> No
     by_depth: dict[int, list[str]] = {}
     for path in plan.new_groups:
         by_depth.setdefault(path.count("/"), []).append(path)
+    numbers = iter(next_group_numbers(session, chain_id, len(plan.new_groups)))
     for depth in sorted(by_depth):
         rows = [
             {
@@ -451,6 +453,7 @@ def _create_groups(session: Session, chain_id: int, plan: _Plan, now: Any) -> No
                 "parent_id": plan.group_ids[path.rsplit("/", 1)[0]] if depth else None,
                 "path": path,
                 "name": path.rsplit("/", 1)[-1],
+                "number": next(numbers),
                 "created_at": now,
             }
             for path in by_depth[depth]

@@ -199,7 +199,7 @@ def _queue_emails(session: Session, event: Event, now: datetime, digest_at: date
             and_(EventRecipient.event_id == event.id, EventRecipient.org_id == User.org_id),
         )
         .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
-        .where(User.password_hash.is_not(None), mode != "off", wants)
+        .where(User.password_hash.is_not(None), User.email.is_not(None), mode != "off", wants)
     )
     session.execute(
         insert(Delivery).from_select(

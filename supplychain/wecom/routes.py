@@ -10,7 +10,7 @@ from typing import Any
 from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from supplychain.api.common import Blueprint
+from supplychain.api.common import Blueprint, JsonParser
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from supplychain.extensions import db
@@ -19,7 +19,18 @@ from supplychain.schemas import wecom as s
 from supplychain.schemas.common import parse_id
 from supplychain.services import members, visibility, wecom
 
-blp = Blueprint(
+
+class WeComParser(JsonParser):
+    """Bodies are JSON whatever their Content-Type, as WeCom reads them."""
+
+    any_content_type = True
+
+
+class WeComBlueprint(Blueprint):
+    ARGUMENTS_PARSER = WeComParser()
+
+
+blp = WeComBlueprint(
     "wecom",
     __name__,
     url_prefix="/cgi-bin",

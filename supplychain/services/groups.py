@@ -14,6 +14,7 @@ from supplychain.errors import Invalid
 from supplychain.models import Group
 from supplychain.models.directory import ROOT_GROUP_NUMBER
 from supplychain.services.audit import record_event
+from supplychain.services.chains import lock_chain_id
 
 MAX_GROUP_DEPTH = 10
 MAX_GROUP_PATH = 500  # the column's width
@@ -49,8 +50,10 @@ def find_group(session: Session, chain_id: int, path: str) -> Group | None:
 
 
 def next_group_numbers(session: Session, chain_id: int, count: int) -> list[int]:
-    """The numbers the chain's next `count` groups get: on from the highest given, never reused
-    (a concurrent creation of the same number fails on the unique constraint: a 409)."""
+    """The numbers the chain's next `count` groups get: on from the highest given, never reused.
+    The chain's row is locked first (PostgreSQL; SQLite writes are serial), so two requests
+    adding groups to one chain take turns instead of drawing the same numbers."""
+    lock_chain_id(session, chain_id)
     highest = session.scalar(
         select(func.coalesce(func.max(Group.number), ROOT_GROUP_NUMBER)).where(
             Group.chain_id == chain_id

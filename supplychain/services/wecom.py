@@ -127,9 +127,9 @@ def owned_chain(session: Session, actor: Actor, chain_id: int | None) -> ChainAc
     try:
         access = chain_access(session, actor, chain_id)
     except NotFound:
-        raise NotFound("no privilege to access this chain")
+        raise NotFound("not a chain this corp owns")
     if not access.is_owner:
-        raise NotFound("no privilege to access this chain")
+        raise NotFound("not a chain this corp owns")
     return access
 
 

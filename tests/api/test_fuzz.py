@@ -6,6 +6,12 @@ order. Path ids are drawn partly from that chain's real objects, so `{cid}`, `{o
 `{link_id}`, `{rule_id}`, `{token_id}`, `{gid}`, `{nid}` and `{oid}` reach real rows and not
 only 404s.
 
+The WeCom-compatible /cgi-bin calls are in the document too. They answer HTTP 200 with an
+`errcode` for every outcome, as WeCom does, and their documented 200 answers carry `errcode` and
+`errmsg` only as required fields, so the same checks hold for them unchanged. They authenticate
+by an `access_token` query parameter, not the bearer header: two cases in three carry a real one,
+and their bodies' `chain_id`, `corpid` and `rule_id` are aimed at the chain like path ids.
+
 Data lifetime: `schemathesis.pytest.from_fixture` runs every operation as a subtest of ONE pytest
 test function, so the function-scoped world is seeded once for the whole pass, and conftest's
 wipe (the test is `committed`: runs use sessions of their own) runs only after it. Fuzz cases

@@ -457,3 +457,36 @@ def test_getresult_only_for_the_org_that_started_it(world: World, wecom: WeCom):
     answer = rival.get("corpgroup/getresult", jobid=started["jobid"])
     assert answer["errcode"] == 60011 and set(answer) == {"errcode", "errmsg"}
     assert wecom.get("corpgroup/getresult", jobid="nope")["errcode"] == 60011
+
+
+def test_import_reports_what_only_the_database_shows(world: World, wecom: WeCom):
+    # The email of a person of another org, and a kind an existing member does not have.
+    result = _import(
+        wecom,
+        world,
+        [
+            {
+                "corp_name": "Beijing Motors Sales",
+                "custom_id": "DLR-001",
+                "kind": "supplier",
+                "contact_info_list": [
+                    {"name": "Taken", "mobile": "13200000000", "email": world.owner.email}
+                ],
+            }
+        ],
+    )
+    assert result["import_status"] == 3
+    [failed] = result["fail_list"]
+    assert failed["custom_id"] == "DLR-001" and "kind" in failed["errmsg"]
+    [contact] = failed["contact_info_list"]
+    assert contact["mobile"] == "13200000000" and "another org" in contact["errmsg"]
+    bad_identity = wecom.post(
+        "corpgroup/import_chain_contact",
+        {
+            "chain_id": world.chain_id,
+            "contact_list": [
+                {"corp_name": "X", "custom_id": "X-1", "contact_info_list": [{"identity_type": 3}]}
+            ],
+        },
+    )
+    assert bad_identity["errcode"] == 40058 and "identity_type" in bad_identity["errmsg"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess, chain_access, memberships
@@ -26,7 +26,7 @@ from supplychain.models.directory import ROOT_GROUP_NUMBER
 from supplychain.models.wecom import WeComImportJob
 from supplychain.services.audit import record_event
 from supplychain.services.groups import groups_query, paths_within
-from supplychain.services.import_rows import read_rows
+from supplychain.services.import_rows import MAX_REPORTED_ERRORS, read_rows
 from supplychain.services.imports import ImportResult, import_directory
 
 ACCESS_TOKEN_SECONDS = 7200  # as WeCom's
@@ -75,6 +75,14 @@ def issue_access_token(session: Session, corpid: int | None, corpsecret: str) ->
         raise BadSecret("invalid credential: corpsecret is not an admin's")
     secret = "wc_" + secrets.token_urlsafe(32)
     now = utcnow()
+    # Tokens of this API token that expired a day ago or more go (until then an expired one
+    # still answers "expired", 42001, rather than "unknown").
+    session.execute(
+        delete(WeComAccessToken).where(
+            WeComAccessToken.api_token_id == api_token.id,
+            WeComAccessToken.expires_at < now - timedelta(days=1),
+        )
+    )
     token = WeComAccessToken(
         user_id=user.id,
         api_token_id=api_token.id,
@@ -310,9 +318,10 @@ class ImportProblems:
         return entry
 
     def fail_list(self) -> list[dict[str, Any]]:
-        """The failed companies in list order, each with its failed contacts."""
+        """The failed companies in list order, each with its failed contacts; the first
+        MAX_REPORTED_ERRORS companies, as the Excel import lists its first problems."""
         failed = []
-        for company in sorted(self.found):
+        for company in sorted(self.found)[:MAX_REPORTED_ERRORS]:
             entry = self.found[company]
             problems = entry["problems"] or ["invalid contact_info_list"]
             failed.append(

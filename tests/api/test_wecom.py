@@ -490,3 +490,38 @@ def test_import_reports_what_only_the_database_shows(world: World, wecom: WeCom)
         },
     )
     assert bad_identity["errcode"] == 40058 and "identity_type" in bad_identity["errmsg"]
+
+
+def test_fail_list_names_the_first_200_corps(world: World, wecom: WeCom):
+    bad = [
+        {"corp_name": f"Corp {n}", "custom_id": f"C-{n}", "group_path": "a//b"} for n in range(250)
+    ]
+    result = _import(wecom, world, bad)
+    assert result["import_status"] == 3
+    assert [f["custom_id"] for f in result["fail_list"]] == [f"C-{n}" for n in range(200)]
+    assert all("group_path" in f["errmsg"] for f in result["fail_list"])
+
+
+def test_tokens_expired_for_a_day_are_dropped_at_the_next_gettoken(world: World):
+    client = WeCom(world)
+    secret = world.api.post("/me/tokens", {"name": "w"}, token=world.owner.token).json()["token"]
+    params = {"corpid": world.owner.org_id, "corpsecret": secret}
+    first = client.send("GET", "gettoken", params=params)["access_token"]
+    second = client.send("GET", "gettoken", params=params)["access_token"]
+    with database() as session:
+        session.execute(update(WeComAccessToken).values(expires_at=utcnow() - timedelta(days=2)))
+    client.access_token = second
+    assert client.get("corpgroup/corp/get_chain_list")["errcode"] == 42001
+    third = client.send("GET", "gettoken", params=params)["access_token"]
+    assert _count(WeComAccessToken) == 1
+    for gone in (first, second):
+        assert client.get("corpgroup/corp/get_chain_list", access_token=gone)["errcode"] == 40014
+    assert client.get("corpgroup/corp/get_chain_list", access_token=third)["errcode"] == 0
+    # Revoking the API token ends its access tokens at once.
+    [token_id] = [
+        t["id"]
+        for t in world.api.get("/me/tokens", token=world.owner.token).json()["items"]
+        if t["name"] == "w"
+    ]
+    assert world.api.delete(f"/me/tokens/{token_id}", token=world.owner.token).status_code == 204
+    assert client.get("corpgroup/corp/get_chain_list", access_token=third)["errcode"] == 40014

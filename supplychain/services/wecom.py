@@ -248,6 +248,7 @@ _WECOM_FIELDS = {
 }
 _COMPANY_KEYS = frozenset({"company_name", "custom_id", "group_path", "kind"})
 INVALID_PARAMETER = 40058  # WeCom's errcode for a bad parameter, used per failed entry
+NOT_ALLOWED = 60020  # WeCom's "not allowed", for a list refused as a whole
 # identity_type: 1 a contact, 2 the person in charge (an admin of the partner org).
 IDENTITY_ROLES = {1: "staff", 2: "admin"}
 
@@ -392,11 +393,10 @@ def run_import_job(
     except Invalid:
         outcome = {"import_status": IMPORTED_NONE, "fail_list": problems.fail_list()}
     except Conflict as exc:
-        outcome = {
-            "import_status": IMPORTED_NONE,
-            "fail_list": [],
-            "errmsg": exc.message,
-        }
+        # A concurrent change took some of the same people: nothing was saved, for no one
+        # entry's fault; said once, for the whole list.
+        whole = {"corp_name": "", "custom_id": "", "errcode": NOT_ALLOWED, "errmsg": exc.message}
+        outcome = {"import_status": IMPORTED_NONE, "fail_list": [whole | {"contact_info_list": []}]}
     job.status = JOB_DONE
     job.result = outcome
     job.finished_at = utcnow()

@@ -525,3 +525,26 @@ def test_tokens_expired_for_a_day_are_dropped_at_the_next_gettoken(world: World)
     ]
     assert world.api.delete(f"/me/tokens/{token_id}", token=world.owner.token).status_code == 204
     assert client.get("corpgroup/corp/get_chain_list", access_token=third)["errcode"] == 40014
+
+
+def test_a_concurrent_conflict_fails_the_whole_list(world: World, wecom: WeCom, monkeypatch):
+    from supplychain.errors import Conflict
+    from supplychain.services import wecom as service
+
+    def taken(*args: Any, **kwargs: Any) -> None:
+        raise Conflict("A concurrent change took some of the same people; nothing was saved.")
+
+    monkeypatch.setattr(service, "import_directory", taken)
+    result = _import(
+        wecom, world, [{"corp_name": "Solo", "custom_id": "S-1", "contact_info_list": []}]
+    )
+    assert result["import_status"] == 3
+    assert result["fail_list"] == [
+        {
+            "corp_name": "",
+            "custom_id": "",
+            "errcode": 60020,
+            "errmsg": "A concurrent change took some of the same people; nothing was saved.",
+            "contact_info_list": [],
+        }
+    ]

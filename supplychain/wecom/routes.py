@@ -26,8 +26,33 @@ class WeComParser(JsonParser):
     any_content_type = True
 
 
+class _WithoutDefaultError:
+    """The Api as documentation sees it, minus its default error response."""
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def __init__(self, api: Any) -> None:
+        self._api = api
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._api, name)
+
+
 class WeComBlueprint(Blueprint):
+    """Documents each call's one answer, HTTP 200: no 422 for bad arguments and no default
+    error response, since every failure is a 200 with an errcode here."""
+
     ARGUMENTS_PARSER = WeComParser()
+
+    def _prepare_arguments_doc(self, doc, doc_info, **kwargs):  # type: ignore[no-untyped-def]
+        (doc_info.get("arguments") or {}).pop("responses", None)
+        return super()._prepare_arguments_doc(doc, doc_info, **kwargs)
+
+    @staticmethod
+    def _prepare_response_doc(doc, doc_info, *, api, **kwargs):  # type: ignore[no-untyped-def]
+        return Blueprint._prepare_response_doc(
+            doc, doc_info, api=_WithoutDefaultError(api), **kwargs
+        )
 
 
 blp = WeComBlueprint(

@@ -548,3 +548,30 @@ def test_a_concurrent_conflict_fails_the_whole_list(world: World, wecom: WeCom, 
             "contact_info_list": [],
         }
     ]
+
+
+def test_the_openapi_document_describes_the_calls(api):
+    document = api.get("/api/openapi.json").json()
+    calls = {path: ops for path, ops in document["paths"].items() if path.startswith("/cgi-bin/")}
+    assert set(calls) == {
+        "/cgi-bin/gettoken",
+        "/cgi-bin/corpgroup/corp/get_chain_list",
+        "/cgi-bin/corpgroup/corp/get_chain_group",
+        "/cgi-bin/corpgroup/corp/get_chain_corpinfo_list",
+        "/cgi-bin/corpgroup/corp/get_chain_corpinfo",
+        "/cgi-bin/corpgroup/corp/remove_corp",
+        "/cgi-bin/corpgroup/import_chain_contact",
+        "/cgi-bin/corpgroup/getresult",
+        "/cgi-bin/corpgroup/rule/list_ids",
+        "/cgi-bin/corpgroup/rule/get_rule_info",
+        "/cgi-bin/corpgroup/rule/add_rule",
+        "/cgi-bin/corpgroup/rule/delete_rule",
+    }
+    for path, operations in calls.items():
+        for operation in operations.values():
+            assert operation["security"] == [] and set(operation["responses"]) == {"200"}
+            names = {p["name"] for p in operation.get("parameters", [])}
+            assert ("access_token" in names) == (path != "/cgi-bin/gettoken")
+    reply = document["components"]["schemas"]["CorpListReply"]
+    assert set(reply["required"]) == {"errcode", "errmsg"}
+    assert {"group_corps", "has_more", "next_cursor"} <= set(reply["properties"])

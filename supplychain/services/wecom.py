@@ -339,7 +339,7 @@ class ImportProblems:
     def raise_if_any(self) -> None:
         """Invalid when anything was found (the import then saves nothing)."""
         if self.found:
-            raise Invalid(f"{len(self.found)} corp(s) with problems; nothing was imported.")
+            raise Invalid(f"Problems in {len(self.found)} corp(s); nothing was imported.")
 
 
 def _blank(value: Any) -> str | None:

@@ -47,13 +47,15 @@ def register_sessions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The versioned API (flask-smorest), health check and pages."""
+    """The versioned API (flask-smorest), the WeCom-compatible /cgi-bin, health check, pages."""
     from supplychain.api import register_api
     from supplychain.api.health import blp as health_blp
     from supplychain.ui import blp as ui_blp
+    from supplychain.wecom import register_wecom
 
     api.init_app(app)
     register_api(api)
+    register_wecom(api)
     app.register_blueprint(health_blp)
     app.register_blueprint(ui_blp)
 

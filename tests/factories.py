@@ -130,6 +130,8 @@ class GroupFactory(BaseFactory):
     path = factory.LazyAttribute(
         lambda o: f"{o.parent.path}/{o.segment}" if o.parent else o.segment
     )
+    # Distinct in every chain (the root is 1), as next_group_numbers would give them.
+    number = factory.Sequence(lambda n: n + 2)
 
 
 class MemberFactory(BaseFactory):

@@ -15,6 +15,7 @@ import flask_smorest
 from flask import Response, current_app, g, request
 from flask_smorest import abort
 from sqlalchemy import select
+from webargs.core import parse_json
 from webargs.flaskparser import FlaskParser
 
 from supplychain.access import ChainAccess, actor_in_chain, chain_access
@@ -54,9 +55,15 @@ class JsonParser(FlaskParser):
     could store: strings with lone surrogate escapes, and nesting deep enough to exhaust
     Python's recursion limit (which would otherwise be a 500)."""
 
+    # Read a body as JSON whatever its Content-Type says (WeCom does; wechatpy sends none).
+    any_content_type = False
+
     def _raw_load_json(self, req: Any) -> Any:
         try:
-            data = super()._raw_load_json(req)
+            if self.any_content_type and req.get_data(cache=True):
+                data = parse_json(req.get_data(cache=True))
+            else:
+                data = super()._raw_load_json(req)
         except RecursionError:
             raise json.JSONDecodeError("Nested too deeply", "<body>", 0) from None
         if _has_lone_surrogate(data):

@@ -34,6 +34,7 @@ from supplychain.models.orders import Order, OrderEvent, OrderLine
 from supplychain.models.reconciliation import ReconciliationRun, ReconciliationSchedule
 from supplychain.models.statements import Dispute, DisputeLine, Statement
 from supplychain.models.throttling import SignInAttempt
+from supplychain.models.wecom import WeComAccessToken, WeComImportJob
 
 __all__ = [
     "ApiToken",
@@ -70,5 +71,7 @@ __all__ = [
     "Statement",
     "User",
     "VisibilityRule",
+    "WeComAccessToken",
+    "WeComImportJob",
     "WebhookEndpoint",
 ]

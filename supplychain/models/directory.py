@@ -50,7 +50,9 @@ class User(Base):
 
     id: Mapped[intpk]
     org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
-    email: Mapped[str200] = mapped_column(unique=True)
+    # None for a contact known by mobile only (a WeCom import names people by mobile): such a
+    # person is keyed by (org, mobile) instead, and is sent no mail.
+    email: Mapped[str200 | None] = mapped_column(unique=True)
     name: Mapped[str200]
     mobile: Mapped[str50 | None]
     title: Mapped[str200 | None]
@@ -63,6 +65,18 @@ class User(Base):
     language: Mapped[str | None] = mapped_column(String(5))
 
     org: Mapped[Org] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        # A person without an email is known by mobile: one such person per mobile in an org.
+        Index(
+            "uq_users_org_mobile_without_email",
+            "org_id",
+            "mobile",
+            unique=True,
+            sqlite_where=text("email IS NULL"),
+            postgresql_where=text("email IS NULL"),
+        ),
+    )
 
 
 class ApiToken(Base):
@@ -112,17 +126,29 @@ class Chain(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# The number of a chain's root (the chain itself, which is no group row); groups count from 2.
+ROOT_GROUP_NUMBER = 1
+
+
 class Group(Base):
-    """A node of a chain's group tree, addressed by its path such as `Dealers/North China`."""
+    """A node of a chain's group tree, addressed by its path such as `Dealers/North China`.
+
+    `number` is the group's small numeric id within its chain, given at creation and never
+    changed (the WeCom-compatible API's `groupid`): the root is ROOT_GROUP_NUMBER, groups count
+    on from it in the order they were made."""
 
     __tablename__ = "groups"
-    __table_args__ = (UniqueConstraint("chain_id", "path"),)
+    __table_args__ = (
+        UniqueConstraint("chain_id", "path"),
+        UniqueConstraint("chain_id", "number"),
+    )
 
     id: Mapped[intpk]
     chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("groups.id"))
     path: Mapped[str500]
     name: Mapped[str200]
+    number: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

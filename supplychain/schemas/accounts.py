@@ -15,7 +15,7 @@ class OrgSchema(BaseSchema):
 class UserSchema(BaseSchema):
     id = Id(dump_only=True)
     org_id = Id()
-    email = fields.String()
+    email = fields.String(allow_none=True)  # none: a contact known by mobile only
     name = fields.String()
     mobile = fields.String(allow_none=True)
     title = fields.String(allow_none=True)

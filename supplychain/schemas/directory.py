@@ -107,7 +107,7 @@ class ContactSchema(BaseSchema):
     org_id = Id(attribute="contact.org_id")
     user_id = Id(attribute="contact.user_id")
     name = fields.String(attribute="contact.user.name")
-    email = fields.String(attribute="contact.user.email")
+    email = fields.String(attribute="contact.user.email", allow_none=True)  # none: mobile only
     mobile = fields.String(attribute="contact.user.mobile", allow_none=True)
     title = fields.String(attribute="contact.user.title", allow_none=True)
     role = fields.String(attribute="contact.user.role")

@@ -22,7 +22,12 @@ _TIMEZONES: frozenset[str] | None = None
 
 def lock_chain(session: Session, chain: Chain) -> None:
     """Serialise changes to one chain's graph (row lock on PostgreSQL; SQLite writes are serial)."""
-    session.execute(select(Chain.id).where(Chain.id == chain.id).with_for_update())
+    lock_chain_id(session, chain.id)
+
+
+def lock_chain_id(session: Session, chain_id: int) -> None:
+    """Serialise changes to one chain, known by id (see `lock_chain`)."""
+    session.execute(select(Chain.id).where(Chain.id == chain_id).with_for_update())
 
 
 def bump_graph_version(session: Session, chain: Chain) -> None:

@@ -272,7 +272,13 @@ def _queue_emails(
         .join(Event, Event.id == EventRecipient.event_id)
         .join(User, User.org_id == EventRecipient.org_id)
         .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
-        .where(addressed, User.password_hash.is_not(None), mode != "off", wants)
+        .where(
+            addressed,
+            User.password_hash.is_not(None),
+            User.email.is_not(None),
+            mode != "off",
+            wants,
+        )
     )
     session.execute(
         insert(Delivery).from_select(

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
 from supplychain.models import Group
+from supplychain.models.directory import ROOT_GROUP_NUMBER
 from supplychain.services.audit import record_event
+from supplychain.services.chains import lock_chain_id
 
 MAX_GROUP_DEPTH = 10
 MAX_GROUP_PATH = 500  # the column's width
@@ -47,6 +49,19 @@ def find_group(session: Session, chain_id: int, path: str) -> Group | None:
     return session.scalar(select(Group).where(Group.chain_id == chain_id, Group.path == path))
 
 
+def next_group_numbers(session: Session, chain_id: int, count: int) -> list[int]:
+    """The numbers the chain's next `count` groups get: on from the highest given, never reused.
+    The chain's row is locked first (PostgreSQL; SQLite writes are serial), so two requests
+    adding groups to one chain take turns instead of drawing the same numbers."""
+    lock_chain_id(session, chain_id)
+    highest = session.scalar(
+        select(func.coalesce(func.max(Group.number), ROOT_GROUP_NUMBER)).where(
+            Group.chain_id == chain_id
+        )
+    )
+    return list(range(highest + 1, highest + 1 + count))
+
+
 def ensure_group(session: Session, chain_id: int, path: str) -> tuple[Group, bool]:
     """The group at a normalised path, created with any missing parents; True if it was new."""
     segments = path.split("/")
@@ -67,6 +82,7 @@ def ensure_group(session: Session, chain_id: int, path: str) -> tuple[Group, boo
                 path=sub_path,
                 name=segments[depth],
                 parent_id=parent.id if parent else None,
+                number=next_group_numbers(session, chain_id, 1)[0],
             )
             session.add(group)
             session.flush()

@@ -41,7 +41,7 @@ class SheetCompany:
     row: int
     custom_id: str
     name: str
-    kind: str
+    kind: str | None  # None: an existing org keeps its kind, a new one is `other`
     group: str | None
 
 
@@ -52,7 +52,7 @@ class SheetPerson:
     row: int
     custom_id: str
     name: str
-    email: str
+    email: str | None  # None: known by its org and mobile
     mobile: str | None
     title: str | None
     role: str
@@ -133,34 +133,45 @@ class _Cells:
 
 
 def read_rows(
-    sheet: ImportSheet, errors: RowErrors
+    sheet: ImportSheet | list[SheetRow],
+    errors: Any,
+    *,
+    kind_required: bool = True,
+    mobile_keys: bool = False,
 ) -> tuple[dict[str, SheetCompany], list[SheetPerson]]:
     """Check every cell, and the rows against each other: one company per custom id, one row
-    per email. Only rows without any problem are kept."""
+    per email. Only rows without any problem are kept.
+
+    Rows given as a list (the WeCom-compatible import) may leave out the kind
+    (`kind_required=False`: an existing org keeps its own) and name a contact by mobile
+    instead of email (`mobile_keys`): such a person is one row per company and mobile."""
     companies: dict[str, SheetCompany] = {}
     people: list[SheetPerson] = []
-    emails: dict[str, int] = {}
-    for row in sheet.rows:
+    emails: dict[Any, int] = {}
+    for row in sheet if isinstance(sheet, list) else sheet.rows:
         cells = _Cells(row, errors)
         name = cells.text("company_name", required=True)
-        kind = cells.choice("kind", KIND_VALUES, required=True)
+        kind = cells.choice("kind", KIND_VALUES, required=kind_required)
         custom_id = cells.text("custom_id", required=True, max_length=MAX_CUSTOM_ID)
         group = _group_path(cells)
         company_ok = cells.failures == 0
-        person = _person(cells, custom_id or "")
+        person = _person(cells, custom_id or "", mobile_keys)
         if custom_id is not None and company_ok:
-            assert name is not None and kind is not None
+            assert name is not None and (kind is not None or not kind_required)
             first = companies.get(custom_id)
             if first is None:
                 companies[custom_id] = SheetCompany(row.number, custom_id, name, kind, group)
             else:
                 _compare_company(cells, first, name, kind, group)
         if person is not None:
-            seen = emails.get(person.email)
+            key = person.email or (person.custom_id, person.mobile)
+            seen = emails.get(key)
             if seen is None:
-                emails[person.email] = row.number
-            else:
+                emails[key] = row.number
+            elif person.email is not None:
                 cells.fail("email", f"The same email as row {seen}: list each person once.")
+            else:
+                cells.fail("mobile", f"The same mobile as row {seen}: list each person once.")
         if person is not None and cells.failures == 0:
             people.append(person)
     return companies, people
@@ -182,11 +193,13 @@ def _group_path(cells: _Cells) -> str | None:
     return path
 
 
-def _person(cells: _Cells, custom_id: str) -> SheetPerson | None:
-    """The row's contact, if it names one and every contact cell is valid."""
+def _person(cells: _Cells, custom_id: str, mobile_keys: bool = False) -> SheetPerson | None:
+    """The row's contact, if it names one and every contact cell is valid. With `mobile_keys`
+    a mobile may stand in for the email."""
     before = cells.failures
-    name = cells.text("contact_name", required=cells.raw("email") is not None)
-    email = cells.text("email", required=cells.raw("contact_name") is not None)
+    by_mobile = mobile_keys and cells.raw("mobile") is not None and cells.raw("email") is None
+    name = cells.text("contact_name", required=cells.raw("email") is not None or by_mobile)
+    email = cells.text("email", required=cells.raw("contact_name") is not None and not by_mobile)
     if email is not None:
         try:
             _EMAIL(email)
@@ -199,15 +212,21 @@ def _person(cells: _Cells, custom_id: str) -> SheetPerson | None:
     role = (
         "staff" if cells.raw("role") is None else cells.choice("role", ROLE_VALUES, required=False)
     )
-    if cells.raw("contact_name") is None and cells.raw("email") is None:
+    if cells.raw("contact_name") is None and cells.raw("email") is None and not by_mobile:
         if any(cells.raw(key) is not None for key in ("mobile", "title", "role")):
             cells.fail("email", "Required: this row has contact details but no contact.")
         return None
     if cells.failures > before:
         return None
-    assert name is not None and email is not None and role is not None
+    assert name is not None and (email is not None or by_mobile) and role is not None
     return SheetPerson(
-        cells.row.number, custom_id, name, normalise_email(email), mobile, title, role
+        cells.row.number,
+        custom_id,
+        name,
+        normalise_email(email) if email is not None else None,
+        mobile,
+        title,
+        role,
     )
 
 

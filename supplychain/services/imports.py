@@ -1,7 +1,8 @@
 """Importing partners and their people from an Excel sheet: the whole sheet is validated first
 (every bad cell reported by Excel row and column), then applied in bulk, all or nothing.
 
-Companies are keyed by the chain's custom id, people by email. The chain's current members,
+Companies are keyed by the chain's custom id, people by email, or by their org and mobile when
+they have none (the WeCom-compatible import names people by mobile). The chain's current members,
 groups and the people named in the sheet are loaded in a few queries, the plan is computed in
 memory, and the new rows go in with executemany: the cost grows with the sheet, never with a
 query per row. Services only flush: the request commits once or rolls back.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +29,7 @@ from supplychain.services.audit import record_event
 from supplychain.services.bulk import among, insert_rows
 from supplychain.services.chains import bump_graph_version, lock_chain
 from supplychain.services.events import NewEvent, publish_many
+from supplychain.services.groups import next_group_numbers
 from supplychain.services.import_rows import (
     CONTROL_CHARS,
     RowErrors,
@@ -38,13 +40,23 @@ from supplychain.services.import_rows import (
 from supplychain.services.members import SHARED_ORG, member_event_data, orgs_shared_beyond
 
 
+class Problems(Protocol):
+    """Where the plan reports what only the database can show: by the row the company or person
+    came from and the field at fault (Excel columns for a sheet, WeCom fields for the JSON)."""
+
+    def add(self, row: int, key: str, message: str) -> None: ...
+
+    def raise_if_any(self) -> None: ...
+
+
 @dataclass
 class Invite:
     """A person the import created or listed anew, with its single-use invitation code."""
 
-    email: str
+    email: str | None
     invite_code: str
     custom_id: str
+    mobile: str | None = None
 
 
 @dataclass
@@ -113,6 +125,36 @@ def import_partners(
     sheet = read_import_sheet(stream)
     errors = RowErrors(sheet)
     companies, people = read_rows(sheet, errors)
+    return import_directory(
+        session,
+        access,
+        companies,
+        people,
+        errors,
+        rows=len(sheet.rows),
+        dry_run=dry_run,
+        source=lambda: {
+            "filename": CONTROL_CHARS.sub("", filename or "")[:200] or None,
+            "sha256": _sha256(stream),
+        },
+    )
+
+
+def import_directory(
+    session: Session,
+    access: ChainAccess,
+    companies: dict[str, SheetCompany],
+    people: list[SheetPerson],
+    errors: Problems,
+    *,
+    rows: int,
+    dry_run: bool,
+    source: Any,
+) -> ImportResult:
+    """Upsert checked companies and people, all or nothing, whatever they were read from (a
+    sheet, a WeCom import_chain_contact call); owner admins. `source()` describes the input
+    for the audit event."""
+    access.require_owner_admin()
     chain = access.chain
     if not dry_run:
         lock_chain(session, chain)  # the plan must still hold when it is applied
@@ -120,7 +162,7 @@ def import_partners(
     errors.raise_if_any()
     result = ImportResult(
         dry_run=dry_run,
-        rows=len(sheet.rows),
+        rows=rows,
         created=len(plan.new_companies),
         updated=plan.updated,
         unchanged=plan.unchanged,
@@ -151,8 +193,7 @@ def import_partners(
             "unchanged": result.unchanged,
             "contacts_created": result.contacts_created,
             "groups_created": result.groups_created,
-            "filename": CONTROL_CHARS.sub("", filename or "")[:200] or None,
-            "sha256": _sha256(stream),
+            **source(),
         },
     )
     return result
@@ -238,6 +279,24 @@ def _users(session: Session, emails: list[str]) -> dict[str, _User]:
     return users
 
 
+def _users_by_mobile(
+    session: Session, wanted: set[tuple[int, str]]
+) -> dict[tuple[int, str], _User]:
+    """People without email, keyed by (org, mobile), for the wanted pairs."""
+    users: dict[tuple[int, str], _User] = {}
+    org_ids = sorted({org_id for org_id, _ in wanted})
+    for clause in among(session, User.org_id, org_ids):
+        rows = session.execute(
+            select(User.id, User.org_id, User.mobile, User.password_hash.is_not(None)).where(
+                clause, User.email.is_(None), User.mobile.is_not(None)
+            )
+        )
+        for user_id, org_id, mobile, activated in rows:
+            if (org_id, mobile) in wanted:
+                users[org_id, mobile] = _User(user_id, org_id, bool(activated))
+    return users
+
+
 def _listed(session: Session, chain_id: int, user_ids: list[int]) -> set[int]:
     listed: set[int] = set()
     for clause in among(session, Contact.user_id, user_ids):
@@ -275,7 +334,7 @@ def _plan(
                 company.row, "custom_id", "The chain owner's own custom id: import partners only."
             )
             continue
-        if member.kind != company.kind:
+        if company.kind is not None and member.kind != company.kind:
             errors.add(
                 company.row,
                 "kind",
@@ -302,12 +361,27 @@ def _plan(
         plan.updated += changed
         plan.unchanged += not changed
 
-    users = _users(session, [person.email for person in people])
-    listed = _listed(session, chain.id, [user.id for user in users.values()])
+    users = _users(session, [person.email for person in people if person.email is not None])
+    by_mobile = _users_by_mobile(
+        session,
+        {
+            (current[person.custom_id].org_id, person.mobile)
+            for person in people
+            if person.email is None and person.mobile and person.custom_id in current
+        },
+    )
+    listed = _listed(
+        session, chain.id, [user.id for user in [*users.values(), *by_mobile.values()]]
+    )
     shared = shared_orgs
     for person in people:
-        user = users.get(person.email)
         member = current.get(person.custom_id)
+        if person.email is not None:
+            user = users.get(person.email)
+        elif member is not None and person.mobile:
+            user = by_mobile.get((member.org_id, person.mobile))
+        else:
+            user = None
         if (
             member is not None
             and member.org_id in shared
@@ -350,7 +424,7 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
         created = insert_rows(
             session,
             orgs,
-            [{"name": c.name, "kind": c.kind, "created_at": now} for c in plan.new_companies],
+            [{"name": c.name, "kind": _kind(c), "created_at": now} for c in plan.new_companies],
             orgs.c.id,
             orgs.c.name,
             orgs.c.kind,
@@ -360,7 +434,7 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
         for org_id, name, kind in created:
             alike.setdefault((name, kind), []).append(org_id)
         for company in plan.new_companies:
-            plan.org_ids[company.custom_id] = alike[company.name, company.kind].pop()
+            plan.org_ids[company.custom_id] = alike[company.name, _kind(company)].pop()
         insert_rows(
             session,
             members,
@@ -392,7 +466,7 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
     new_users = []
     for person in plan.new_people:
         code = new_invite_code()
-        invites.append(Invite(person.email, code, person.custom_id))
+        invites.append(Invite(person.email, code, person.custom_id, person.mobile))
         new_users.append(
             {
                 "org_id": plan.org_ids[person.custom_id],
@@ -405,10 +479,19 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
                 "created_at": now,
             }
         )
-    created_users = insert_rows(session, users, new_users, users.c.id, users.c.email)
-    user_ids = {email: user_id for user_id, email in created_users}
+    created_users = insert_rows(
+        session, users, new_users, users.c.id, users.c.email, users.c.org_id, users.c.mobile
+    )
+    # New people are matched by their key: the email, or (org, mobile) without one.
+    user_ids = {
+        email or (org_id, mobile): user_id for user_id, email, org_id, mobile in created_users
+    }
     listed = [
-        {"chain_id": chain.id, "org_id": row["org_id"], "user_id": user_ids[row["email"]]}
+        {
+            "chain_id": chain.id,
+            "org_id": row["org_id"],
+            "user_id": user_ids[row["email"] or (row["org_id"], row["mobile"])],
+        }
         for row in new_users
     ]
     fresh_codes = []
@@ -417,7 +500,7 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
         if not user.activated:
             # As when a contact is added by hand: a new listing gets a fresh code.
             code = new_invite_code()
-            invites.append(Invite(person.email, code, person.custom_id))
+            invites.append(Invite(person.email, code, person.custom_id, person.mobile))
             fresh_codes.append(
                 {"id": user.id, "invite_code_hash": digest(normalise_invite_code(code))}
             )
@@ -427,12 +510,18 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
     return invites
 
 
+def _kind(company: SheetCompany) -> str:
+    """A new org's kind: as given, else `other` (a WeCom import names no kind)."""
+    return company.kind or "other"
+
+
 def _create_groups(session: Session, chain_id: int, plan: _Plan, now: Any) -> None:
     """Insert the missing groups level by level, so each knows its parent's id."""
     groups = Group.__table__
     by_depth: dict[int, list[str]] = {}
     for path in plan.new_groups:
         by_depth.setdefault(path.count("/"), []).append(path)
+    numbers = iter(next_group_numbers(session, chain_id, len(plan.new_groups)))
     for depth in sorted(by_depth):
         rows = [
             {
@@ -440,6 +529,7 @@ def _create_groups(session: Session, chain_id: int, plan: _Plan, now: Any) -> No
                 "parent_id": plan.group_ids[path.rsplit("/", 1)[0]] if depth else None,
                 "path": path,
                 "name": path.rsplit("/", 1)[-1],
+                "number": next(numbers),
                 "created_at": now,
             }
             for path in by_depth[depth]

@@ -6,6 +6,12 @@ order. Path ids are drawn partly from that chain's real objects, so `{cid}`, `{o
 `{link_id}`, `{rule_id}`, `{token_id}`, `{gid}`, `{nid}` and `{oid}` reach real rows and not
 only 404s.
 
+The WeCom-compatible /cgi-bin calls are in the document too. They answer HTTP 200 with an
+`errcode` for every outcome, as WeCom does, and their documented 200 answers carry `errcode` and
+`errmsg` only as required fields, so the same checks hold for them unchanged. They authenticate
+by an `access_token` query parameter, not the bearer header: two cases in three carry a real one,
+and their bodies' `chain_id`, `corpid` and `rule_id` are aimed at the chain like path ids.
+
 Data lifetime: `schemathesis.pytest.from_fixture` runs every operation as a subtest of ONE pytest
 test function, so the function-scoped world is seeded once for the whole pass, and conftest's
 wipe (the test is `committed`: runs use sessions of their own) runs only after it. Fuzz cases
@@ -70,7 +76,13 @@ POOLS_TOUCHED = {
     "/grants": ("gid",),
     "/notices": ("nid",),
     "/orders": ("oid",),
+    # The WeCom-compatible calls that change the directory.
+    "/remove_corp": ("org_id", "link_id"),
+    "/import_chain_contact": ("org_id",),
+    "/rule/": ("rule_id",),
 }
+# WeCom body fields aimed at the fuzz chain's real objects, by the id pool they come from.
+WECOM_BODY_IDS = {"chain_id": "cid", "corpid": "org_id", "rule_id": "rule_id"}
 
 
 @dataclass
@@ -221,6 +233,29 @@ class FuzzWorld:
             return generated
         return pool[index % len(pool)]
 
+    def wecom_token(self) -> str:
+        """A WeCom access token of the fuzz admin (its bootstrap token is an API token)."""
+        response = self.app.test_client().get(
+            "/cgi-bin/gettoken",
+            query_string={"corpid": self.org_ids["core"], "corpsecret": self.token},
+        )
+        answer = response.get_json()
+        assert answer["errcode"] == 0, answer
+        return answer["access_token"]
+
+    def aim_body(self, body: Any, picks: dict[str, tuple[int, int]]) -> Any:
+        """A WeCom body with its ids aimed like path parameters (rule ids are numbers there)."""
+        if not isinstance(body, dict):
+            return body
+        aimed = dict(body)
+        for name, pool in WECOM_BODY_IDS.items():
+            if name in aimed:
+                value = self.aim(pool, aimed[name], picks[name])
+                aimed[name] = (
+                    int(value) if name == "rule_id" and value is not aimed[name] else value
+                )
+        return aimed
+
     def prepare(self, case: Any) -> None:
         """Adjust a case so that it tests the app instead of undoing the fixture.
 
@@ -293,6 +328,33 @@ def fuzz_schema(app, fuzz_world: FuzzWorld):
         }
     )
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app, config=config)
+    access_token = fuzz_world.wecom_token()
+
+    def wecom_operation(context: Any) -> bool:
+        operation = getattr(context, "operation", None)
+        path = getattr(operation, "path", "") or ""
+        return path.startswith("/cgi-bin/") and path != "/cgi-bin/gettoken"
+
+    @schema.hook
+    def flatmap_query(context, query):
+        # The /cgi-bin calls authenticate by the `access_token` query parameter (no bearer
+        # header): two cases in three carry a real one, so the calls get past the token check.
+        if not wecom_operation(context):
+            return st.just(query)
+        return st.integers(0, 2).map(
+            lambda pick, query=query: (
+                query if pick == 2 else {**(query or {}), "access_token": access_token}
+            )
+        )
+
+    @schema.hook
+    def flatmap_body(context, body):
+        if not wecom_operation(context) or not isinstance(body, dict):
+            return st.just(body)
+        picks = st.fixed_dictionaries(
+            {name: st.tuples(st.integers(0, 2), st.integers(0, 63)) for name in WECOM_BODY_IDS}
+        )
+        return picks.map(lambda drawn, body=body: fuzz_world.aim_body(body, drawn))
 
     @schema.hook
     def flatmap_path_parameters(context, path_parameters):

@@ -19,6 +19,13 @@ DECLARED = {
     ("ui.notice", "GET"): Transaction.WRITES,
     ("ui.statement_file", "GET"): Transaction.WRITES,
     ("ui.recon_run_now", "POST"): Transaction.OWN,
+    # WeCom's calls: gettoken is a GET that issues a token, and its reading calls are POSTs.
+    ("wecom.gettoken", "GET"): Transaction.WRITES,
+    ("wecom.get_chain_group", "POST"): Transaction.READS,
+    ("wecom.get_chain_corpinfo_list", "POST"): Transaction.READS,
+    ("wecom.get_chain_corpinfo", "POST"): Transaction.READS,
+    ("wecom.rule_list_ids", "POST"): Transaction.READS,
+    ("wecom.rule_get_rule_info", "POST"): Transaction.READS,
 }
 
 

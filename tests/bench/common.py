@@ -365,9 +365,10 @@ def _insert_groups(conn: Any, chain_id: int, now: Any) -> tuple[int, dict[str, l
                 "parent_id": ids.get(path.rsplit("/", 1)[0]) if "/" in path else None,
                 "path": path,
                 "name": path.rsplit("/", 1)[-1],
+                "number": len(ids) + n + 2,  # the chain's root is 1
                 "created_at": now,
             }
-            for path in paths
+            for n, path in enumerate(paths)
         ]
         result = conn.execute(insert(Group).returning(Group.id, sort_by_parameter_order=True), rows)
         ids.update(zip(paths, result.scalars(), strict=True))

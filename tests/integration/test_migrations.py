@@ -242,3 +242,62 @@ def test_upgrade_from_0007_gives_sign_in_tokens_an_expiry(scratch_url):
     upgrade_database(scratch_url)
     assert _schema_drift(scratch_url) == []
     engine.dispose()
+
+
+def test_upgrade_to_0012_numbers_existing_groups(scratch_url):
+    """Groups made before 0012 get numbers 2, 3, ... per chain in the order they were made
+    (1 is each chain's root), and users may then have no email."""
+    upgrade_database(scratch_url, "0010")
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO orgs (id, name, kind, created_at) VALUES "
+                    "(1, 'A', 'manufacturer', :now), (2, 'B', 'manufacturer', :now)"
+                ),
+                {"now": utcnow()},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO chains (id, name, owner_org_id, currency, timezone, "
+                    "graph_version, created_at) VALUES (1, 'C1', 1, 'CNY', 'UTC', 1, :now), "
+                    "(2, 'C2', 2, 'CNY', 'UTC', 1, :now)"
+                ),
+                {"now": utcnow()},
+            )
+            for group_id, chain_id, path in [
+                (1, 1, "Dealers"),
+                (2, 2, "Suppliers"),
+                (3, 1, "Dealers/North"),
+                (4, 1, "Aaa"),
+            ]:
+                conn.execute(
+                    text(
+                        "INSERT INTO groups (id, chain_id, parent_id, path, name, created_at) "
+                        "VALUES (:id, :chain, NULL, :path, :path, :now)"
+                    ),
+                    {"id": group_id, "chain": chain_id, "path": path, "now": utcnow()},
+                )
+        upgrade_database(scratch_url)
+        with engine.begin() as conn:
+            numbers = conn.execute(text("SELECT id, number FROM groups ORDER BY id")).all()
+            assert [tuple(row) for row in numbers] == [(1, 2), (2, 2), (3, 3), (4, 4)]
+            conn.execute(
+                text(
+                    "INSERT INTO users (org_id, email, name, mobile, role, created_at) "
+                    "VALUES (1, NULL, 'M', '13000000001', 'staff', :now)"
+                ),
+                {"now": utcnow()},
+            )
+        # One person without email per org and mobile.
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (org_id, email, name, mobile, role, created_at) "
+                    "VALUES (1, NULL, 'N', '13000000001', 'staff', :now)"
+                ),
+                {"now": utcnow()},
+            )
+    finally:
+        engine.dispose()

@@ -200,6 +200,9 @@ class OrderLine(Base):
     ack_reason: Mapped[str | None] = mapped_column(String(500))
     shipped_qty: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
     received_qty: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
+    # The chain-local day of the line's latest receipt (by the receipt's `received_at`): what
+    # on-time delivery is judged by (scorecards), kept on the line so it is read without history.
+    last_received_on: Mapped[date | None]
 
     @hybrid_property
     def shippable_qty(self) -> Decimal:

@@ -1,0 +1,449 @@
+"""Scorecards: each partner's measured behaviour over a month, an ISO week or a year.
+
+What a scorecard covers: every order of the org (as buyer or as seller) dated in the period
+(order date in the chain's timezone), the lines of its statement; and the notices it received
+that were sent in the period. Figures:
+
+* `orders`, `lines`: those orders and their lines (cancelled ones included).
+* `ack_rate`: orders acknowledged (their current version has an answer) / orders the org
+  received as the acknowledging side (the side that did not issue them), leaving out orders
+  cancelled while still waiting for an answer.
+* `median_ack_hours`: median time from issue to the first acknowledgment, over those orders
+  that got one (even counts: the mean of the two middle values).
+* `on_time_rate`: received lines whose latest receipt fell on or before the promised date (else
+  the requested date), in the chain's timezone / received lines that have such a date.
+* `fill_rate`: received quantity / confirmed quantity, over confirmed lines of live orders.
+* `discrepancy_lines`: lines the reconciliation's Discrepancies sheet lists (any flag of
+  `supplychain.excel.workbook.discrepancy_flags`, judged now).
+* `notice_ack_rate`, `notice_response_rate`: notices acknowledged / notices received asking
+  for an acknowledgment (`requires_ack`); notices answered / notices received asking for an
+  answer (those with items: only items can be answered). A notice withdrawn before the org
+  answered asks nothing of it any more and counts in neither.
+
+Rates are Decimals in 0..1 rounded half-up to 4 places, hours to 2 places, and None where the
+denominator is 0: no data is never shown as 0. Each figure is an SQL aggregate grouped per org
+(three statements for any number of orgs; the median by window functions, which PostgreSQL and
+SQLite both have); Python only divides and sorts the per-org results.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from supplychain.access import ChainAccess
+from supplychain.errors import Invalid, NotFound
+from supplychain.graph import CORE, tier_sort_key, valid_tier
+from supplychain.models import (
+    Chain,
+    Member,
+    Notice,
+    NoticeItem,
+    NoticeRecipient,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Org,
+)
+from supplychain.models.base import AMOUNT, utcnow
+from supplychain.periods import Period, is_future, parse_period
+from supplychain.services.apps import require_app
+from supplychain.services.chains import chain_graph
+
+# Partners see their scorecard where the reconciliation app (their statements) is shared.
+APP = "reconciliation"
+YEARLY = re.compile(r"^([0-9]{4})\Z")
+RATE = Decimal("0.0001")
+HOURS = Decimal("0.01")
+RATES = (
+    "ack_rate",
+    "on_time_rate",
+    "fill_rate",
+    "notice_ack_rate",
+    "notice_response_rate",
+)
+FIGURES = ("orders", "lines", "median_ack_hours", "discrepancy_lines", *RATES)
+SORT_KEYS = ("name", "code", "tier", *FIGURES)
+
+
+@dataclass
+class Scorecard:
+    """One org's figures for a period (None: no data for that figure)."""
+
+    org_id: int
+    name: str
+    code: str | None
+    tier: str
+    orders: int = 0
+    lines: int = 0
+    ack_rate: Decimal | None = None
+    median_ack_hours: Decimal | None = None
+    on_time_rate: Decimal | None = None
+    fill_rate: Decimal | None = None
+    discrepancy_lines: int = 0
+    notice_ack_rate: Decimal | None = None
+    notice_response_rate: Decimal | None = None
+
+
+# --- periods ----------------------------------------------------------------------------------
+
+
+def parse_scorecard_period(label: str) -> Period | None:
+    """A month (`YYYY-MM`), an ISO week (`YYYY-Www`) or a year (`YYYY`); None when malformed."""
+    if m := YEARLY.match(label):
+        year = int(m[1])
+        return Period(label, date(year, 1, 1), date(year, 12, 31)) if year >= 1900 else None
+    return parse_period(label)
+
+
+def check_scorecard_period(label: str, tz: ZoneInfo, now: datetime) -> Period:
+    """A well-formed period that has started in the chain's timezone (422 naming `period`)."""
+    period = parse_scorecard_period(label)
+    if period is None:
+        raise Invalid(
+            "Malformed period.",
+            {"period": ["Use YYYY-MM (month), YYYY-Www (ISO week) or YYYY (year)."]},
+        )
+    if is_future(period, tz, now):
+        raise Invalid("Future period.", {"period": ["This period has not started yet."]})
+    return period
+
+
+# --- the rules in SQL ---------------------------------------------------------------------------
+
+
+class seconds_between(FunctionElement):  # noqa: N801 - reads as an SQL function
+    """`later - earlier` in seconds, for two UTC timestamp columns, on PostgreSQL and SQLite."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return (
+        f"EXTRACT(EPOCH FROM ({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)}))"
+    )
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return (
+        f"((julianday({compiler.process(later, **kw)}) - "
+        f"julianday({compiler.process(earlier, **kw)})) * 86400.0)"
+    )
+
+
+def discrepant_line(now: datetime) -> ColumnElement[bool]:
+    """SQL twin of `discrepancy_flags(line, now) != []` on an Order joined to its OrderLine.
+
+    A line of a live order that is not acknowledged is flagged (ACK_MISSING), so the other
+    flags, which all need an acknowledgment, are tested without repeating that condition.
+    `tests/integration/test_scorecards.py` checks both agree on every combination."""
+    o, line = Order, OrderLine
+    return and_(
+        o.status != "cancelled",
+        or_(
+            line.ack_status == "pending",  # ACK_MISSING
+            and_(line.confirmed_qty.is_not(None), line.confirmed_qty != line.qty),  # QTY
+            and_(  # PRICE
+                line.ack_status != "rejected",
+                line.confirmed_price.is_not(None),
+                line.confirmed_price != line.unit_price,
+            ),
+            line.shipped_qty != func.coalesce(line.confirmed_qty, 0),  # SHIP
+            line.received_qty != line.shipped_qty,  # RECV
+            and_(  # ACK_OVERDUE
+                o.ack_due.is_not(None),
+                or_(and_(o.acked_at.is_(None), o.ack_due < now), o.acked_at > o.ack_due),
+            ),
+        ),
+    )
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _ids(org_ids: Collection[int]) -> Any:
+    # Inlined as literals: a tier of 20 000 orgs is past SQLite's bound-parameter limit.
+    return bindparam("org_ids", sorted(org_ids), expanding=True, literal_execute=True)
+
+
+def _order_figures(chain_id: int, start: datetime, end: datetime, now: datetime) -> Any:
+    """One row per order of the period: its parties and its lines' figures (one pass)."""
+    o, line = Order, OrderLine
+    due = func.coalesce(line.promised_date, line.requested_date)
+    received = and_(line.received_qty > 0, due.is_not(None))
+    confirmed = and_(o.status != "cancelled", line.confirmed_qty.is_not(None))
+    return (
+        select(
+            o.id,
+            o.buyer_id,
+            o.seller_id,
+            o.issuer_id,
+            o.status,
+            o.created_at,
+            o.acked_at,
+            func.count().label("lines"),
+            _count_if(received).label("received_lines"),
+            _count_if(and_(received, line.last_received_on <= due)).label("on_time_lines"),
+            func.sum(case((confirmed, line.confirmed_qty))).label("confirmed_qty"),
+            func.sum(case((confirmed, line.received_qty))).label("received_qty"),
+            _count_if(discrepant_line(now)).label("discrepancy_lines"),
+        )
+        .join(line, line.order_id == o.id)
+        .where(o.chain_id == chain_id, o.created_at >= start, o.created_at < end)
+        .group_by(o.id)
+        .cte("order_figures")
+    )
+
+
+def _order_rows(
+    session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime,
+    now: datetime,
+) -> dict[int, dict[str, Any]]:  # fmt: skip
+    figures = _order_figures(chain_id, start, end, now)
+    o = figures.c
+    first_ack = (
+        select(func.min(OrderEvent.at))
+        .where(OrderEvent.order_id == o.id, OrderEvent.kind == "acknowledged")
+        .scalar_subquery()
+    )
+    parts = []
+    for party, acknowledges in (
+        (o.buyer_id, o.issuer_id != o.buyer_id),
+        (o.seller_id, o.issuer_id == o.buyer_id),
+    ):
+        parts.append(
+            select(
+                party.label("org_id"),
+                acknowledges.label("acknowledges"),
+                o.status,
+                o.acked_at,
+                o.lines,
+                o.received_lines,
+                o.on_time_lines,
+                o.confirmed_qty,
+                o.received_qty,
+                o.discrepancy_lines,
+                case((acknowledges, seconds_between(first_ack, o.created_at))).label("ack_seconds"),
+            ).where(party.in_(_ids(org_ids)))
+        )
+    sides = union_all(*parts).cte("sides")
+    s = sides.c
+    awaited = and_(s.acknowledges, not_(and_(s.status == "cancelled", s.acked_at.is_(None))))
+    totals = select(
+        s.org_id,
+        func.count().label("orders"),
+        func.sum(s.lines).label("lines"),
+        _count_if(awaited).label("ack_asked"),
+        _count_if(and_(s.acknowledges, s.acked_at.is_not(None))).label("acked"),
+        func.sum(s.received_lines).label("received_lines"),
+        func.sum(s.on_time_lines).label("on_time_lines"),
+        type_coerce(func.sum(s.confirmed_qty), AMOUNT).label("confirmed_qty"),
+        type_coerce(func.sum(s.received_qty), AMOUNT).label("received_qty"),
+        func.sum(s.discrepancy_lines).label("discrepancy_lines"),
+    ).group_by(s.org_id)
+    rows = {row.org_id: row._asdict() for row in session.execute(totals)}
+    # The median: each org's waits numbered in order; the middle one, or the mean of the two
+    # middle ones (rn * 2 in [n, n + 2] picks exactly those).
+    waits = (
+        select(
+            s.org_id,
+            s.ack_seconds,
+            func.row_number().over(partition_by=s.org_id, order_by=s.ack_seconds).label("rn"),
+            func.count().over(partition_by=s.org_id).label("n"),
+        )
+        .where(s.acknowledges, s.ack_seconds.is_not(None))
+        .subquery("waits")
+    )
+    w = waits.c
+    medians = (
+        select(w.org_id, func.avg(w.ack_seconds).label("median"))
+        .where(w.rn * 2 >= w.n, w.rn * 2 <= w.n + 2)
+        .group_by(w.org_id)
+    )
+    for org_id, median in session.execute(medians):
+        if org_id in rows:
+            rows[org_id]["median_seconds"] = median
+    return rows
+
+
+def _notice_rows(
+    session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime
+) -> dict[int, dict[str, Any]]:
+    n, r = Notice, NoticeRecipient
+    notices = (
+        select(
+            n.id,
+            n.requires_ack,
+            n.withdrawn_at,
+            exists().where(NoticeItem.notice_id == n.id).label("answerable"),
+        )
+        .where(n.chain_id == chain_id, n.created_at >= start, n.created_at < end)
+        .cte("period_notices")
+    )
+    p = notices.c
+    ack_asked = and_(p.requires_ack, or_(p.withdrawn_at.is_(None), r.acked_at.is_not(None)))
+    answer_asked = and_(p.answerable, or_(p.withdrawn_at.is_(None), r.responded_at.is_not(None)))
+    stmt = (
+        select(
+            r.org_id,
+            _count_if(ack_asked).label("ack_asked"),
+            _count_if(and_(ack_asked, r.acked_at.is_not(None))).label("acked"),
+            _count_if(answer_asked).label("answer_asked"),
+            _count_if(and_(answer_asked, r.responded_at.is_not(None))).label("answered"),
+        )
+        .join(notices, p.id == r.notice_id)
+        .where(r.chain_id == chain_id, r.org_id.in_(_ids(org_ids)))
+        .group_by(r.org_id)
+    )
+    return {row.org_id: row._asdict() for row in session.execute(stmt)}
+
+
+def rate(part: Any, whole: Any) -> Decimal | None:
+    """part / whole in 0..1, rounded half-up to 4 places; None when `whole` is 0 (no data)."""
+    if not whole:
+        return None
+    return (Decimal(part or 0) / Decimal(whole)).quantize(RATE, rounding=ROUND_HALF_UP)
+
+
+def _hours(seconds: Any) -> Decimal | None:
+    if seconds is None:
+        return None
+    return (Decimal(str(seconds)) / 3600).quantize(HOURS, rounding=ROUND_HALF_UP)
+
+
+def measure(
+    session: Session,
+    chain: Chain,
+    cards: list[Scorecard],
+    period: Period,
+    now: datetime,
+) -> list[Scorecard]:
+    """Fill in the figures of `cards` (orgs of `chain`) for `period`, judged at `now`."""
+    if not cards:
+        return cards
+    start, end = period.bounds(ZoneInfo(chain.timezone))
+    org_ids = [card.org_id for card in cards]
+    orders = _order_rows(session, chain.id, org_ids, start, end, now)
+    notices = _notice_rows(session, chain.id, org_ids, start, end)
+    for card in cards:
+        if row := orders.get(card.org_id):
+            card.orders = int(row["orders"])
+            card.lines = int(row["lines"] or 0)
+            card.ack_rate = rate(row["acked"], row["ack_asked"])
+            card.median_ack_hours = _hours(row.get("median_seconds"))
+            card.on_time_rate = rate(row["on_time_lines"], row["received_lines"])
+            card.fill_rate = rate(row["received_qty"], row["confirmed_qty"])
+            card.discrepancy_lines = int(row["discrepancy_lines"] or 0)
+        if row := notices.get(card.org_id):
+            card.notice_ack_rate = rate(row["acked"], row["ack_asked"])
+            card.notice_response_rate = rate(row["answered"], row["answer_asked"])
+    return cards
+
+
+# --- who sees what ------------------------------------------------------------------------------
+
+
+def partner_cards(
+    session: Session, chain: Chain, org_ids: Collection[int] | None
+) -> list[Scorecard]:
+    """Empty scorecards of the chain's current partners (every one, or those of `org_ids`)."""
+    graph = chain_graph(session, chain)
+    stmt = (
+        select(Member.org_id, Member.custom_id, Org.name)
+        .join(Org, Org.id == Member.org_id)
+        .where(Member.chain_id == chain.id, Member.is_current, Member.org_id != chain.owner_org_id)
+    )
+    if org_ids is not None:
+        stmt = stmt.where(Member.org_id.in_(_ids(org_ids)))
+    return [
+        Scorecard(org_id=org_id, name=name, code=code, tier=graph.tier_of(org_id))
+        for org_id, code, name in session.execute(stmt)
+    ]
+
+
+def sort_scorecards(cards: list[Scorecard], key: str, descending: bool) -> list[Scorecard]:
+    """Sorted by one column, either way, with None (no data) last in both directions; ties by
+    name and id."""
+    if key not in SORT_KEYS:
+        raise ValueError(f"Unknown scorecard column: {key}")
+    cards = sorted(cards, key=lambda c: (c.name, c.org_id))
+
+    def value(card: Scorecard) -> Any:
+        raw = getattr(card, key)
+        return tier_sort_key(raw) if key == "tier" else raw
+
+    present = [c for c in cards if value(c) is not None]
+    missing = [c for c in cards if value(c) is None]
+    return sorted(present, key=value, reverse=descending) + missing
+
+
+def parse_sort(sort: str) -> tuple[str, bool]:
+    """`column` or `-column` (descending) as (column, descending); 422 naming `sort`."""
+    key = sort.removeprefix("-")
+    if key not in SORT_KEYS:
+        raise Invalid(
+            "Unknown sort column.",
+            {"sort": [f"One of {', '.join(SORT_KEYS)}, optionally with a leading '-'."]},
+        )
+    return key, sort.startswith("-")
+
+
+def scorecards(
+    session: Session,
+    access: ChainAccess,
+    period_label: str,
+    *,
+    tier: str | None = None,
+    org_id: int | None = None,
+    sort: str = "name",
+    now: datetime | None = None,
+) -> tuple[Period, list[Scorecard]]:
+    """The scorecards the caller may see for a period: the owner every partner's, a partner
+    (with the reconciliation app) only its own; `org_id` names one (another's is 404)."""
+    require_app(session, access, APP)
+    chain = access.chain
+    now = now or utcnow()
+    period = check_scorecard_period(period_label, ZoneInfo(chain.timezone), now)
+    if tier is not None and (not valid_tier(tier) or tier == CORE):
+        raise Invalid("Not a partner tier.", {"tier": ["Use U1, U2..., D1, D2... or unlinked."]})
+    key, descending = parse_sort(sort)
+    me = access.actor.org_id
+    if not access.is_owner and org_id is not None and org_id != me:
+        raise NotFound("No such member in this chain.")
+    wanted = [org_id] if org_id is not None else (None if access.is_owner else [me])
+    cards = partner_cards(session, chain, wanted)
+    if org_id is not None and not cards:
+        raise NotFound("No such member in this chain.")
+    if tier is not None:
+        cards = [card for card in cards if card.tier == tier]
+    measure(session, chain, cards, period, now)
+    return period, sort_scorecards(cards, key, descending)

@@ -44,7 +44,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    not_,
     or_,
     select,
     type_coerce,
@@ -195,21 +194,42 @@ def _ids(org_ids: Collection[int]) -> Any:
     return bindparam("org_ids", sorted(org_ids), expanding=True, literal_execute=True)
 
 
-def _order_figures(chain_id: int, start: datetime, end: datetime, now: datetime) -> Any:
-    """One row per order of the period: its parties and its lines' figures (one pass)."""
+def _by_party(rows: Any, org_ids: Collection[int], columns: list[Any], name: str) -> Any:
+    """Each row of `rows` (one per order, with buyer, seller and issuer) once per party among
+    `org_ids`, with whether that party is the one that acknowledges the order: a CTE computed
+    once (MATERIALIZED: its columns are read several times, and some cost a subquery)."""
+    r = rows.c
+    sides = []
+    for party, acknowledges in (
+        (r.buyer_id, r.issuer_id != r.buyer_id),
+        (r.seller_id, r.issuer_id == r.buyer_id),
+    ):
+        sides.append(
+            select(
+                party.label("org_id"),
+                case((acknowledges, 1), else_=0).label("acknowledges"),
+                *columns,
+            ).where(party.in_(_ids(org_ids)))
+        )
+    return union_all(*sides).cte(name).prefix_with("MATERIALIZED")
+
+
+def _line_rows(
+    session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime,
+    now: datetime,
+) -> dict[int, dict[str, Any]]:  # fmt: skip
+    """Per org: lines, received and on-time lines, confirmed and received quantities and
+    discrepancy lines of its orders of the period (one pass over the lines, per order first)."""
     o, line = Order, OrderLine
     due = func.coalesce(line.promised_date, line.requested_date)
     received = and_(line.received_qty > 0, due.is_not(None))
     confirmed = and_(o.status != "cancelled", line.confirmed_qty.is_not(None))
-    return (
+    per_order = (
         select(
             o.id,
             o.buyer_id,
             o.seller_id,
             o.issuer_id,
-            o.status,
-            o.created_at,
-            o.acked_at,
             func.count().label("lines"),
             _count_if(received).label("received_lines"),
             _count_if(and_(received, line.last_received_on <= due)).label("on_time_lines"),
@@ -220,79 +240,82 @@ def _order_figures(chain_id: int, start: datetime, end: datetime, now: datetime)
         .join(line, line.order_id == o.id)
         .where(o.chain_id == chain_id, o.created_at >= start, o.created_at < end)
         .group_by(o.id)
-        .cte("order_figures")
+        .cte("order_lines_figures")
     )
-
-
-def _order_rows(
-    session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime,
-    now: datetime,
-) -> dict[int, dict[str, Any]]:  # fmt: skip
-    figures = _order_figures(chain_id, start, end, now)
-    o = figures.c
-    first_ack = (
-        select(func.min(OrderEvent.at))
-        .where(OrderEvent.order_id == o.id, OrderEvent.kind == "acknowledged")
-        .scalar_subquery()
-    )
-    parts = []
-    for party, acknowledges in (
-        (o.buyer_id, o.issuer_id != o.buyer_id),
-        (o.seller_id, o.issuer_id == o.buyer_id),
-    ):
-        parts.append(
-            select(
-                party.label("org_id"),
-                acknowledges.label("acknowledges"),
-                o.status,
-                o.acked_at,
-                o.lines,
-                o.received_lines,
-                o.on_time_lines,
-                o.confirmed_qty,
-                o.received_qty,
-                o.discrepancy_lines,
-                case((acknowledges, seconds_between(first_ack, o.created_at))).label("ack_seconds"),
-            ).where(party.in_(_ids(org_ids)))
-        )
-    sides = union_all(*parts).cte("sides")
+    p = per_order.c
+    sides = _by_party(
+        per_order,
+        org_ids,
+        [p.lines, p.received_lines, p.on_time_lines, p.confirmed_qty, p.received_qty,
+         p.discrepancy_lines],
+        "line_sides",
+    )  # fmt: skip
     s = sides.c
-    awaited = and_(s.acknowledges, not_(and_(s.status == "cancelled", s.acked_at.is_(None))))
-    totals = select(
+    stmt = select(
         s.org_id,
-        func.count().label("orders"),
         func.sum(s.lines).label("lines"),
-        _count_if(awaited).label("ack_asked"),
-        _count_if(and_(s.acknowledges, s.acked_at.is_not(None))).label("acked"),
         func.sum(s.received_lines).label("received_lines"),
         func.sum(s.on_time_lines).label("on_time_lines"),
         type_coerce(func.sum(s.confirmed_qty), AMOUNT).label("confirmed_qty"),
         type_coerce(func.sum(s.received_qty), AMOUNT).label("received_qty"),
         func.sum(s.discrepancy_lines).label("discrepancy_lines"),
     ).group_by(s.org_id)
-    rows = {row.org_id: row._asdict() for row in session.execute(totals)}
-    # The median: each org's waits numbered in order; the middle one, or the mean of the two
-    # middle ones (rn * 2 in [n, n + 2] picks exactly those).
-    waits = (
+    return {row.org_id: row._asdict() for row in session.execute(stmt)}
+
+
+def _order_rows(
+    session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime
+) -> dict[int, dict[str, Any]]:
+    """Per org: its orders of the period, those it was asked to acknowledge and answered, and
+    the median wait from issue to first acknowledgment (one pass over the orders)."""
+    o = Order
+    orders = (
         select(
-            s.org_id,
-            s.ack_seconds,
-            func.row_number().over(partition_by=s.org_id, order_by=s.ack_seconds).label("rn"),
-            func.count().over(partition_by=s.org_id).label("n"),
+            o.buyer_id,
+            o.seller_id,
+            o.issuer_id,
+            # Cancelled while waiting for an answer: nothing is asked of anyone any more.
+            case((and_(o.status == "cancelled", o.acked_at.is_(None)), 0), else_=1).label("asks"),
+            case((o.acked_at.is_not(None), 1), else_=0).label("answered"),
+            o.created_at,
+            o.id,
         )
-        .where(s.acknowledges, s.ack_seconds.is_not(None))
-        .subquery("waits")
+        .where(o.chain_id == chain_id, o.created_at >= start, o.created_at < end)
+        .cte("period_orders")
     )
-    w = waits.c
-    medians = (
-        select(w.org_id, func.avg(w.ack_seconds).label("median"))
-        .where(w.rn * 2 >= w.n, w.rn * 2 <= w.n + 2)
-        .group_by(w.org_id)
+    c = orders.c
+    wait = seconds_between(
+        select(func.min(OrderEvent.at))
+        .where(OrderEvent.order_id == c.id, OrderEvent.kind == "acknowledged")
+        .scalar_subquery(),
+        c.created_at,
     )
-    for org_id, median in session.execute(medians):
-        if org_id in rows:
-            rows[org_id]["median_seconds"] = median
-    return rows
+    sides = _by_party(orders, org_ids, [c.asks, c.answered, wait.label("wait")], "order_sides")
+    s = sides.c
+    # The median: each org's waits numbered in order; the middle one, or the mean of the two
+    # middle ones (rn * 2 in [n, n + 2] picks exactly those). Sides without a wait to measure
+    # (not this org's to answer, or not answered yet) are numbered apart.
+    measured = case((and_(s.acknowledges == 1, s.wait.is_not(None)), 1), else_=0)
+    numbered = select(
+        s.org_id,
+        s.acknowledges,
+        s.asks,
+        s.answered,
+        s.wait,
+        measured.label("measured"),
+        func.row_number().over(partition_by=(s.org_id, measured), order_by=s.wait).label("rn"),
+        func.count().over(partition_by=(s.org_id, measured)).label("n"),
+    ).subquery("numbered")
+    w = numbered.c
+    middle = and_(w.measured == 1, w.rn * 2 >= w.n, w.rn * 2 <= w.n + 2)
+    stmt = select(
+        w.org_id,
+        func.count().label("orders"),
+        _count_if(and_(w.acknowledges == 1, w.asks == 1)).label("ack_asked"),
+        _count_if(and_(w.acknowledges == 1, w.answered == 1)).label("acked"),
+        func.avg(case((middle, w.wait))).label("median_seconds"),
+    ).group_by(w.org_id)
+    return {row.org_id: row._asdict() for row in session.execute(stmt)}
 
 
 def _notice_rows(
@@ -352,14 +375,16 @@ def measure(
         return cards
     start, end = period.bounds(ZoneInfo(chain.timezone))
     org_ids = [card.org_id for card in cards]
-    orders = _order_rows(session, chain.id, org_ids, start, end, now)
+    orders = _order_rows(session, chain.id, org_ids, start, end)
+    lines = _line_rows(session, chain.id, org_ids, start, end, now)
     notices = _notice_rows(session, chain.id, org_ids, start, end)
     for card in cards:
         if row := orders.get(card.org_id):
             card.orders = int(row["orders"])
-            card.lines = int(row["lines"] or 0)
             card.ack_rate = rate(row["acked"], row["ack_asked"])
-            card.median_ack_hours = _hours(row.get("median_seconds"))
+            card.median_ack_hours = _hours(row["median_seconds"])
+        if row := lines.get(card.org_id):
+            card.lines = int(row["lines"] or 0)
             card.on_time_rate = rate(row["on_time_lines"], row["received_lines"])
             card.fill_rate = rate(row["received_qty"], row["confirmed_qty"])
             card.discrepancy_lines = int(row["discrepancy_lines"] or 0)

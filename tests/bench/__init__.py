@@ -16,4 +16,5 @@ BENCHMARKS: dict[str, str] = {
     "notifications": "tests.bench.notifications",
     "orders": "tests.bench.orders",
     "reconciliation": "tests.bench.reconciliation",
+    "scorecards": "tests.bench.scorecards",
 }

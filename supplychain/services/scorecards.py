@@ -415,6 +415,15 @@ def partner_cards(
     ]
 
 
+def tier_scorecards(
+    session: Session, chain: Chain, org_ids: list[int], period: Period, now: datetime
+) -> list[Scorecard]:
+    """The scorecards of a tier's orgs in the order given (the tier workbook's Scorecard sheet:
+    the same figures as the API)."""
+    cards = {card.org_id: card for card in partner_cards(session, chain, org_ids)}
+    return measure(session, chain, [cards[o] for o in org_ids if o in cards], period, now)
+
+
 def sort_scorecards(cards: list[Scorecard], key: str, descending: bool) -> list[Scorecard]:
     """Sorted by one column, either way, with None (no data) last in both directions; ties by
     name and id."""

@@ -1,9 +1,12 @@
 """Scorecards through the API: every figure (and null where there is no data), medians on odd
 and even counts, month / week / year periods, period validation, and who sees which org."""
 
+import io
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from sqlalchemy import select, update
 
@@ -328,3 +331,43 @@ def test_the_current_period_counts_what_is_open_so_far(world, app):
     # Waiting for an answer: a real 0, not "no data"; no wait measured yet.
     assert now["orders"] == 1 and now["ack_rate"] == "0.0000" and now["median_ack_hours"] is None
     assert now["discrepancy_lines"] == 1 and now["fill_rate"] is None
+
+
+@pytest.mark.committed  # a run writes its workbook in sessions of its own
+def test_tier_workbook_scorecard_sheet(cards):
+    w = cards
+    run = w.api.post(
+        w.path("/reconciliation/runs"), {"tier": "D1", "period": MONTH}, token=w.owner.token
+    )
+    assert run.status_code == 201 and run.json()["status"] == "succeeded", run.text
+    book = w.api.get(w.path(f"/reconciliation/runs/{run.json()['id']}/file"), token=w.owner.token)
+    wb = openpyxl.load_workbook(io.BytesIO(book.content))
+    assert "Scorecard" in wb.sheetnames
+    ws = wb["Scorecard"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:L3"
+    header = [cell.value for cell in ws[1]]
+    rows = {
+        row[0].value: {name: cell for name, cell in zip(header, row, strict=True)}
+        for row in ws.iter_rows(min_row=2)
+    }
+    # The tier's orgs, as the Summary lists them; the same figures as the API.
+    assert list(rows) == ["DLR-001", "DLR-002"]
+    api = _by_code(_get(w, w.owner.token, tier="D1"))
+    a, b = rows["DLR-001"], rows["DLR-002"]
+    assert a["Org name"].value == "Beijing Motors Sales" and a["Tier"].value == "D1"
+    assert (a["Orders"].value, a["Lines"].value, a["Discrepancy lines"].value) == (6, 8, 6)
+    assert a["Orders"].data_type == "n" and a["Orders"].number_format == "0"
+    for header_name, field in (("Ack rate", "ack_rate"), ("On-time rate", "on_time_rate"),
+                               ("Fill rate", "fill_rate"), ("Notice ack rate", "notice_ack_rate"),
+                               ("Notice response rate", "notice_response_rate")):  # fmt: skip
+        cell = a[header_name]
+        assert cell.data_type == "n" and cell.number_format == "0.00%", header_name
+        assert Decimal(str(cell.value)) == Decimal(api["DLR-001"][field]), header_name
+    assert a["Median ack hours"].value == 4 and a["Median ack hours"].number_format == "0.00"
+    assert b["Median ack hours"].value == 2.5 and b["Fill rate"].value == 0
+    # No data: an empty cell, never 0.
+    for header_name in ("On-time rate", "Notice ack rate", "Notice response rate"):
+        assert b[header_name].value is None, header_name
+    for row in ws.iter_rows():
+        for cell in row:
+            assert cell.data_type != "f"

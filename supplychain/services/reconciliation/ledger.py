@@ -24,6 +24,7 @@ from supplychain.models import Chain, Group, Member, Order, OrderLine, Org
 from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, parse_period
 from supplychain.services.chains import chain_graph
+from supplychain.services.scorecards import tier_scorecards
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SCOPE = (
@@ -181,7 +182,8 @@ def write_tier_workbook(
         generated_at=now.astimezone(tz), revision=revision, scope=SCOPE,
     )  # fmt: skip
     rows = line_records(order_lines(session, chain, period, None), directory, tz, side_of)
-    stats = write_reconciliation_workbook(target, meta, orgs, rows, tz, now)
+    cards = tier_scorecards(session, chain, [org.org_id for org in orgs], period, now)
+    stats = write_reconciliation_workbook(target, meta, orgs, rows, tz, now, scorecards=cards)
     return stats.rows, stats.orgs
 
 

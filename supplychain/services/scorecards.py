@@ -446,7 +446,7 @@ def parse_sort(sort: str) -> tuple[str, bool]:
     if key not in SORT_KEYS:
         raise Invalid(
             "Unknown sort column.",
-            {"sort": [f"One of {', '.join(SORT_KEYS)}, optionally with a leading '-'."]},
+            {"sort": ["Sort by a column's name, with a leading '-' for descending order."]},
         )
     return key, sort.startswith("-")
 

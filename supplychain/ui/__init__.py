@@ -11,6 +11,7 @@ from supplychain.ui.views import (
     notifications,
     orders,
     reconciliation,
+    scorecards,
 )
 
 __all__ = ["blp"]
@@ -25,4 +26,5 @@ _VIEWS = (
     notifications,
     orders,
     reconciliation,
+    scorecards,
 )

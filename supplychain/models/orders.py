@@ -232,7 +232,11 @@ class OrderEvent(Base):
     """One step in an order's history: issued, acknowledged, amended, cancelled, shipped, received."""
 
     __tablename__ = "order_events"
-    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+    __table_args__ = (
+        Index("ix_order_events_order", "order_id", "id"),
+        # An order's first acknowledgment (scorecards) read from the index alone.
+        Index("ix_order_events_order_kind_at", "order_id", "kind", "at"),
+    )
 
     id: Mapped[intpk]
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))

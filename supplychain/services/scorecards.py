@@ -330,7 +330,9 @@ def _notice_rows(
             exists().where(NoticeItem.notice_id == n.id).label("answerable"),
         )
         .where(n.chain_id == chain_id, n.created_at >= start, n.created_at < end)
+        # Once per notice, not once per recipient.
         .cte("period_notices")
+        .prefix_with("MATERIALIZED")
     )
     p = notices.c
     ack_asked = and_(p.requires_ack, or_(p.withdrawn_at.is_(None), r.acked_at.is_not(None)))

@@ -1,8 +1,9 @@
-"""order lines: last_received_on
+"""order lines: last_received_on; order events by order, kind and time
 
 The chain-local day of each line's latest receipt, what scorecards judge on-time delivery by
 (on or before the promised date, else the requested date). Filled from the orders' receipt
-history for lines received before this revision.
+history for lines received before this revision. And an index that gives an order's first
+acknowledgment from the index alone (scorecards' median time to acknowledge).
 
 Revision ID: 0015
 Revises: 0010
@@ -65,8 +66,12 @@ def upgrade() -> None:
     with op.batch_alter_table("order_lines") as batch_op:
         batch_op.add_column(sa.Column("last_received_on", sa.Date(), nullable=True))
     _backfill()
+    op.create_index(
+        "ix_order_events_order_kind_at", "order_events", ["order_id", "kind", "at"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_order_events_order_kind_at", table_name="order_events")
     with op.batch_alter_table("order_lines") as batch_op:
         batch_op.drop_column("last_received_on")

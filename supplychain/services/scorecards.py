@@ -29,7 +29,7 @@ SQLite both have); Python only divides and sorts the per-org results.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -194,10 +194,16 @@ def _ids(org_ids: Collection[int]) -> Any:
     return bindparam("org_ids", sorted(org_ids), expanding=True, literal_execute=True)
 
 
-def _by_party(rows: Any, org_ids: Collection[int], columns: list[Any], name: str) -> Any:
+def _by_party(
+    rows: Any,
+    org_ids: Collection[int],
+    columns: Callable[[ColumnElement[bool]], list[Any]],
+    name: str,
+) -> Any:
     """Each row of `rows` (one per order, with buyer, seller and issuer) once per party among
-    `org_ids`, with whether that party is the one that acknowledges the order: a CTE computed
-    once (MATERIALIZED: its columns are read several times, and some cost a subquery)."""
+    `org_ids`, with whether that party is the one that acknowledges the order and the
+    `columns(acknowledges)`: a CTE computed once (MATERIALIZED: its columns are read several
+    times, and some cost a subquery)."""
     r = rows.c
     sides = []
     for party, acknowledges in (
@@ -208,7 +214,7 @@ def _by_party(rows: Any, org_ids: Collection[int], columns: list[Any], name: str
             select(
                 party.label("org_id"),
                 case((acknowledges, 1), else_=0).label("acknowledges"),
-                *columns,
+                *columns(acknowledges),
             ).where(party.in_(_ids(org_ids)))
         )
     return union_all(*sides).cte(name).prefix_with("MATERIALIZED")
@@ -243,13 +249,9 @@ def _line_rows(
         .cte("order_lines_figures")
     )
     p = per_order.c
-    sides = _by_party(
-        per_order,
-        org_ids,
-        [p.lines, p.received_lines, p.on_time_lines, p.confirmed_qty, p.received_qty,
-         p.discrepancy_lines],
-        "line_sides",
-    )  # fmt: skip
+    figures = [p.lines, p.received_lines, p.on_time_lines, p.confirmed_qty, p.received_qty,
+               p.discrepancy_lines]  # fmt: skip
+    sides = _by_party(per_order, org_ids, lambda _: figures, "line_sides")
     s = sides.c
     stmt = select(
         s.org_id,
@@ -290,7 +292,13 @@ def _order_rows(
         .scalar_subquery(),
         c.created_at,
     )
-    sides = _by_party(orders, org_ids, [c.asks, c.answered, wait.label("wait")], "order_sides")
+    # The wait is measured only for the party that acknowledges (its subquery costs a look-up).
+    sides = _by_party(
+        orders,
+        org_ids,
+        lambda acknowledges: [c.asks, c.answered, case((acknowledges, wait)).label("wait")],
+        "order_sides",
+    )
     s = sides.c
     # The median: each org's waits numbered in order; the middle one, or the mean of the two
     # middle ones (rn * 2 in [n, n + 2] picks exactly those). Sides without a wait to measure

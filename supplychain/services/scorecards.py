@@ -22,7 +22,7 @@ that were sent in the period. Figures:
 
 Rates are Decimals in 0..1 rounded half-up to 4 places, hours to 2 places, and None where the
 denominator is 0: no data is never shown as 0. Each figure is an SQL aggregate grouped per org
-(three statements for any number of orgs; the median by window functions, which PostgreSQL and
+(four statements for any number of orgs; the median by window functions, which PostgreSQL and
 SQLite both have); Python only divides and sorts the per-org results.
 """
 
@@ -44,13 +44,15 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    not_,
     or_,
     select,
+    text,
     type_coerce,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from supplychain.access import ChainAccess
@@ -230,9 +232,14 @@ def _line_rows(
     due = func.coalesce(line.promised_date, line.requested_date)
     received = and_(line.received_qty > 0, due.is_not(None))
     confirmed = and_(o.status != "cancelled", line.confirmed_qty.is_not(None))
-    per_order = (
+    # The lines are summed per group of orders with the same parties: per order on SQLite,
+    # which streams the groups in order-id order without sorting; per (buyer, seller, issuer)
+    # on PostgreSQL, which hashes those few thousand groups (2.5x faster than per order, by
+    # `make bench scorecards`; on SQLite it is 2x slower, for the sort).
+    per_order = session.get_bind().dialect.name == "sqlite"
+    grouping = (o.id,) if per_order else (o.buyer_id, o.seller_id, o.issuer_id)
+    per_group = (
         select(
-            o.id,
             o.buyer_id,
             o.seller_id,
             o.issuer_id,
@@ -245,13 +252,13 @@ def _line_rows(
         )
         .join(line, line.order_id == o.id)
         .where(o.chain_id == chain_id, o.created_at >= start, o.created_at < end)
-        .group_by(o.id)
+        .group_by(*grouping)
         .cte("order_lines_figures")
     )
-    p = per_order.c
+    p = per_group.c
     figures = [p.lines, p.received_lines, p.on_time_lines, p.confirmed_qty, p.received_qty,
                p.discrepancy_lines]  # fmt: skip
-    sides = _by_party(per_order, org_ids, lambda _: figures, "line_sides")
+    sides = _by_party(per_group, org_ids, lambda _: figures, "line_sides")
     s = sides.c
     stmt = select(
         s.org_id,
@@ -268,62 +275,82 @@ def _line_rows(
 def _order_rows(
     session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime
 ) -> dict[int, dict[str, Any]]:
-    """Per org: its orders of the period, those it was asked to acknowledge and answered, and
-    the median wait from issue to first acknowledgment (one pass over the orders)."""
+    """Per org: its orders of the period, those it was asked to acknowledge and those answered
+    (counted per group of orders with the same parties, then per party), and the median wait
+    from issue to first acknowledgment (numbered per acknowledging org)."""
     o = Order
-    orders = (
+    in_period = and_(o.chain_id == chain_id, o.created_at >= start, o.created_at < end)
+    # Cancelled while waiting for an answer: nothing is asked of anyone any more.
+    asks = not_(and_(o.status == "cancelled", o.acked_at.is_(None)))
+    groups = (
         select(
             o.buyer_id,
             o.seller_id,
             o.issuer_id,
-            # Cancelled while waiting for an answer: nothing is asked of anyone any more.
-            case((and_(o.status == "cancelled", o.acked_at.is_(None)), 0), else_=1).label("asks"),
-            case((o.acked_at.is_not(None), 1), else_=0).label("answered"),
-            o.created_at,
-            o.id,
+            func.count().label("orders"),
+            _count_if(asks).label("asks"),
+            _count_if(o.acked_at.is_not(None)).label("answered"),
         )
-        .where(o.chain_id == chain_id, o.created_at >= start, o.created_at < end)
-        .cte("period_orders")
+        .where(in_period)
+        .group_by(o.buyer_id, o.seller_id, o.issuer_id)
+        .cte("order_groups")
     )
-    c = orders.c
-    wait = seconds_between(
-        select(func.min(OrderEvent.at))
-        .where(OrderEvent.order_id == c.id, OrderEvent.kind == "acknowledged")
-        .scalar_subquery(),
-        c.created_at,
+    g = groups.c
+    sides = _by_party(groups, org_ids, lambda _: [g.orders, g.asks, g.answered], "order_sides").c
+    totals = select(
+        sides.org_id,
+        func.sum(sides.orders).label("orders"),
+        func.sum(case((sides.acknowledges == 1, sides.asks), else_=0)).label("ack_asked"),
+        func.sum(case((sides.acknowledges == 1, sides.answered), else_=0)).label("acked"),
+    ).group_by(sides.org_id)
+    rows = {row.org_id: row._asdict() | {"median_seconds": None} for row in session.execute(totals)}
+    # The median: each acknowledging org's waits numbered in order; the middle one, or the mean
+    # of the two middle ones (rn * 2 in [n, n + 2] picks exactly those).
+    acknowledger = case((o.issuer_id == o.buyer_id, o.seller_id), else_=o.buyer_id)
+    # Each order's first acknowledgment, grouped once for the period's orders (a join: twice
+    # as fast as a look-up per order on both databases).
+    answered_at = aliased(Order)
+    first_acks = (
+        select(OrderEvent.order_id, func.min(OrderEvent.at).label("at"))
+        .join(answered_at, answered_at.id == OrderEvent.order_id)
+        .where(
+            answered_at.chain_id == chain_id,
+            answered_at.created_at >= start,
+            answered_at.created_at < end,
+            OrderEvent.kind == "acknowledged",
+        )
+        .group_by(OrderEvent.order_id)
+        .subquery("first_acks")
     )
-    # The wait is measured only for the party that acknowledges (its subquery costs a look-up).
-    sides = _by_party(
-        orders,
-        org_ids,
-        lambda acknowledges: [c.asks, c.answered, case((acknowledges, wait)).label("wait")],
-        "order_sides",
+    waits = (
+        select(
+            acknowledger.label("org_id"),
+            seconds_between(first_acks.c.at, o.created_at).label("wait"),
+        )
+        .outerjoin(first_acks, first_acks.c.order_id == o.id)
+        .where(in_period, acknowledger.in_(_ids(org_ids)))
+        .subquery("waits")
     )
-    s = sides.c
-    # The median: each org's waits numbered in order; the middle one, or the mean of the two
-    # middle ones (rn * 2 in [n, n + 2] picks exactly those). Sides without a wait to measure
-    # (not this org's to answer, or not answered yet) are numbered apart.
-    measured = case((and_(s.acknowledges == 1, s.wait.is_not(None)), 1), else_=0)
+    # Orders not answered yet have no wait: numbered after the others (NULLS LAST) and not
+    # counted in n, so they are never a middle one (and the wait is computed once per order,
+    # not again for a filter).
+    by_org = {"partition_by": waits.c.org_id}
     numbered = select(
-        s.org_id,
-        s.acknowledges,
-        s.asks,
-        s.answered,
-        s.wait,
-        measured.label("measured"),
-        func.row_number().over(partition_by=(s.org_id, measured), order_by=s.wait).label("rn"),
-        func.count().over(partition_by=(s.org_id, measured)).label("n"),
+        waits.c.org_id,
+        waits.c.wait,
+        func.row_number().over(**by_org, order_by=waits.c.wait.asc().nulls_last()).label("rn"),
+        func.count(waits.c.wait).over(**by_org).label("n"),
     ).subquery("numbered")
     w = numbered.c
-    middle = and_(w.measured == 1, w.rn * 2 >= w.n, w.rn * 2 <= w.n + 2)
-    stmt = select(
-        w.org_id,
-        func.count().label("orders"),
-        _count_if(and_(w.acknowledges == 1, w.asks == 1)).label("ack_asked"),
-        _count_if(and_(w.acknowledges == 1, w.answered == 1)).label("acked"),
-        func.avg(case((middle, w.wait))).label("median_seconds"),
-    ).group_by(w.org_id)
-    return {row.org_id: row._asdict() for row in session.execute(stmt)}
+    medians = (
+        select(w.org_id, func.avg(w.wait))
+        .where(w.rn * 2 >= w.n, w.rn * 2 <= w.n + 2)
+        .group_by(w.org_id)
+    )
+    for org_id, median in session.execute(medians):
+        if org_id in rows:
+            rows[org_id]["median_seconds"] = median
+    return rows
 
 
 def _notice_rows(
@@ -385,6 +412,11 @@ def measure(
         return cards
     start, end = period.bounds(ZoneInfo(chain.timezone))
     org_ids = [card.org_id for card in cards]
+    if session.get_bind().dialect.name == "postgresql":
+        # The aggregates' high cost estimates make PostgreSQL compile them to machine code
+        # first, which takes longer than running them (a second of 3 for a year of 1 000 000
+        # lines); for the rest of this transaction only.
+        session.execute(text("SET LOCAL jit = off"))
     orders = _order_rows(session, chain.id, org_ids, start, end)
     lines = _line_rows(session, chain.id, org_ids, start, end, now)
     notices = _notice_rows(session, chain.id, org_ids, start, end)

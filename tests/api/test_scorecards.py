@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from supplychain.extensions import db
 from supplychain.models import Notice, Order, OrderEvent
+from supplychain.services import scorecards as scorecard_rules
 
 # A past year, so every period of it has started whatever today is.
 YEAR = datetime.now(UTC).year - 1
@@ -371,3 +372,14 @@ def test_tier_workbook_scorecard_sheet(cards):
     for row in ws.iter_rows():
         for cell in row:
             assert cell.data_type != "f"
+
+
+def test_notice_figures_are_the_same_read_org_by_org_or_notice_by_notice(cards, monkeypatch):
+    w = cards
+    few = _by_code(_get(w, w.owner.token))
+    # As for a tier of many orgs: every recipient of the period's notices, orgs picked after.
+    monkeypatch.setattr(scorecard_rules, "FEW_ORGS", 0)
+    many = _by_code(_get(w, w.owner.token))
+    assert many == few
+    assert many["DLR-001"]["notice_ack_rate"] == "0.5000"
+    assert many["DLR-002"]["notice_ack_rate"] is None

@@ -1,5 +1,6 @@
 """Reconciliation workbooks (openpyxl write-only, constant memory): Summary, Lines,
-Discrepancies, Disputes and Notes. Rows stream straight to disk; only per-org totals stay in memory."""
+Discrepancies, Disputes, Scorecard and Notes. Rows stream straight to disk; only per-org totals
+stay in memory."""
 
 from __future__ import annotations
 
@@ -253,6 +254,23 @@ DISPUTE_COLUMNS: list[tuple[str, int, str]] = [
     ("Resolution note", 36, "text"),
 ]
 _FORMATS = {"qty": QTY, "money": MONEY, "date": DATE, "datetime": DATETIME, "int": "0"}
+# Scorecard figures: rates (0..1) shown as percentages, hours with two decimals.
+_FORMATS |= {"percent": "0.00%", "hours": "0.00"}
+# (header, width, kind, attribute of the scorecard) per Scorecard column.
+SCORECARD_COLUMNS: list[tuple[str, int, str, str]] = [
+    ("Org code", 12, "text", "code"),
+    ("Org name", 30, "text", "name"),
+    ("Tier", 7, "text", "tier"),
+    ("Orders", 9, "int", "orders"),
+    ("Lines", 9, "int", "lines"),
+    ("Ack rate", 10, "percent", "ack_rate"),
+    ("Median ack hours", 17, "hours", "median_ack_hours"),
+    ("On-time rate", 13, "percent", "on_time_rate"),
+    ("Fill rate", 10, "percent", "fill_rate"),
+    ("Discrepancy lines", 17, "int", "discrepancy_lines"),
+    ("Notice ack rate", 16, "percent", "notice_ack_rate"),
+    ("Notice response rate", 20, "percent", "notice_response_rate"),
+]
 
 
 class _Sheet:
@@ -320,11 +338,14 @@ def write_reconciliation_workbook(
     now: datetime,
     statuses: dict[int, StatementStatus] | None = None,
     disputes: Iterable[DisputeRecord] = (),
+    scorecards: list[Any] | None = None,
 ) -> WorkbookStats:
     """Stream a reconciliation workbook to `target` (a path or binary file) in constant memory.
 
     `lines` must come grouped by order (all lines of one order together), as the queries give them.
     `statuses` fill the Summary's statement columns; `disputes` the Disputes sheet.
+    With `scorecards` (objects with the attributes SCORECARD_COLUMNS name) a Scorecard sheet
+    lists them.
     """
     wb = Workbook(write_only=True)
     summary = _Sheet(wb, "Summary", SUMMARY_COLUMNS)
@@ -387,9 +408,22 @@ def write_reconciliation_workbook(
         ])  # fmt: skip
     for sheet in (summary, details, discrepancies, disputed):
         sheet.finish()
+    if scorecards is not None:
+        write_scorecard_sheet(wb, scorecards)
     _write_notes(wb, meta, stats)
     wb.save(target)
     return stats
+
+
+def write_scorecard_sheet(wb: Workbook, scorecards: Iterable[Any]) -> None:
+    """The Scorecard sheet: one row per org with its figures; rates as numbers with a percent
+    format, and no data (None) as an empty cell, never 0."""
+    sheet = _Sheet(
+        wb, "Scorecard", [(name, width, kind) for name, width, kind, _ in SCORECARD_COLUMNS]
+    )
+    for card in scorecards:
+        sheet.append([getattr(card, attribute) for _, _, _, attribute in SCORECARD_COLUMNS])
+    sheet.finish()
 
 
 def _write_notes(wb: Workbook, meta: WorkbookMeta, stats: WorkbookStats) -> None:

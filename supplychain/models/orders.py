@@ -200,6 +200,9 @@ class OrderLine(Base):
     ack_reason: Mapped[str | None] = mapped_column(String(500))
     shipped_qty: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
     received_qty: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
+    # The chain-local day of the line's latest receipt (by the receipt's `received_at`): what
+    # on-time delivery is judged by (scorecards), kept on the line so it is read without history.
+    last_received_on: Mapped[date | None]
 
     @hybrid_property
     def shippable_qty(self) -> Decimal:
@@ -229,7 +232,11 @@ class OrderEvent(Base):
     """One step in an order's history: issued, acknowledged, amended, cancelled, shipped, received."""
 
     __tablename__ = "order_events"
-    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+    __table_args__ = (
+        Index("ix_order_events_order", "order_id", "id"),
+        # An order's first acknowledgment (scorecards) read from the index alone.
+        Index("ix_order_events_order_kind_at", "order_id", "kind", "at"),
+    )
 
     id: Mapped[intpk]
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))

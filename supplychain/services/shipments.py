@@ -3,10 +3,12 @@ cumulative quantities never exceed what was confirmed, or shipped."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -75,12 +77,18 @@ def _apply_movements(
     at_key: str,
     at: datetime | None,
     ref: str | None,
+    also: Callable[[OrderLine], dict[str, Any]] = lambda line: {},
 ) -> Order:
-    """Add the quantities to `column` of each line in one bulk update, and record the event."""
+    """Add the quantities to `column` of each line in one bulk update (with what `also` sets on
+    the line), and record the event."""
     session.execute(
         update(OrderLine),
         [
-            {"id": by_no[m.line_no].id, column: getattr(by_no[m.line_no], column) + m.qty}
+            {
+                "id": by_no[m.line_no].id,
+                column: getattr(by_no[m.line_no], column) + m.qty,
+                **also(by_no[m.line_no]),
+            }
             for m in movements
         ],
     )
@@ -151,7 +159,20 @@ def record_receipt(
             }
     if errors:
         raise Conflict("These lines cannot be received.", {"lines": errors})
+    # On-time delivery is judged by the day of a line's latest receipt in the chain's timezone.
+    try:
+        day = (received_at or utcnow()).astimezone(ZoneInfo(access.chain.timezone)).date()
+    except OverflowError:  # 9999-12-31T23:59-01:00 is past year 9999 east of Greenwich
+        raise Invalid(
+            "Bad receipt time.", {"received_at": ["Out of range in the chain's timezone."]}
+        ) from None
+
+    def latest_day(line: OrderLine) -> dict[str, Any]:
+        before = line.last_received_on
+        return {"last_received_on": day if before is None or before < day else before}
+
     return _apply_movements(
         session, access, order, by_no, movements,
         column="received_qty", kind="received", at_key="received_at", at=received_at, ref=ref,
+        also=latest_day,
     )  # fmt: skip

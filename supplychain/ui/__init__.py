@@ -11,6 +11,7 @@ from supplychain.ui.views import (
     notifications,
     orders,
     reconciliation,
+    scorecards,
     statements,
 )
 
@@ -26,5 +27,6 @@ _VIEWS = (
     notifications,
     orders,
     reconciliation,
+    scorecards,
     statements,
 )

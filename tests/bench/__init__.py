@@ -16,5 +16,10 @@ BENCHMARKS: dict[str, str] = {
     "notifications": "tests.bench.notifications",
     "orders": "tests.bench.orders",
     "reconciliation": "tests.bench.reconciliation",
+    "scorecards": "tests.bench.scorecards",
     "statements": "tests.bench.statements",
 }
+
+# Names that stand for several benchmarks, as the issues write them: `make bench statements` is
+# the statement board and the scorecards (issue 14).
+GROUPS: dict[str, list[str]] = {"statements": ["statements", "scorecards"]}

@@ -10,7 +10,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.bench import BENCHMARKS
+from tests.bench import BENCHMARKS, GROUPS
 from tests.bench.common import LABEL_WIDTH, RESULTS_FILE, Report, machine_facts
 
 
@@ -23,7 +23,8 @@ def _print_header(facts: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     """Run the selected benchmarks; exit 2 for unknown names, 1 if one of them failed."""
-    names = argv or list(BENCHMARKS)
+    names = list(dict.fromkeys(part for name in argv for part in GROUPS.get(name, [name])))
+    names = names or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")

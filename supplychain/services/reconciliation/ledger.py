@@ -31,6 +31,7 @@ from supplychain.services.reconciliation.versions import (
     statement_states,
     versions_of,
 )
+from supplychain.services.scorecards import tier_scorecards
 
 CONFIRMED = ("confirmed", "changed")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -225,8 +226,17 @@ def write_tier_workbook(
     )  # fmt: skip
     statuses, disputes = statement_answers(session, chain, period, tier_orgs, directory)
     rows = line_records(order_lines(session, chain, period, None), directory, tz, side_of)
+    cards = tier_scorecards(session, chain, [org.org_id for org in orgs], period, now)
     stats = write_reconciliation_workbook(
-        target, meta, orgs, rows, tz, now, statuses=statuses, disputes=disputes
+        target,
+        meta,
+        orgs,
+        rows,
+        tz,
+        now,
+        statuses=statuses,
+        disputes=disputes,
+        scorecards=cards,
     )
     return stats.rows, stats.orgs
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 
 from aiosmtpd.controller import Controller
 
@@ -70,9 +71,10 @@ def app_mailing_to_server(app, monkeypatch, base_url: str) -> Iterator[Collector
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Collector, str]]:
-    """A running server and the `smtp://` URL to reach it."""
-    collector = Collector()
+def smtp_server(handler: Any = None) -> Iterator[tuple[Any, str]]:
+    """A running server and the `smtp://` URL to reach it; `handler` (default: a Collector)
+    gets aiosmtpd's calls."""
+    collector = handler if handler is not None else Collector()
     port = free_port()
     controller = Controller(collector, hostname="127.0.0.1", port=port)
     controller.start()

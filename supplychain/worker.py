@@ -4,8 +4,11 @@
    leased (or whose lease ran out: their worker died) get `lease_until` and `leased_by`. On
    PostgreSQL the candidates are locked `FOR UPDATE SKIP LOCKED`, so concurrent workers take
    different rows without waiting; on SQLite the transaction begins IMMEDIATE (db.py), which
-   serialises claims. Only channels with a registered sender are claimed: a delivery of another
-   channel waits for a worker that has one.
+   serialises claims. Mail is claimed per person: all the due mail of up to `WORKER_BATCH`
+   people, each person's as one unit (one message: a daily digest never splits across batches
+   or workers; on PostgreSQL a per-person advisory try-lock keeps two claims apart). Only
+   channels with a registered sender are claimed: a delivery of another channel waits for a
+   worker that has one.
 2. Send: each channel's sender gets its claimed deliveries with their events, outside any
    transaction, and answers an Outcome per delivery.
 3. Record (another short transaction): only where this worker still holds the lease
@@ -58,9 +61,9 @@ RELEASES: list[Callable[[Flask], None]] = [webhook_sender.release]
 MAX_ERROR_CHARS = 500
 JITTER = 0.1
 EMAIL = "email"
-# A mail claim looks at this many due deliveries per person it may take (people with several
-# due, and people another worker is taking at the same moment, are passed over in the window).
-CANDIDATES_PER_UNIT = 4
+# A claim looks at this many times a batch of the first due deliveries: enough to fill a batch
+# when another worker is claiming the first ones at the same moment, or people have several.
+CANDIDATES_PER_BATCH = 4
 # PostgreSQL advisory lock class (the two-int form) of "a worker is claiming this person's mail".
 MAIL_LOCK_CLASS = 0x5C12
 
@@ -155,28 +158,13 @@ class Worker:
     # --- 1. claim ---------------------------------------------------------------------------
 
     def claim(self) -> list[Claimed]:
-        """Lease a batch of due deliveries to this worker and load their events: up to a batch
-        of webhook (and other channels') deliveries, and the due mail of up to a batch of
-        people, each person's as one unit (see `_claim_mail`)."""
+        """Lease a batch of due deliveries to this worker (see `_lease_due`) and load their
+        events."""
         now = utcnow()
         with self.app.app_context():
             session = db.session
             try:
-                rows = []
-                others = [channel for channel in SENDERS if channel != EMAIL]
-                if others:
-                    due = (
-                        select(Delivery.id)
-                        .where(*_due(now), Delivery.channel.in_(others))
-                        # Not also by id: (status, next_attempt_at) is the index, and ties in
-                        # it come in insertion order anyway; a second key would sort them all.
-                        .order_by(Delivery.next_attempt_at)
-                        .limit(self.batch)
-                        .with_for_update(skip_locked=True)
-                    )
-                    rows += session.execute(self._lease(due, now)).all()
-                if EMAIL in SENDERS:
-                    rows += self._claim_mail(session, now)
+                rows = self._lease_due(session, now)
                 events = {}
                 if rows:
                     events = {
@@ -227,27 +215,34 @@ class Worker:
             .execution_options(synchronize_session=False)
         )
 
-    def _claim_mail(self, session: Session, now: datetime) -> list[Any]:
-        """Lease all due mail of up to a batch of people, each person's as one unit, so their
-        due deliveries leave as one message (a daily digest is one mail, however many
-        deliveries it has and however many workers run).
+    def _lease_due(self, session: Session, now: datetime) -> list[Any]:
+        """Lease up to a batch of the first due deliveries of the other channels, and all the
+        due mail of up to a batch of the first people with due mail, each person's as one
+        unit, so their due deliveries leave as one message (a daily digest is one mail,
+        however many deliveries it has and however many workers run).
 
-        The people are the first ones with due mail. On PostgreSQL a worker takes a person only
-        when it gets a transaction-scoped advisory lock on them (try, never wait): of two
-        workers claiming at once, one takes a person's whole unit and the other passes them by;
-        one that comes after the first committed finds the unit leased. Nobody else locks an
-        unleased mail delivery's row, so the unit's rows are all there to lease. On SQLite the
-        claim transaction is IMMEDIATE: claims never overlap."""
+        One look at the first due deliveries (a few times a batch, in the order of the due
+        index, no sort) finds the candidates; they are leased `FOR UPDATE SKIP LOCKED`, so a
+        worker claiming at the same moment takes the next ones. On PostgreSQL a worker takes a
+        person only when it gets a transaction-scoped advisory lock on them (try, never wait):
+        of two workers claiming at once, one takes the person's whole unit and the other
+        passes them by; one that comes after the first committed finds the unit leased. No
+        one else locks an unleased mail delivery, so the unit's rows are all there to lease.
+        On SQLite the claim transaction is IMMEDIATE: claims never overlap."""
         candidates = session.execute(
-            select(Delivery.id, Delivery.user_id)
-            .where(*_due(now), Delivery.channel == EMAIL)
+            select(Delivery.id, Delivery.channel, Delivery.user_id)
+            .where(*_due(now), Delivery.channel.in_(list(SENDERS)))
+            # Not also by id: (status, next_attempt_at) is the index, and ties in it come in
+            # insertion order anyway; a second key would sort every due delivery.
             .order_by(Delivery.next_attempt_at)
-            .limit(self.batch * CANDIDATES_PER_UNIT)
+            .limit(self.batch * CANDIDATES_PER_BATCH)
         ).all()
         if not candidates:
             return []
-        people = list(dict.fromkeys(c.user_id for c in candidates if c.user_id is not None))
-        orphans = [c.id for c in candidates if c.user_id is None][: self.batch]
+        singles = [c.id for c in candidates if c.channel != EMAIL or c.user_id is None]
+        people = list(
+            dict.fromkeys(c.user_id for c in candidates if c.channel == EMAIL and c.user_id)
+        )
         if session.get_bind().dialect.name == "postgresql" and people:
             # Evaluated row by row until the LIMIT is reached: locks only the people taken.
             people = list(
@@ -262,18 +257,24 @@ class Worker:
             )
         else:
             people = people[: self.batch]
-        if not people and not orphans:
-            return []
-        units = (
-            select(Delivery.id)
-            .where(
-                *_due(now),
-                Delivery.channel == EMAIL,
-                or_(Delivery.user_id.in_(people), Delivery.id.in_(orphans)),
+        rows: list[Any] = []
+        if singles:
+            due = (
+                select(Delivery.id)
+                .where(*_due(now), Delivery.id.in_(singles))
+                .order_by(Delivery.next_attempt_at)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
             )
-            .with_for_update(skip_locked=True)
-        )
-        return list(session.execute(self._lease(units, now)).all())
+            rows += session.execute(self._lease(due, now)).all()
+        if people:
+            units = (
+                select(Delivery.id)
+                .where(*_due(now), Delivery.channel == EMAIL, Delivery.user_id.in_(people))
+                .with_for_update(skip_locked=True)
+            )
+            rows += session.execute(self._lease(units, now)).all()
+        return rows
 
     # --- 2. send ----------------------------------------------------------------------------
 

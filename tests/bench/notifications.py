@@ -111,6 +111,38 @@ def _machine_busy() -> tuple[float, float]:
     return busy / rate, (busy + idle + iowait + steal) / rate
 
 
+def _database_cpu(url: str) -> float | None:
+    """CPU seconds of the bench's PostgreSQL cluster so far (postmaster, its live backends and
+    those gone), when it runs on this machine under a socket directory; None otherwise."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    host = parsed.query.get("host") if parsed.get_backend_name() == "postgresql" else None
+    if isinstance(host, tuple):
+        host = host[0]
+    if not host or not host.startswith("/"):
+        return None
+    try:
+        postmaster = int((Path(host) / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid == postmaster:  # with the CPU of its children that have ended
+            total += sum(int(x) for x in fields[11:15])
+        elif ppid == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 @dataclass
 class World:
     owner: Caller
@@ -333,6 +365,7 @@ class Drain:
     mails: int = 0
     requests: int = 0
     machine_busy: float = 0.0  # CPU seconds the whole machine was busy (all processes)
+    database_cpu: float = 0.0  # the PostgreSQL cluster's (SQLite's is in the workers')
 
     @property
     def rate(self) -> float:
@@ -351,6 +384,7 @@ class Rig:
     def drain(self, emails: int, webhooks: int) -> Drain:
         """A drain, with the workers' CPU time and what the servers got during it."""
         local = time.process_time()
+        database = _database_cpu(self.env.url) or 0.0
         cpu, mails, requests = (
             _cpu_seconds(self.processes),
             len(self.collector.messages),
@@ -359,6 +393,7 @@ class Rig:
         run = _drain(self.env, self.world, self.event_id, emails, webhooks)
         run.cpu = _cpu_seconds(self.processes) - cpu
         run.local_cpu = time.process_time() - local
+        run.database_cpu = (_database_cpu(self.env.url) or 0.0) - database
         run.mails = len(self.collector.messages) - mails
         run.requests = len(self.receiver.receipts) - requests
         return run
@@ -411,6 +446,7 @@ def _combined(drains: list[Drain]) -> Drain:
         mails=sum(d.mails for d in drains),
         requests=sum(d.requests for d in drains),
         machine_busy=sum(d.machine_busy for d in drains),
+        database_cpu=sum(d.database_cpu for d in drains),
     )
 
 
@@ -485,36 +521,44 @@ def _workers(env: BenchApp, report: Report, world: World, receiver: Receiver, sm
 
 
 def _ceiling(report: Report, one: Drain, two: Drain) -> None:
-    """What the machine's cores allow: the CPU one delivery costs on its whole path (workers
-    and servers; the database's share is in the machine's busy time), the cores busy meanwhile,
-    and the rate at which every core would be busy; a second worker can add at most that."""
+    """What the machine's cores allow. The CPU one delivery costs on its whole path (workers,
+    servers, and the PostgreSQL cluster; SQLite's work is in the workers') gives the rate at
+    which the cores would all be busy with the machine to ourselves; the machine's busy cores
+    meanwhile (other jobs included) say how much of that was there to take. A second worker
+    adds at most what the first leaves of the cores."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
-    path_cpu = (one.cpu + one.local_cpu) / one.total
-    machine_cpu = one.machine_busy / one.total
-    report.seconds("mixed_path_cpu", path_cpu, "CPU per delivery, workers + servers, one worker")
+    path_cpu = (one.cpu + one.local_cpu + one.database_cpu) / one.total
     report.seconds(
-        "mixed_machine_cpu",
-        machine_cpu,
-        "machine CPU per delivery (all processes, others' too), one worker",
+        "mixed_path_cpu", path_cpu, "CPU per delivery, workers + servers + database, one"
     )
     for name, run in (("one", one), ("two", two)):
         busy = run.machine_busy / run.seconds if run.seconds else 0.0
+        ours = (run.cpu + run.local_cpu + run.database_cpu) / run.seconds if run.seconds else 0.0
         report.line(
             f"busy_cores_{name}",
-            busy,
-            f"cores busy (of {cores}) meanwhile, {name} worker(s)",
-            f"{busy:.2f}",
+            {"machine": busy, "ours": ours},
+            f"cores busy of {cores}, all / ours, {name} worker(s)",
+            f"{busy:.2f} / {ours:.2f}",
         )
-    ceiling = cores / machine_cpu if machine_cpu else 0.0
+    ceiling = cores / path_cpu if path_cpu else 0.0
     report.line(
         "mixed_ceiling_per_second",
         ceiling,
-        f"deliveries/s at which all {cores} cores are busy",
+        f"deliveries/s at which our path fills {cores} cores",
         f"{ceiling:.0f}",
     )
     report.ratio(
-        "two_over_one_ceiling", ceiling, one.rate, "ceiling / one worker: most two can show", 2
+        "two_over_one_ceiling", ceiling, one.rate, "that / one worker: most two could show", 2
+    )
+    others = max(0.0, (one.machine_busy - one.cpu - one.local_cpu - one.database_cpu) / one.seconds)
+    left = max(0.0, cores - others)
+    report.ratio(
+        "two_over_one_left",
+        min(ceiling, left / path_cpu) if path_cpu else 0.0,
+        one.rate,
+        f"same with the {others:.2f} cores others used meanwhile",
+        2,
     )
 
 
@@ -540,19 +584,50 @@ def _inbox_while_draining(env: BenchApp, report: Report, world: World, smtp_url:
         event_id = conn.scalar(select(func.max(Event.id)))
     loads: dict[str, list[Load]] = {"idle": [], "draining": []}
     drained: list[float] = []
+    # CPU seconds per second of each party, by round kind: where the inbox's CPU went.
+    cpu: dict[str, dict[str, float]] = {"idle": {}, "draining": {}}
+
+    def measured(kind: str, workers: list[subprocess.Popen[bytes]]) -> Load:
+        before = (
+            _cpu_seconds(workers),
+            _database_cpu(env.url),
+            time.process_time(),
+            _machine_busy()[0],
+        )
+        load = drive(server, path, auth, ROUND_SECONDS)
+        after = (
+            _cpu_seconds(workers),
+            _database_cpu(env.url),
+            time.process_time(),
+            _machine_busy()[0],
+        )
+        parts = {
+            "web": load.server_cpu,
+            "worker": after[0] - before[0],
+            "database": (after[1] or 0.0) - (before[1] or 0.0),
+            "bench": after[2] - before[2],
+            "machine": after[3] - before[3],
+        }
+        for name, value in parts.items():
+            cpu[kind][name] = cpu[kind].get(name, 0.0) + value / load.seconds / ROUNDS
+        loads[kind].append(load)
+        return load
+
     # The worker as deployed: at its default nice value, yielding to the web and the database.
-    with running_server(env.url) as server, running_workers(env, 1, smtp_url, nice=None):
+    with (
+        running_server(env.url) as server,
+        running_workers(env, 1, smtp_url, nice=None) as workers,
+    ):
         drive(server, path, auth, WARMUP_SECONDS)
         for _ in range(ROUNDS):
             with env.engine.begin() as conn:
                 conn.execute(delete(Delivery))
-            loads["idle"].append(drive(server, path, auth, ROUND_SECONDS))
+            measured("idle", workers)
             _queue(env, world, event_id, backlog // 2, backlog - backlog // 2)
             time.sleep(1.5)  # the worker polls once a second when idle
             before = _succeeded(env)
-            load = drive(server, path, auth, ROUND_SECONDS)
+            load = measured("draining", workers)
             drained.append((_succeeded(env) - before) / load.seconds)
-            loads["draining"].append(load)
         with env.engine.begin() as conn:
             conn.execute(delete(Delivery))
     rates = {
@@ -577,6 +652,14 @@ def _inbox_while_draining(env: BenchApp, report: Report, world: World, smtp_url:
     )
     rate = sum(drained) / len(drained)
     report.line("drain_rate_under_load", rate, "deliveries/s drained meanwhile", f"{rate:.0f}")
+    has_database = _database_cpu(env.url) is not None
+    for kind, parts in cpu.items():
+        shown = ", ".join(
+            f"{name} {value:.2f}"
+            for name, value in parts.items()
+            if name != "database" or has_database
+        )
+        report.line(f"inbox_cpu_{kind}", parts, f"cores used, {kind}", shown)
     report.expect("inbox_errors", errors, 0, "non-200 or failed requests")
 
 

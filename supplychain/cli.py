@@ -188,10 +188,11 @@ def worker(once: bool, parent_pid: int | None) -> None:
     import signal
     import threading
 
-    from supplychain.worker import Worker
+    from supplychain.worker import Worker, lower_priority
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = _app()
+    lower_priority(app)
     delivery_worker = Worker(app)
     if once:
         try:

@@ -175,6 +175,8 @@ class Config:
         self.WORKER_BATCH = _count_setting("SUPPLYCHAIN_WORKER_BATCH", 32, 1)
         self.WORKER_LEASE_SECONDS = _count_setting("SUPPLYCHAIN_WORKER_LEASE_SECONDS", 60, 1)
         self.WORKER_POLL_SECONDS = _count_setting("SUPPLYCHAIN_WORKER_POLL_SECONDS", 1, 1)
+        # A worker process's nice value: background sending yields the CPU to the web and the DB.
+        self.WORKER_NICE = _count_setting("SUPPLYCHAIN_WORKER_NICE", 10, 0)
 
 
 class TestConfig(Config):

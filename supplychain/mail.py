@@ -1,36 +1,48 @@
 """Email: backends chosen by settings, messages rendered per person, and the email sender.
 
-`SUPPLYCHAIN_SMTP_URL` set: SMTP through the standard library, one connection per batch (a
-refused recipient fails that message only). Unset: one `.eml` file per message under
+`SUPPLYCHAIN_SMTP_URL` set: SMTP through the standard library, connections reused for a whole
+batch (a refused recipient fails that message only). Unset: one `.eml` file per message under
 `SUPPLYCHAIN_MAIL_DIR` (default `instance/mail/`), for development and demos.
 
 `send_email_deliveries` is the worker's sender for the `email` channel: it reads what it needs
 in one short transaction, ends it, and talks SMTP outside any transaction. Deliveries claimed
-together for one person leave as one message (the daily digest is exactly that).
+together for one person leave as one message (the daily digest is exactly that: the worker
+claims a person's due mail as one unit). Cheap per message, because a worker sends thousands:
+what a message says about an event is worked out once per batch and language, messages are
+written as bytes directly (the `email` package's header objects cost milliseconds each), and a
+big batch goes out over a few SMTP connections at once (`SMTP_CONNECTIONS` threads, one
+connection each), so the server's round trips overlap with writing the next messages.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import logging
+import math
 import os
+import queue
+import re
+import secrets
 import smtplib
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
-from functools import cache
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from functools import cache, lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from flask import Flask, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.url_safe import URLSafeSerializerMixin
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, scoped_session
@@ -118,14 +130,19 @@ class SmtpBackend:
             self.connection.close()
         self.connection = None
 
-    def send(self, message: EmailMessage) -> Outcome:
+    def send(self, message: Mail) -> Outcome:
         """Send one message: the server refusing its recipient or content fails it (5xx for good,
         4xx to be retried); trouble with the server itself is retried; the connection stays for
         the next message unless it broke."""
         try:
             if self.connection is None:
                 self.connection = self._open()
-            self.connection.send_message(message)
+            self.connection.sendmail(
+                message.sender,
+                [message.recipient],
+                message.data,
+                mail_options=["SMTPUTF8"] if message.smtputf8 else [],
+            )
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             return _refused(code, text)
@@ -179,14 +196,14 @@ class FileBackend:
     ) -> None:
         return None
 
-    def send(self, message: EmailMessage) -> Outcome:
+    def send(self, message: Mail) -> Outcome:
         """Write the message as `<time>-<random>.eml` (written aside, then renamed into place,
         so a reader never sees half a file)."""
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
         target = self.folder / name
         partial = self.folder / f".{name}.part"
         try:
-            partial.write_bytes(message.as_bytes())
+            partial.write_bytes(message.data)
             os.replace(partial, target)
         except OSError as exc:
             return Outcome(ok=False, error=f"Mail folder: {exc}"[:500], retry=True)
@@ -205,9 +222,22 @@ def mail_backend(config: Any) -> SmtpBackend | FileBackend:
 # --- unsubscribe tokens ------------------------------------------------------------------------
 
 
+class _TokenSerializer(URLSafeSerializer):
+    """URLSafeSerializer without trying zlib: a token's payload is a few bytes, which zlib only
+    makes longer (so the tokens are the same), and trying costs a millisecond per message."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(super(URLSafeSerializerMixin, self).dump_payload(obj))
+
+
+@lru_cache(maxsize=8)
+def _token_serializer(secret_key: str) -> URLSafeSerializer:
+    return _TokenSerializer(secret_key, salt=UNSUBSCRIBE_SALT)
+
+
 def unsubscribe_token(secret_key: str, user_id: int) -> str:
     """The signed token of a person's one-click unsubscribe link."""
-    return str(URLSafeSerializer(secret_key, salt=UNSUBSCRIBE_SALT).dumps({"u": user_id}))
+    return str(_token_serializer(secret_key).dumps({"u": user_id}))
 
 
 def unsubscribe_user_id(secret_key: str, token: str) -> int | None:
@@ -229,6 +259,7 @@ def _environment() -> Environment:
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
+        auto_reload=False,  # read once per process: a worker renders thousands
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -268,12 +299,19 @@ def _parse_time(value: Any) -> datetime | None:
     return None
 
 
-def describe_event(claimed: Claimed, chain: Chain | None, lang: str, base_url: str) -> MailItem:
-    """What a message says about one event, in `lang`, with the link to its page."""
+def describe_event(
+    claimed: Claimed,
+    chain: Any,
+    lang: str,
+    base_url: str,
+    gettext: Callable[..., str] | None = None,
+) -> MailItem:
+    """What a message says about one event, in `lang`, with the link to its page (`chain`: a
+    Chain or anything with its `name` and `timezone`)."""
     # The pages' time format (chain timezone, zone named); imported here as `translator` says.
     from supplychain.ui.timefmt import format_datetime as format_local_time
 
-    _ = translator(lang)
+    _ = gettext or translator(lang)
     data = claimed.data
     cid = claimed.chain_id
     chain_name = chain.name if chain is not None else ""
@@ -311,35 +349,203 @@ def describe_event(claimed: Claimed, chain: Chain | None, lang: str, base_url: s
     return MailItem(headline=text, link=link, facts=facts)
 
 
+# --- messages as bytes -------------------------------------------------------------------------
+
+# Control characters (CR and LF above all) never reach a header: a title cannot add headers.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+MAX_LINE = 998  # RFC 5322: a line longer than this is sent base64-encoded
+# Part boundaries: random per process, counted per message (never in base64, nor by chance in text).
+_BOUNDARY_PREFIX = secrets.token_hex(12)
+_boundaries = itertools.count()
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A message ready to leave: its envelope and its bytes (RFC 5322, CRLF line ends)."""
+
+    sender: str
+    recipient: str
+    data: bytes
+    to: str = ""  # the To header as written, for logs
+    smtputf8: bool = False  # an address is not ASCII: the server must take SMTPUTF8
+
+
+def _header(name: str, value: str) -> str:
+    """One header line: ASCII as is (folded at spaces when long), anything else as RFC 2047
+    encoded words, one per folded line."""
+    value = _CONTROL.sub(" ", value)
+    if value.isascii():
+        return _fold(f"{name}: {value}")
+    return f"{name}: " + "\r\n ".join(_encoded_words(value))
+
+
+def _fold(line: str, width: int = 78) -> str:
+    """An ASCII header line folded at spaces into lines of about `width`."""
+    if len(line) <= width:
+        return line
+    lines, current = [], ""
+    for word in line.split(" "):
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    return "\r\n ".join(lines)
+
+
+def _encoded_words(text: str, size: int = 45) -> list[str]:
+    """`text` as `=?utf-8?b?...?=` words of at most `size` bytes each (a word stays within the
+    75 characters RFC 2047 allows; characters are never cut in two)."""
+    words, chunk = [], b""
+    for char in text:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > size:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    if chunk:
+        words.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words]
+
+
+def _address(name: str, address: str) -> tuple[str, bool]:
+    """`Name <address>` for a header (the name encoded when not ASCII) and whether the address
+    itself needs SMTPUTF8."""
+    name = _CONTROL.sub(" ", name).strip()
+    if name and not name.isascii():
+        name_part = " ".join(_encoded_words(name))
+    elif name:
+        name_part = formataddr((name, "x"))[: -len(" <x>")]  # quoted where it must be
+    else:
+        name_part = ""
+    shown = f"{name_part} <{address}>" if name_part else address
+    return shown, not address.isascii()
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    """A text/<subtype> UTF-8 part: 7bit when it is short-lined ASCII, else base64."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    body = "\r\n".join(lines) + "\r\n"
+    if body.isascii() and all(len(line) <= MAX_LINE for line in lines):
+        encoding, payload = "7bit", body.encode("ascii")
+    else:
+        encoding = "base64"
+        payload = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+    head = (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+    )
+    return head.encode("ascii") + payload
+
+
+def compose(
+    *,
+    sender: str,
+    to_name: str,
+    to_address: str,
+    subject: str,
+    lang: str,
+    text: str,
+    html: str,
+    unsubscribe_url: str | None = None,
+) -> Mail:
+    """A multipart/alternative message (plain text, then HTML); with `unsubscribe_url`, the
+    RFC 8058 one-click unsubscribe headers."""
+    from_header, from_address, from_utf8 = _sender(sender)
+    to_header, to_utf8 = _address(to_name, to_address)
+    boundary = f"=_sc_{_BOUNDARY_PREFIX}_{next(_boundaries)}"
+    domain = from_address.rpartition("@")[2]
+    lines = [
+        f"From: {from_header}",
+        f"To: {to_header}",
+        _header("Subject", subject),
+        f"Date: {format_datetime(datetime.now().astimezone())}",
+        f"Message-ID: {make_msgid(domain=domain if domain.isascii() and domain else None)}",
+        f"Content-Language: {'zh-CN' if lang == 'zh' else 'en'}",
+    ]
+    if unsubscribe_url:
+        lines.append(f"List-Unsubscribe: <{_CONTROL.sub('', unsubscribe_url)}>")
+        lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    lines += ["MIME-Version: 1.0", f'Content-Type: multipart/alternative; boundary="{boundary}"']
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8" if to_utf8 or from_utf8 else "ascii")
+    dash = f"--{boundary}\r\n".encode("ascii")
+    data = b"".join(
+        (
+            head,
+            dash,
+            _text_part("plain", text),
+            dash,
+            _text_part("html", html),
+            f"--{boundary}--\r\n".encode("ascii"),
+        )
+    )
+    return Mail(from_address, to_address, data, to_header, from_utf8 or to_utf8)
+
+
+@lru_cache(maxsize=8)
+def _sender(setting: str) -> tuple[str, str, bool]:
+    """The From header, the envelope sender and whether it needs SMTPUTF8, of `MAIL_FROM`."""
+    name, address = parseaddr(setting)
+    address = address or setting
+    header, utf8 = _address(name, address)
+    return header, address, utf8
+
+
 def render_message(
     template: str,
     lang: str,
     subject: str,
-    to: str,
+    to: tuple[str, str],
     sender: str,
     context: dict[str, Any],
     unsubscribe_url: str | None = None,
-) -> EmailMessage:
-    """A multipart message (plain text, then HTML) from `<template>.txt` and `<template>.html`;
-    with `unsubscribe_url`, the RFC 8058 one-click unsubscribe headers."""
+    gettext: Callable[..., str] | None = None,
+) -> Mail:
+    """A message from `<template>.txt` and `<template>.html` to `to` (name, address)."""
     env = _environment()
-    values = {**context, "_": translator(lang), "lang": lang, "unsubscribe_url": unsubscribe_url}
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender
-    message["To"] = to
-    message["Date"] = format_datetime(datetime.now().astimezone())
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message["Content-Language"] = "zh-CN" if lang == "zh" else "en"
-    if unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(env.get_template(f"{template}.txt").render(values))
-    message.add_alternative(env.get_template(f"{template}.html").render(values), subtype="html")
-    return message
+    values = {
+        **context,
+        "_": gettext or translator(lang),
+        "lang": lang,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    return compose(
+        sender=sender,
+        to_name=to[0],
+        to_address=to[1],
+        subject=subject,
+        lang=lang,
+        text=env.get_template(f"{template}.txt").render(values),
+        html=env.get_template(f"{template}.html").render(values),
+        unsubscribe_url=unsubscribe_url,
+    )
 
 
 # --- the email sender --------------------------------------------------------------------------
+
+# A batch of mail goes out over up to SMTP_CONNECTIONS connections at once, one more for each
+# MESSAGES_PER_CONNECTION messages (a small batch keeps to one connection).
+SMTP_CONNECTIONS = 4
+MESSAGES_PER_CONNECTION = 8
+
+
+@dataclass(frozen=True)
+class _Person:
+    """What a message needs of its reader, read before the session ends."""
+
+    id: int
+    name: str
+    email: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class _ChainFacts:
+    name: str
+    timezone: str | None
 
 
 def _load(claimed: list[Claimed]) -> tuple[dict[int, User], dict[int, Chain], set[tuple[int, int]]]:
@@ -373,12 +579,13 @@ def send_email_deliveries(app: Flask, claimed: list[Claimed]) -> dict[int, Outco
     one-click unsubscribe. Nobody is mailed who is gone from the chain, unknown, or no longer
     wants the event; their deliveries end without retry."""
     outcomes: dict[int, Outcome] = {}
-    batches: list[tuple[list[Claimed], EmailMessage]] = []
+    units: list[tuple[_Person, list[Claimed]]] = []
     config = app.config
     with app.app_context():
         try:
-            users, chains, current = _load(claimed)
+            users, chain_rows, current = _load(claimed)
             preferences = preferences_of(db.session, list(users.values()))
+            chains = {i: _ChainFacts(c.name, c.timezone) for i, c in chain_rows.items()}
             by_user = itertools.groupby(
                 sorted(claimed, key=lambda c: (c.user_id or 0, c.occurred_at, c.id)),
                 key=lambda c: c.user_id,
@@ -397,43 +604,112 @@ def send_email_deliveries(app: Flask, claimed: list[Claimed]) -> dict[int, Outco
                     else:
                         mine.append(c)
                 if mine and user is not None:
-                    batches.append((mine, _event_message(config, user, mine, chains)))
+                    person = _Person(user.id, user.name, user.email, mail_language(user))
+                    units.append((person, mine))
         finally:
             # Nothing is held open while the server is talked to.
             db.session.remove()
-    with mail_backend(config) as backend:
-        for mine, message in batches:
-            outcome = backend.send(message)
+        writer = _Writer(config, chains)
+        for (_person, mine), outcome in zip(units, _send_all(config, units, writer), strict=True):
             for c in mine:
                 outcomes[c.id] = outcome
     return outcomes
 
 
-def _event_message(
-    config: Any, user: User, claimed: list[Claimed], chains: dict[int, Chain]
-) -> EmailMessage:
-    lang = mail_language(user)
-    _ = translator(lang)
-    base = config["BASE_URL"]
-    items = [describe_event(c, chains.get(c.chain_id), lang, base) for c in claimed]
-    if len(items) == 1:
-        chain = chains.get(claimed[0].chain_id)
-        subject = f"[{chain.name}] {items[0].headline}" if chain else items[0].headline
-    else:
-        subject = _("%(count)s updates from your supply chains", count=len(items))
-    return render_message(
-        "events",
-        lang,
-        subject,
-        formataddr((user.name, user.email)),
-        config["MAIL_FROM"],
-        {
-            "name": user.name,
-            "items": items,
-            "settings_url": f"{base}/account/notifications",
-        },
-        unsubscribe_url=f"{base}/unsubscribe/{unsubscribe_token(config['SECRET_KEY'], user.id)}",
-    )
+class _Writer:
+    """Writes a batch's messages; what a message says of an event is worked out once per event
+    and language in the batch, each language's catalog is read once."""
+
+    def __init__(self, config: Any, chains: dict[int, _ChainFacts]) -> None:
+        self.config = config
+        self.chains = chains
+        self.base = config["BASE_URL"]
+        self._translators: dict[str, Callable[..., str]] = {}
+        self._items: dict[tuple[int, str], MailItem] = {}
+
+    def gettext(self, lang: str) -> Callable[..., str]:
+        found = self._translators.get(lang)
+        if found is None:
+            found = self._translators[lang] = translator(lang)
+        return found
+
+    def item(self, claimed: Claimed, lang: str) -> MailItem:
+        key = (claimed.event_id, lang)
+        found = self._items.get(key)
+        if found is None:
+            chain = self.chains.get(claimed.chain_id)
+            found = self._items[key] = describe_event(
+                claimed, chain, lang, self.base, self.gettext(lang)
+            )
+        return found
+
+    def message(self, person: _Person, claimed: list[Claimed]) -> Mail:
+        lang = person.lang
+        _ = self.gettext(lang)
+        items = [self.item(c, lang) for c in claimed]
+        if len(items) == 1:
+            chain = self.chains.get(claimed[0].chain_id)
+            subject = f"[{chain.name}] {items[0].headline}" if chain else items[0].headline
+        else:
+            subject = _("%(count)s updates from your supply chains", count=len(items))
+        token = unsubscribe_token(self.config["SECRET_KEY"], person.id)
+        return render_message(
+            "events",
+            lang,
+            subject,
+            (person.name, person.email),
+            self.config["MAIL_FROM"],
+            {
+                "name": person.name,
+                "items": items,
+                "settings_url": f"{self.base}/account/notifications",
+            },
+            unsubscribe_url=f"{self.base}/unsubscribe/{token}",
+            gettext=_,
+        )
+
+
+def _send_all(
+    config: Any, units: list[tuple[_Person, list[Claimed]]], writer: _Writer
+) -> list[Outcome]:
+    """Write and send one message per unit; an outcome for each, in order. Messages are handed
+    to the sending threads as they are written, so writing and the server's work overlap."""
+    if not units:
+        return []
+    connections = 1
+    if config["SMTP_URL"]:
+        connections = min(SMTP_CONNECTIONS, math.ceil(len(units) / MESSAGES_PER_CONNECTION))
+    outcomes: list[Outcome | None] = [None] * len(units)
+    work: queue.SimpleQueue[tuple[int, Mail] | None] = queue.SimpleQueue()
+
+    def sender() -> None:
+        with mail_backend(config) as backend:
+            while (job := work.get()) is not None:
+                index, message = job
+                outcomes[index] = backend.send(message)
+
+    threads = [
+        threading.Thread(target=sender, name=f"mail-send-{i}", daemon=True)
+        for i in range(connections)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for index, (person, mine) in enumerate(units):
+            try:
+                message = writer.message(person, mine)
+            except (UnicodeError, ValueError) as exc:
+                # This person's address (or name) cannot be written into mail: theirs alone fail.
+                outcomes[index] = _not_sent(f"the message cannot be written: {exc}"[:500])
+                continue
+            work.put((index, message))
+    finally:
+        for _thread in threads:
+            work.put(None)
+        for thread in threads:
+            thread.join()
+    lost = Outcome(ok=False, error="Not sent: the sending thread stopped.", retry=True)
+    return [outcome or lost for outcome in outcomes]
 
 
 # --- mail sent from a request ------------------------------------------------------------------
@@ -444,14 +720,14 @@ _background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mail")
 _pending: set[Future[Outcome]] = set()
 
 
-def send_in_background(config: Any, message: EmailMessage) -> Future[Outcome]:
+def send_in_background(config: Any, message: Mail) -> Future[Outcome]:
     """Send one message on a background thread with the configured backend."""
 
     def send() -> Outcome:
         with mail_backend(config) as backend:
             outcome = backend.send(message)
         if not outcome.ok:
-            log.warning("Mail to %s not sent: %s", message["To"], outcome.error)
+            log.warning("Mail to %s not sent: %s", message.to, outcome.error)
         return outcome
 
     future = _background.submit(send)
@@ -474,7 +750,7 @@ def drain_background(timeout: float) -> bool:
     return True
 
 
-def password_reset_message(config: Any, user: User, token: str) -> EmailMessage:
+def password_reset_message(config: Any, user: User, token: str) -> Mail:
     """The mail carrying a password reset link, in the person's language."""
     lang = mail_language(user)
     _ = translator(lang)
@@ -482,7 +758,7 @@ def password_reset_message(config: Any, user: User, token: str) -> EmailMessage:
         "password_reset",
         lang,
         _("Reset your password"),
-        formataddr((user.name, user.email)),
+        (user.name, user.email),
         config["MAIL_FROM"],
         {"name": user.name, "link": f"{config['BASE_URL']}/reset-password/{token}"},
     )

@@ -4,8 +4,11 @@
    leased (or whose lease ran out: their worker died) get `lease_until` and `leased_by`. On
    PostgreSQL the candidates are locked `FOR UPDATE SKIP LOCKED`, so concurrent workers take
    different rows without waiting; on SQLite the transaction begins IMMEDIATE (db.py), which
-   serialises claims. Only channels with a registered sender are claimed: a delivery of another
-   channel waits for a worker that has one.
+   serialises claims. Mail is claimed per person: all the due mail of up to `WORKER_BATCH`
+   people, each person's as one unit (one message: a daily digest never splits across batches
+   or workers; on PostgreSQL a per-person advisory try-lock keeps two claims apart). Only
+   channels with a registered sender are claimed: a delivery of another channel waits for a
+   worker that has one.
 2. Send: each channel's sender gets its claimed deliveries with their events, outside any
    transaction, and answers an Outcome per delivery.
 3. Record (another short transaction): only where this worker still holds the lease
@@ -31,12 +34,13 @@ import socket
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from supplychain import mail, webhook_sender
 from supplychain.deliveries import Claimed, Outcome
@@ -56,11 +60,40 @@ SENDERS: dict[str, Sender] = {
 RELEASES: list[Callable[[Flask], None]] = [webhook_sender.release]
 MAX_ERROR_CHARS = 500
 JITTER = 0.1
+EMAIL = "email"
+# A claim looks at this many times a batch of the first due deliveries: enough to fill a batch
+# when another worker is claiming the first ones at the same moment, or people have several.
+CANDIDATES_PER_BATCH = 4
+# PostgreSQL advisory lock class (the two-int form) of "a worker is claiming this person's mail".
+MAIL_LOCK_CLASS = 0x5C12
+
+
+def _due(now: datetime) -> tuple[Any, ...]:
+    """SQL: a delivery is pending, due, and not leased (or its lease ran out)."""
+    return (
+        Delivery.status == "pending",
+        Delivery.next_attempt_at <= now,
+        or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+    )
 
 
 def worker_name() -> str:
     """Who holds a lease: host, process and a random tag (two workers in one process differ)."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def lower_priority(app: Flask) -> None:
+    """Lower this process's CPU priority to `WORKER_NICE` (a worker process calls it at start):
+    a sender in the background must not slow the web answering people, nor the database."""
+    wanted = app.config["WORKER_NICE"]
+    if wanted <= 0 or not hasattr(os, "nice"):
+        return
+    try:
+        current = os.nice(0)
+        if current < wanted:
+            os.nice(wanted - current)
+    except OSError as exc:
+        log.warning("delivery worker: cannot lower its priority: %s", exc)
 
 
 def retry_delay(schedule: tuple[int, ...], attempts: int) -> timedelta | None:
@@ -125,39 +158,13 @@ class Worker:
     # --- 1. claim ---------------------------------------------------------------------------
 
     def claim(self) -> list[Claimed]:
-        """Lease up to a batch of due deliveries to this worker and load their events."""
+        """Lease a batch of due deliveries to this worker (see `_lease_due`) and load their
+        events."""
         now = utcnow()
-        due = (
-            select(Delivery.id)
-            .where(
-                Delivery.status == "pending",
-                Delivery.next_attempt_at <= now,
-                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-                Delivery.channel.in_(list(SENDERS)),
-            )
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(self.batch)
-            .with_for_update(skip_locked=True)
-        )
-        lease = (
-            update(Delivery)
-            .where(Delivery.id.in_(due.scalar_subquery()))
-            .values(lease_until=now + self.lease, leased_by=self.name)
-            .returning(
-                Delivery.id,
-                Delivery.channel,
-                Delivery.event_id,
-                Delivery.chain_id,
-                Delivery.attempts,
-                Delivery.endpoint_id,
-                Delivery.user_id,
-            )
-            .execution_options(synchronize_session=False)
-        )
         with self.app.app_context():
             session = db.session
             try:
-                rows = session.execute(lease).all()
+                rows = self._lease_due(session, now)
                 events = {}
                 if rows:
                     events = {
@@ -190,6 +197,85 @@ class Worker:
             )
         return claimed
 
+    def _lease(self, ids: Select[Any], now: datetime) -> Any:
+        """UPDATE: lease the deliveries `ids` selects to this worker, returning what to send."""
+        return (
+            update(Delivery)
+            .where(Delivery.id.in_(ids.scalar_subquery()))
+            .values(lease_until=now + self.lease, leased_by=self.name)
+            .returning(
+                Delivery.id,
+                Delivery.channel,
+                Delivery.event_id,
+                Delivery.chain_id,
+                Delivery.attempts,
+                Delivery.endpoint_id,
+                Delivery.user_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def _lease_due(self, session: Session, now: datetime) -> list[Any]:
+        """Lease up to a batch of the first due deliveries of the other channels, and all the
+        due mail of up to a batch of the first people with due mail, each person's as one
+        unit, so their due deliveries leave as one message (a daily digest is one mail,
+        however many deliveries it has and however many workers run).
+
+        One look at the first due deliveries (a few times a batch, in the order of the due
+        index, no sort) finds the candidates; they are leased `FOR UPDATE SKIP LOCKED`, so a
+        worker claiming at the same moment takes the next ones. On PostgreSQL a worker takes a
+        person only when it gets a transaction-scoped advisory lock on them (try, never wait):
+        of two workers claiming at once, one takes the person's whole unit and the other
+        passes them by; one that comes after the first committed finds the unit leased. No
+        one else locks an unleased mail delivery, so the unit's rows are all there to lease.
+        On SQLite the claim transaction is IMMEDIATE: claims never overlap."""
+        candidates = session.execute(
+            select(Delivery.id, Delivery.channel, Delivery.user_id)
+            .where(*_due(now), Delivery.channel.in_(list(SENDERS)))
+            # Not also by id: (status, next_attempt_at) is the index, and ties in it come in
+            # insertion order anyway; a second key would sort every due delivery.
+            .order_by(Delivery.next_attempt_at)
+            .limit(self.batch * CANDIDATES_PER_BATCH)
+        ).all()
+        if not candidates:
+            return []
+        singles = [c.id for c in candidates if c.channel != EMAIL or c.user_id is None]
+        people = list(
+            dict.fromkeys(c.user_id for c in candidates if c.channel == EMAIL and c.user_id)
+        )
+        if session.get_bind().dialect.name == "postgresql" and people:
+            # Evaluated row by row until the LIMIT is reached: locks only the people taken.
+            people = list(
+                session.scalars(
+                    text(
+                        "SELECT p FROM unnest(CAST(:people AS bigint[])) AS t(p)"
+                        " WHERE pg_try_advisory_xact_lock(:lock_class, CAST(p % 2147483648 AS int))"
+                        " LIMIT :batch"
+                    ),
+                    {"people": people, "lock_class": MAIL_LOCK_CLASS, "batch": self.batch},
+                )
+            )
+        else:
+            people = people[: self.batch]
+        rows: list[Any] = []
+        if singles:
+            due = (
+                select(Delivery.id)
+                .where(*_due(now), Delivery.id.in_(singles))
+                .order_by(Delivery.next_attempt_at)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+            rows += session.execute(self._lease(due, now)).all()
+        if people:
+            units = (
+                select(Delivery.id)
+                .where(*_due(now), Delivery.channel == EMAIL, Delivery.user_id.in_(people))
+                .with_for_update(skip_locked=True)
+            )
+            rows += session.execute(self._lease(units, now)).all()
+        return rows
+
     # --- 2. send ----------------------------------------------------------------------------
 
     def send(self, claimed: list[Claimed]) -> dict[int, Outcome]:
@@ -215,16 +301,26 @@ class Worker:
     # --- 3. record --------------------------------------------------------------------------
 
     def record(self, claimed: list[Claimed], outcomes: dict[int, Outcome]) -> None:
-        """Write each outcome where this worker still holds the delivery's lease."""
+        """Write each outcome where this worker still holds the delivery's lease: the successes
+        in one statement, the rest one row each. Deliveries that shared one send (a person's
+        mail) get the same next try, so they are claimed together again."""
         now = utcnow()
+        succeeded: list[int] = []
         rows: list[dict[str, Any]] = []
+        delays: dict[tuple[int, int], timedelta | None] = {}
         for delivery in claimed:
             outcome = outcomes.get(delivery.id) or Outcome(ok=False, error="No outcome.")
-            attempts = delivery.attempts + 1
-            delay = retry_delay(self.schedule, attempts) if outcome.retry else None
             if outcome.ok:
-                status, next_at = "succeeded", None
-            elif delay is not None:
+                succeeded.append(delivery.id)
+                continue
+            attempts = delivery.attempts + 1
+            delay = None
+            if outcome.retry:
+                key = (id(outcome), attempts)
+                if key not in delays:
+                    delays[key] = retry_delay(self.schedule, attempts)
+                delay = delays[key]
+            if delay is not None:
                 status, next_at = "pending", now + delay
             else:
                 status, next_at = "failed", None
@@ -236,12 +332,11 @@ class Worker:
                     "b_attempts": attempts,
                     "b_next": next_at,
                     "b_code": outcome.status_code,
-                    "b_error": None if outcome.ok else (outcome.error or "")[:MAX_ERROR_CHARS],
-                    "b_delivered": now if outcome.ok else None,
+                    "b_error": (outcome.error or "")[:MAX_ERROR_CHARS],
                 }
             )
         table = Delivery.__table__
-        stmt = (
+        failures = (
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.leased_by == bindparam("b_owner"))
             .values(
@@ -254,13 +349,32 @@ class Worker:
                 leased_by=None,
                 last_status_code=bindparam("b_code"),
                 last_error=bindparam("b_error"),
-                delivered_at=bindparam("b_delivered", type_=UTCDateTime()),
+                delivered_at=None,
             )
         )
         with self.app.app_context():
             session = db.session
             try:
-                session.execute(stmt, rows)
+                # A success's status code is the same for its whole send: 200s and 250s apart.
+                codes: dict[int | None, list[int]] = defaultdict(list)
+                for delivery_id in succeeded:
+                    codes[outcomes[delivery_id].status_code].append(delivery_id)
+                for code, ids in codes.items():
+                    session.execute(
+                        update(table)
+                        .where(table.c.id.in_(ids), table.c.leased_by == self.name)
+                        .values(
+                            status="succeeded",
+                            attempts=table.c.attempts + 1,
+                            lease_until=None,
+                            leased_by=None,
+                            last_status_code=code,
+                            last_error=None,
+                            delivered_at=now,
+                        )
+                    )
+                if rows:
+                    session.execute(failures, rows)
                 session.commit()
             finally:
                 session.remove()

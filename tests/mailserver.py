@@ -141,15 +141,17 @@ def app_mailing_to_server(app, monkeypatch, base_url: str) -> Iterator[Collector
 
 @contextmanager
 def smtp_server(
+    handler: Any = None,
     *,
     tls: str | None = None,
     certificate: Certificate | None = None,
     credentials: Credentials | None = None,
-) -> Iterator[tuple[Collector, str]]:
+) -> Iterator[tuple[Any, str]]:
     """A running server and the URL to reach it: plain `smtp://`; with `tls="starttls"` one that
     requires STARTTLS before mail (`smtp+starttls://`); with `tls="implicit"` TLS from the first
-    byte (`smtps://`). With `credentials` it requires AUTH, and the URL carries the login."""
-    collector = Collector()
+    byte (`smtps://`). With `credentials` it requires AUTH, and the URL carries the login.
+    `handler` (default: a Collector) gets aiosmtpd's calls."""
+    collector = handler if handler is not None else Collector()
     port = free_port()
     kwargs: dict[str, Any] = {}
     if tls is not None:

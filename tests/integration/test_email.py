@@ -3,12 +3,14 @@ unsubscribe, one connection per batch, refusals, digests, and the mail folder ba
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from supplychain.deliveries import Claimed
 from supplychain.extensions import db
@@ -22,6 +24,7 @@ from supplychain.models import Member, User
 from supplychain.models.base import utcnow
 from supplychain.models.events import Delivery, Event
 from supplychain.services import notification_settings
+from supplychain.worker import Worker
 from tests.mailserver import Collector, app_mailing_to_server
 
 BASE = "https://sc.example"
@@ -301,3 +304,129 @@ def test_a_bad_smtp_url_stops_the_start(monkeypatch):
     monkeypatch.setenv("SUPPLYCHAIN_SMTP_URL", "mailto:someone@example.com")
     with pytest.raises(ValueError, match="SUPPLYCHAIN_SMTP_URL"):
         Config()
+
+
+# --- a person's due mail is one unit of work: the daily digest never splits ---------------------
+
+
+def queue_mail(app, world, user_id: str, count: int, due_in: timedelta = timedelta(0)) -> list[int]:
+    """`count` pending email deliveries of distinct events for one person, due `due_in` from
+    now (a daily digest's deliveries all wait for the same hour)."""
+    with app.app_context():
+        ids = []
+        due = utcnow() + due_in - timedelta(seconds=1)
+        for i in range(count):
+            event = Event(
+                chain_id=int(world.chain_id),
+                type="order.issued",
+                subject_type="order",
+                subject_id=None,
+                data={"id": str(100 + i), "number": f"PO-{user_id}-{i}"},
+                occurred_at=utcnow(),
+            )
+            db.session.add(event)
+            db.session.flush()
+            delivery = Delivery(
+                event_id=event.id,
+                chain_id=event.chain_id,
+                channel="email",
+                user_id=int(user_id),
+                status="pending",
+                attempts=0,
+                next_attempt_at=due,
+                created_at=utcnow(),
+            )
+            db.session.add(delivery)
+            db.session.flush()
+            ids.append(delivery.id)
+        db.session.commit()
+        db.session.remove()
+    return ids
+
+
+def mail_deliveries(app) -> list[Delivery]:
+    with app.app_context():
+        found = db.session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        db.session.expunge_all()
+        db.session.remove()
+    return list(found)
+
+
+def interleaved(app, world, keys: list[str], per_person: int) -> dict[str, list[int]]:
+    """Each party's digest, queued one delivery at a time in turns, so that a person's
+    deliveries are far apart in claim order."""
+    queued: dict[str, list[int]] = {key: [] for key in keys}
+    for _round in range(per_person):
+        for key in keys:
+            queued[key] += queue_mail(app, world, world.parties[key].user_id, 1)
+    return queued
+
+
+@pytest.mark.committed
+def test_a_digest_spanning_claim_batches_is_one_mail(app, world, smtp, monkeypatch):
+    """A claim batch of one person: each person's due mail is still one message with all of it,
+    and mail not due yet (tomorrow's digest) waits."""
+    monkeypatch.setitem(app.config, "WORKER_BATCH", 1)
+    keys = ["D1a", "D1b", "S1"]
+    for key in keys:
+        set_language(app, world.parties[key].user_id, "en")
+    queued = interleaved(app, world, keys, 4)
+    tomorrow = queue_mail(app, world, world.parties["D1a"].user_id, 1, timedelta(days=1))
+
+    worker = Worker(app)
+    assert [worker.run_once() for _ in range(4)] == [4, 4, 4, 0]
+
+    assert sorted(m.recipients[0] for m in smtp.messages) == sorted(
+        world.parties[key].email for key in keys
+    )
+    for received in smtp.messages:
+        assert "4 updates" in received.message["Subject"]
+    by_id = {d.id: d for d in mail_deliveries(app)}
+    assert all(by_id[i].status == "succeeded" for ids in queued.values() for i in ids)
+    assert (by_id[tomorrow[0]].status, by_id[tomorrow[0]].leased_by) == ("pending", None)
+
+
+@pytest.mark.committed
+def test_two_workers_racing_never_split_a_digest(app, world, smtp, monkeypatch):
+    """Two workers claiming one person at a time, concurrently: every person gets one message
+    with all their due mail, and no delivery is sent twice."""
+    monkeypatch.setitem(app.config, "WORKER_BATCH", 1)
+    keys = ["S1", "D1a", "D1b", "D2"]
+    queued = interleaved(app, world, keys, 6)
+    workers = [Worker(app, name=f"w{i}") for i in range(2)]
+    handled = {w.name: 0 for w in workers}
+    start = threading.Barrier(2)
+
+    def drain(worker: Worker) -> None:
+        start.wait()
+        while done := worker.run_once():
+            handled[worker.name] += done
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert sum(handled.values()) == 6 * len(keys)
+    recipients = [m.recipients[0] for m in smtp.messages]
+    assert sorted(recipients) == sorted(world.parties[key].email for key in keys)
+    assert all(d.status == "succeeded" and d.attempts == 1 for d in mail_deliveries(app))
+    assert {d.id for d in mail_deliveries(app)} == {i for ids in queued.values() for i in ids}
+
+
+@pytest.mark.committed
+def test_a_digest_to_retry_stays_one_unit(app, world, smtp, monkeypatch):
+    """A digest the server defers (4xx) is retried as one: its deliveries wait for the same
+    next try, so they are claimed, and mailed, together again."""
+    monkeypatch.setitem(app.config, "WEBHOOK_RETRY_SCHEDULE", (60, 60))
+    d1a = world.parties["D1a"]
+    smtp.refuse[d1a.email] = "450 4.2.0 Mailbox busy"
+    ids = queue_mail(app, world, d1a.user_id, 3)
+
+    assert Worker(app).run_once() == 3
+
+    found = [d for d in mail_deliveries(app) if d.id in ids]
+    assert {(d.status, d.attempts, d.last_status_code) for d in found} == {("pending", 1, 450)}
+    assert len({d.next_attempt_at for d in found}) == 1
+    assert found[0].next_attempt_at > utcnow() + timedelta(seconds=50)

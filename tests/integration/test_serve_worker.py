@@ -120,3 +120,20 @@ def test_serve_no_worker_runs_none(database_url, tmp_path):
         assert len(_children(process.pid)) == 3
     finally:
         _stop(process)
+
+
+def test_a_worker_process_lowers_its_priority():
+    """`lower_priority` (what `supplychain worker` calls at start) renices the process to
+    WORKER_NICE; 0 leaves it alone."""
+    script = (
+        "import os, types\n"
+        "from supplychain.worker import lower_priority\n"
+        "before = os.nice(0)\n"
+        "lower_priority(types.SimpleNamespace(config={'WORKER_NICE': before + %d}))\n"
+        "print(os.nice(0) - before)\n"
+    )
+    for wanted in (7, 0):
+        out = subprocess.run(
+            [sys.executable, "-c", script % wanted], capture_output=True, text=True, check=True
+        ).stdout
+        assert int(out) == wanted

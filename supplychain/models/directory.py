@@ -228,4 +228,7 @@ class VisibilityRule(Base):
     chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
     viewers: Mapped[dict[str, Any]]
     visible: Mapped[dict[str, Any]]
+    # What a WeCom add_rule said of the owner's side, kept to be echoed: `{"departmentids": [1],
+    # "userids": ["12"]}`. Partners see every owner contact anyway (visible names the owner org).
+    owner_range: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -136,16 +136,28 @@ class MemberCorpRange(WeComRequest):
 
 
 class OwnerCorpRange(WeComRequest):
-    departmentids = fields.List(fields.Integer(), validate=validate.Length(max=1000))
-    userids = fields.List(_text(), validate=validate.Length(max=1000))
+    departmentids = fields.List(
+        fields.Integer(),
+        validate=validate.Length(max=1000),
+        metadata={
+            "description": "Only 1, WeCom's root department: the whole owner org (it has no "
+            "other departments here)."
+        },
+    )
+    userids = fields.List(
+        _text(),
+        validate=validate.Length(max=1000),
+        metadata={"description": "User ids of the owner org's contacts in the chain."},
+    )
 
 
 class RuleInfo(WeComRequest):
     owner_corp_range = fields.Nested(
         OwnerCorpRange,
         metadata={
-            "description": "Always empty: every member sees the owner's people already "
-            "(a non-empty range is refused)."
+            "description": "The owner's people the members may see and contact (departmentids "
+            "or userids, as WeCom's). Checked and kept as given, for get_rule_info; it narrows "
+            "nothing: every member sees all of the owner's contacts already."
         },
     )
     member_corp_range = fields.Nested(
@@ -155,8 +167,10 @@ class RuleInfo(WeComRequest):
     )
     visible_corp_range = fields.Nested(
         MemberCorpRange,
-        required=True,
-        metadata={"description": "Extension: the members they may see (the rule's visible)."},
+        metadata={
+            "description": "Extension, not WeCom's: other members they may see (groupids, "
+            "corpids). A rule names owner_corp_range, or this, or both."
+        },
     )
 
 

@@ -84,25 +84,29 @@ def _resolve_selector(
 
 
 def create_rule(
-    session: Session, access: ChainAccess, viewers: dict[str, list], visible: dict[str, list]
+    session: Session,
+    access: ChainAccess,
+    viewers: dict[str, list],
+    visible: dict[str, list],
+    *,
+    owner_range: dict[str, list] | None = None,
 ) -> VisibilityRule:
-    """Let members matched by `viewers` see members and contacts matched by `visible`."""
+    """Let members matched by `viewers` see members and contacts matched by `visible`;
+    `owner_range` is what a WeCom add_rule said of the owner's side, kept to be echoed."""
     access.require_owner_admin()
     rule = VisibilityRule(
         chain_id=access.chain_id,
         viewers=_resolve_selector(session, access.chain_id, viewers, "viewers"),
         visible=_resolve_selector(session, access.chain_id, visible, "visible"),
+        owner_range=owner_range,
     )
     session.add(rule)
     session.flush()
+    data: dict[str, Any] = {"viewers": _jsonable(rule.viewers), "visible": _jsonable(rule.visible)}
+    if owner_range is not None:
+        data["owner_range"] = owner_range
     record_event(
-        session,
-        access.actor,
-        "rule.create",
-        "rule",
-        rule.id,
-        chain_id=access.chain_id,
-        data={"viewers": _jsonable(rule.viewers), "visible": _jsonable(rule.visible)},
+        session, access.actor, "rule.create", "rule", rule.id, chain_id=access.chain_id, data=data
     )
     return rule
 

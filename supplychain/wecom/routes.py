@@ -334,13 +334,6 @@ def rule_list_ids(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
     return _ok(rule_ids=[rule.id for rule in rules])
 
 
-def _range(access: Any, selector: dict[str, list]) -> dict[str, list]:
-    return {
-        "groupids": wecom.group_numbers(db.session, access, selector.get("groups", [])),
-        "corpids": [str(org_id) for org_id in selector.get("orgs", [])],
-    }
-
-
 @blp.route("/corpgroup/rule/get_rule_info", methods=["POST"])
 @transaction(Transaction.READS)
 @blp.arguments(s.AccessTokenQuery, location="query")
@@ -348,16 +341,12 @@ def _range(access: Any, selector: dict[str, list]) -> dict[str, list]:
 @blp.response(200, s.RuleInfoReply)
 @blp.doc(**NO_BEARER)
 def rule_get_rule_info(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """One visibility rule: member_corp_range sees visible_corp_range."""
+    """One visibility rule in WeCom's shape: owner_corp_range as add_rule was given it,
+    member_corp_range the members it lets see, and the extension visible_corp_range the other
+    members they see by it."""
     access = _owned(body["chain_id"])
     rule = visibility.get_rule(db.session, access, body["rule_id"])
-    return _ok(
-        rule_info={
-            "owner_corp_range": {"departmentids": [], "userids": []},
-            "member_corp_range": _range(access, rule.viewers),
-            "visible_corp_range": _range(access, rule.visible),
-        }
-    )
+    return _ok(rule_info=wecom.rule_info(db.session, access, rule))
 
 
 def _selector(access: Any, corp_range: dict[str, Any], name: str) -> dict[str, list]:
@@ -378,21 +367,22 @@ def _selector(access: Any, corp_range: dict[str, Any], name: str) -> dict[str, l
 @blp.response(200, s.AddRuleReply)
 @blp.doc(**NO_BEARER)
 def rule_add_rule(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """A visibility rule: the corps of member_corp_range see those of visible_corp_range."""
+    """A rule as WeCom's: the corps of member_corp_range may see (and contact) the owner's
+    people of owner_corp_range, and, by the extension visible_corp_range, those member corps.
+    Partners see every owner contact already: the owner's side is checked and kept (get_rule_info
+    answers with it) and the rule shows them the owner org, nothing narrower."""
     access = _owned(body["chain_id"])
     info = body["rule_info"]
-    owner_range = info.get("owner_corp_range") or {}
-    if owner_range.get("departmentids") or owner_range.get("userids"):
-        raise WeComError(
-            BAD_PARAMETER,
-            "invalid parameter: rule_info.owner_corp_range must be empty (every member sees "
-            "the owner's people already)",
-        )
-    rule = visibility.create_rule(
+    owner = info.get("owner_corp_range") or {}
+    visible = info.get("visible_corp_range")
+    rule = wecom.add_rule(
         db.session,
         access,
         _selector(access, info["member_corp_range"], "member_corp_range"),
-        _selector(access, info["visible_corp_range"], "visible_corp_range"),
+        _selector(access, visible, "visible_corp_range") if visible is not None else None,
+        wecom.owner_range(
+            db.session, access, owner.get("departmentids", []), owner.get("userids", [])
+        ),
     )
     return _ok(rule_id=rule.id)
 

@@ -330,6 +330,169 @@ def test_rules_map_onto_visibility_rules(world: World, wecom: WeCom):
     assert _count(VisibilityRule) == 0
 
 
+def _rules(world: World) -> list[dict[str, Any]]:
+    response = world.api.get(world.path("/rules"), token=world.owner.token)
+    assert response.status_code == 200, response.text
+    return [{"viewers": r["viewers"], "visible": r["visible"]} for r in response.json()["items"]]
+
+
+def _seen_orgs(world: World, party: str) -> set[str]:
+    response = world.api.get(world.path("/members"), token=world.parties[party].token)
+    assert response.status_code == 200, response.text
+    return {m["org_id"] for m in response.json()["items"]}
+
+
+def test_a_wecom_rule_shows_the_owner_people_and_reads_back_as_given(world: World, wecom: WeCom):
+    """add_rule in WeCom's own shape (owner_corp_range, member_corp_range, nothing else): the
+    members named see the owner org, which partners see anyway, and get_rule_info echoes it."""
+    groups = wecom.post("corpgroup/corp/get_chain_group", {"chain_id": world.chain_id})["groups"]
+    dealers = {g["group_name"]: g["groupid"] for g in groups}["Dealers"]
+    owner, s1 = world.owner, world.parties["S1"]
+    before = _seen_orgs(world, "D1b")
+    assert before == {owner.org_id, world.parties["D1b"].org_id}
+    rule_info = {
+        "owner_corp_range": {"departmentids": [1], "userids": [owner.user_id, owner.user_id]},
+        "member_corp_range": {"groupids": [dealers], "corpids": [s1.org_id]},
+    }
+    added = wecom.post(
+        "corpgroup/rule/add_rule", {"chain_id": world.chain_id, "rule_info": rule_info}
+    )
+    assert added["errcode"] == 0, added
+    rule_id = added["rule_id"]
+
+    # Our own API: the dealers and S1 see the owner org, nothing more.
+    assert _rules(world) == [
+        {
+            "viewers": {"groups": ["Dealers"], "orgs": [s1.org_id]},
+            "visible": {"groups": [], "orgs": [owner.org_id]},
+        }
+    ]
+    assert _seen_orgs(world, "D1b") == before
+    assert _seen_orgs(world, "S1") == {owner.org_id, s1.org_id}
+    seen = world.api.get(world.path("/contacts"), token=world.parties["D1b"].token).json()
+    assert owner.email in {c["email"] for c in seen["items"]}
+
+    ids = wecom.post("corpgroup/rule/list_ids", {"chain_id": world.chain_id})
+    assert ids == {"errcode": 0, "errmsg": "ok", "rule_ids": [rule_id]}
+    info = wecom.post(
+        "corpgroup/rule/get_rule_info", {"chain_id": world.chain_id, "rule_id": rule_id}
+    )
+    assert info == {
+        "errcode": 0,
+        "errmsg": "ok",
+        "rule_info": {
+            "owner_corp_range": {"departmentids": [1], "userids": [owner.user_id]},
+            "member_corp_range": {"groupids": [dealers], "corpids": [s1.org_id]},
+            "visible_corp_range": {"groupids": [], "corpids": []},
+        },
+    }
+
+    deleted = wecom.post(
+        "corpgroup/rule/delete_rule", {"chain_id": world.chain_id, "rule_id": rule_id}
+    )
+    assert deleted == {"errcode": 0, "errmsg": "ok"}
+    assert _rules(world) == []
+    assert wecom.post("corpgroup/rule/list_ids", {"chain_id": world.chain_id})["rule_ids"] == []
+
+
+def test_a_wecom_rule_with_the_extension_shows_both(world: World, wecom: WeCom):
+    """owner_corp_range and the extension visible_corp_range together: the dealer sees the
+    owner org and S1; get_rule_info keeps the two sides apart."""
+    owner, s1, d1b = world.owner, world.parties["S1"], world.parties["D1b"]
+    added = wecom.post(
+        "corpgroup/rule/add_rule",
+        {
+            "chain_id": world.chain_id,
+            "rule_info": {
+                "owner_corp_range": {"userids": [owner.user_id]},
+                "member_corp_range": {"corpids": [d1b.org_id]},
+                "visible_corp_range": {"corpids": [s1.org_id]},
+            },
+        },
+    )
+    assert added["errcode"] == 0, added
+    assert _rules(world) == [
+        {
+            "viewers": {"groups": [], "orgs": [d1b.org_id]},
+            "visible": {"groups": [], "orgs": sorted([owner.org_id, s1.org_id], key=int)},
+        }
+    ]
+    assert _seen_orgs(world, "D1b") == {owner.org_id, d1b.org_id, s1.org_id}
+    assert _seen_orgs(world, "D1a") == {owner.org_id, world.parties["D1a"].org_id}
+    info = wecom.post(
+        "corpgroup/rule/get_rule_info", {"chain_id": world.chain_id, "rule_id": added["rule_id"]}
+    )
+    assert info["rule_info"] == {
+        "owner_corp_range": {"departmentids": [], "userids": [owner.user_id]},
+        "member_corp_range": {"groupids": [], "corpids": [d1b.org_id]},
+        "visible_corp_range": {"groupids": [], "corpids": [s1.org_id]},
+    }
+
+
+def test_a_rule_made_by_our_api_reads_with_an_empty_owner_side(world: World, wecom: WeCom):
+    s1, d1b = world.parties["S1"], world.parties["D1b"]
+    made = world.api.post(
+        world.path("/rules"),
+        {"viewers": {"orgs": [d1b.org_id]}, "visible": {"orgs": [world.owner.org_id, s1.org_id]}},
+        token=world.owner.token,
+    )
+    assert made.status_code == 201, made.text
+    info = wecom.post(
+        "corpgroup/rule/get_rule_info", {"chain_id": world.chain_id, "rule_id": made.json()["id"]}
+    )
+    # Nothing was said of the owner's people: nothing is invented; the owner org it names is
+    # one of the members it shows.
+    assert info["rule_info"] == {
+        "owner_corp_range": {"departmentids": [], "userids": []},
+        "member_corp_range": {"groupids": [], "corpids": [d1b.org_id]},
+        "visible_corp_range": {
+            "groupids": [],
+            "corpids": sorted([world.owner.org_id, s1.org_id], key=int),
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("owner_range", "member_range", "named"),
+    [
+        ({"departmentids": [123]}, None, "owner_corp_range.departmentids"),
+        ({"departmentids": ["x"]}, None, "owner_corp_range.departmentids"),
+        ({"userids": ["zhangsan"]}, None, "owner_corp_range.userids"),
+        ({"userids": ["S1"]}, None, "owner_corp_range.userids"),  # a partner's person
+        ({"userids": "owner"}, None, "owner_corp_range.userids"),
+        ({}, None, "owner_corp_range"),
+        ({"departmentids": [], "userids": []}, None, "owner_corp_range"),
+        ({"departmentids": [1]}, {}, "member_corp_range"),
+        ({"departmentids": [1]}, {"corpids": ["999999"]}, "member_corp_range.corpids"),
+        ({"departmentids": [1]}, {"corpids": ["abc"]}, "member_corp_range.corpids"),
+        ({"departmentids": [1]}, {"groupids": [999]}, "member_corp_range.groupids"),
+    ],
+)
+def test_a_bad_wecom_rule_is_refused_by_field(
+    world: World, wecom: WeCom, owner_range: dict, member_range: dict | None, named: str
+):
+    people = {"S1": world.parties["S1"].user_id, "owner": world.owner.user_id}
+    if isinstance(owner_range.get("userids"), list):
+        owner_range = {"userids": [people.get(u, u) for u in owner_range["userids"]]}
+    elif owner_range.get("userids") == "owner":
+        owner_range = {"userids": world.owner.user_id}  # not a list
+    body = {
+        "chain_id": world.chain_id,
+        "rule_info": {
+            "owner_corp_range": owner_range,
+            "member_corp_range": (
+                member_range
+                if member_range is not None
+                else {"corpids": [world.parties["S1"].org_id]}
+            ),
+        },
+    }
+    refused = wecom.post("corpgroup/rule/add_rule", body)
+    assert refused["errcode"] == 40058, refused
+    assert f"rule_info.{named}" in refused["errmsg"]
+    assert _count(VisibilityRule) == 0
+
+
 def _import(wecom: WeCom, world: World, contact_list: list) -> dict:
     started = wecom.post(
         "corpgroup/import_chain_contact", {"chain_id": world.chain_id, "contact_list": contact_list}

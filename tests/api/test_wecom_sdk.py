@@ -123,3 +123,62 @@ def test_wechatpy_sees_errcodes(live_world: World, server: str):
     assert raw.status_code == 200 and raw.json()["errcode"] == 47001
     missing = httpx.get(server + "/cgi-bin/corpgroup/corp/get_chain_list", timeout=30)
     assert missing.status_code == 200 and missing.json()["errcode"] == 40014
+
+
+def test_wechatpy_adds_reads_and_deletes_a_rule_in_wecoms_shape(live_world: World, server: str):
+    """The rule calls as a WeCom integration makes them (owner_corp_range and member_corp_range,
+    no extension), checked through our own API: the rule lets the dealers see the owner org,
+    which partners see anyway, and is gone after delete_rule."""
+    world = live_world
+    owner = world.owner
+    client = ServerWeChatClient(server, owner.org_id, _api_token(world))
+    groups = client.post("corpgroup/corp/get_chain_group", data={"chain_id": world.chain_id})
+    dealers = {g["group_name"]: g["groupid"] for g in groups["groups"]}["Dealers"]
+    rule_info = {
+        "owner_corp_range": {"departmentids": [1], "userids": [owner.user_id]},
+        "member_corp_range": {"groupids": [dealers], "corpids": [world.parties["S1"].org_id]},
+    }
+    added = client.post(
+        "corpgroup/rule/add_rule", data={"chain_id": world.chain_id, "rule_info": rule_info}
+    )
+    rule_id = added["rule_id"]
+    listed = client.post("corpgroup/rule/list_ids", data={"chain_id": world.chain_id})
+    assert listed["rule_ids"] == [rule_id]
+    info = client.post(
+        "corpgroup/rule/get_rule_info", data={"chain_id": world.chain_id, "rule_id": rule_id}
+    )
+    assert info["rule_info"]["owner_corp_range"] == rule_info["owner_corp_range"]
+    assert info["rule_info"]["member_corp_range"] == rule_info["member_corp_range"]
+
+    rules = world.api.get(world.path("/rules"), token=owner.token).json()["items"]
+    assert [(r["id"], r["viewers"], r["visible"]) for r in rules] == [
+        (
+            str(rule_id),
+            {"groups": ["Dealers"], "orgs": [world.parties["S1"].org_id]},
+            {"groups": [], "orgs": [owner.org_id]},
+        )
+    ]
+    seen = world.api.get(world.path("/members"), token=world.parties["D2"].token).json()
+    assert {m["org_id"] for m in seen["items"]} == {owner.org_id, world.parties["D2"].org_id}
+
+    # A WeCom userid that is no contact of the owner here: refused, nothing added.
+    with pytest.raises(WeChatClientException) as stranger:
+        client.post(
+            "corpgroup/rule/add_rule",
+            data={
+                "chain_id": world.chain_id,
+                "rule_info": dict(rule_info, owner_corp_range={"userids": ["zhangsan"]}),
+            },
+        )
+    assert stranger.value.errcode == 40058
+    assert "owner_corp_range.userids" in stranger.value.errmsg
+
+    assert client.post(
+        "corpgroup/rule/delete_rule", data={"chain_id": world.chain_id, "rule_id": rule_id}
+    ) == {"errcode": 0, "errmsg": "ok"}
+    assert world.api.get(world.path("/rules"), token=owner.token).json()["items"] == []
+    with pytest.raises(WeChatClientException) as gone:
+        client.post(
+            "corpgroup/rule/get_rule_info", data={"chain_id": world.chain_id, "rule_id": rule_id}
+        )
+    assert gone.value.errcode == 60011

@@ -12,6 +12,10 @@ chain (`RETIMED`: order and notice times, order history, audit events) are moved
 time in the story, and a due time already past when its document is dated is set after the
 service accepted the document without it (the services refuse due times in the past). Nothing
 else is changed behind the services' back.
+
+Last month's statements are answered (`answer_statements`) after the reconciliation run made
+them ready, so those answers keep the time they are given: confirmations, disputes and the
+owner's resolutions go through the statement services, once per period.
 """
 
 from __future__ import annotations

@@ -103,7 +103,12 @@ def seed_demo(path: str | None) -> None:
     """Load the demo network and its activity from seeds/ (idempotent); print the demo logins."""
     from supplychain.errors import DomainError
     from supplychain.extensions import db as database
-    from supplychain.services.seeding import DEFAULT_SEED, load_demo, produce_demo_runs
+    from supplychain.services.seeding import (
+        DEFAULT_SEED,
+        answer_demo_statements,
+        load_demo,
+        produce_demo_runs,
+    )
 
     app = _app()
     with app.app_context():
@@ -120,6 +125,14 @@ def seed_demo(path: str | None) -> None:
             if run.status == "failed":
                 click.echo(f"demo reconciliation {run.tier} {run.period}: {run.error}", err=True)
                 sys.exit(2)
+        # The partners' answers to the statements the run made ready (given once).
+        try:
+            answer_demo_statements(database.session, path or DEFAULT_SEED)
+            database.session.commit()
+        except DomainError as exc:
+            database.session.rollback()
+            click.echo(json.dumps({"error": exc.message, "errors": exc.errors}), err=True)
+            sys.exit(1)
     click.echo("Demo logins:")
     for login in logins:
         click.echo(f"  {login['role']:<28} {login['email']:<36} password: {login['password']}")

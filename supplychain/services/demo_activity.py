@@ -12,6 +12,10 @@ chain (`RETIMED`: order and notice times, order history, audit events) are moved
 time in the story, and a due time already past when its document is dated is set after the
 service accepted the document without it (the services refuse due times in the past). Nothing
 else is changed behind the services' back.
+
+Last month's statements are answered (`answer_statements`) after the reconciliation run made
+them ready, so those answers keep the time they are given: confirmations, disputes and the
+owner's resolutions go through the statement services, once per period.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Select, select, update
+from sqlalchemy import Engine, Select, exists, select, update
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess, chain_access
@@ -32,6 +36,7 @@ from supplychain.errors import Invalid
 from supplychain.models import (
     AuditEvent,
     Chain,
+    Dispute,
     Member,
     Notice,
     NoticeRecipient,
@@ -39,11 +44,14 @@ from supplychain.models import (
     Order,
     OrderEvent,
     ReconciliationRun,
+    Statement,
 )
 from supplychain.models.base import utcnow
 from supplychain.periods import previous_period
 from supplychain.services import notices, orders, shipments
 from supplychain.services.accounts import find_user_by_email
+from supplychain.services.reconciliation import confirmations
+from supplychain.services.reconciliation.confirmations import DisputedLine
 from supplychain.services.reconciliation.runs import execute_run
 
 # The timestamps services write with the current time, per table, and how a row is known to
@@ -360,3 +368,81 @@ def produce_runs(
         execute_run(engine, reports_dir, chain_id, tier, period, trigger="cli")[0]
         for tier, period in wanted
     ]
+
+
+# --- statements: last month's answers -----------------------------------------------------------
+
+
+def statements_answered(session: Session, chain_id: int, period: str) -> bool:
+    """Whether a partner answered the period's statements already (a confirmation or a dispute):
+    the demo's answers are given once."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Statement.chain_id == chain_id,
+                    Statement.period == period,
+                    Statement.state != "open",
+                )
+                | exists().where(Dispute.chain_id == chain_id, Dispute.period == period)
+            )
+        )
+    )
+
+
+def answer_statements(session: Session, chain: Chain, activity: dict[str, Any]) -> int:
+    """Last month's statements answered as the activity tells (confirmed, or lines disputed
+    and then resolved by the owner), unless the period has answers already; returns the
+    answers given. Not back-dated: the statements were made ready by the run, after the load.
+    Only flushes."""
+    specs = activity.get("statements", [])
+    story = Story(session, chain)
+    period = previous_period("monthly", story.now.astimezone(story.tz)).label
+    if not specs or statements_answered(session, chain.id, period):
+        return 0
+    for spec in specs:
+        access = story.access(spec["by"])
+        if access.actor.org_id != story.org(spec["org"]):
+            raise Invalid(f"{spec['by']} does not answer for {spec['org']}.", {"by": [spec["by"]]})
+        view = confirmations.statement_view(session, access, period, None)
+        if spec["do"] == "confirm":
+            confirmations.confirm_statement(session, access, period, view["version"])
+        elif spec["do"] == "dispute":
+            dispute = confirmations.open_dispute(
+                session,
+                access,
+                period,
+                view["version"],
+                [_disputed_line(view["lines"], line) for line in spec["lines"]],
+                spec.get("note"),
+            )
+            for step in spec.get("then", []):
+                if step["do"] != "resolve":
+                    raise Invalid(f"Unknown dispute step: {step['do']}.", {"do": [step["do"]]})
+                confirmations.resolve_dispute(
+                    session, story.access(step["by"]), dispute.id, step["resolution"], step["note"]
+                )
+        else:
+            raise Invalid(f"Unknown statement step: {spec['do']}.", {"do": [spec["do"]]})
+    session.flush()
+    return len(specs)
+
+
+def _disputed_line(lines: list[dict[str, Any]], spec: dict[str, Any]) -> DisputedLine:
+    """A disputed line named by the activity's order (its N-th, numbered `...-DNNN`)."""
+    suffix = f"-D{int(spec['order']):03d}"
+    number = next(
+        (line["order_number"] for line in lines if line["order_number"].endswith(suffix)), None
+    )
+    if number is None:
+        raise Invalid(
+            f"Order {spec['order']} of the activity is not in the statement.",
+            {"order": [str(spec["order"])]},
+        )
+    return DisputedLine(
+        order_number=number,
+        line_no=int(spec["line_no"]),
+        field=spec["field"],
+        note=spec["note"],
+        expected=spec.get("expected"),
+    )

@@ -76,6 +76,18 @@ def produce_demo_runs(
     return demo_activity.produce_runs(engine, reports_dir, chain_id, wanted)
 
 
+def answer_demo_statements(session: Session, path: str | Path = DEFAULT_SEED) -> int:
+    """The seed's answers to last month's statements (confirmed, disputed, resolved), given once;
+    call after `produce_demo_runs` (the run made the statements ready). Returns the answers
+    given (0 when given before). Only flushes."""
+    seed = read_seed(path)
+    admin = find_user_by_email(session, seed["owner"]["admin"]["email"])
+    chain = None if admin is None else _find_chain(session, admin.org_id, seed["chain"]["name"])
+    if chain is None:
+        return 0
+    return demo_activity.answer_statements(session, chain, seed.get("activity", {}))
+
+
 def _bootstrap_owner(session: Session, owner: dict[str, Any], password: str) -> User:
     spec = owner["admin"]
     issued = bootstrap_admin(

@@ -1,9 +1,11 @@
-"""The living demo: notices and orders in every state, dated relative to today, and last month's
-reconciliation workbook, so the first screens a newcomer sees have something to click."""
+"""The living demo: notices and orders in every state, dated relative to today, last month's
+reconciliation workbook and the partners' answers to its statements (confirmed, disputed, a
+dispute rejected), so the first screens a newcomer sees have something to click."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,6 +19,9 @@ from supplychain.extensions import db
 from supplychain.models import (
     Base,
     Chain,
+    Dispute,
+    DisputeLine,
+    Event,
     Notice,
     NoticeRecipient,
     NoticeResponse,
@@ -24,27 +29,40 @@ from supplychain.models import (
     OrderEvent,
     OrderLine,
     ReconciliationRun,
+    Statement,
 )
 from supplychain.models.base import utcnow
 from supplychain.models.orders import ORDER_STATUSES
 from supplychain.periods import previous_period
-from supplychain.services import worklist
+from supplychain.services import scorecards, worklist
 from supplychain.services.accounts import find_user_by_email
-from supplychain.services.seeding import DEFAULT_SEED, load_demo, produce_demo_runs
+from supplychain.services.reconciliation import board, confirmations
+from supplychain.services.seeding import (
+    DEFAULT_SEED,
+    answer_demo_statements,
+    load_demo,
+    produce_demo_runs,
+)
 
 # The demo's reconciliation run is produced in sessions of its own: these tests commit.
 pytestmark = pytest.mark.committed
 
+OWNER = "zhang.wei@huaxia-motor.example"
 DEALER = "wang.fang@bj-huaxia-auto.example"
+TIANJIN = "li.na@tj-binhai-motor.example"
 SUPPLIER = "chen.jie@nbcastings.example"
 
 
 def load(app) -> list[ReconciliationRun]:
-    """What `supplychain seed-demo` does: load and commit, then make the demo's runs."""
+    """What `supplychain seed-demo` does: load and commit, make the demo's runs, then answer
+    the statements they made ready and commit."""
     with app.app_context():
         load_demo(db.session, DEFAULT_SEED)
         db.session.commit()
-        return produce_demo_runs(db.engine, app.config["REPORTS_DIR"], DEFAULT_SEED)
+        runs = produce_demo_runs(db.engine, app.config["REPORTS_DIR"], DEFAULT_SEED)
+        answer_demo_statements(db.session, DEFAULT_SEED)
+        db.session.commit()
+        return runs
 
 
 def access_of(email: str):
@@ -170,6 +188,72 @@ def test_last_months_workbook_has_discrepancies_and_a_second_load_changes_nothin
         assert flag in flags, flag
 
     before = snapshot(app)
+    # The statements' answers are in what a second load must leave alone.
+    for table in (Statement, Dispute, DisputeLine, Event):
+        assert before[table.__tablename__], table.__tablename__
     [again] = load(app)
     assert (again.id, again.revision, again.status) == (run.id, 1, "succeeded")
     assert snapshot(app) == before
+
+
+def test_last_months_statements_are_answered_and_the_partners_measured(app):
+    load(app)
+    with app.app_context():
+        owner, dealer, tianjin = access_of(OWNER), access_of(DEALER), access_of(TIANJIN)
+        chain = owner.chain
+        period = previous_period("monthly", utcnow().astimezone(ZoneInfo(chain.timezone))).label
+
+        # The owner's board: one D1 dealer confirmed, the Beijing dealer disputed, the rest open.
+        page = board.statement_board(db.session, owner, period, tier="D1")
+        assert page.extra["counts"] == {"open": 8, "confirmed": 1, "disputed": 1, "changed": 0}
+        rows = {row["code"]: row for row in page.items}
+        assert rows["DLR-003"]["status"] == "confirmed" and rows["DLR-003"]["confirmed_at"]
+        assert (rows["DLR-001"]["status"], rows["DLR-001"]["open_disputes"]) == ("disputed", 1)
+        assert all(row["ready_at"] for row in page.items), "the run made every statement ready"
+        [queued] = confirmations.open_disputes(db.session, owner, period)
+        assert queued.org_id == dealer.actor.org_id
+        [line] = queued.lines
+        assert (line.field, line.expected, line.line_no) == ("shipped", "200", 2)
+        assert "DN-0301" in line.note
+
+        # The dealer's statement reads disputed, on a line really shipped short.
+        mine = confirmations.statement_view(db.session, dealer, period, None)
+        assert mine["status"] == "disputed"
+        [disputed] = [
+            x
+            for x in mine["lines"]
+            if (x["order_number"], x["line_no"]) == (line.order_number, line.line_no)
+        ]
+        assert (disputed["confirmed_qty"], disputed["shipped_qty"]) == (
+            Decimal("200"),
+            Decimal("180"),
+        )
+        assert "SHIP" in disputed["flags"]
+
+        # Tianjin's history: a price dispute the owner rejected with a note; open again.
+        theirs = confirmations.statement_view(db.session, tianjin, period, None)
+        [rejected] = theirs["disputes"]
+        assert (theirs["status"], rejected["status"]) == ("open", "rejected")
+        assert rejected["resolution_note"] and rejected["lines"][0]["field"] == "price"
+
+        # Every answer was published to the partner and the owner.
+        published = set(db.session.scalars(select(Event.type).where(Event.chain_id == chain.id)))
+        assert {
+            "statement.ready",
+            "statement.confirmed",
+            "statement.disputed",
+            "dispute.resolved",
+        } <= published
+
+        # Last month's scorecards hold real figures for the D1 dealers.
+        _, cards = scorecards.scorecards(db.session, owner, period, tier="D1")
+        beijing = next(card for card in cards if card.org_id == dealer.actor.org_id)
+        # (Exact figures depend on the calendar: early in a month, the last days' orders and
+        # notices fall in last month too.)
+        assert beijing.orders >= 1 and beijing.ack_rate and beijing.median_ack_hours
+        # 180 of 200 oil filters shipped and received: the fill rate is below 1.
+        assert beijing.fill_rate is not None and 0 < beijing.fill_rate < 1
+        assert beijing.on_time_rate is not None and beijing.discrepancy_lines >= 1
+        assert beijing.notice_ack_rate and beijing.notice_response_rate is not None
+        measured = [c for c in cards if c.ack_rate is not None and c.fill_rate is not None]
+        assert len(measured) >= 3

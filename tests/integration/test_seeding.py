@@ -175,6 +175,14 @@ def test_cli_seed_demo_twice(tmp_path: Path):
         with closing(sqlite3.connect(database)) as conn:
             return conn.execute("SELECT count(*) FROM orgs").fetchone()[0]
 
+    def answers() -> list[tuple]:
+        with closing(sqlite3.connect(database)) as conn:
+            return conn.execute(
+                "SELECT s.state, d.status, d.resolved_at FROM statements s"
+                " LEFT JOIN statement_disputes d ON d.statement_id = s.id"
+                " WHERE s.state != 'open' OR d.id IS NOT NULL ORDER BY s.id, d.id"
+            ).fetchall()
+
     run("db", "upgrade")
     first = run("seed-demo")
     for login in SEED["logins"]:
@@ -185,8 +193,16 @@ def test_cli_seed_demo_twice(tmp_path: Path):
     # Last month's D1 workbook is made once, after the load committed.
     [workbook] = (tmp_path / "reports").rglob("*.xlsx")
     made = workbook.stat().st_mtime_ns
+    # The partners' answers to last month's statements, given once.
+    answered = answers()
+    assert sorted(row[:2] for row in answered) == [
+        ("confirmed", None),
+        ("disputed", "open"),
+        ("open", "rejected"),
+    ]
     second = run("seed-demo")
     assert second == first
     assert orgs() == count
+    assert answers() == answered
     assert list((tmp_path / "reports").rglob("*.xlsx")) == [workbook]
     assert workbook.stat().st_mtime_ns == made

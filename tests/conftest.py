@@ -30,9 +30,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -48,6 +50,7 @@ from supplychain.config import TestConfig
 from supplychain.extensions import db
 from supplychain.migrate import upgrade_database
 from supplychain.models import Base
+from supplychain.periods import monthly_period
 from supplychain.services import accounts, chains, links, members
 from supplychain.services.chains import GRAPHS
 from supplychain.services.reconciliation.background import drain_background
@@ -399,6 +402,15 @@ class World:
 
 
 CHAIN_NAME = "Acme dealers"
+# The test chain's zone: its days and periods are Shanghai's, a day ahead of UTC's from 16:00 UTC.
+CHAIN_TIMEZONE = "Asia/Shanghai"
+
+
+def this_period() -> str:
+    """The test chain's current month, as its orders and notices made now are dated."""
+    return monthly_period(datetime.now(ZoneInfo(CHAIN_TIMEZONE)).date()).label
+
+
 STAFF = ("Sam Staff", "staff@acme.example")
 # key, org name, kind, custom id, group path, contact email (each contact an admin of its org)
 PARTNERS = [
@@ -464,7 +476,7 @@ def build_world(app, api: Api) -> World:
             PASSWORD,
         )  # fmt: skip
         actor = Actor(user=boot.user, token_id=boot.token.id)
-        chain = chains.create_chain(session, actor, CHAIN_NAME, "CNY", "Asia/Shanghai")
+        chain = chains.create_chain(session, actor, CHAIN_NAME, "CNY", CHAIN_TIMEZONE)
         access = chain_access(session, actor, chain.id)
         owner_org = boot.user.org_id
 

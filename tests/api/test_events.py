@@ -14,11 +14,10 @@ from supplychain.models.events import (
     EventRecipient,
     WebhookEndpoint,
 )
-from supplychain.periods import monthly_period
 from supplychain.services.events import next_digest_at, publish_ping
-from tests.conftest import add_member
+from tests.conftest import add_member, this_period
 
-PERIOD = monthly_period(datetime.now(UTC).astimezone().date()).label
+PERIOD = this_period()
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from sqlalchemy import update
 
 from supplychain.extensions import db
 from supplychain.models import Order, ReconciliationRun
-from supplychain.periods import monthly_period
+from tests.conftest import this_period
 
-PERIOD = monthly_period(datetime.now(UTC).astimezone().date()).label
+PERIOD = this_period()
 # A run commits step by step in sessions of its own (even to refuse a request), which must see
 # what the test made: these tests commit for real.
 pytestmark = pytest.mark.committed

@@ -4,14 +4,11 @@ the owner's board, isolation between partners, events, audit and bad input."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from supplychain.periods import monthly_period
-from tests.conftest import add_member
+from tests.conftest import add_member, this_period
 
-PERIOD = monthly_period(datetime.now(UTC).astimezone().date()).label
+PERIOD = this_period()
 JSON = {"Accept": "application/json"}
 
 

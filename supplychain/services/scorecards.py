@@ -339,12 +339,14 @@ def _order_rows(
     # Orders not answered yet have no wait: numbered after the others (NULLS LAST) and not
     # counted in n, so they are never a middle one (and the wait is computed once per order,
     # not again for a filter).
-    by_org = {"partition_by": waits.c.org_id}
+    # Both windows numbered in the same order (the count over the whole partition), so that
+    # the waits are sorted once, not once per window (SQLite sorts for each window spec).
+    in_order = {"partition_by": waits.c.org_id, "order_by": waits.c.wait.asc().nulls_last()}
     numbered = select(
         waits.c.org_id,
         waits.c.wait,
-        func.row_number().over(**by_org, order_by=waits.c.wait.asc().nulls_last()).label("rn"),
-        func.count(waits.c.wait).over(**by_org).label("n"),
+        func.row_number().over(**in_order).label("rn"),
+        func.count(waits.c.wait).over(**in_order, rows=(None, None)).label("n"),
     ).subquery("numbered")
     w = numbered.c
     medians = (

@@ -189,7 +189,9 @@ def discrepant_line(now: datetime) -> ColumnElement[bool]:
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    # An aggregate FILTER (PostgreSQL and SQLite >= 3.30) rather than a sum over a CASE: the
+    # condition is the only expression evaluated per row.
+    return func.count().filter(condition)
 
 
 def _ids(org_ids: Collection[int]) -> Any:
@@ -232,6 +234,9 @@ def _line_rows(
     o, line = Order, OrderLine
     due = func.coalesce(line.promised_date, line.requested_date)
     received = and_(line.received_qty > 0, due.is_not(None))
+    # Each figure an aggregate with FILTER (both databases have it) rather than a sum over a
+    # CASE per line: the lines pass 5-10% faster on SQLite, the same on PostgreSQL (`make bench
+    # scorecards`).
     confirmed = and_(o.status != "cancelled", line.confirmed_qty.is_not(None))
     # The lines are summed per group of orders with the same parties: per order on SQLite,
     # which streams the groups in order-id order without sorting; per (buyer, seller, issuer)
@@ -247,8 +252,8 @@ def _line_rows(
             func.count().label("lines"),
             _count_if(received).label("received_lines"),
             _count_if(and_(received, line.last_received_on <= due)).label("on_time_lines"),
-            func.sum(case((confirmed, line.confirmed_qty))).label("confirmed_qty"),
-            func.sum(case((confirmed, line.received_qty))).label("received_qty"),
+            func.sum(line.confirmed_qty).filter(confirmed).label("confirmed_qty"),
+            func.sum(line.received_qty).filter(confirmed).label("received_qty"),
             _count_if(discrepant_line(now)).label("discrepancy_lines"),
         )
         .join(line, line.order_id == o.id)
@@ -335,12 +340,14 @@ def _order_rows(
     # Orders not answered yet have no wait: numbered after the others (NULLS LAST) and not
     # counted in n, so they are never a middle one (and the wait is computed once per order,
     # not again for a filter).
-    by_org = {"partition_by": waits.c.org_id}
+    # Both windows numbered in the same order (the count over the whole partition), so that
+    # the waits are sorted once, not once per window (SQLite sorts for each window spec).
+    in_order = {"partition_by": waits.c.org_id, "order_by": waits.c.wait.asc().nulls_last()}
     numbered = select(
         waits.c.org_id,
         waits.c.wait,
-        func.row_number().over(**by_org, order_by=waits.c.wait.asc().nulls_last()).label("rn"),
-        func.count(waits.c.wait).over(**by_org).label("n"),
+        func.row_number().over(**in_order).label("rn"),
+        func.count(waits.c.wait).over(**in_order, rows=(None, None)).label("n"),
     ).subquery("numbered")
     w = numbered.c
     medians = (

@@ -315,7 +315,7 @@ def _robot_outcome(status: int, answer: bytes) -> Outcome:
         return Outcome(ok=False, status_code=status, error=f"HTTP {status}.")
     try:
         reply = json.loads(answer.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # a hostile answer nests deep
         return Outcome(ok=False, status_code=status, error="The robot's answer is not JSON.")
     if not isinstance(reply, dict) or reply.get("errcode") != 0:
         errcode = reply.get("errcode") if isinstance(reply, dict) else None

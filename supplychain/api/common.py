@@ -52,8 +52,9 @@ def _has_lone_surrogate(data: Any) -> bool:
 
 class JsonParser(FlaskParser):
     """webargs' parser, also refusing as malformed (400) JSON that parses but that nothing
-    could store: strings with lone surrogate escapes, and nesting deep enough to exhaust
-    Python's recursion limit (which would otherwise be a 500)."""
+    could store: strings with lone surrogate escapes, nesting deep enough to exhaust Python's
+    recursion limit, and integers longer than Python converts (4 300 digits): each would
+    otherwise be a 500."""
 
     # Read a body as JSON whatever its Content-Type says (WeCom does; wechatpy sends none).
     any_content_type = False
@@ -66,6 +67,10 @@ class JsonParser(FlaskParser):
                 data = super()._raw_load_json(req)
         except RecursionError:
             raise json.JSONDecodeError("Nested too deeply", "<body>", 0) from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # int() refusing a number of more than 4 300 digits
+            raise json.JSONDecodeError("Number too long", "<body>", 0) from None
         if _has_lone_surrogate(data):
             raise json.JSONDecodeError("Lone surrogate in a string", "<body>", 0)
         return data

@@ -112,6 +112,15 @@ def test_deeply_nested_json_is_malformed_json(api: Api, owner, idempotency_key: 
     assert r.json()["message"] == "Malformed JSON body."
 
 
+def test_a_number_longer_than_python_converts_is_malformed_json(api: Api, owner):
+    """json.loads raises a plain ValueError (not a JSONDecodeError) past 4 300 digits."""
+    raw = b'{"name": "Long", "currency": ' + b"1" * 5000 + b"}"
+    headers = {"Content-Type": "application/json"}
+    r = api.post("/chains", data=raw, headers=headers, token=owner.token)
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == "Malformed JSON body."
+
+
 def test_order_ack_due_beyond_utc_range_is_a_validation_error(api: Api, owner, dealer):
     body = {
         "counterparty_id": dealer,

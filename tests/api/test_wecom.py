@@ -254,14 +254,16 @@ def test_bad_tokens_and_foreign_chains(world: World, wecom: WeCom):
 
 
 def test_malformed_json_and_bad_fields_are_errcodes(world: World, wecom: WeCom):
-    for raw in (b"{not json", b"[1, 2", b'"\\ud800"'):
-        answer = wecom.post(
-            "corpgroup/corp/get_chain_group",
-            None,
-            data=raw,
-            headers={"Content-Type": "application/json"},
-        )
-        assert answer["errcode"] == 47001, answer
+    too_long = b'{"chain_id": "1", "groupid": ' + b"1" * 5000 + b"}"  # int() refuses it
+    for raw in (b"{not json", b"[1, 2", b'"\\ud800"', too_long):
+        for content_type in ("application/json", "text/plain"):
+            answer = wecom.post(
+                "corpgroup/corp/get_chain_group",
+                None,
+                data=raw,
+                headers={"Content-Type": content_type},
+            )
+            assert answer["errcode"] == 47001, answer
     missing = wecom.post("corpgroup/corp/get_chain_group", {})
     assert missing["errcode"] == 40058 and "chain_id" in missing["errmsg"]
     wrong = wecom.post("corpgroup/rule/get_rule_info", {"chain_id": world.chain_id, "rule_id": "x"})

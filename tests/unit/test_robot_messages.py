@@ -61,3 +61,12 @@ def test_statement_events_link_to_the_statement_page():
     # A period that is not one (it would go into the URL) falls back to the chain's page.
     odd = robot_markdown("statement.ready", 3, {"period": "../x", "org_id": "7"}, "en", BASE)
     assert odd.endswith(f"({BASE}/chains/3)")
+
+
+def test_a_robot_answer_that_is_no_json_object_is_a_failure_not_a_crash():
+    from supplychain.webhook_sender import _robot_outcome
+
+    assert _robot_outcome(200, b'{"errcode": 0, "errmsg": "ok"}').ok
+    for answer in (b"[" * 50_000, b"\xff", b"1" * 5000, b'{"errcode": 93000}', b"[]"):
+        outcome = _robot_outcome(200, answer)
+        assert not outcome.ok and outcome.status_code == 200

@@ -253,12 +253,27 @@ class FailedCorp(ma.Schema):
     contact_info_list = fields.List(fields.Nested(FailedContact))
 
 
+class ImportInvite(ma.Schema):
+    custom_id = fields.String(metadata={"description": "The member's custom_id."})
+    mobile = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    invite_code = fields.String()
+
+
 class ImportOutcome(ma.Schema):
     chain_id = fields.String()
     import_status = fields.Integer(
         metadata={"description": "1 all imported; 3 none (all or nothing: see fail_list)."}
     )
     fail_list = fields.List(fields.Nested(FailedCorp))
+    invite_list = fields.List(
+        fields.Nested(ImportInvite),
+        metadata={
+            "description": "Extension (not in WeCom): the single-use invitation code of each "
+            "person the import created or listed anew, to hand to them (POST /auth/activate); "
+            "WeCom sends its own SMS instead."
+        },
+    )
 
 
 class ResultReply(WeComReply):

@@ -403,6 +403,17 @@ def run_import_job(
             "created": done.created,
             "updated": done.updated,
             "contacts_created": done.contacts_created,
+            # WeCom invites by SMS; here people activate with a single-use code, which only the
+            # import's answer can hand out: getresult gives them to the owner's org (extension).
+            "invite_list": [
+                {
+                    "custom_id": invite.custom_id,
+                    "mobile": invite.mobile,
+                    "email": invite.email,
+                    "invite_code": invite.invite_code,
+                }
+                for invite in done.invites
+            ],
         }
     except Invalid:
         outcome = {"import_status": IMPORTED_NONE, "fail_list": problems.fail_list()}

@@ -314,6 +314,7 @@ def getresult(query: dict[str, Any]) -> dict[str, Any]:
         "chain_id": str(job.chain_id),
         "import_status": outcome.get("import_status"),
         "fail_list": outcome.get("fail_list", []),
+        "invite_list": outcome.get("invite_list", []),
     }
     return _ok(status=job.status, result=result)
 

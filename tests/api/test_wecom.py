@@ -527,6 +527,14 @@ def test_import_keys_contacts_by_mobile_without_email(world: World, wecom: WeCom
     ]
     result = _import(wecom, world, contact_list)
     assert result["import_status"] == 1 and result["fail_list"] == []
+    invites = {invite["mobile"]: invite for invite in result["invite_list"]}
+    assert set(invites) == {"13000000001", "13000000002", "13000000003"}
+    assert invites["13000000003"]["email"] == "wang@harbin.example"
+    assert {invite["custom_id"] for invite in invites.values()} == {"DLR-900"}
+    # A person known only by mobile activates with the code getresult handed out.
+    code = invites["13000000001"]["invite_code"]
+    activated = world.api.post("/auth/activate", {"invite_code": code, "password": "x" * 12})
+    assert activated.status_code == 200, activated.text
     with database() as session:
         harbin = session.scalar(select(Member).where(Member.custom_id == "DLR-900"))
         assert harbin.org.kind == "other" and harbin.group.path == "Dealers/North East/Harbin"

@@ -71,11 +71,13 @@ def test_wechatpy_lists_the_chain_and_imports_contacts(live_world: World, server
     )
     result = client.get("corpgroup/getresult", params={"jobid": job["jobid"]})
     assert result["status"] == 3
+    invites = result["result"].pop("invite_list")  # our extension: the people's codes
     assert result["result"] == {
         "chain_id": world.chain_id,
         "import_status": 1,
         "fail_list": [],
     }
+    assert invites and all(invite["invite_code"] for invite in invites)
     member = world.api.get(
         world.path("/members?q=wof3du51quo5sl1is"), token=world.owner.token
     ).json()

@@ -6,14 +6,11 @@ later are reminded once, however many schedulers run."""
 from __future__ import annotations
 
 import io
-import threading
-import time
 from datetime import datetime, timedelta
 
 import openpyxl
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from supplychain.extensions import db
 from supplychain.models import Statement
@@ -28,6 +25,7 @@ from tests.api.test_statements import (
     _view,
     answering_chain,
 )
+from tests.races import two_schedulers
 
 # A run commits step by step in sessions of its own: these tests commit for real.
 pytestmark = pytest.mark.committed
@@ -149,21 +147,7 @@ def test_two_schedulers_at_once_remind_each_statement_once(stmt, app):
     with app.app_context():
         engine = db.engine
     now = utcnow() + timedelta(days=6)
-    results = {}
-
-    def scheduler_b():
-        with Session(engine) as session:
-            results["b"] = send_due_reminders(session, now)
-            session.commit()
-
-    with Session(engine) as first:
-        results["a"] = send_due_reminders(first, now)
-        other = threading.Thread(target=scheduler_b)
-        other.start()
-        time.sleep(0.5)
-        assert other.is_alive(), "B must wait for A's claims"
-        first.commit()
-    other.join(timeout=30)
-    assert len(results["a"].statements) == 2 and results["b"].statements == []
+    a, b = two_schedulers(engine, now)
+    assert len(a.statements) == 2 and b.statements == []
     for key in ("D1a", "D1b"):
         assert len(_events(w, w.parties[key], "statement.reminder")) == 1

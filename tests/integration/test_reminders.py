@@ -1,19 +1,17 @@
 """Scheduled reminders: a notice's unacknowledged recipients 24 h before its ack_due, the
 acknowledging side of orders unanswered for 48 h; each once, however many schedulers run."""
 
-import threading
-import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from supplychain.extensions import db
 from supplychain.models.base import utcnow
 from supplychain.models.events import Event, EventRecipient, ReminderClaim
 from supplychain.scheduler import REMINDERS_JOB, send_reminders, start_scheduler, stop_scheduler
 from supplychain.services.reminders import send_due_reminders
+from tests.races import two_schedulers
 
 
 @pytest.fixture
@@ -152,22 +150,8 @@ def test_two_schedulers_at_once_send_each_reminder_once(chain, app):
     with app.app_context():
         engine = db.engine
     now = utcnow()
-    results = {}
-
-    def scheduler_b():
-        with Session(engine) as session:
-            results["b"] = send_due_reminders(session, now)
-            session.commit()
-
-    with Session(engine) as first:
-        results["a"] = send_due_reminders(first, now)
-        other = threading.Thread(target=scheduler_b)
-        other.start()
-        time.sleep(0.5)
-        assert other.is_alive(), "B must wait for A's claim"
-        first.commit()
-    other.join(timeout=30)
-    assert results["a"].notices == [int(nid)] and results["b"].notices == []
+    a, b = two_schedulers(engine, now)
+    assert a.notices == [int(nid)] and b.notices == []
     assert list(_reminders(app, "notice.reminder")) == [nid]
     with app.app_context():
         claims = db.session.execute(select(ReminderClaim.kind, ReminderClaim.subject_id)).all()

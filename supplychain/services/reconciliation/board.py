@@ -32,6 +32,7 @@ from supplychain.services.reconciliation.ledger import (
     figure_lines,
     org_directory,
     reconcilable,
+    statement_scope,
 )
 from supplychain.services.reminders import claim_reminder
 
@@ -45,11 +46,13 @@ STATEMENT_UNANSWERED = "statement.unanswered"
 def tier_states(
     session: Session, chain: Chain, period: Period, org_ids: Iterable[int]
 ) -> dict[int, v.StatementState]:
-    """Every named org's statement status for the period, in a fixed number of queries."""
+    """Every named org's statement status for the period, in a fixed number of queries (each
+    order line counting for the org whose statement holds it)."""
     ids = set(org_ids)
+    holder = statement_scope(session, chain).holder
     rows = figure_lines(session, chain, period, ids) if ids else iter(())
     return v.statement_states(
-        session, chain.id, period.label, v.versions_of(rows, chain.id, period.label, ids)
+        session, chain.id, period.label, v.versions_of(rows, chain.id, period.label, ids, holder)
     )
 
 

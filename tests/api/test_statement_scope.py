@@ -45,6 +45,10 @@ def _new_partner(w, name: str, code: str, email: str) -> Party:
 
 @pytest.fixture
 def trading(world):
+    return trading_chain(world)
+
+
+def trading_chain(world):
     """D2 buys from D1a (its D1 supplier) and sells to D3, a retailer under it; D1a buys from
     the owner. Orders and reconciliation are shared with every partner."""
     w = world

@@ -194,6 +194,17 @@ class StatementSchema(BaseSchema):
     code = fields.String(allow_none=True)
     name = fields.String()
     tier = fields.String()
+    counterparty_tier = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the tier of the org's statement counterparties, one nearer the core "
+            "(D1 for a D2 org, core for a D1 or U1 org): the statement holds the org's orders of "
+            "the period with orgs of that tier only, as the tier workbook lists them. null for an "
+            "org in no upstream or downstream tier (the core, an unlinked org): it has no "
+            "counterparty nearer the core and its statement holds no lines"
+        },
+    )
+    scope = fields.String(metadata={"description": "what the statement covers, in words"})
     period = fields.String()
     status = fields.String(metadata={"enum": list(STATEMENT_STATUSES)})
     version = fields.String(metadata={"description": "send it back to confirm or dispute"})

@@ -366,11 +366,18 @@ def test_statements(recon):
     assert "statement" in own.headers["Content-Disposition"]
     wb = _book(own.content)
     rows = _rows(wb["Lines"])
-    # Its order with the owner and its sub-dealer's order; never D1b's.
-    assert {r["Order no."] for r in rows} == {"PO-A-1", "PO-SUB-1"}
-    roles = {r["Order no."]: r["Role"] for r in rows}
-    assert roles == {"PO-A-1": "buyer", "PO-SUB-1": "seller"}
+    # Its order with the owner (one tier nearer the core) only: its sub-dealer's order is in
+    # the sub-dealer's statement; never D1b's.
+    assert {r["Order no."] for r in rows} == {"PO-A-1"}
+    assert {r["Order no."]: r["Role"] for r in rows} == {"PO-A-1": "buyer"}
     assert all(r["Org code"] == "DLR-001" for r in rows)
+    sub = w.api.get(
+        w.path(f"/reconciliation/statements/{PERIOD}?org_id={p['D2'].org_id}"), token=w.owner.token
+    )
+    sub_rows = _rows(_book(sub.content)["Lines"])
+    assert [(r["Org code"], r["Order no."], r["Role"]) for r in sub_rows] == [
+        ("DLR-101", "PO-SUB-1", "buyer")
+    ]
     for ws in wb.worksheets:
         for row in ws.iter_rows(values_only=True):
             assert "+PO-B-1" not in str(row) and "Shanghai Auto Trade" not in str(row)

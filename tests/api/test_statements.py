@@ -419,7 +419,7 @@ def test_board_filters_by_tier_and_status(stmt):
     assert [i["org_id"] for i in waiting["items"]] == [d1b.org_id]
     assert waiting["counts"] == {"open": 1, "confirmed": 1, "disputed": 0, "changed": 0}
     # The board's versions (one pass over every org's lines) are each statement's own, an
-    # order between two orgs of the board counting for both.
+    # order between two orgs of the board counting for the one farther from the core only.
     sub = w.api.post(
         w.path("/orders"),
         {"counterparty_id": d1a.org_id, "issuer_role": "buyer", "lines": _lines(1)},
@@ -427,7 +427,8 @@ def test_board_filters_by_tier_and_status(stmt):
     )
     assert sub.status_code == 201, sub.text
     everyone = _board(w, w.owner.token)
-    assert len(_view(w, None, d1a.org_id, token=w.owner.token)["lines"]) == 3
+    assert len(_view(w, None, d1a.org_id, token=w.owner.token)["lines"]) == 2
+    assert len(_view(w, None, w.parties["D2"].org_id, token=w.owner.token)["lines"]) == 1
     for item in everyone["items"]:
         assert item["version"] == _view(w, None, item["org_id"], token=w.owner.token)["version"]
     page = _board(w, w.owner.token, "&page_size=1&page=2")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from supplychain.models import Chain, Dispute, DisputeLine, Statement, User
 from supplychain.models.base import utcnow
 from supplychain.services.chains import chain_graph
-from supplychain.services.reconciliation.ledger import figure_lines, order_lines
+from supplychain.services.reconciliation.ledger import figure_lines, order_lines, statement_scope
 from supplychain.services.reconciliation.versions import (
     BUYER,
     F_BUYER,
@@ -66,7 +66,8 @@ def _answer(env: BenchApp, chain_id: int, period_label: str) -> dict[str, int]:
             for party in (row[F_BUYER], row[F_SELLER]):
                 first_line.setdefault(party, (row[F_ORDER_ID], row[F_NUMBER], row[F_LINE_NO]))
         in_tier = [d for d in dealers if d in first_line]
-        versions = versions_of(iter(rows), chain_id, period_label, in_tier)
+        holder = statement_scope(session, chain).holder
+        versions = versions_of(iter(rows), chain_id, period_label, in_tier, holder)
         users = dict(session.execute(select(User.org_id, User.id)).all())
         now = utcnow()
         statements, expected = [], {"open": 0, "confirmed": 0, "changed": 0, "disputed": 0}

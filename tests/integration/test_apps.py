@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from supplychain.errors import Conflict, Forbidden, Invalid
-from supplychain.services import apps, links
+from supplychain.models import Group, Member
+from supplychain.services import apps, links, members
+from supplychain.services.chains import bump_graph_version
+from tests.factories import LinkFactory, MemberFactory
 from tests.integration.conftest import Net
 
 APP = "reconciliation"  # the fixture shares notices and orders with everyone, not this one
@@ -62,3 +66,83 @@ def test_grants_name_what_the_chain_has_once_and_owner_admins_give_them(net: Net
     for who in ("staff", "D1a"):
         with pytest.raises(Forbidden):
             apps.create_grant(net.session, net.as_(who), APP, "all", None)
+
+
+# --- who may use an app: one rule for one caller (require_app) and for many orgs at once -------
+
+SCOPES = [
+    [],
+    [("all", None)],
+    [("tier", "D1")],
+    [("tier", "D2")],
+    [("tier", "U1")],
+    [("group", "Dealers/North China")],
+    [("group", "Dealers/North China/Beijing")],
+    [("group", "Suppliers")],
+    [("org", "S1")],
+    [("org", "D2"), ("tier", "U1")],
+    [("group", "Dealers/East China"), ("org", "D1a")],
+]
+
+
+def _holders_one_by_one(net: Net, keys: list[str]) -> set[int]:
+    held = set()
+    for key in keys:
+        try:
+            apps.require_app(net.session, net.as_(key), APP)
+        except Forbidden:
+            continue
+        held.add(net.org(key))
+    return held
+
+
+@pytest.mark.parametrize(
+    "scopes", SCOPES, ids=lambda s: "+".join(f"{t}:{v}" for t, v in s) or "none"
+)
+def test_orgs_with_app_and_require_app_agree_for_every_scope(net: Net, scopes):
+    gone = MemberFactory(chain=net.chain, org__name="Gone Dealer", group=_east(net))
+    LinkFactory(chain=net.chain, supplier_id=net.org("owner"), customer_id=gone.org_id)
+    bump_graph_version(net.session, net.chain)
+    members.remove_member(net.session, net.as_("owner"), gone.org_id)
+    # A revoked grant that would cover everyone counts for nothing.
+    apps.revoke_grant(net.session, net.as_("owner"), _grant(net, "all", None).id)
+    for scope, value in scopes:
+        _grant(net, scope, str(net.org(value)) if scope == "org" else value)
+    keys = ["owner", "S1", "D1a", "D1b", "D2"]
+    everyone = [net.org(k) for k in keys] + [gone.org_id, net.org("outsider")]
+    bulk = apps.orgs_with_app(net.session, net.chain, APP, everyone)
+    assert bulk == _holders_one_by_one(net, keys)
+    assert net.org("owner") in bulk
+    # Neither a removed member nor an org outside the chain, whatever the grant.
+    assert gone.org_id not in bulk and net.org("outsider") not in bulk
+    assert apps.orgs_with_app(net.session, net.chain, APP, []) == set()
+
+
+def _east(net: Net):
+    return net.session.scalar(
+        select(Group).where(Group.chain_id == net.chain.id, Group.path == "Dealers/East China")
+    )
+
+
+@pytest.mark.parametrize("scope", ["tier", "group"])
+def test_orgs_with_app_costs_a_fixed_number_of_statements(net: Net, count_queries, scope):
+    if scope == "tier":
+        _grant(net, "tier", "D1")
+    else:
+        _grant(net, "group", "Dealers/East China")
+    counts = []
+    for n in (2, 30):
+        for _ in range(n):
+            extra = MemberFactory(chain=net.chain, group=_east(net))
+            LinkFactory(chain=net.chain, supplier_id=net.org("owner"), customer_id=extra.org_id)
+        bump_graph_version(net.session, net.chain)
+        orgs = list(
+            net.session.scalars(select(Member.org_id).where(Member.chain_id == net.chain.id))
+        )
+        with count_queries() as counter:
+            held = apps.orgs_with_app(net.session, net.chain, APP, orgs)
+        counts.append(counter.count)
+        assert net.org("D1b") in held and net.org("D2") not in held and len(held) > n
+    # The grants, the members' groups (a group grant only) and the graph (rebuilt here: the
+    # membership changed in this transaction).
+    assert counts[0] == counts[1] <= 4, counts

@@ -207,8 +207,9 @@ def test_partners_get_their_own_statement_and_never_a_tier_workbook(recon: Recon
     own = dealer.get(recon.page(f"/statements/download?period={this_month()}"))
     _is_xlsx(own)
     assert "statement - DLR-001" in own.headers["Content-Disposition"]
-    # Its order with the owner and its sub-dealer's order; never another dealer's.
-    assert _order_numbers(own.content) == {"SO-A-1", "PO-SUB-1"}
+    # Its order with the owner (one tier nearer the core) only: its sub-dealer's order is in
+    # the sub-dealer's statement; never another dealer's.
+    assert _order_numbers(own.content) == {"SO-A-1"}
     # Another org's statement: refused, whatever the URL says.
     other = dealer.get(
         recon.page(f"/statements/download?period={this_month()}&org_id={p['D1b'].org_id}")
@@ -461,7 +462,7 @@ def test_procurement_downloads_a_tier_workbook_and_a_dealer_its_statement(
     assert "statement - DLR-001" in statement.suggested_filename
     mine = tmp_path / "statement.xlsx"
     statement.save_as(mine)
-    assert _order_numbers(mine.read_bytes()) == {"SO-A-1", "PO-SUB-1"}
+    assert _order_numbers(mine.read_bytes()) == {"SO-A-1"}  # with the owner only (its scope)
     assert (SCREENSHOTS / "phone-statements.png").exists()
 
     # The owner's admin: the schedule with an error, the import with row errors, then a result.

@@ -177,7 +177,14 @@ class Statement(MethodView):
     @blp.doc(responses=STATEMENT_RESPONSE)
     def get(self, query, cid, period):
         """An org's statement for a period: a partner its own, the owner any member's. As xlsx,
-        or with `Accept: application/json` its figures, `status`, `version` and disputes."""
+        or with `Accept: application/json` its figures, `status`, `version` and disputes.
+
+        It holds the org's orders of the period (by order date) with its counterparties one tier
+        nearer the core (`counterparty_tier`: a D2 org's with D1 orgs, a D1 or U1 org's with the
+        core), the lines its tier's workbook lists for it; its orders with orgs farther from the
+        core are in their statements. An org in no upstream or downstream tier (the core, an
+        unlinked org) has no counterparty nearer the core: its statement is empty
+        (`counterparty_tier` null, `scope` says so). Tiers are the chain's as its links are now."""
         if request.accept_mimetypes.best_match([ledger.XLSX, "application/json"]) == (
             "application/json"
         ):

@@ -2,6 +2,13 @@
 confirmed, who disputed, who has not answered) in a fixed number of queries; statements made
 ready by a tier run that succeeds (`statement.ready`); reminders to partners that have not
 answered 5 days later, each once however many schedulers run (a claim row per reminder).
+
+Only an org that may open its statement (the reconciliation app is shared with it,
+`apps.orgs_with_app`) is told: a statement is made ready (`ready_at`, `statement.ready`) only
+for the orgs of the tier that have the app when the run succeeds, and reminded only to orgs that
+still have it when the reminder is due. An org granted the app later is not told of statements
+made ready before (its statements page lists them; a forced run of the tier announces them); one
+whose grant is revoked after its statement was made ready is reminded once it has the app again.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from supplychain.models import Chain, ReconciliationRun, ReminderClaim, Statemen
 from supplychain.models.base import utcnow
 from supplychain.models.statements import STATEMENT_STATUSES
 from supplychain.periods import Period
-from supplychain.services.apps import require_app
+from supplychain.services.apps import orgs_with_app, require_app
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish
 from supplychain.services.pagination import Page, page_of_list
@@ -32,6 +39,7 @@ from supplychain.services.reconciliation.ledger import (
     figure_lines,
     org_directory,
     reconcilable,
+    statement_scope,
 )
 from supplychain.services.reminders import claim_reminder
 
@@ -45,11 +53,13 @@ STATEMENT_UNANSWERED = "statement.unanswered"
 def tier_states(
     session: Session, chain: Chain, period: Period, org_ids: Iterable[int]
 ) -> dict[int, v.StatementState]:
-    """Every named org's statement status for the period, in a fixed number of queries."""
+    """Every named org's statement status for the period, in a fixed number of queries (each
+    order line counting for the org whose statement holds it)."""
     ids = set(org_ids)
+    holder = statement_scope(session, chain).holder
     rows = figure_lines(session, chain, period, ids) if ids else iter(())
     return v.statement_states(
-        session, chain.id, period.label, v.versions_of(rows, chain.id, period.label, ids)
+        session, chain.id, period.label, v.versions_of(rows, chain.id, period.label, ids, holder)
     )
 
 
@@ -115,13 +125,15 @@ def statement_board(
 
 
 def announce_ready(session: Session, run: ReconciliationRun) -> list[int]:
-    """A tier run succeeded: each org of the tier's statement for the period is ready. Marks it
-    (reminders count from here) and tells the org (`statement.ready`); the owner has the run's
-    own event. Returns the orgs told."""
+    """A tier run succeeded: the statement of each org of the tier that may open it (the app
+    is shared with it now) is ready. Marks it (reminders count from here) and tells the org
+    (`statement.ready`); an org without the app is neither marked nor told; the owner has the
+    run's own event. Returns the orgs told."""
     chain = session.get(Chain, run.chain_id)
     if chain is None:
         return []
-    orgs = sorted(chain_graph(session, chain).orgs_in_tier(run.tier))
+    tier = chain_graph(session, chain).orgs_in_tier(run.tier)
+    orgs = sorted(orgs_with_app(session, chain, APP, tier))
     if not orgs:
         return []
     now = utcnow()
@@ -171,9 +183,12 @@ def announce_ready(session: Session, run: ReconciliationRun) -> list[int]:
 
 
 def send_statement_reminders(session: Session, now: datetime) -> list[int]:
-    """Remind each partner whose statement was made ready 5 days ago or more and that has
-    neither confirmed nor disputed it (`statement.reminder`); once per readiness, however many
-    schedulers run. Returns the statements reminded of."""
+    """Remind each partner whose statement was made ready 5 days ago or more, that has
+    neither confirmed nor disputed it and that may still open it (the app is shared with it
+    now: one look-up per chain, whatever its number of orgs) with `statement.reminder`; once
+    per readiness, however many schedulers run. One that may not is not reminded and its
+    reminder stays due, sent if the app is shared with it again. Returns the statements
+    reminded of."""
     due = session.scalars(
         select(Statement)
         .where(
@@ -189,9 +204,19 @@ def send_statement_reminders(session: Session, now: datetime) -> list[int]:
         )
         .order_by(Statement.id)
     ).all()
+    by_chain: dict[int, set[int]] = {}
+    for statement in due:
+        by_chain.setdefault(statement.chain_id, set()).add(statement.org_id)
+    may_open = set()
+    for chain_id, org_ids in by_chain.items():
+        chain = session.get(Chain, chain_id)
+        if chain is not None:
+            may_open |= {(chain_id, o) for o in orgs_with_app(session, chain, APP, org_ids)}
     reminded = []
     for statement in due:
         assert statement.ready_at is not None
+        if (statement.chain_id, statement.org_id) not in may_open:
+            continue
         if not claim_reminder(
             session, STATEMENT_UNANSWERED, statement.id, statement.ready_at.isoformat()
         ):

@@ -39,11 +39,14 @@ from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish
 from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.ledger import (
+    StatementScope,
     check_period,
     line_records,
-    order_lines,
     org_directory,
     reconcilable,
+    statement_rows,
+    statement_scope,
+    statement_scope_text,
 )
 
 APP = "reconciliation"
@@ -91,10 +94,6 @@ def _answering_subject(access: ChainAccess, org_id: int | None) -> int:
     if org_id is not None and org_id != access.actor.org_id:
         raise Forbidden("A partner may answer only for its own statement.")
     return access.actor.org_id
-
-
-def _rows(session: Session, chain: Chain, period: Period, org_id: int) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in order_lines(session, chain, period, {org_id})]
 
 
 def _amount(qty: Decimal | None, price: Decimal | None) -> Decimal:
@@ -234,18 +233,29 @@ def dispute_view(dispute: Dispute) -> dict[str, Any]:
     }
 
 
+def _version(
+    chain_id: int, period: Period, org_id: int, rows: list[tuple[Any, ...]], scope: StatementScope
+) -> str:
+    """The version of one org's statement from its rows (`ledger.statement_rows`)."""
+    figures = map(v.figures_of, rows)
+    return v.versions_of(figures, chain_id, period.label, [org_id], scope.holder)[org_id]
+
+
 def _view(
-    session: Session, access: ChainAccess, period: Period, org_id: int, rows: list[tuple[Any, ...]]
+    session: Session,
+    access: ChainAccess,
+    period: Period,
+    org_id: int,
+    rows: list[tuple[Any, ...]],
+    scope: StatementScope,
 ) -> dict[str, Any]:
     chain = access.chain
     tz = ZoneInfo(chain.timezone)
     directory = org_directory(session, chain.id)
-    version = v.versions_of(map(v.figures_of, rows), chain.id, period.label, [org_id])[org_id]
+    version = _version(chain.id, period, org_id, rows, scope)
     row = _statement(session, chain.id, org_id, period.label)
     status = row.status_for(version) if row else "open"
-
-    def side_of(buyer: int, seller: int) -> tuple[int, str, int] | None:
-        return (org_id, "buyer", seller) if buyer == org_id else (org_id, "seller", buyer)
+    side_of = scope.side  # every row is of this org's statement: its side is the org's
 
     now = utcnow()
     lines = []
@@ -272,11 +282,15 @@ def _view(
         )
     code, name, _ = directory.get(org_id, (None, f"org {org_id}", None))
     changed = status == "changed" and row is not None and row.confirmed_figures is not None
+    tier = chain_graph(session, chain).tier_of(org_id)
+    counterparty_tier = scope.counterparty_tier(org_id)
     return {
         "org_id": org_id,
         "code": code,
         "name": name,
-        "tier": chain_graph(session, chain).tier_of(org_id),
+        "tier": tier,
+        "counterparty_tier": counterparty_tier,
+        "scope": statement_scope_text(tier, counterparty_tier),
         "period": period.label,
         "status": status,
         "version": version,
@@ -306,7 +320,9 @@ def statement_view(
     subject = _reader_subject(access, org_id)
     period = check_period(period_label, ZoneInfo(access.chain.timezone))
     _member_org(session, access.chain_id, subject)
-    return _view(session, access, period, subject, _rows(session, access.chain, period, subject))
+    scope = statement_scope(session, access.chain)
+    rows = statement_rows(session, access.chain, period, subject, scope)
+    return _view(session, access, period, subject, rows, scope)
 
 
 # --- answers: confirm, dispute, resolve ----------------------------------------------------------
@@ -325,23 +341,33 @@ def _to_org_and_owner(chain: Chain, org_id: int) -> list[int]:
     return [org_id, chain.owner_org_id]
 
 
+@dataclass(frozen=True)
+class _Current:
+    """The partner's statement as it is now, for an answer to it."""
+
+    subject: int
+    period: Period
+    rows: list[tuple[Any, ...]]
+    version: str
+    scope: StatementScope
+
+
 def _current(
     session: Session, access: ChainAccess, period_label: str, org_id: int | None, version: str
-) -> tuple[int, Period, list[tuple[Any, ...]], str]:
+) -> _Current:
     """The partner's statement as it is now; 409 when `version` is not it."""
     require_app(session, access, APP)
     subject = _answering_subject(access, org_id)
     period = check_period(period_label, ZoneInfo(access.chain.timezone))
-    rows = _rows(session, access.chain, period, subject)
-    current = v.versions_of(map(v.figures_of, rows), access.chain_id, period.label, [subject])[
-        subject
-    ]
+    scope = statement_scope(session, access.chain)
+    rows = statement_rows(session, access.chain, period, subject, scope)
+    current = _version(access.chain_id, period, subject, rows, scope)
     if version != current:
         raise Conflict(
             "The statement changed since you saw it: read it again and confirm the new version.",
             {"version": [f"Current version is {current}."]},
         )
-    return subject, period, rows, current
+    return _Current(subject, period, rows, current, scope)
 
 
 def confirm_statement(
@@ -353,7 +379,8 @@ def confirm_statement(
 ) -> dict[str, Any]:
     """The partner confirms the version of its statement it saw: 409 if the figures changed
     since, or while a dispute is open; confirming the confirmed version again changes nothing."""
-    subject, period, rows, current = _current(session, access, period_label, org_id, version)
+    now_is = _current(session, access, period_label, org_id, version)
+    subject, period, rows, current = now_is.subject, now_is.period, now_is.rows, now_is.version
     statement = _statement_for_update(session, access.chain_id, subject, period.label)
     if statement.state == "disputed":
         raise Conflict("A dispute on this statement is open: it must be resolved first.")
@@ -385,7 +412,7 @@ def confirm_statement(
             | {"confirmed_at": now.isoformat(), "confirmed_by": str(access.actor.user_id)},
             org_ids=_to_org_and_owner(access.chain, subject),
         )
-    return _view(session, access, period, subject, rows)
+    return _view(session, access, period, subject, rows, now_is.scope)
 
 
 def open_dispute(
@@ -398,9 +425,11 @@ def open_dispute(
     org_id: int | None = None,
 ) -> Dispute:
     """The partner disputes lines of the version it saw (409 if stale); each line must be in
-    the statement (422 naming it). The statement reads `disputed` until every dispute is
-    resolved."""
-    subject, period, rows, current = _current(session, access, period_label, org_id, version)
+    the statement (422 naming it: a line of another org's statement, or of the partner's orders
+    outside its statement's scope, is not in it). The statement reads `disputed` until every
+    dispute is resolved."""
+    now_is = _current(session, access, period_label, org_id, version)
+    subject, period, rows, current = now_is.subject, now_is.period, now_is.rows, now_is.version
     if not lines:
         raise Invalid("Name the disputed lines.", {"lines": ["At least one line."]})
     present = {(row[v.NUMBER], row[v.LINE_NO]): row[v.ORDER_ID] for row in rows}

@@ -21,12 +21,14 @@ from supplychain.excel.workbook import (
     WorkbookMeta,
     write_reconciliation_workbook,
 )
-from supplychain.graph import CORE, UNLINKED, valid_tier
+from supplychain.graph import CORE, UNLINKED, ChainGraph, valid_tier
 from supplychain.models import Chain, Group, Member, Order, OrderLine, Org
 from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, parse_period
 from supplychain.services.chains import chain_graph
 from supplychain.services.reconciliation.versions import (
+    BUYER,
+    SELLER,
     period_disputes,
     statement_states,
     versions_of,
@@ -70,6 +72,62 @@ def nearer_tier(tier: str) -> str:
     """The tier one step nearer the core: D2 -> D1, D1 -> core, U1 -> core."""
     depth = int(tier[1:])
     return CORE if depth == 1 else f"{tier[0]}{depth - 1}"
+
+
+class StatementScope:
+    """Whose statement an order belongs to: the one home of API.md's rule that a partner's
+    statement holds its orders with its counterparty one tier nearer the core, the rule a tier's
+    workbook lists too. An order belongs to the statement of the party farther from the core
+    when the other party is in the tier one nearer (a D2 org's orders with D1 orgs, a D1 org's
+    with the core, a U2 org's with U1 orgs); to no statement otherwise (an order between two
+    orgs of one tier, or with an unlinked or removed org). So an org trading both ways (a D2
+    org buying from D1 and selling to D3) has only its D1 orders in its statement; its D3
+    orders are in its D3 customers' statements. An org in no upstream or downstream tier (the
+    core, an unlinked org) has no counterparty one tier nearer: its statement holds no lines.
+    Tiers are the chain's as its links are now, as for the tier workbook."""
+
+    def __init__(self, graph: ChainGraph) -> None:
+        self._tiers = graph.tiers
+        self._nearer = {t: nearer_tier(t) for t in set(graph.tiers.values()) if reconcilable(t)}
+
+    def side(self, buyer: int, seller: int) -> tuple[int, str, int] | None:
+        """(statement org, its role, counterparty) of an order, or None: in no statement."""
+        tiers = self._tiers
+        nearer = self._nearer.get(tiers.get(buyer, UNLINKED))
+        if nearer is not None and tiers.get(seller) == nearer:
+            return buyer, "buyer", seller
+        nearer = self._nearer.get(tiers.get(seller, UNLINKED))
+        if nearer is not None and tiers.get(buyer) == nearer:
+            return seller, "seller", buyer
+        return None
+
+    def holder(self, buyer: int, seller: int) -> int | None:
+        """The org whose statement holds an order between `buyer` and `seller` (None: nobody's)."""
+        side = self.side(buyer, seller)
+        return None if side is None else side[0]
+
+    def counterparty_tier(self, org_id: int) -> str | None:
+        """The tier of the org's statement counterparties (None: it has none, nor lines)."""
+        return self._nearer.get(self._tiers.get(org_id, UNLINKED))
+
+
+def statement_scope(session: Session, chain: Chain) -> StatementScope:
+    """The chain's statement scope, from its graph as it is now."""
+    return StatementScope(chain_graph(session, chain))
+
+
+def statement_scope_text(tier: str, counterparty_tier: str | None) -> str:
+    """What an org's statement covers, in words (the xlsx's Covers and the JSON's `scope`)."""
+    if counterparty_tier is None:
+        return (
+            f"None: this org is in tier {tier}, not an upstream or downstream tier, so it has no "
+            "counterparty one tier nearer the core and its statement holds no lines."
+        )
+    return (
+        f"Orders dated in the period (order date in the chain's timezone) between this org "
+        f"(tier {tier}) and its counterparties one tier nearer the core ({counterparty_tier}). "
+        "Its orders with orgs farther from the core are in those orgs' statements."
+    )
 
 
 def org_directory(session: Session, chain_id: int) -> dict[int, tuple[str | None, str, str | None]]:
@@ -163,6 +221,20 @@ def figure_lines(
     yield from session.execute(_lines_of_period(FIGURE_COLUMNS, chain, period, org_ids))
 
 
+def statement_rows(
+    session: Session, chain: Chain, period: Period, org_id: int, scope: StatementScope
+) -> list[tuple[Any, ...]]:
+    """The full rows (`order_lines`) of one org's statement for the period: its orders that
+    `scope` gives to its statement, by order and line number."""
+    if scope.counterparty_tier(org_id) is None:
+        return []
+    return [
+        tuple(row)
+        for row in order_lines(session, chain, period, {org_id})
+        if scope.holder(row[BUYER], row[SELLER]) == org_id
+    ]
+
+
 def line_records(
     rows: Iterator[tuple[Any, ...]],
     directory: dict[int, tuple[str | None, str, str | None]],
@@ -203,8 +275,7 @@ def write_tier_workbook(
 ) -> tuple[int, int]:
     """Write one tier's workbook to `target`; returns (line rows, orgs)."""
     tier_orgs = check_tier(session, chain, tier)
-    graph = chain_graph(session, chain)
-    nearer = graph.orgs_in_tier(nearer_tier(tier))
+    scope = statement_scope(session, chain)
     directory = org_directory(session, chain.id)
     tz = ZoneInfo(chain.timezone)
     orgs = sorted(
@@ -213,18 +284,16 @@ def write_tier_workbook(
     )
 
     def side_of(buyer: int, seller: int) -> tuple[int, str, int] | None:
-        if buyer in tier_orgs and seller in nearer:
-            return buyer, "buyer", seller
-        if seller in tier_orgs and buyer in nearer:
-            return seller, "seller", buyer
-        return None
+        # The lines of the tier's orgs' statements, each from its statement org's side.
+        side = scope.side(buyer, seller)
+        return side if side is not None and side[0] in tier_orgs else None
 
     meta = WorkbookMeta(
         title=f"Reconciliation of tier {tier}", chain=chain.name, tier=tier, period=period.label,
         first_day=period.first, last_day=period.last, timezone=chain.timezone,
         generated_at=now.astimezone(tz), revision=revision, scope=SCOPE,
     )  # fmt: skip
-    statuses, disputes = statement_answers(session, chain, period, tier_orgs, directory)
+    statuses, disputes = statement_answers(session, chain, period, tier_orgs, directory, scope)
     rows = line_records(order_lines(session, chain, period, None), directory, tz, side_of)
     cards = tier_scorecards(session, chain, [org.org_id for org in orgs], period, now)
     stats = write_reconciliation_workbook(
@@ -247,11 +316,12 @@ def statement_answers(
     period: Period,
     org_ids: frozenset[int] | set[int],
     directory: dict[int, tuple[str | None, str, str | None]],
+    scope: StatementScope,
 ) -> tuple[dict[int, StatementStatus], list[DisputeRecord]]:
     """The orgs' statement statuses (with confirmation times) and their disputes' lines, for a
     workbook's Summary and Disputes sheets."""
     versions = versions_of(figure_lines(session, chain, period, set(org_ids)), chain.id,
-                           period.label, org_ids)  # fmt: skip
+                           period.label, org_ids, scope.holder)  # fmt: skip
     states = statement_states(session, chain.id, period.label, versions)
     # A confirmation time only beside a confirmation that stands (or whose figures changed).
     statuses = {

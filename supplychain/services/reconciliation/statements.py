@@ -1,4 +1,5 @@
-"""Partners' statements: one org's orders of a period as a workbook, written on request."""
+"""Partners' statements: one org's statement of a period (its orders with its counterparties one
+tier nearer the core, `ledger.StatementScope`) as a workbook, written on request."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from supplychain.services.reconciliation.ledger import (
     org_directory,
     safe_name,
     statement_answers,
+    statement_scope,
+    statement_scope_text,
 )
 
 APP = "reconciliation"
@@ -57,26 +60,24 @@ def write_statement(
     )
     if member is None:
         raise NotFound("No such member in this chain.")
+    scope = statement_scope(session, chain)
     tier = chain_graph(session, chain).tier_of(subject)
     code, name, group = directory[subject]
     org = OrgRecord(subject, code, name, group, tier)
 
     def side_of(buyer: int, seller: int) -> tuple[int, str, int] | None:
-        if buyer == subject:
-            return subject, "buyer", seller
-        if seller == subject:
-            return subject, "seller", buyer
-        return None
+        side = scope.side(buyer, seller)
+        return side if side is not None and side[0] == subject else None
 
     now = utcnow()
     meta = WorkbookMeta(
         title=f"Statement of {name}", chain=chain.name, tier=tier, period=period.label,
         first_day=period.first, last_day=period.last, timezone=chain.timezone,
         generated_at=now.astimezone(tz), revision=None,
-        scope="Every order of this org dated in the period (order date in the chain's timezone).",
+        scope=statement_scope_text(tier, scope.counterparty_tier(subject)),
     )  # fmt: skip
     rows = line_records(order_lines(session, chain, period, {subject}), directory, tz, side_of)
-    statuses, disputes = statement_answers(session, chain, period, {subject}, directory)
+    statuses, disputes = statement_answers(session, chain, period, {subject}, directory, scope)
     write_reconciliation_workbook(
         target, meta, [org], rows, tz, now, statuses=statuses, disputes=disputes
     )

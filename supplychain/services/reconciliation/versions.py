@@ -10,7 +10,7 @@ beside a thousand others.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -82,16 +82,20 @@ def _feed(digest: Any, row: tuple[Any, ...]) -> None:
 
 
 def versions_of(
-    rows: Iterable[tuple[Any, ...]], chain_id: int, period: str, org_ids: Iterable[int]
+    rows: Iterable[tuple[Any, ...]],
+    chain_id: int,
+    period: str,
+    org_ids: Iterable[int],
+    holder: Callable[[int, int], int | None],
 ) -> dict[int, str]:
-    """The current version of each org's statement, from the period's figure rows in one pass
-    (an order between two of the orgs counts for both, as each one's statement lists it)."""
+    """The current version of each org's statement, from the period's figure rows in one pass:
+    each row counts for the org whose statement holds it, `holder(buyer, seller)` (the statement
+    scope, `ledger.StatementScope.holder`), if that is one of `org_ids`."""
     digests = {org_id: _seed(chain_id, org_id, period) for org_id in org_ids}
     for row in rows:
-        for party in {row[F_BUYER], row[F_SELLER]}:
-            digest = digests.get(party)
-            if digest is not None:
-                _feed(digest, row)
+        digest = digests.get(holder(row[F_BUYER], row[F_SELLER]))  # type: ignore[arg-type]
+        if digest is not None:
+            _feed(digest, row)
     return {org_id: digest.hexdigest() for org_id, digest in digests.items()}
 
 

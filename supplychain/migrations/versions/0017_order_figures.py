@@ -3,7 +3,7 @@
 Each order keeps the figures scorecards need of its lines (lines, received and on-time lines,
 confirmed and received quantities over confirmed lines, lines discrepant by their own fields) and
 the time of its first acknowledgment, so that a year of scorecards reads the orders, not every
-line. The code keeps them with `services.order_figures.refresh_order_figures`; orders made before
+line: from an index on the orders' chain and date that holds all they read. The code keeps them with `services.order_figures.refresh_order_figures`; orders made before
 this revision get them here, by the same statement (one correlated aggregate per figure), written
 out against the tables as they are at this revision.
 
@@ -27,6 +27,22 @@ COUNTS = (
     "discrepant_line_count",
 )
 TOTALS = ("confirmed_qty_total", "received_qty_total")
+# What scorecards read of a period's orders, in the index that covers them.
+SCORECARD_COLUMNS = (
+    "buyer_id",
+    "seller_id",
+    "issuer_id",
+    "status",
+    "ack_due",
+    "acked_at",
+    "first_acked_at",
+    "line_count",
+    "received_line_count",
+    "on_time_line_count",
+    "confirmed_qty_total",
+    "received_qty_total",
+    "discrepant_line_count",
+)
 
 
 def _sum(column: sa.ColumnElement) -> sa.ColumnElement:
@@ -96,9 +112,16 @@ def upgrade() -> None:
             )
         batch_op.add_column(sa.Column("first_acked_at", sa.DateTime(timezone=True), nullable=True))
     _backfill()
+    op.create_index(
+        "ix_orders_chain_created_figures",
+        "orders",
+        ["chain_id", "created_at", *SCORECARD_COLUMNS],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orders_chain_created_figures", table_name="orders")
     with op.batch_alter_table("orders") as batch_op:
         for name in ("first_acked_at", *reversed(TOTALS), *reversed(COUNTS)):
             batch_op.drop_column(name)

@@ -27,8 +27,9 @@ SQLite both have); Python only divides and sorts the per-org results.
 
 The figures of lines are read from the orders, never from the lines: each order keeps the
 figures of its lines and its first acknowledgment (`services.order_figures`, refreshed by every
-change to the order), so a year of a tier is one pass over its orders, not over ten times as
-many lines. What depends on the order's status or on the time of reading is judged here: a
+change to the order), so a year of a tier is two passes over its orders (the sums, the medians),
+not over ten times as many lines, and both read an index that holds every column they need
+(`ix_orders_chain_created_figures`), not the table. What depends on the order's status or on the time of reading is judged here: a
 cancelled order's quantities are not in the fill rate and it has no discrepancies; an order
 whose acknowledgment is overdue has all its lines discrepant (`order_figures.discrepancy_lines`).
 """

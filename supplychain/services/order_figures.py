@@ -151,6 +151,8 @@ def refresh_order_figures(session: Session, order_ids: Collection[int]) -> None:
         return
     session.flush()
     session.execute(figures_update(Order.id.in_(sorted(wanted))))
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Order) and obj.id in wanted:
-            session.expire(obj, FIGURES)
+    # Orders loaded in this session read their new figures on next access.
+    for order_id in wanted:
+        loaded = session.identity_map.get(session.identity_key(Order, order_id))
+        if loaded is not None:
+            session.expire(loaded, FIGURES)

@@ -216,6 +216,11 @@ def test_figures_of_the_largest_quantities(chain, app):
     # precision, far past any real order).
     assert abs(kept.confirmed_qty_total - exact) <= exact * Decimal("1e-15")
     assert kept.received_qty_total == 0
+    # And the scorecards summing them.
+    period = monthly_period(datetime.now(ZoneInfo("Asia/Shanghai")).date()).label
+    r = w.api.get(w.path("/scorecards"), params={"period": period}, token=w.owner.token)
+    [card] = [c for c in _ok(r)["items"] if c["org_id"] == w.parties["D1b"].org_id]
+    assert (card["lines"], card["fill_rate"]) == (2000, "0.0000")
 
 
 # --- scorecards from the kept figures, against a line-by-line computation ------------------------

@@ -86,6 +86,25 @@ AMOUNT = Amount()
 money = Annotated[Decimal, mapped_column(AMOUNT)]
 
 
+class AmountSum(Amount):
+    """A sum of Amounts kept with its rows (an order's quantities over its lines): NUMERIC(28, 4)
+    on PostgreSQL, where 2 000 lines of the largest amount fit; on SQLite the same count of
+    ten-thousandths as Amount, summed with total() (see `services.order_figures.amount_sum`),
+    which is exact up to 2**53 ten-thousandths and a real (never an overflow) past that: SQLite's
+    integers end at 2**63, which ten lines of the largest amount pass. Read back as Amount is."""
+
+    impl = Numeric(28, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(28, 4, asdecimal=True))
+
+
+AMOUNT_SUM = AmountSum()
+
+
 class Base(DeclarativeBase):
     """Base of every model: shared naming convention and annotation map."""
 

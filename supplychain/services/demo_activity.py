@@ -57,7 +57,11 @@ from supplychain.services.reconciliation.runs import execute_run
 # The timestamps services write with the current time, per table, and how a row is known to
 # belong to the chain: what a step's back-dating moves (see the module docstring).
 RETIMED: tuple[tuple[Any, tuple[str, ...], Callable[[int], Any]], ...] = (
-    (Order, ("created_at", "updated_at", "acked_at"), lambda c: Order.chain_id == c),
+    (
+        Order,
+        ("created_at", "updated_at", "acked_at", "first_acked_at"),
+        lambda c: Order.chain_id == c,
+    ),
     (OrderEvent, ("at",), lambda c: OrderEvent.order_id.in_(_ids(Order, c))),
     (Notice, ("created_at", "withdrawn_at"), lambda c: Notice.chain_id == c),
     (

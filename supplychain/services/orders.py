@@ -22,6 +22,7 @@ from supplychain.models.base import utcnow
 from supplychain.services.apps import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.events import publish
+from supplychain.services.order_figures import refresh_order_figures
 from supplychain.services.pagination import Page, paginate
 
 APP = "orders"
@@ -124,7 +125,9 @@ def order_view(session: Session, order: Order) -> OrderView:
 def record_order_event(
     session: Session, access: ChainAccess, order: Order, kind: str, data: dict[str, Any]
 ) -> None:
-    """Add to the order's history and write the audit event (without per-line detail)."""
+    """Add to the order's history, refresh the figures kept on the order (every change to an
+    order's lines or acknowledgment comes here) and write the audit event (without per-line
+    detail)."""
     session.add(
         OrderEvent(
             order_id=order.id,
@@ -135,6 +138,7 @@ def record_order_event(
             data=data,
         )
     )
+    refresh_order_figures(session, [order.id])
     record_event(
         session,
         access.actor,

@@ -22,8 +22,16 @@ that were sent in the period. Figures:
 
 Rates are Decimals in 0..1 rounded half-up to 4 places, hours to 2 places, and None where the
 denominator is 0: no data is never shown as 0. Each figure is an SQL aggregate grouped per org
-(four statements for any number of orgs; the median by window functions, which PostgreSQL and
+(three statements for any number of orgs; the median by window functions, which PostgreSQL and
 SQLite both have); Python only divides and sorts the per-org results.
+
+The figures of lines are read from the orders, never from the lines: each order keeps the
+figures of its lines and its first acknowledgment (`services.order_figures`, refreshed by every
+change to the order), so a year of a tier is two passes over its orders (the sums, the medians),
+not over ten times as many lines, and both read an index that holds every column they need
+(`ix_orders_chain_created_figures`), not the table. What depends on the order's status or on the time of reading is judged here: a
+cancelled order's quantities are not in the fill rate and it has no discrepancies; an order
+whose acknowledgment is overdue has all its lines discrepant (`order_figures.discrepancy_lines`).
 """
 
 from __future__ import annotations
@@ -48,11 +56,10 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from supplychain.access import ChainAccess
@@ -65,14 +72,13 @@ from supplychain.models import (
     NoticeItem,
     NoticeRecipient,
     Order,
-    OrderEvent,
-    OrderLine,
     Org,
 )
-from supplychain.models.base import AMOUNT, utcnow
+from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, parse_period
 from supplychain.services.apps import require_app
 from supplychain.services.chains import chain_graph
+from supplychain.services.order_figures import amount_sum, discrepancy_lines
 
 # Partners see their scorecard where the reconciliation app (their statements) is shared.
 APP = "reconciliation"
@@ -161,33 +167,6 @@ def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
     )
 
 
-def discrepant_line(now: datetime) -> ColumnElement[bool]:
-    """SQL twin of `discrepancy_flags(line, now) != []` on an Order joined to its OrderLine.
-
-    A line of a live order that is not acknowledged is flagged (ACK_MISSING), so the other
-    flags, which all need an acknowledgment, are tested without repeating that condition.
-    `tests/integration/test_scorecards.py` checks both agree on every combination."""
-    o, line = Order, OrderLine
-    return and_(
-        o.status != "cancelled",
-        or_(
-            line.ack_status == "pending",  # ACK_MISSING
-            and_(line.confirmed_qty.is_not(None), line.confirmed_qty != line.qty),  # QTY
-            and_(  # PRICE
-                line.ack_status != "rejected",
-                line.confirmed_price.is_not(None),
-                line.confirmed_price != line.unit_price,
-            ),
-            line.shipped_qty != func.coalesce(line.confirmed_qty, 0),  # SHIP
-            line.received_qty != line.shipped_qty,  # RECV
-            and_(  # ACK_OVERDUE
-                o.ack_due.is_not(None),
-                or_(and_(o.acked_at.is_(None), o.ack_due < now), o.acked_at > o.ack_due),
-            ),
-        ),
-    )
-
-
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     # An aggregate FILTER (PostgreSQL and SQLite >= 3.30) rather than a sum over a CASE: the
     # condition is the only expression evaluated per row.
@@ -208,7 +187,7 @@ def _by_party(
     """Each row of `rows` (one per order, with buyer, seller and issuer) once per party among
     `org_ids`, with whether that party is the one that acknowledges the order and the
     `columns(acknowledges)`: a CTE computed once (MATERIALIZED: its columns are read several
-    times, and some cost a subquery)."""
+    times)."""
     r = rows.c
     sides = []
     for party, acknowledges in (
@@ -225,69 +204,22 @@ def _by_party(
     return union_all(*sides).cte(name).prefix_with("MATERIALIZED")
 
 
-def _line_rows(
-    session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime,
-    now: datetime,
-) -> dict[int, dict[str, Any]]:  # fmt: skip
-    """Per org: lines, received and on-time lines, confirmed and received quantities and
-    discrepancy lines of its orders of the period (one pass over the lines, per order first)."""
-    o, line = Order, OrderLine
-    due = func.coalesce(line.promised_date, line.requested_date)
-    received = and_(line.received_qty > 0, due.is_not(None))
-    # Each figure an aggregate with FILTER (both databases have it) rather than a sum over a
-    # CASE per line: the lines pass 5-10% faster on SQLite, the same on PostgreSQL (`make bench
-    # scorecards`).
-    confirmed = and_(o.status != "cancelled", line.confirmed_qty.is_not(None))
-    # The lines are summed per group of orders with the same parties: per order on SQLite,
-    # which streams the groups in order-id order without sorting; per (buyer, seller, issuer)
-    # on PostgreSQL, which hashes those few thousand groups (2.5x faster than per order, by
-    # `make bench scorecards`; on SQLite it is 2x slower, for the sort).
-    per_order = session.get_bind().dialect.name == "sqlite"
-    grouping = (o.id,) if per_order else (o.buyer_id, o.seller_id, o.issuer_id)
-    per_group = (
-        select(
-            o.buyer_id,
-            o.seller_id,
-            o.issuer_id,
-            func.count().label("lines"),
-            _count_if(received).label("received_lines"),
-            _count_if(and_(received, line.last_received_on <= due)).label("on_time_lines"),
-            func.sum(line.confirmed_qty).filter(confirmed).label("confirmed_qty"),
-            func.sum(line.received_qty).filter(confirmed).label("received_qty"),
-            _count_if(discrepant_line(now)).label("discrepancy_lines"),
-        )
-        .join(line, line.order_id == o.id)
-        .where(o.chain_id == chain_id, o.created_at >= start, o.created_at < end)
-        .group_by(*grouping)
-        .cte("order_lines_figures")
-    )
-    p = per_group.c
-    figures = [p.lines, p.received_lines, p.on_time_lines, p.confirmed_qty, p.received_qty,
-               p.discrepancy_lines]  # fmt: skip
-    sides = _by_party(per_group, org_ids, lambda _: figures, "line_sides")
-    s = sides.c
-    stmt = select(
-        s.org_id,
-        func.sum(s.lines).label("lines"),
-        func.sum(s.received_lines).label("received_lines"),
-        func.sum(s.on_time_lines).label("on_time_lines"),
-        type_coerce(func.sum(s.confirmed_qty), AMOUNT).label("confirmed_qty"),
-        type_coerce(func.sum(s.received_qty), AMOUNT).label("received_qty"),
-        func.sum(s.discrepancy_lines).label("discrepancy_lines"),
-    ).group_by(s.org_id)
-    return {row.org_id: row._asdict() for row in session.execute(stmt)}
+# Per-org sums of the per-group figures, by name.
+_SUMMED = ("orders", "lines", "received_lines", "on_time_lines", "discrepancy_lines")
 
 
 def _order_rows(
-    session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime
-) -> dict[int, dict[str, Any]]:
-    """Per org: its orders of the period, those it was asked to acknowledge and those answered
-    (counted per group of orders with the same parties, then per party), and the median wait
-    from issue to first acknowledgment (numbered per acknowledging org)."""
+    session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime,
+    now: datetime,
+) -> dict[int, dict[str, Any]]:  # fmt: skip
+    """Per org: its orders of the period, those it was asked to acknowledge and those answered,
+    and the figures of their lines (lines, received and on-time lines, confirmed and received
+    quantities of live orders, discrepancy lines judged at `now`), from the figures each order
+    keeps of its lines: summed per group of orders with the same parties, then per party."""
     o = Order
-    in_period = and_(o.chain_id == chain_id, o.created_at >= start, o.created_at < end)
     # Cancelled while waiting for an answer: nothing is asked of anyone any more.
     asks = not_(and_(o.status == "cancelled", o.acked_at.is_(None)))
+    live = o.status != "cancelled"
     groups = (
         select(
             o.buyer_id,
@@ -296,50 +228,56 @@ def _order_rows(
             func.count().label("orders"),
             _count_if(asks).label("asks"),
             _count_if(o.acked_at.is_not(None)).label("answered"),
+            func.sum(o.line_count).label("lines"),
+            func.sum(o.received_line_count).label("received_lines"),
+            func.sum(o.on_time_line_count).label("on_time_lines"),
+            amount_sum(o.confirmed_qty_total).filter(live).label("confirmed_qty"),
+            amount_sum(o.received_qty_total).filter(live).label("received_qty"),
+            func.sum(discrepancy_lines(now)).label("discrepancy_lines"),
         )
-        .where(in_period)
+        .where(o.chain_id == chain_id, o.created_at >= start, o.created_at < end)
         .group_by(o.buyer_id, o.seller_id, o.issuer_id)
         .cte("order_groups")
     )
     g = groups.c
-    sides = _by_party(groups, org_ids, lambda _: [g.orders, g.asks, g.answered], "order_sides").c
+    columns = [g.asks, g.answered, g.confirmed_qty, g.received_qty]
+    columns += [g[name] for name in _SUMMED]
+    sides = _by_party(groups, org_ids, lambda _: columns, "order_sides").c
     totals = select(
         sides.org_id,
-        func.sum(sides.orders).label("orders"),
+        *(func.sum(sides[name]).label(name) for name in _SUMMED),
         func.sum(case((sides.acknowledges == 1, sides.asks), else_=0)).label("ack_asked"),
         func.sum(case((sides.acknowledges == 1, sides.answered), else_=0)).label("acked"),
+        amount_sum(sides.confirmed_qty).label("confirmed_qty"),
+        amount_sum(sides.received_qty).label("received_qty"),
     ).group_by(sides.org_id)
-    rows = {row.org_id: row._asdict() | {"median_seconds": None} for row in session.execute(totals)}
-    # The median: each acknowledging org's waits numbered in order; the middle one, or the mean
-    # of the two middle ones (rn * 2 in [n, n + 2] picks exactly those).
+    return {row.org_id: row._asdict() for row in session.execute(totals)}
+
+
+def _median_rows(
+    session: Session, chain_id: int, org_ids: Collection[int], start: datetime, end: datetime
+) -> dict[int, Any]:
+    """Per acknowledging org: the median wait in seconds from issue to first acknowledgment over
+    its orders of the period that got one (each org's waits numbered in order)."""
+    o = Order
     acknowledger = case((o.issuer_id == o.buyer_id, o.seller_id), else_=o.buyer_id)
-    # Each order's first acknowledgment, grouped once for the period's orders (a join: twice
-    # as fast as a look-up per order on both databases).
-    answered_at = aliased(Order)
-    first_acks = (
-        select(OrderEvent.order_id, func.min(OrderEvent.at).label("at"))
-        .join(answered_at, answered_at.id == OrderEvent.order_id)
-        .where(
-            answered_at.chain_id == chain_id,
-            answered_at.created_at >= start,
-            answered_at.created_at < end,
-            OrderEvent.kind == "acknowledged",
-        )
-        .group_by(OrderEvent.order_id)
-        .subquery("first_acks")
-    )
     waits = (
         select(
             acknowledger.label("org_id"),
-            seconds_between(first_acks.c.at, o.created_at).label("wait"),
+            seconds_between(o.first_acked_at, o.created_at).label("wait"),
         )
-        .outerjoin(first_acks, first_acks.c.order_id == o.id)
-        .where(in_period, acknowledger.in_(_ids(org_ids)))
+        .where(
+            o.chain_id == chain_id,
+            o.created_at >= start,
+            o.created_at < end,
+            acknowledger.in_(_ids(org_ids)),
+        )
         .subquery("waits")
     )
     # Orders not answered yet have no wait: numbered after the others (NULLS LAST) and not
     # counted in n, so they are never a middle one (and the wait is computed once per order,
-    # not again for a filter).
+    # not again for a filter). The middle one, or the mean of the two middle ones: rn * 2 in
+    # [n, n + 2] picks exactly those.
     # Both windows numbered in the same order (the count over the whole partition), so that
     # the waits are sorted once, not once per window (SQLite sorts for each window spec).
     in_order = {"partition_by": waits.c.org_id, "order_by": waits.c.wait.asc().nulls_last()}
@@ -355,10 +293,7 @@ def _order_rows(
         .where(w.rn * 2 >= w.n, w.rn * 2 <= w.n + 2)
         .group_by(w.org_id)
     )
-    for org_id, median in session.execute(medians):
-        if org_id in rows:
-            rows[org_id]["median_seconds"] = median
-    return rows
+    return {org_id: median for org_id, median in session.execute(medians)}
 
 
 def _notice_rows(
@@ -432,19 +367,18 @@ def measure(
         # first, which takes longer than running them (a second of 3 for a year of 1 000 000
         # lines); for the rest of this transaction only.
         session.execute(text("SET LOCAL jit = off"))
-    orders = _order_rows(session, chain.id, org_ids, start, end)
-    lines = _line_rows(session, chain.id, org_ids, start, end, now)
+    orders = _order_rows(session, chain.id, org_ids, start, end, now)
+    medians = _median_rows(session, chain.id, org_ids, start, end)
     notices = _notice_rows(session, chain.id, org_ids, start, end)
     for card in cards:
         if row := orders.get(card.org_id):
             card.orders = int(row["orders"])
-            card.ack_rate = rate(row["acked"], row["ack_asked"])
-            card.median_ack_hours = _hours(row["median_seconds"])
-        if row := lines.get(card.org_id):
             card.lines = int(row["lines"] or 0)
+            card.ack_rate = rate(row["acked"], row["ack_asked"])
             card.on_time_rate = rate(row["on_time_lines"], row["received_lines"])
             card.fill_rate = rate(row["received_qty"], row["confirmed_qty"])
             card.discrepancy_lines = int(row["discrepancy_lines"] or 0)
+        card.median_ack_hours = _hours(medians.get(card.org_id))
         if row := notices.get(card.org_id):
             card.notice_ack_rate = rate(row["acked"], row["ack_asked"])
             card.notice_response_rate = rate(row["answered"], row["answer_asked"])

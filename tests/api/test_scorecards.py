@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from supplychain.extensions import db
 from supplychain.models import Notice, Order, OrderEvent
 from supplychain.services import scorecards as scorecard_rules
+from supplychain.services.order_figures import refresh_order_figures
 
 # A past year, so every period of it has started whatever today is.
 YEAR = datetime.now(UTC).year - 1
@@ -69,6 +70,8 @@ def _dated(app, number, created, first_ack_after=None):
             db.session.execute(
                 update(Order).where(Order.id == order_id).values(acked_at=created + first_ack_after)
             )
+        # The history moved behind the services' back: the order's figures follow it.
+        refresh_order_figures(db.session, [order_id])
         db.session.commit()
 
 

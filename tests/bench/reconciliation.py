@@ -55,6 +55,7 @@ from supplychain.excel.workbook import LINE_COLUMNS
 from supplychain.models import Chain, Order, OrderLine, User
 from supplychain.periods import Period, previous_period
 from supplychain.services.chains import chain_graph
+from supplychain.services.order_figures import figures_update
 from supplychain.services.orders import BAK02, _order_status
 from supplychain.services.reconciliation.ledger import line_records, order_lines, org_directory
 from supplychain.services.reconciliation.runs import _file_digest, execute_run
@@ -279,7 +280,9 @@ class OrderMaker:
 
 
 def insert_orders(engine: Engine, maker: OrderMaker, total_lines: int) -> tuple[int, int]:
-    """Bulk-insert the orders and lines in batches; returns (orders, lines) inserted."""
+    """Bulk-insert the orders and lines in batches, then the figures each order keeps of its
+    lines (the statement the services run, over the chain's orders); returns (orders, lines)
+    inserted."""
     orders = lines = 0
     pending: list[tuple[dict[str, Any], list[dict]]] = []
 
@@ -310,6 +313,7 @@ def insert_orders(engine: Engine, maker: OrderMaker, total_lines: int) -> tuple[
                 batch_lines = 0
         if pending:
             flush(conn)
+        conn.execute(figures_update(Order.chain_id == maker.chain_id))
     return orders, lines
 
 

@@ -161,6 +161,13 @@ def test_orders_in_every_status_with_a_short_shipment_and_a_late_receipt(app):
             assert history == sorted(history) and history[-1] <= now, order.number
             assert order.created_at == history[0] and order.updated_at == history[-1]
             assert order.number.split("-")[1] == order.created_at.astimezone(tz).strftime("%Y%m%d")
+            # The first acknowledgment kept on the order is dated with its history.
+            acks = db.session.scalars(
+                select(OrderEvent.at).where(
+                    OrderEvent.order_id == order.id, OrderEvent.kind == "acknowledged"
+                )
+            ).all()
+            assert order.first_acked_at == min(acks, default=None), order.number
         last_month = previous_period("monthly", now.astimezone(tz))
         start, end = last_month.bounds(tz)
         dated_last_month = db.session.scalars(

@@ -3,7 +3,7 @@
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Numeric, TypeDecorator, column, create_engine, select, table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from supplychain.config import normalise_database_url
 from supplychain.migrate import alembic_config, upgrade_database
@@ -301,3 +302,117 @@ def test_upgrade_to_0012_numbers_existing_groups(scratch_url):
             )
     finally:
         engine.dispose()
+
+
+def test_upgrade_to_0017_keeps_each_orders_figures(scratch_url):
+    """0017: orders made before it get the figures of their lines and history, the same as the
+    code keeps (`refresh_order_figures`) and as a recomputation from the rows gives."""
+    upgrade_database(scratch_url, "0016")
+    engine = create_engine(scratch_url)
+    stamp = "2026-01-01 00:00:00"
+    ten_thousandths = engine.dialect.name == "sqlite"  # how Amount stores on SQLite
+
+    def amount(value: str) -> object:
+        return int(Decimal(value) * 10_000) if ten_thousandths else Decimal(value)
+
+    # (order id, status), and its lines: (ack_status, qty, confirmed qty, confirmed price,
+    # shipped, received, requested, promised, last received on); each line's price is 2.
+    orders = {
+        1: ("issued", [("pending", "10", None, None, "0", "0", "2026-01-20", None, None)]),
+        2: (
+            "accepted_with_changes",
+            [
+                ("accepted", "10", "10", "2", "10", "10", "2026-01-20", "2026-01-20", "2026-01-19"),
+                ("changed", "10", "6", "2", "6", "5", "2026-01-20", "2026-01-25", "2026-01-26"),
+                ("changed", "4.5", "4.5", "3", "4.5", "4.5", None, None, "2026-01-10"),
+                ("rejected", "3", "0", "2", "0", "0", "2026-01-20", None, None),
+            ],
+        ),
+        3: ("cancelled", [("accepted", "8", "8", "2", "0", "0", "2026-01-20", "2026-01-20", None)]),
+    }
+    acks = {2: ["2026-01-02 10:00:00", "2026-01-02 08:30:00"], 3: ["2026-01-03 00:00:00"]}
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO orgs (id, name, kind, created_at) VALUES "
+                f"(1, 'A', 'manufacturer', '{stamp}'), (2, 'B', 'dealer', '{stamp}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, org_id, email, name, role, created_at) VALUES "
+                f"(1, 1, 'a@x.example', 'A', 'admin', '{stamp}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO chains (id, name, owner_org_id, currency, timezone, graph_version, "
+                f"created_at) VALUES (1, 'C', 1, 'CNY', 'UTC', 1, '{stamp}')"
+            )
+        )
+        for order_id, (status, lines) in orders.items():
+            conn.execute(
+                text(
+                    "INSERT INTO orders (id, chain_id, number, buyer_id, seller_id, issuer_id, "
+                    "issuer_role, currency, status, version, created_by, created_at, updated_at) "
+                    "VALUES (:id, 1, :number, 2, 1, 2, 'buyer', 'CNY', :status, 1, 1, :at, :at)"
+                ),
+                {"id": order_id, "number": f"PO-{order_id}", "status": status, "at": stamp},
+            )
+            for no, (ack, qty, conf, conf_price, shipped, received, req, prom, last) in enumerate(
+                lines, start=1
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO order_lines (order_id, line_no, sku, qty, unit_price, "
+                        "ack_status, confirmed_qty, confirmed_price, shipped_qty, received_qty, "
+                        "requested_date, promised_date, last_received_on) VALUES (:order_id, "
+                        ":no, 'S', :qty, :price, :ack, :conf, :conf_price, :shipped, :received, "
+                        ":req, :prom, :last)"
+                    ),
+                    {
+                        "order_id": order_id, "no": no, "qty": amount(qty), "price": amount("2"),
+                        "ack": ack, "conf": conf and amount(conf),
+                        "conf_price": conf_price and amount(conf_price),
+                        "shipped": amount(shipped), "received": amount(received),
+                        "req": req, "prom": prom, "last": last,
+                    },
+                )  # fmt: skip
+        for order_id, times in acks.items():
+            for kind, at in [("issued", stamp)] + [("acknowledged", at) for at in times]:
+                conn.execute(
+                    text(
+                        "INSERT INTO order_events (order_id, kind, version, at, user_id, org_id, "
+                        "data) VALUES (:order_id, :kind, 1, :at, 1, 1, '{}')"
+                    ),
+                    {"order_id": order_id, "kind": kind, "at": at},
+                )
+    upgrade_database(scratch_url)
+    from supplychain.models import Order
+    from supplychain.services.order_figures import FIGURES, refresh_order_figures
+
+    def kept() -> dict[int, tuple]:
+        with Session(engine) as session:
+            rows = session.scalars(select(Order).order_by(Order.id)).all()
+            return {o.id: tuple(getattr(o, name) for name in FIGURES) for o in rows}
+
+    at = datetime(2026, 1, 2, 8, 30, tzinfo=UTC)
+    # Lines, received with a date, on time, confirmed and received qty over confirmed lines,
+    # discrepant by their own fields, first acknowledgment. Order 2: line 1 on time, line 2
+    # late (promised 25th, received 26th) and short (QTY SHIP RECV), line 3 received without a
+    # date (PRICE), line 4 rejected (QTY).
+    expected = {
+        1: (1, 0, 0, Decimal(0), Decimal(0), 1, None),
+        2: (4, 2, 1, Decimal("20.5"), Decimal("19.5"), 3, at),
+        3: (1, 0, 0, Decimal(8), Decimal(0), 1, datetime(2026, 1, 3, tzinfo=UTC)),
+    }
+    assert kept() == expected
+    # The code's statement gives the same.
+    with Session(engine) as session:
+        refresh_order_figures(session, list(orders))
+        session.commit()
+    assert kept() == expected
+    command.downgrade(alembic_config(scratch_url), "0016")
+    upgrade_database(scratch_url)
+    assert kept() == expected and _schema_drift(scratch_url) == []
+    engine.dispose()

@@ -1,5 +1,6 @@
-"""Scorecard rules on the real database: the SQL discrepancy predicate agrees with the
-workbook's flags on every combination, and the period labels scorecards accept."""
+"""Scorecard rules on the real database: the discrepancy lines counted from the figures kept on
+orders agree with the workbook's flags on every combination, and the period labels scorecards
+accept."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from sqlalchemy.orm import Session
 from supplychain.errors import Invalid
 from supplychain.excel.workbook import LineRecord, discrepancy_flags
 from supplychain.models import Chain, Order, OrderLine, Org, User
+from supplychain.services.order_figures import discrepancy_lines, refresh_order_figures
 from supplychain.services.scorecards import (
     Scorecard,
     check_scorecard_period,
-    discrepant_line,
     parse_scorecard_period,
     rate,
     sort_scorecards,
@@ -41,7 +42,25 @@ PRICES = (None, "1", "2")
 SHIPPED_RECEIVED = (("0", "0"), ("6", "6"), ("10", "10"), ("10", "9"))
 
 
-def test_sql_discrepancy_predicate_agrees_with_the_workbook_flags(session: Session):
+def _record(order: Order, line: OrderLine) -> LineRecord:
+    """The line as the reconciliation's workbook sees it."""
+    return LineRecord(
+        org_id=order.buyer_id, role="buyer", counterparty_code=None, counterparty_name="Owner",
+        order_number=order.number, order_date=date(2026, 6, 15), order_status=order.status,
+        bak02=None, currency="CNY", line_no=line.line_no, sku=line.sku, description=None,
+        unit=None, ordered_qty=line.qty, unit_price=line.unit_price, requested_date=None,
+        ack_status=line.ack_status, ack01=None, confirmed_qty=line.confirmed_qty,
+        confirmed_price=line.confirmed_price, promised_date=None, shipped_qty=line.shipped_qty,
+        received_qty=line.received_qty, ack_due=order.ack_due, acked_at=order.acked_at,
+        reason=None,
+    )  # fmt: skip
+
+
+def test_discrepancy_lines_agree_with_the_workbook_flags(session: Session):
+    """Each order's discrepancy lines as scorecards count them (the line-level count kept on the
+    order, with its status and overdue acknowledgment judged at reading) equal the lines the
+    workbook flags: an order of one line per combination of every order-level and line-level
+    variant, and per order-level variant one order with all of them."""
     owner, buyer = Org(name="Owner", kind="manufacturer"), Org(name="Buyer", kind="dealer")
     session.add_all([owner, buyer])
     session.flush()
@@ -49,50 +68,58 @@ def test_sql_discrepancy_predicate_agrees_with_the_workbook_flags(session: Sessi
     chain = Chain(name="Flags", owner_org_id=owner.id)
     session.add_all([user, chain])
     session.flush()
-    expected: dict[tuple[int, int], bool] = {}
+    combos = list(itertools.product(ACK_STATUSES, CONFIRMED, PRICES, SHIPPED_RECEIVED))
+    made: list[tuple[Order, list[OrderLine]]] = []
     variants = itertools.product(ORDER_STATUSES, ACK_TIMES)
-    for number, (status, (ack_due, acked_at)) in enumerate(variants, start=1):
-        order = Order(
-            chain_id=chain.id, number=f"F-{number}", buyer_id=buyer.id, seller_id=owner.id,
-            issuer_id=buyer.id, issuer_role="buyer", currency="CNY", status=status,
-            ack_due=ack_due, acked_at=acked_at, created_by=user.id, created_at=NOW - 10 * HOUR,
-        )  # fmt: skip
-        session.add(order)
-        session.flush()
-        lines = []
-        combos = itertools.product(ACK_STATUSES, CONFIRMED, PRICES, SHIPPED_RECEIVED)
-        for no, (ack, confirmed, price, (shipped, received)) in enumerate(combos, start=1):
-            line = OrderLine(
-                order_id=order.id, line_no=no, sku=f"S-{no}", qty=Decimal(10),
-                unit_price=Decimal(1), ack_status=ack,
-                confirmed_qty=None if confirmed is None else Decimal(confirmed),
-                confirmed_price=None if price is None else Decimal(price),
-                shipped_qty=Decimal(shipped), received_qty=Decimal(received),
+    for v, (status, (ack_due, acked_at)) in enumerate(variants, start=1):
+        for number, chosen in [(f"F-{v}-{i}", [combo]) for i, combo in enumerate(combos)] + [
+            (f"F-{v}-all", combos)
+        ]:
+            order = Order(
+                chain_id=chain.id, number=number, buyer_id=buyer.id, seller_id=owner.id,
+                issuer_id=buyer.id, issuer_role="buyer", currency="CNY", status=status,
+                ack_due=ack_due, acked_at=acked_at, created_by=user.id,
+                created_at=NOW - 10 * HOUR,
             )  # fmt: skip
-            lines.append(line)
-            record = LineRecord(
-                org_id=buyer.id, role="buyer", counterparty_code=None, counterparty_name="Owner",
-                order_number=order.number, order_date=date(2026, 6, 15), order_status=status,
-                bak02=None, currency="CNY", line_no=no, sku=line.sku, description=None,
-                unit=None, ordered_qty=line.qty, unit_price=line.unit_price,
-                requested_date=None, ack_status=ack, ack01=None,
-                confirmed_qty=line.confirmed_qty, confirmed_price=line.confirmed_price,
-                promised_date=None, shipped_qty=line.shipped_qty,
-                received_qty=line.received_qty, ack_due=ack_due, acked_at=acked_at, reason=None,
-            )  # fmt: skip
-            expected[(order.id, no)] = bool(discrepancy_flags(record, NOW))
+            lines = [
+                OrderLine(
+                    line_no=no,
+                    sku=f"S-{no}",
+                    qty=Decimal(10),
+                    unit_price=Decimal(1),
+                    ack_status=ack,
+                    confirmed_qty=None if confirmed is None else Decimal(confirmed),
+                    confirmed_price=None if price is None else Decimal(price),
+                    shipped_qty=Decimal(shipped),
+                    received_qty=Decimal(received),
+                )
+                for no, (ack, confirmed, price, (shipped, received)) in enumerate(chosen, 1)
+            ]
+            made.append((order, lines))
+    session.add_all(order for order, _ in made)
+    session.flush()
+    for order, lines in made:
+        for line in lines:
+            line.order_id = order.id
         session.add_all(lines)
     session.flush()
-    rows = session.execute(
-        select(Order.id, OrderLine.line_no, discrepant_line(NOW))
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(Order.chain_id == chain.id)
-    ).all()
-    got = {(order_id, no): bool(flag) for order_id, no, flag in rows}
-    assert len(got) == len(expected) > 1000
+    expected = {
+        order.id: sum(bool(discrepancy_flags(_record(order, line), NOW)) for line in lines)
+        for order, lines in made
+    }
+    refresh_order_figures(session, expected)
+    got = dict(
+        session.execute(
+            select(Order.id, discrepancy_lines(NOW)).where(Order.chain_id == chain.id)
+        ).all()
+    )
+    assert len(got) == len(made) > 1000
     assert got == expected
-    # Both outcomes occur, in every order status but the cancelled one.
-    assert set(got.values()) == {True, False}
+    # Single lines flagged and not; orders of many lines with none (cancelled), all (overdue)
+    # and some of their lines flagged.
+    assert set(got.values()) >= {0, 1}
+    whole = {expected[o.id] for o, lines in made if len(lines) > 1}
+    assert {0, len(combos)} <= whole and any(1 < n < len(combos) for n in whole)
 
 
 @pytest.mark.parametrize(

@@ -58,9 +58,8 @@ def tier_states(
     ids = set(org_ids)
     holder = statement_scope(session, chain).holder
     rows = figure_lines(session, chain, period, ids) if ids else iter(())
-    return v.statement_states(
-        session, chain.id, period.label, v.versions_of(rows, chain.id, period.label, ids, holder)
-    )
+    versions = v.versions_of(rows, chain.id, period.label, ids, holder)
+    return v.statement_states(session, chain.id, period.label, versions, holder)
 
 
 def statement_board(

@@ -3,20 +3,27 @@ statement confirmed before statements were scoped (its snapshot and version hold
 the org, its orders with orgs farther from the core too), or before a link change re-tiered an
 org, reads `confirmed` while the figures it holds now are the ones confirmed, on the JSON view,
 the board and the tier workbook's Summary; a change to them (a late receipt), or lines new to
-it, read `changed` with only that difference."""
+it, read `changed` with only that difference. Also: `dispute.resolved` reaches the statement's
+org only while it may open its statement, and statements of removed orgs are never due for a
+reminder."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import select
 
 from supplychain.extensions import db
 from supplychain.models import Chain, Statement
 from supplychain.models.base import utcnow
 from supplychain.periods import parse_period
+from supplychain.services.reconciliation.board import due_statements, send_statement_reminders
 from supplychain.services.reconciliation.confirmations import _snapshot
 from supplychain.services.reconciliation.ledger import order_lines
 from supplychain.services.reconciliation.versions import figures_of, versions_of
-from tests.api.test_statement_audience import _run, _workbook
+from tests.api.test_statement_audience import _grant as _grant_reconciliation
+from tests.api.test_statement_audience import _revoke, _run, _workbook
 from tests.api.test_statement_scope import (
     PO_CORE,
     PO_DOWN,
@@ -32,7 +39,10 @@ from tests.api.test_statements import (
     _actions,
     _board,
     _confirm,
+    _dispute,
     _events,
+    _grant,
+    _order,
     _view,
 )
 
@@ -218,3 +228,67 @@ def test_the_tier_workbook_says_an_old_confirmation_stands_until_its_figures_cha
     summary = _summary(w, _run(w, "D1", force=True))
     assert summary["DLR-001"]["Statement status"] == "changed"
     assert summary["DLR-001"]["Confirmed at"] is not None
+
+
+def test_dispute_resolved_reaches_the_org_only_while_it_may_open_its_statement(world):
+    w = world
+    _grant(w, "orders", {"type": "all"})
+    d1a, d1b = w.parties["D1a"], w.parties["D1b"]
+    grant_a = _grant_reconciliation(w, {"type": "org", "value": d1a.org_id})
+    _grant_reconciliation(w, {"type": "org", "value": d1b.org_id})
+    disputes = {}
+    for party, number in ((d1a, "PO-A-1"), (d1b, "PO-B-1")):
+        _order(w, party, number, 1)
+        line = {"order_number": number, "line_no": 1, "field": "qty", "note": "short"}
+        r = _dispute(w, party, _view(w, party)["version"], [line])
+        assert r.status_code == 201, r.text
+        disputes[party.org_id] = r.json()["id"]
+    _revoke(w, grant_a)
+    for dispute_id in disputes.values():
+        r = w.api.post(
+            w.path(f"/reconciliation/disputes/{dispute_id}/resolve"),
+            {"resolution": "accepted", "note": "credit note follows"}, token=w.owner.token,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+    # D1a may no longer open its statement (or the dispute): not told; D1b and the owner are.
+    assert _events(w, d1a, "dispute.resolved") == []
+    (told,) = _events(w, d1b, "dispute.resolved")
+    assert told["data"]["id"] == disputes[d1b.org_id]
+    owner = {e["data"]["org_id"] for e in _events(w, w.owner, "dispute.resolved")}
+    assert owner == {d1a.org_id, d1b.org_id}
+
+
+def test_a_removed_orgs_statement_is_never_due_for_a_reminder(app, world):
+    w = world
+    _grant(w, "reconciliation", {"type": "tier", "value": "D1"})
+    d1a, d1b = w.parties["D1a"], w.parties["D1b"]
+    ready = utcnow()
+    with app.app_context():
+        for party in (d1a, d1b):
+            db.session.add(
+                Statement(
+                    chain_id=int(w.chain_id), org_id=int(party.org_id), period=PERIOD,
+                    state="open", ready_at=ready, updated_at=ready,
+                )
+            )  # fmt: skip
+        db.session.commit()
+        ids = dict(
+            db.session.execute(
+                select(Statement.org_id, Statement.id).where(Statement.chain_id == int(w.chain_id))
+            ).all()
+        )
+        later = ready + timedelta(days=6)
+        assert [s.id for s in due_statements(db.session, later)] == sorted(ids.values())
+        db.session.remove()
+    r = w.api.delete(w.path(f"/members/{d1b.org_id}"), token=w.owner.token)
+    assert r.status_code == 204, r.text
+    with app.app_context():
+        session = db.session
+        # D1b's statement is neither loaded as due nor reminded; D1a's is, once.
+        assert [s.id for s in due_statements(session, later)] == [ids[int(d1a.org_id)]]
+        assert send_statement_reminders(session, later) == [ids[int(d1a.org_id)]]
+        assert due_statements(session, later) == []
+        session.commit()
+        db.session.remove()
+    assert len(_events(w, d1a, "statement.reminder")) == 1
+    assert _events(w, w.owner, "statement.reminder") == []

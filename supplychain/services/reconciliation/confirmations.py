@@ -2,10 +2,12 @@
 status and version, confirms exactly the version it saw (stale: 409) or disputes lines of it;
 the owner resolves disputes. (The owner's board, readiness and reminders: `board`.)
 
-Every step is audited and published (addressed to the statement's org and the owner) in the
-transaction of the change. Figures are never stored as the truth: they are computed from the
-orders each time, and a confirmation keeps its version and a snapshot of what it confirmed, so a
-later change (late receipt, amendment) reads `changed` with the difference shown.
+Every step is audited and published (addressed to the owner and the statement's org, the
+latter only while it may open its statement) in the transaction of the change. Figures are never
+stored as the truth: they are computed from the orders each time, and a confirmation keeps its
+version and a snapshot of what it confirmed, so a later change (late receipt, amendment) reads
+`changed` with the difference shown (what was confirmed judged within the statement's scope now:
+`versions.judge_confirmations`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from supplychain.models import (
 from supplychain.models.base import utcnow
 from supplychain.models.statements import DISPUTE_FIELDS, RESOLUTIONS
 from supplychain.periods import Period
-from supplychain.services.apps import require_app
+from supplychain.services.apps import orgs_with_app, require_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish
@@ -388,6 +390,13 @@ def _to_org_and_owner(chain: Chain, org_id: int) -> list[int]:
     return [org_id, chain.owner_org_id]
 
 
+def _to_owner_and_org_with_app(session: Session, chain: Chain, org_id: int) -> list[int]:
+    """The owner, and the statement's org if it may still open its statement (the app is shared
+    with it now: one whose grant was revoked since it disputed would be refused the dispute)."""
+    may_open = orgs_with_app(session, chain, APP, [org_id])
+    return [o for o in _to_org_and_owner(chain, org_id) if o in may_open or o == chain.owner_org_id]
+
+
 @dataclass(frozen=True)
 class _Current:
     """The partner's statement as it is now, for an answer to it."""
@@ -630,7 +639,7 @@ def resolve_dispute(
             "status": statement.state,
             "resolved_at": now.isoformat(),
         },
-        org_ids=_to_org_and_owner(access.chain, dispute.org_id),
+        org_ids=_to_owner_and_org_with_app(session, access.chain, dispute.org_id),
     )
     session.flush()
     return dispute

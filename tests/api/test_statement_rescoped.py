@@ -2,7 +2,7 @@
 statement confirmed before statements were scoped (its snapshot and version hold every order of
 the org, its orders with orgs farther from the core too), or before a link change re-tiered an
 org, reads `confirmed` while the figures it holds now are the ones confirmed, on the JSON view,
-the board and the tier workbook's Summary; a change to them (a late receipt), or lines new to
+the board, the xlsx statement's and the tier workbook's Summary; a change to them (a late receipt), or lines new to
 it, read `changed` with only that difference. Also: `dispute.resolved` reaches the statement's
 org only while it may open its statement, and statements of removed orgs are never due for a
 reminder."""
@@ -32,6 +32,7 @@ from tests.api.test_statement_scope import (
     _issue,
     _link,
     _sheet_rows,
+    _xlsx,
     trading_chain,
 )
 from tests.api.test_statements import (
@@ -120,6 +121,8 @@ def test_a_confirmation_made_before_statements_were_scoped_stands(app, trading):
     }  # fmt: skip
     assert _row(w, d1a)["status"] == "confirmed"
     assert _board(w, w.owner.token, "&status=changed")["items"] == []
+    (own,) = _sheet_rows(_xlsx(w, d1a.org_id, token=d1a.token)["Summary"])
+    assert own["Statement status"] == "confirmed"
     # Confirming it again changes nothing: no event, no audit, the stored confirmation kept.
     again = _confirm(w, d1a, view["version"])
     assert again.status_code == 200, again.text
@@ -144,6 +147,8 @@ def test_a_confirmation_made_before_statements_were_scoped_stands(app, trading):
     }  # fmt: skip
     assert now["totals"]["received"] == "87.50"
     assert _row(w, d1a)["status"] == "changed"
+    (own,) = _sheet_rows(_xlsx(w, d1a.org_id, token=d1a.token)["Summary"])
+    assert own["Statement status"] == "changed"
     assert _confirm(w, d1a, view["version"]).status_code == 409
     # Confirmed again: a new confirmation of its scoped statement, with its event.
     confirmed = _confirm(w, d1a, now["version"])

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
 from supplychain.graph import CORE, UNLINKED
-from supplychain.models import Chain, ReconciliationRun, ReminderClaim, Statement
+from supplychain.models import Chain, Member, ReconciliationRun, ReminderClaim, Statement
 from supplychain.models.base import utcnow
 from supplychain.models.statements import STATEMENT_STATUSES
 from supplychain.periods import Period
@@ -58,9 +58,8 @@ def tier_states(
     ids = set(org_ids)
     holder = statement_scope(session, chain).holder
     rows = figure_lines(session, chain, period, ids) if ids else iter(())
-    return v.statement_states(
-        session, chain.id, period.label, v.versions_of(rows, chain.id, period.label, ids, holder)
-    )
+    versions = v.versions_of(rows, chain.id, period.label, ids, holder)
+    return v.statement_states(session, chain.id, period.label, versions, holder)
 
 
 def statement_board(
@@ -182,28 +181,42 @@ def announce_ready(session: Session, run: ReconciliationRun) -> list[int]:
     return [s.org_id for s in rows]
 
 
-def send_statement_reminders(session: Session, now: datetime) -> list[int]:
-    """Remind each partner whose statement was made ready 5 days ago or more, that has
-    neither confirmed nor disputed it and that may still open it (the app is shared with it
-    now: one look-up per chain, whatever its number of orgs) with `statement.reminder`; once
-    per readiness, however many schedulers run. One that may not is not reminded and its
-    reminder stays due, sent if the app is shared with it again. Returns the statements
-    reminded of."""
-    due = session.scalars(
-        select(Statement)
-        .where(
-            Statement.state == "open",
-            Statement.ready_at.is_not(None),
-            Statement.ready_at <= now - REMIND_AFTER,
-            # Not reminded since it was last made ready.
-            ~exists().where(
-                ReminderClaim.kind == STATEMENT_UNANSWERED,
-                ReminderClaim.subject_id == Statement.id,
-                ReminderClaim.created_at >= Statement.ready_at,
-            ),
+def due_statements(session: Session, now: datetime) -> list[Statement]:
+    """The statements whose reminder is due: made ready 5 days ago or more, neither confirmed
+    nor disputed, not reminded since, of an org that is a current member of the chain (a
+    removed org can never be reminded: left out, rather than loaded on every tick)."""
+    return list(
+        session.scalars(
+            select(Statement)
+            .join(
+                Member,
+                (Member.chain_id == Statement.chain_id)
+                & (Member.org_id == Statement.org_id)
+                & Member.is_current,
+            )
+            .where(
+                Statement.state == "open",
+                Statement.ready_at.is_not(None),
+                Statement.ready_at <= now - REMIND_AFTER,
+                # Not reminded since it was last made ready.
+                ~exists().where(
+                    ReminderClaim.kind == STATEMENT_UNANSWERED,
+                    ReminderClaim.subject_id == Statement.id,
+                    ReminderClaim.created_at >= Statement.ready_at,
+                ),
+            )
+            .order_by(Statement.id)
         )
-        .order_by(Statement.id)
-    ).all()
+    )
+
+
+def send_statement_reminders(session: Session, now: datetime) -> list[int]:
+    """Remind each partner whose statement is due (`due_statements`) and that may still open it
+    (the app is shared with it now: one look-up per chain, whatever its number of orgs) with
+    `statement.reminder`; once per readiness, however many schedulers run. One that may not is
+    not reminded and its reminder stays due, sent if the app is shared with it again. Returns
+    the statements reminded of."""
+    due = due_statements(session, now)
     by_chain: dict[int, set[int]] = {}
     for statement in due:
         by_chain.setdefault(statement.chain_id, set()).add(statement.org_id)

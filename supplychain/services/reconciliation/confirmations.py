@@ -2,10 +2,12 @@
 status and version, confirms exactly the version it saw (stale: 409) or disputes lines of it;
 the owner resolves disputes. (The owner's board, readiness and reminders: `board`.)
 
-Every step is audited and published (addressed to the statement's org and the owner) in the
-transaction of the change. Figures are never stored as the truth: they are computed from the
-orders each time, and a confirmation keeps its version and a snapshot of what it confirmed, so a
-later change (late receipt, amendment) reads `changed` with the difference shown.
+Every step is audited and published (addressed to the owner and the statement's org, the
+latter only while it may open its statement) in the transaction of the change. Figures are never
+stored as the truth: they are computed from the orders each time, and a confirmation keeps its
+version and a snapshot of what it confirmed, so a later change (late receipt, amendment) reads
+`changed` with the difference shown (what was confirmed judged within the statement's scope now:
+`versions.judge_confirmations`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from supplychain.models import (
 from supplychain.models.base import utcnow
 from supplychain.models.statements import DISPUTE_FIELDS, RESOLUTIONS
 from supplychain.periods import Period
-from supplychain.services.apps import require_app
+from supplychain.services.apps import orgs_with_app, require_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish
@@ -102,17 +104,36 @@ def _amount(qty: Decimal | None, price: Decimal | None) -> Decimal:
     return (qty * price).quantize(CENT)
 
 
+# The figures totals are summed from, in this order.
+_SUMMED = ("qty", "unit_price", "confirmed_qty", "confirmed_price", "shipped_qty", "received_qty")
+_SUMMED_AT = (v.QTY, v.PRICE, v.CONFIRMED_QTY, v.CONFIRMED_PRICE, v.SHIPPED, v.RECEIVED)
+_FIGURE_NAMES = [name for name, _ in v.FIGURES]
+
+
+def _sum(lines: Iterable[tuple[Decimal | None, ...]]) -> dict[str, Decimal]:
+    totals = dict.fromkeys(("ordered", "confirmed", "shipped", "received"), ZERO)
+    for qty, unit_price, confirmed_qty, confirmed_price, shipped, received in lines:
+        price = confirmed_price if confirmed_price is not None else unit_price
+        totals["ordered"] += _amount(qty, unit_price)
+        totals["confirmed"] += _amount(confirmed_qty, confirmed_price)
+        totals["shipped"] += _amount(shipped, price)
+        totals["received"] += _amount(received, price)
+    return totals
+
+
 def _totals(rows: Iterable[tuple[Any, ...]]) -> dict[str, Decimal]:
     """Ordered, confirmed, shipped and received amounts, as the workbook's Summary sums them
     (shipped and received at the confirmed price)."""
-    totals = dict.fromkeys(("ordered", "confirmed", "shipped", "received"), ZERO)
-    for row in rows:
-        price = row[v.CONFIRMED_PRICE] if row[v.CONFIRMED_PRICE] is not None else row[v.PRICE]
-        totals["ordered"] += _amount(row[v.QTY], row[v.PRICE])
-        totals["confirmed"] += _amount(row[v.CONFIRMED_QTY], row[v.CONFIRMED_PRICE])
-        totals["shipped"] += _amount(row[v.SHIPPED], price)
-        totals["received"] += _amount(row[v.RECEIVED], price)
-    return totals
+    return _sum(tuple(row[i] for i in _SUMMED_AT) for row in rows)
+
+
+def _snapshot_totals(lines: dict[str, list[Any]]) -> dict[str, Decimal]:
+    """The same totals of a confirmed snapshot's lines, from their figure texts (kept at 4
+    places, the scale quantities and prices are stored at: exactly the figures summed then)."""
+    at = [2 + _FIGURE_NAMES.index(name) for name in _SUMMED]
+    return _sum(
+        tuple(None if line[i] is None else Decimal(line[i]) for i in at) for line in lines.values()
+    )
 
 
 def _snapshot(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
@@ -126,11 +147,10 @@ def _snapshot(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     }
 
 
-def _changes(snapshot: dict[str, Any], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """The difference between a confirmed snapshot and the figures now, field by field; a line
-    added since has `confirmed` None, a line gone has `current` None."""
-    names = [name for name, _ in v.FIGURES]
-    before: dict[str, list[Any]] = snapshot.get("lines", {})
+def _changes(before: dict[str, list[Any]], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The difference between a confirmed snapshot's lines and the figures now, field by field;
+    a line added since has `confirmed` None, a line gone has `current` None."""
+    names = _FIGURE_NAMES
     changes = []
     seen = set()
     for row in map(v.figures_of, rows):
@@ -254,7 +274,8 @@ def _view(
     directory = org_directory(session, chain.id)
     version = _version(chain.id, period, org_id, rows, scope)
     row = _statement(session, chain.id, org_id, period.label)
-    status = row.status_for(version) if row else "open"
+    judged = _judged(session, chain.id, period, org_id, row, version, scope)
+    status = judged.status if judged else "open"
     side_of = scope.side  # every row is of this org's statement: its side is the org's
 
     now = utcnow()
@@ -281,7 +302,7 @@ def _view(
             }
         )
     code, name, _ = directory.get(org_id, (None, f"org {org_id}", None))
-    changed = status == "changed" and row is not None and row.confirmed_figures is not None
+    confirmed_lines = judged.lines if judged else None
     tier = chain_graph(session, chain).tier_of(org_id)
     counterparty_tier = scope.counterparty_tier(org_id)
     return {
@@ -302,13 +323,41 @@ def _view(
         "confirmed_at": row.confirmed_at if row else None,
         "confirmed_by": row.confirmed_by if row else None,
         "confirmed_version": row.confirmed_version if row else None,
-        "confirmed_totals": (
-            {k: Decimal(x) for k, x in row.confirmed_figures["totals"].items()}
-            if row is not None and row.confirmed_figures
-            else None
+        "confirmed_totals": _confirmed_totals(row, judged),
+        "changes": (
+            _changes(confirmed_lines, rows)
+            if status == "changed" and confirmed_lines is not None
+            else []
         ),
-        "changes": _changes(row.confirmed_figures, rows) if changed else [],  # type: ignore[union-attr]
     }
+
+
+def _judged(
+    session: Session,
+    chain_id: int,
+    period: Period,
+    org_id: int,
+    row: Statement | None,
+    version: str,
+    scope: StatementScope,
+) -> v.Judged | None:
+    """The statement's answer judged against its current version, what was confirmed taken
+    within the scope now (`versions.judge_confirmations`); None: no row (it reads `open`)."""
+    if row is None:
+        return None
+    return v.judge_confirmations(
+        session, chain_id, period.label, {org_id: row}, {org_id: version}, scope.holder
+    )[org_id]
+
+
+def _confirmed_totals(row: Statement | None, judged: v.Judged | None) -> dict[str, Decimal] | None:
+    """The totals as confirmed: as kept with the confirmation, or, when lines out of the scope
+    now were left out of it, summed again from the lines that remain."""
+    if row is None or judged is None or not row.confirmed_figures or judged.lines is None:
+        return None
+    if judged.rescoped:
+        return _snapshot_totals(judged.lines)
+    return {k: Decimal(x) for k, x in row.confirmed_figures["totals"].items()}
 
 
 def statement_view(
@@ -339,6 +388,13 @@ def _event_data(statement: Statement, status: str, version: str) -> dict[str, An
 
 def _to_org_and_owner(chain: Chain, org_id: int) -> list[int]:
     return [org_id, chain.owner_org_id]
+
+
+def _to_owner_and_org_with_app(session: Session, chain: Chain, org_id: int) -> list[int]:
+    """The owner, and the statement's org if it may still open its statement (the app is shared
+    with it now: one whose grant was revoked since it disputed would be refused the dispute)."""
+    may_open = orgs_with_app(session, chain, APP, [org_id])
+    return [o for o in _to_org_and_owner(chain, org_id) if o in may_open or o == chain.owner_org_id]
 
 
 @dataclass(frozen=True)
@@ -378,13 +434,16 @@ def confirm_statement(
     org_id: int | None = None,
 ) -> dict[str, Any]:
     """The partner confirms the version of its statement it saw: 409 if the figures changed
-    since, or while a dispute is open; confirming the confirmed version again changes nothing."""
+    since, or while a dispute is open; confirming a statement that reads `confirmed` again
+    changes nothing (neither its stored confirmation, even one that stands only within the
+    statement's scope now, nor a second event)."""
     now_is = _current(session, access, period_label, org_id, version)
     subject, period, rows, current = now_is.subject, now_is.period, now_is.rows, now_is.version
     statement = _statement_for_update(session, access.chain_id, subject, period.label)
     if statement.state == "disputed":
         raise Conflict("A dispute on this statement is open: it must be resolved first.")
-    if statement.state != "confirmed" or statement.confirmed_version != current:
+    judged = _judged(session, access.chain_id, period, subject, statement, current, now_is.scope)
+    if judged is None or judged.status != "confirmed":
         now = utcnow()
         statement.state = "confirmed"
         statement.confirmed_version = current
@@ -580,7 +639,7 @@ def resolve_dispute(
             "status": statement.state,
             "resolved_at": now.isoformat(),
         },
-        org_ids=_to_org_and_owner(access.chain, dispute.org_id),
+        org_ids=_to_owner_and_org_with_app(session, access.chain, dispute.org_id),
     )
     session.flush()
     return dispute

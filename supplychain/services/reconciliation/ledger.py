@@ -322,7 +322,7 @@ def statement_answers(
     workbook's Summary and Disputes sheets."""
     versions = versions_of(figure_lines(session, chain, period, set(org_ids)), chain.id,
                            period.label, org_ids, scope.holder)  # fmt: skip
-    states = statement_states(session, chain.id, period.label, versions)
+    states = statement_states(session, chain.id, period.label, versions, scope.holder)
     # A confirmation time only beside a confirmation that stands (or whose figures changed).
     statuses = {
         o: StatementStatus(st.status, st.confirmed_at if st.status in CONFIRMED else None)

@@ -5,6 +5,15 @@ with (`changed` when what was confirmed is no longer current).
 The lines come from `ledger.figure_lines` (or `ledger.order_lines`, through `figures_of`), ordered
 by order id and line number, so one org's digest is the same whether it is computed alone or
 beside a thousand others.
+
+What was confirmed is judged within the statement's scope as it is now (`judge_confirmations`,
+the one home of that rule for the JSON view, confirming, the board and the tier workbook): a
+confirmation kept the version and a snapshot of the lines its statement held then, which may
+include orders the scope no longer gives to that org (confirmed before statements were scoped,
+or before a link change re-tiered an org). Such lines are left out of the snapshot, its digest
+is taken again exactly as a version is, and the statement reads `confirmed` when that equals
+the current version: only a change to the figures it holds now (or a line new to it) reads
+`changed`.
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from supplychain.models import Dispute, Statement
+from supplychain.models import Dispute, Order, Statement
+from supplychain.services.bulk import among_ids
 
 # Positions in a row of `ledger.order_lines` (the statement's full lines).
 ORDER_ID, NUMBER, STATUS, CURRENCY, BUYER, SELLER = 0, 1, 3, 5, 6, 7
@@ -75,10 +85,12 @@ def _seed(chain_id: int, org_id: int, period: str) -> Any:
     return hashlib.sha256(f"statement:{chain_id}:{org_id}:{period}\n".encode())
 
 
+def _feed_line(digest: Any, key: str, figures: Iterable[str | None]) -> None:
+    digest.update((key + "|" + "|".join(v or "" for v in figures) + "\n").encode())
+
+
 def _feed(digest: Any, row: tuple[Any, ...]) -> None:
-    digest.update(
-        (line_key(row) + "|" + "|".join(v or "" for v in line_figures(row)) + "\n").encode()
-    )
+    _feed_line(digest, line_key(row), line_figures(row))
 
 
 def versions_of(
@@ -99,6 +111,100 @@ def versions_of(
     return {org_id: digest.hexdigest() for org_id, digest in digests.items()}
 
 
+# --- what was confirmed, within the scope now --------------------------------------------------
+
+
+def _key_order(key: str) -> tuple[int, int]:
+    order_id, line_no = key.split(":")
+    return int(order_id), int(line_no)
+
+
+def snapshot_version(chain_id: int, org_id: int, period: str, lines: dict[str, list[Any]]) -> str:
+    """The version of a confirmed snapshot's lines ({"<order_id>:<line_no>": [order number,
+    line number, *figure texts]}), digested exactly as `versions_of` digests the figure rows:
+    the same seed, each line's key and figures, by order id then line number."""
+    digest = _seed(chain_id, org_id, period)
+    for key in sorted(lines, key=_key_order):
+        _feed_line(digest, key, lines[key][2:])
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A statement's answer judged against its current version: the status it reads with and
+    the confirmed lines to compare with the current ones (None: no snapshot). `rescoped` when
+    lines the scope no longer gives to the org were left out of the stored snapshot (its stored
+    totals then no longer apply: sum `lines`)."""
+
+    status: str
+    lines: dict[str, list[Any]] | None
+    rescoped: bool = False
+
+
+def _stale(statement: Statement, version: str | None) -> bool:
+    """Confirmed, with a snapshot, for another version than the current one."""
+    return (
+        statement.state == "confirmed"
+        and statement.confirmed_version != version
+        and bool(statement.confirmed_figures)
+    )
+
+
+def _lines(statement: Statement) -> dict[str, list[Any]] | None:
+    """The confirmed snapshot's lines (None: nothing confirmed)."""
+    snapshot = statement.confirmed_figures
+    return snapshot.get("lines", {}) if snapshot else None
+
+
+def _order_parties(
+    session: Session, chain_id: int, order_ids: set[int]
+) -> dict[int, tuple[int, int]]:
+    """order id -> (buyer, seller) of the named orders, in one query (an order's parties never
+    change)."""
+    if not order_ids:
+        return {}
+    rows = session.execute(
+        select(Order.id, Order.buyer_id, Order.seller_id).where(
+            Order.chain_id == chain_id, among_ids(session, Order.id, sorted(order_ids))
+        )
+    )
+    return {order_id: (buyer, seller) for order_id, buyer, seller in rows}
+
+
+def judge_confirmations(
+    session: Session,
+    chain_id: int,
+    period: str,
+    statements: dict[int, Statement],
+    versions: dict[int, str],
+    holder: Callable[[int, int], int | None],
+) -> dict[int, Judged]:
+    """Each org's statement row (org id -> row) judged against its current version (`versions`),
+    what was confirmed taken within the statement scope now (`holder`, as for `versions_of`):
+    a confirmation of another version keeps only the snapshot's lines whose orders the scope
+    gives to the org now (an order no longer found stays, and reads as gone), and reads
+    `confirmed` if their digest is the current version, `changed` otherwise. At most one query
+    (the parties of the snapshots' orders, when some confirmation is of another version),
+    whatever the number of orgs."""
+    stale = {o: s for o, s in statements.items() if _stale(s, versions.get(o))}
+    order_ids = {_key_order(key)[0] for s in stale.values() for key in _lines(s) or {}}
+    parties = _order_parties(session, chain_id, order_ids)
+    judged = {}
+    for org_id, statement in statements.items():
+        lines = _lines(statement)
+        if org_id not in stale or lines is None:
+            judged[org_id] = Judged(statement.status_for(versions.get(org_id, "")), lines)
+            continue
+        kept = {}
+        for key, line in lines.items():
+            party = parties.get(_key_order(key)[0])
+            if party is None or holder(*party) == org_id:
+                kept[key] = line
+        same = snapshot_version(chain_id, org_id, period, kept) == versions[org_id]
+        judged[org_id] = Judged("confirmed" if same else "changed", kept, len(kept) < len(lines))
+    return judged
+
+
 @dataclass
 class StatementState:
     """What the board and the workbook say of one org's statement."""
@@ -113,10 +219,15 @@ class StatementState:
 
 
 def statement_states(
-    session: Session, chain_id: int, period: str, versions: dict[int, str]
+    session: Session,
+    chain_id: int,
+    period: str,
+    versions: dict[int, str],
+    holder: Callable[[int, int], int | None],
 ) -> dict[int, StatementState]:
-    """Each org's statement status for the period, in two queries whatever the number of orgs:
-    no row reads `open`; a confirmation of another version reads `changed`."""
+    """Each org's statement status for the period, in three queries at most whatever the number
+    of orgs: no row reads `open`; a confirmation of another version reads `changed` unless it
+    stands within the statement scope now (`judge_confirmations`)."""
     rows = {
         s.org_id: s
         for s in session.scalars(
@@ -130,12 +241,14 @@ def statement_states(
             .group_by(Dispute.org_id)
         ).all()
     )
+    named = {org_id: row for org_id, row in rows.items() if org_id in versions}
+    judged = judge_confirmations(session, chain_id, period, named, versions, holder)
     states = {}
     for org_id, version in versions.items():
         row = rows.get(org_id)
         states[org_id] = StatementState(
             org_id=org_id,
-            status=row.status_for(version) if row else "open",
+            status=judged[org_id].status if row else "open",
             version=version,
             confirmed_at=row.confirmed_at if row else None,
             confirmed_by=row.confirmed_by if row else None,

@@ -40,6 +40,16 @@ SHIPPABLE_LINE_STATUSES = ("accepted", "changed", "backordered")
 WAITING_KINDS = ("to_ack", "to_ship", "to_receive")
 
 
+# The figures of its lines and history an order keeps (`services.order_figures` sets them).
+ORDER_FIGURES = (
+    "first_acked_at",
+    "line_count",
+    "received_line_count",
+    "on_time_line_count",
+    "confirmed_qty_total",
+    "received_qty_total",
+    "discrepant_line_count",
+)
 # What scorecards read of an order besides its chain and date (ix_orders_chain_created_figures).
 SCORECARD_COLUMNS = (
     "buyer_id",
@@ -48,13 +58,7 @@ SCORECARD_COLUMNS = (
     "status",
     "ack_due",
     "acked_at",
-    "first_acked_at",
-    "line_count",
-    "received_line_count",
-    "on_time_line_count",
-    "confirmed_qty_total",
-    "received_qty_total",
-    "discrepant_line_count",
+    *ORDER_FIGURES,
 )
 
 

@@ -30,17 +30,10 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from supplychain.models import Order, OrderEvent, OrderLine
 from supplychain.models.base import AMOUNT_SUM
+from supplychain.models.orders import ORDER_FIGURES
 
 # The columns `figures_update` sets.
-FIGURES = (
-    "line_count",
-    "received_line_count",
-    "on_time_line_count",
-    "confirmed_qty_total",
-    "received_qty_total",
-    "discrepant_line_count",
-    "first_acked_at",
-)
+FIGURES = ORDER_FIGURES
 
 
 class amount_sum(FunctionElement):  # noqa: N801 - reads as an SQL function

@@ -391,10 +391,14 @@ def test_upgrade_to_0017_keeps_each_orders_figures(scratch_url):
     from supplychain.models import Order
     from supplychain.services.order_figures import FIGURES, refresh_order_figures
 
+    names = ("line_count", "received_line_count", "on_time_line_count", "confirmed_qty_total",
+             "received_qty_total", "discrepant_line_count", "first_acked_at")  # fmt: skip
+    assert set(names) == set(FIGURES)
+
     def kept() -> dict[int, tuple]:
         with Session(engine) as session:
             rows = session.scalars(select(Order).order_by(Order.id)).all()
-            return {o.id: tuple(getattr(o, name) for name in FIGURES) for o in rows}
+            return {o.id: tuple(getattr(o, name) for name in names) for o in rows}
 
     at = datetime(2026, 1, 2, 8, 30, tzinfo=UTC)
     # Lines, received with a date, on time, confirmed and received qty over confirmed lines,

@@ -123,13 +123,19 @@ def test_a_confirmation_made_before_statements_were_scoped_stands(app, trading):
     assert _board(w, w.owner.token, "&status=changed")["items"] == []
     (own,) = _sheet_rows(_xlsx(w, d1a.org_id, token=d1a.token)["Summary"])
     assert own["Statement status"] == "confirmed"
-    # Confirming it again changes nothing: no event, no audit, the stored confirmation kept.
+    # Confirming it again raises no event; the stored confirmation becomes the version the
+    # partner confirmed now (audited), with the first confirmation's time and person.
     again = _confirm(w, d1a, view["version"])
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "confirmed"
-    assert again.json()["confirmed_version"] == old
+    assert again.json()["confirmed_version"] == view["version"]
+    assert again.json()["confirmed_at"] == view["confirmed_at"]
+    assert again.json()["confirmed_by"] == view["confirmed_by"]
     assert _events(w, d1a, "statement.confirmed") == []
-    assert _actions(w, "statement.confirm") == []
+    assert len(_actions(w, "statement.confirm")) == 1
+    assert _confirm(w, d1a, view["version"]).status_code == 200
+    assert len(_actions(w, "statement.confirm")) == 1
+    assert _view(w, d1a)["confirmed_totals"] == view["totals"]
     # D2's purchase moves (D1a accepts it): D2's statement, not D1a's.
     _ack(w, w.extra["up"], d1a)
     assert _view(w, d1a)["status"] == "confirmed"

@@ -435,8 +435,10 @@ def confirm_statement(
 ) -> dict[str, Any]:
     """The partner confirms the version of its statement it saw: 409 if the figures changed
     since, or while a dispute is open; confirming a statement that reads `confirmed` again
-    changes nothing (neither its stored confirmation, even one that stands only within the
-    statement's scope now, nor a second event)."""
+    raises no second event. One that reads `confirmed` only within the statement's scope now
+    (its stored confirmation also held orders the scope no longer gives it) is brought to the
+    version confirmed now: the stored version and lines become the statement's (audited), the
+    first confirmation's time and person are kept, no event."""
     now_is = _current(session, access, period_label, org_id, version)
     subject, period, rows, current = now_is.subject, now_is.period, now_is.rows, now_is.version
     statement = _statement_for_update(session, access.chain_id, subject, period.label)
@@ -470,6 +472,22 @@ def confirm_statement(
             data=_event_data(statement, "confirmed", current)
             | {"confirmed_at": now.isoformat(), "confirmed_by": str(access.actor.user_id)},
             org_ids=_to_org_and_owner(access.chain, subject),
+        )
+    elif statement.confirmed_version != current:
+        # Stands within the scope now: what the partner confirmed now is kept instead, so its
+        # answer names the version it sent and later reads need not judge it again.
+        statement.confirmed_version = current
+        statement.confirmed_figures = _snapshot(rows)
+        statement.updated_at = utcnow()
+        session.flush()
+        record_event(
+            session,
+            access.actor,
+            "statement.confirm",
+            "statement",
+            statement.id,
+            chain_id=access.chain_id,
+            data={"org_id": subject, "period": period.label, "version": current, "rescoped": True},
         )
     return _view(session, access, period, subject, rows, now_is.scope)
 

@@ -400,6 +400,14 @@ class World:
     def path(self, suffix: str = "") -> str:
         return f"/chains/{self.chain_id}{suffix}"
 
+    def share_app(self, app_key: str) -> World:
+        """Share an app with every partner (a grant of scope `all`); returns the world."""
+        r = self.api.post(
+            self.path("/grants"), {"app": app_key, "scope": {"type": "all"}}, token=self.owner.token
+        )
+        assert r.status_code == 201, r.text
+        return self
+
 
 CHAIN_NAME = "Acme dealers"
 # The test chain's zone: its days and periods are Shanghai's, a day ahead of UTC's from 16:00 UTC.

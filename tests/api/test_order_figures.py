@@ -25,11 +25,7 @@ TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 @pytest.fixture
 def chain(world):
-    r = world.api.post(
-        world.path("/grants"), {"app": "orders", "scope": {"type": "all"}}, token=world.owner.token
-    )
-    assert r.status_code == 201
-    return world
+    return world.share_app("orders")
 
 
 def _line(no: int, qty: str = "10", days: int | None = 10) -> dict[str, Any]:

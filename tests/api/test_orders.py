@@ -10,11 +10,7 @@ from tests.conftest import Api
 
 @pytest.fixture
 def chain(world):
-    r = world.api.post(
-        world.path("/grants"), {"app": "orders", "scope": {"type": "all"}}, token=world.owner.token
-    )
-    assert r.status_code == 201
-    return world
+    return world.share_app("orders")
 
 
 def _lines(n=3, **overrides):

@@ -426,6 +426,21 @@ def _current(
     return _Current(subject, period, rows, current, scope)
 
 
+def _audit_confirmation(
+    session: Session, access: ChainAccess, statement: Statement, version: str, **extra: Any
+) -> None:
+    session.flush()
+    record_event(
+        session,
+        access.actor,
+        "statement.confirm",
+        "statement",
+        statement.id,
+        chain_id=access.chain_id,
+        data={"org_id": statement.org_id, "period": statement.period, "version": version} | extra,
+    )
+
+
 def confirm_statement(
     session: Session,
     access: ChainAccess,
@@ -453,16 +468,7 @@ def confirm_statement(
         statement.confirmed_by = access.actor.user_id
         statement.confirmed_figures = _snapshot(rows)
         statement.updated_at = now
-        session.flush()
-        record_event(
-            session,
-            access.actor,
-            "statement.confirm",
-            "statement",
-            statement.id,
-            chain_id=access.chain_id,
-            data={"org_id": subject, "period": period.label, "version": current},
-        )
+        _audit_confirmation(session, access, statement, current)
         publish(
             session,
             chain_id=access.chain_id,
@@ -479,16 +485,7 @@ def confirm_statement(
         statement.confirmed_version = current
         statement.confirmed_figures = _snapshot(rows)
         statement.updated_at = utcnow()
-        session.flush()
-        record_event(
-            session,
-            access.actor,
-            "statement.confirm",
-            "statement",
-            statement.id,
-            chain_id=access.chain_id,
-            data={"org_id": subject, "period": period.label, "version": current, "rescoped": True},
-        )
+        _audit_confirmation(session, access, statement, current, rescoped=True)
     return _view(session, access, period, subject, rows, now_is.scope)
 
 

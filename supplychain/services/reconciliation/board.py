@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from supplychain.models.statements import STATEMENT_STATUSES
 from supplychain.periods import Period
 from supplychain.services.apps import orgs_with_app, require_app
 from supplychain.services.chains import chain_graph
-from supplychain.services.events import publish
+from supplychain.services.events import NewEvent, publish_many
 from supplychain.services.pagination import Page, page_of_list
 from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.confirmations import APP
@@ -153,32 +153,38 @@ def announce_ready(session: Session, run: ReconciliationRun) -> list[int]:
         )
         .on_conflict_do_nothing(index_elements=["chain_id", "period", "org_id"])
     )
-    rows = session.scalars(
-        select(Statement).where(
-            Statement.chain_id == chain.id,
-            Statement.period == run.period,
-            Statement.org_id.in_(orgs),
-        )
+    ours = (
+        Statement.chain_id == chain.id,
+        Statement.period == run.period,
+        Statement.org_id.in_(orgs),
+    )
+    session.execute(update(Statement).where(*ours).values(ready_at=now))
+    rows = session.execute(
+        select(Statement.org_id, Statement.id).where(*ours).order_by(Statement.org_id)
     ).all()
-    for statement in rows:
-        statement.ready_at = now
-        publish(
-            session,
-            chain_id=chain.id,
-            type="statement.ready",
-            subject_type="statement",
-            subject_id=statement.id,
-            data={
-                "org_id": str(statement.org_id),
-                "period": run.period,
-                "tier": run.tier,
-                "revision": run.revision,
-                "run_id": str(run.id),
-            },
-            org_ids=[statement.org_id],
-        )
+    # One batch of events for the whole tier: five statements, not four per org.
+    publish_many(
+        session,
+        chain_id=chain.id,
+        events=[
+            NewEvent(
+                "statement.ready",
+                "statement",
+                statement_id,
+                {
+                    "org_id": str(org_id),
+                    "period": run.period,
+                    "tier": run.tier,
+                    "revision": run.revision,
+                    "run_id": str(run.id),
+                },
+                (org_id,),
+            )
+            for org_id, statement_id in rows
+        ],
+    )
     session.flush()
-    return [s.org_id for s in rows]
+    return [org_id for org_id, _ in rows]
 
 
 def due_statements(session: Session, now: datetime) -> list[Statement]:
@@ -225,7 +231,7 @@ def send_statement_reminders(session: Session, now: datetime) -> list[int]:
         chain = session.get(Chain, chain_id)
         if chain is not None:
             may_open |= {(chain_id, o) for o in orgs_with_app(session, chain, APP, org_ids)}
-    reminded = []
+    reminders: dict[int, list[NewEvent]] = {}
     for statement in due:
         assert statement.ready_at is not None
         if (statement.chain_id, statement.org_id) not in may_open:
@@ -234,19 +240,21 @@ def send_statement_reminders(session: Session, now: datetime) -> list[int]:
             session, STATEMENT_UNANSWERED, statement.id, statement.ready_at.isoformat()
         ):
             continue
-        publish(
-            session,
-            chain_id=statement.chain_id,
-            type="statement.reminder",
-            subject_type="statement",
-            subject_id=statement.id,
-            data={
-                "org_id": str(statement.org_id),
-                "period": statement.period,
-                "status": "open",
-                "ready_at": statement.ready_at.isoformat(),
-            },
-            org_ids=[statement.org_id],
+        reminders.setdefault(statement.chain_id, []).append(
+            NewEvent(
+                "statement.reminder",
+                "statement",
+                statement.id,
+                {
+                    "org_id": str(statement.org_id),
+                    "period": statement.period,
+                    "status": "open",
+                    "ready_at": statement.ready_at.isoformat(),
+                },
+                (statement.org_id,),
+            )
         )
-        reminded.append(statement.id)
-    return reminded
+    # Each chain's reminders as one batch of events.
+    for chain_id, events in reminders.items():
+        publish_many(session, chain_id=chain_id, events=events)
+    return sorted(e.subject_id for events in reminders.values() for e in events)

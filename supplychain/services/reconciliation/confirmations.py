@@ -267,12 +267,13 @@ def _view(
     period: Period,
     org_id: int,
     rows: list[tuple[Any, ...]],
+    version: str,
     scope: StatementScope,
 ) -> dict[str, Any]:
+    """The statement's JSON view from its rows and their `version` (`_version`)."""
     chain = access.chain
     tz = ZoneInfo(chain.timezone)
     directory = org_directory(session, chain.id)
-    version = _version(chain.id, period, org_id, rows, scope)
     row = _statement(session, chain.id, org_id, period.label)
     judged = _judged(session, chain.id, period, org_id, row, version, scope)
     status = judged.status if judged else "open"
@@ -371,7 +372,8 @@ def statement_view(
     _member_org(session, access.chain_id, subject)
     scope = statement_scope(session, access.chain)
     rows = statement_rows(session, access.chain, period, subject, scope)
-    return _view(session, access, period, subject, rows, scope)
+    version = _version(access.chain_id, period, subject, rows, scope)
+    return _view(session, access, period, subject, rows, version, scope)
 
 
 # --- answers: confirm, dispute, resolve ----------------------------------------------------------
@@ -486,7 +488,7 @@ def confirm_statement(
         statement.confirmed_figures = _snapshot(rows)
         statement.updated_at = utcnow()
         _audit_confirmation(session, access, statement, current, rescoped=True)
-    return _view(session, access, period, subject, rows, now_is.scope)
+    return _view(session, access, period, subject, rows, current, now_is.scope)
 
 
 def open_dispute(

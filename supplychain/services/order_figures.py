@@ -33,9 +33,6 @@ from supplychain.models import Order, OrderEvent, OrderLine
 from supplychain.models.base import AMOUNT_SUM
 from supplychain.models.orders import ORDER_FIGURES
 
-# The columns `figures_update` sets.
-FIGURES = ORDER_FIGURES
-
 
 class amount_sum(FunctionElement):  # noqa: N801 - reads as an SQL function
     """SUM of Amounts that cannot overflow: sum() on PostgreSQL (NUMERIC); total() on SQLite,
@@ -102,8 +99,8 @@ def discrepancy_lines(now: datetime) -> ColumnElement[int]:
 
 
 def figure_values() -> dict[str, Any]:
-    """Each figure of FIGURES as an aggregate over the order's lines or history (correlated to
-    the `orders` row being updated)."""
+    """Each figure of ORDER_FIGURES as an aggregate over the order's lines or history
+    (correlated to the `orders` row being updated)."""
     line = OrderLine
     due = func.coalesce(line.promised_date, line.requested_date)
     received = and_(line.received_qty > 0, due.is_not(None))
@@ -156,4 +153,4 @@ def refresh_order_figures(session: Session, order_ids: Collection[int]) -> None:
     for order_id in wanted:
         loaded = session.identity_map.get(session.identity_key(Order, order_id))
         if loaded is not None:
-            session.expire(loaded, FIGURES)
+            session.expire(loaded, ORDER_FIGURES)

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from supplychain.excel.workbook import LineRecord, discrepancy_flags
 from supplychain.extensions import db
 from supplychain.models import Chain, Order, OrderEvent, OrderLine
+from supplychain.models.orders import ORDER_FIGURES
 from supplychain.periods import monthly_period
-from supplychain.services.order_figures import FIGURES
 from supplychain.services.scorecards import rate
 
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
@@ -99,7 +99,7 @@ def _from_lines(lines: list[OrderLine], acks: list[datetime], order: Order) -> d
 
 
 def _kept(order: Order) -> dict[str, Any]:
-    return {name: getattr(order, name) for name in FIGURES}
+    return {name: getattr(order, name) for name in ORDER_FIGURES}
 
 
 def _orders_and_lines(app, chain_id: str) -> list[tuple[Order, list[OrderLine], list[datetime]]]:

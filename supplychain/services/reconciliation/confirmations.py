@@ -395,8 +395,7 @@ def _to_org_and_owner(chain: Chain, org_id: int) -> list[int]:
 def _to_owner_and_org_with_app(session: Session, chain: Chain, org_id: int) -> list[int]:
     """The owner, and the statement's org if it may still open its statement (the app is shared
     with it now: one whose grant was revoked since it disputed would be refused the dispute)."""
-    may_open = orgs_with_app(session, chain, APP, [org_id])
-    return [o for o in _to_org_and_owner(chain, org_id) if o in may_open or o == chain.owner_org_id]
+    return sorted(orgs_with_app(session, chain, APP, _to_org_and_owner(chain, org_id)))
 
 
 @dataclass(frozen=True)

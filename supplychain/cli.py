@@ -201,7 +201,7 @@ def worker(once: bool, parent_pid: int | None) -> None:
     import signal
     import threading
 
-    from supplychain.worker import Worker, lower_priority
+    from supplychain.outbound.worker import Worker, lower_priority
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = _app()

@@ -2,13 +2,13 @@
 
 from marshmallow import fields, validate
 
-from supplychain.addresses import MAX_URL_LENGTH
 from supplychain.models.events import (
     DELIVERY_STATUSES,
     EVENT_TYPES,
     WEBHOOK_KINDS,
     WEBHOOK_LANGUAGES,
 )
+from supplychain.outbound.addresses import MAX_URL_LENGTH
 from supplychain.schemas.common import BaseSchema, Id, PageQuery, Text, page_of
 
 EVENTS_DESCRIPTION = 'Event types to receive, or `["*"]` for all: ' + ", ".join(EVENT_TYPES)

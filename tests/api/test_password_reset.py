@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from supplychain.extensions import db
-from supplychain.mail import drain_background
 from supplychain.models.base import utcnow
 from supplychain.models.events import PasswordReset
+from supplychain.outbound.mail.sending import drain_background
 from tests.conftest import PASSWORD, bootstrap
 from tests.mailserver import Collector, app_mailing_to_server
 

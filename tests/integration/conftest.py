@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session
 
-from supplychain import webhook_sender
 from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor
 from supplychain.extensions import db
 from supplychain.models import Chain, Group, Org, User
+from supplychain.outbound import webhooks as webhook_sender
 from tests.factories import (
     ChainFactory,
     ContactFactory,

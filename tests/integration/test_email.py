@@ -12,19 +12,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from supplychain.deliveries import Claimed
+from supplychain.config import parse_smtp_url
 from supplychain.extensions import db
-from supplychain.mail import (
-    parse_smtp_url,
-    send_email_deliveries,
-    unsubscribe_token,
-    unsubscribe_user_id,
-)
 from supplychain.models import Member, User
 from supplychain.models.base import utcnow
 from supplychain.models.events import Delivery, Event
+from supplychain.outbound.deliveries import Claimed
+from supplychain.outbound.mail.sending import send_email_deliveries
+from supplychain.outbound.mail.unsubscribe import unsubscribe_token, unsubscribe_user_id
+from supplychain.outbound.worker import Worker
 from supplychain.services import notification_settings
-from supplychain.worker import Worker
 from tests.mailserver import Collector, app_mailing_to_server
 
 BASE = "https://sc.example"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from supplychain.mail import send_email_deliveries
+from supplychain.outbound.mail.sending import send_email_deliveries
 from tests.integration.test_email import BASE, NOTICE, claim
 from tests.mailserver import (
     Certificate,

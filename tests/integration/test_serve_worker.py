@@ -127,7 +127,7 @@ def test_a_worker_process_lowers_its_priority():
     WORKER_NICE; 0 leaves it alone."""
     script = (
         "import os, types\n"
-        "from supplychain.worker import lower_priority\n"
+        "from supplychain.outbound.worker import lower_priority\n"
         "before = os.nice(0)\n"
         "lower_priority(types.SimpleNamespace(config={'WORKER_NICE': before + %d}))\n"
         "print(os.nice(0) - before)\n"

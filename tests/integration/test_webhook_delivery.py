@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
-from supplychain import webhook_sender
 from supplychain.extensions import db
 from supplychain.models import Delivery, WebhookEndpoint
 from supplychain.models.base import utcnow
+from supplychain.outbound import webhooks as webhook_sender
+from supplychain.outbound.worker import Worker
 from supplychain.services.events import publish_ping
-from supplychain.worker import Worker
 
 # Workers claim and record in transactions of their own (and other processes): real commits.
 pytestmark = pytest.mark.committed
@@ -199,7 +199,7 @@ def test_the_guard_resolves_names_itself(monkeypatch):
     (DNS rebinding) is refused by the connection itself."""
     import httpcore
 
-    from supplychain import addresses
+    from supplychain.outbound import addresses
 
     backend = webhook_sender.GuardedBackend(allow_private=False)
     monkeypatch.setattr(

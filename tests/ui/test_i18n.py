@@ -6,7 +6,8 @@ import ast
 import re
 from pathlib import Path
 
-from supplychain.ui.i18n import catalog, error_text, gettext, translate
+from supplychain.i18n import catalog, translate
+from supplychain.ui.i18n import error_text, gettext
 
 UI = Path(__file__).resolve().parents[2] / "supplychain" / "ui"
 _CALL = re.compile(r"""\b(?:_|gettext)\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")

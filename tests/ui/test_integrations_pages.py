@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from supplychain import webhook_sender
-from supplychain.worker import Worker
+from supplychain.outbound import webhooks as webhook_sender
+from supplychain.outbound.worker import Worker
 from tests.conftest import World
 from tests.receiver import Receiver, running_receiver
 from tests.ui.conftest import screenshot, sign_in

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from supplychain.extensions import db
-from supplychain.mail import drain_background, unsubscribe_token
 from supplychain.models import User
 from supplychain.models.events import NotificationSetting
+from supplychain.outbound.mail.sending import drain_background
+from supplychain.outbound.mail.unsubscribe import unsubscribe_token
 from tests.conftest import PASSWORD, bootstrap
 from tests.mailserver import Collector, app_mailing_to_server
 

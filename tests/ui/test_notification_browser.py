@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from supplychain.mail import drain_background
-from supplychain.worker import Worker
+from supplychain.outbound.mail.sending import drain_background
+from supplychain.outbound.worker import Worker
 from tests.conftest import PASSWORD, World
 from tests.mailserver import Collector, app_mailing_to_server
 from tests.ui.conftest import Scene, screenshot, sign_in

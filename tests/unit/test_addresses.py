@@ -4,8 +4,8 @@ import ipaddress
 
 import pytest
 
-from supplychain import addresses
-from supplychain.addresses import UrlRefused, check_url, is_public
+from supplychain.outbound import addresses
+from supplychain.outbound.addresses import UrlRefused, check_url, is_public
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from supplychain.worker import retry_delay
+from supplychain.outbound.worker import retry_delay
 
 SCHEDULE = (10, 60, 300)
 

@@ -1,7 +1,7 @@
 """WeCom robot messages: short markdown in the endpoint's language with a link to the page."""
 
 from supplychain.models.events import EVENT_TYPES
-from supplychain.robot import HEADLINES, MAX_CONTENT_BYTES, robot_markdown
+from supplychain.outbound.robot import HEADLINES, MAX_CONTENT_BYTES, robot_markdown
 
 BASE = "https://sc.example.com"
 
@@ -64,7 +64,7 @@ def test_statement_events_link_to_the_statement_page():
 
 
 def test_a_robot_answer_that_is_no_json_object_is_a_failure_not_a_crash():
-    from supplychain.webhook_sender import _robot_outcome
+    from supplychain.outbound.webhooks import _robot_outcome
 
     assert _robot_outcome(200, b'{"errcode": 0, "errmsg": "ok"}').ok
     for answer in (b"[" * 50_000, b"\xff", b"1" * 5000, b'{"errcode": 93000}', b"[]"):

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from supplychain.ui.timefmt import format_date, format_datetime, when, zone
+from supplychain.timefmt import format_date, format_datetime, zone
+from supplychain.ui.timefmt import when
 
 # 10:00 UTC is 18:00 in Beijing: the time the manufacturer wrote in the notice.
 DUE = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
-from supplychain.mail import mail_password_reset_after_commit
+from supplychain.outbound.mail.sending import mail_password_reset_after_commit
 from supplychain.proxies import client_address
 from supplychain.schemas.accounts import (
     ActivateSchema,

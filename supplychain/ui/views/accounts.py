@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 
 from supplychain.errors import Invalid, NotFound, TooManyRequests, Unauthorized
 from supplychain.extensions import db
-from supplychain.mail import mail_password_reset_after_commit
+from supplychain.outbound.mail.sending import mail_password_reset_after_commit
 from supplychain.proxies import client_address
 from supplychain.schemas.accounts import (
     ActivateSchema,

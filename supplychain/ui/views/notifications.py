@@ -6,9 +6,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from supplychain.errors import Invalid, NotFound
 from supplychain.extensions import db
-from supplychain.mail import unsubscribe_user_id
 from supplychain.models import User
 from supplychain.models.events import EMAIL_MODES, EVENT_TYPES
+from supplychain.outbound.mail.unsubscribe import unsubscribe_user_id
 from supplychain.services import notification_settings
 from supplychain.ui.base import actor, blp, login_required
 from supplychain.ui.forms import FormErrors, on_form_error, text

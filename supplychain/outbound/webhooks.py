@@ -29,11 +29,11 @@ from flask import Flask
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
-from supplychain.addresses import refused_addresses, resolve
-from supplychain.deliveries import Claimed, Outcome
 from supplychain.extensions import db
 from supplychain.models import WebhookEndpoint
-from supplychain.robot import robot_markdown
+from supplychain.outbound.addresses import refused_addresses, resolve
+from supplychain.outbound.deliveries import Claimed, Outcome
+from supplychain.outbound.robot import robot_markdown
 from supplychain.services.event_body import event_body
 
 log = logging.getLogger(__name__)

@@ -42,22 +42,23 @@ from sqlalchemy import Select, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from supplychain import mail, webhook_sender
-from supplychain.deliveries import Claimed, Outcome
 from supplychain.extensions import db
 from supplychain.models import Delivery, Event
 from supplychain.models.base import UTCDateTime, utcnow
+from supplychain.outbound import webhooks
+from supplychain.outbound.deliveries import Claimed, Outcome
+from supplychain.outbound.mail import sending
 
 log = logging.getLogger(__name__)
 
 Sender = Callable[[Flask, list[Claimed]], dict[int, Outcome]]
 # Channel -> sender. A sender gets the app (settings, database) and one channel's deliveries.
 SENDERS: dict[str, Sender] = {
-    "webhook": webhook_sender.send_webhooks,
-    "email": mail.send_email_deliveries,
+    "webhook": webhooks.send_webhooks,
+    "email": sending.send_email_deliveries,
 }
 # What senders keep between batches (connection pools, threads), released when a worker stops.
-RELEASES: list[Callable[[Flask], None]] = [webhook_sender.release]
+RELEASES: list[Callable[[Flask], None]] = [webhooks.release]
 MAX_ERROR_CHARS = 500
 JITTER = 0.1
 EMAIL = "email"

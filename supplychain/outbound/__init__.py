@@ -1,0 +1,1 @@
+"""Everything that leaves the service on its own: the delivery worker and its channels."""

@@ -1,0 +1,1 @@
+"""Email: backends, message writing, what a message says, sending, and unsubscribe links."""

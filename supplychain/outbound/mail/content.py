@@ -1,0 +1,150 @@
+"""What a message says: the events in the reader's language, rendered with the mail templates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from supplychain.i18n import translator
+from supplychain.outbound.deliveries import Claimed
+from supplychain.outbound.mail.message import Mail, compose
+from supplychain.outbound.robot import STATEMENT_EVENTS, statement_path
+from supplychain.timefmt import format_datetime as format_local_time
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
+# What mail says about each event type (English is the message id; zh.json translates it).
+EVENT_HEADLINES = {
+    "notice.published": "New notice: %(title)s",
+    "notice.withdrawn": "Notice withdrawn: %(title)s",
+    "notice.acknowledged": "Notice acknowledged: %(title)s",
+    "notice.responded": "Notice answered: %(title)s",
+    "notice.reminder": "Reminder: please acknowledge %(title)s",
+    "order.issued": "New order %(number)s",
+    "order.acknowledged": "Order %(number)s acknowledged",
+    "order.amended": "Order %(number)s amended",
+    "order.cancelled": "Order %(number)s cancelled",
+    "order.shipped": "Order %(number)s shipped",
+    "order.received": "Order %(number)s received",
+    "order.reminder": "Reminder: order %(number)s awaits acknowledgment",
+    "statement.ready": "Statement for %(period)s is ready",
+    "statement.confirmed": "Statement for %(period)s confirmed",
+    "statement.disputed": "Statement for %(period)s disputed",
+    "statement.reminder": "Reminder: please confirm or dispute the statement for %(period)s",
+    "dispute.resolved": "Dispute on the statement for %(period)s resolved",
+}
+GENERIC_HEADLINE = "Something changed in %(chain)s (%(type)s)"
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        auto_reload=False,  # read once per process: a worker renders thousands
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@dataclass
+class MailItem:
+    """One thing a message tells: a headline, a few facts and the page to act on."""
+
+    headline: str
+    link: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def describe_event(
+    claimed: Claimed,
+    chain: Any,
+    lang: str,
+    base_url: str,
+    gettext: Callable[..., str] | None = None,
+) -> MailItem:
+    """What a message says about one event, in `lang`, with the link to its page (`chain`: a
+    Chain or anything with its `name` and `timezone`)."""
+    _ = gettext or translator(lang)
+    data = claimed.data
+    cid = claimed.chain_id
+    chain_name = chain.name if chain is not None else ""
+    timezone = chain.timezone if chain is not None else None
+    kind, _dot, _rest = claimed.event_type.partition(".")
+    headline = EVENT_HEADLINES.get(claimed.event_type)
+    facts: list[tuple[str, str]] = []
+    if kind == "notice" and headline and data.get("id"):
+        link = f"{base_url}/chains/{cid}/notices/{data['id']}"
+        title = str(data.get("title") or "")
+        if data.get("kind"):
+            facts.append((_("Kind"), _(str(data["kind"]))))
+        due = _parse_time(data.get("ack_due"))
+        if due is not None:
+            facts.append((_("Acknowledge by"), format_local_time(due, timezone, lang)))
+        text = _(headline, title=title)
+    elif kind == "order" and headline and data.get("id"):
+        link = f"{base_url}/chains/{cid}/orders/{data['id']}"
+        text = _(headline, number=str(data.get("number") or data["id"]))
+        if data.get("status"):
+            facts.append((_("Status"), _(str(data["status"]))))
+    elif headline and claimed.event_type in STATEMENT_EVENTS and statement_path(cid, data):
+        link = f"{base_url}{statement_path(cid, data)}"
+        text = _(headline, period=str(data["period"]))
+        if data.get("resolution"):
+            facts.append((_("Resolution"), _(str(data["resolution"]))))
+        if data.get("status"):
+            facts.append((_("Status"), _(str(data["status"]))))
+    else:
+        link = f"{base_url}/chains/{cid}"
+        text = _(GENERIC_HEADLINE, chain=chain_name, type=claimed.event_type)
+    if chain_name:
+        facts.insert(0, (_("Chain"), chain_name))
+    facts.append((_("When"), format_local_time(claimed.occurred_at, timezone, lang)))
+    return MailItem(headline=text, link=link, facts=facts)
+
+
+def render_message(
+    template: str,
+    lang: str,
+    subject: str,
+    to: tuple[str, str],
+    sender: str,
+    context: dict[str, Any],
+    unsubscribe_url: str | None = None,
+    gettext: Callable[..., str] | None = None,
+) -> Mail:
+    """A message from `<template>.txt` and `<template>.html` to `to` (name, address)."""
+    env = _environment()
+    values = {
+        **context,
+        "_": gettext or translator(lang),
+        "lang": lang,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    return compose(
+        sender=sender,
+        to_name=to[0],
+        to_address=to[1],
+        subject=subject,
+        lang=lang,
+        text=env.get_template(f"{template}.txt").render(values),
+        html=env.get_template(f"{template}.html").render(values),
+        unsubscribe_url=unsubscribe_url,
+    )

@@ -4,19 +4,19 @@
    leased (or whose lease ran out: their worker died) get `lease_until` and `leased_by`. On
    PostgreSQL the candidates are locked `FOR UPDATE SKIP LOCKED`, so concurrent workers take
    different rows without waiting; on SQLite the transaction begins IMMEDIATE (db.py), which
-   serialises claims. Mail is claimed per person: all the due mail of up to `WORKER_BATCH`
-   people, each person's as one unit (one message: a daily digest never splits across batches
-   or workers; on PostgreSQL a per-person advisory try-lock keeps two claims apart). Only
-   channels with a registered sender are claimed: a delivery of another channel waits for a
-   worker that has one.
-2. Send: each channel's sender gets its claimed deliveries with their events, outside any
-   transaction, and answers an Outcome per delivery.
+   serialises claims. A `per_person` channel (mail) is claimed per person: all the due
+   deliveries of up to `WORKER_BATCH` people, each person's as one unit (one message: a daily
+   digest never splits across batches or workers; on PostgreSQL a per-person advisory
+   try-lock keeps two claims apart). Only the worker's channels (`channels.CHANNELS`) are
+   claimed: a delivery of another channel waits for a worker that has it.
+2. Send: each channel gets its claimed deliveries with their events (`Channel.send`), outside
+   any transaction, and answers an Outcome per delivery.
 3. Record (another short transaction): only where this worker still holds the lease
    (`leased_by`), so a worker that outlived its lease never overwrites its successor.
    Success: `succeeded`; a failure worth retrying: `pending` again after the retry schedule's
    next step (±10 % jitter); else `failed`.
 
-The lease must outlast a batch. The webhook sender sends `WEBHOOK_CONCURRENCY` at once, each
+The lease must outlast a batch. The webhook channel sends `WEBHOOK_CONCURRENCY` at once, each
 within `WEBHOOK_TIMEOUT`, so a batch takes at most ceil(batch / concurrency) × timeout: 40 s
 with the defaults (32, 8, 10 s) against a 60 s lease. A worker killed mid-batch loses nothing:
 its deliveries are claimed again when the lease runs out, and sent a second time (at-least-once;
@@ -33,7 +33,7 @@ import secrets
 import socket
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,23 +45,14 @@ from sqlalchemy.orm import Session
 from supplychain.extensions import db
 from supplychain.models import Delivery, Event
 from supplychain.models.base import UTCDateTime, utcnow
-from supplychain.outbound import webhooks
+from supplychain.outbound.channel import Channel
+from supplychain.outbound.channels import CHANNELS
 from supplychain.outbound.deliveries import Claimed, Outcome
-from supplychain.outbound.mail import sending
 
 log = logging.getLogger(__name__)
 
-Sender = Callable[[Flask, list[Claimed]], dict[int, Outcome]]
-# Channel -> sender. A sender gets the app (settings, database) and one channel's deliveries.
-SENDERS: dict[str, Sender] = {
-    "webhook": webhooks.send_webhooks,
-    "email": sending.send_email_deliveries,
-}
-# What senders keep between batches (connection pools, threads), released when a worker stops.
-RELEASES: list[Callable[[Flask], None]] = [webhooks.release]
 MAX_ERROR_CHARS = 500
 JITTER = 0.1
-EMAIL = "email"
 # A claim looks at this many times a batch of the first due deliveries: enough to fill a batch
 # when another worker is claiming the first ones at the same moment, or people have several.
 CANDIDATES_PER_BATCH = 4
@@ -109,9 +100,14 @@ def retry_delay(schedule: tuple[int, ...], attempts: int) -> timedelta | None:
 class Worker:
     """One delivery worker: `run` loops until told to stop; `run_once` is one batch."""
 
-    def __init__(self, app: Flask, name: str | None = None) -> None:
+    def __init__(
+        self, app: Flask, name: str | None = None, channels: Sequence[Channel] = CHANNELS
+    ) -> None:
         self.app = app
         self.name = name or worker_name()
+        self.channels = {channel.name: channel for channel in channels}
+        # Channels claimed per person, each person's due deliveries as one unit.
+        self.per_person = [channel.name for channel in channels if channel.per_person]
         self.batch = app.config["WORKER_BATCH"]
         self.lease = timedelta(seconds=app.config["WORKER_LEASE_SECONDS"])
         self.poll = app.config["WORKER_POLL_SECONDS"]
@@ -125,7 +121,7 @@ class Worker:
         always finished and recorded first."""
         self._check_lease()
         self._mention_unsent_channels()
-        log.info("delivery worker %s started (channels: %s)", self.name, ", ".join(SENDERS))
+        log.info("delivery worker %s started (channels: %s)", self.name, ", ".join(self.channels))
         try:
             while not stop.is_set():
                 if parent_pid is not None and os.getppid() != parent_pid:
@@ -144,9 +140,9 @@ class Worker:
             log.info("delivery worker %s stopped: %s handled", self.name, self.handled)
 
     def close(self) -> None:
-        """Release what the senders keep between batches."""
-        for release in RELEASES:
-            release(self.app)
+        """Release what the channels keep between batches."""
+        for channel in self.channels.values():
+            channel.release(self.app)
 
     def run_once(self) -> int:
         """Claim one batch, send it, record the outcomes; the number of deliveries handled."""
@@ -232,7 +228,7 @@ class Worker:
         On SQLite the claim transaction is IMMEDIATE: claims never overlap."""
         candidates = session.execute(
             select(Delivery.id, Delivery.channel, Delivery.user_id)
-            .where(*_due(now), Delivery.channel.in_(list(SENDERS)))
+            .where(*_due(now), Delivery.channel.in_(list(self.channels)))
             # Not also by id: (status, next_attempt_at) is the index, and ties in it come in
             # insertion order anyway; a second key would sort every due delivery.
             .order_by(Delivery.next_attempt_at)
@@ -240,9 +236,10 @@ class Worker:
         ).all()
         if not candidates:
             return []
-        singles = [c.id for c in candidates if c.channel != EMAIL or c.user_id is None]
+        grouped = self.per_person
+        singles = [c.id for c in candidates if c.channel not in grouped or c.user_id is None]
         people = list(
-            dict.fromkeys(c.user_id for c in candidates if c.channel == EMAIL and c.user_id)
+            dict.fromkeys(c.user_id for c in candidates if c.channel in grouped and c.user_id)
         )
         if session.get_bind().dialect.name == "postgresql" and people:
             # Evaluated row by row until the LIMIT is reached: locks only the people taken.
@@ -271,7 +268,7 @@ class Worker:
         if people:
             units = (
                 select(Delivery.id)
-                .where(*_due(now), Delivery.channel == EMAIL, Delivery.user_id.in_(people))
+                .where(*_due(now), Delivery.channel.in_(grouped), Delivery.user_id.in_(people))
                 .with_for_update(skip_locked=True)
             )
             rows += session.execute(self._lease(units, now)).all()
@@ -280,7 +277,7 @@ class Worker:
     # --- 2. send ----------------------------------------------------------------------------
 
     def send(self, claimed: list[Claimed]) -> dict[int, Outcome]:
-        """Each channel's deliveries to its sender; an outcome for every delivery."""
+        """Each channel's deliveries to it; an outcome for every delivery."""
         by_channel: dict[str, list[Claimed]] = defaultdict(list)
         outcomes: dict[int, Outcome] = {}
         for delivery in claimed:
@@ -290,11 +287,11 @@ class Worker:
                 by_channel[delivery.channel].append(delivery)
         for channel, deliveries in by_channel.items():
             try:
-                outcomes.update(SENDERS[channel](self.app, deliveries))
+                outcomes.update(self.channels[channel].send(self.app, deliveries))
             except Exception as exc:
-                # A sender's bug must not stop the worker, nor retry the batch for ever: the
+                # A channel's bug must not stop the worker, nor retry the batch for ever: the
                 # failure is logged with its traceback and counted as an attempt of each one.
-                log.exception("delivery worker %s: %s sender failed", self.name, channel)
+                log.exception("delivery worker %s: %s channel failed", self.name, channel)
                 failed = Outcome(ok=False, error=f"Sender error: {exc.__class__.__name__}: {exc}")
                 outcomes.update({d.id: failed for d in deliveries})
         return outcomes
@@ -395,12 +392,14 @@ class Worker:
             )
 
     def _mention_unsent_channels(self) -> None:
-        """Say once which pending deliveries this worker leaves alone (no sender here)."""
+        """Say once which pending deliveries this worker leaves alone (not its channels)."""
         with self.app.app_context():
             try:
                 channels = db.session.scalars(
                     select(Delivery.channel)
-                    .where(Delivery.status == "pending", Delivery.channel.not_in(list(SENDERS)))
+                    .where(
+                        Delivery.status == "pending", Delivery.channel.not_in(list(self.channels))
+                    )
                     .distinct()
                 ).all()
                 db.session.commit()
@@ -408,7 +407,7 @@ class Worker:
                 db.session.remove()
         for channel in channels:
             log.warning(
-                "delivery worker %s has no %s sender: those deliveries wait for a worker that has",
+                "delivery worker %s has no %s channel: those deliveries wait for a worker that has",
                 self.name,
                 channel,
             )

@@ -17,7 +17,7 @@ from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor
 from supplychain.extensions import db
 from supplychain.models import Chain, Group, Org, User
-from supplychain.outbound import webhooks as webhook_sender
+from supplychain.outbound import http as outbound_http
 from tests.factories import (
     ChainFactory,
     ContactFactory,
@@ -126,8 +126,8 @@ def settings(app, monkeypatch):
         "WEBHOOK_RETRY_SCHEDULE": (0, 0),
         "WORKER_LEASE_SECONDS": 30,
     }
-    webhook_sender.release(app)
+    outbound_http.release(app)
     for name, value in values.items():
         monkeypatch.setitem(app.config, name, value)
     yield app.config
-    webhook_sender.release(app)
+    outbound_http.release(app)

@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from supplychain.extensions import db
 from supplychain.models import Delivery, WebhookEndpoint
 from supplychain.models.base import utcnow
-from supplychain.outbound import webhooks as webhook_sender
+from supplychain.outbound import http as outbound_http
 from supplychain.outbound.worker import Worker
 from supplychain.services.events import publish_ping
 
@@ -185,7 +185,7 @@ def test_the_address_is_checked_again_when_connecting(world, app, settings, rece
     sender refuses to connect and the receiver never hears of it."""
     hook = register(world, receiver)
     ping(world, hook)
-    webhook_sender.release(app)
+    outbound_http.release(app)
     monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", False)
     Worker(app).run_once()
     (delivery,) = deliveries(app)
@@ -201,7 +201,7 @@ def test_the_guard_resolves_names_itself(monkeypatch):
 
     from supplychain.outbound import addresses
 
-    backend = webhook_sender.GuardedBackend(allow_private=False)
+    backend = outbound_http.GuardedBackend(allow_private=False)
     monkeypatch.setattr(
         addresses.socket,
         "getaddrinfo",

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from supplychain.outbound import webhooks as webhook_sender
+from supplychain.outbound import http as outbound_http
 from supplychain.outbound.worker import Worker
 from tests.conftest import World
 from tests.receiver import Receiver, running_receiver
@@ -27,10 +27,10 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def loopback_allowed(app, monkeypatch):
-    webhook_sender.release(app)
+    outbound_http.release(app)
     monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", True)
     yield
-    webhook_sender.release(app)
+    outbound_http.release(app)
 
 
 def _add(browser, world: World, url: str, **fields: str):

@@ -1,13 +1,21 @@
 """WeCom robot messages: short markdown in the endpoint's language with a link to the page."""
 
+from supplychain.i18n import catalog
 from supplychain.models.events import EVENT_TYPES
-from supplychain.outbound.robot import HEADLINES, MAX_CONTENT_BYTES, robot_markdown
+from supplychain.outbound.robot import MAX_CONTENT_BYTES, robot_markdown
+from supplychain.outbound.vocabulary import OPEN, VOCABULARY
 
 BASE = "https://sc.example.com"
 
 
 def test_every_event_type_has_a_headline_in_both_languages():
-    assert set(HEADLINES) == set(EVENT_TYPES)
+    assert set(VOCABULARY) == set(EVENT_TYPES)
+    for lang in ("en", "zh"):
+        for words in VOCABULARY.values():
+            assert catalog(lang).get(words.headline), (lang, words.headline)
+            if words.subject and lang == "zh":
+                assert catalog(lang).get(words.subject), words.subject
+        assert catalog(lang).get(OPEN)
 
 
 def test_a_notice_in_chinese_and_in_english():

@@ -14,31 +14,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from supplychain.i18n import translator
 from supplychain.outbound.deliveries import Claimed
 from supplychain.outbound.mail.message import Mail, compose
-from supplychain.outbound.robot import STATEMENT_EVENTS, statement_path
+from supplychain.outbound.vocabulary import (
+    GENERIC_SUBJECT,
+    STATEMENT_EVENTS,
+    VOCABULARY,
+    page_path,
+    statement_path,
+)
 from supplychain.timefmt import format_datetime as format_local_time
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
-# What mail says about each event type (English is the message id; zh.json translates it).
-EVENT_HEADLINES = {
-    "notice.published": "New notice: %(title)s",
-    "notice.withdrawn": "Notice withdrawn: %(title)s",
-    "notice.acknowledged": "Notice acknowledged: %(title)s",
-    "notice.responded": "Notice answered: %(title)s",
-    "notice.reminder": "Reminder: please acknowledge %(title)s",
-    "order.issued": "New order %(number)s",
-    "order.acknowledged": "Order %(number)s acknowledged",
-    "order.amended": "Order %(number)s amended",
-    "order.cancelled": "Order %(number)s cancelled",
-    "order.shipped": "Order %(number)s shipped",
-    "order.received": "Order %(number)s received",
-    "order.reminder": "Reminder: order %(number)s awaits acknowledgment",
-    "statement.ready": "Statement for %(period)s is ready",
-    "statement.confirmed": "Statement for %(period)s confirmed",
-    "statement.disputed": "Statement for %(period)s disputed",
-    "statement.reminder": "Reminder: please confirm or dispute the statement for %(period)s",
-    "dispute.resolved": "Dispute on the statement for %(period)s resolved",
-}
-GENERIC_HEADLINE = "Something changed in %(chain)s (%(type)s)"
 
 
 @cache
@@ -88,10 +73,11 @@ def describe_event(
     chain_name = chain.name if chain is not None else ""
     timezone = chain.timezone if chain is not None else None
     kind, _dot, _rest = claimed.event_type.partition(".")
-    headline = EVENT_HEADLINES.get(claimed.event_type)
+    words = VOCABULARY.get(claimed.event_type)
+    headline = words.subject if words else None
+    link = base_url + page_path(claimed.event_type, cid, data)
     facts: list[tuple[str, str]] = []
     if kind == "notice" and headline and data.get("id"):
-        link = f"{base_url}/chains/{cid}/notices/{data['id']}"
         title = str(data.get("title") or "")
         if data.get("kind"):
             facts.append((_("Kind"), _(str(data["kind"]))))
@@ -100,20 +86,17 @@ def describe_event(
             facts.append((_("Acknowledge by"), format_local_time(due, timezone, lang)))
         text = _(headline, title=title)
     elif kind == "order" and headline and data.get("id"):
-        link = f"{base_url}/chains/{cid}/orders/{data['id']}"
         text = _(headline, number=str(data.get("number") or data["id"]))
         if data.get("status"):
             facts.append((_("Status"), _(str(data["status"]))))
     elif headline and claimed.event_type in STATEMENT_EVENTS and statement_path(cid, data):
-        link = f"{base_url}{statement_path(cid, data)}"
         text = _(headline, period=str(data["period"]))
         if data.get("resolution"):
             facts.append((_("Resolution"), _(str(data["resolution"]))))
         if data.get("status"):
             facts.append((_("Status"), _(str(data["status"]))))
     else:
-        link = f"{base_url}/chains/{cid}"
-        text = _(GENERIC_HEADLINE, chain=chain_name, type=claimed.event_type)
+        text = _(GENERIC_SUBJECT, chain=chain_name, type=claimed.event_type)
     if chain_name:
         facts.insert(0, (_("Chain"), chain_name))
     facts.append((_("When"), format_local_time(claimed.occurred_at, timezone, lang)))

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, scoped_session
 from supplychain.extensions import db
 from supplychain.i18n import translator
 from supplychain.models import Chain, Member, User
+from supplychain.outbound.channel import Channel
 from supplychain.outbound.deliveries import Claimed, Outcome
 from supplychain.outbound.mail.backends import mail_backend
 from supplychain.outbound.mail.content import MailItem, describe_event, render_message
@@ -298,3 +299,14 @@ def mail_password_reset_after_commit(session: Session, user: User, token: str) -
     # On the request's own session, not the scoped registry (which would mean every session).
     target = session() if isinstance(session, scoped_session) else session
     event.listen(target, "after_commit", send, once=True)
+
+
+class EmailChannel(Channel):
+    """Mail to people: all of a person's due deliveries are claimed as one unit and leave as
+    one message (the daily digest)."""
+
+    name = "email"
+    per_person = True
+
+    def send(self, app: Flask, claimed: list[Claimed]) -> dict[int, Outcome]:
+        return send_email_deliveries(app, claimed)

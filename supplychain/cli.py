@@ -65,11 +65,24 @@ def serve(
     )
 
 
+def _as_contact(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An option checked as the API checks a contact's field of that name (the same
+    marshmallow field): an email with a line break, say, is refused here as there."""
+    from marshmallow import ValidationError
+
+    from supplychain.schemas.directory import ContactCreateSchema
+
+    try:
+        return str(ContactCreateSchema().fields[str(param.name)].deserialize(value))
+    except ValidationError as exc:
+        raise click.BadParameter(" ".join(map(str, exc.messages))) from None
+
+
 @main.command()
 @click.option("--org-name", required=True)
 @click.option("--kind", default="manufacturer", show_default=True)
-@click.option("--email", required=True)
-@click.option("--name", required=True)
+@click.option("--email", required=True, callback=_as_contact)
+@click.option("--name", required=True, callback=_as_contact)
 @click.option("--password", required=True)
 def bootstrap(org_name: str, kind: str, email: str, name: str, password: str) -> None:
     """Create an org and its first admin; print {org_id, user_id, token} as JSON."""

@@ -24,6 +24,7 @@ class Received:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes = b""  # the DATA as sent
 
     def part(self, subtype: str) -> str:
         """The text of the message's text/<subtype> part."""
@@ -57,7 +58,9 @@ class Collector:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
-        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        self.messages.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, envelope.original_content)
+        )
         self.tls.append(server.transport.get_extra_info("sslcontext") is not None)
         self.logins.append(session.auth_data.decode() if session.authenticated else None)
         return "250 Message accepted"
@@ -153,7 +156,7 @@ def smtp_server(
     `handler` (default: a Collector) gets aiosmtpd's calls."""
     collector = handler if handler is not None else Collector()
     port = free_port()
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"enable_SMTPUTF8": True}  # RFC 6531: non-ASCII addresses
     if tls is not None:
         assert certificate is not None, "TLS needs a certificate"
         if tls == "starttls":

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from supplychain.i18n import translator
 from supplychain.outbound.deliveries import Claimed
-from supplychain.outbound.mail.message import Mail, compose
+from supplychain.outbound.mail.message import Mail, compose, one_line
 from supplychain.outbound.vocabulary import (
     GENERIC_SUBJECT,
     STATEMENT_EVENTS,
@@ -113,7 +113,9 @@ def render_message(
     unsubscribe_url: str | None = None,
     gettext: Callable[..., str] | None = None,
 ) -> Mail:
-    """A message from `<template>.txt` and `<template>.html` to `to` (name, address)."""
+    """A message from `<template>.txt` and `<template>.html` to `to` (name, address). The name
+    and subject carry people's text (names, titles): a line break in them becomes a space; the
+    address is the writer's to refuse."""
     env = _environment()
     values = {
         **context,
@@ -123,9 +125,9 @@ def render_message(
     }
     return compose(
         sender=sender,
-        to_name=to[0],
+        to_name=one_line(to[0]),
         to_address=to[1],
-        subject=subject,
+        subject=one_line(subject),
         lang=lang,
         text=env.get_template(f"{template}.txt").render(values),
         html=env.get_template(f"{template}.html").render(values),

@@ -38,7 +38,7 @@ from supplychain.outbound.channel import Channel
 from supplychain.outbound.deliveries import Claimed, Outcome
 from supplychain.outbound.mail.backends import mail_backend
 from supplychain.outbound.mail.content import MailItem, describe_event, render_message
-from supplychain.outbound.mail.message import Mail
+from supplychain.outbound.mail.message import HeaderRefused, Mail
 from supplychain.outbound.mail.unsubscribe import unsubscribe_token
 from supplychain.services.notification_settings import mail_language, preferences_of
 
@@ -291,7 +291,13 @@ def mail_password_reset_after_commit(session: Session, user: User, token: str) -
     asked for again. Sent in the background, so the answer takes as long with a link as
     without (no account enumeration by timing)."""
     config = current_app.config
-    message = password_reset_message(config, user, token)
+    try:
+        message = password_reset_message(config, user, token)
+    except HeaderRefused as exc:
+        # An address no mail can carry (stored before addresses were checked everywhere): no
+        # mail, and the same answer as for anyone else.
+        log.warning("Password reset mail for user %s not written: %s", user.id, exc)
+        return
 
     def send(_session: Session) -> None:
         send_in_background(config, message)

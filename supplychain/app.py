@@ -12,6 +12,7 @@ from supplychain.config import Config
 from supplychain.db import register_database
 from supplychain.extensions import api
 from supplychain.proxies import trust_proxies
+from supplychain.request_line import RequestLineLimit
 from supplychain.security_headers import register_security_headers
 
 
@@ -31,6 +32,8 @@ def create_app(config: Config | None = None) -> Flask:
     register_blueprints(app)
     register_templates(app)
     register_errorhandlers(app)
+    # A request line too long for the API gets its JSON 414 before anything else runs.
+    app.wsgi_app = RequestLineLimit(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -3,6 +3,7 @@ delivery worker process beside them, which the master starts, restarts and stops
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,9 +11,14 @@ import threading
 import time
 from typing import Any
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import LimitRequestLine
+from gunicorn.workers.gthread import ThreadWorker
 
 from supplychain.config import Config
+from supplychain.errors import error_payload
+from supplychain.request_line import GUNICORN_LIMIT, MESSAGE
 
 GRACEFUL_SECONDS = 120
 
@@ -41,7 +47,9 @@ def run_server(
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        "worker_class": JsonErrorsWorker,
+        # The app answers a line past 4094 bytes itself, in JSON (request_line.py).
+        "limit_request_line": GUNICORN_LIMIT,
         "accesslog": "-",
         "timeout": 120,
         # A stopping worker finishes the workbook it is writing (a large tier takes a minute).
@@ -68,6 +76,26 @@ def run_server(
     options["when_ready"] = when_ready
     options["on_exit"] = on_exit
     _Gunicorn(options).run()
+
+
+class JsonErrorsWorker(ThreadWorker):
+    """gunicorn's gthread worker, answering a request line past even its maximum limit with
+    the API's JSON 414 instead of gunicorn's HTML page (the path is unknown by then)."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        if not isinstance(exc, LimitRequestLine):
+            super().handle_error(req, client, addr, exc)
+            return
+        self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
+        body = json.dumps(error_payload(414, MESSAGE)).encode("utf-8")
+        head = (
+            "HTTP/1.1 414 URI Too Long\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        try:
+            util.write_nonblock(client, head.encode("ascii") + body)
+        except Exception:
+            self.log.debug("Failed to send error message.")
 
 
 class DeliveryWorkerProcess:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
+from supplychain import request_line
+
 API_PREFIX = "/api/v1"
 
 
@@ -24,6 +26,7 @@ def register_api(api: Api) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "API or login token"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
+    request_line.document(api.spec)
     for module in (
         accounts,
         directory,

@@ -79,6 +79,16 @@ def test_an_address_with_a_line_break_fails_its_own_delivery_only(app, world, sm
     assert [m.recipients for m in smtp.messages] == [[d1b.email]]
 
 
+def test_a_sender_setting_with_a_line_break_fails_no_one_for_good(app, world, smtp, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_FROM", "SC <sc@sc.example>\r\nBcc: victim@evil.example")
+    claimed = claim(app, world, world.parties["D1a"].user_id, "notice.published", NOTICE)
+
+    outcome = send_email_deliveries(app, [claimed])[claimed.id]
+
+    assert not outcome.ok and outcome.retry and "MAIL_FROM" in (outcome.error or "")
+    assert smtp.messages == []
+
+
 @pytest.mark.parametrize(
     "email",
     ["boss@huaxia.example\r\nBcc: victim@evil.example", "boss@huaxia.example\n", "not-an-email"],

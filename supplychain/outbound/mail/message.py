@@ -189,7 +189,7 @@ def compose(
     """A multipart/alternative message (plain text, then HTML) to one person; with
     `unsubscribe_url`, the RFC 8058 one-click unsubscribe headers. Raises HeaderRefused (a
     ValueError) for a value that cannot be a header."""
-    from_value, from_address, from_utf8 = _sender(sender)
+    from_value, from_address, from_utf8 = sender_header(sender)
     to_value, to_envelope, to_utf8 = sanitize_address("To", to_name, to_address)
     message = Message(policy=POLICY)
     message["From"] = from_value
@@ -222,7 +222,7 @@ def compose(
 
 
 @lru_cache(maxsize=8)
-def _sender(setting: str) -> tuple[str, str, bool]:
+def sender_header(setting: str) -> tuple[str, str, bool]:
     """The From value, the envelope sender and whether it needs SMTPUTF8, of `MAIL_FROM`."""
     _refuse_controls("MAIL_FROM", setting)  # parseaddr would quietly drop what follows
     name, address = parseaddr(setting)

@@ -1,17 +1,14 @@
-"""Email: backends chosen by settings, messages rendered per person, and the email sender.
+"""The `email` channel and mail sent from a request (password reset).
 
-`SUPPLYCHAIN_SMTP_URL` set: SMTP through the standard library, connections reused for a whole
-batch (a refused recipient fails that message only). Unset: one `.eml` file per message under
-`SUPPLYCHAIN_MAIL_DIR` (default `instance/mail/`), for development and demos.
-
-`send_email_deliveries` is the worker's sender for the `email` channel: it reads what it needs
-in one short transaction, ends it, and talks SMTP outside any transaction. Deliveries claimed
-together for one person leave as one message (the daily digest is exactly that: the worker
-claims a person's due mail as one unit). Cheap per message, because a worker sends thousands:
-what a message says about an event is worked out once per batch and language, messages are
-written as bytes directly (the `email` package's header objects cost milliseconds each), and a
-big batch goes out over a few SMTP connections at once (`SMTP_CONNECTIONS` threads, one
-connection each), so the server's round trips overlap with writing the next messages.
+`EmailChannel.send` (`send_email_deliveries`) reads what it needs in one short transaction,
+ends it, and talks to the backend (`backends.py`: SMTP, or `.eml` files without
+`SUPPLYCHAIN_SMTP_URL`) outside any transaction. Deliveries claimed together for one person
+leave as one message (the daily digest is exactly that: the worker claims a person's due mail
+as one unit). Cheap per message, because a worker sends thousands: what a message says about an
+event is worked out once per batch and language (`content.py`), and a big batch goes out over
+a few SMTP connections at once (`SMTP_CONNECTIONS` threads, one connection each), so the
+server's round trips overlap with writing the next messages (`message.py`). A message that
+cannot be written (an address with a line break) fails that person's deliveries alone.
 """
 
 from __future__ import annotations
@@ -38,7 +35,7 @@ from supplychain.outbound.channel import Channel
 from supplychain.outbound.deliveries import Claimed, Outcome
 from supplychain.outbound.mail.backends import mail_backend
 from supplychain.outbound.mail.content import MailItem, describe_event, render_message
-from supplychain.outbound.mail.message import HeaderRefused, Mail
+from supplychain.outbound.mail.message import HeaderRefused, Mail, sender_header
 from supplychain.outbound.mail.unsubscribe import unsubscribe_token
 from supplychain.services.notification_settings import mail_language, preferences_of
 
@@ -197,6 +194,11 @@ def _send_all(
     to the sending threads as they are written, so writing and the server's work overlap."""
     if not units:
         return []
+    try:
+        sender_header(config["MAIL_FROM"])
+    except HeaderRefused as exc:
+        # The setting, not the people: every message waits for it to be fixed.
+        return [Outcome(ok=False, error=f"SUPPLYCHAIN_MAIL_FROM: {exc}", retry=True)] * len(units)
     connections = 1
     if config["SMTP_URL"]:
         connections = min(SMTP_CONNECTIONS, math.ceil(len(units) / MESSAGES_PER_CONNECTION))

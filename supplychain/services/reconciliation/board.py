@@ -41,7 +41,7 @@ from supplychain.services.reconciliation.ledger import (
     reconcilable,
     statement_scope,
 )
-from supplychain.services.reminders import claim_reminder
+from supplychain.services.reminder_claims import claim_reminder
 
 REMIND_AFTER = timedelta(days=5)
 STATEMENT_UNANSWERED = "statement.unanswered"

@@ -22,6 +22,7 @@ from supplychain.access import ChainAccess, chain_access, memberships
 from supplychain.auth import Actor, digest
 from supplychain.errors import Conflict, Invalid, NotFound, Unauthorized
 from supplychain.excel.importer import SheetRow
+from supplychain.ids import parse_id
 from supplychain.models import (
     ApiToken,
     Chain,
@@ -36,7 +37,6 @@ from supplychain.models import (
 from supplychain.models.base import utcnow
 from supplychain.models.directory import ROOT_GROUP_NUMBER
 from supplychain.models.wecom import WeComImportJob
-from supplychain.schemas.common import parse_id
 from supplychain.services.audit import record_event
 from supplychain.services.groups import groups_query, paths_within
 from supplychain.services.import_rows import MAX_REPORTED_ERRORS, read_rows

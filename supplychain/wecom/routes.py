@@ -14,9 +14,9 @@ from supplychain.api.common import Blueprint, JsonParser
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models.directory import ROOT_GROUP_NUMBER
 from supplychain.schemas import wecom as s
-from supplychain.schemas.common import parse_id
 from supplychain.services import members, visibility, wecom
 
 

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.mail import mail_password_reset_after_commit
 from supplychain.proxies import client_address
 from supplychain.schemas.accounts import (
@@ -21,7 +22,6 @@ from supplychain.schemas.accounts import (
     TokenListSchema,
     TokenSchema,
 )
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.events import NotificationSettingSchema
 from supplychain.services import accounts, me, notification_settings, password_resets
 

@@ -6,8 +6,9 @@ from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.schemas import apps as s
-from supplychain.schemas.common import PageQuery, parse_id
+from supplychain.schemas.common import PageQuery
 from supplychain.services import apps
 from supplychain.services.pagination import page_of_list, paginate
 

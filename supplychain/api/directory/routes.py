@@ -9,8 +9,8 @@ from supplychain.access import chains_query
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.schemas import directory as s
-from supplychain.schemas.common import parse_id
 from supplychain.services import chains, groups, links, members, visibility
 from supplychain.services.audit import audit_query
 from supplychain.services.pagination import paginate

@@ -8,8 +8,8 @@ from flask.views import MethodView
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
 from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.schemas import notices as s
-from supplychain.schemas.common import parse_id
 from supplychain.services import notice_tracking, notices, reminders
 from supplychain.services.inbox import inbox_page, sent_page
 

@@ -6,8 +6,8 @@ from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.schemas import orders as s
-from supplychain.schemas.common import parse_id
 from supplychain.services import orders, shipments
 
 blp = authenticated_blueprint("orders", __name__, url_prefix="/chains", description="Orders")

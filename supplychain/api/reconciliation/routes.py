@@ -10,8 +10,8 @@ from flask.views import MethodView
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
 from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.schemas import reconciliation as s
-from supplychain.schemas.common import parse_id
 from supplychain.services.pagination import paginate
 from supplychain.services.reconciliation import (
     board,

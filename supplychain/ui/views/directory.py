@@ -9,10 +9,10 @@ from werkzeug.datastructures import MultiDict
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models.apps import GRANT_SCOPES
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
 from supplychain.schemas.apps import GrantCreateSchema
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.directory import (
     ContactCreateSchema,
     GroupCreateSchema,

@@ -9,8 +9,8 @@ from werkzeug.datastructures import MultiDict
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models.events import DELIVERY_STATUSES, EVENT_TYPES, WEBHOOK_KINDS
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.webhooks import WebhookCreateSchema
 from supplychain.services import webhooks
 from supplychain.services.pagination import paginate

@@ -12,8 +12,8 @@ from supplychain.access import ChainAccess
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models.notices import NOTICE_KINDS
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
 from supplychain.services import choices, notice_tracking, notices, reminders
 from supplychain.services.apps import require_app

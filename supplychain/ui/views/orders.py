@@ -10,8 +10,8 @@ from werkzeug.datastructures import MultiDict
 from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models.orders import ORDER_STATUSES
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.orders import (
     CancelInSchema,
     OrderAckInSchema,

@@ -15,10 +15,10 @@ from supplychain.db import Transaction, transaction
 from supplychain.errors import Busy, Conflict, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.graph import UNLINKED
+from supplychain.ids import parse_id
 from supplychain.models.base import utcnow
 from supplychain.models.reconciliation import FREQUENCIES
 from supplychain.periods import monthly_period, previous_period, weekly_period
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.reconciliation import (
     RunCreateSchema,
     ScheduleInSchema,

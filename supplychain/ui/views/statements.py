@@ -13,8 +13,8 @@ from supplychain.access import ChainAccess
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models.statements import DISPUTE_FIELDS, RESOLUTIONS, STATEMENT_STATUSES
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.reconciliation import (
     MAX_DISPUTE_LINES,
     ConfirmInSchema,

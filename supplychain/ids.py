@@ -46,4 +46,4 @@ class IdConverter(BaseConverter):
 
 def id_parameter_schema(converter: IdConverter) -> dict[str, str]:
     """The OpenAPI schema of an `<id:...>` path parameter: a string, as every id in the API."""
-    return {"type": "string"}
+    return {"type": "string", "minLength": 1}

@@ -104,7 +104,7 @@ def authenticated_blueprint(name: str, import_name: str, **kwargs: Any) -> Bluep
     return blp
 
 
-def access_to(cid: str) -> ChainAccess:
+def access_to(cid: int | str | None) -> ChainAccess:
     """The caller's standing in chain `cid` from the path; 404 if not a member."""
     chain_id = parse_id(cid)
     known = g.get("chain_access")

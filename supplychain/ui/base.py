@@ -167,8 +167,9 @@ def actor() -> Actor:
     return signed_in
 
 
-def chain(cid: str) -> ChainAccess:
-    """The signed-in user's standing in chain `cid`; 404 page when its org is no member."""
+def chain(cid: int | str | None) -> ChainAccess:
+    """The signed-in user's standing in chain `cid` (an `<id:cid>`, or a path segment); 404 page
+    when its org is no member."""
     access = chain_access(db.session, actor(), parse_id(cid))
     g.chain_access = access
     return access

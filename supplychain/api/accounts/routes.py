@@ -7,7 +7,6 @@ from flask.views import MethodView
 from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
-from supplychain.ids import parse_id
 from supplychain.mail import mail_password_reset_after_commit
 from supplychain.proxies import client_address
 from supplychain.schemas.accounts import (
@@ -164,10 +163,10 @@ class Tokens(MethodView):
         }
 
 
-@me_blp.route("/tokens/<token_id>")
+@me_blp.route("/tokens/<id:token_id>")
 class Token(MethodView):
     @me_blp.response(204)
     def delete(self, token_id):
         """Revoke one of the caller's tokens; it fails with 401 from the next request on."""
-        accounts.revoke_api_token(db.session, current_actor(), parse_id(token_id))
+        accounts.revoke_api_token(db.session, current_actor(), token_id)
         return no_content()

@@ -12,7 +12,6 @@ from supplychain.access import ChainAccess
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.extensions import db
-from supplychain.ids import parse_id
 from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
 from supplychain.services import choices, notice_tracking, notices, reminders
@@ -46,9 +45,9 @@ ITEM_FIELDS = (
 START_ROWS = 3
 
 
-@blp.get("/chains/<cid>/notices")
+@blp.get("/chains/<id:cid>/notices")
 @login_required
-def notice_list(cid: str):
+def notice_list(cid: int | None):
     """Inbox (addressed to the user's org) with unread/unacked filters, or the sent box."""
     access = chain(cid)
     box = choice("box", ("inbox", "sent")) or "inbox"
@@ -62,9 +61,12 @@ def notice_list(cid: str):
 
 
 def _render_notice(
-    access: ChainAccess, nid: str, failed: str | None = None, errors: FormErrors | None = None
+    access: ChainAccess,
+    nid: int | None,
+    failed: str | None = None,
+    errors: FormErrors | None = None,
 ):
-    view = notices.open_notice(db.session, access, parse_id(nid))
+    view = notices.open_notice(db.session, access, nid)
     sender = choices.org_names(db.session, [view.notice.sender_org_id])
     answered = {}
     if view.my_response:
@@ -81,31 +83,29 @@ def _render_notice(
     )
 
 
-@blp.get("/chains/<cid>/notices/<nid>")
+@blp.get("/chains/<id:cid>/notices/<id:nid>")
 @transaction(Transaction.WRITES)  # a recipient's first visit records the read
 @login_required
-def notice(cid: str, nid: str):
+def notice(cid: int | None, nid: int | None):
     """A notice with its items; a recipient's first visit marks it read for its org."""
     return _render_notice(chain(cid), nid)
 
 
-@blp.post("/chains/<cid>/notices/<nid>/ack")
+@blp.post("/chains/<id:cid>/notices/<id:nid>/ack")
 @login_required
-def notice_ack(cid: str, nid: str):
+def notice_ack(cid: int | None, nid: int | None):
     """Acknowledge the notice for the user's org (a second acknowledgment changes nothing)."""
     access = chain(cid)
     with on_form_error(lambda exc: _render_notice(access, nid, "ack", FormErrors.of(exc))):
         body = validated(AckInSchema, compact({"note": text(request.form, "note")}))
-        _row, created = notices.acknowledge_notice(
-            db.session, access, parse_id(nid), body.get("note")
-        )
+        _row, created = notices.acknowledge_notice(db.session, access, nid, body.get("note"))
     flash(gettext("Acknowledged.") if created else gettext("Acknowledged before."), "ok")
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
 
-@blp.post("/chains/<cid>/notices/<nid>/respond")
+@blp.post("/chains/<id:cid>/notices/<id:nid>/respond")
 @login_required
-def notice_respond(cid: str, nid: str):
+def notice_respond(cid: int | None, nid: int | None):
     """Answer with a quantity per item; a newer answer replaces the org's previous one."""
     access = chain(cid)
     filled = [
@@ -129,7 +129,7 @@ def notice_respond(cid: str, nid: str):
         notices.respond_to_notice(
             db.session,
             access,
-            parse_id(nid),
+            nid,
             [(line["sku"], line["qty"]) for line in loaded["items"]],
             loaded.get("note"),
         )
@@ -137,13 +137,13 @@ def notice_respond(cid: str, nid: str):
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
 
-@blp.post("/chains/<cid>/notices/<nid>/withdraw")
+@blp.post("/chains/<id:cid>/notices/<id:nid>/withdraw")
 @login_required
-def notice_withdraw(cid: str, nid: str):
+def notice_withdraw(cid: int | None, nid: int | None):
     """The sender withdraws a notice: it stays visible, marked withdrawn."""
     access = chain(cid)
     try:
-        notices.withdraw_notice(db.session, access, parse_id(nid))
+        notices.withdraw_notice(db.session, access, nid)
     except Conflict as exc:
         db.session.rollback()
         flash(error_text(exc.message), "error")
@@ -152,13 +152,13 @@ def notice_withdraw(cid: str, nid: str):
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
 
-@blp.post("/chains/<cid>/notices/<nid>/remind")
+@blp.post("/chains/<id:cid>/notices/<id:nid>/remind")
 @login_required
-def notice_remind(cid: str, nid: str):
+def notice_remind(cid: int | None, nid: int | None):
     """The sender reminds the recipients who have not acknowledged (or, without ack, read)."""
     access = chain(cid)
     try:
-        count = reminders.remind_notice(db.session, access, parse_id(nid), None)
+        count = reminders.remind_notice(db.session, access, nid, None)
     except Conflict as exc:
         db.session.rollback()
         flash(error_text(exc.message), "error")
@@ -170,16 +170,16 @@ def notice_remind(cid: str, nid: str):
     return redirect(url_for("ui.notice_recipients", cid=cid, nid=nid))
 
 
-@blp.get("/chains/<cid>/notices/<nid>/recipients")
+@blp.get("/chains/<id:cid>/notices/<id:nid>/recipients")
 @login_required
-def notice_recipients(cid: str, nid: str):
+def notice_recipients(cid: int | None, nid: int | None):
     """The sender's progress: who read, acknowledged and answered, and per-sku sums."""
     access = chain(cid)
     status = choice("status", RECIPIENT_STATES)
     found = notice_tracking.recipients_page(
-        db.session, access, parse_id(nid), status, page_number(), PAGE_SIZE
+        db.session, access, nid, status, page_number(), PAGE_SIZE
     )
-    view = notices.open_notice(db.session, access, parse_id(nid))
+    view = notices.open_notice(db.session, access, nid)
     return render_template(
         "notices/recipients.html", access=access, view=view, page=found, status=status
     )
@@ -219,9 +219,9 @@ def _aware(value: str | None, timezone: str) -> str | None:
     return local.isoformat()
 
 
-@blp.route("/chains/<cid>/notices/new", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/notices/new", methods=["GET", "POST"])
 @login_required
-def notice_compose(cid: str):
+def notice_compose(cid: int | None):
     """Compose a supply or demand notice with items and an audience (tiers, groups, orgs)."""
     access = chain(cid)
     require_app(db.session, access, notices.APP)

@@ -93,10 +93,10 @@ def _render_statement(
     )
 
 
-@blp.get("/chains/<cid>/statements/<period>")
+@blp.get("/chains/<id:cid>/statements/<period>")
 @transaction(Transaction.READS)
 @login_required
-def statement(cid: str, period: str):
+def statement(cid: int | None, period: str):
     """An org's statement of a period: its status, totals, lines and disputes; the partner's
     people confirm it or dispute lines of it (the owner reads any member's with `?org_id=`)."""
     access = chain(cid)
@@ -120,10 +120,10 @@ def _rerender(access: ChainAccess, period: str, which: str, positions: list[int]
     return rerender
 
 
-@blp.post("/chains/<cid>/statements/<period>/confirm")
+@blp.post("/chains/<id:cid>/statements/<period>/confirm")
 @transaction(Transaction.WRITES)
 @login_required
-def statement_confirm(cid: str, period: str):
+def statement_confirm(cid: int | None, period: str):
     """The partner confirms the version it was shown; a stale one answers the page again with
     the figures as they are now (409)."""
     access = chain(cid)
@@ -170,10 +170,10 @@ def _picked_lines(form: MultiDict) -> tuple[list[int], list[dict[str, Any]]]:
     return positions, lines
 
 
-@blp.post("/chains/<cid>/statements/<period>/disputes")
+@blp.post("/chains/<id:cid>/statements/<period>/disputes")
 @transaction(Transaction.WRITES)
 @login_required
-def statement_dispute(cid: str, period: str):
+def statement_dispute(cid: int | None, period: str):
     """The partner disputes the ticked lines of the version it was shown, each with what is
     wrong (quantity, price, shipped, received, other), the value it expects and a note."""
     access = chain(cid)
@@ -251,10 +251,10 @@ def _render_board(
     ), (422 if filter_errors else 200)
 
 
-@blp.get("/chains/<cid>/reconciliation/statements")
+@blp.get("/chains/<id:cid>/reconciliation/statements")
 @transaction(Transaction.READS)
 @login_required
-def statement_board(cid: str):
+def statement_board(cid: int | None):
     """Every org of a period's tiers with its statement's status (filter by tier and status),
     the counts per status, and the queue of open disputes to resolve (owner only)."""
     access = chain(cid)
@@ -262,15 +262,15 @@ def statement_board(cid: str):
     return _render_board(access)
 
 
-@blp.post("/chains/<cid>/reconciliation/disputes/<did>/resolve")
+@blp.post("/chains/<id:cid>/reconciliation/disputes/<id:did>/resolve")
 @transaction(Transaction.WRITES)
 @login_required
-def dispute_resolve(cid: str, did: str):
+def dispute_resolve(cid: int | None, did: int | None):
     """The owner's admin or staff accepts or rejects an open dispute with a note; the
     statement is open again for the partner to confirm."""
     access = chain(cid)
     access.require_owner()
-    dispute = confirmations.get_dispute(db.session, access, parse_id(did))
+    dispute = confirmations.get_dispute(db.session, access, did)
     dispute_id, period = dispute.id, dispute.period
     form = request.form
     body = compact({"resolution": text(form, "resolution"), "note": text(form, "note")})

@@ -50,8 +50,8 @@ from supplychain.models.base import utcnow
 from supplychain.periods import previous_period
 from supplychain.services import notices, orders, shipments
 from supplychain.services.accounts import find_user_by_email
-from supplychain.services.reconciliation import confirmations
-from supplychain.services.reconciliation.confirmations import DisputedLine
+from supplychain.services.reconciliation import confirmations, disputes, statement_view
+from supplychain.services.reconciliation.disputes import DisputedLine
 from supplychain.services.reconciliation.runs import execute_run
 
 # The timestamps services write with the current time, per table, and how a row is known to
@@ -408,11 +408,11 @@ def answer_statements(session: Session, chain: Chain, activity: dict[str, Any]) 
         access = story.access(spec["by"])
         if access.actor.org_id != story.org(spec["org"]):
             raise Invalid(f"{spec['by']} does not answer for {spec['org']}.", {"by": [spec["by"]]})
-        view = confirmations.statement_view(session, access, period, None)
+        view = statement_view.statement_view(session, access, period, None)
         if spec["do"] == "confirm":
             confirmations.confirm_statement(session, access, period, view["version"])
         elif spec["do"] == "dispute":
-            dispute = confirmations.open_dispute(
+            dispute = disputes.open_dispute(
                 session,
                 access,
                 period,
@@ -423,7 +423,7 @@ def answer_statements(session: Session, chain: Chain, activity: dict[str, Any]) 
             for step in spec.get("then", []):
                 if step["do"] != "resolve":
                     raise Invalid(f"Unknown dispute step: {step['do']}.", {"do": [step["do"]]})
-                confirmations.resolve_dispute(
+                disputes.resolve_dispute(
                     session, story.access(step["by"]), dispute.id, step["resolution"], step["note"]
                 )
         else:

@@ -15,9 +15,11 @@ from supplychain.services.pagination import paginate
 from supplychain.services.reconciliation import (
     board,
     confirmations,
+    disputes,
     ledger,
     runs,
     schedules,
+    statement_view,
     statements,
 )
 
@@ -187,7 +189,7 @@ class Statement(MethodView):
         if request.accept_mimetypes.best_match([ledger.XLSX, "application/json"]) == (
             "application/json"
         ):
-            view = confirmations.statement_view(
+            view = statement_view.statement_view(
                 db.session, access_to(cid), period, query.get("org_id")
             )
             return jsonify(s.StatementSchema().dump(view))
@@ -223,8 +225,8 @@ class StatementDisputes(MethodView):
     def post(self, body, cid, period):
         """The partner disputes lines of the `version` it saw; each line must be in the
         statement (422 naming it). The statement reads `disputed` until the owner resolves."""
-        lines = [confirmations.DisputedLine(**line) for line in body["lines"]]
-        dispute = confirmations.open_dispute(
+        lines = [disputes.DisputedLine(**line) for line in body["lines"]]
+        dispute = disputes.open_dispute(
             db.session,
             access_to(cid),
             period,
@@ -233,7 +235,7 @@ class StatementDisputes(MethodView):
             body["note"],
             body["org_id"],
         )
-        return confirmations.dispute_view(dispute)
+        return statement_view.dispute_view(dispute)
 
 
 @blp.route("/<id:cid>/reconciliation/disputes/<id:did>")
@@ -241,9 +243,7 @@ class DisputeItem(MethodView):
     @blp.response(200, s.DisputeSchema)
     def get(self, cid, did):
         """One dispute: the owner any, a partner its own."""
-        return confirmations.dispute_view(
-            confirmations.get_dispute(db.session, access_to(cid), did)
-        )
+        return statement_view.dispute_view(disputes.get_dispute(db.session, access_to(cid), did))
 
 
 @blp.route("/<id:cid>/reconciliation/disputes/<id:did>/resolve")
@@ -253,7 +253,7 @@ class DisputeResolve(MethodView):
     def post(self, body, cid, did):
         """The owner's admin or staff accepts or rejects a dispute with a note (409 when it is
         resolved already); the statement is `open` again for the partner to confirm."""
-        dispute = confirmations.resolve_dispute(
+        dispute = disputes.resolve_dispute(
             db.session, access_to(cid), did, body["resolution"], body["note"]
         )
-        return confirmations.dispute_view(dispute)
+        return statement_view.dispute_view(dispute)

@@ -22,7 +22,7 @@ from supplychain.schemas.reconciliation import (
     ResolveInSchema,
 )
 from supplychain.services import choices
-from supplychain.services.reconciliation import board, confirmations
+from supplychain.services.reconciliation import board, confirmations, disputes, statement_view
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import (
     NO_ERRORS,
@@ -71,7 +71,7 @@ def _render_statement(
     failed: str | None = None,
     errors: FormErrors = NO_ERRORS,
 ):
-    view = confirmations.statement_view(db.session, access, period, org_id)
+    view = statement_view.statement_view(db.session, access, period, org_id)
     people = {view["confirmed_by"]}
     for dispute in view["disputes"]:
         people |= {dispute["opened_by"], dispute["resolved_by"]}
@@ -187,12 +187,12 @@ def statement_dispute(cid: int | None, period: str):
                 {"lines": ["Tick the lines you dispute."]},
             )
         loaded = validated(DisputeInSchema, body)
-        confirmations.open_dispute(
+        disputes.open_dispute(
             db.session,
             access,
             period,
             loaded["version"],
-            [confirmations.DisputedLine(**line) for line in loaded["lines"]],
+            [disputes.DisputedLine(**line) for line in loaded["lines"]],
             loaded["note"],
         )
     flash(gettext("Your dispute was sent: the owner will answer it."), "ok")
@@ -224,7 +224,7 @@ def _render_board(
         found = board.statement_board(
             db.session, access, period, tier, status, page_number(), BOARD_PAGE_SIZE
         )
-        queue = confirmations.open_disputes(db.session, access, period, tier)
+        queue = disputes.open_disputes(db.session, access, period, tier)
     except Invalid as exc:
         db.session.rollback()
         filter_errors, found, queue = FormErrors.of(exc), None, []
@@ -241,7 +241,7 @@ def _render_board(
         statuses=STATEMENT_STATUSES,
         page=found,
         filter_errors=filter_errors,
-        queue=[confirmations.dispute_view(d) for d in queue],
+        queue=[statement_view.dispute_view(d) for d in queue],
         org_names=choices.org_names(db.session, {d.org_id for d in queue}),
         users=choices.user_names(db.session, people),
         resolutions=RESOLUTIONS,
@@ -270,7 +270,7 @@ def dispute_resolve(cid: int | None, did: int | None):
     statement is open again for the partner to confirm."""
     access = chain(cid)
     access.require_owner()
-    dispute = confirmations.get_dispute(db.session, access, did)
+    dispute = disputes.get_dispute(db.session, access, did)
     dispute_id, period = dispute.id, dispute.period
     form = request.form
     body = compact({"resolution": text(form, "resolution"), "note": text(form, "note")})
@@ -281,7 +281,7 @@ def dispute_resolve(cid: int | None, did: int | None):
 
     with on_form_error(rerender, (Invalid, Conflict)):
         loaded = validated(ResolveInSchema, body)
-        confirmations.resolve_dispute(
+        disputes.resolve_dispute(
             db.session, access, dispute_id, loaded["resolution"], loaded["note"]
         )
     if loaded["resolution"] == "accepted":

@@ -17,7 +17,7 @@ from supplychain.extensions import db
 from supplychain.ids import parse_id
 from supplychain.models.directory import ROOT_GROUP_NUMBER
 from supplychain.schemas import wecom as s
-from supplychain.services import members, visibility, wecom
+from supplychain.services import members, visibility, wecom, wecom_imports, wecom_rules
 
 
 class WeComParser(JsonParser):
@@ -298,7 +298,7 @@ def import_chain_contact(_query: dict[str, Any], body: dict[str, Any]) -> dict[s
     access = _owned(body["chain_id"])
     if not body["contact_list"]:
         raise WeComError(EMPTY, "empty contact_list")
-    job = wecom.run_import_job(db.session, access, body["contact_list"])
+    job = wecom_imports.run_import_job(db.session, access, body["contact_list"])
     return _ok(jobid=job.jobid)
 
 
@@ -308,7 +308,7 @@ def import_chain_contact(_query: dict[str, Any], body: dict[str, Any]) -> dict[s
 @blp.doc(**NO_BEARER)
 def getresult(query: dict[str, Any]) -> dict[str, Any]:
     """An import job's state and, once done, its outcome."""
-    job = wecom.import_job(db.session, g.actor, query.get("jobid"))
+    job = wecom_imports.import_job(db.session, g.actor, query.get("jobid"))
     outcome = job.result or {}
     result = {
         "chain_id": str(job.chain_id),
@@ -347,7 +347,7 @@ def rule_get_rule_info(_query: dict[str, Any], body: dict[str, Any]) -> dict[str
     members they see by it."""
     access = _owned(body["chain_id"])
     rule = visibility.get_rule(db.session, access, body["rule_id"])
-    return _ok(rule_info=wecom.rule_info(db.session, access, rule))
+    return _ok(rule_info=wecom_rules.rule_info(db.session, access, rule))
 
 
 def _selector(access: Any, corp_range: dict[str, Any], name: str) -> dict[str, list]:
@@ -376,12 +376,12 @@ def rule_add_rule(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
     info = body["rule_info"]
     owner = info.get("owner_corp_range") or {}
     visible = info.get("visible_corp_range")
-    rule = wecom.add_rule(
+    rule = wecom_rules.add_rule(
         db.session,
         access,
         _selector(access, info["member_corp_range"], "member_corp_range"),
         _selector(access, visible, "visible_corp_range") if visible is not None else None,
-        wecom.owner_range(
+        wecom_rules.owner_range(
             db.session, access, owner.get("departmentids", []), owner.get("userids", [])
         ),
     )

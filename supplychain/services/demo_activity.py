@@ -48,7 +48,7 @@ from supplychain.models import (
 )
 from supplychain.models.base import utcnow
 from supplychain.periods import previous_period
-from supplychain.services import notices, orders, shipments
+from supplychain.services import notice_answers, notices, orders, shipments
 from supplychain.services.accounts import find_user_by_email
 from supplychain.services.reconciliation import confirmations, disputes, statement_view
 from supplychain.services.reconciliation.disputes import DisputedLine
@@ -239,10 +239,12 @@ def _play_notice(story: Story, spec: dict[str, Any]) -> None:
             if step["do"] == "read":
                 notices.open_notice(session, access, notice_id)
             elif step["do"] == "acknowledge":
-                notices.acknowledge_notice(session, access, notice_id, step.get("note"))
+                notice_answers.acknowledge_notice(session, access, notice_id, step.get("note"))
             elif step["do"] == "respond":
                 answers = [(i["sku"], _decimal(i["qty"], "qty")) for i in step["items"]]
-                notices.respond_to_notice(session, access, notice_id, answers, step.get("note"))
+                notice_answers.respond_to_notice(
+                    session, access, notice_id, answers, step.get("note")
+                )
             elif step["do"] == "withdraw":
                 notices.withdraw_notice(session, access, notice_id)
             else:

@@ -9,7 +9,7 @@ from supplychain.api.common import access_to, authenticated_blueprint, idempoten
 from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import notices as s
-from supplychain.services import notice_tracking, notices, reminders
+from supplychain.services import notice_answers, notice_tracking, notices, reminders
 from supplychain.services.inbox import inbox_page, sent_page
 
 blp = authenticated_blueprint(
@@ -68,7 +68,9 @@ class NoticeAck(MethodView):
     @blp.alt_response(200, schema=s.AckSchema, description="Acknowledged before: the first ack")
     def post(self, body, cid, nid):
         """Acknowledge for the caller's org; a repeat returns the first acknowledgment (200)."""
-        row, created = notices.acknowledge_notice(db.session, access_to(cid), nid, body.get("note"))
+        row, created = notice_answers.acknowledge_notice(
+            db.session, access_to(cid), nid, body.get("note")
+        )
         return row, 201 if created else 200
 
 
@@ -80,7 +82,9 @@ class NoticeResponses(MethodView):
     def post(self, body, cid, nid):
         """Answer with quantities per sku; replaces the org's previous answer."""
         items = [(line["sku"], line["qty"]) for line in body["items"]]
-        return notices.respond_to_notice(db.session, access_to(cid), nid, items, body.get("note"))
+        return notice_answers.respond_to_notice(
+            db.session, access_to(cid), nid, items, body.get("note")
+        )
 
 
 @blp.route("/<id:cid>/notices/<id:nid>/recipients")

@@ -14,7 +14,7 @@ from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
-from supplychain.services import choices, notice_tracking, notices, reminders
+from supplychain.services import choices, notice_answers, notice_tracking, notices, reminders
 from supplychain.services.apps import require_app
 from supplychain.services.inbox import inbox_page, sent_page
 from supplychain.services.notice_tracking import RECIPIENT_STATES
@@ -98,7 +98,7 @@ def notice_ack(cid: int | None, nid: int | None):
     access = chain(cid)
     with on_form_error(lambda exc: _render_notice(access, nid, "ack", FormErrors.of(exc))):
         body = validated(AckInSchema, compact({"note": text(request.form, "note")}))
-        _row, created = notices.acknowledge_notice(db.session, access, nid, body.get("note"))
+        _row, created = notice_answers.acknowledge_notice(db.session, access, nid, body.get("note"))
     flash(gettext("Acknowledged.") if created else gettext("Acknowledged before."), "ok")
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
@@ -126,7 +126,7 @@ def notice_respond(cid: int | None, nid: int | None):
                 {"items": ["Give a quantity for at least one item."]},
             )
         loaded = validated(ResponseInSchema, body)
-        notices.respond_to_notice(
+        notice_answers.respond_to_notice(
             db.session,
             access,
             nid,

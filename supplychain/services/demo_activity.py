@@ -48,7 +48,7 @@ from supplychain.models import (
 )
 from supplychain.models.base import utcnow
 from supplychain.periods import previous_period
-from supplychain.services import notice_answers, notices, orders, shipments
+from supplychain.services import notice_answers, notices, order_acks, orders, shipments
 from supplychain.services.accounts import find_user_by_email
 from supplychain.services.reconciliation import confirmations, disputes, statement_view
 from supplychain.services.reconciliation.disputes import DisputedLine
@@ -307,7 +307,7 @@ def _order_step(
         answers = None
         if step["decision"] == "lines":
             answers = [
-                orders.LineAck(
+                order_acks.LineAck(
                     line_no=line["line_no"],
                     status=line["status"],
                     qty=_decimal(line["qty"], "qty") if "qty" in line else None,
@@ -318,7 +318,7 @@ def _order_step(
                 )
                 for line in step["lines"]
             ]
-        orders.acknowledge_order(
+        order_acks.acknowledge_order(
             session,
             access,
             order_id,

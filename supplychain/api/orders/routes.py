@@ -7,7 +7,7 @@ from flask.views import MethodView
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
 from supplychain.extensions import db
 from supplychain.schemas import orders as s
-from supplychain.services import orders, shipments
+from supplychain.services import order_acks, orders, shipments
 
 blp = authenticated_blueprint("orders", __name__, url_prefix="/chains", description="Orders")
 BLUEPRINTS = (blp,)
@@ -72,8 +72,8 @@ class OrderAck(MethodView):
     @blp.response(200, s.OrderSchema)
     def post(self, body, cid, oid):
         """Accept, reject, or answer line by line (the side that did not issue the order)."""
-        acks = [orders.LineAck(**line) for line in body["lines"] or []]
-        order = orders.acknowledge_order(
+        acks = [order_acks.LineAck(**line) for line in body["lines"] or []]
+        order = order_acks.acknowledge_order(
             db.session,
             access_to(cid),
             oid,

@@ -18,7 +18,7 @@ from supplychain.schemas.orders import (
     ReceiptInSchema,
     ShipmentInSchema,
 )
-from supplychain.services import choices, orders, shipments, worklist
+from supplychain.services import choices, order_acks, orders, shipments, worklist
 from supplychain.services.apps import require_app
 from supplychain.services.orders import MAX_LINES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
@@ -150,14 +150,14 @@ def order_ack(cid: int | None, oid: int | None):
         ]
     with on_form_error(_failed(access, oid, "ack", positions)):
         loaded = validated(OrderAckInSchema, compact(body))
-        orders.acknowledge_order(
+        order_acks.acknowledge_order(
             db.session,
             access,
             oid,
             version=loaded["version"],
             decision=loaded["decision"],
             reason=loaded["reason"],
-            lines=[orders.LineAck(**line) for line in loaded["lines"] or []] or None,
+            lines=[order_acks.LineAck(**line) for line in loaded["lines"] or []] or None,
         )
     flash(gettext("Your acknowledgment was recorded."), "ok")
     return redirect(url_for("ui.order", cid=cid, oid=oid))

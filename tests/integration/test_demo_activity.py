@@ -15,6 +15,12 @@ from sqlalchemy import func, select
 
 from supplychain.access import chain_access
 from supplychain.auth import Actor
+from supplychain.demo.seeding import (
+    DEFAULT_SEED,
+    answer_demo_statements,
+    load_demo,
+    produce_demo_runs,
+)
 from supplychain.extensions import db
 from supplychain.models import (
     Base,
@@ -37,12 +43,6 @@ from supplychain.periods import previous_period
 from supplychain.services import scorecards, worklist
 from supplychain.services.accounts import find_user_by_email
 from supplychain.services.reconciliation import board, disputes, statement_view
-from supplychain.services.seeding import (
-    DEFAULT_SEED,
-    answer_demo_statements,
-    load_demo,
-    produce_demo_runs,
-)
 
 # The demo's reconciliation run is produced in sessions of its own: these tests commit.
 pytestmark = pytest.mark.committed

@@ -7,15 +7,14 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from werkzeug.datastructures import MultiDict
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Conflict
 from supplychain.extensions import db
 from supplychain.models.events import DELIVERY_STATUSES, EVENT_TYPES, WEBHOOK_KINDS
 from supplychain.schemas.webhooks import WebhookCreateSchema
 from supplychain.services import webhooks
 from supplychain.services.pagination import paginate
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
-from supplychain.ui.forms import FormErrors, compact, on_form_error, text, validated
-from supplychain.ui.i18n import error_text, gettext
+from supplychain.ui.forms import FormErrors, compact, on_form_error, on_refusal, text, validated
+from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 25
 # The session key naming the webhook whose secret the next page may show (once).
@@ -122,12 +121,8 @@ def integration_enabled(cid: int | None, wid: int | None):
 @login_required
 def integration_test(cid: int | None, wid: int | None):
     """Queue a test ping to a webhook."""
-    try:
+    with on_refusal(_back(cid, wid)):
         webhooks.send_test(db.session, chain(cid), wid)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(error_text(exc.message), "error")
-        return _back(cid, wid)
     flash(gettext("A test message is on its way."), "ok")
     return _back(cid, wid)
 
@@ -145,11 +140,7 @@ def integration_delete(cid: int | None, wid: int | None):
 @login_required
 def integration_redeliver(cid: int | None, wid: int | None, did: int | None):
     """Send a delivery's event to the webhook again."""
-    try:
+    with on_refusal(url_for("ui.integration", cid=cid, wid=wid)):
         webhooks.redeliver(db.session, chain(cid), wid, did)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(error_text(exc.message), "error")
-        return redirect(url_for("ui.integration", cid=cid, wid=wid))
     flash(gettext("Queued for delivery again."), "ok")
     return redirect(url_for("ui.integration", cid=cid, wid=wid))

@@ -26,11 +26,12 @@ from supplychain.ui.forms import (
     compact,
     filled_rows,
     on_form_error,
+    on_refusal,
     remap_rows,
     text,
     validated,
 )
-from supplychain.ui.i18n import error_text, gettext
+from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 25
 ITEM_FIELDS = (
@@ -142,12 +143,8 @@ def notice_respond(cid: int | None, nid: int | None):
 def notice_withdraw(cid: int | None, nid: int | None):
     """The sender withdraws a notice: it stays visible, marked withdrawn."""
     access = chain(cid)
-    try:
+    with on_refusal(url_for("ui.notice", cid=cid, nid=nid)):
         notices.withdraw_notice(db.session, access, nid)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(error_text(exc.message), "error")
-        return redirect(url_for("ui.notice", cid=cid, nid=nid))
     flash(gettext("The notice was withdrawn."), "ok")
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
@@ -157,12 +154,8 @@ def notice_withdraw(cid: int | None, nid: int | None):
 def notice_remind(cid: int | None, nid: int | None):
     """The sender reminds the recipients who have not acknowledged (or, without ack, read)."""
     access = chain(cid)
-    try:
+    with on_refusal(url_for("ui.notice_recipients", cid=cid, nid=nid)):
         count = reminders.remind_notice(db.session, access, nid, None)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(error_text(exc.message), "error")
-        return redirect(url_for("ui.notice_recipients", cid=cid, nid=nid))
     if count:
         flash(gettext("Reminded %(count)s recipients.", count=count), "ok")
     else:

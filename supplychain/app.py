@@ -11,6 +11,7 @@ from supplychain.auth import register_token_renewal
 from supplychain.config import Config
 from supplychain.db import register_database
 from supplychain.extensions import api
+from supplychain.ids import IdConverter
 from supplychain.proxies import trust_proxies
 from supplychain.request_line import RequestLineLimit
 from supplychain.security_headers import register_security_headers
@@ -56,6 +57,8 @@ def register_blueprints(app: Flask) -> None:
     from supplychain.ui import blp as ui_blp
     from supplychain.wecom import register_wecom
 
+    # Before any route: `<id:...>` in a rule is looked up when the rule is added.
+    app.url_map.converters["id"] = IdConverter
     api.init_app(app)
     register_api(api)
     register_wecom(api)

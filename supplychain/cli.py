@@ -114,14 +114,14 @@ def bootstrap(org_name: str, kind: str, email: str, name: str, password: str) ->
 @click.option("--file", "path", default=None, help="Seed file (default: seeds/demo.json).")
 def seed_demo(path: str | None) -> None:
     """Load the demo network and its activity from seeds/ (idempotent); print the demo logins."""
-    from supplychain.errors import DomainError
-    from supplychain.extensions import db as database
-    from supplychain.services.seeding import (
+    from supplychain.demo.seeding import (
         DEFAULT_SEED,
         answer_demo_statements,
         load_demo,
         produce_demo_runs,
     )
+    from supplychain.errors import DomainError
+    from supplychain.extensions import db as database
 
     app = _app()
     with app.app_context():

@@ -23,9 +23,9 @@ from supplychain.auth import authenticate_request, bearer_secret, current_actor
 from supplychain.db import Transaction, request_policy
 from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models import IdempotencyRecord
 from supplychain.models.base import utcnow
-from supplychain.schemas.common import parse_id
 
 IDEMPOTENCY_TTL = timedelta(hours=48)  # API.md promises at least 24 h
 # What a replay repeats besides status and body: where a 202's work can be followed.
@@ -104,7 +104,7 @@ def authenticated_blueprint(name: str, import_name: str, **kwargs: Any) -> Bluep
     return blp
 
 
-def access_to(cid: str) -> ChainAccess:
+def access_to(cid: int | str | None) -> ChainAccess:
     """The caller's standing in chain `cid` from the path; 404 if not a member."""
     chain_id = parse_id(cid)
     known = g.get("chain_access")

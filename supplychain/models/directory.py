@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,9 @@ from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, u
 ORG_KINDS = ("manufacturer", "supplier", "dealer", "distributor", "logistics", "other")
 USER_ROLES = ("admin", "staff")
 MAX_CUSTOM_ID = 64  # members.custom_id's width
+MAX_MOBILE = 50  # users.mobile's width
+# A phone number as people write it: digits with spaces, parentheses, dashes, an optional +.
+MOBILE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()-]{2,40}\Z")
 
 
 def valid_custom_id(custom_id: str | None) -> bool:

@@ -10,15 +10,13 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from supplychain.ids import ID_PATTERN, parse_id
+
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 # Printable text only: C0 controls (NUL included), DEL and C1 controls are refused.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-MAX_ID = 2**63 - 1
-# A phone number as people write it: digits with spaces, parentheses, dashes, an optional +.
-MOBILE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()-]{2,40}\Z")
-ID_PATTERN = r"^[1-9][0-9]{0,18}$"
 
 
 class BaseSchema(ma.Schema):
@@ -48,19 +46,6 @@ class Id(fields.Field):
         if parsed is None:
             raise self.make_error("invalid")
         return parsed
-
-
-def parse_id(value: Any) -> int | None:
-    """An id from a path or body value, or None when it cannot name any row."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
-        number = int(value)
-    else:
-        return None
-    return number if 0 < number <= MAX_ID else None
 
 
 class Text(fields.String):

@@ -8,9 +8,14 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from supplychain.graph import valid_tier
-from supplychain.models.directory import MAX_CUSTOM_ID, ORG_KINDS, USER_ROLES
-from supplychain.schemas.common import (
+from supplychain.models.directory import (
+    MAX_CUSTOM_ID,
+    MAX_MOBILE,
     MOBILE_PATTERN,
+    ORG_KINDS,
+    USER_ROLES,
+)
+from supplychain.schemas.common import (
     BaseSchema,
     Id,
     PageQuery,
@@ -75,7 +80,7 @@ class ContactCreateSchema(BaseSchema):
     mobile = Text(
         load_default=None,
         allow_none=True,
-        max_length=50,
+        max_length=MAX_MOBILE,
         validate=validate.Regexp(MOBILE_PATTERN, error="Digits, spaces, + ( ) -."),
     )
     title = Text(load_default=None, allow_none=True, max_length=200)

@@ -7,8 +7,9 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from supplychain.ids import MAX_ID
 from supplychain.models.events import EMAIL_MODES, EVENT_TYPES
-from supplychain.schemas.common import MAX_ID, BaseSchema, PageQuery, page_of
+from supplychain.schemas.common import BaseSchema, PageQuery, page_of
 from supplychain.services.event_body import event_body
 
 _EVENT_ID = re.compile(r"^(?:evt_)?([1-9][0-9]{0,18})\Z")

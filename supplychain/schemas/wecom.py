@@ -12,10 +12,10 @@ import marshmallow as ma
 from marshmallow import fields, pre_load, validate
 
 from supplychain.excel.importer import MAX_DATA_ROWS
+from supplychain.ids import MAX_ID
 
 MAX_TEXT = 500  # any text a request carries; the services hold the real limits
 MAX_NUMBER = 2**31 - 1  # group numbers and limits
-MAX_ID = 2**63 - 1
 
 
 class WeComRequest(ma.Schema):

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.graph import valid_tier
+from supplychain.ids import parse_id
 from supplychain.models import App, Chain, Grant, Group, Member
 from supplychain.models.base import utcnow
-from supplychain.schemas.common import parse_id
 from supplychain.services.audit import record_event
 from supplychain.services.bulk import among_ids
 from supplychain.services.chains import chain_graph

@@ -19,14 +19,12 @@ from supplychain.excel.importer import (
     SheetRow,
     row_error,
 )
-from supplychain.models.directory import MAX_CUSTOM_ID
-from supplychain.schemas.common import MOBILE_PATTERN
+from supplychain.models.directory import MAX_CUSTOM_ID, MAX_MOBILE, MOBILE_PATTERN
 from supplychain.services.accounts import normalise_email
 from supplychain.services.groups import MAX_GROUP_PATH, normalise_group_path
 
 MAX_REPORTED_ERRORS = 200
 MAX_TEXT = 200  # names, emails, titles: the columns' sizes
-MAX_MOBILE = 50
 # As the API's ContactCreateSchema, so a sheet accepts exactly what POST /members accepts.
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # and lone surrogates
 _EMAIL = validate.Email()

@@ -1,10 +1,8 @@
 """Reminders: a notice's un-acknowledged recipients before its `ack_due`, the acknowledging side
 of orders left unanswered, and the sender's on-demand reminder.
 
-Every reminder is claimed before it is sent: a `ReminderClaim` row inserted with
-`ON CONFLICT DO NOTHING` in the transaction that publishes the reminder. The unique constraint
-(kind, subject, due) is the lock, so two schedulers (or two clicks) that run at once send each
-reminder once: the second insert waits for the first transaction and then inserts nothing.
+Every reminder is claimed before it is sent (`services.reminder_claims`), so two schedulers (or
+two clicks) that run at once send each reminder once.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
@@ -25,6 +22,8 @@ from supplychain.services.audit import record_event
 from supplychain.services.events import publish
 from supplychain.services.notices import for_sender, notice_event_data
 from supplychain.services.orders import order_event_data
+from supplychain.services.reconciliation.board import send_statement_reminders
+from supplychain.services.reminder_claims import claim_reminder, unclaimed
 
 REMIND_STATES = ("unread", "unacked")
 MANUAL_INTERVAL = timedelta(hours=1)
@@ -40,20 +39,6 @@ class DueReminders:
     notices: list[int]
     orders: list[int]
     statements: list[int] = field(default_factory=list)
-
-
-def claim_reminder(session: Session, kind: str, subject_id: int, due_key: str) -> bool:
-    """Insert the claim for one reminder; False when another transaction holds it already."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    result = session.execute(
-        dialect.insert(ReminderClaim)
-        .values(kind=kind, subject_id=subject_id, due_key=due_key, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["kind", "subject_id", "due_key"])
-        # The returned id, not `rowcount`: on PostgreSQL (psycopg 3, implicit RETURNING) a skipped
-        # insert reported rowcount 1.
-        .returning(ReminderClaim.id)
-    )
-    return result.scalar() is not None
 
 
 def _waiting(notice_id: int, only: str) -> ColumnElement[bool]:
@@ -125,11 +110,6 @@ def remind_notice(
     return count
 
 
-def _unclaimed(kind: str, subject: ColumnElement[int]) -> ColumnElement[bool]:
-    """SQL: no reminder of `kind` was claimed for `subject` yet (any due key)."""
-    return ~exists().where(ReminderClaim.kind == kind, ReminderClaim.subject_id == subject)
-
-
 def send_due_reminders(session: Session, now: datetime) -> DueReminders:
     """The scheduled pass: one `notice.reminder` to the unacknowledged recipients of each live
     notice whose `ack_due` is within 24 h, one `order.reminder` to the acknowledging side of each
@@ -143,7 +123,7 @@ def send_due_reminders(session: Session, now: datetime) -> DueReminders:
             Notice.withdrawn_at.is_(None),
             Notice.ack_due > now,
             Notice.ack_due <= now + NOTICE_DUE_AHEAD,
-            _unclaimed(NOTICE_DUE, Notice.id),
+            unclaimed(NOTICE_DUE, Notice.id),
         )
         .order_by(Notice.id)
     ).all()
@@ -159,7 +139,7 @@ def send_due_reminders(session: Session, now: datetime) -> DueReminders:
             Order.is_live,
             Order.status == "issued",
             Order.created_at <= now - ORDER_UNACKED_AFTER,
-            _unclaimed(ORDER_UNACKED, Order.id),
+            unclaimed(ORDER_UNACKED, Order.id),
         )
         .order_by(Order.id)
     ).all()
@@ -177,8 +157,5 @@ def send_due_reminders(session: Session, now: datetime) -> DueReminders:
             org_ids=[order.acknowledger_id],
         )
         reminded_orders.append(order.id)
-    # Imported here: statements' reminders claim with `claim_reminder` of this module.
-    from supplychain.services.reconciliation.board import send_statement_reminders
-
     statements = send_statement_reminders(session, now)
     return DueReminders(reminded_notices, reminded_orders, statements)

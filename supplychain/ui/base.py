@@ -22,7 +22,8 @@ from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor
 from supplychain.errors import BadRequest, DomainError, error_response
 from supplychain.extensions import db
-from supplychain.schemas.common import format_decimal, parse_id
+from supplychain.ids import parse_id
+from supplychain.schemas.common import format_decimal
 from supplychain.services.apps import usable_app_keys
 from supplychain.ui import security, timefmt
 from supplychain.ui.i18n import LANGUAGES, current_language, error_text, gettext
@@ -166,8 +167,9 @@ def actor() -> Actor:
     return signed_in
 
 
-def chain(cid: str) -> ChainAccess:
-    """The signed-in user's standing in chain `cid`; 404 page when its org is no member."""
+def chain(cid: int | str | None) -> ChainAccess:
+    """The signed-in user's standing in chain `cid` (an `<id:cid>`, or a path segment); 404 page
+    when its org is no member."""
     access = chain_access(db.session, actor(), parse_id(cid))
     g.chain_access = access
     return access

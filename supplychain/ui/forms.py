@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import marshmallow as ma
-from flask import abort, make_response
+from flask import Response, abort, flash, make_response, redirect
 from werkzeug.datastructures import MultiDict
 
 from supplychain.errors import Conflict, DomainError, Invalid, TooManyRequests
 from supplychain.extensions import db
+from supplychain.ui.i18n import error_text
 
 CHECK_FIELDS = "Check the highlighted fields."
 # What a form shows next to its fields; other domain errors (403, 404) get the error page.
@@ -120,6 +121,21 @@ def on_form_error(
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
         abort(response)
+
+
+@contextmanager
+def on_refusal(
+    back: str | Response, catch: tuple[type[DomainError], ...] = (Conflict,)
+) -> Iterator[None]:
+    """Around the service call of a POST button (no form to show again): a domain error of
+    `catch` rolls back what the service did, flashes its message and redirects `back` (a URL, or
+    the redirect itself) to the page the button was on."""
+    try:
+        yield
+    except catch as exc:
+        db.session.rollback()
+        flash(error_text(exc.message), "error")
+        abort(back if isinstance(back, Response) else redirect(back))
 
 
 def text(form: MultiDict, name: str) -> str | None:

@@ -5,6 +5,7 @@ call changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import g, jsonify, request
@@ -14,10 +15,10 @@ from supplychain.api.common import Blueprint, JsonParser
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models.directory import ROOT_GROUP_NUMBER
 from supplychain.schemas import wecom as s
-from supplychain.schemas.common import parse_id
-from supplychain.services import members, visibility, wecom
+from supplychain.services import members, visibility, wecom, wecom_imports, wecom_rules
 
 
 class WeComParser(JsonParser):
@@ -160,14 +161,43 @@ def _ok(**answer: Any) -> dict[str, Any]:
     return {"errcode": OK, "errmsg": "ok", **answer}
 
 
+def cgi(
+    path: str,
+    reply: type,
+    *,
+    body: type | None = None,
+    query: type = s.AccessTokenQuery,
+    method: str = "POST",
+    transaction_policy: Transaction | None = None,
+    endpoint: str | None = None,
+) -> Callable[[Callable], Callable]:
+    """One /cgi-bin view: its route, WeCom's query (the access token) and body, its reply schema,
+    no bearer scheme in the OpenAPI document, and its transaction policy when it declares one."""
+
+    def register(view: Callable) -> Callable:
+        view = blp.response(200, reply)(blp.doc(**NO_BEARER)(view))
+        if body is not None:
+            view = blp.arguments(body)(view)
+        view = blp.arguments(query, location="query")(view)
+        if transaction_policy is not None:
+            view = transaction(transaction_policy)(view)
+        options = {"endpoint": endpoint} if endpoint else {}
+        return blp.route(path, methods=[method], **options)(view)
+
+    return register
+
+
 # --- gettoken and chains ---------------------------------------------------------------------------
 
 
-@blp.route("/gettoken", endpoint="gettoken", methods=["GET"])
-@transaction(Transaction.WRITES)
-@blp.arguments(s.GetTokenQuery, location="query")
-@blp.response(200, s.TokenReply)
-@blp.doc(**NO_BEARER)
+@cgi(
+    "/gettoken",
+    s.TokenReply,
+    query=s.GetTokenQuery,
+    method="GET",
+    transaction_policy=Transaction.WRITES,
+    endpoint="gettoken",
+)
 def gettoken(query: dict[str, Any]) -> dict[str, Any]:
     """An access token for org `corpid`; `corpsecret` is an API token of one of its admins."""
     issued = wecom.issue_access_token(
@@ -176,22 +206,19 @@ def gettoken(query: dict[str, Any]) -> dict[str, Any]:
     return _ok(access_token=issued.secret, expires_in=issued.expires_in)
 
 
-@blp.route("/corpgroup/corp/get_chain_list", methods=["GET"])
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.response(200, s.ChainListReply)
-@blp.doc(**NO_BEARER)
+@cgi("/corpgroup/corp/get_chain_list", s.ChainListReply, method="GET")
 def get_chain_list(_query: dict[str, Any]) -> dict[str, Any]:
     """The chains the org owns."""
     chains = wecom.owned_chains(db.session, g.actor)
     return _ok(chains=[{"chain_id": str(c.id), "chain_name": c.name} for c in chains])
 
 
-@blp.route("/corpgroup/corp/get_chain_group", methods=["POST"])
-@transaction(Transaction.READS)
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(s.ChainGroupRequest)
-@blp.response(200, s.GroupsReply)
-@blp.doc(**NO_BEARER)
+@cgi(
+    "/corpgroup/corp/get_chain_group",
+    s.GroupsReply,
+    body=s.ChainGroupRequest,
+    transaction_policy=Transaction.READS,
+)
 def get_chain_group(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """The chain's groups; the root is group 1, every group keeps its number for good."""
     access = _owned(body["chain_id"])
@@ -213,12 +240,12 @@ def get_chain_group(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, A
     )
 
 
-@blp.route("/corpgroup/corp/get_chain_corpinfo_list", methods=["POST"])
-@transaction(Transaction.READS)
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(s.CorpInfoListRequest)
-@blp.response(200, s.CorpListReply)
-@blp.doc(**NO_BEARER)
+@cgi(
+    "/corpgroup/corp/get_chain_corpinfo_list",
+    s.CorpListReply,
+    body=s.CorpInfoListRequest,
+    transaction_policy=Transaction.READS,
+)
 def get_chain_corpinfo_list(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """The chain's member corps in a group (and below it with fetch_child), a page at a time."""
     access = _owned(body["chain_id"])
@@ -256,12 +283,12 @@ def _corp(member: Any) -> dict[str, Any]:
     }
 
 
-@blp.route("/corpgroup/corp/get_chain_corpinfo", methods=["POST"])
-@transaction(Transaction.READS)
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(s.CorpRequest)
-@blp.response(200, s.CorpInfoReply)
-@blp.doc(**NO_BEARER)
+@cgi(
+    "/corpgroup/corp/get_chain_corpinfo",
+    s.CorpInfoReply,
+    body=s.CorpRequest,
+    transaction_policy=Transaction.READS,
+)
 def get_chain_corpinfo(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """One member corp of the chain."""
     access = _owned(body["chain_id"])
@@ -271,11 +298,7 @@ def get_chain_corpinfo(_query: dict[str, Any], body: dict[str, Any]) -> dict[str
     return _ok(**corp, qualification_status=0)
 
 
-@blp.route("/corpgroup/corp/remove_corp", methods=["POST"])
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(s.CorpRequest)
-@blp.response(200, s.WeComReply)
-@blp.doc(**NO_BEARER)
+@cgi("/corpgroup/corp/remove_corp", s.WeComReply, body=s.CorpRequest)
 def remove_corp(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Remove a member corp, as DELETE /chains/{cid}/members/{org_id} does."""
     access = _owned(body["chain_id"])
@@ -287,28 +310,21 @@ def remove_corp(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 # --- contact import --------------------------------------------------------------------------------
 
 
-@blp.route("/corpgroup/import_chain_contact", methods=["POST"])
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(s.ImportRequest)
-@blp.response(200, s.JobReply)
-@blp.doc(**NO_BEARER)
+@cgi("/corpgroup/import_chain_contact", s.JobReply, body=s.ImportRequest)
 def import_chain_contact(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Import member corps and their contacts as the Excel import does (all or nothing); the
     job is done when this answers, and getresult reports it."""
     access = _owned(body["chain_id"])
     if not body["contact_list"]:
         raise WeComError(EMPTY, "empty contact_list")
-    job = wecom.run_import_job(db.session, access, body["contact_list"])
+    job = wecom_imports.run_import_job(db.session, access, body["contact_list"])
     return _ok(jobid=job.jobid)
 
 
-@blp.route("/corpgroup/getresult", methods=["GET"])
-@blp.arguments(s.GetResultQuery, location="query")
-@blp.response(200, s.ResultReply)
-@blp.doc(**NO_BEARER)
+@cgi("/corpgroup/getresult", s.ResultReply, query=s.GetResultQuery, method="GET")
 def getresult(query: dict[str, Any]) -> dict[str, Any]:
     """An import job's state and, once done, its outcome."""
-    job = wecom.import_job(db.session, g.actor, query.get("jobid"))
+    job = wecom_imports.import_job(db.session, g.actor, query.get("jobid"))
     outcome = job.result or {}
     result = {
         "chain_id": str(job.chain_id),
@@ -322,12 +338,12 @@ def getresult(query: dict[str, Any]) -> dict[str, Any]:
 # --- visibility rules ------------------------------------------------------------------------------
 
 
-@blp.route("/corpgroup/rule/list_ids", methods=["POST"])
-@transaction(Transaction.READS)
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(s.ChainRequest)
-@blp.response(200, s.RuleIdsReply)
-@blp.doc(**NO_BEARER)
+@cgi(
+    "/corpgroup/rule/list_ids",
+    s.RuleIdsReply,
+    body=s.ChainRequest,
+    transaction_policy=Transaction.READS,
+)
 def rule_list_ids(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """The ids of the chain's visibility rules."""
     access = _owned(body["chain_id"])
@@ -335,19 +351,19 @@ def rule_list_ids(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
     return _ok(rule_ids=[rule.id for rule in rules])
 
 
-@blp.route("/corpgroup/rule/get_rule_info", methods=["POST"])
-@transaction(Transaction.READS)
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(s.RuleIdRequest)
-@blp.response(200, s.RuleInfoReply)
-@blp.doc(**NO_BEARER)
+@cgi(
+    "/corpgroup/rule/get_rule_info",
+    s.RuleInfoReply,
+    body=s.RuleIdRequest,
+    transaction_policy=Transaction.READS,
+)
 def rule_get_rule_info(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """One visibility rule in WeCom's shape: owner_corp_range as add_rule was given it,
     member_corp_range the members it lets see, and the extension visible_corp_range the other
     members they see by it."""
     access = _owned(body["chain_id"])
     rule = visibility.get_rule(db.session, access, body["rule_id"])
-    return _ok(rule_info=wecom.rule_info(db.session, access, rule))
+    return _ok(rule_info=wecom_rules.rule_info(db.session, access, rule))
 
 
 def _selector(access: Any, corp_range: dict[str, Any], name: str) -> dict[str, list]:
@@ -362,11 +378,7 @@ def _selector(access: Any, corp_range: dict[str, Any], name: str) -> dict[str, l
     return {"groups": groups, "orgs": orgs}
 
 
-@blp.route("/corpgroup/rule/add_rule", methods=["POST"])
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(s.AddRuleRequest)
-@blp.response(200, s.AddRuleReply)
-@blp.doc(**NO_BEARER)
+@cgi("/corpgroup/rule/add_rule", s.AddRuleReply, body=s.AddRuleRequest)
 def rule_add_rule(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """A rule as WeCom's: the corps of member_corp_range may see (and contact) the owner's
     people of owner_corp_range, and, by the extension visible_corp_range, those member corps.
@@ -376,23 +388,19 @@ def rule_add_rule(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
     info = body["rule_info"]
     owner = info.get("owner_corp_range") or {}
     visible = info.get("visible_corp_range")
-    rule = wecom.add_rule(
+    rule = wecom_rules.add_rule(
         db.session,
         access,
         _selector(access, info["member_corp_range"], "member_corp_range"),
         _selector(access, visible, "visible_corp_range") if visible is not None else None,
-        wecom.owner_range(
+        wecom_rules.owner_range(
             db.session, access, owner.get("departmentids", []), owner.get("userids", [])
         ),
     )
     return _ok(rule_id=rule.id)
 
 
-@blp.route("/corpgroup/rule/delete_rule", methods=["POST"])
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(s.RuleIdRequest)
-@blp.response(200, s.WeComReply)
-@blp.doc(**NO_BEARER)
+@cgi("/corpgroup/rule/delete_rule", s.WeComReply, body=s.RuleIdRequest)
 def rule_delete_rule(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Delete a visibility rule."""
     access = _owned(body["chain_id"])

@@ -46,7 +46,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from supplychain.schemas.common import parse_id
+from supplychain.ids import parse_id
 from tests.conftest import bootstrap
 
 # Fixed, so CI is deterministic; override locally to explore (e.g. FUZZ_MAX_EXAMPLES=300).

@@ -19,8 +19,8 @@ from supplychain.models import Chain, Statement
 from supplychain.models.base import utcnow
 from supplychain.periods import parse_period
 from supplychain.services.reconciliation.board import due_statements, send_statement_reminders
-from supplychain.services.reconciliation.confirmations import _snapshot
 from supplychain.services.reconciliation.ledger import order_lines
+from supplychain.services.reconciliation.statement_view import snapshot as confirmed_snapshot
 from supplychain.services.reconciliation.versions import figures_of, versions_of
 from tests.api.test_statement_audience import _grant as _grant_reconciliation
 from tests.api.test_statement_audience import _revoke, _run, _workbook
@@ -59,7 +59,7 @@ def _confirm_the_old_way(app, w, party) -> tuple[str, dict]:
         rows = [tuple(row) for row in order_lines(session, chain, period, {org})]
         old = versions_of(map(figures_of, rows), chain.id, PERIOD, [org], lambda b, s: org)[org]
         now = utcnow()
-        snapshot = _snapshot(rows)
+        snapshot = confirmed_snapshot(rows)
         session.add(
             Statement(
                 chain_id=chain.id, org_id=org, period=PERIOD, state="confirmed",

@@ -702,7 +702,7 @@ def test_tokens_expired_for_a_day_are_dropped_at_the_next_gettoken(world: World)
 
 def test_a_concurrent_conflict_fails_the_whole_list(world: World, wecom: WeCom, monkeypatch):
     from supplychain.errors import Conflict
-    from supplychain.services import wecom as service
+    from supplychain.services import wecom_imports as service
 
     def taken(*args: Any, **kwargs: Any) -> None:
         raise Conflict("A concurrent change took some of the same people; nothing was saved.")

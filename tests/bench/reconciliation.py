@@ -55,8 +55,8 @@ from supplychain.excel.workbook import LINE_COLUMNS
 from supplychain.models import Chain, Order, OrderLine, User
 from supplychain.periods import Period, previous_period
 from supplychain.services.chains import chain_graph
+from supplychain.services.order_acks import BAK02, _order_status
 from supplychain.services.order_figures import figures_update
-from supplychain.services.orders import BAK02, _order_status
 from supplychain.services.reconciliation.ledger import line_records, order_lines, org_directory
 from supplychain.services.reconciliation.runs import _file_digest, execute_run
 from tests.bench.common import (

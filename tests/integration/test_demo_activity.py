@@ -15,6 +15,12 @@ from sqlalchemy import func, select
 
 from supplychain.access import chain_access
 from supplychain.auth import Actor
+from supplychain.demo.seeding import (
+    DEFAULT_SEED,
+    answer_demo_statements,
+    load_demo,
+    produce_demo_runs,
+)
 from supplychain.extensions import db
 from supplychain.models import (
     Base,
@@ -36,13 +42,7 @@ from supplychain.models.orders import ORDER_STATUSES
 from supplychain.periods import previous_period
 from supplychain.services import scorecards, worklist
 from supplychain.services.accounts import find_user_by_email
-from supplychain.services.reconciliation import board, confirmations
-from supplychain.services.seeding import (
-    DEFAULT_SEED,
-    answer_demo_statements,
-    load_demo,
-    produce_demo_runs,
-)
+from supplychain.services.reconciliation import board, disputes, statement_view
 
 # The demo's reconciliation run is produced in sessions of its own: these tests commit.
 pytestmark = pytest.mark.committed
@@ -217,14 +217,14 @@ def test_last_months_statements_are_answered_and_the_partners_measured(app):
         assert rows["DLR-003"]["status"] == "confirmed" and rows["DLR-003"]["confirmed_at"]
         assert (rows["DLR-001"]["status"], rows["DLR-001"]["open_disputes"]) == ("disputed", 1)
         assert all(row["ready_at"] for row in page.items), "the run made every statement ready"
-        [queued] = confirmations.open_disputes(db.session, owner, period)
+        [queued] = disputes.open_disputes(db.session, owner, period)
         assert queued.org_id == dealer.actor.org_id
         [line] = queued.lines
         assert (line.field, line.expected, line.line_no) == ("shipped", "200", 2)
         assert "DN-0301" in line.note
 
         # The dealer's statement reads disputed, on a line really shipped short.
-        mine = confirmations.statement_view(db.session, dealer, period, None)
+        mine = statement_view.statement_view(db.session, dealer, period, None)
         assert mine["status"] == "disputed"
         [disputed] = [
             x
@@ -238,7 +238,7 @@ def test_last_months_statements_are_answered_and_the_partners_measured(app):
         assert "SHIP" in disputed["flags"]
 
         # Tianjin's history: a price dispute the owner rejected with a note; open again.
-        theirs = confirmations.statement_view(db.session, tianjin, period, None)
+        theirs = statement_view.statement_view(db.session, tianjin, period, None)
         [rejected] = theirs["disputes"]
         assert (theirs["status"], rejected["status"]) == ("open", "rejected")
         assert rejected["resolution_note"] and rejected["lines"][0]["field"] == "price"

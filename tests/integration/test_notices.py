@@ -10,7 +10,7 @@ from sqlalchemy import select
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Notice, NoticeRecipient
 from supplychain.services import inbox as inbox_service
-from supplychain.services import notices
+from supplychain.services import notice_answers, notices
 from supplychain.services.notices import Audience, NewItem
 from tests.integration.conftest import Net
 
@@ -81,7 +81,7 @@ def test_inbox_counts_follow_reads_and_acknowledgments_per_org(net: Net):
     assert (inbox(d1a, "unread").total, inbox(d1a, "unacked").total) == (2, 2)
     notices.open_notice(net.session, d1a, first.id)
     assert (inbox(d1a, "unread").total, inbox(d1a, "unacked").total) == (1, 2)
-    notices.acknowledge_notice(net.session, d1a, first.id, None)
+    notice_answers.acknowledge_notice(net.session, d1a, first.id, None)
     assert (inbox(d1a, "unread").total, inbox(d1a, "unacked").total) == (1, 1)
     # Another recipient org keeps its own state.
     assert (inbox(net.as_("D1b"), "unread").total, inbox(net.as_("D1b")).total) == (2, 2)
@@ -96,9 +96,11 @@ def test_inbox_counts_follow_reads_and_acknowledgments_per_org(net: Net):
 
 def test_a_second_acknowledgment_returns_the_first(net: Net):
     notice = _send(net, tiers=["D1"])
-    first, created = notices.acknowledge_notice(net.session, net.as_("D1a"), notice.id, "Got it")
+    first, created = notice_answers.acknowledge_notice(
+        net.session, net.as_("D1a"), notice.id, "Got it"
+    )
     assert created and first.acked_at is not None and first.read_at is not None
-    again, created_again = notices.acknowledge_notice(
+    again, created_again = notice_answers.acknowledge_notice(
         net.session, net.as_("D1a"), notice.id, "Again"
     )
     assert not created_again
@@ -108,15 +110,15 @@ def test_a_second_acknowledgment_returns_the_first(net: Net):
 def test_only_recipients_acknowledge_and_a_withdrawn_notice_takes_no_new_ones(net: Net):
     notice = _send(net, tiers=["D1"])
     with pytest.raises(NotFound):
-        notices.acknowledge_notice(net.session, net.as_("S1"), notice.id, None)
-    notices.acknowledge_notice(net.session, net.as_("D1a"), notice.id, None)
+        notice_answers.acknowledge_notice(net.session, net.as_("S1"), notice.id, None)
+    notice_answers.acknowledge_notice(net.session, net.as_("D1a"), notice.id, None)
     with pytest.raises(Forbidden):
         notices.withdraw_notice(net.session, net.as_("D1a"), notice.id)
     notices.withdraw_notice(net.session, net.as_("owner"), notice.id)
     with pytest.raises(Conflict):
-        notices.acknowledge_notice(net.session, net.as_("D1b"), notice.id, None)
+        notice_answers.acknowledge_notice(net.session, net.as_("D1b"), notice.id, None)
     # The acknowledgment given before the withdrawal stands.
-    _row, created = notices.acknowledge_notice(net.session, net.as_("D1a"), notice.id, None)
+    _row, created = notice_answers.acknowledge_notice(net.session, net.as_("D1a"), notice.id, None)
     assert not created
     with pytest.raises(Conflict):
         notices.withdraw_notice(net.session, net.as_("owner"), notice.id)

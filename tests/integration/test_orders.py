@@ -10,8 +10,9 @@ import pytest
 
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Order
-from supplychain.services import orders, shipments
-from supplychain.services.orders import LineAck, NewLine
+from supplychain.services import order_acks, orders, shipments
+from supplychain.services.order_acks import LineAck
+from supplychain.services.orders import NewLine
 from supplychain.services.shipments import Movement
 from tests.integration.conftest import Net
 
@@ -45,7 +46,7 @@ def _issue(
 
 
 def _ack(net: Net, order: Order, *answers: LineAck, who: str = "owner", version: int = 1):
-    return orders.acknowledge_order(
+    return order_acks.acknowledge_order(
         net.session,
         net.as_(who),
         order.id,

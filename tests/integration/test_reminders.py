@@ -175,7 +175,7 @@ def test_the_reminders_job_is_declared_and_commits(chain, app):
 
 
 def test_a_claim_is_taken_once(app):
-    from supplychain.services.reminders import claim_reminder
+    from supplychain.services.reminder_claims import claim_reminder
 
     with app.app_context():
         assert claim_reminder(db.session, "notice.due", 7, "2026-12-01T00:00:00+00:00") is True

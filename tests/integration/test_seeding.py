@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from supplychain.demo.seeding import DEFAULT_SEED, load_demo
 from supplychain.extensions import db
 from supplychain.models import Base
-from supplychain.services.seeding import DEFAULT_SEED, load_demo
 
 SEED = json.loads(Path(DEFAULT_SEED).read_text(encoding="utf-8"))
 PASSWORD = SEED["password"]

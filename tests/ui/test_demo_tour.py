@@ -8,14 +8,14 @@ import re
 
 import pytest
 
-from supplychain.extensions import db
-from supplychain.services.seeding import (
+from supplychain.demo.seeding import (
     DEFAULT_SEED,
     answer_demo_statements,
     load_demo,
     produce_demo_runs,
     read_seed,
 )
+from supplychain.extensions import db
 
 SEED = read_seed(DEFAULT_SEED)
 DEALER = "wang.fang@bj-huaxia-auto.example"

@@ -21,7 +21,6 @@ from supplychain.schemas.accounts import (
     TokenListSchema,
     TokenSchema,
 )
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.events import NotificationSettingSchema
 from supplychain.services import accounts, me, notification_settings, password_resets
 
@@ -164,10 +163,10 @@ class Tokens(MethodView):
         }
 
 
-@me_blp.route("/tokens/<token_id>")
+@me_blp.route("/tokens/<id:token_id>")
 class Token(MethodView):
     @me_blp.response(204)
     def delete(self, token_id):
         """Revoke one of the caller's tokens; it fails with 401 from the next request on."""
-        accounts.revoke_api_token(db.session, current_actor(), parse_id(token_id))
+        accounts.revoke_api_token(db.session, current_actor(), token_id)
         return no_content()

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
 from supplychain.extensions import db
 from supplychain.schemas import apps as s
-from supplychain.schemas.common import PageQuery, parse_id
+from supplychain.schemas.common import PageQuery
 from supplychain.services import apps
 from supplychain.services.pagination import page_of_list, paginate
 
@@ -15,7 +15,7 @@ blp = authenticated_blueprint("apps", __name__, url_prefix="/chains", descriptio
 BLUEPRINTS = (blp,)
 
 
-@blp.route("/<cid>/apps")
+@blp.route("/<id:cid>/apps")
 class Apps(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, s.AppPageSchema)
@@ -33,7 +33,7 @@ class Apps(MethodView):
         return apps.AppView(app.key, app.name, app.url, app.description, False, app.id)
 
 
-@blp.route("/<cid>/grants")
+@blp.route("/<id:cid>/grants")
 class Grants(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, s.GrantPageSchema)
@@ -53,10 +53,10 @@ class Grants(MethodView):
         )
 
 
-@blp.route("/<cid>/grants/<gid>")
+@blp.route("/<id:cid>/grants/<id:gid>")
 class GrantItem(MethodView):
     @blp.response(204)
     def delete(self, cid, gid):
         """Revoke a grant; it stops covering partners on their next request."""
-        apps.revoke_grant(db.session, access_to(cid), parse_id(gid))
+        apps.revoke_grant(db.session, access_to(cid), gid)
         return no_content()

@@ -10,7 +10,6 @@ from supplychain.api.common import access_to, authenticated_blueprint, idempoten
 from supplychain.auth import current_actor
 from supplychain.extensions import db
 from supplychain.schemas import directory as s
-from supplychain.schemas.common import parse_id
 from supplychain.services import chains, groups, links, members, visibility
 from supplychain.services.audit import audit_query
 from supplychain.services.pagination import paginate
@@ -46,7 +45,7 @@ class Chains(MethodView):
         return chains.create_chain(db.session, current_actor(), **body)
 
 
-@blp.route("/<cid>")
+@blp.route("/<id:cid>")
 class ChainItem(MethodView):
     @blp.response(200, s.ChainSchema)
     def get(self, cid):
@@ -54,7 +53,7 @@ class ChainItem(MethodView):
         return access_to(cid).chain
 
 
-@blp.route("/<cid>/groups")
+@blp.route("/<id:cid>/groups")
 class Groups(MethodView):
     @blp.arguments(s.PageQuery, location="query")
     @blp.response(200, s.GroupPageSchema)
@@ -72,7 +71,7 @@ class Groups(MethodView):
         return group
 
 
-@blp.route("/<cid>/members")
+@blp.route("/<id:cid>/members")
 class Members(MethodView):
     @blp.arguments(s.MemberQuerySchema, location="query")
     @blp.response(200, s.MemberPageSchema)
@@ -108,12 +107,12 @@ class Members(MethodView):
         return view
 
 
-@blp.route("/<cid>/members/<org_id>")
+@blp.route("/<id:cid>/members/<id:org_id>")
 class MemberItem(MethodView):
     @blp.response(200, s.MemberDetailSchema)
     def get(self, cid, org_id):
         """One member the caller may see, with its tier and contacts."""
-        view = members.member_detail(db.session, access_to(cid), parse_id(org_id))
+        view = members.member_detail(db.session, access_to(cid), org_id)
         view.contacts = [s.ContactRow(c) for c in view.contacts]
         return view
 
@@ -124,7 +123,7 @@ class MemberItem(MethodView):
         view = members.update_member(
             db.session,
             access_to(cid),
-            parse_id(org_id),
+            org_id,
             group_path=body.get("group"),
             custom_id=body.get("custom_id"),
             clear_group="group" in body and body["group"] is None,
@@ -135,32 +134,30 @@ class MemberItem(MethodView):
     @blp.response(204)
     def delete(self, cid, org_id):
         """Remove a partner: its access ends at once, its links go, its history stays."""
-        members.remove_member(db.session, access_to(cid), parse_id(org_id))
+        members.remove_member(db.session, access_to(cid), org_id)
         return no_content()
 
 
-@blp.route("/<cid>/members/<org_id>/contacts")
+@blp.route("/<id:cid>/members/<id:org_id>/contacts")
 class MemberContacts(MethodView):
     @idempotent
     @blp.arguments(s.ContactCreateSchema)
     @blp.response(201, s.ContactSchema)
     def post(self, body, cid, org_id):
         """Add a fixed external member (owner admins, or the org's own admins)."""
-        added = members.add_contact(
-            db.session, access_to(cid), parse_id(org_id), members.NewContact(**body)
-        )
+        added = members.add_contact(db.session, access_to(cid), org_id, members.NewContact(**body))
         return s.ContactRow(added.contact, added.invite_code)
 
 
-@blp.route("/<cid>/members/<org_id>/impact")
+@blp.route("/<id:cid>/members/<id:org_id>/impact")
 class MemberImpact(MethodView):
     @blp.response(200, s.ImpactSchema)
     def get(self, cid, org_id):
         """If this org stops: who is downstream of it, and who loses all supply (owner)."""
-        return links.member_impact(db.session, access_to(cid), parse_id(org_id))
+        return links.member_impact(db.session, access_to(cid), org_id)
 
 
-@blp.route("/<cid>/contacts")
+@blp.route("/<id:cid>/contacts")
 class Contacts(MethodView):
     @blp.arguments(s.ContactQuerySchema, location="query")
     @blp.response(200, s.ContactPageSchema)
@@ -179,7 +176,7 @@ class Contacts(MethodView):
         return page.envelope()
 
 
-@blp.route("/<cid>/links")
+@blp.route("/<id:cid>/links")
 class Links(MethodView):
     @blp.arguments(s.PageQuery, location="query")
     @blp.response(200, s.LinkPageSchema)
@@ -198,16 +195,16 @@ class Links(MethodView):
         )
 
 
-@blp.route("/<cid>/links/<link_id>")
+@blp.route("/<id:cid>/links/<id:link_id>")
 class LinkItem(MethodView):
     @blp.response(204)
     def delete(self, cid, link_id):
         """Remove a supply link (owner admins)."""
-        links.delete_link(db.session, access_to(cid), parse_id(link_id))
+        links.delete_link(db.session, access_to(cid), link_id)
         return no_content()
 
 
-@blp.route("/<cid>/graph")
+@blp.route("/<id:cid>/graph")
 class Graph(MethodView):
     @blp.response(
         200,
@@ -231,7 +228,7 @@ class Graph(MethodView):
         return snapshot
 
 
-@blp.route("/<cid>/rules")
+@blp.route("/<id:cid>/rules")
 class Rules(MethodView):
     @blp.arguments(s.PageQuery, location="query")
     @blp.response(200, s.RulePageSchema)
@@ -248,21 +245,21 @@ class Rules(MethodView):
         return visibility.create_rule(db.session, access_to(cid), body["viewers"], body["visible"])
 
 
-@blp.route("/<cid>/rules/<rule_id>")
+@blp.route("/<id:cid>/rules/<id:rule_id>")
 class RuleItem(MethodView):
     @blp.response(200, s.RuleSchema)
     def get(self, cid, rule_id):
         """One visibility rule (owner admins)."""
-        return visibility.get_rule(db.session, access_to(cid), parse_id(rule_id))
+        return visibility.get_rule(db.session, access_to(cid), rule_id)
 
     @blp.response(204)
     def delete(self, cid, rule_id):
         """Remove a visibility rule (owner admins)."""
-        visibility.delete_rule(db.session, access_to(cid), parse_id(rule_id))
+        visibility.delete_rule(db.session, access_to(cid), rule_id)
         return no_content()
 
 
-@blp.route("/<cid>/audit")
+@blp.route("/<id:cid>/audit")
 class Audit(MethodView):
     @blp.arguments(s.AuditQuerySchema, location="query")
     @blp.response(200, s.AuditPageSchema)

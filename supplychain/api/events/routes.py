@@ -15,7 +15,7 @@ blp = authenticated_blueprint(
 BLUEPRINTS = (blp,)
 
 
-@blp.route("/<cid>/events")
+@blp.route("/<id:cid>/events")
 class Events(MethodView):
     @blp.arguments(s.EventFeedQuerySchema, location="query")
     @blp.response(200, s.EventPageSchema)

@@ -53,7 +53,7 @@ def _limit_upload() -> None:
         raise TooLarge(f"The upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
 
 
-@blp.route("/<cid>/imports/template")
+@blp.route("/<id:cid>/imports/template")
 class ImportTemplate(MethodView):
     @blp.response(
         200,
@@ -73,7 +73,7 @@ class ImportTemplate(MethodView):
         )
 
 
-@blp.route("/<cid>/imports")
+@blp.route("/<id:cid>/imports")
 class Imports(MethodView):
     @idempotent
     @blp.arguments(s.ImportQuerySchema, location="query")

@@ -9,8 +9,7 @@ from supplychain.api.common import access_to, authenticated_blueprint, idempoten
 from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import notices as s
-from supplychain.schemas.common import parse_id
-from supplychain.services import notice_tracking, notices, reminders
+from supplychain.services import notice_answers, notice_tracking, notices, reminders
 from supplychain.services.inbox import inbox_page, sent_page
 
 blp = authenticated_blueprint(
@@ -19,7 +18,7 @@ blp = authenticated_blueprint(
 BLUEPRINTS = (blp,)
 
 
-@blp.route("/<cid>/notices")
+@blp.route("/<id:cid>/notices")
 class Notices(MethodView):
     @blp.arguments(s.NoticeListQuerySchema, location="query")
     @blp.response(200, s.NoticePageSchema)
@@ -52,16 +51,16 @@ class Notices(MethodView):
         return notices.open_notice(db.session, access, notice.id)
 
 
-@blp.route("/<cid>/notices/<nid>")
+@blp.route("/<id:cid>/notices/<id:nid>")
 class NoticeDetail(MethodView):
     @transaction(Transaction.WRITES)  # a recipient's first GET records the read
     @blp.response(200, s.NoticeSchema)
     def get(self, cid, nid):
         """The notice; a recipient's first GET marks it read for its org."""
-        return notices.open_notice(db.session, access_to(cid), parse_id(nid))
+        return notices.open_notice(db.session, access_to(cid), nid)
 
 
-@blp.route("/<cid>/notices/<nid>/ack")
+@blp.route("/<id:cid>/notices/<id:nid>/ack")
 class NoticeAck(MethodView):
     @idempotent
     @blp.arguments(s.AckInSchema)
@@ -69,13 +68,13 @@ class NoticeAck(MethodView):
     @blp.alt_response(200, schema=s.AckSchema, description="Acknowledged before: the first ack")
     def post(self, body, cid, nid):
         """Acknowledge for the caller's org; a repeat returns the first acknowledgment (200)."""
-        row, created = notices.acknowledge_notice(
-            db.session, access_to(cid), parse_id(nid), body.get("note")
+        row, created = notice_answers.acknowledge_notice(
+            db.session, access_to(cid), nid, body.get("note")
         )
         return row, 201 if created else 200
 
 
-@blp.route("/<cid>/notices/<nid>/responses")
+@blp.route("/<id:cid>/notices/<id:nid>/responses")
 class NoticeResponses(MethodView):
     @idempotent
     @blp.arguments(s.ResponseInSchema)
@@ -83,12 +82,12 @@ class NoticeResponses(MethodView):
     def post(self, body, cid, nid):
         """Answer with quantities per sku; replaces the org's previous answer."""
         items = [(line["sku"], line["qty"]) for line in body["items"]]
-        return notices.respond_to_notice(
-            db.session, access_to(cid), parse_id(nid), items, body.get("note")
+        return notice_answers.respond_to_notice(
+            db.session, access_to(cid), nid, items, body.get("note")
         )
 
 
-@blp.route("/<cid>/notices/<nid>/recipients")
+@blp.route("/<id:cid>/notices/<id:nid>/recipients")
 class NoticeRecipients(MethodView):
     @blp.arguments(s.RecipientQuerySchema, location="query")
     @blp.response(200, s.RecipientPageSchema)
@@ -97,7 +96,7 @@ class NoticeRecipients(MethodView):
         page = notice_tracking.recipients_page(
             db.session,
             access_to(cid),
-            parse_id(nid),
+            nid,
             query.get("status"),
             query["page"],
             query["page_size"],
@@ -105,22 +104,22 @@ class NoticeRecipients(MethodView):
         return page.envelope()
 
 
-@blp.route("/<cid>/notices/<nid>/withdraw")
+@blp.route("/<id:cid>/notices/<id:nid>/withdraw")
 class NoticeWithdraw(MethodView):
     @blp.response(200, s.NoticeSchema)
     def post(self, cid, nid):
         """Withdraw: the notice stays visible, marked withdrawn, and takes no new acks."""
         access = access_to(cid)
-        notice = notices.withdraw_notice(db.session, access, parse_id(nid))
+        notice = notices.withdraw_notice(db.session, access, nid)
         return notices.open_notice(db.session, access, notice.id)
 
 
-@blp.route("/<cid>/notices/<nid>/remind")
+@blp.route("/<id:cid>/notices/<id:nid>/remind")
 class NoticeRemind(MethodView):
     @blp.arguments(s.RemindInSchema)
     @blp.response(202, s.RemindedSchema)
     def post(self, body, cid, nid):
         """Remind the recipients still unacknowledged (or unread) of the notice, at most hourly
         (409 before); `reminded: 0` when nobody is left, and then nothing is sent."""
-        count = reminders.remind_notice(db.session, access_to(cid), parse_id(nid), body.get("only"))
+        count = reminders.remind_notice(db.session, access_to(cid), nid, body.get("only"))
         return {"reminded": count}

@@ -7,8 +7,7 @@ from flask.views import MethodView
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
 from supplychain.extensions import db
 from supplychain.schemas import orders as s
-from supplychain.schemas.common import parse_id
-from supplychain.services import orders, shipments
+from supplychain.services import order_acks, orders, shipments
 
 blp = authenticated_blueprint("orders", __name__, url_prefix="/chains", description="Orders")
 BLUEPRINTS = (blp,)
@@ -22,7 +21,7 @@ def _moves(items: list[dict]) -> list[shipments.Movement]:
     return [shipments.Movement(**item) for item in items]
 
 
-@blp.route("/<cid>/orders")
+@blp.route("/<id:cid>/orders")
 class Orders(MethodView):
     @blp.arguments(s.OrderQuerySchema, location="query")
     @blp.response(200, s.OrderPageSchema)
@@ -58,26 +57,26 @@ class Orders(MethodView):
         return orders.order_view(db.session, order)
 
 
-@blp.route("/<cid>/orders/<oid>")
+@blp.route("/<id:cid>/orders/<id:oid>")
 class OrderDetail(MethodView):
     @blp.response(200, s.OrderSchema)
     def get(self, cid, oid):
         """An order with lines and history (its two parties and the chain owner)."""
-        return orders.get_order(db.session, access_to(cid), parse_id(oid))
+        return orders.get_order(db.session, access_to(cid), oid)
 
 
-@blp.route("/<cid>/orders/<oid>/ack")
+@blp.route("/<id:cid>/orders/<id:oid>/ack")
 class OrderAck(MethodView):
     @idempotent
     @blp.arguments(s.OrderAckInSchema)
     @blp.response(200, s.OrderSchema)
     def post(self, body, cid, oid):
         """Accept, reject, or answer line by line (the side that did not issue the order)."""
-        acks = [orders.LineAck(**line) for line in body["lines"] or []]
-        order = orders.acknowledge_order(
+        acks = [order_acks.LineAck(**line) for line in body["lines"] or []]
+        order = order_acks.acknowledge_order(
             db.session,
             access_to(cid),
-            parse_id(oid),
+            oid,
             version=body["version"],
             decision=body["decision"],
             reason=body["reason"],
@@ -86,31 +85,31 @@ class OrderAck(MethodView):
         return orders.order_view(db.session, order)
 
 
-@blp.route("/<cid>/orders/<oid>/amend")
+@blp.route("/<id:cid>/orders/<id:oid>/amend")
 class OrderAmend(MethodView):
     @blp.arguments(s.AmendInSchema)
     @blp.response(200, s.OrderSchema)
     def post(self, body, cid, oid):
         """The issuer replaces the lines before any shipment; acknowledgment resets to pending."""
         order = orders.amend_order(
-            db.session, access_to(cid), parse_id(oid), body["version"], _lines(body["lines"])
+            db.session, access_to(cid), oid, body["version"], _lines(body["lines"])
         )
         return orders.order_view(db.session, order)
 
 
-@blp.route("/<cid>/orders/<oid>/cancel")
+@blp.route("/<id:cid>/orders/<id:oid>/cancel")
 class OrderCancel(MethodView):
     @blp.arguments(s.CancelInSchema)
     @blp.response(200, s.OrderSchema)
     def post(self, body, cid, oid):
         """The issuer cancels the order before any shipment."""
         order = orders.cancel_order(
-            db.session, access_to(cid), parse_id(oid), body["reason"], body["version"]
+            db.session, access_to(cid), oid, body["reason"], body["version"]
         )
         return orders.order_view(db.session, order)
 
 
-@blp.route("/<cid>/orders/<oid>/shipments")
+@blp.route("/<id:cid>/orders/<id:oid>/shipments")
 class OrderShipments(MethodView):
     @idempotent
     @blp.arguments(s.ShipmentInSchema)
@@ -120,7 +119,7 @@ class OrderShipments(MethodView):
         order = shipments.record_shipment(
             db.session,
             access_to(cid),
-            parse_id(oid),
+            oid,
             _moves(body["lines"]),
             body["ref"],
             body["shipped_at"],
@@ -128,7 +127,7 @@ class OrderShipments(MethodView):
         return orders.order_view(db.session, order)
 
 
-@blp.route("/<cid>/orders/<oid>/receipts")
+@blp.route("/<id:cid>/orders/<id:oid>/receipts")
 class OrderReceipts(MethodView):
     @idempotent
     @blp.arguments(s.ReceiptInSchema)
@@ -138,7 +137,7 @@ class OrderReceipts(MethodView):
         order = shipments.record_receipt(
             db.session,
             access_to(cid),
-            parse_id(oid),
+            oid,
             _moves(body["lines"]),
             body["ref"],
             body["received_at"],

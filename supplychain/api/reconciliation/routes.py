@@ -11,14 +11,15 @@ from supplychain.api.common import access_to, authenticated_blueprint, idempoten
 from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import reconciliation as s
-from supplychain.schemas.common import parse_id
 from supplychain.services.pagination import paginate
 from supplychain.services.reconciliation import (
     board,
     confirmations,
+    disputes,
     ledger,
     runs,
     schedules,
+    statement_view,
     statements,
 )
 
@@ -54,7 +55,7 @@ def _schedule_view(schedule, chain):
     }
 
 
-@blp.route("/<cid>/reconciliation/schedule")
+@blp.route("/<id:cid>/reconciliation/schedule")
 class Schedule(MethodView):
     @blp.response(200, s.ScheduleSchema)
     def get(self, cid):
@@ -71,7 +72,7 @@ class Schedule(MethodView):
         return _schedule_view(schedule, access.chain)
 
 
-@blp.route("/<cid>/reconciliation/runs")
+@blp.route("/<id:cid>/reconciliation/runs")
 class Runs(MethodView):
     @blp.arguments(s.RunQuerySchema, location="query")
     @blp.response(200, s.RunPageSchema)
@@ -122,21 +123,21 @@ class Runs(MethodView):
         return run, 202, {"Location": location, "Preference-Applied": "respond-async"}
 
 
-@blp.route("/<cid>/reconciliation/runs/<rid>")
+@blp.route("/<id:cid>/reconciliation/runs/<id:rid>")
 class RunItem(MethodView):
     @blp.response(200, s.RunSchema)
     def get(self, cid, rid):
         """One run (owner)."""
-        return runs.get_run(db.session, access_to(cid), parse_id(rid))
+        return runs.get_run(db.session, access_to(cid), rid)
 
 
-@blp.route("/<cid>/reconciliation/runs/<rid>/file")
+@blp.route("/<id:cid>/reconciliation/runs/<id:rid>/file")
 class RunFile(MethodView):
     @blp.doc(responses=XLSX_RESPONSE)
     def get(self, cid, rid):
         """Download a run's workbook (owner)."""
         path, name = runs.run_file(
-            db.session, access_to(cid), parse_id(rid), current_app.config["REPORTS_DIR"]
+            db.session, access_to(cid), rid, current_app.config["REPORTS_DIR"]
         )
         return send_file(path, mimetype=ledger.XLSX, as_attachment=True, download_name=name)
 
@@ -152,7 +153,7 @@ STATEMENT_RESPONSE = {
 }
 
 
-@blp.route("/<cid>/reconciliation/statements")
+@blp.route("/<id:cid>/reconciliation/statements")
 class StatementBoard(MethodView):
     @blp.arguments(s.BoardQuerySchema, location="query")
     @blp.response(200, s.BoardPageSchema)
@@ -170,7 +171,7 @@ class StatementBoard(MethodView):
         ).envelope()
 
 
-@blp.route("/<cid>/reconciliation/statements/<period>")
+@blp.route("/<id:cid>/reconciliation/statements/<period>")
 class Statement(MethodView):
     @transaction(Transaction.WRITES)  # downloading a statement writes an audit event
     @blp.arguments(s.StatementQuerySchema, location="query")
@@ -188,7 +189,7 @@ class Statement(MethodView):
         if request.accept_mimetypes.best_match([ledger.XLSX, "application/json"]) == (
             "application/json"
         ):
-            view = confirmations.statement_view(
+            view = statement_view.statement_view(
                 db.session, access_to(cid), period, query.get("org_id")
             )
             return jsonify(s.StatementSchema().dump(view))
@@ -204,7 +205,7 @@ class Statement(MethodView):
         return send_file(handle, mimetype=ledger.XLSX, as_attachment=True, download_name=name)
 
 
-@blp.route("/<cid>/reconciliation/statements/<period>/confirm")
+@blp.route("/<id:cid>/reconciliation/statements/<period>/confirm")
 class StatementConfirm(MethodView):
     @blp.arguments(s.ConfirmInSchema)
     @blp.response(200, s.StatementSchema)
@@ -216,7 +217,7 @@ class StatementConfirm(MethodView):
         )
 
 
-@blp.route("/<cid>/reconciliation/statements/<period>/disputes")
+@blp.route("/<id:cid>/reconciliation/statements/<period>/disputes")
 class StatementDisputes(MethodView):
     @idempotent
     @blp.arguments(s.DisputeInSchema)
@@ -224,8 +225,8 @@ class StatementDisputes(MethodView):
     def post(self, body, cid, period):
         """The partner disputes lines of the `version` it saw; each line must be in the
         statement (422 naming it). The statement reads `disputed` until the owner resolves."""
-        lines = [confirmations.DisputedLine(**line) for line in body["lines"]]
-        dispute = confirmations.open_dispute(
+        lines = [disputes.DisputedLine(**line) for line in body["lines"]]
+        dispute = disputes.open_dispute(
             db.session,
             access_to(cid),
             period,
@@ -234,27 +235,25 @@ class StatementDisputes(MethodView):
             body["note"],
             body["org_id"],
         )
-        return confirmations.dispute_view(dispute)
+        return statement_view.dispute_view(dispute)
 
 
-@blp.route("/<cid>/reconciliation/disputes/<did>")
+@blp.route("/<id:cid>/reconciliation/disputes/<id:did>")
 class DisputeItem(MethodView):
     @blp.response(200, s.DisputeSchema)
     def get(self, cid, did):
         """One dispute: the owner any, a partner its own."""
-        return confirmations.dispute_view(
-            confirmations.get_dispute(db.session, access_to(cid), parse_id(did))
-        )
+        return statement_view.dispute_view(disputes.get_dispute(db.session, access_to(cid), did))
 
 
-@blp.route("/<cid>/reconciliation/disputes/<did>/resolve")
+@blp.route("/<id:cid>/reconciliation/disputes/<id:did>/resolve")
 class DisputeResolve(MethodView):
     @blp.arguments(s.ResolveInSchema)
     @blp.response(200, s.DisputeSchema)
     def post(self, body, cid, did):
         """The owner's admin or staff accepts or rejects a dispute with a note (409 when it is
         resolved already); the statement is `open` again for the partner to confirm."""
-        dispute = confirmations.resolve_dispute(
-            db.session, access_to(cid), parse_id(did), body["resolution"], body["note"]
+        dispute = disputes.resolve_dispute(
+            db.session, access_to(cid), did, body["resolution"], body["note"]
         )
-        return confirmations.dispute_view(dispute)
+        return statement_view.dispute_view(dispute)

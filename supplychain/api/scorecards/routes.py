@@ -17,7 +17,7 @@ blp = authenticated_blueprint(
 BLUEPRINTS = (blp,)
 
 
-@blp.route("/<cid>/scorecards")
+@blp.route("/<id:cid>/scorecards")
 class Scorecards(MethodView):
     @transaction(Transaction.READS)
     @blp.arguments(s.ScorecardQuerySchema, location="query")

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
 from supplychain.extensions import db
 from supplychain.schemas import webhooks as s
-from supplychain.schemas.common import PageQuery, parse_id
+from supplychain.schemas.common import PageQuery
 from supplychain.services import webhooks
 from supplychain.services.pagination import paginate
 
@@ -23,7 +23,7 @@ def _allow_private() -> bool:
     return current_app.config["WEBHOOK_ALLOW_PRIVATE"]
 
 
-@blp.route("/<cid>/webhooks")
+@blp.route("/<id:cid>/webhooks")
 class Webhooks(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, s.WebhookPageSchema)
@@ -44,12 +44,12 @@ class Webhooks(MethodView):
         )
 
 
-@blp.route("/<cid>/webhooks/<wid>")
+@blp.route("/<id:cid>/webhooks/<id:wid>")
 class WebhookItem(MethodView):
     @blp.response(200, s.WebhookSchema)
     def get(self, cid, wid):
         """One of your org's endpoints."""
-        return webhooks.get_endpoint(db.session, access_to(cid), parse_id(wid))
+        return webhooks.get_endpoint(db.session, access_to(cid), wid)
 
     @blp.arguments(s.WebhookUpdateSchema)
     @blp.response(200, s.WebhookSchema)
@@ -57,25 +57,25 @@ class WebhookItem(MethodView):
         """Change the URL, events, language, description, or enable/disable the endpoint
         (disabling fails what is still pending for it)."""
         return webhooks.update_endpoint(
-            db.session, access_to(cid), parse_id(wid), **body, allow_private=_allow_private()
+            db.session, access_to(cid), wid, **body, allow_private=_allow_private()
         )
 
     @blp.response(204)
     def delete(self, cid, wid):
         """Remove the endpoint: nothing more is sent to it."""
-        webhooks.delete_endpoint(db.session, access_to(cid), parse_id(wid))
+        webhooks.delete_endpoint(db.session, access_to(cid), wid)
         return no_content()
 
 
-@blp.route("/<cid>/webhooks/<wid>/test")
+@blp.route("/<id:cid>/webhooks/<id:wid>/test")
 class WebhookTest(MethodView):
     @blp.response(202, s.DeliverySchema)
     def post(self, cid, wid):
         """Queue a `ping` event to this endpoint; the answer is its delivery."""
-        return webhooks.send_test(db.session, access_to(cid), parse_id(wid))
+        return webhooks.send_test(db.session, access_to(cid), wid)
 
 
-@blp.route("/<cid>/webhooks/<wid>/deliveries")
+@blp.route("/<id:cid>/webhooks/<id:wid>/deliveries")
 class WebhookDeliveries(MethodView):
     @blp.arguments(s.DeliveryQuerySchema, location="query")
     @blp.response(200, s.DeliveryPageSchema)
@@ -84,17 +84,17 @@ class WebhookDeliveries(MethodView):
         return webhooks.deliveries_page(
             db.session,
             access_to(cid),
-            parse_id(wid),
+            wid,
             query.get("status"),
             query["page"],
             query["page_size"],
         ).envelope()
 
 
-@blp.route("/<cid>/webhooks/<wid>/deliveries/<did>/redeliver")
+@blp.route("/<id:cid>/webhooks/<id:wid>/deliveries/<id:did>/redeliver")
 class WebhookRedeliver(MethodView):
     @blp.response(202, s.DeliverySchema)
     def post(self, cid, wid, did):
         """Send the delivery's event again, with the same `webhook-id`: a pending delivery
         becomes due now; a finished one gets a new delivery."""
-        return webhooks.redeliver(db.session, access_to(cid), parse_id(wid), parse_id(did))
+        return webhooks.redeliver(db.session, access_to(cid), wid, did)

@@ -2,7 +2,7 @@
 
 ledger (what a workbook covers and lists), runs (the claim state machine; the only code that
 commits), background (the process's producer of runs asked for without waiting), schedules,
-statements (the xlsx), versions (a statement's digest and status), confirmations (confirm,
-dispute, resolve) and board (the owner's board, readiness, reminders). Importers use the
+statements (the xlsx), versions (a statement's digest and status), statement_view (a statement as it
+reads), confirmations, disputes (dispute, resolve) and board (the owner's board, readiness, reminders). Importers use the
 submodules.
 """

@@ -33,7 +33,6 @@ from supplychain.services.chains import chain_graph
 from supplychain.services.events import NewEvent, publish_many
 from supplychain.services.pagination import Page, page_of_list
 from supplychain.services.reconciliation import versions as v
-from supplychain.services.reconciliation.confirmations import APP
 from supplychain.services.reconciliation.ledger import (
     check_period,
     figure_lines,
@@ -41,7 +40,8 @@ from supplychain.services.reconciliation.ledger import (
     reconcilable,
     statement_scope,
 )
-from supplychain.services.reminders import claim_reminder
+from supplychain.services.reconciliation.statement_view import APP
+from supplychain.services.reminder_claims import claim_reminder
 
 REMIND_AFTER = timedelta(days=5)
 STATEMENT_UNANSWERED = "statement.unanswered"

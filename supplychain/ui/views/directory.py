@@ -9,10 +9,10 @@ from werkzeug.datastructures import MultiDict
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models.apps import GRANT_SCOPES
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
 from supplychain.schemas.apps import GrantCreateSchema
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.directory import (
     ContactCreateSchema,
     GroupCreateSchema,
@@ -69,9 +69,9 @@ def clickable_svg(svg: str, href_for) -> str:
     return etree.tostring(root, encoding="unicode")
 
 
-@blp.get("/chains/<cid>/map")
+@blp.get("/chains/<id:cid>/map")
 @login_required
-def chain_map(cid: str):
+def chain_map(cid: int | None):
     """The owner's picture of the chain by tier; each org links to its member page."""
     access = chain(cid)
     snapshot = graph_snapshot(db.session, access)
@@ -96,9 +96,9 @@ def chain_map(cid: str):
 # --- members ----------------------------------------------------------------------------------
 
 
-@blp.get("/chains/<cid>/members")
+@blp.get("/chains/<id:cid>/members")
 @login_required
-def members(cid: str):
+def members(cid: int | None):
     """Members the user may see, by tier, group, kind or text."""
     access = chain(cid)
     raw = {name: text(request.args, name) for name in ("tier", "group", "kind", "q")}
@@ -139,8 +139,8 @@ def members(cid: str):
     )
 
 
-def _render_member(access: ChainAccess, org_id: str, failed: str | None, errors: FormErrors):
-    view = member_detail(db.session, access, parse_id(org_id))
+def _render_member(access: ChainAccess, org_id: int | None, failed: str | None, errors: FormErrors):
+    view = member_detail(db.session, access, org_id)
     impact = None
     names: dict[int, str] = {}
     if access.is_owner:
@@ -168,16 +168,16 @@ def _render_member(access: ChainAccess, org_id: str, failed: str | None, errors:
     )
 
 
-@blp.get("/chains/<cid>/members/<org_id>")
+@blp.get("/chains/<id:cid>/members/<id:org_id>")
 @login_required
-def member(cid: str, org_id: str):
+def member(cid: int | None, org_id: int | None):
     """A member with its contacts and, for the owner, what stops if it stops."""
     return _render_member(chain(cid), org_id, None, FormErrors())
 
 
-@blp.post("/chains/<cid>/members/<org_id>/contacts")
+@blp.post("/chains/<id:cid>/members/<id:org_id>/contacts")
 @login_required
-def member_add_contact(cid: str, org_id: str):
+def member_add_contact(cid: int | None, org_id: int | None):
     """Add a contact to a member org; the invitation code is shown once."""
     access = chain(cid)
     body = compact({name: text(request.form, name) for name in CONTACT_FIELDS})
@@ -191,14 +191,14 @@ def member_add_contact(cid: str, org_id: str):
 
     with on_form_error(rerender):
         loaded = validated(ContactCreateSchema, body)
-        added = add_contact(db.session, access, parse_id(org_id), NewContact(**loaded))
+        added = add_contact(db.session, access, org_id, NewContact(**loaded))
     _flash_codes([(added.contact.user.email, added.invite_code)])
     return redirect(url_for("ui.member", cid=cid, org_id=org_id))
 
 
-@blp.post("/chains/<cid>/members/<org_id>/edit")
+@blp.post("/chains/<id:cid>/members/<id:org_id>/edit")
 @login_required
-def member_edit(cid: str, org_id: str):
+def member_edit(cid: int | None, org_id: int | None):
     """Move a member to another group (empty: none) or give it a new custom id."""
     access = chain(cid)
     group = text(request.form, "group")
@@ -208,7 +208,7 @@ def member_edit(cid: str, org_id: str):
         update_member(
             db.session,
             access,
-            parse_id(org_id),
+            org_id,
             group_path=loaded.get("group"),
             custom_id=loaded.get("custom_id"),
             clear_group=group is None,
@@ -217,9 +217,9 @@ def member_edit(cid: str, org_id: str):
     return redirect(url_for("ui.member", cid=cid, org_id=org_id))
 
 
-@blp.post("/chains/<cid>/members/<org_id>/remove")
+@blp.post("/chains/<id:cid>/members/<id:org_id>/remove")
 @login_required
-def member_remove(cid: str, org_id: str):
+def member_remove(cid: int | None, org_id: int | None):
     """Remove a partner from the chain: its access ends at once, its history stays."""
     access = chain(cid)
 
@@ -227,7 +227,7 @@ def member_remove(cid: str, org_id: str):
         return _render_member(access, org_id, "remove", FormErrors.of(exc))
 
     with on_form_error(rerender, (Conflict,)):
-        remove_member(db.session, access, parse_id(org_id))
+        remove_member(db.session, access, org_id)
     flash(gettext("The member was removed."), "ok")
     return redirect(url_for("ui.members", cid=cid))
 
@@ -252,9 +252,9 @@ def _render_new_member(access: ChainAccess, form: MultiDict, errors: FormErrors)
     )
 
 
-@blp.route("/chains/<cid>/members/new", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/members/new", methods=["GET", "POST"])
 @login_required
-def member_new(cid: str):
+def member_new(cid: int | None):
     """Add a partner org with its contacts; each contact's invitation code is shown once."""
     access = chain(cid)
     access.require_owner_admin()
@@ -310,9 +310,9 @@ def _render_groups(access: ChainAccess, errors: FormErrors):
     )
 
 
-@blp.route("/chains/<cid>/groups", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/groups", methods=["GET", "POST"])
 @login_required
-def groups(cid: str):
+def groups(cid: int | None):
     """The chain's group tree; owner admins add groups by path."""
     access = chain(cid)
     if request.method != "POST":  # GET and HEAD
@@ -343,9 +343,9 @@ def _render_grants(access: ChainAccess, errors: FormErrors):
     )
 
 
-@blp.route("/chains/<cid>/grants", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/grants", methods=["GET", "POST"])
 @login_required
-def grants(cid: str):
+def grants(cid: int | None):
     """Which apps are shared with whom; owner admins grant and revoke."""
     access = chain(cid)
     if request.method != "POST":  # GET and HEAD
@@ -368,10 +368,10 @@ def grants(cid: str):
     return redirect(url_for("ui.grants", cid=cid))
 
 
-@blp.post("/chains/<cid>/grants/<gid>/revoke")
+@blp.post("/chains/<id:cid>/grants/<id:gid>/revoke")
 @login_required
-def grant_revoke(cid: str, gid: str):
+def grant_revoke(cid: int | None, gid: int | None):
     """Revoke a grant; partners it covered lose the app on their next request."""
-    apps.revoke_grant(db.session, chain(cid), parse_id(gid))
+    apps.revoke_grant(db.session, chain(cid), gid)
     flash(gettext("Revoked."), "ok")
     return redirect(url_for("ui.grants", cid=cid))

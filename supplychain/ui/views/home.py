@@ -49,9 +49,9 @@ def home():
     return render_template("home.html", described=described, chains=chains, names=names)
 
 
-@blp.get("/chains/<cid>")
+@blp.get("/chains/<id:cid>")
 @login_required
-def chain_home(cid: str):
+def chain_home(cid: int | None):
     """One chain: what waits for the user's org there, and its apps."""
     access = chain(cid)
     waiting = worklist.waiting_for(db.session, access, preview=10)

@@ -54,9 +54,9 @@ def _render(
     )
 
 
-@blp.get("/chains/<cid>/import/template")
+@blp.get("/chains/<id:cid>/import/template")
 @login_required
-def import_template(cid: str):
+def import_template(cid: int | None):
     """The xlsx template (owner admins), the same as the API's."""
     access = chain(cid)
     data = imports.template_workbook(access)
@@ -68,9 +68,9 @@ def import_template(cid: str):
     )
 
 
-@blp.route("/chains/<cid>/import", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/import", methods=["GET", "POST"])
 @login_required
-def directory_import(cid: str):
+def directory_import(cid: int | None):
     """Upload the filled-in template: a dry run counts what would change; a real import saves it
     all or nothing and shows the new contacts' invitation codes once."""
     access = chain(cid)

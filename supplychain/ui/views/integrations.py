@@ -7,16 +7,14 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from werkzeug.datastructures import MultiDict
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Conflict
 from supplychain.extensions import db
 from supplychain.models.events import DELIVERY_STATUSES, EVENT_TYPES, WEBHOOK_KINDS
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.webhooks import WebhookCreateSchema
 from supplychain.services import webhooks
 from supplychain.services.pagination import paginate
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
-from supplychain.ui.forms import FormErrors, compact, on_form_error, text, validated
-from supplychain.ui.i18n import error_text, gettext
+from supplychain.ui.forms import FormErrors, compact, on_form_error, on_refusal, text, validated
+from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 25
 # The session key naming the webhook whose secret the next page may show (once).
@@ -38,9 +36,9 @@ def _render_list(access: ChainAccess, form: MultiDict, errors: FormErrors):
     )
 
 
-@blp.route("/chains/<cid>/integrations", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/integrations", methods=["GET", "POST"])
 @login_required
-def integrations(cid: str):
+def integrations(cid: int | None):
     """The org's webhooks in this chain; its admins add one (the secret is shown once)."""
     access = chain(cid)
     if request.method != "POST":  # GET and HEAD
@@ -70,12 +68,12 @@ def integrations(cid: str):
     return redirect(url_for("ui.integration_created", cid=cid, wid=endpoint.id), 303)
 
 
-@blp.get("/chains/<cid>/integrations/<wid>/created")
+@blp.get("/chains/<id:cid>/integrations/<id:wid>/created")
 @login_required
-def integration_created(cid: str, wid: str):
+def integration_created(cid: int | None, wid: int | None):
     """The webhook just added, with its signing secret the first time only."""
     access = chain(cid)
-    endpoint = webhooks.get_endpoint(db.session, access, parse_id(wid))
+    endpoint = webhooks.get_endpoint(db.session, access, wid)
     shown = session.get(_REVEAL) == endpoint.id
     if shown:
         session.pop(_REVEAL)
@@ -87,12 +85,12 @@ def integration_created(cid: str, wid: str):
     )
 
 
-@blp.get("/chains/<cid>/integrations/<wid>")
+@blp.get("/chains/<id:cid>/integrations/<id:wid>")
 @login_required
-def integration(cid: str, wid: str):
+def integration(cid: int | None, wid: int | None):
     """One webhook: its settings, buttons, and its recent deliveries."""
     access = chain(cid)
-    endpoint = webhooks.get_endpoint(db.session, access, parse_id(wid))
+    endpoint = webhooks.get_endpoint(db.session, access, wid)
     status = choice("status", DELIVERY_STATUSES)
     found = webhooks.deliveries_page(
         db.session, access, endpoint.id, status, page_number(), PAGE_SIZE
@@ -102,55 +100,47 @@ def integration(cid: str, wid: str):
     )
 
 
-def _back(cid: str, wid: str):
+def _back(cid: int | None, wid: int | None):
     target = request.form.get("back")
     if target == "detail":
         return redirect(url_for("ui.integration", cid=cid, wid=wid))
     return redirect(url_for("ui.integrations", cid=cid))
 
 
-@blp.post("/chains/<cid>/integrations/<wid>/enabled")
+@blp.post("/chains/<id:cid>/integrations/<id:wid>/enabled")
 @login_required
-def integration_enabled(cid: str, wid: str):
+def integration_enabled(cid: int | None, wid: int | None):
     """Enable or disable a webhook (disabling fails what still waits to go to it)."""
     enabled = request.form.get("enabled") == "1"
-    webhooks.update_endpoint(db.session, chain(cid), parse_id(wid), enabled=enabled)
+    webhooks.update_endpoint(db.session, chain(cid), wid, enabled=enabled)
     flash(gettext("Webhook enabled.") if enabled else gettext("Webhook disabled."), "ok")
     return _back(cid, wid)
 
 
-@blp.post("/chains/<cid>/integrations/<wid>/test")
+@blp.post("/chains/<id:cid>/integrations/<id:wid>/test")
 @login_required
-def integration_test(cid: str, wid: str):
+def integration_test(cid: int | None, wid: int | None):
     """Queue a test ping to a webhook."""
-    try:
-        webhooks.send_test(db.session, chain(cid), parse_id(wid))
-    except Conflict as exc:
-        db.session.rollback()
-        flash(error_text(exc.message), "error")
-        return _back(cid, wid)
+    with on_refusal(_back(cid, wid)):
+        webhooks.send_test(db.session, chain(cid), wid)
     flash(gettext("A test message is on its way."), "ok")
     return _back(cid, wid)
 
 
-@blp.post("/chains/<cid>/integrations/<wid>/delete")
+@blp.post("/chains/<id:cid>/integrations/<id:wid>/delete")
 @login_required
-def integration_delete(cid: str, wid: str):
+def integration_delete(cid: int | None, wid: int | None):
     """Remove a webhook: nothing more is sent to it."""
-    webhooks.delete_endpoint(db.session, chain(cid), parse_id(wid))
+    webhooks.delete_endpoint(db.session, chain(cid), wid)
     flash(gettext("Webhook removed."), "ok")
     return redirect(url_for("ui.integrations", cid=cid))
 
 
-@blp.post("/chains/<cid>/integrations/<wid>/deliveries/<did>/redeliver")
+@blp.post("/chains/<id:cid>/integrations/<id:wid>/deliveries/<id:did>/redeliver")
 @login_required
-def integration_redeliver(cid: str, wid: str, did: str):
+def integration_redeliver(cid: int | None, wid: int | None, did: int | None):
     """Send a delivery's event to the webhook again."""
-    try:
-        webhooks.redeliver(db.session, chain(cid), parse_id(wid), parse_id(did))
-    except Conflict as exc:
-        db.session.rollback()
-        flash(error_text(exc.message), "error")
-        return redirect(url_for("ui.integration", cid=cid, wid=wid))
+    with on_refusal(url_for("ui.integration", cid=cid, wid=wid)):
+        webhooks.redeliver(db.session, chain(cid), wid, did)
     flash(gettext("Queued for delivery again."), "ok")
     return redirect(url_for("ui.integration", cid=cid, wid=wid))

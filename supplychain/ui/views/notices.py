@@ -13,9 +13,8 @@ from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
-from supplychain.services import choices, notice_tracking, notices, reminders
+from supplychain.services import choices, notice_answers, notice_tracking, notices, reminders
 from supplychain.services.apps import require_app
 from supplychain.services.inbox import inbox_page, sent_page
 from supplychain.services.notice_tracking import RECIPIENT_STATES
@@ -27,11 +26,12 @@ from supplychain.ui.forms import (
     compact,
     filled_rows,
     on_form_error,
+    on_refusal,
     remap_rows,
     text,
     validated,
 )
-from supplychain.ui.i18n import error_text, gettext
+from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 25
 ITEM_FIELDS = (
@@ -46,9 +46,9 @@ ITEM_FIELDS = (
 START_ROWS = 3
 
 
-@blp.get("/chains/<cid>/notices")
+@blp.get("/chains/<id:cid>/notices")
 @login_required
-def notice_list(cid: str):
+def notice_list(cid: int | None):
     """Inbox (addressed to the user's org) with unread/unacked filters, or the sent box."""
     access = chain(cid)
     box = choice("box", ("inbox", "sent")) or "inbox"
@@ -62,9 +62,12 @@ def notice_list(cid: str):
 
 
 def _render_notice(
-    access: ChainAccess, nid: str, failed: str | None = None, errors: FormErrors | None = None
+    access: ChainAccess,
+    nid: int | None,
+    failed: str | None = None,
+    errors: FormErrors | None = None,
 ):
-    view = notices.open_notice(db.session, access, parse_id(nid))
+    view = notices.open_notice(db.session, access, nid)
     sender = choices.org_names(db.session, [view.notice.sender_org_id])
     answered = {}
     if view.my_response:
@@ -81,31 +84,29 @@ def _render_notice(
     )
 
 
-@blp.get("/chains/<cid>/notices/<nid>")
+@blp.get("/chains/<id:cid>/notices/<id:nid>")
 @transaction(Transaction.WRITES)  # a recipient's first visit records the read
 @login_required
-def notice(cid: str, nid: str):
+def notice(cid: int | None, nid: int | None):
     """A notice with its items; a recipient's first visit marks it read for its org."""
     return _render_notice(chain(cid), nid)
 
 
-@blp.post("/chains/<cid>/notices/<nid>/ack")
+@blp.post("/chains/<id:cid>/notices/<id:nid>/ack")
 @login_required
-def notice_ack(cid: str, nid: str):
+def notice_ack(cid: int | None, nid: int | None):
     """Acknowledge the notice for the user's org (a second acknowledgment changes nothing)."""
     access = chain(cid)
     with on_form_error(lambda exc: _render_notice(access, nid, "ack", FormErrors.of(exc))):
         body = validated(AckInSchema, compact({"note": text(request.form, "note")}))
-        _row, created = notices.acknowledge_notice(
-            db.session, access, parse_id(nid), body.get("note")
-        )
+        _row, created = notice_answers.acknowledge_notice(db.session, access, nid, body.get("note"))
     flash(gettext("Acknowledged.") if created else gettext("Acknowledged before."), "ok")
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
 
-@blp.post("/chains/<cid>/notices/<nid>/respond")
+@blp.post("/chains/<id:cid>/notices/<id:nid>/respond")
 @login_required
-def notice_respond(cid: str, nid: str):
+def notice_respond(cid: int | None, nid: int | None):
     """Answer with a quantity per item; a newer answer replaces the org's previous one."""
     access = chain(cid)
     filled = [
@@ -126,10 +127,10 @@ def notice_respond(cid: str, nid: str):
                 {"items": ["Give a quantity for at least one item."]},
             )
         loaded = validated(ResponseInSchema, body)
-        notices.respond_to_notice(
+        notice_answers.respond_to_notice(
             db.session,
             access,
-            parse_id(nid),
+            nid,
             [(line["sku"], line["qty"]) for line in loaded["items"]],
             loaded.get("note"),
         )
@@ -137,32 +138,24 @@ def notice_respond(cid: str, nid: str):
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
 
-@blp.post("/chains/<cid>/notices/<nid>/withdraw")
+@blp.post("/chains/<id:cid>/notices/<id:nid>/withdraw")
 @login_required
-def notice_withdraw(cid: str, nid: str):
+def notice_withdraw(cid: int | None, nid: int | None):
     """The sender withdraws a notice: it stays visible, marked withdrawn."""
     access = chain(cid)
-    try:
-        notices.withdraw_notice(db.session, access, parse_id(nid))
-    except Conflict as exc:
-        db.session.rollback()
-        flash(error_text(exc.message), "error")
-        return redirect(url_for("ui.notice", cid=cid, nid=nid))
+    with on_refusal(url_for("ui.notice", cid=cid, nid=nid)):
+        notices.withdraw_notice(db.session, access, nid)
     flash(gettext("The notice was withdrawn."), "ok")
     return redirect(url_for("ui.notice", cid=cid, nid=nid))
 
 
-@blp.post("/chains/<cid>/notices/<nid>/remind")
+@blp.post("/chains/<id:cid>/notices/<id:nid>/remind")
 @login_required
-def notice_remind(cid: str, nid: str):
+def notice_remind(cid: int | None, nid: int | None):
     """The sender reminds the recipients who have not acknowledged (or, without ack, read)."""
     access = chain(cid)
-    try:
-        count = reminders.remind_notice(db.session, access, parse_id(nid), None)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(error_text(exc.message), "error")
-        return redirect(url_for("ui.notice_recipients", cid=cid, nid=nid))
+    with on_refusal(url_for("ui.notice_recipients", cid=cid, nid=nid)):
+        count = reminders.remind_notice(db.session, access, nid, None)
     if count:
         flash(gettext("Reminded %(count)s recipients.", count=count), "ok")
     else:
@@ -170,16 +163,16 @@ def notice_remind(cid: str, nid: str):
     return redirect(url_for("ui.notice_recipients", cid=cid, nid=nid))
 
 
-@blp.get("/chains/<cid>/notices/<nid>/recipients")
+@blp.get("/chains/<id:cid>/notices/<id:nid>/recipients")
 @login_required
-def notice_recipients(cid: str, nid: str):
+def notice_recipients(cid: int | None, nid: int | None):
     """The sender's progress: who read, acknowledged and answered, and per-sku sums."""
     access = chain(cid)
     status = choice("status", RECIPIENT_STATES)
     found = notice_tracking.recipients_page(
-        db.session, access, parse_id(nid), status, page_number(), PAGE_SIZE
+        db.session, access, nid, status, page_number(), PAGE_SIZE
     )
-    view = notices.open_notice(db.session, access, parse_id(nid))
+    view = notices.open_notice(db.session, access, nid)
     return render_template(
         "notices/recipients.html", access=access, view=view, page=found, status=status
     )
@@ -219,9 +212,9 @@ def _aware(value: str | None, timezone: str) -> str | None:
     return local.isoformat()
 
 
-@blp.route("/chains/<cid>/notices/new", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/notices/new", methods=["GET", "POST"])
 @login_required
-def notice_compose(cid: str):
+def notice_compose(cid: int | None):
     """Compose a supply or demand notice with items and an audience (tiers, groups, orgs)."""
     access = chain(cid)
     require_app(db.session, access, notices.APP)

@@ -11,7 +11,6 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
 from supplychain.extensions import db
 from supplychain.models.orders import ORDER_STATUSES
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.orders import (
     CancelInSchema,
     OrderAckInSchema,
@@ -19,7 +18,7 @@ from supplychain.schemas.orders import (
     ReceiptInSchema,
     ShipmentInSchema,
 )
-from supplychain.services import choices, orders, shipments, worklist
+from supplychain.services import choices, order_acks, orders, shipments, worklist
 from supplychain.services.apps import require_app
 from supplychain.services.orders import MAX_LINES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
@@ -43,9 +42,9 @@ NEW_LINE_FIELDS = ("sku", "description", "qty", "unit", "unit_price", "requested
 START_ROWS = 3
 
 
-@blp.get("/chains/<cid>/orders")
+@blp.get("/chains/<id:cid>/orders")
 @login_required
-def order_list(cid: str):
+def order_list(cid: int | None):
     """Orders of the user's org (all of the chain's for the owner) by status, or what waits."""
     access = chain(cid)
     status = choice("status", ORDER_STATUSES)
@@ -78,9 +77,12 @@ def order_list(cid: str):
 
 
 def _render_order(
-    access: ChainAccess, oid: str, failed: str | None = None, errors: FormErrors | None = None
+    access: ChainAccess,
+    oid: int | None,
+    failed: str | None = None,
+    errors: FormErrors | None = None,
 ):
-    view = orders.get_order(db.session, access, parse_id(oid))
+    view = orders.get_order(db.session, access, oid)
     order = view.order
     forms = order.actions_for(access.actor.org_id, view.lines)
     names = choices.org_names(
@@ -104,14 +106,14 @@ def _render_order(
     )
 
 
-@blp.get("/chains/<cid>/orders/<oid>")
+@blp.get("/chains/<id:cid>/orders/<id:oid>")
 @login_required
-def order(cid: str, oid: str):
+def order(cid: int | None, oid: int | None):
     """An order with both sides' figures per line, X12 codes, history and the forms that apply."""
     return _render_order(chain(cid), oid)
 
 
-def _failed(access: ChainAccess, oid: str, which: str, positions: list[int] | None = None):
+def _failed(access: ChainAccess, oid: int | None, which: str, positions: list[int] | None = None):
     """The order page again with the errors of form `which` (lines keyed by the form's rows)."""
 
     def rerender(exc):
@@ -123,9 +125,9 @@ def _failed(access: ChainAccess, oid: str, which: str, positions: list[int] | No
     return rerender
 
 
-@blp.post("/chains/<cid>/orders/<oid>/ack")
+@blp.post("/chains/<id:cid>/orders/<id:oid>/ack")
 @login_required
-def order_ack(cid: str, oid: str):
+def order_ack(cid: int | None, oid: int | None):
     """Accept all, reject all, or answer line by line (accept, reject, change, backorder)."""
     access = chain(cid)
     form = request.form
@@ -148,20 +150,20 @@ def order_ack(cid: str, oid: str):
         ]
     with on_form_error(_failed(access, oid, "ack", positions)):
         loaded = validated(OrderAckInSchema, compact(body))
-        orders.acknowledge_order(
+        order_acks.acknowledge_order(
             db.session,
             access,
-            parse_id(oid),
+            oid,
             version=loaded["version"],
             decision=loaded["decision"],
             reason=loaded["reason"],
-            lines=[orders.LineAck(**line) for line in loaded["lines"] or []] or None,
+            lines=[order_acks.LineAck(**line) for line in loaded["lines"] or []] or None,
         )
     flash(gettext("Your acknowledgment was recorded."), "ok")
     return redirect(url_for("ui.order", cid=cid, oid=oid))
 
 
-def _movement(cid: str, oid: str, which: str):
+def _movement(cid: int | None, oid: int | None, which: str):
     access = chain(cid)
     form = request.form
     filled = [
@@ -186,7 +188,7 @@ def _movement(cid: str, oid: str, which: str):
             shipments.record_shipment(
                 db.session,
                 access,
-                parse_id(oid),
+                oid,
                 [shipments.Movement(**line) for line in loaded["lines"]],
                 loaded["ref"],
                 None,
@@ -196,7 +198,7 @@ def _movement(cid: str, oid: str, which: str):
             shipments.record_receipt(
                 db.session,
                 access,
-                parse_id(oid),
+                oid,
                 [shipments.Movement(**line) for line in loaded["lines"]],
                 loaded["ref"],
                 None,
@@ -205,23 +207,23 @@ def _movement(cid: str, oid: str, which: str):
     return redirect(url_for("ui.order", cid=cid, oid=oid))
 
 
-@blp.post("/chains/<cid>/orders/<oid>/ship")
+@blp.post("/chains/<id:cid>/orders/<id:oid>/ship")
 @login_required
-def order_ship(cid: str, oid: str):
+def order_ship(cid: int | None, oid: int | None):
     """The seller records a shipment of confirmed lines."""
     return _movement(cid, oid, "ship")
 
 
-@blp.post("/chains/<cid>/orders/<oid>/receive")
+@blp.post("/chains/<id:cid>/orders/<id:oid>/receive")
 @login_required
-def order_receive(cid: str, oid: str):
+def order_receive(cid: int | None, oid: int | None):
     """The buyer records goods received."""
     return _movement(cid, oid, "receive")
 
 
-@blp.post("/chains/<cid>/orders/<oid>/cancel")
+@blp.post("/chains/<id:cid>/orders/<id:oid>/cancel")
 @login_required
-def order_cancel(cid: str, oid: str):
+def order_cancel(cid: int | None, oid: int | None):
     """The issuer cancels the order before anything ships."""
     access = chain(cid)
     body = compact(
@@ -232,7 +234,7 @@ def order_cancel(cid: str, oid: str):
     )
     with on_form_error(_failed(access, oid, "cancel")):
         loaded = validated(CancelInSchema, body)
-        orders.cancel_order(db.session, access, parse_id(oid), loaded["reason"], loaded["version"])
+        orders.cancel_order(db.session, access, oid, loaded["reason"], loaded["version"])
     flash(gettext("The order was cancelled."), "ok")
     return redirect(url_for("ui.order", cid=cid, oid=oid))
 
@@ -251,9 +253,9 @@ def _render_new(access: ChainAccess, form: MultiDict, errors: FormErrors, count:
     )
 
 
-@blp.route("/chains/<cid>/orders/new", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/orders/new", methods=["GET", "POST"])
 @login_required
-def order_new(cid: str):
+def order_new(cid: int | None):
     """Issue an order to a linked org: buy from a supplier or sell to a customer."""
     access = chain(cid)
     require_app(db.session, access, orders.APP)

@@ -15,10 +15,10 @@ from supplychain.db import Transaction, transaction
 from supplychain.errors import Busy, Conflict, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.graph import UNLINKED
+from supplychain.ids import parse_id
 from supplychain.models.base import utcnow
 from supplychain.models.reconciliation import FREQUENCIES
 from supplychain.periods import monthly_period, previous_period, weekly_period
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.reconciliation import (
     RunCreateSchema,
     ScheduleInSchema,
@@ -161,9 +161,9 @@ def _render_runs(
     )
 
 
-@blp.get("/chains/<cid>/reconciliation")
+@blp.get("/chains/<id:cid>/reconciliation")
 @login_required
-def recon_runs(cid: str):
+def recon_runs(cid: int | None):
     """Tier workbooks by tier and period, a run-now form and (owner admins) the schedule."""
     access = chain(cid)
     access.require_owner()
@@ -177,11 +177,11 @@ RUN_PATIENCE_SECONDS = 5.0
 REFRESH_SECONDS = 3
 
 
-@blp.post("/chains/<cid>/reconciliation/runs")
+@blp.post("/chains/<id:cid>/reconciliation/runs")
 # The run commits step by step in sessions of its own: this request's session only reads.
 @transaction(Transaction.OWN)
 @login_required
-def recon_run_now(cid: str):
+def recon_run_now(cid: int | None):
     """Produce a tier's workbook for a period now (an existing one is shown unless forced)."""
     access = chain(cid)
     access.require_owner()
@@ -227,12 +227,12 @@ def recon_run_now(cid: str):
     return redirect(url_for("ui.recon_run", cid=cid, rid=run.id))
 
 
-@blp.get("/chains/<cid>/reconciliation/runs/<rid>")
+@blp.get("/chains/<id:cid>/reconciliation/runs/<id:rid>")
 @login_required
-def recon_run(cid: str, rid: str):
+def recon_run(cid: int | None, rid: int | None):
     """One run: its figures, its error if it failed, and the download."""
     access = chain(cid)
-    run = get_run(db.session, access, parse_id(rid))
+    run = get_run(db.session, access, rid)
     # Past STALE_AFTER its process is taken to have died: stop reloading, say how to go on.
     stalled = is_stale(run, utcnow())
     return render_template(
@@ -245,17 +245,17 @@ def recon_run(cid: str, rid: str):
     )
 
 
-@blp.get("/chains/<cid>/reconciliation/runs/<rid>/file")
+@blp.get("/chains/<id:cid>/reconciliation/runs/<id:rid>/file")
 @login_required
-def recon_run_file(cid: str, rid: str):
+def recon_run_file(cid: int | None, rid: int | None):
     """The workbook of a run, as the API serves it (owner only)."""
-    path, name = run_file(db.session, chain(cid), parse_id(rid), current_app.config["REPORTS_DIR"])
+    path, name = run_file(db.session, chain(cid), rid, current_app.config["REPORTS_DIR"])
     return send_file(path, mimetype=XLSX, as_attachment=True, download_name=name)
 
 
-@blp.post("/chains/<cid>/reconciliation/schedule")
+@blp.post("/chains/<id:cid>/reconciliation/schedule")
 @login_required
-def recon_schedule(cid: str):
+def recon_schedule(cid: int | None):
     """Set when the tier workbooks are produced (owner admins)."""
     access = chain(cid)
     access.require_owner_admin()
@@ -311,9 +311,9 @@ def _render_statements(
     )
 
 
-@blp.get("/chains/<cid>/statements")
+@blp.get("/chains/<id:cid>/statements")
 @login_required
-def statements(cid: str):
+def statements(cid: int | None):
     """Pick a period and download the org's statement (partners with the app: their own)."""
     access = chain(cid)
     require_app(db.session, access, APP)
@@ -321,10 +321,10 @@ def statements(cid: str):
     return _render_statements(access, request.args, FormErrors(), org_id, org_name)
 
 
-@blp.get("/chains/<cid>/statements/download")
+@blp.get("/chains/<id:cid>/statements/download")
 @transaction(Transaction.WRITES)  # writing a statement records an audit event
 @login_required
-def statement_file(cid: str):
+def statement_file(cid: int | None):
     """One period's statement as xlsx, written for this request (a partner: its own org only)."""
     access = chain(cid)
     period = text(request.args, "period") or ""

@@ -69,9 +69,9 @@ def shown(card: Scorecard, key: str, kind: str) -> str:
     return str(value)
 
 
-@blp.get("/chains/<cid>/scorecards")
+@blp.get("/chains/<id:cid>/scorecards")
 @login_required
-def scorecard_list(cid: str):
+def scorecard_list(cid: int | None):
     """Scorecards for a period: every partner (owner) or the caller's own org (partner)."""
     access = chain(cid)
     periods = periods_offered(access)

@@ -13,8 +13,8 @@ from supplychain.access import ChainAccess
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.extensions import db
+from supplychain.ids import parse_id
 from supplychain.models.statements import DISPUTE_FIELDS, RESOLUTIONS, STATEMENT_STATUSES
-from supplychain.schemas.common import parse_id
 from supplychain.schemas.reconciliation import (
     MAX_DISPUTE_LINES,
     ConfirmInSchema,
@@ -22,7 +22,7 @@ from supplychain.schemas.reconciliation import (
     ResolveInSchema,
 )
 from supplychain.services import choices
-from supplychain.services.reconciliation import board, confirmations
+from supplychain.services.reconciliation import board, confirmations, disputes, statement_view
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import (
     NO_ERRORS,
@@ -71,7 +71,7 @@ def _render_statement(
     failed: str | None = None,
     errors: FormErrors = NO_ERRORS,
 ):
-    view = confirmations.statement_view(db.session, access, period, org_id)
+    view = statement_view.statement_view(db.session, access, period, org_id)
     people = {view["confirmed_by"]}
     for dispute in view["disputes"]:
         people |= {dispute["opened_by"], dispute["resolved_by"]}
@@ -93,10 +93,10 @@ def _render_statement(
     )
 
 
-@blp.get("/chains/<cid>/statements/<period>")
+@blp.get("/chains/<id:cid>/statements/<period>")
 @transaction(Transaction.READS)
 @login_required
-def statement(cid: str, period: str):
+def statement(cid: int | None, period: str):
     """An org's statement of a period: its status, totals, lines and disputes; the partner's
     people confirm it or dispute lines of it (the owner reads any member's with `?org_id=`)."""
     access = chain(cid)
@@ -120,10 +120,10 @@ def _rerender(access: ChainAccess, period: str, which: str, positions: list[int]
     return rerender
 
 
-@blp.post("/chains/<cid>/statements/<period>/confirm")
+@blp.post("/chains/<id:cid>/statements/<period>/confirm")
 @transaction(Transaction.WRITES)
 @login_required
-def statement_confirm(cid: str, period: str):
+def statement_confirm(cid: int | None, period: str):
     """The partner confirms the version it was shown; a stale one answers the page again with
     the figures as they are now (409)."""
     access = chain(cid)
@@ -170,10 +170,10 @@ def _picked_lines(form: MultiDict) -> tuple[list[int], list[dict[str, Any]]]:
     return positions, lines
 
 
-@blp.post("/chains/<cid>/statements/<period>/disputes")
+@blp.post("/chains/<id:cid>/statements/<period>/disputes")
 @transaction(Transaction.WRITES)
 @login_required
-def statement_dispute(cid: str, period: str):
+def statement_dispute(cid: int | None, period: str):
     """The partner disputes the ticked lines of the version it was shown, each with what is
     wrong (quantity, price, shipped, received, other), the value it expects and a note."""
     access = chain(cid)
@@ -187,12 +187,12 @@ def statement_dispute(cid: str, period: str):
                 {"lines": ["Tick the lines you dispute."]},
             )
         loaded = validated(DisputeInSchema, body)
-        confirmations.open_dispute(
+        disputes.open_dispute(
             db.session,
             access,
             period,
             loaded["version"],
-            [confirmations.DisputedLine(**line) for line in loaded["lines"]],
+            [disputes.DisputedLine(**line) for line in loaded["lines"]],
             loaded["note"],
         )
     flash(gettext("Your dispute was sent: the owner will answer it."), "ok")
@@ -224,7 +224,7 @@ def _render_board(
         found = board.statement_board(
             db.session, access, period, tier, status, page_number(), BOARD_PAGE_SIZE
         )
-        queue = confirmations.open_disputes(db.session, access, period, tier)
+        queue = disputes.open_disputes(db.session, access, period, tier)
     except Invalid as exc:
         db.session.rollback()
         filter_errors, found, queue = FormErrors.of(exc), None, []
@@ -241,7 +241,7 @@ def _render_board(
         statuses=STATEMENT_STATUSES,
         page=found,
         filter_errors=filter_errors,
-        queue=[confirmations.dispute_view(d) for d in queue],
+        queue=[statement_view.dispute_view(d) for d in queue],
         org_names=choices.org_names(db.session, {d.org_id for d in queue}),
         users=choices.user_names(db.session, people),
         resolutions=RESOLUTIONS,
@@ -251,10 +251,10 @@ def _render_board(
     ), (422 if filter_errors else 200)
 
 
-@blp.get("/chains/<cid>/reconciliation/statements")
+@blp.get("/chains/<id:cid>/reconciliation/statements")
 @transaction(Transaction.READS)
 @login_required
-def statement_board(cid: str):
+def statement_board(cid: int | None):
     """Every org of a period's tiers with its statement's status (filter by tier and status),
     the counts per status, and the queue of open disputes to resolve (owner only)."""
     access = chain(cid)
@@ -262,15 +262,15 @@ def statement_board(cid: str):
     return _render_board(access)
 
 
-@blp.post("/chains/<cid>/reconciliation/disputes/<did>/resolve")
+@blp.post("/chains/<id:cid>/reconciliation/disputes/<id:did>/resolve")
 @transaction(Transaction.WRITES)
 @login_required
-def dispute_resolve(cid: str, did: str):
+def dispute_resolve(cid: int | None, did: int | None):
     """The owner's admin or staff accepts or rejects an open dispute with a note; the
     statement is open again for the partner to confirm."""
     access = chain(cid)
     access.require_owner()
-    dispute = confirmations.get_dispute(db.session, access, parse_id(did))
+    dispute = disputes.get_dispute(db.session, access, did)
     dispute_id, period = dispute.id, dispute.period
     form = request.form
     body = compact({"resolution": text(form, "resolution"), "note": text(form, "note")})
@@ -281,7 +281,7 @@ def dispute_resolve(cid: str, did: str):
 
     with on_form_error(rerender, (Invalid, Conflict)):
         loaded = validated(ResolveInSchema, body)
-        confirmations.resolve_dispute(
+        disputes.resolve_dispute(
             db.session, access, dispute_id, loaded["resolution"], loaded["note"]
         )
     if loaded["resolution"] == "accepted":

@@ -48,10 +48,10 @@ from supplychain.models import (
 )
 from supplychain.models.base import utcnow
 from supplychain.periods import previous_period
-from supplychain.services import notices, orders, shipments
+from supplychain.services import notice_answers, notices, order_acks, orders, shipments
 from supplychain.services.accounts import find_user_by_email
-from supplychain.services.reconciliation import confirmations
-from supplychain.services.reconciliation.confirmations import DisputedLine
+from supplychain.services.reconciliation import confirmations, disputes, statement_view
+from supplychain.services.reconciliation.disputes import DisputedLine
 from supplychain.services.reconciliation.runs import execute_run
 
 # The timestamps services write with the current time, per table, and how a row is known to
@@ -239,10 +239,12 @@ def _play_notice(story: Story, spec: dict[str, Any]) -> None:
             if step["do"] == "read":
                 notices.open_notice(session, access, notice_id)
             elif step["do"] == "acknowledge":
-                notices.acknowledge_notice(session, access, notice_id, step.get("note"))
+                notice_answers.acknowledge_notice(session, access, notice_id, step.get("note"))
             elif step["do"] == "respond":
                 answers = [(i["sku"], _decimal(i["qty"], "qty")) for i in step["items"]]
-                notices.respond_to_notice(session, access, notice_id, answers, step.get("note"))
+                notice_answers.respond_to_notice(
+                    session, access, notice_id, answers, step.get("note")
+                )
             elif step["do"] == "withdraw":
                 notices.withdraw_notice(session, access, notice_id)
             else:
@@ -305,7 +307,7 @@ def _order_step(
         answers = None
         if step["decision"] == "lines":
             answers = [
-                orders.LineAck(
+                order_acks.LineAck(
                     line_no=line["line_no"],
                     status=line["status"],
                     qty=_decimal(line["qty"], "qty") if "qty" in line else None,
@@ -316,7 +318,7 @@ def _order_step(
                 )
                 for line in step["lines"]
             ]
-        orders.acknowledge_order(
+        order_acks.acknowledge_order(
             session,
             access,
             order_id,
@@ -408,11 +410,11 @@ def answer_statements(session: Session, chain: Chain, activity: dict[str, Any]) 
         access = story.access(spec["by"])
         if access.actor.org_id != story.org(spec["org"]):
             raise Invalid(f"{spec['by']} does not answer for {spec['org']}.", {"by": [spec["by"]]})
-        view = confirmations.statement_view(session, access, period, None)
+        view = statement_view.statement_view(session, access, period, None)
         if spec["do"] == "confirm":
             confirmations.confirm_statement(session, access, period, view["version"])
         elif spec["do"] == "dispute":
-            dispute = confirmations.open_dispute(
+            dispute = disputes.open_dispute(
                 session,
                 access,
                 period,
@@ -423,7 +425,7 @@ def answer_statements(session: Session, chain: Chain, activity: dict[str, Any]) 
             for step in spec.get("then", []):
                 if step["do"] != "resolve":
                     raise Invalid(f"Unknown dispute step: {step['do']}.", {"do": [step["do"]]})
-                confirmations.resolve_dispute(
+                disputes.resolve_dispute(
                     session, story.access(step["by"]), dispute.id, step["resolution"], step["note"]
                 )
         else:

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor, hash_password
 from supplychain.config import ROOT
+from supplychain.demo import activity as demo_activity
 from supplychain.errors import Conflict, Invalid
 from supplychain.models import Chain, ReconciliationRun, User
 from supplychain.models.base import utcnow
-from supplychain.services import apps, chains, demo_activity, links, members, visibility
+from supplychain.services import apps, chains, links, members, visibility
 from supplychain.services.accounts import bootstrap_admin, find_user_by_email
 from supplychain.services.audit import record_event
 

@@ -218,7 +218,7 @@ def test_back_channel_logout_from_the_idp_ends_the_session_here(company, idp):
     http = browser()
     assert page_sign_in(company, http, "staff@acme.example").status_code == 200
     assert signed_in_as(company, http) == "staff@acme.example"
-    password_token = company.owner_staff.token  # an API-style token: not a session of the IdP
+    password_token = company.owner_staff.token  # signed in with a password: not the IdP's session
     idp_logout(http, idp.issuer)
     assert signed_in_as(company, http) is None, idp.log
     assert company.api.get("/me", token=password_token).status_code == 200

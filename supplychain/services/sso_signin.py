@@ -270,7 +270,10 @@ def confirm_with_idp(
             )
         except TokenRefused as exc:
             raise refused(pending, f"ID token refused: {exc}") from None
-        if "email" not in claims or "email_verified" not in claims or "name" not in claims:
+        if (
+            not {"email", "name"} <= claims.keys()
+            or not {"email_verified", "xms_edov"} & claims.keys()
+        ):
             claims = {**_userinfo(client, pending, tokens), **claims}
     return claims
 
@@ -348,7 +351,9 @@ def _first_sign_in(session: Session, pending: Pending, claims: dict[str, Any]) -
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email or len(email) > 200:
         raise refused(pending, "no usable email claim", NOT_VERIFIED)
-    if claims.get("email_verified") is not True:
+    # Entra ID sends no `email_verified`; its optional claim `xms_edov` (the email's domain is
+    # verified as the tenant's) says the same thing there.
+    if claims.get("email_verified") is not True and claims.get("xms_edov") is not True:
         raise refused(pending, f"{email!r} is not verified", NOT_VERIFIED)
     email = accounts.normalise_email(email)
     if email_domain(email) not in pending.domains:

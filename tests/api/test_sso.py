@@ -230,6 +230,18 @@ def test_a_good_id_token_signs_in_with_a_sign_in_token(connected, idp):
     assert callback(connected, state).status_code == 400
 
 
+def test_entra_ids_domain_verified_claim_counts_as_a_verified_email(connected, idp):
+    state, nonce = start(connected)
+    idp.id_token = idp.token(nonce=nonce, email="staff@acme.example", name="S", xms_edov=True)
+    r = callback(connected, state)
+    assert r.status_code == 200, r.text
+    state, nonce = start(connected)
+    idp.id_token = idp.token(
+        sub="subject-2", nonce=nonce, email="admin@acme.example", name="A", xms_edov=False
+    )
+    assert callback(connected, state).status_code == 403
+
+
 def test_claims_missing_from_the_id_token_come_from_userinfo(connected, idp):
     state, nonce = start(connected)
     idp.id_token = idp.token(nonce=nonce)

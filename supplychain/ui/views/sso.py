@@ -36,7 +36,9 @@ def company_login():
         body = validated(SsoStartQuery, {"email": email})
         started = sso_signin.start_sign_in(db.session, body["email"], "page", next_url)
     session[STATE_KEY] = started.state
-    return redirect(started.url, 303)
+    # A page that moves on by itself, not a redirect: the pages' CSP (`form-action 'self'`)
+    # stops a form's redirect to another site, and the IdP is one.
+    return render_template("sso/redirect.html", url=started.url)
 
 
 def _form_values(connection) -> dict:

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 import httpx
 
-from supplychain.identity_sso.outbound import UrlRefused, check_idp_url, idp_client
+from supplychain.identity_sso.outbound import (
+    UrlRefused,
+    check_browser_url,
+    check_idp_url,
+    idp_client,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +102,12 @@ def _endpoint(document: dict, name: str, private_ok: bool, required: bool) -> st
     if not isinstance(value, str) or not value:
         raise DiscoveryFailed(f"The discovery document has no {name}.")
     try:
-        check_idp_url(value, private_ok)
+        if name == "authorization_endpoint":
+            # The person's browser goes there, not this server: a company's IdP may well be on
+            # its own network. It must still be https.
+            check_browser_url(value, private_ok)
+        else:
+            check_idp_url(value, private_ok)
     except UrlRefused as exc:
         raise DiscoveryFailed(f"The discovery document's {name} is refused: {exc}") from None
     return value

@@ -17,7 +17,14 @@ from flask import current_app
 from supplychain.addresses import UrlRefused, check_url
 from supplychain.webhook_sender import GuardedTransport
 
-__all__ = ["AnswerTooLarge", "UrlRefused", "allow_private", "check_idp_url", "idp_client"]
+__all__ = [
+    "AnswerTooLarge",
+    "UrlRefused",
+    "allow_private",
+    "check_browser_url",
+    "check_idp_url",
+    "idp_client",
+]
 
 TIMEOUT_SECONDS = 10
 MAX_ANSWER_BYTES = 512 * 1024
@@ -41,6 +48,17 @@ def check_idp_url(url: str, private_ok: bool) -> None:
             "Only https addresses are allowed (http only with SUPPLYCHAIN_WEBHOOK_ALLOW_PRIVATE=1)."
         )
     check_url(url, private_ok)
+
+
+def check_browser_url(url: str, private_ok: bool) -> None:
+    """Refuse (UrlRefused) an address the person's browser is sent to that is not https (http
+    only when private addresses are allowed), too long, or not a plain URL; its host is not
+    resolved, as this server never connects to it."""
+    check_url(url, allow_private=True)
+    if not private_ok and urlsplit(url).scheme.lower() != "https":
+        raise UrlRefused(
+            "Only https addresses are allowed (http only with SUPPLYCHAIN_WEBHOOK_ALLOW_PRIVATE=1)."
+        )
 
 
 class _CappedClient(httpx.Client):

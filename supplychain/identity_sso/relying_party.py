@@ -37,13 +37,13 @@ class RelyingParty(OAuth2Client):
 
 
 def relying_party(
-    client: httpx.Client,
+    client: httpx.Client | None,
     client_id: str,
     client_secret: str,
     redirect_uri: str,
     token_auth_method: str,
 ) -> RelyingParty:
-    """The client of one connection, sending through `client`."""
+    """The client of one connection, sending through `client` (None: it only builds URLs)."""
     return RelyingParty(
         session=client,
         client_id=client_id,

@@ -79,8 +79,9 @@ def issue_token(
 def login(session: Session, email: str, password: str, address: str) -> IssuedToken:
     """Sign in with email and password from client `address`; one message for unknown email and
     wrong password; throttled per email and per address (429, even for the right password)."""
-    attempt = claim_attempt(session, address, email)
+    # Before the claim: being told to use the company sign-in is no failed attempt.
     sso.refuse_password_for_email(session, email)
+    attempt = claim_attempt(session, address, email)
     user = find_user_by_email(session, email)
     if not password_matches(user, password):
         raise Unauthorized(BAD_CREDENTIALS)

@@ -7,10 +7,9 @@ The sign-in itself is `services.sso_signin`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from supplychain.auth import Actor
@@ -235,15 +234,3 @@ def _refuse(connection: SsoConnection) -> None:
         f"Your organisation signs in with its company account at {connection.issuer}: "
         "use “Sign in with your company account”."
     )
-
-
-def uses_company_sign_in(session: Session, org_id: int) -> bool:
-    """Whether the org has connected an IdP (the account page says so)."""
-    return bool(
-        session.scalar(select(func.count(SsoConnection.id)).where(SsoConnection.org_id == org_id))
-    )
-
-
-def last_changed(connection: SsoConnection) -> datetime:
-    """When the connection was last saved."""
-    return connection.updated_at

@@ -154,13 +154,13 @@ def start_sign_in(
         )
     )
     session.flush()
-    with idp_client(False) as client:  # building the URL sends nothing
-        party = rp_.relying_party(
-            client, connection.client_id, client_secret, redirect_uri(), "client_secret_basic"
-        )
-        url = rp_.authorization_url(
-            party, connection.authorization_endpoint, state, nonce, verifier, email.strip()
-        )
+    # Building the URL sends nothing: no HTTP client.
+    party = rp_.relying_party(
+        None, connection.client_id, client_secret, redirect_uri(), "client_secret_basic"
+    )
+    url = rp_.authorization_url(
+        party, connection.authorization_endpoint, state, nonce, verifier, email.strip()
+    )
     return Started(url=url, state=state)
 
 

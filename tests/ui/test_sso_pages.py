@@ -9,7 +9,7 @@ import pytest
 from supplychain.services.sso import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH
 from tests.fake_idp import FakeIdp, rsa_key
 from tests.idp.provider import CLIENT_ID, CLIENT_SECRET
-from tests.ui.conftest import screenshot
+from tests.ui.conftest import screenshot, sign_in
 
 PHONE = {"width": 390, "height": 844}
 
@@ -110,3 +110,21 @@ def test_a_person_signs_in_with_the_company_account_on_a_phone(
     screenshot(page, "sso-signed-in")
     page.goto(live_world.api.base + "/account")
     assert "staff@acme.example" in page.inner_text("main")
+
+
+def test_the_settings_page_fits_a_phone(live_world, company_idp, browse, app, monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE", True)
+    monkeypatch.setitem(app.config, "BASE_URL", live_world.api.base)
+    page = browse(viewport=PHONE)
+    sign_in(page, live_world.owner.email)
+    page.goto(live_world.api.base + "/settings/company-sign-in")
+    page.fill("input[name=issuer]", company_idp.issuer)
+    page.fill("input[name=client_id]", CLIENT_ID)
+    page.fill("input[name=client_secret]", CLIENT_SECRET)
+    page.fill("textarea[name=email_domains]", "acme.example\nacme-motors.example")
+    page.click("main form[action$='company-sign-in'] button[type=submit]")
+    page.locator(".flash.ok", has_text="Company sign-in is saved.").wait_for()
+    page.click("text=Test the connection")
+    page.locator(".flash.ok", has_text="discovery document is in order").wait_for()
+    screenshot(page, "sso-settings-phone")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from supplychain.auth import digest
 
 LEEWAY_SECONDS = 60
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_MAX_AGE = 300  # seconds a logout token without `exp` is believed after its `iat`
 
 
 class TokenRefused(ValueError):
@@ -113,11 +115,14 @@ def verify_logout_token(
         iss={"essential": True, "value": issuer},
         aud={"essential": True, "value": client_id},
         iat={"essential": True},
-        exp={"essential": True},
         jti={"essential": True},
         events={"essential": True},
     )
-    _validate(claims, registry)
+    _validate(claims, registry)  # `exp`, when there, is checked here too
+    # The final spec requires `exp`; IdPs written to its drafts (older Keycloak) send only
+    # `iat`: such a token is believed for LOGOUT_MAX_AGE after it was issued.
+    if "exp" not in claims and claims["iat"] < time.time() - LOGOUT_MAX_AGE - LEEWAY_SECONDS:
+        raise TokenRefused("The logout token (without exp) is too old.")
     events = claims["events"]
     if not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT), dict):
         raise TokenRefused("The events claim holds no back-channel logout event.")

@@ -91,7 +91,6 @@ class SsoLogin(Base):
     )
     nonce_hash: Mapped[str] = mapped_column(String(64))
     verifier_sealed: Mapped[str] = mapped_column(Text)
-    email: Mapped[str200]
     mode: Mapped[str] = mapped_column(String(10))
     next_url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -33,6 +33,7 @@ from supplychain.identity_sso import relying_party as rp_
 from supplychain.identity_sso.outbound import idp_client
 from supplychain.identity_sso.sealing import SealBroken, seal, unseal
 from supplychain.identity_sso.tokens import (
+    LOGOUT_MAX_AGE,
     TokenRefused,
     fetch_keys,
     unverified_claims,
@@ -146,7 +147,6 @@ def start_sign_in(
             connection_id=connection.id,
             nonce_hash=digest(nonce),
             verifier_sealed=seal(verifier),
-            email=email.strip().lower()[:200],
             mode=mode,
             next_url=next_url,
             created_at=now,
@@ -463,6 +463,7 @@ def _remember_jti(session: Session, issuer: str, claims: dict[str, Any]) -> None
     )
     if session.scalar(select(SsoLogoutSeen.id).where(SsoLogoutSeen.jti_hash == key)) is not None:
         raise LogoutRefused("This logout token was used already.")
-    exp = claims["exp"]
-    keep = max(timedelta(seconds=float(exp) - now.timestamp()), timedelta(0)) + timedelta(minutes=5)
+    until = claims.get("exp", claims["iat"] + LOGOUT_MAX_AGE)
+    keep = max(timedelta(seconds=float(until) - now.timestamp()), timedelta(0))
+    keep += timedelta(minutes=5)  # beyond the leeway any check allows
     session.execute(insert(SsoLogoutSeen).values(jti_hash=key, expires_at=now + keep))

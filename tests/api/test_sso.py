@@ -356,6 +356,13 @@ def test_a_logout_token_ends_that_idp_session_only(connected, idp):
     assert logout(connected, token).status_code == 400
 
 
+def test_a_logout_token_without_exp_is_believed_while_fresh(connected, idp):
+    session_token = signed_in(connected, idp, sid="s-9")
+    r = logout(connected, idp.token(sid="s-9", jti="j-9", exp=None, events=LOGOUT_EVENT))
+    assert r.status_code == 200, r.text
+    assert connected.api.get("/me", token=session_token).status_code == 401
+
+
 def test_a_logout_token_with_sub_only_ends_every_session_of_the_person(connected, idp):
     first = signed_in(connected, idp, sid="s-1")
     login = connected.api.post("/auth/login", {"email": "staff@acme.example", "password": PASSWORD})
@@ -383,13 +390,16 @@ def test_a_logout_token_with_sub_only_ends_every_session_of_the_person(connected
         lambda idp, keys: idp.token(events=LOGOUT_EVENT),
         lambda idp, keys: idp.token(jti="f", events=LOGOUT_EVENT, sub=None),
         lambda idp, keys: idp.token(jti="g", events=LOGOUT_EVENT, exp=int(time.time()) - 3600),
+        lambda idp, keys: idp.token(
+            jti="g2", events=LOGOUT_EVENT, exp=None, iat=int(time.time()) - 3600
+        ),
         lambda idp, keys: idp.token(jti="h", events=LOGOUT_EVENT, header={"typ": "JWT+id"}),
         lambda idp, keys: "garbage",
         lambda idp, keys: "",
     ],
     ids=[
         "another-key", "another-audience", "nonce", "no-events", "other-event", "no-jti",
-        "no-sub-nor-sid", "expired", "wrong-typ", "garbage", "empty",
+        "no-sub-nor-sid", "expired", "old-without-exp", "wrong-typ", "garbage", "empty",
     ],
 )  # fmt: skip
 def test_bad_logout_tokens_are_400_and_end_nothing(connected, idp, keys, forge):

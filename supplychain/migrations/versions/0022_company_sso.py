@@ -86,7 +86,6 @@ def upgrade() -> None:
         sa.Column("connection_id", BigId, nullable=False),
         sa.Column("nonce_hash", sa.String(length=64), nullable=False),
         sa.Column("verifier_sealed", sa.Text(), nullable=False),
-        sa.Column("email", sa.String(length=200), nullable=False),
         sa.Column("mode", sa.String(length=10), nullable=False),
         sa.Column("next_url", sa.String(length=2000), nullable=True),
         sa.Column("created_at", Time, nullable=False),

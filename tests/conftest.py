@@ -606,3 +606,20 @@ def count_queries(app, database: Lifetime):
             event.remove(target, "before_cursor_execute", counter)
 
     return counting
+
+
+@pytest.fixture(scope="session")
+def company_idp(server: str, tmp_path_factory: pytest.TempPathFactory):
+    """panva's oidc-provider as a company IdP (tests/idp), one node process for the whole session,
+    with a client registered for the loopback server's SSO callback and back-channel logout."""
+    from supplychain.services.sso import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH
+    from tests.idp.provider import node_ready, start_idp, stop_idp
+
+    why = node_ready()
+    if why:
+        pytest.skip(why)
+    running = start_idp(
+        tmp_path_factory.mktemp("idp"), server, CALLBACK_PATH, BACKCHANNEL_LOGOUT_PATH
+    )
+    yield running
+    stop_idp(running)

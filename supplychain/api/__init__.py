@@ -20,6 +20,7 @@ def register_api(api: Api) -> None:
     from supplychain.api.orders import routes as orders
     from supplychain.api.reconciliation import routes as reconciliation
     from supplychain.api.scorecards import routes as scorecards
+    from supplychain.api.sso import routes as sso
     from supplychain.api.webhooks import routes as webhooks
 
     api.spec.components.security_scheme(
@@ -38,6 +39,7 @@ def register_api(api: Api) -> None:
         scorecards,
         events,
         webhooks,
+        sso,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp, url_prefix=API_PREFIX + (blp.url_prefix or ""))

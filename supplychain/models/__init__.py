@@ -32,6 +32,14 @@ from supplychain.models.notices import (
 )
 from supplychain.models.orders import Order, OrderEvent, OrderLine
 from supplychain.models.reconciliation import ReconciliationRun, ReconciliationSchedule
+from supplychain.models.sso import (
+    SsoConnection,
+    SsoDomain,
+    SsoIdentity,
+    SsoLogin,
+    SsoLogoutSeen,
+    SsoSession,
+)
 from supplychain.models.statements import Dispute, DisputeLine, Statement
 from supplychain.models.throttling import SignInAttempt
 from supplychain.models.wecom import WeComAccessToken, WeComImportJob
@@ -68,6 +76,12 @@ __all__ = [
     "ReconciliationSchedule",
     "ReminderClaim",
     "SignInAttempt",
+    "SsoConnection",
+    "SsoDomain",
+    "SsoIdentity",
+    "SsoLogin",
+    "SsoLogoutSeen",
+    "SsoSession",
     "Statement",
     "User",
     "VisibilityRule",

@@ -24,6 +24,7 @@ from supplychain.errors import Conflict, Invalid, NotFound, Unauthorized
 from supplychain.models import ApiToken, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.directory import ORG_KINDS
+from supplychain.services import sso
 from supplychain.services.audit import record_event
 from supplychain.services.throttling import claim_attempt, forgive_attempt
 
@@ -78,11 +79,14 @@ def issue_token(
 def login(session: Session, email: str, password: str, address: str) -> IssuedToken:
     """Sign in with email and password from client `address`; one message for unknown email and
     wrong password; throttled per email and per address (429, even for the right password)."""
+    # Before the claim: being told to use the company sign-in is no failed attempt.
+    sso.refuse_password_for_email(session, email)
     attempt = claim_attempt(session, address, email)
     user = find_user_by_email(session, email)
     if not password_matches(user, password):
         raise Unauthorized(BAD_CREDENTIALS)
     assert user is not None
+    sso.refuse_password_for_user(session, user)
     forgive_attempt(session, attempt)
     return issue_token(session, user, name="login", kind=LOGIN_TOKEN)
 
@@ -99,6 +103,7 @@ def activate(session: Session, invite_code: str, password: str, address: str) ->
     )
     if user is None:
         raise NotFound("Unknown or already used invitation code.")
+    sso.refuse_password_for_user(session, user)
     forgive_attempt(session, attempt)
     user.password_hash = hash_password(password)
     user.invite_code_hash = None

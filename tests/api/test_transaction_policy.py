@@ -26,6 +26,9 @@ DECLARED = {
     ("wecom.get_chain_corpinfo", "POST"): Transaction.READS,
     ("wecom.rule_list_ids", "POST"): Transaction.READS,
     ("wecom.rule_get_rule_info", "POST"): Transaction.READS,
+    # Company sign-in: starting one records it; the IdP's callback signs the person in.
+    ("sso_start.SsoStart", "GET"): Transaction.WRITES,
+    ("sso_callback.callback", "GET"): Transaction.WRITES,
 }
 
 

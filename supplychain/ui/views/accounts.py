@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from supplychain.errors import Invalid, NotFound, TooManyRequests, Unauthorized
+from supplychain.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from supplychain.extensions import db
 from supplychain.outbound.mail.sending import mail_password_reset_after_commit
 from supplychain.proxies import client_address
@@ -44,7 +44,7 @@ def login():
         errors = FormErrors.of(exc)
         return render_template("login.html", errors=errors, email=email, next_url=next_url)
 
-    with on_form_error(rerender, (Invalid, Unauthorized, TooManyRequests)):
+    with on_form_error(rerender, (Invalid, Unauthorized, Forbidden, TooManyRequests)):
         body = validated(
             LoginSchema, {"email": email.strip(), "password": request.form.get("password", "")}
         )
@@ -68,7 +68,7 @@ def activate():
             errors = FormErrors(exc.message, {"invite_code": [exc.message]})
         return render_template("activate.html", errors=errors, code=code)
 
-    with on_form_error(rerender, (Invalid, NotFound, TooManyRequests)):
+    with on_form_error(rerender, (Invalid, NotFound, Forbidden, TooManyRequests)):
         if password != request.form.get("password2", password):
             raise Invalid("The passwords differ.", {"password2": ["Type the same password twice."]})
         body = validated(ActivateSchema, {"invite_code": code.strip(), "password": password})

@@ -1,0 +1,80 @@
+"""The two addresses an IdP is registered with: the redirect URI (the code flow's callback) and
+the back-channel logout URI. Outside /api/v1: the IdP, not an API client, calls them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
+
+from supplychain.api.sso.routes import STATE_KEY
+from supplychain.db import Transaction, transaction
+from supplychain.errors import DomainError, error_response
+from supplychain.extensions import db
+from supplychain.identity_sso.outbound import allow_private
+from supplychain.proxies import client_address
+from supplychain.schemas.accounts import SessionSchema
+from supplychain.services import sso_signin
+from supplychain.services.sso import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH
+from supplychain.ui import security
+from supplychain.ui.base import safe_next
+from supplychain.ui.i18n import error_text, gettext
+
+blp = Blueprint("sso_callback", __name__)
+
+
+def _refusal(error: DomainError, mode: str | None) -> Response | tuple[str, int]:
+    """A refusal as the sign-in's starter reads it: JSON for scripts, else a page (EN/ZH)."""
+    wants_json = mode == "api" or (
+        mode is None
+        and request.accept_mimetypes.best_match(["text/html", "application/json"])
+        == "application/json"
+    )
+    if wants_json:
+        return error_response(error.code, error.message)
+    page = render_template(
+        "sso/refused.html",
+        title=gettext("Company sign-in refused"),
+        message=error_text(error.message),
+    )
+    return page, error.code
+
+
+@blp.get(CALLBACK_PATH)
+@transaction(Transaction.WRITES)
+def callback():
+    """The IdP sends the person back here with `code` and `state`: verified, they are signed in
+    (a page session, or `{token, user}` for a sign-in a script started)."""
+    expected = session.pop(STATE_KEY, None)
+    mode = None
+    try:
+        pending = sso_signin.use_pending(db.session, request.args.get("state", ""), expected)
+        mode = pending.mode
+        if request.args.get("error"):
+            raise sso_signin.refused(pending, f"the IdP answered {request.args['error'][:100]!r}")
+        claims = sso_signin.confirm_with_idp(
+            pending, request.args.get("code", ""), request.args.get("iss"), allow_private()
+        )
+        signed = sso_signin.complete_sign_in(db.session, pending, claims, client_address())
+    except DomainError as exc:
+        return _refusal(exc, mode)
+    if signed.mode == "api":
+        return jsonify(
+            SessionSchema().dump({"token": signed.issued.secret, "user": signed.issued.user})
+        )
+    security.sign_in(signed.issued)
+    return redirect(safe_next(signed.next_url, url_for("ui.home")))
+
+
+@blp.post(BACKCHANNEL_LOGOUT_PATH)
+def backchannel_logout():
+    """OpenID Connect Back-Channel Logout 1.0: the IdP posts a `logout_token`; verified, the
+    sessions it names end here (200); otherwise 400 and nothing ends."""
+    token = request.form.get("logout_token", "")
+    try:
+        ended = sso_signin.back_channel_logout(db.session, token, allow_private())
+    except sso_signin.LogoutRefused as exc:
+        answer = jsonify({"error": "invalid_request", "error_description": str(exc)})
+        answer.status_code = 400
+    else:
+        answer = jsonify({"ended": ended})
+    answer.headers["Cache-Control"] = "no-store"
+    return answer

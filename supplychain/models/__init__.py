@@ -32,6 +32,7 @@ from supplychain.models.notices import (
 )
 from supplychain.models.orders import Order, OrderEvent, OrderLine
 from supplychain.models.reconciliation import ReconciliationRun, ReconciliationSchedule
+from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
 from supplychain.models.statements import Dispute, DisputeLine, Statement
 from supplychain.models.throttling import SignInAttempt
 from supplychain.models.wecom import WeComAccessToken, WeComImportJob
@@ -67,6 +68,9 @@ __all__ = [
     "ReconciliationRun",
     "ReconciliationSchedule",
     "ReminderClaim",
+    "ShipNotice",
+    "ShipNoticeLine",
+    "ShipNoticePackage",
     "SignInAttempt",
     "Statement",
     "User",

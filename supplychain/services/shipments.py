@@ -133,7 +133,7 @@ def record_shipment(
         raise Conflict("These lines cannot be shipped.", {"lines": errors})
     # A shipment is a one-order ship notice without packages (imported here: shipping imports
     # this module's neighbours).
-    from supplychain.services.shipping import ship_one_order
+    from supplychain.services.shipping_issue import ship_one_order
 
     moves = [(by_no[m.line_no], m.qty) for m in movements]
     ship_one_order(session, access, order, moves, ref, shipped_at)

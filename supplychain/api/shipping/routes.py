@@ -12,7 +12,7 @@ from supplychain.documents import pdf
 from supplychain.extensions import db
 from supplychain.schemas import shipping as s
 from supplychain.schemas.common import parse_id
-from supplychain.services import shipping, shipping_receipts
+from supplychain.services import shipping, shipping_cancel, shipping_issue, shipping_receipts
 
 blp = authenticated_blueprint(
     "shipping", __name__, url_prefix="/chains", description="Ship notices (送货单, ASN)"
@@ -59,7 +59,7 @@ class ShipNotices(MethodView):
         the seller's GS1 company prefix (none without one); a supplied `sscc` must carry a good
         check digit (422) and be new for the seller (409)."""
         carrier = body["carrier"] or {}
-        notice = shipping.issue_notice(
+        notice = shipping_issue.issue_notice(
             db.session,
             access_to(cid),
             buyer_id=body["buyer_id"],
@@ -90,7 +90,9 @@ class ShipNoticeCancel(MethodView):
     @blp.response(200, s.ShipNoticeSchema)
     def post(self, body, cid, sid):
         """The seller cancels a notice before any receipt (409 after): quantities given back."""
-        notice = shipping.cancel_notice(db.session, access_to(cid), parse_id(sid), body["reason"])
+        notice = shipping_cancel.cancel_notice(
+            db.session, access_to(cid), parse_id(sid), body["reason"]
+        )
         return shipping.notice_view(db.session, notice)
 
 

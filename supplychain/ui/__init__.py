@@ -12,6 +12,7 @@ from supplychain.ui.views import (
     orders,
     reconciliation,
     scorecards,
+    shipping,
     statements,
 )
 
@@ -28,5 +29,6 @@ _VIEWS = (
     orders,
     reconciliation,
     scorecards,
+    shipping,
     statements,
 )

@@ -336,6 +336,11 @@ def describe_event(
         text = _(headline, number=str(data.get("number") or data["id"]))
         if data.get("status"):
             facts.append((_("Status"), _(str(data["status"]))))
+    elif kind == "ship_notice" and headline and data.get("id"):
+        link = f"{base_url}/chains/{cid}/ship-notices/{data['id']}"
+        text = _(headline, number=str(data.get("number") or data["id"]))
+        if data.get("status"):
+            facts.append((_("Status"), _(str(data["status"]))))
     elif headline and claimed.event_type in STATEMENT_EVENTS and statement_path(cid, data):
         link = f"{base_url}{statement_path(cid, data)}"
         text = _(headline, period=str(data["period"]))

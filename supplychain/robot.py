@@ -70,6 +70,8 @@ def object_path(event_type: str, chain_id: int, data: dict[str, Any]) -> str:
         return f"{chain}/notices/{ident}"
     if event_type.startswith("order.") and ident:
         return f"{chain}/orders/{ident}"
+    if event_type.startswith("ship_notice.") and ident:
+        return f"{chain}/ship-notices/{ident}"
     if event_type in STATEMENT_EVENTS:
         return statement_path(chain_id, data) or chain
     if event_type.startswith("reconciliation.run.") and ident:

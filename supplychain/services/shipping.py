@@ -229,12 +229,14 @@ def notices_page(
 
 
 def lock_orders(session: Session, chain_id: int, order_ids: list[int]) -> dict[int, Order]:
-    """The orders, row-locked, read afresh (one statement)."""
+    """The orders, row-locked in id order (two notices over the same orders queue, never
+    deadlock), read afresh (one statement)."""
     if not order_ids:
         return {}
     stmt = (
         select(Order)
         .where(Order.chain_id == chain_id, among_ids(session, Order.id, order_ids))
+        .order_by(Order.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )

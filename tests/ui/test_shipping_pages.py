@@ -42,6 +42,8 @@ def _issue_through_the_page(scene: Scene, web):
     second = _accept(w, _second_order(w)["id"])
     seller = web()
     seller.login(w.owner.email)
+    to_ship = seller.get(scene.page("/orders?waiting=to_ship"))
+    assert "/ship-notices/new" in to_ship.text
     listing = seller.get(scene.page("/ship-notices"))
     assert listing.status_code == 200
     buyer = w.parties["D1a"].org_id

@@ -23,6 +23,15 @@ from supplychain.request_line import GUNICORN_LIMIT, MESSAGE
 GRACEFUL_SECONDS = 120
 
 
+def _say_pdf_fonts() -> None:
+    """Tell at start when labels and delivery notes cannot print Chinese (no CJK font)."""
+    from supplychain.documents.fonts import INSTALL_HINT, cjk_font_status
+
+    status = cjk_font_status()
+    message = INSTALL_HINT if status == "missing" else "CJK font for PDF documents: ok"
+    print(f"pdf_fonts: {status}. {message}", file=sys.stderr, flush=True)
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -62,6 +71,7 @@ def run_server(
     else:
         os.environ["SUPPLYCHAIN_SCHEDULER"] = "external"
     delivery = DeliveryWorkerProcess() if worker else None
+    _say_pdf_fonts()
 
     def when_ready(arbiter: Any) -> None:
         if scheduler:

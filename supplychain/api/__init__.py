@@ -20,6 +20,7 @@ def register_api(api: Api) -> None:
     from supplychain.api.orders import routes as orders
     from supplychain.api.reconciliation import routes as reconciliation
     from supplychain.api.scorecards import routes as scorecards
+    from supplychain.api.shipping import routes as shipping
     from supplychain.api.sso import routes as sso
     from supplychain.api.webhooks import routes as webhooks
 
@@ -35,6 +36,7 @@ def register_api(api: Api) -> None:
         apps,
         notices,
         orders,
+        shipping,
         reconciliation,
         scorecards,
         events,

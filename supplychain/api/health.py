@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from supplychain.documents.fonts import cjk_font_status
 from supplychain.extensions import db
 
 blp = Blueprint("health", __name__)
@@ -26,5 +27,7 @@ def healthz():
         "status": "ok" if database == "ok" else "degraded",
         "database": database,
         "scheduler": scheduler,
+        # Labels and delivery notes print Chinese text only with a CJK font on the system.
+        "pdf_fonts": cjk_font_status(),
     }
     return jsonify(body), 200 if database == "ok" else 503

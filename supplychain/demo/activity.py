@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor
+from supplychain.demo.shipping import play_ship_notice
 from supplychain.errors import Invalid
 from supplychain.models import (
     AuditEvent,
@@ -44,6 +45,7 @@ from supplychain.models import (
     Order,
     OrderEvent,
     ReconciliationRun,
+    ShipNotice,
     Statement,
 )
 from supplychain.models.base import utcnow
@@ -75,6 +77,7 @@ RETIMED: tuple[tuple[Any, tuple[str, ...], Callable[[int], Any]], ...] = (
         lambda c: NoticeResponse.notice_id.in_(_ids(Notice, c)),
     ),
     (AuditEvent, ("at",), lambda c: AuditEvent.chain_id == c),
+    (ShipNotice, ("created_at", "updated_at"), lambda c: ShipNotice.chain_id == c),
 )
 
 
@@ -190,8 +193,11 @@ def play_activity(session: Session, chain: Chain, activity: dict[str, Any]) -> N
     story = Story(session, chain)
     for spec in activity.get("notices", []):
         _play_notice(story, spec)
+    order_ids = {}
     for number, spec in enumerate(activity.get("orders", []), start=1):
-        _play_order(story, number, spec)
+        order_ids[number] = _play_order(story, number, spec)
+    for spec in activity.get("ship_notices", []):
+        play_ship_notice(story, order_ids, spec)
 
 
 # --- notices ----------------------------------------------------------------------------------
@@ -254,7 +260,7 @@ def _play_notice(story: Story, spec: dict[str, Any]) -> None:
 # --- orders -----------------------------------------------------------------------------------
 
 
-def _play_order(story: Story, index: int, spec: dict[str, Any]) -> None:
+def _play_order(story: Story, index: int, spec: dict[str, Any]) -> int:
     session = story.session
     at = story.past(spec["at"])
     role = spec["role"]
@@ -292,6 +298,7 @@ def _play_order(story: Story, index: int, spec: dict[str, Any]) -> None:
         when = story.past(step["at"])
         with story.happened(when):
             _order_step(session, access, order_id, step, when)
+    return order_id
 
 
 def _order_step(

@@ -32,6 +32,7 @@ from supplychain.models.notices import (
 )
 from supplychain.models.orders import Order, OrderEvent, OrderLine
 from supplychain.models.reconciliation import ReconciliationRun, ReconciliationSchedule
+from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
 from supplychain.models.sso import (
     SsoConnection,
     SsoDomain,
@@ -75,6 +76,9 @@ __all__ = [
     "ReconciliationRun",
     "ReconciliationSchedule",
     "ReminderClaim",
+    "ShipNotice",
+    "ShipNoticeLine",
+    "ShipNoticePackage",
     "SignInAttempt",
     "SsoConnection",
     "SsoDomain",

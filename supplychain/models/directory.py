@@ -45,6 +45,11 @@ class Org(Base):
     name: Mapped[str200]
     kind: Mapped[str50]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Ship notices (services.shipping): the GS1 company prefix its SSCCs are made of, the last
+    # SSCC serial it used (never reused), and the address its labels and delivery notes show.
+    gs1_company_prefix: Mapped[str | None] = mapped_column(String(10))
+    sscc_serial: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
+    address: Mapped[str | None] = mapped_column(String(500))
 
 
 class User(Base):

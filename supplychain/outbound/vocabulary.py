@@ -37,6 +37,11 @@ VOCABULARY: dict[str, Words] = {
     "order.reminder": Words(
         "event.order.reminder", "Reminder: order %(number)s awaits acknowledgment"
     ),
+    "ship_notice.issued": Words("event.ship_notice.issued", "Ship notice %(number)s issued"),
+    "ship_notice.cancelled": Words(
+        "event.ship_notice.cancelled", "Ship notice %(number)s cancelled"
+    ),
+    "ship_notice.received": Words("event.ship_notice.received", "Ship notice %(number)s received"),
     "statement.ready": Words("event.statement.ready", "Statement for %(period)s is ready"),
     "statement.confirmed": Words("event.statement.confirmed", "Statement for %(period)s confirmed"),
     "statement.disputed": Words("event.statement.disputed", "Statement for %(period)s disputed"),
@@ -65,6 +70,8 @@ STATEMENT_EVENTS = (
     "statement.reminder",
     "dispute.resolved",
 )
+# Event kinds whose objects carry a `number` (else their id) that the subject names.
+NUMBERED_KINDS = ("order", "ship_notice")
 _PERIOD = re.compile(r"^[0-9]{4}-(?:[0-9]{2}|W[0-9]{2})\Z")
 
 
@@ -92,6 +99,8 @@ def page_path(event_type: str, chain_id: int, data: dict[str, Any]) -> str:
         return f"{chain}/notices/{ident}"
     if event_type.startswith("order.") and ident:
         return f"{chain}/orders/{ident}"
+    if event_type.startswith("ship_notice.") and ident:
+        return f"{chain}/ship-notices/{ident}"
     if event_type in STATEMENT_EVENTS:
         return statement_path(chain_id, data) or chain
     if event_type.startswith("reconciliation.run.") and ident:

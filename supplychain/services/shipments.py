@@ -131,10 +131,13 @@ def record_shipment(
             errors[str(i)] = {"qty": [f"Over-shipping line {line.line_no}: {plain(left)} left."]}
     if errors:
         raise Conflict("These lines cannot be shipped.", {"lines": errors})
-    return _apply_movements(
-        session, access, order, by_no, movements,
-        column="shipped_qty", kind="shipped", at_key="shipped_at", at=shipped_at, ref=ref,
-    )  # fmt: skip
+    # A shipment is a one-order ship notice without packages (imported here: shipping imports
+    # this module's neighbours).
+    from supplychain.services.shipping_issue import ship_one_order
+
+    moves = [(by_no[m.line_no], m.qty) for m in movements]
+    ship_one_order(session, access, order, moves, ref, shipped_at)
+    return order
 
 
 def record_receipt(

@@ -12,6 +12,7 @@ from supplychain.ui.views import (
     orders,
     reconciliation,
     scorecards,
+    shipping,
     sso,
     statements,
 )
@@ -30,5 +31,6 @@ _VIEWS = (
     reconciliation,
     scorecards,
     sso,
+    shipping,
     statements,
 )

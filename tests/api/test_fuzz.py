@@ -397,6 +397,9 @@ schema = schemathesis.pytest.from_fixture("fuzz_schema")
 
 @pytest.mark.fuzz
 @pytest.mark.committed  # reconciliation runs commit in sessions of their own
+# The whole pass is one test function: pytest-timeout's 300 s covered it until the ship notice
+# operations came (386 s on a shared 2-core machine); a hung case still fails.
+@pytest.mark.timeout(900)
 @schema.parametrize()
 def test_api_conforms_to_its_openapi_document(case, fuzz_world: FuzzWorld):
     fuzz_world.prepare(case)

@@ -8,7 +8,12 @@ from tests.conftest import World, build_world, build_world_over_api
 def test_health(api):
     r = api.get("/healthz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "database": "ok", "scheduler": "external"}
+    assert r.json() == {
+        "status": "ok",
+        "database": "ok",
+        "scheduler": "external",
+        "pdf_fonts": "ok",
+    }
 
 
 def test_world_builds(world):

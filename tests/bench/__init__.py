@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "orders": "tests.bench.orders",
     "reconciliation": "tests.bench.reconciliation",
     "scorecards": "tests.bench.scorecards",
+    "shipping": "tests.bench.shipping",
     "statements": "tests.bench.statements",
 }
 

@@ -16,6 +16,7 @@ from supplychain.outbound.deliveries import Claimed
 from supplychain.outbound.mail.message import Mail, compose, one_line
 from supplychain.outbound.vocabulary import (
     GENERIC_SUBJECT,
+    NUMBERED_KINDS,
     STATEMENT_EVENTS,
     VOCABULARY,
     page_path,
@@ -85,7 +86,7 @@ def describe_event(
         if due is not None:
             facts.append((_("Acknowledge by"), format_local_time(due, timezone, lang)))
         text = _(headline, title=title)
-    elif kind == "order" and headline and data.get("id"):
+    elif kind in NUMBERED_KINDS and headline and data.get("id"):
         text = _(headline, number=str(data.get("number") or data["id"]))
         if data.get("status"):
             facts.append((_("Status"), _(str(data["status"]))))

@@ -1,0 +1,49 @@
+"""Barcodes as SVG data URIs for the documents' templates."""
+
+from __future__ import annotations
+
+import base64
+
+import barcode
+import segno
+from barcode.writer import SVGWriter
+
+GS1_128 = barcode.get_barcode_class("gs1_128")
+CODE_128 = barcode.get_barcode_class("code128")
+
+
+def _data_uri(svg: bytes) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+
+def gs1_128(element_string: str, module_mm: float = 0.5, height_mm: float = 28) -> str:
+    """GS1-128 (FNC1 first) of an element string given without parentheses, e.g. `00` + SSCC."""
+    options = {
+        "module_width": module_mm,
+        "module_height": height_mm,
+        "quiet_zone": 10 * module_mm,
+        "write_text": False,
+    }
+    return _data_uri(GS1_128(element_string, writer=SVGWriter()).render(options))
+
+
+def code_128(text: str, module_mm: float = 0.33, height_mm: float = 14) -> str:
+    """Plain Code 128 of `text`."""
+    options = {
+        "module_width": module_mm,
+        "module_height": height_mm,
+        "quiet_zone": 10 * module_mm,
+        "write_text": False,
+    }
+    return _data_uri(CODE_128(text, writer=SVGWriter()).render(options))
+
+
+def qr(text: str) -> str:
+    """A QR code of `text` (error correction M)."""
+    return segno.make(text, error="m", micro=False).svg_data_uri(scale=4, border=4)
+
+
+def sscc_human(sscc: str) -> str:
+    """The SSCC's human-readable line under its symbol: `(00) 0 6141411 00000000 1 3`-style,
+    grouped as extension digit, the rest of the body, check digit."""
+    return f"(00) {sscc[0]} {sscc[1:17]} {sscc[17]}"

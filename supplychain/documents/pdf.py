@@ -1,0 +1,143 @@
+"""Labels (100 × 150 mm, one per package) and the A4 delivery note (送货单) of a ship notice."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from weasyprint import HTML
+
+from supplychain.documents import barcodes
+from supplychain.documents.fonts import CJK_FAMILIES
+from supplychain.schemas.common import format_decimal
+from supplychain.services.shipping import NoticeView
+from supplychain.services.shipping_codes import package_code
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ENV = Environment(
+    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False
+)
+FONTS = ", ".join(f'"{family}"' for family in CJK_FAMILIES) + ", sans-serif"
+
+# The delivery note's words, in its two languages.
+WORDS: dict[str, dict[str, str]] = {
+    "title": {"zh": "送货单", "en": "Delivery note"},
+    "number": {"zh": "送货单号", "en": "Notice number"},
+    "seller": {"zh": "供货方（发货）", "en": "Seller (ship from)"},
+    "buyer": {"zh": "收货方", "en": "Buyer (ship to)"},
+    "shipped_at": {"zh": "发货时间", "en": "Shipped"},
+    "expected_at": {"zh": "预计到货", "en": "Expected"},
+    "carrier": {"zh": "承运商", "en": "Carrier"},
+    "tracking": {"zh": "运单号", "en": "Tracking numbers"},
+    "orders": {"zh": "订单", "en": "Orders"},
+    "row": {"zh": "序号", "en": "#"},
+    "order": {"zh": "订单号", "en": "Order"},
+    "line": {"zh": "行号", "en": "Line"},
+    "sku": {"zh": "物料编码", "en": "SKU"},
+    "description": {"zh": "描述", "en": "Description"},
+    "qty": {"zh": "数量", "en": "Qty"},
+    "unit": {"zh": "单位", "en": "Unit"},
+    "package": {"zh": "包装", "en": "Package"},
+    "packages": {"zh": "件数", "en": "Packages"},
+    "lines": {"zh": "行数", "en": "Lines"},
+    "status": {"zh": "状态", "en": "Status"},
+    "received_by": {"zh": "收货人签字", "en": "Received by (signature)"},
+    "date": {"zh": "签收日期", "en": "Date received"},
+    "remarks": {"zh": "实收情况 / 备注", "en": "Received as shipped? Remarks"},
+    "seller_sign": {"zh": "发货人签字", "en": "Shipped by (signature)"},
+    "times_in": {"zh": "时区", "en": "Times in"},
+    "cancelled": {"zh": "已作废", "en": "CANCELLED"},
+    "page": {"zh": "页", "en": "Page"},
+}
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _render(template: str, context: dict[str, Any]) -> bytes:
+    html = ENV.get_template(template).render(fonts=FONTS, **context)
+    return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+
+
+def label_context(view: NoticeView, timezone: str) -> dict[str, Any]:
+    """What the labels show: one entry per package, barcodes drawn."""
+    orders_of: dict[int, list[str]] = defaultdict(list)
+    for line in view.lines:
+        if (
+            line.line.package_id is not None
+            and line.order_number not in orders_of[line.line.package_id]
+        ):
+            orders_of[line.line.package_id].append(line.order_number)
+    total = len(view.packages)
+    labels = []
+    for package in view.packages:
+        if package.sscc:
+            symbol = barcodes.gs1_128("00" + package.sscc)
+            human = barcodes.sscc_human(package.sscc)
+        else:
+            code = package_code(package.id)
+            symbol = barcodes.code_128(code, module_mm=0.45, height_mm=24)
+            human = code
+        labels.append(
+            {
+                "package": package,
+                "symbol": symbol,
+                "human": human,
+                "has_sscc": bool(package.sscc),
+                "orders": orders_of.get(package.id) or view.order_numbers,
+                "n": package.seq,
+                "total": total,
+                "weight": format_decimal(package.weight_kg) if package.weight_kg else None,
+            }
+        )
+    return {
+        "view": view,
+        "notice": view.notice,
+        "labels": labels,
+        "shipped_at": _local(view.notice.shipped_at, ZoneInfo(timezone)),
+    }
+
+
+def labels_pdf(view: NoticeView, timezone: str = "Asia/Shanghai") -> bytes:
+    """One 100 × 150 mm page per package (an empty document's single page says there are none)."""
+    return _render("labels.html", label_context(view, timezone))
+
+
+def delivery_note_context(view: NoticeView, lang: str, timezone: str) -> dict[str, Any]:
+    zone = ZoneInfo(timezone)
+    words = {key: texts[lang] for key, texts in WORDS.items()}
+    rows = [
+        {
+            "seq": line.line.seq,
+            "order": line.order_number,
+            "line_no": line.line.line_no,
+            "sku": line.sku,
+            "description": line.description or "",
+            "qty": format_decimal(line.line.qty),
+            "unit": line.unit or "",
+            "package": line.package_ref or "",
+        }
+        for line in view.lines
+    ]
+    return {
+        "lang": lang,
+        "w": words,
+        "view": view,
+        "notice": view.notice,
+        "rows": rows,
+        "number_code128": barcodes.code_128(view.notice.number),
+        "number_qr": barcodes.qr(view.notice.number),
+        "shipped_at": _local(view.notice.shipped_at, zone),
+        "expected_at": _local(view.notice.expected_at, zone),
+        "timezone": timezone,
+    }
+
+
+def delivery_note_pdf(view: NoticeView, lang: str = "zh", timezone: str = "Asia/Shanghai") -> bytes:
+    """The A4 送货单 in Chinese (`zh`) or English (`en`)."""
+    return _render("delivery_note.html", delivery_note_context(view, lang, timezone))

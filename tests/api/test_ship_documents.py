@@ -1,0 +1,138 @@
+"""Labels and delivery notes read back as a dock would: each PDF page rendered at ~300 dpi
+(pypdfium2) and its barcodes decoded (zxing-cpp); the page text extracted."""
+
+from __future__ import annotations
+
+import pypdfium2 as pdfium
+import zxingcpp
+
+from tests.api.test_ship_notices import (
+    DEALER_ZH,
+    OWNER_ZH,
+    _notice,
+    _order,
+    _prefix,
+    chain,  # noqa: F401 - the fixture
+    gs1_check,
+)
+
+
+def read_pdf(data: bytes) -> list[dict]:
+    """Per page: its size in mm, its text, and its barcodes as (format, symbology id, text)."""
+    assert data.startswith(b"%PDF-")
+    pages = []
+    document = pdfium.PdfDocument(data)
+    try:
+        for page in document:
+            width, height = page.get_size()
+            image = page.render(scale=300 / 72).to_pil()
+            found = [
+                (r.format.name, r.symbology_identifier, r.text)
+                for r in zxingcpp.read_barcodes(image)
+            ]
+            textpage = page.get_textpage()
+            pages.append(
+                {
+                    "mm": (round(width / 72 * 25.4), round(height / 72 * 25.4)),
+                    "text": textpage.get_text_range(),
+                    "codes": found,
+                }
+            )
+            textpage.close()
+            page.close()
+    finally:
+        document.close()
+    return pages
+
+
+def _pdf(w, path, token=None):
+    r = w.api.get(w.path(path), token=token or w.owner.token)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/pdf"
+    return read_pdf(r.content)
+
+
+def test_labels_scan_as_gs1_128_sscc(chain):  # noqa: F811
+    w = chain
+    _prefix(w)
+    a, b = _order(w), _order(w)
+    notice = _notice(
+        w,
+        carrier={"name": "顺丰速运", "code": "SF"},
+        packages=[{"ref": "P1"}, {"ref": "P2"}, {"ref": "P3", "kind": "pallet"}],
+        lines=[
+            {"order_id": a["id"], "line_no": 1, "qty": "4", "package": "P1"},
+            {"order_id": b["id"], "line_no": 1, "qty": "4", "package": "P2"},
+            {"order_id": a["id"], "line_no": 2, "qty": "4", "package": "P3"},
+        ],
+    ).json()
+    pages = _pdf(w, f"/ship-notices/{notice['id']}/labels.pdf", token=w.parties["D1a"].token)
+    assert len(pages) == 3
+    for n, (page, package) in enumerate(zip(pages, notice["packages"], strict=True), start=1):
+        sscc = package["sscc"]
+        assert int(sscc[17]) == gs1_check(sscc[:17])
+        assert page["mm"] == (100, 150)
+        gs1 = [c for c in page["codes"] if c[1] == "]C1"]
+        assert gs1 == [("Code128", "]C1", f"(00){sscc}")], page["codes"]
+        text = page["text"]
+        assert OWNER_ZH in text and DEALER_ZH in text
+        assert "上海市嘉定区" in text and "北京市朝阳区" in text
+        assert f"(00) {sscc[0]} {sscc[1:17]} {sscc[17]}" in text
+        assert f"{n} / 3" in text and "顺丰速运" in text
+    assert a["number"] in pages[0]["text"] and b["number"] in pages[1]["text"]
+
+
+def test_labels_without_prefix_carry_the_package_id_as_code_128(chain):  # noqa: F811
+    w = chain
+    a = _order(w)
+    notice = _notice(
+        w,
+        packages=[{"ref": "A"}],
+        lines=[{"order_id": a["id"], "line_no": 1, "qty": "4", "package": "A"}],
+    ).json()
+    [page] = _pdf(w, f"/ship-notices/{notice['id']}/labels.pdf")
+    code = f"PKG-{notice['packages'][0]['id']}"
+    assert page["codes"] == [("Code128", "]C0", code)]
+    assert "(NO SSCC)" in page["text"] and "(00)" not in page["text"] and code in page["text"]
+
+
+def test_delivery_note_in_both_languages(chain):  # noqa: F811
+    w = chain
+    _prefix(w)
+    a = _order(w, n=3)
+    notice = _notice(
+        w,
+        packages=[{"ref": "P1"}],
+        lines=[
+            {"order_id": a["id"], "line_no": 1, "qty": "4", "package": "P1"},
+            {"order_id": a["id"], "line_no": 3, "qty": "2.5"},
+        ],
+    ).json()
+    base = f"/ship-notices/{notice['id']}/delivery-note.pdf"
+    # The person's language is unset: Chinese.
+    zh = _pdf(w, base)
+    en = _pdf(w, base + "?lang=en", token=w.parties["D1a"].token)
+    for pages in (zh, en):
+        assert pages[0]["mm"] == (210, 297)
+        codes = {(c[0], c[2]) for c in pages[0]["codes"]}
+        assert ("Code128", notice["number"]) in codes and ("QRCode", notice["number"]) in codes
+        text = "".join(page["text"] for page in pages)
+        assert OWNER_ZH in text and DEALER_ZH in text and a["number"] in text
+        assert "刹车片 1" in text and "刹车片 3" in text and "2.5" in text
+    assert "送货单" in zh[0]["text"] and "签收" in zh[0]["text"]
+    assert "Delivery note" in en[0]["text"] and "Received by" in en[0]["text"]
+    bad = w.api.get(w.path(base + "?lang=fr"), token=w.owner.token)
+    assert bad.status_code == 422
+
+
+def test_long_delivery_note_repeats_its_header(chain):  # noqa: F811
+    w = chain
+    a = _order(w, n=80)
+    notice = _notice(
+        w, lines=[{"order_id": a["id"], "line_no": i + 1, "qty": "1"} for i in range(80)]
+    ).json()
+    pages = _pdf(w, f"/ship-notices/{notice['id']}/delivery-note.pdf?lang=en")
+    assert len(pages) >= 2
+    assert all("SKU" in page["text"] for page in pages)
+    text = "".join(page["text"] for page in pages)
+    assert "SKU-80" in text and "Packages: 0" in text

@@ -1,0 +1,231 @@
+"""Issue 23: ship notices.
+
+1. Issuing one notice of 500 lines over 20 orders (POST /ship-notices) against the same
+   shipments made order by order (20 POST /orders/{id}/shipments of 25 lines; that endpoint now
+   writes a one-order notice too, so the floor is today's code path, not the one before notices).
+   Both through the HTTP API in-process, fresh accepted orders for every try (untimed), in
+   turns. Statements are counted for the big notice and for a one-order notice of 25 lines:
+   the count must not grow with lines or orders.
+2. Documents of that notice with 200 packages: labels.pdf (200 pages of 100 x 150 mm) and the
+   500-line delivery note. Seconds and the Python heap's peak (tracemalloc: WeasyPrint's own
+   work, not what pango and harfbuzz allocate in C), against the floor: WeasyPrint rendering the
+   same HTML with every barcode already drawn (the documents' templates rendered once, untimed).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from weasyprint import HTML
+
+from supplychain.documents import pdf
+from supplychain.extensions import db
+from supplychain.services import shipping
+from tests.bench.common import (
+    BenchApp,
+    ChainShape,
+    Report,
+    bench_app,
+    bootstrap_owner,
+    count_queries,
+    create_bench_chain,
+    insert_chain,
+    org_token,
+    scaled,
+    timed_together,
+)
+from tests.bench.directory import Caller
+
+DEALERS = 50
+ORDERS = 20
+LINES_PER_ORDER = 25
+PACKAGES = 200
+REPEAT = 5
+
+
+class Desk:
+    """The owner (seller) with one D1 dealer (buyer): orders issued, accepted, shipped."""
+
+    def __init__(self, owner: Caller, dealer: Caller, dealer_org_id: int) -> None:
+        self.owner = owner
+        self.dealer = dealer
+        self.dealer_org_id = dealer_org_id
+        self.numbers = itertools.count(1)
+
+    def accepted_orders(self, count: int, lines: int) -> list[dict[str, Any]]:
+        orders = []
+        for _ in range(count):
+            body = {
+                "counterparty_id": str(self.dealer_org_id),
+                "issuer_role": "seller",
+                "number": f"SO-SHIP-{next(self.numbers):06d}",
+                "lines": [
+                    {
+                        "line_no": i + 1,
+                        "sku": f"PART-{i:05d}",
+                        "description": f"刹车片 batch {i}",
+                        "qty": "40",
+                        "unit": "pcs",
+                        "unit_price": "12.50",
+                    }
+                    for i in range(lines)
+                ],
+            }
+            order = self.owner.call("POST", "/orders", body, 201)
+            ack = {"version": 1, "decision": "accept"}
+            orders.append(self.dealer.call("POST", f"/orders/{order['id']}/ack", ack))
+        return orders
+
+    def notice_body(self, orders: list[dict[str, Any]], packages: int = 0) -> dict[str, Any]:
+        lines = [
+            {"order_id": order["id"], "line_no": line["line_no"], "qty": "10"}
+            for order in orders
+            for line in order["lines"]
+        ]
+        if packages:
+            for i, line in enumerate(lines):
+                line["package"] = str(i % packages + 1)
+        return {
+            "buyer_id": str(self.dealer_org_id),
+            "carrier": {"name": "顺丰速运", "code": "SF"},
+            "packages": [{"ref": str(n + 1)} for n in range(packages)],
+            "lines": lines,
+        }
+
+    def issue(self, orders: list[dict[str, Any]], packages: int = 0) -> dict[str, Any]:
+        return self.owner.call("POST", "/ship-notices", self.notice_body(orders, packages), 201)
+
+    def ship_each(self, orders: list[dict[str, Any]]) -> None:
+        for order in orders:
+            body = {"lines": [{"line_no": line["line_no"], "qty": "10"} for line in order["lines"]]}
+            self.owner.call("POST", f"/orders/{order['id']}/shipments", body, 201)
+
+
+def _build(env: BenchApp, report: Report) -> Desk:
+    start = time.perf_counter()
+    owner = bootstrap_owner(env.app)
+    chain_id = create_bench_chain(env.app, owner)
+    built = insert_chain(
+        env.app, chain_id, owner, ChainShape(tiers={"D1": DEALERS}, contacts_per_org=1)
+    )
+    client = env.app.test_client()
+    caller = Caller(client, owner.token, chain_id)
+    caller.call("POST", "/grants", {"app": "orders", "scope": {"type": "all"}}, 201)
+    client.open(
+        "/api/v1/me/org",
+        method="PATCH",
+        json={"gs1_company_prefix": "0614141"},
+        headers=caller.headers,
+    )
+    dealer = built.orgs_by_tier["D1"][0]
+    report.seconds("setup_seconds", time.perf_counter() - start, "setup (bulk insert)")
+    return Desk(caller, Caller(client, org_token(env.app, dealer), chain_id), dealer)
+
+
+def _issuing(env: BenchApp, report: Report, desk: Desk) -> None:
+    orders_n, per = scaled(ORDERS), LINES_PER_ORDER
+    lines = orders_n * per
+    report.section(f"issuing {lines} lines over {orders_n} orders")
+    desk.issue(desk.accepted_orders(orders_n, per))  # warm
+    desk.ship_each(desk.accepted_orders(orders_n, per))
+    many = desk.accepted_orders(orders_n, per)
+    with count_queries(env.engine) as big:
+        desk.issue(many)
+    one = desk.accepted_orders(1, per)
+    with count_queries(env.engine) as small:
+        desk.issue(one)
+    pending: dict[str, Callable[[], object]] = {}
+
+    def prepare(name: str) -> Callable[[], object]:
+        def setup() -> None:
+            orders = desk.accepted_orders(orders_n, per)
+            if name == "notice":
+                pending[name] = lambda: desk.issue(orders)
+            else:
+                pending[name] = lambda: desk.ship_each(orders)
+
+        return setup
+
+    medians = timed_together(
+        {"notice": lambda: pending.pop("notice")(), "each": lambda: pending.pop("each")()},
+        repeat=REPEAT,
+        setups={"notice": prepare("notice"), "each": prepare("each")},
+    )
+    report.seconds("issue_notice_seconds", medians["notice"], "one notice, median")
+    report.seconds("ship_each_seconds", medians["each"], f"{orders_n} shipments, median")
+    report.ratio(
+        "issue_over_each", medians["notice"], medians["each"], "ratio notice / order by order", 2
+    )
+    report.line("issue_queries_one_order", small.count, f"statements, 1 order of {per} lines")
+    report.expect(
+        "issue_queries", big.count, small.count, f"statements, {orders_n} orders, {lines} lines"
+    )
+
+
+def _measure(fn: Callable[[], bytes]) -> tuple[float, int, int]:
+    """Seconds, Python heap peak (bytes) and output size of fn()."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    data = fn()
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return seconds, peak, len(data)
+
+
+def _documents(env: BenchApp, report: Report, desk: Desk) -> None:
+    packages = scaled(PACKAGES)
+    orders = desk.accepted_orders(scaled(ORDERS), LINES_PER_ORDER)
+    notice = desk.issue(orders, packages)
+    with env.app.app_context():
+        view = shipping.notice_view(
+            db.session, db.session.get(shipping.ShipNotice, int(notice["id"]))
+        )
+        db.session.expunge_all()
+        db.session.remove()
+    lines = len(view.lines)
+    zone = "Asia/Shanghai"
+    cases = {
+        "labels": (
+            lambda: pdf.labels_pdf(view, zone),
+            lambda: pdf.ENV.get_template("labels.html").render(
+                fonts=pdf.FONTS, **pdf.label_context(view, zone)
+            ),
+            f"labels.pdf, {packages} packages",
+        ),
+        "note": (
+            lambda: pdf.delivery_note_pdf(view, "zh", zone),
+            lambda: pdf.ENV.get_template("delivery_note.html").render(
+                fonts=pdf.FONTS, **pdf.delivery_note_context(view, "zh", zone)
+            ),
+            f"delivery-note.pdf, {lines} lines",
+        ),
+    }
+    for key, (render, html_of, title) in cases.items():
+        report.section(title)
+        html = html_of()  # barcodes drawn, template rendered: what the floor starts from
+        render()  # warm fonts and caches
+        floor_html = lambda html=html: HTML(string=html, base_url=str(pdf.TEMPLATES)).write_pdf()  # noqa: E731
+        medians = timed_together({"ours": render, "floor": floor_html}, repeat=3)
+        _, peak, size = _measure(render)
+        _, floor_peak, _ = _measure(floor_html)
+        report.seconds(f"{key}_seconds", medians["ours"], "seconds, median")
+        report.seconds(f"{key}_floor_seconds", medians["floor"], "floor (WeasyPrint, drawn)")
+        report.ratio(
+            f"{key}_over_floor", medians["ours"], medians["floor"], "ratio to the floor", 2
+        )
+        report.line(f"{key}_peak_mb", round(peak / 2**20, 1), "Python heap peak, MB")
+        report.line(f"{key}_floor_peak_mb", round(floor_peak / 2**20, 1), "floor heap peak, MB")
+        report.line(f"{key}_bytes", size, "PDF size, bytes")
+
+
+def run(report: Report) -> None:
+    """Issue a notice over many orders against order by order; render its documents."""
+    with bench_app() as env:
+        desk = _build(env, report)
+        _issuing(env, report, desk)
+        _documents(env, report, desk)

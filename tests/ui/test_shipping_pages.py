@@ -1,0 +1,156 @@
+"""Ship notice pages without JavaScript: the seller picks lines of several orders of one buyer
+into a notice with packages and prints its documents; the buyer's dock receives by scanning,
+one scan after another into one input, and sees what each scan received (EN and ZH); one
+Chromium run on a phone-sized screen types scans the way a keyboard-wedge scanner does."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.test_ship_documents import read_pdf
+from tests.api.test_ship_notices import gs1_check
+from tests.ui.conftest import Scene, sign_in
+
+PREFIX = "6901234"
+
+
+def _accept(w, order_id):
+    r = w.api.post(
+        w.path(f"/orders/{order_id}/ack"), {"version": 1, "decision": "accept"},
+        token=w.parties["D1a"].token,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _second_order(w):
+    body = {
+        "counterparty_id": w.parties["D1a"].org_id,
+        "issuer_role": "seller",
+        "lines": [{"line_no": 1, "sku": "OIL-9", "qty": "40", "unit_price": "3.00"}],
+    }
+    r = w.api.post(w.path("/orders"), body, token=w.owner.token)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _issue_through_the_page(scene: Scene, web):
+    """The owner (seller) makes a notice of lines of two orders to D1a in two cartons."""
+    w = scene.world
+    assert w.api.patch("/me/org", {"gs1_company_prefix": PREFIX}, token=w.owner.token).ok
+    first = _accept(w, scene.order_id)
+    second = _accept(w, _second_order(w)["id"])
+    seller = web()
+    seller.login(w.owner.email)
+    to_ship = seller.get(scene.page("/orders?waiting=to_ship"))
+    assert "/ship-notices/new" in to_ship.text
+    listing = seller.get(scene.page("/ship-notices"))
+    assert listing.status_code == 200
+    buyer = w.parties["D1a"].org_id
+    assert f"buyer={buyer}" in listing.text
+    form = seller.get(scene.page(f"/ship-notices/new?buyer={buyer}"))
+    assert first["number"] in form.text and second["number"] in form.text
+    rows = re.findall(
+        r'name="lines-(\d+)-order_id" value="(\d+)".*?name="lines-\1-line_no" value="(\d+)"',
+        form.text,
+        re.S,
+    )
+    assert len(rows) == 3
+    data = {"buyer": buyer, "packages": "2", "package_kind": "carton", "carrier": "顺丰速运"}
+    for index, order_id, line_no in rows:
+        data |= {f"lines-{index}-order_id": order_id, f"lines-{index}-line_no": line_no}
+    # Over-shipping is refused on the page, naming the line; nothing is saved.
+    too_much = data | {"lines-0-qty": "11", "lines-0-package": "1"}
+    refused = seller.post(scene.page("/ship-notices/new"), too_much)
+    assert refused.status_code == 409 and "Over-shipping" in refused.text, refused.text[-3000:]
+    assert w.api.get(w.path("/ship-notices"), token=w.owner.token).json()["total"] == 0
+    data |= {"lines-0-qty": "10", "lines-0-package": "1", "lines-2-qty": "25"}
+    data |= {"lines-2-package": "2"}
+    page = seller.post(scene.page("/ship-notices/new"), data)
+    assert page.status_code == 200 and "/ship-notices/" in page.url, page.text[:500]
+    notices = w.api.get(w.path("/ship-notices"), token=w.owner.token).json()["items"]
+    assert len(notices) == 1
+    notice = w.api.get(w.path(f"/ship-notices/{notices[0]['id']}"), token=w.owner.token).json()
+    assert [(x["order_number"], x["qty"], x["package"]) for x in notice["lines"]] == [
+        (first["number"], "10", "1"),
+        (second["number"], "25", "2"),
+    ]
+    for package in notice["packages"]:
+        assert package["sscc"] in page.text
+    return seller, notice
+
+
+def test_seller_makes_a_notice_and_prints_its_documents(scene: Scene, web):
+    seller, notice = _issue_through_the_page(scene, web)
+    labels = seller.get(scene.page(f"/ship-notices/{notice['id']}/labels.pdf"))
+    assert labels.headers["Content-Type"] == "application/pdf"
+    pages = read_pdf(labels.content)
+    assert len(pages) == 2
+    sscc = notice["packages"][1]["sscc"]
+    assert int(sscc[17]) == gs1_check(sscc[:17])
+    assert ("Code128", "]C1", f"(00){sscc}") in pages[1]["codes"]
+    note = seller.get(
+        scene.page(f"/ship-notices/{notice['id']}/delivery-note.pdf"),
+        headers={"Accept-Language": "zh-CN"},
+    )
+    [page] = read_pdf(note.content)
+    assert "送货单" in page["text"] and ("QRCode", notice["number"]) in {
+        (c[0], c[2]) for c in page["codes"]
+    }
+
+
+def test_dock_receives_scan_after_scan(scene: Scene, web):
+    w = scene.world
+    _, notice = _issue_through_the_page(scene, web)
+    dock = web()
+    dock.login(w.parties["D1a"].email)
+    first, second = (p["sscc"] for p in notice["packages"])
+    receive = scene.page("/receive")
+    assert 'name="code"' in dock.get(receive).text
+    after = dock.post(receive, {"code": "]C100" + first})
+    assert after.status_code == 200 and after.url.endswith("/receive")
+    assert "Received" in after.text and notice["lines"][0]["order_number"] in after.text
+    bad = first[:17] + str((int(first[17]) + 1) % 10)
+    after = dock.post(receive, {"code": bad})
+    assert "Not received" in after.text and "Bad check digit" in after.text
+    after = dock.post(receive, {"code": first})
+    assert "received already" in after.text
+    after = dock.post(receive, {"code": second}, headers={"Accept-Language": "zh-CN"})
+    assert "扫码收货" in after.text and "已收货" in after.text
+    got = w.api.get(w.path(f"/ship-notices/{notice['id']}"), token=w.owner.token).json()
+    assert got["status"] == "received"
+    assert [x["received_qty"] for x in got["lines"]] == ["10", "25"]
+    # The seller's receiving page finds none of its own packages.
+    seller = web()
+    seller.login(w.owner.email)
+    assert "Not received" in seller.post(receive, {"code": first}).text
+
+
+def test_receiving_on_a_phone_like_a_wedge_scanner(scene: Scene, browse):
+    w = scene.world
+    assert w.api.patch("/me/org", {"gs1_company_prefix": PREFIX}, token=w.owner.token).ok
+    order = _accept(w, scene.order_id)
+    body = {
+        "buyer_id": w.parties["D1a"].org_id,
+        "packages": [{"ref": "A"}, {"ref": "B"}],
+        "lines": [
+            {"order_id": order["id"], "line_no": 1, "qty": "10", "package": "A"},
+            {"order_id": order["id"], "line_no": 2, "qty": "10", "package": "B"},
+        ],
+    }
+    notice = w.api.post(w.path("/ship-notices"), body, token=w.owner.token).json()
+    page = browse(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    sign_in(page, w.parties["D1a"].email)
+    page.goto(scene.page("/receive"))
+    for package in notice["packages"]:
+        # A wedge scanner types the digits into the focused input and presses Enter.
+        page.keyboard.type("00" + package["sscc"])
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        first = page.locator("ol.scans > li").first
+        assert first.locator(".badge.ok").count() == 1, first.inner_text()
+    assert page.locator("ol.scans > li").count() == 2
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    got = w.api.get(w.path(f"/ship-notices/{notice['id']}"), token=w.owner.token).json()
+    assert got["status"] == "received"

@@ -14,7 +14,14 @@ from typing import Any
 from xlsxwriter.format import Format
 
 from supplychain.excel.safety import safe_text
-from supplychain.excel.writer import Workbook, write_value
+from supplychain.excel.writer import (
+    DATE_KIND,
+    NUMBER_KIND,
+    TEXT_KIND,
+    RowStream,
+    Workbook,
+    write_value,
+)
 
 MONEY = "#,##0.00"
 QTY = "#,##0.0###"
@@ -288,49 +295,24 @@ class _Sheet:
             self.ws.set_column(index, index, width)
             self.ws.write_string(0, index, name, header)
         self.ws.freeze_panes(1, 0)
-        # One writer per column, chosen once: a text column's cells are escaped text, a typed
+        # Rows go out through a RowStream: a text column's cells are escaped text, a typed
         # column's cells carry its number format.
-        self._cells = [self._writer(wb, kind) for _, _, kind in columns]
-
-    def _writer(self, wb: Workbook, kind: str) -> Any:
-        ws = self.ws
-        if kind not in _FORMATS:
-
-            def text(row: int, column: int, value: Any) -> None:
-                if isinstance(value, str):
-                    ws.write_string(row, column, safe_text(value))
-                else:
-                    write_value(ws, row, column, value)
-
-            return text
-        number_format: Format = wb.format(num_format=_FORMATS[kind])
-        if kind in ("date", "datetime"):
-
-            def when(row: int, column: int, value: Any) -> None:
-                if isinstance(value, (date, datetime)):
-                    ws.write_datetime(row, column, value, number_format)
-                else:
-                    write_value(ws, row, column, value, number_format)
-
-            return when
-
-        def number(row: int, column: int, value: Any) -> None:
-            if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-                ws.write_number(row, column, value, number_format)
-            else:
-                write_value(ws, row, column, value, number_format)
-
-        return number
+        self._rows = RowStream(self.ws, [_stream_column(wb, kind) for _, _, kind in columns])
 
     def append(self, values: list[Any]) -> None:
         self.count += 1
-        row = self.count
-        for column, (value, write) in enumerate(zip(values, self._cells, strict=True)):
-            if value is not None:
-                write(row, column, value)
+        self._rows.write(self.count, values)
 
     def finish(self) -> None:
+        self._rows.finish()
         self.ws.autofilter(0, 0, self.count, len(self.columns) - 1)
+
+
+def _stream_column(wb: Workbook, kind: str) -> tuple[str, Format | None]:
+    if kind not in _FORMATS:
+        return TEXT_KIND, None
+    cells = DATE_KIND if kind in ("date", "datetime") else NUMBER_KIND
+    return cells, wb.format(num_format=_FORMATS[kind])
 
 
 def _amount(qty: Decimal | None, price: Decimal | None) -> Decimal | None:

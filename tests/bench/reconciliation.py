@@ -20,6 +20,11 @@ times are shown as well: they move far less than wall-clock times with other pro
 (PostgreSQL's own CPU is not in them). The split (query alone, + LineRecords, sha256) tells the
 database's share from the workbook's.
 
+Issue 26, the writer alone: `write_reconciliation_workbook` fed LineRecords from a generator (no
+database; ~15 % of them flagged, so written again in Discrepancies) for 10 000 and 100 000 lines,
+against the same bare loop of as many rows; target <= 0.8x. Wall-clock and CPU times, the floor
+and the writer in turns (3 rounds for 10 000 lines, 1 for 100 000).
+
 Memory: the runs for 10 000 and for 100 000 lines: how far the peak RSS (the kernel's high-water
 mark, reset just before the run) rose above the RSS before it, and ru_maxrss growth; target: the
 same within 20 %. With BENCH_TRACEMALLOC=1 both runs are made again under tracemalloc for the
@@ -51,7 +56,13 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from supplychain.config import ROOT
-from supplychain.excel.workbook import LINE_COLUMNS
+from supplychain.excel.workbook import (
+    LINE_COLUMNS,
+    LineRecord,
+    OrgRecord,
+    WorkbookMeta,
+    write_reconciliation_workbook,
+)
 from supplychain.models import Chain, Order, OrderLine, User
 from supplychain.periods import Period, previous_period
 from supplychain.services.chains import chain_graph
@@ -379,6 +390,102 @@ def bare_write(path: str, n: int) -> None:
     wb.save(path)
 
 
+# --- the writer alone: records from a generator, no database ----------------------------------
+
+WRITER_TARGET = 0.8
+WRITER_ROUNDS = {SMALL: 3, BIG: 1}
+_UTC_NOW = datetime(2026, 11, 5, 2, 0, tzinfo=UTC)
+
+
+def plain_records(n: int, seed: int = 7) -> Iterator[LineRecord]:
+    """n lines of DEALERS orgs with both sides' figures; about 15 % differ somewhere (flagged)."""
+    rng = random.Random(seed)
+    at = datetime(2026, 10, 1, 1, 30, tzinfo=UTC)
+    for i in range(n):
+        qty = Decimal(rng.randint(1, 500))
+        price = Decimal(rng.randint(2, 900)) + Decimal(rng.choice((0, 50, 99))) / 100
+        roll = rng.random()
+        confirmed = qty - 1 if roll < 0.05 else qty
+        shipped = confirmed if roll < 0.9 else confirmed - 1
+        acked = at + timedelta(hours=i % 70)
+        yield LineRecord(
+            org_id=i % DEALERS, role="buyer" if i % 5 else "seller",
+            counterparty_code="OWN-001", counterparty_name="Golden Star Motors",
+            order_number=f"SO-{i // 10:07d}", order_date=date(2026, 10, 1 + i % 28),
+            order_status="acknowledged" if roll < 0.95 else "issued", bak02="AD",
+            currency="CNY", line_no=1 + i % 10, sku=f"P-{i % SKUS:05d}",
+            description=ODD_TEXT[i % 5] if i % 50 == 0 else f"{PARTS[i % 10]}, type {i % 97}",
+            unit=UNITS[i % len(UNITS)], ordered_qty=qty, unit_price=price,
+            requested_date=date(2026, 11, 1 + i % 28),
+            ack_status="accepted" if roll < 0.95 else "pending",
+            ack01="IA" if roll < 0.95 else None, confirmed_qty=confirmed if roll < 0.95 else None,
+            confirmed_price=price if roll < 0.95 else None,
+            promised_date=date(2026, 11, 2 + i % 27) if roll < 0.95 else None,
+            shipped_qty=shipped if roll < 0.95 else Decimal(0),
+            received_qty=shipped if roll < 0.95 else Decimal(0),
+            ack_due=at + timedelta(days=3), acked_at=acked if roll < 0.95 else None,
+            reason="Pack size is 12" if roll < 0.05 else None,
+        )  # fmt: skip
+
+
+def writer_alone(path: str, n: int) -> int:
+    """The tier workbook of n generated lines written to `path`; returns the flagged lines."""
+    orgs = [
+        OrgRecord(i, f"D1-{i:05d}", f"Golden Star Dealer D1-{i:05d}", "Dealers/North", TIER)
+        for i in range(DEALERS)
+    ]
+    meta = WorkbookMeta(
+        title="Reconciliation of tier D1", chain="Bench", tier=TIER, period="2026-10",
+        first_day=date(2026, 10, 1), last_day=date(2026, 10, 31), timezone=TIMEZONE,
+        generated_at=_UTC_NOW, revision=1, scope="bench",
+    )  # fmt: skip
+    stats = write_reconciliation_workbook(
+        path, meta, orgs, plain_records(n), ZoneInfo(TIMEZONE), _UTC_NOW
+    )
+    return stats.discrepancies
+
+
+def _writer_report(report: Report, sizes: list[int]) -> None:
+    """The writer alone against the bare loop, for each size: wall-clock and CPU."""
+    scratch = tempfile.mkdtemp(prefix="supplychain-bench-writer-")
+    try:
+        for n in sizes:
+            rounds = WRITER_ROUNDS.get(n, 1)
+            bare: list[tuple[float, float]] = []
+            ours: list[tuple[float, float]] = []
+            flagged = 0
+            for _ in range(rounds):
+                bare.append(_wall_and_cpu(lambda n=n: bare_write(f"{scratch}/bare.xlsx", n)))
+                start, cpu = time.perf_counter(), time.process_time()
+                flagged = writer_alone(f"{scratch}/ours.xlsx", n)
+                ours.append((time.perf_counter() - start, time.process_time() - cpu))
+            bare.append(_wall_and_cpu(lambda n=n: bare_write(f"{scratch}/bare.xlsx", n)))
+            report.section(f"the writer alone, {n} lines (no database; wall / CPU)")
+            report.line(f"writer_flagged_{n}", flagged, "lines flagged (written twice)")
+            size = os.path.getsize(f"{scratch}/ours.xlsx")
+            report.line(f"writer_bytes_{n}", size, "workbook size", _mib(size))
+            bare_s = statistics.mean(w for w, _ in bare)
+            bare_cpu = statistics.mean(c for _, c in bare)
+            ours_s = statistics.median(w for w, _ in ours)
+            ours_cpu = statistics.median(c for _, c in ours)
+            _both(report, f"writer_seconds_{n}", "write_reconciliation_workbook", ours_s, ours_cpu)
+            _both(report, f"writer_bare_seconds_{n}", "floor: bare openpyxl", bare_s, bare_cpu)
+            ratio = report.ratio(f"writer_over_bare_{n}", ours_s, bare_s, "ratio writer / bare", 2)
+            cpu_ratio = report.ratio(
+                f"writer_over_bare_cpu_{n}",
+                ours_cpu,
+                bare_cpu,
+                f"ratio of CPU times (target <= {WRITER_TARGET}x)",
+                2,
+            )
+            if min(ratio, cpu_ratio) > WRITER_TARGET:
+                report.warnings.append(
+                    f"writer / bare at {n} lines {cpu_ratio:.2f}x CPU, target <= {WRITER_TARGET}x"
+                )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 # --- the split ----------------------------------------------------------------------------------
 
 
@@ -600,6 +707,8 @@ def run(report: Report) -> None:
         _split_report(report, _split(env.engine, chains[big], period, run_file), results[big], bare)
         for out in results.values():
             (Path(reports_dir) / out["path"]).unlink()
+
+        _writer_report(report, [small, big])
 
         report.section("peak memory of the run, a fresh process each")
         _memory(report, results)

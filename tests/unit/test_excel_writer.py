@@ -8,6 +8,7 @@ import io
 import re
 import shutil
 import subprocess
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
+from python_calamine import CalamineWorkbook
 
-from supplychain.excel import template
+from supplychain.excel import template, writer
 from supplychain.excel.importer import COLUMNS, KIND_NAMES, MAX_DATA_ROWS
 from supplychain.excel.workbook import (
     DISPUTE_COLUMNS,
@@ -397,3 +399,59 @@ def test_libreoffice_reads_every_sheet_and_the_template(libreoffice):
     assert summary[3][1] == ('\'=HYPERLINK("http://evil.example","click")', True)
     instructions = read_csv(libreoffice / "template-Instructions.csv")
     assert instructions[1][0] == ("company name", True)
+
+
+# --- the row stream and xlsxwriter's own calls ------------------------------------------------
+
+
+def every_cell(data: bytes) -> dict[tuple[str, str], tuple[Any, str, str]]:
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    return {
+        (ws.title, cell.coordinate): (cell.value, cell.data_type, cell.number_format)
+        for ws in book.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+        if cell.value is not None
+    }
+
+
+def test_the_row_stream_writes_what_xlsxwriters_own_calls_write(monkeypatch):
+    streamed = tier_workbook()
+    monkeypatch.setattr(writer, "_INTERNALS", ("an_attribute_xlsxwriter_lacks",))
+    called = tier_workbook()
+    assert every_cell(streamed) == every_cell(called)
+    assert len(every_cell(streamed)) > 500
+
+
+def test_text_is_escaped_for_xml_and_for_spreadsheets_alike(monkeypatch):
+    odd = [
+        'a & b <c> "d"',
+        "  leading and trailing  ",
+        "_x0041_ stays as typed",
+        "line\nbreak",
+        "carriage\rreturn",
+        "bell\x07removed",
+        "中文 名称",
+        "=1+1",
+    ]
+    records = lines(len(odd))
+    for record, text in zip(records, odd, strict=True):
+        record.description = text
+    monkeypatch.setattr(sys.modules[__name__], "lines", lambda n=12: records)
+    streamed = tier_workbook(n=len(odd))
+    monkeypatch.setattr(writer, "_INTERNALS", ("an_attribute_xlsxwriter_lacks",))
+    called = tier_workbook(n=len(odd))
+    for data in (streamed, called):
+        # calamine reads the _xHHHH_ escapes as Excel does (openpyxl shows them as written).
+        with CalamineWorkbook.from_filelike(io.BytesIO(data)) as book:
+            rows = book.get_sheet_by_name("Lines").to_python()
+        assert [row[14] for row in rows[1:]] == [
+            'a & b <c> "d"',
+            "  leading and trailing  ",
+            "_x0041_ stays as typed",
+            "line\nbreak",
+            "carriage\rreturn",
+            "bellremoved",
+            "中文 名称",
+            "'=1+1",
+        ]

@@ -262,7 +262,8 @@ def test_workbooks_from_openpyxl_take_the_fast_scan():
         ('<c t="n" r="A900000"><v>1</v></c>', "rows"),
     ],
 )
-def test_cells_far_away_are_refused_before_calamine_reads_them(cell, what, monkeypatch):
+@pytest.mark.parametrize("row", ["<row>", '<row r="2">'], ids=["no-row-ref", "row-ref"])
+def test_cells_far_away_are_refused_before_calamine_reads_them(cell, what, row, monkeypatch):
     class Never:
         @staticmethod
         def from_filelike(_stream: Any) -> Any:
@@ -270,7 +271,7 @@ def test_cells_far_away_are_refused_before_calamine_reads_them(cell, what, monke
 
     monkeypatch.setattr(importer, "CalamineWorkbook", Never)
     rows = '<row r="1"><c r="A1" t="inlineStr"><is><t>company name</t></is></c></row>'
-    data = with_sheet_xml(saved(openpyxl.Workbook()), rows + f"<row>{cell}</row>")
+    data = with_sheet_xml(saved(openpyxl.Workbook()), rows + f"{row}{cell}</row>")
     with pytest.raises(TooLarge) as caught:
         read_import_sheet(io.BytesIO(data))
     assert ("columns" if what == "columns" else "rows") in caught.value.message

@@ -87,7 +87,7 @@ def _fast_pattern(max_rows: int, max_columns: int) -> re.Pattern[bytes]:
 
 
 _LONG_INT = re.compile(r"\s*[+-]?[0-9]{16,}\s*")
-_DIMENSION = re.compile(r"[A-Z]{1,3}[0-9]{1,9}(?::([A-Z]{1,3})([0-9]{1,9}))?")
+_DIMENSION = re.compile(r"(?:[A-Z]{1,3}[0-9]{1,9}:)?([A-Z]{1,3})([0-9]{1,9})")
 _A1 = re.compile(r"([A-Z]{1,3})([0-9]{1,9})")
 _SAFE_PARSER = {"resolve_entities": False, "no_network": True, "huge_tree": False}
 
@@ -220,7 +220,7 @@ def _exact_scan(archive: zipfile.ZipFile, part: str, max_rows: int, max_columns:
             name = _local(element.tag)
             if name == "dimension":
                 found = _DIMENSION.fullmatch(element.get("ref") or "")
-                if event == "start" and found and found.group(1):
+                if event == "start" and found:  # its last cell: the sheet's declared extent
                     scan.max_row = max(scan.max_row, int(found.group(2)))
                     scan.max_column = max(scan.max_column, column_index_from_string(found.group(1)))
             elif name == "row":
@@ -228,6 +228,9 @@ def _exact_scan(archive: zipfile.ZipFile, part: str, max_rows: int, max_columns:
                     reference = element.get("r")
                     row = int(reference) if reference and reference.isdigit() else row + 1
                     column = 0
+                    scan.max_row = max(scan.max_row, row)  # an empty row counts, as before
+                    if row > max_rows:
+                        return scan
                 else:
                     element.clear()
                     while element.getprevious() is not None:

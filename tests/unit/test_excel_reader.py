@@ -277,6 +277,25 @@ def test_cells_far_away_are_refused_before_calamine_reads_them(cell, what, row, 
     assert ("columns" if what == "columns" else "rows") in caught.value.message
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ('<row r="25001"/>', ""),  # an empty row past the limit, as openpyxl counted it
+        ("", '<dimension ref="A30000"/>'),  # a declared extent of one cell
+        ("", '<dimension ref="A1:AE2"/>'),
+        ('<row r="3"><c r="B3"><f>1</f></c></row><row r="25001"/>', ""),  # the exact scan
+    ],
+)
+def test_rows_and_extents_declared_past_the_limits_are_refused(extra):
+    header = "".join(
+        f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{h}</t></is></c>' for i, h in enumerate(HEADER)
+    )
+    rows = f'<row r="1">{header}</row>'
+    data = with_sheet_xml(saved(openpyxl.Workbook()), rows + extra[0], extra=extra[1])
+    with pytest.raises(TooLarge):
+        read_import_sheet(io.BytesIO(data))
+
+
 def test_the_limits_themselves_are_allowed():
     rows = (
         '<row r="1"><c r="A1" t="inlineStr"><is><t>company name</t></is></c>'

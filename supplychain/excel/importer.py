@@ -1,41 +1,48 @@
 """The partner import reader: an uploaded xlsx is checked as a zip archive first (size, member
-count, uncompressed total), then its first sheet is streamed with openpyxl in read-only mode.
+count, uncompressed total), then its first worksheet's XML is scanned (extent, formulas: see
+reader.py) and its values read with python-calamine.
 
-Formulas are never evaluated: a formula cell reads as its text (`=1+1`), and the import refuses
-it like any other bad value. What this module refuses, and how:
+Formulas are never evaluated: a formula cell reads as its text (`=1+1`), never as the value Excel
+cached, and the import refuses it like any other bad value. What this module refuses, and how:
 
-- 400: an empty file, not a zip archive, a zip that is no workbook, a workbook openpyxl cannot read.
+- 400: an empty file, not a zip archive, a zip that is no workbook, a workbook that cannot be read.
 - 413: more than MAX_UPLOAD_BYTES, MAX_ZIP_MEMBERS parts, MAX_UNCOMPRESSED_BYTES unpacked,
-  MAX_PART_BYTES in one part other than the first worksheet (the only part that is streamed),
-  MAX_DATA_ROWS rows with content, a sheet reaching beyond row MAX_SHEET_ROWS, or cells beyond
-  column MAX_COLUMNS.
+  MAX_PART_BYTES in one part other than the first worksheet (the only part that is scanned in
+  blocks), MAX_DATA_ROWS rows with content, a sheet reaching beyond row MAX_SHEET_ROWS, or cells
+  beyond column MAX_COLUMNS (all checked before calamine allocates the sheet's range).
 - 422 with `errors.rows`: header problems (missing, unknown or repeated columns) and values in a
   column without a header.
 
-The worst file within these limits costs about what the largest real one does (some 750 000
-cells parsed: seconds, not minutes); memory stays bounded by MAX_PART_BYTES and the rows kept.
+Each cell's text is the one the openpyxl read-only reader gave before (tests/unit/
+test_excel_reader.py compares both on every kind of cell): integers without `.0`, dates as
+datetimes, error cells as their text. The worst file within these limits is some 750 000 cells:
+well under a second; memory stays bounded by MAX_PART_BYTES and the sheet's limited range.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import IO, Any
-from xml.etree.ElementTree import ParseError
 
-import openpyxl
 from lxml.etree import LxmlError
-from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.xml.constants import WORKSHEET_TYPE
+from python_calamine import CalamineError, CalamineWorkbook
 
 from supplychain.errors import BadRequest, Invalid, TooLarge
+from supplychain.excel.reader import (
+    WORKSHEET_TYPE,
+    NotAWorkbook,
+    SheetTooLarge,
+    content_type,
+    first_worksheet,
+    scan_sheet,
+    sheet_rows,
+)
 from supplychain.models.directory import MAX_CUSTOM_ID
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -47,19 +54,19 @@ MAX_PART_BYTES = 10 * 1024 * 1024
 MAX_ZIP_MEMBERS = 1_000
 MAX_DATA_ROWS = 20_000
 # Rows scanned, blank ones included: empty (formatted) rows below the data are tolerated up to
-# here. With at most MAX_COLUMNS cells a row, this bounds the cells openpyxl parses (~20 µs each).
+# here. With at most MAX_COLUMNS cells a row, this bounds the range calamine holds in memory.
 MAX_SHEET_ROWS = 25_000
 # Any cell beyond this column, even an empty formatted one, is refused: only 9 columns mean
 # anything, and it keeps rows of thousands of cells from being parsed.
 MAX_COLUMNS = 30
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-# What openpyxl raises on a damaged or hostile archive or XML; caught only around its calls.
+# What a damaged or hostile archive or XML raises; caught only around the reading calls.
 _UNREADABLE = (
     zipfile.BadZipFile,
     zlib.error,
-    InvalidFileException,
-    ParseError,
+    CalamineError,
+    NotAWorkbook,
     LxmlError,
     KeyError,
     ValueError,
@@ -71,6 +78,7 @@ _UNREADABLE = (
     NotImplementedError,
     RecursionError,
 )
+_METADATA_PARTS = ("[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels")
 _OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADER_NOISE = re.compile(r"[\s_\-*:：]+")
 
@@ -274,26 +282,30 @@ def cell_text(value: Any) -> str | None:
 def read_import_sheet(stream: IO[bytes]) -> ImportSheet:
     """Check an upload as a bounded xlsx archive, then read its first sheet's header and rows."""
     big_part = _check_archive(stream)
-    # openpyxl warns about parts it ignores (extensions, odd styles): noise here, and an error
-    # under `-W error`. Not thread-safe before Python 3.14; at worst a warning gets printed.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
+    try:
+        stream.seek(0)
+        with zipfile.ZipFile(stream) as archive:
+            if big_part in _METADATA_PARTS:
+                raise _part_too_large(big_part)  # parsed whole next: never above the limit
+            sheet = first_worksheet(archive)
             if big_part is not None:
-                stream.seek(0)
-                _check_big_part(stream, big_part)
-            stream.seek(0)
-            workbook = openpyxl.load_workbook(
-                stream, read_only=True, data_only=False, keep_links=False, rich_text=False
-            )
-        except _UNREADABLE as exc:
-            raise BadRequest(f"The file could not be read as an Excel workbook ({_why(exc)}).")
-        try:
-            return _read_first_sheet(workbook)
-        except _UNREADABLE as exc:
-            raise BadRequest(f"The workbook's first sheet could not be read ({_why(exc)}).")
-        finally:
-            workbook.close()
+                _check_big_part(archive, big_part, sheet.parts, sheet.chartsheets)
+            if len(sheet.parts) > 1:
+                raise NotAWorkbook("the first sheet's target names several parts")
+            scan = scan_sheet(archive, sheet.parts[0], MAX_SHEET_ROWS, MAX_COLUMNS)
+        stream.seek(0)
+        rows = sheet_rows(stream, sheet.name, scan, CalamineWorkbook.from_filelike)
+        header = next(rows, None)
+        columns = _read_header(header or ())
+        return ImportSheet(columns=columns, rows=list(_data_rows(rows, columns)))
+    except SheetTooLarge as exc:
+        raise _too_many_rows() if exc.what == "rows" else _too_many_columns()
+    except NotAWorkbook as exc:
+        if str(exc) == "no worksheet":
+            raise BadRequest("The workbook has no worksheet.")
+        raise BadRequest(f"The file could not be read as an Excel workbook ({_why(exc)}).")
+    except _UNREADABLE as exc:
+        raise BadRequest(f"The file could not be read as an Excel workbook ({_why(exc)}).")
 
 
 def _why(exc: BaseException) -> str:
@@ -351,35 +363,15 @@ def _part_too_large(name: str) -> TooLarge:
     )
 
 
-def _check_big_part(stream: IO[bytes], name: str) -> None:
-    """Only the first worksheet, which openpyxl streams, may exceed MAX_PART_BYTES: not the
+def _check_big_part(
+    archive: zipfile.ZipFile, name: str, sheet_parts: list[str], chartsheets: bool
+) -> None:
+    """Only the first worksheet, which is scanned in blocks, may exceed MAX_PART_BYTES: not the
     shared strings, styles or workbook, nor a part some chart sheet would read whole."""
-    reader = ExcelReader(stream, read_only=True, keep_links=False)
-    reader.read_manifest()  # [Content_Types].xml is small: it is not the big part
-    declared = {o.PartName.lstrip("/"): o.ContentType for o in reader.package.Override}
-    if declared.get(name) != WORKSHEET_TYPE:
+    if content_type(archive, name) != WORKSHEET_TYPE:
         raise _part_too_large(name)
-    reader.read_workbook()  # small too: declared as a workbook, not as a worksheet
-    sheets = [rel for _, rel in reader.parser.find_sheets()]
-    if not sheets or sheets[0].target != name or any("chartsheet" in r.Type for r in sheets):
+    if name not in sheet_parts or chartsheets:
         raise _part_too_large(name)
-
-
-def _read_first_sheet(workbook: Any) -> ImportSheet:
-    if not workbook.worksheets:
-        raise BadRequest("The workbook has no worksheet.")
-    sheet = workbook.worksheets[0]
-    declared_rows, declared_columns = sheet.max_row, sheet.max_column
-    if declared_rows is not None and declared_rows > MAX_SHEET_ROWS:
-        raise _too_many_rows()
-    if declared_columns is not None and declared_columns > MAX_COLUMNS:
-        raise _too_many_columns()
-    # Dimensions written by other tools can be wrong (e.g. just "A1"): read every cell present.
-    sheet.reset_dimensions()
-    rows = sheet.iter_rows(values_only=True)
-    header = next(rows, None)
-    columns = _read_header(header or ())
-    return ImportSheet(columns=columns, rows=list(_data_rows(rows, columns)))
 
 
 def _too_many_rows() -> TooLarge:
@@ -397,7 +389,7 @@ def _too_many_columns() -> TooLarge:
 
 
 def _check_width(values: tuple[Any, ...]) -> None:
-    # openpyxl's row tuples reach the last cell present in the row, empty or not.
+    # Rows reach the last column of the sheet's range; the scan has bounded it already.
     if len(values) > MAX_COLUMNS:
         raise _too_many_columns()
 

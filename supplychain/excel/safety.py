@@ -14,7 +14,8 @@ def safe_text(value: str | None) -> str | None:
     """Text as a spreadsheet shows it, never as a formula: a leading trigger gets a `'` prefix."""
     if value is None:
         return None
-    text = _ILLEGAL.sub("", value)
+    # Printable text holds none of the characters removed below: no substitution to run.
+    text = value if value.isprintable() else _ILLEGAL.sub("", value)
     if text.startswith(FORMULA_TRIGGERS):
         return "'" + text
     return text

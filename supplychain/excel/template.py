@@ -1,15 +1,11 @@
 """The partner import template: a header-only first sheet with drop-down lists for kind and
-role, and a second sheet explaining every column, the Chinese names and the limits."""
+role, and a second sheet explaining every column, the Chinese names and the limits. Written with
+xlsxwriter (writer.py), the same bytes on every call."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from io import BytesIO
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from supplychain.excel.importer import (
     CHINESE_ROLES,
@@ -22,14 +18,13 @@ from supplychain.excel.importer import (
     ROLE_NAMES,
 )
 from supplychain.excel.safety import safe_text
+from supplychain.excel.writer import Workbook, write_value
 
 DATA_SHEET = "Partners"
 HELP_SHEET = "Instructions"
 _TEXT_COLUMNS = ("custom_id", "mobile")  # formatted as text: codes keep leading zeros
 _WIDTHS = {"company_name": 32, "group_path": 34, "email": 30, "custom_id": 16}
-_BOLD = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_WRAP = Alignment(wrap_text=True, vertical="top")
+_HEADER_FILL = "#DDEBF7"
 
 RULES = (
     "One row per contact. Rows with the same custom id are one company and must agree on "
@@ -55,81 +50,70 @@ RULES = (
 )
 
 
-def _choice_list(choices: dict[str, str]) -> str:
-    return '"' + ",".join([*choices, *choices.values()]) + '"'
+def _choices(choices: dict[str, str]) -> list[str]:
+    return [*choices, *choices.values()]
 
 
 @lru_cache(maxsize=1)
 def import_template() -> bytes:
     """The xlsx template for partner imports: header row only, plus an explanation sheet."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = DATA_SHEET
-    sheet.append([safe_text(column.header) for column in COLUMNS])
-    last_row = MAX_DATA_ROWS + 1
-    for index, column in enumerate(COLUMNS, start=1):
-        letter = get_column_letter(index)
-        cell = sheet.cell(row=1, column=index)
-        cell.font, cell.fill = _BOLD, _HEADER_FILL
-        dimension = sheet.column_dimensions[letter]
-        dimension.width = _WIDTHS.get(column.key, 18)
-        if column.key in _TEXT_COLUMNS:
-            dimension.number_format = "@"
+    buffer = BytesIO()
+    workbook = Workbook(buffer, constant_memory=False)
+    header = workbook.format(bold=True, bg_color=_HEADER_FILL, pattern=1)
+    text = workbook.format(num_format="@")
+    wrap = workbook.format(text_wrap=True, valign="top")
+    bold = workbook.format(bold=True)
+
+    sheet = workbook.add_worksheet(DATA_SHEET)
+    last_row = MAX_DATA_ROWS  # 0-based: rows 2 to MAX_DATA_ROWS + 1 as Excel counts
+    for index, column in enumerate(COLUMNS):
+        sheet.write_string(0, index, safe_text(column.header), header)
+        width = _WIDTHS.get(column.key, 18)
+        sheet.set_column(index, index, width, text if column.key in _TEXT_COLUMNS else None)
         choices = {"kind": KIND_NAMES, "role": ROLE_NAMES}.get(column.key)
         if choices:
-            validation = DataValidation(
-                type="list",
-                formula1=_choice_list(choices),
-                allow_blank=True,
-                showErrorMessage=True,
-                errorTitle=f"Invalid {column.header}",
-                error=f"Choose a {column.header} from the list.",
+            sheet.data_validation(
+                1,
+                index,
+                last_row,
+                index,
+                {
+                    "validate": "list",
+                    "source": _choices(choices),
+                    "ignore_blank": True,
+                    "show_error": True,
+                    "error_title": f"Invalid {column.header}",
+                    "error_message": f"Choose a {column.header} from the list.",
+                },
             )
-            validation.add(f"{letter}2:{letter}{last_row}")
-            sheet.add_data_validation(validation)
-    sheet.freeze_panes = "A2"
+    sheet.freeze_panes(1, 0)
 
-    help_sheet = workbook.create_sheet(HELP_SHEET)
-    help_sheet.append(
-        [
-            "Column",
-            "中文表头",
-            "Also accepted as",
-            "Required",
-            "Allowed values",
-            "Example",
-            "What it does",
-        ]
-    )
-    for column in COLUMNS:
-        help_sheet.append(
-            [
-                safe_text(text)
-                for text in (
-                    column.header,
-                    column.chinese,
-                    ", ".join(column.aliases),
-                    column.required,
-                    column.allowed,
-                    column.example,
-                    column.notes,
-                )
-            ]
+    help_sheet = workbook.add_worksheet(HELP_SHEET)
+    titles = ("Column", "中文表头", "Also accepted as", "Required", "Allowed values", "Example")
+    for index, title in enumerate((*titles, "What it does")):
+        help_sheet.write_string(0, index, title, header)
+    for row, column in enumerate(COLUMNS, start=1):
+        texts = (
+            column.header,
+            column.chinese,
+            ", ".join(column.aliases),
+            column.required,
+            column.allowed,
+            column.example,
+            column.notes,
         )
-    help_sheet.append([])
-    help_sheet.append(["Rules"])
-    for rule in RULES:
-        help_sheet.append([safe_text(rule)])
-    for cell in help_sheet[1]:
-        cell.font, cell.fill = _BOLD, _HEADER_FILL
-    help_sheet.cell(row=len(COLUMNS) + 3, column=1).font = _BOLD
-    for letter, width in zip("ABCDEFG", (16, 12, 20, 18, 48, 28, 60), strict=True):
-        help_sheet.column_dimensions[letter].width = width
-    for row in help_sheet.iter_rows(min_row=2, max_row=len(COLUMNS) + 1):
-        for cell in row:
-            cell.alignment = _WRAP
-    help_sheet.freeze_panes = "A2"
-
-    buffer = BytesIO()
-    workbook.save(buffer)
+        for index, value in enumerate(texts):
+            # An empty text is a styled blank cell, as before: the wrap reaches every cell.
+            if value:
+                write_value(help_sheet, row, index, value, wrap)
+            else:
+                help_sheet.write_blank(row, index, None, wrap)
+    rules_row = len(COLUMNS) + 2
+    help_sheet.write_string(rules_row, 0, "Rules", bold)
+    for offset, rule in enumerate(RULES, start=1):
+        write_value(help_sheet, rules_row + offset, 0, rule)
+    for index, width in enumerate((16, 12, 20, 18, 48, 28, 60)):
+        help_sheet.set_column(index, index, width)
+    help_sheet.freeze_panes(1, 0)
+    workbook.close()
     return buffer.getvalue()

@@ -1,6 +1,7 @@
-"""Reconciliation workbooks (openpyxl write-only, constant memory): Summary, Lines,
-Discrepancies, Disputes, Scorecard and Notes. Rows stream straight to disk; only per-org totals
-stay in memory."""
+"""Reconciliation workbooks (tier workbooks and partner statements; xlsxwriter in constant-memory
+mode, see writer.py for why): Summary, Lines, Discrepancies, Disputes, Scorecard and Notes. Rows
+stream straight to disk; only per-org totals stay in memory. Each sheet is a _Sheet: a bold
+frozen header row, column widths, an autofilter, and typed cells by column kind."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from xlsxwriter.format import Format
 
 from supplychain.excel.safety import safe_text
+from supplychain.excel.writer import (
+    DATE_KIND,
+    NUMBER_KIND,
+    TEXT_KIND,
+    RowStream,
+    Workbook,
+    write_value,
+)
 
 MONEY = "#,##0.00"
 QTY = "#,##0.0###"
@@ -273,49 +279,40 @@ SCORECARD_COLUMNS: list[tuple[str, int, str, str]] = [
 ]
 
 
+HEADER_FILL = "#DDE6F0"
+
+
 class _Sheet:
-    """A write-only sheet with a bold frozen header, widths, autofilter and reusable typed cells."""
+    """A constant-memory sheet with a bold frozen header, widths, autofilter and typed cells:
+    `append` writes one row of values (None: no cell), `finish` sets the filter over them."""
 
     def __init__(self, wb: Workbook, title: str, columns: list[tuple[str, int, str]]) -> None:
-        self.ws = wb.create_sheet(title)
+        self.ws = wb.add_worksheet(title)
         self.columns = columns
         self.count = 0
-        # Widths and the frozen pane are written with the sheet's head, before any row.
-        for index, (_, width, _) in enumerate(columns, 1):
-            self.ws.column_dimensions[get_column_letter(index)].width = width
-        self.ws.freeze_panes = "A2"
-        header = []
-        for name, _, _ in columns:
-            cell = WriteOnlyCell(self.ws, value=name)
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="DDE6F0")
-            cell.alignment = Alignment(vertical="center")
-            header.append(cell)
-        self.ws.append(header)
-        # One styled cell per typed column, reused row after row: rows are serialised at once.
-        self._typed: list[WriteOnlyCell | None] = []
-        for _, _, kind in columns:
-            if kind in _FORMATS:
-                cell = WriteOnlyCell(self.ws)
-                cell.number_format = _FORMATS[kind]
-                self._typed.append(cell)
-            else:
-                self._typed.append(None)
+        header = wb.format(bold=True, bg_color=HEADER_FILL, pattern=1, valign="vcenter")
+        for index, (name, width, _) in enumerate(columns):
+            self.ws.set_column(index, index, width)
+            self.ws.write_string(0, index, name, header)
+        self.ws.freeze_panes(1, 0)
+        # Rows go out through a RowStream: a text column's cells are escaped text, a typed
+        # column's cells carry its number format.
+        self._rows = RowStream(self.ws, [_stream_column(wb, kind) for _, _, kind in columns])
 
     def append(self, values: list[Any]) -> None:
-        row: list[Any] = []
-        for value, cell in zip(values, self._typed, strict=True):
-            if value is None or cell is None:
-                row.append(safe_text(value) if isinstance(value, str) else value)
-            else:
-                cell.value = value
-                row.append(cell)
-        self.ws.append(row)
         self.count += 1
+        self._rows.write(self.count, values)
 
     def finish(self) -> None:
-        last = get_column_letter(len(self.columns))
-        self.ws.auto_filter.ref = f"A1:{last}{self.count + 1}"
+        self._rows.finish()
+        self.ws.autofilter(0, 0, self.count, len(self.columns) - 1)
+
+
+def _stream_column(wb: Workbook, kind: str) -> tuple[str, Format | None]:
+    if kind not in _FORMATS:
+        return TEXT_KIND, None
+    cells = DATE_KIND if kind in ("date", "datetime") else NUMBER_KIND
+    return cells, wb.format(num_format=_FORMATS[kind])
 
 
 def _amount(qty: Decimal | None, price: Decimal | None) -> Decimal | None:
@@ -347,7 +344,7 @@ def write_reconciliation_workbook(
     With `scorecards` (objects with the attributes SCORECARD_COLUMNS name) a Scorecard sheet
     lists them.
     """
-    wb = Workbook(write_only=True)
+    wb = Workbook(target, created=meta.generated_at)
     summary = _Sheet(wb, "Summary", SUMMARY_COLUMNS)
     details = _Sheet(wb, "Lines", LINE_COLUMNS)
     discrepancies = _Sheet(wb, "Discrepancies", LINE_COLUMNS)
@@ -411,7 +408,7 @@ def write_reconciliation_workbook(
     if scorecards is not None:
         write_scorecard_sheet(wb, scorecards)
     _write_notes(wb, meta, stats)
-    wb.save(target)
+    wb.close()
     return stats
 
 
@@ -427,21 +424,28 @@ def write_scorecard_sheet(wb: Workbook, scorecards: Iterable[Any]) -> None:
 
 
 def _write_notes(wb: Workbook, meta: WorkbookMeta, stats: WorkbookStats) -> None:
-    ws = wb.create_sheet("Notes")
-    ws.column_dimensions["A"].width = 22
-    ws.column_dimensions["B"].width = 90
-    bold = Font(bold=True)
+    ws = wb.add_worksheet("Notes")
+    ws.set_column(0, 0, 22)
+    ws.set_column(1, 1, 90)
+    bold = wb.format(bold=True)
+    row = -1
 
     def heading(text: str) -> None:
-        cell = WriteOnlyCell(ws, value=text)
-        cell.font = bold
-        ws.append([cell])
+        nonlocal row
+        row += 1
+        ws.write_string(row, 0, safe_text(text), bold)
 
     def pair(label: str, value: Any, number_format: str | None = None) -> None:
-        cell = WriteOnlyCell(ws, value=safe_text(value) if isinstance(value, str) else value)
-        if number_format:
-            cell.number_format = number_format
-        ws.append([label, cell])
+        nonlocal row
+        row += 1
+        ws.write_string(row, 0, label)
+        write_value(
+            ws, row, 1, value, wb.format(num_format=number_format) if number_format else None
+        )
+
+    def blank() -> None:
+        nonlocal row
+        row += 1
 
     heading(meta.title)
     pair("Chain", meta.chain)
@@ -457,17 +461,17 @@ def _write_notes(wb: Workbook, meta: WorkbookMeta, stats: WorkbookStats) -> None
     pair("Line rows", stats.rows)
     pair("Orgs", stats.orgs)
     pair("Lines with discrepancies", stats.discrepancies)
-    ws.append([])
+    blank()
     heading("Flags (column Flags)")
     for code, text in FLAG_LEGEND.items():
-        ws.append([code, text])
-    ws.append([])
+        pair(code, text)
+    blank()
     heading("ACK01 line codes (X12 855)")
     for code, text in ACK01_LEGEND.items():
-        ws.append([code, text])
-    ws.append([])
+        pair(code, text)
+    blank()
     heading("BAK02 order codes (X12 855)")
     for code, text in BAK02_LEGEND.items():
-        ws.append([code, text])
-    ws.append([])
+        pair(code, text)
+    blank()
     pair("Amounts", "In the order's currency; shipped and received amounts at the confirmed price.")

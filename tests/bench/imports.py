@@ -10,6 +10,12 @@ and re-import, so machine load hits each alike.
 
 Memory: tracemalloc's peak of Python allocations during one read and one import (a separate,
 untimed run: tracing slows everything down); SQLite's own C allocations are not traced.
+
+Issue 26, the reader alone: for 2 000 and 20 000 rows, `read_import_sheet` (archive checks, the
+XML scan, python-calamine, header and row texts: all that supplychain.excel does for an import)
+against the same floor on the same file; target <= 0.6x. Wall-clock and CPU time, medians of
+READER_ROUNDS interleaved rounds (CPU time moves far less with other processes' load; calamine
+reads in this process's thread, so it is counted).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 import openpyxl
 from flask.testing import FlaskClient
 
-from supplychain.excel.importer import XLSX_MIMETYPE
+from supplychain.excel.importer import XLSX_MIMETYPE, read_import_sheet
 from tests.bench.common import (
     BenchApp,
     Report,
@@ -42,6 +48,9 @@ ROWS = 10_000
 CONTACTS_PER_COMPANY = 2
 ROUNDS = 3
 TARGET_RATIO = 4.0
+READER_ROWS = (2_000, 20_000)
+READER_ROUNDS = 5
+READER_TARGET = 0.6
 HEADER = [
     "company name",
     "kind",
@@ -155,9 +164,15 @@ class Importer:
         return response.get_json()
 
 
-def _seconds(fn: Callable[[], object]) -> tuple[float, Any]:
-    start = time.perf_counter()
+_CPU: dict[str, list[float]] = {}
+
+
+def _seconds(fn: Callable[[], object], cpu_key: str | None = None) -> tuple[float, Any]:
+    """Wall-clock seconds of fn() and its value; its CPU seconds go to _CPU[cpu_key]."""
+    start, cpu = time.perf_counter(), time.process_time()
     value = fn()
+    if cpu_key:
+        _CPU.setdefault(cpu_key, []).append(time.process_time() - cpu)
     return time.perf_counter() - start, value
 
 
@@ -176,12 +191,12 @@ def _rounds(env: BenchApp, report: Report, importer: Importer, owner: Any, rows:
     for n in range(ROUNDS):
         data = partner_sheet(rows, f"r{n}")
         chain_id = create_bench_chain(env.app, owner, f"Import bench {n}")
-        elapsed, read_rows = _seconds(lambda data=data: read_floor(data))
+        elapsed, read_rows = _seconds(lambda data=data: read_floor(data), "floor")
         samples["floor"].append(elapsed)
-        elapsed, dry = _seconds(lambda c=chain_id, d=data: importer.post(c, d, dry_run=True))
+        elapsed, dry = _seconds(lambda c=chain_id, d=data: importer.post(c, d, dry_run=True), "dry")
         samples["dry"].append(elapsed)
         with count_queries(env.engine) as queries:
-            elapsed, created = _seconds(lambda c=chain_id, d=data: importer.post(c, d))
+            elapsed, created = _seconds(lambda c=chain_id, d=data: importer.post(c, d), "import")
         samples["import"].append(elapsed)
         elapsed, again = _seconds(lambda c=chain_id, d=data: importer.post(c, d))
         samples["reimport"].append(elapsed)
@@ -220,6 +235,12 @@ def _rounds(env: BenchApp, report: Report, importer: Importer, owner: Any, rows:
     report.seconds("import_seconds", imported, "POST /imports, fresh chain")
     report.seconds("reimport_seconds", reimported, "POST /imports, same file again")
     ratio = report.ratio("import_over_floor", imported, floor, "ratio import / floor")
+    cpu = {key: statistics.median(values) for key, values in _CPU.items()}
+    report.ratio(
+        "import_over_floor_cpu", cpu["import"], cpu["floor"], "ratio of CPU times (import)", 2
+    )
+    report.ratio("dry_over_floor_cpu", cpu["dry"], cpu["floor"], "ratio of CPU times (dry run)", 2)
+    _CPU.clear()
     report.ratio("reimport_over_floor", reimported, floor, "ratio re-import / floor")
     report.line("target_ratio", TARGET_RATIO, "target", f"<= {TARGET_RATIO:.0f}x")
     if ratio > TARGET_RATIO:
@@ -235,6 +256,46 @@ def _memory(env: BenchApp, report: Report, importer: Importer, owner: Any, rows:
     report.line("floor_peak_bytes", floor_peak, "floor peak", f"{floor_peak / 1e6:.1f} MB")
     report.line("import_peak_bytes", import_peak, "import peak", f"{import_peak / 1e6:.1f} MB")
     report.ratio("import_peak_over_floor", import_peak, floor_peak, "ratio import / floor peak")
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall, CPU) seconds of fn()."""
+    start, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def _reader(report: Report) -> None:
+    """read_import_sheet against the openpyxl floor, wall-clock and CPU, at two sizes."""
+    for rows in (scaled(n) for n in READER_ROWS):
+        data = partner_sheet(rows, "reader")
+        read_import_sheet(io.BytesIO(data))  # warm: imports, regex compilation
+        samples: dict[str, list[tuple[float, float]]] = {"floor": [], "reader": []}
+        for _ in range(READER_ROUNDS):
+            samples["floor"].append(_timed(lambda data=data: read_floor(data)))
+            samples["reader"].append(_timed(lambda data=data: read_import_sheet(io.BytesIO(data))))
+        wall = {k: statistics.median(w for w, _ in v) for k, v in samples.items()}
+        cpu = {k: statistics.median(c for _, c in v) for k, v in samples.items()}
+        sheet = read_import_sheet(io.BytesIO(data))
+        report.section(f"reader alone, {rows} rows (medians of {READER_ROUNDS}; wall / CPU)")
+        report.expect(f"reader_rows_{rows}", len(sheet.rows), rows, "rows read")
+        for key, label in (("floor", "floor: openpyxl read-only"), ("reader", "read_import_sheet")):
+            shown = f"{fmt_seconds(wall[key])} / {fmt_seconds(cpu[key])}"
+            report.line(f"{key}_seconds_{rows}", [wall[key], cpu[key]], label, shown)
+        ratio = report.ratio(
+            f"reader_over_floor_{rows}", wall["reader"], wall["floor"], "ratio reader / floor", 2
+        )
+        cpu_ratio = report.ratio(
+            f"reader_over_floor_cpu_{rows}",
+            cpu["reader"],
+            cpu["floor"],
+            f"ratio of CPU times (target <= {READER_TARGET}x)",
+            2,
+        )
+        if min(ratio, cpu_ratio) > READER_TARGET:
+            report.warnings.append(
+                f"reader / floor at {rows} rows {cpu_ratio:.2f}x CPU, target <= {READER_TARGET}x"
+            )
 
 
 def run(report: Report) -> None:
@@ -255,3 +316,4 @@ def run(report: Report) -> None:
         )
         _rounds(env, report, importer, owner, rows)
         _memory(env, report, importer, owner, rows)
+    _reader(report)

@@ -77,6 +77,9 @@ EVENT_HEADLINES = {
     "statement.disputed": "Statement for %(period)s disputed",
     "statement.reminder": "Reminder: please confirm or dispute the statement for %(period)s",
     "dispute.resolved": "Dispute on the statement for %(period)s resolved",
+    "invoice.submitted": "Invoice %(number)s submitted",
+    "invoice.approved": "Invoice %(number)s approved",
+    "invoice.rejected": "Invoice %(number)s rejected",
 }
 GENERIC_HEADLINE = "Something changed in %(chain)s (%(type)s)"
 
@@ -333,6 +336,11 @@ def describe_event(
         text = _(headline, number=str(data.get("number") or data["id"]))
         if data.get("status"):
             facts.append((_("Status"), _(str(data["status"]))))
+    elif kind == "invoice" and headline and data.get("id"):
+        link = f"{base_url}/chains/{cid}/invoices/{data['id']}"
+        text = _(headline, number=str(data.get("number") or data["id"]))
+        if data.get("match"):
+            facts.append((_("Match"), _(str(data["match"]))))
     elif headline and claimed.event_type in STATEMENT_EVENTS and statement_path(cid, data):
         link = f"{base_url}{statement_path(cid, data)}"
         text = _(headline, period=str(data["period"]))

@@ -29,6 +29,9 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "statement.disputed": ("Statement disputed", "对账单有异议"),
     "dispute.resolved": ("Dispute resolved", "对账异议已解决"),
     "statement.reminder": ("Reminder: statement awaiting your confirmation", "提醒：对账单待确认"),
+    "invoice.submitted": ("Invoice submitted", "发票已提交"),
+    "invoice.approved": ("Invoice approved", "发票已审核通过"),
+    "invoice.rejected": ("Invoice rejected", "发票已退回"),
     "reconciliation.run.succeeded": ("Reconciliation workbook ready", "对账工作簿已生成"),
     "reconciliation.run.failed": ("Reconciliation run failed", "对账生成失败"),
     "member.joined": ("Member joined", "成员已加入"),
@@ -69,6 +72,8 @@ def object_path(event_type: str, chain_id: int, data: dict[str, Any]) -> str:
         return f"{chain}/orders/{ident}"
     if event_type in STATEMENT_EVENTS:
         return statement_path(chain_id, data) or chain
+    if event_type.startswith("invoice.") and ident:
+        return f"{chain}/invoices/{ident}"
     if event_type.startswith("reconciliation.run.") and ident:
         return f"{chain}/reconciliation/runs/{ident}"
     if event_type.startswith("member.") and _plain(data.get("org_id")):

@@ -14,6 +14,7 @@ def register_api(api: Api) -> None:
     from supplychain.api.directory import routes as directory
     from supplychain.api.events import routes as events
     from supplychain.api.imports import routes as imports
+    from supplychain.api.invoices import routes as invoices
     from supplychain.api.notices import routes as notices
     from supplychain.api.orders import routes as orders
     from supplychain.api.reconciliation import routes as reconciliation
@@ -31,6 +32,7 @@ def register_api(api: Api) -> None:
         apps,
         notices,
         orders,
+        invoices,
         reconciliation,
         scorecards,
         events,

@@ -39,6 +39,7 @@ from supplychain.services.apps import orgs_with_app, require_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish
+from supplychain.services.invoice_reports import invoiced_statement
 from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.ledger import (
     StatementScope,
@@ -373,7 +374,8 @@ def statement_view(
     scope = statement_scope(session, access.chain)
     rows = statement_rows(session, access.chain, period, subject, scope)
     version = _version(access.chain_id, period, subject, rows, scope)
-    return _view(session, access, period, subject, rows, version, scope)
+    view = _view(session, access, period, subject, rows, version, scope)
+    return invoiced_statement(session, access.chain_id, view)
 
 
 # --- answers: confirm, dispute, resolve ----------------------------------------------------------

@@ -100,17 +100,24 @@ class Invoice(Base):
 
     @hybrid_method
     def in_period(self, period: Period) -> bool:
-        """The invoice belongs to a period: the statement period it is tied to, else the period
-        its issue date falls in."""
+        """The invoice belongs to a period: the statement period it is tied to (for a year, any
+        period of that year), else the period its issue date falls in."""
         if self.statement_period is not None:
-            return self.statement_period == period.label
+            return self.statement_period == period.label or (
+                len(period.label) == 4 and self.statement_period.startswith(period.label + "-")
+            )
         return period.first <= self.issue_date <= period.last
 
     @in_period.inplace.expression
     @classmethod
     def _in_period_sql(cls, period: Period) -> ColumnElement[bool]:
+        tied = (
+            cls.statement_period.like(period.label + "-%")
+            if len(period.label) == 4  # a year (scorecards): its months' and weeks' statements
+            else cls.statement_period == period.label
+        )
         return or_(
-            cls.statement_period == period.label,
+            tied,
             and_(
                 cls.statement_period.is_(None),
                 cls.issue_date >= period.first,

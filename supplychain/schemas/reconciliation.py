@@ -262,6 +262,11 @@ class BoardItemSchema(BaseSchema):
     confirmed_by = Id(allow_none=True)
     ready_at = fields.DateTime(allow_none=True)
     open_disputes = fields.Integer()
+    invoices = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "the org's invoices of the period by status (开票)"},
+    )
 
 
 class BoardPageSchema(page_of(BoardItemSchema)):  # type: ignore[misc]

@@ -17,6 +17,7 @@ from supplychain.models import Chain, Invoice
 from supplychain.periods import Period
 from supplychain.services.bulk import among_ids
 from supplychain.services.invoice_matching import counted_lines, match_invoices, to_match
+from supplychain.services.scorecards import rate
 
 
 def invoiced_statement(session: Session, chain_id: int, view: dict[str, Any]) -> dict[str, Any]:
@@ -146,12 +147,7 @@ def invoice_match_rates(
         whole[invoice.seller_id] = whole.get(invoice.seller_id, 0) + 1
         if invoice.status != "rejected" and match.status == "matched":
             part[invoice.seller_id] = part.get(invoice.seller_id, 0) + 1
-    return {
-        org: (Decimal(part.get(org, 0)) / whole[org]).quantize(Decimal("0.0001"))
-        if whole.get(org)
-        else None
-        for org in org_ids
-    }
+    return {org: rate(part.get(org, 0), whole.get(org, 0)) for org in org_ids}
 
 
 def invoice_status_counts(

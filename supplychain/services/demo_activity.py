@@ -50,6 +50,7 @@ from supplychain.models.base import utcnow
 from supplychain.periods import previous_period
 from supplychain.services import notices, orders, shipments
 from supplychain.services.accounts import find_user_by_email
+from supplychain.services.demo_invoices import play_invoices
 from supplychain.services.reconciliation import confirmations
 from supplychain.services.reconciliation.confirmations import DisputedLine
 from supplychain.services.reconciliation.runs import execute_run
@@ -428,6 +429,7 @@ def answer_statements(session: Session, chain: Chain, activity: dict[str, Any]) 
                 )
         else:
             raise Invalid(f"Unknown statement step: {spec['do']}.", {"do": [spec["do"]]})
+    play_invoices(session, story, period, activity.get("invoices", []))
     session.flush()
     return len(specs)
 

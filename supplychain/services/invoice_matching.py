@@ -31,9 +31,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supplychain.models import Chain, Invoice, InvoiceLine, InvoiceSettings, Order, OrderLine
@@ -119,17 +119,16 @@ class Match:
         return {"status": self.status, "exceptions": self.exceptions}
 
 
-@dataclass(frozen=True)
-class OrderLineNow:
-    """An order line's figures now, as the match reads them."""
+class OrderLineNow(NamedTuple):
+    """An order line's figures now, as the match reads them; `price` is the confirmed unit price,
+    or the ordered one where none was confirmed."""
 
     order_number: str
     buyer_id: int
     seller_id: int
     order_status: str
     sku: str
-    unit_price: Decimal
-    confirmed_price: Decimal | None
+    price: Decimal
     received_qty: Decimal
 
 
@@ -159,13 +158,18 @@ def to_match(invoice: Invoice, lines: Sequence[InvoiceLine]) -> ToMatch:
 
 
 def order_lines_now(
-    session: Session, chain_id: int, order_ids: Sequence[int]
+    session: Session,
+    chain_id: int,
+    order_ids: Sequence[int],
+    line_nos: Sequence[int] | None = None,
 ) -> dict[tuple[int, int], OrderLineNow]:
-    """(order id, line no) -> the line's figures now, for the named orders of the chain (one
-    query whatever their number)."""
+    """(order id, line no) -> the line's figures now, for the named orders of the chain (and
+    line numbers, when given: a page of invoices names a few lines of big orders), in one query
+    whatever their number."""
     if not order_ids:
         return {}
-    rows = session.execute(
+    # Core rows on the session's connection (no ORM loading: 2 000 lines are read per match).
+    stmt = (
         select(
             Order.id,
             Order.number,
@@ -174,28 +178,34 @@ def order_lines_now(
             Order.status,
             OrderLine.line_no,
             OrderLine.sku,
-            OrderLine.unit_price,
-            OrderLine.confirmed_price,
+            func.coalesce(OrderLine.confirmed_price, OrderLine.unit_price),
             OrderLine.received_qty,
         )
         .join(OrderLine, OrderLine.order_id == Order.id)
         .where(Order.chain_id == chain_id, among_ids(session, Order.id, sorted(set(order_ids))))
     )
+    if line_nos is not None:
+        stmt = stmt.where(among_ids(session, OrderLine.line_no, sorted(set(line_nos))))
+    rows = session.connection().execute(stmt)
     return {
-        (oid, line_no): OrderLineNow(number, buyer, seller, status, sku, price, confirmed, recv)
-        for oid, number, buyer, seller, status, line_no, sku, price, confirmed, recv in rows
+        (oid, line_no): OrderLineNow(number, buyer, seller, status, sku, price, received)
+        for oid, number, buyer, seller, status, line_no, sku, price, received in rows
     }
 
 
 def counted_lines(
-    session: Session, order_ids: Sequence[int]
+    session: Session,
+    order_ids: Sequence[int],
+    line_nos: Sequence[int] | None = None,
+    up_to: int | None = None,
 ) -> dict[tuple[int, int], list[tuple[int, Decimal]]]:
     """(order id, line no) -> [(invoice id, qty)] of the invoices that count (not rejected) on
-    the named orders, in one query."""
+    the named orders (and line numbers, when given; invoices before id `up_to`, when given), in
+    one query."""
     counted: dict[tuple[int, int], list[tuple[int, Decimal]]] = defaultdict(list)
     if not order_ids:
         return counted
-    rows = session.execute(
+    stmt = (
         select(InvoiceLine.invoice_id, InvoiceLine.order_id, InvoiceLine.line_no, InvoiceLine.qty)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(
@@ -203,7 +213,11 @@ def counted_lines(
             among_ids(session, InvoiceLine.order_id, sorted(set(order_ids))),
         )
     )
-    for invoice_id, order_id, line_no, qty in rows:
+    if line_nos is not None:
+        stmt = stmt.where(among_ids(session, InvoiceLine.line_no, sorted(set(line_nos))))
+    if up_to is not None:
+        stmt = stmt.where(InvoiceLine.invoice_id < up_to)
+    for invoice_id, order_id, line_no, qty in session.connection().execute(stmt):
         counted[(order_id, line_no)].append((invoice_id, qty))
     return counted
 
@@ -267,8 +281,15 @@ def match_invoices(
     """The match of each item (in order), and the order lines they name as they are now."""
     settings = settings or settings_of(session, chain.id)
     order_ids = sorted({line.order_id for item in items for line in item.lines})
-    now = order_lines_now(session, chain.id, order_ids)
-    counted = counted_lines(session, order_ids)
+    line_nos = sorted({line.line_no for item in items for line in item.lines})
+    # A page of invoices names a few lines of (maybe big) orders: read only those; one invoice
+    # names most lines of its orders, where the filter would cost more than it saves.
+    now = order_lines_now(session, chain.id, order_ids, line_nos if len(items) > 1 else None)
+    # Only earlier invoices count before a recorded one: none from the newest matched here on
+    # (its own lines are in hand).
+    ids = [item.invoice_id for item in items]
+    up_to = None if not ids or None in ids else max(ids)  # type: ignore[type-var]
+    counted = counted_lines(session, order_ids, line_nos, up_to)
     checks = _statement_checks(session, chain, items)
     matches = []
     for item in items:
@@ -329,9 +350,8 @@ def _line_exceptions(
     invoiced = invoiced_before(counted.get(key, []), item.invoice_id) + line.qty
     if invoiced > found.received_qty:
         out.append(_exception(line, "received_qty_variance", found.received_qty, invoiced))
-    reference = found.confirmed_price if found.confirmed_price is not None else found.unit_price
-    if not price_within(line.unit_price, reference, line.qty, settings):
-        out.append(_exception(line, "price_variance", reference, line.unit_price, 2))
+    if not price_within(line.unit_price, found.price, line.qty, settings):
+        out.append(_exception(line, "price_variance", found.price, line.unit_price, 2))
     expected_tax = line_tax(line.net, line.tax_rate)
     if abs(line.tax - expected_tax) > TAX_SLACK:
         out.append(_exception(line, "tax_variance", expected_tax, line.tax, 2))

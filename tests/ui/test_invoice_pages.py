@@ -113,6 +113,10 @@ def test_buyer_queue_approve_and_reject(inv: World, web):
     d1b = web()
     d1b.login(w.parties["D1b"].email)
     assert d1b.get(url).status_code == 404
+    # The owner's statements board: the supplier's invoices of the period by status.
+    board = owner.get(page(w, f"/reconciliation/statements?period={PERIOD}&tier=U1"))
+    row = board.text.split(f'id="org-{w.parties["S1"].org_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "approved 1" in row and "rejected 1" in row, row
     owner.post("/language", {"lang": "zh", "next": page(w, "/invoices")})
     zh = owner.get(page(w, "/invoices?box=incoming&status="))
     assert "收到的发票" in zh.text and "已拒绝" in zh.text

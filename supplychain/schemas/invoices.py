@@ -159,12 +159,7 @@ class InvoiceSchema(BaseSchema):
     lines = fields.List(fields.Nested(InvoiceLineSchema))
 
 
-class InvoiceBriefSchema(InvoiceSchema):
-    class Meta:
-        exclude = ("lines",)
-
-
-InvoicePageSchema = page_of(InvoiceBriefSchema, "InvoicePageSchema")
+InvoicePageSchema = page_of(InvoiceSchema, "InvoicePageSchema")
 
 
 class SettingsOutSchema(SettingsSchema):

@@ -57,7 +57,7 @@ class InvoiceView:
     refs: dict[tuple[int, int], OrderLineNow]
     names: dict[int, str]
 
-    def as_dict(self, with_lines: bool = True) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """The invoice as `schemas.invoices.InvoiceSchema` dumps it (a draft: id null)."""
         i, d = self.invoice, self.draft
         if i is not None:
@@ -84,8 +84,7 @@ class InvoiceView:
         head["seller_name"] = self.names.get(head["seller_id"])
         head["buyer_name"] = self.names.get(head["buyer_id"])
         head["match"] = self.match.as_dict()
-        if with_lines:
-            head["lines"] = [self.line_dict(line) for line in self.lines]
+        head["lines"] = [self.line_dict(line) for line in self.lines]
         return head
 
     def line_dict(self, line: LineToMatch) -> dict[str, Any]:

@@ -344,6 +344,7 @@ def test_a_third_org_sees_nothing(inv):
     out = w.api.get(w.path("/invoices?box=outgoing"), token=w.parties["S1"].token).json()
     assert [i["number"] for i in out["items"]] == ["INV-1"]
     assert out["items"][0]["match"]["status"] == "matched"
+    assert [(x["order_number"], x["qty"]) for x in out["items"][0]["lines"]] == [("PO-1", "10")]
 
 
 def test_unknown_line_and_another_sellers_order(inv):

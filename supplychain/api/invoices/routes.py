@@ -39,7 +39,8 @@ class Invoices(MethodView):
     @blp.response(200, s.InvoicePageSchema)
     def get(self, query, cid):
         """Invoices the caller's org sent (`box=outgoing`) or received (`incoming`); the owner
-        sees all of its chain's. Each with its match as it reads now; newest first."""
+        sees all of its chain's. Each with its lines and its match as it reads now (computed for
+        the whole page at once); newest first."""
         page = invoices.invoices_page(
             db.session,
             access_to(cid),
@@ -49,7 +50,7 @@ class Invoices(MethodView):
             page=query["page"],
             page_size=query["page_size"],
         )
-        page.items = [view.as_dict(with_lines=False) for view in page.items]
+        page.items = [view.as_dict() for view in page.items]
         return page.envelope()
 
     @idempotent

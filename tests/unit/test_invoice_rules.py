@@ -66,3 +66,10 @@ def test_an_invoices_period():
     assert not Invoice(statement_period="2025-12", issue_date=date(2026, 1, 5)).in_period(
         whole_year
     )
+
+
+def test_robot_messages_link_to_the_invoice():
+    from supplychain.robot import HEADLINES, object_path
+
+    assert object_path("invoice.approved", 3, {"id": "12"}) == "/chains/3/invoices/12"
+    assert HEADLINES["invoice.rejected"] == ("Invoice rejected", "发票已退回")

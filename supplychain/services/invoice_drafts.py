@@ -333,7 +333,8 @@ def draft_from_statement(
     to `buyer_id` (the one buyer when not named): each line received and not yet invoiced (by
     invoices not rejected), at the received quantity left x the confirmed price, at `tax_rate`
     or the chain's default; tied to the statement's version. 409 if the statement is not
-    confirmed or nothing is left to invoice."""
+    confirmed or nothing is left to invoice. A statement with more than 2 000 such lines is
+    invoiced 2 000 lines at a time (the next invoice takes the rest)."""
     require_app(session, access, APP)
     require_app(session, access, STATEMENT_APP)
     if buyer_id is None:
@@ -342,6 +343,11 @@ def draft_from_statement(
     holder, version, rows = _confirmed_statement(session, access, period_label, buyer_id)
     seller = access.actor.org_id
     mine = [r for r in rows if (r[v.BUYER], r[v.SELLER]) == (buyer_id, seller)]
+    if not mine:
+        raise Conflict(
+            f"No statement for {period_label} holds orders you sold.",
+            {"period": ["Nothing of yours to invoice in this period."]},
+        )
     counted = counted_lines(session, [r[v.ORDER_ID] for r in mine])
     new_lines = []
     for r in mine:

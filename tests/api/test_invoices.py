@@ -467,3 +467,47 @@ def test_matching_costs_a_fixed_number_of_queries(inv, count_queries):
         assert len(r.json()["items"]) == size
         pages.append(counter.count)
     assert pages[0] == pages[1], pages
+
+
+def _sale(w, dealer, number):
+    """The owner sells to a D1 dealer: accepted, shipped and received in full."""
+    body = {
+        "counterparty_id": dealer.org_id,
+        "issuer_role": "seller",
+        "number": number,
+        "lines": [{"line_no": 1, "sku": "TYRE", "qty": "8", "unit_price": "520"}],
+    }
+    order = created(w.api.post(w.path("/orders"), body, token=w.owner.token))
+    ack = {"version": 1, "decision": "accept"}
+    assert w.api.post(w.path(f"/orders/{order['id']}/ack"), ack, token=dealer.token).ok
+    moves = {"lines": [{"line_no": 1, "qty": "8"}]}
+    created(w.api.post(w.path(f"/orders/{order['id']}/shipments"), moves, token=w.owner.token))
+    created(w.api.post(w.path(f"/orders/{order['id']}/receipts"), moves, token=dealer.token))
+    return order
+
+
+def test_the_owner_invoices_a_dealer_from_the_dealers_statement(inv):
+    w = inv
+    d1a, d1b = w.parties["D1a"], w.parties["D1b"]
+    _sale(w, d1a, "SO-A")
+    _sale(w, d1b, "SO-B")
+    view = w.api.get(
+        w.path(f"/reconciliation/statements/{PERIOD}"), token=d1a.token, headers=JSON
+    ).json()
+    r = w.api.post(
+        w.path(f"/reconciliation/statements/{PERIOD}/confirm"),
+        {"version": view["version"]},
+        token=d1a.token,
+    )
+    assert r.status_code == 200, r.text
+    # Two buyers this period: name one.
+    r = from_statement(w, "INV-1", party=w.owner)
+    assert r.status_code == 422 and "buyer_id" in r.json()["errors"]
+    # D1b's statement is not confirmed.
+    assert from_statement(w, "INV-1", party=w.owner, buyer_id=d1b.org_id).status_code == 409
+    body = created(from_statement(w, "INV-1", party=w.owner, buyer_id=d1a.org_id))
+    assert body["statement_org_id"] == d1a.org_id and body["buyer_id"] == d1a.org_id
+    assert (body["net"], body["tax"], body["gross"]) == ("4160.00", "540.80", "4700.80")
+    # The dealer (an admin of the buyer) approves it.
+    r = w.api.post(w.path(f"/invoices/{body['id']}/approve"), {}, token=d1a.token)
+    assert r.status_code == 200 and r.json()["status"] == "approved", r.text

@@ -139,3 +139,35 @@ def test_on_a_phone(inv: World, browse):
     phone.click("#approve-form button[type=submit]")
     assert phone.inner_text("#invoice-status") == "approved"
     screenshot(phone, "phone-invoice-approved")
+
+
+def test_the_owner_invoices_a_dealer_from_its_statement_page(inv: World, web):
+    from tests.api.test_invoices import _sale
+
+    w = inv
+    d1a = w.parties["D1a"]
+    _sale(w, d1a, "SO-A")
+    view = w.api.get(
+        w.path(f"/reconciliation/statements/{PERIOD}"), token=d1a.token, headers=JSON
+    ).json()
+    w.api.post(
+        w.path(f"/reconciliation/statements/{PERIOD}/confirm"),
+        {"version": view["version"]},
+        token=d1a.token,
+    )
+    owner = web()
+    owner.login(w.owner.email)
+    shown = owner.get(page(w, f"/statements/{PERIOD}?org_id={d1a.org_id}"))
+    assert 'id="invoice-form"' in shown.text
+    assert f'name="buyer_id" value="{d1a.org_id}"' in shown.text
+    form = _form() | {"buyer_id": d1a.org_id, "statement_org": d1a.org_id}
+    preview = owner.post(page(w, "/invoices/from-statement"), form | {"preview": "1"})
+    assert text_of(preview.text, "gross") == "4700.80" and _count(w) == 0
+    done = owner.post(page(w, "/invoices/from-statement"), form | {"submit": "1"})
+    assert text_of(done.text, "invoice-status") == "submitted" and _count(w) == 1
+    # The dealer, the buyer, finds it in its queue; the dealer's own statement page offers no
+    # invoice form (it bought, it does not sell).
+    dealer = web()
+    dealer.login(d1a.email)
+    assert "INV-1" in dealer.get(page(w, "/invoices")).text
+    assert 'id="invoice-form"' not in dealer.get(page(w, f"/statements/{PERIOD}")).text

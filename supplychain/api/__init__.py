@@ -16,6 +16,7 @@ def register_api(api: Api) -> None:
     from supplychain.api.directory import routes as directory
     from supplychain.api.events import routes as events
     from supplychain.api.imports import routes as imports
+    from supplychain.api.invoices import routes as invoices
     from supplychain.api.notices import routes as notices
     from supplychain.api.orders import routes as orders
     from supplychain.api.reconciliation import routes as reconciliation
@@ -37,6 +38,7 @@ def register_api(api: Api) -> None:
         notices,
         orders,
         shipping,
+        invoices,
         reconciliation,
         scorecards,
         events,

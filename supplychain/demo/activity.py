@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor
+from supplychain.demo.invoices import play_invoices
 from supplychain.demo.shipping import play_ship_notice
 from supplychain.errors import Invalid
 from supplychain.models import (
@@ -437,6 +438,7 @@ def answer_statements(session: Session, chain: Chain, activity: dict[str, Any]) 
                 )
         else:
             raise Invalid(f"Unknown statement step: {spec['do']}.", {"do": [spec["do"]]})
+    play_invoices(session, story, period, activity.get("invoices", []))
     session.flush()
     return len(specs)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from xlsxwriter.format import Format
 
+from supplychain.excel.invoices_sheet import write_invoices_sheet
 from supplychain.excel.safety import safe_text
 from supplychain.excel.writer import (
     DATE_KIND,
@@ -276,6 +277,7 @@ SCORECARD_COLUMNS: list[tuple[str, int, str, str]] = [
     ("Discrepancy lines", 17, "int", "discrepancy_lines"),
     ("Notice ack rate", 16, "percent", "notice_ack_rate"),
     ("Notice response rate", 20, "percent", "notice_response_rate"),
+    ("Invoice match rate", 18, "percent", "invoice_match_rate"),
 ]
 
 
@@ -336,6 +338,7 @@ def write_reconciliation_workbook(
     statuses: dict[int, StatementStatus] | None = None,
     disputes: Iterable[DisputeRecord] = (),
     scorecards: list[Any] | None = None,
+    invoices: Iterable[Any] | None = None,
 ) -> WorkbookStats:
     """Stream a reconciliation workbook to `target` (a path or binary file) in constant memory.
 
@@ -407,6 +410,8 @@ def write_reconciliation_workbook(
         sheet.finish()
     if scorecards is not None:
         write_scorecard_sheet(wb, scorecards)
+    if invoices is not None:
+        write_invoices_sheet(wb, invoices, tz)
     _write_notes(wb, meta, stats)
     wb.close()
     return stats

@@ -23,6 +23,7 @@ from supplychain.models.events import (
     ReminderClaim,
     WebhookEndpoint,
 )
+from supplychain.models.invoices import Invoice, InvoiceLine, InvoiceSettings
 from supplychain.models.notices import (
     Notice,
     NoticeItem,
@@ -60,6 +61,9 @@ __all__ = [
     "Grant",
     "Group",
     "IdempotencyRecord",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceSettings",
     "Link",
     "Member",
     "Notice",

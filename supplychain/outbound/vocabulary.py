@@ -42,6 +42,9 @@ VOCABULARY: dict[str, Words] = {
         "event.ship_notice.cancelled", "Ship notice %(number)s cancelled"
     ),
     "ship_notice.received": Words("event.ship_notice.received", "Ship notice %(number)s received"),
+    "invoice.submitted": Words("event.invoice.submitted", "Invoice %(number)s submitted"),
+    "invoice.approved": Words("event.invoice.approved", "Invoice %(number)s approved"),
+    "invoice.rejected": Words("event.invoice.rejected", "Invoice %(number)s rejected"),
     "statement.ready": Words("event.statement.ready", "Statement for %(period)s is ready"),
     "statement.confirmed": Words("event.statement.confirmed", "Statement for %(period)s confirmed"),
     "statement.disputed": Words("event.statement.disputed", "Statement for %(period)s disputed"),
@@ -71,7 +74,7 @@ STATEMENT_EVENTS = (
     "dispute.resolved",
 )
 # Event kinds whose objects carry a `number` (else their id) that the subject names.
-NUMBERED_KINDS = ("order", "ship_notice")
+NUMBERED_KINDS = ("order", "ship_notice", "invoice")
 _PERIOD = re.compile(r"^[0-9]{4}-(?:[0-9]{2}|W[0-9]{2})\Z")
 
 
@@ -99,6 +102,8 @@ def page_path(event_type: str, chain_id: int, data: dict[str, Any]) -> str:
         return f"{chain}/notices/{ident}"
     if event_type.startswith("order.") and ident:
         return f"{chain}/orders/{ident}"
+    if event_type.startswith("invoice.") and ident:
+        return f"{chain}/invoices/{ident}"
     if event_type.startswith("ship_notice.") and ident:
         return f"{chain}/ship-notices/{ident}"
     if event_type in STATEMENT_EVENTS:

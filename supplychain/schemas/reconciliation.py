@@ -176,6 +176,9 @@ class StatementLineSchema(BaseSchema):
     confirmed_price = DecimalAmount(allow_none=True, min_decimals=2)
     shipped_qty = DecimalAmount()
     received_qty = DecimalAmount()
+    invoiced_qty = DecimalAmount(
+        load_default=None, metadata={"description": "on invoices not rejected"}
+    )
     flags = fields.List(fields.String())
 
 
@@ -187,6 +190,17 @@ class StatementChangeSchema(BaseSchema):
     )
     confirmed = fields.String(allow_none=True, metadata={"description": "as confirmed"})
     current = fields.String(allow_none=True, metadata={"description": "as it is now"})
+
+
+class StatementInvoiceSchema(BaseSchema):
+    id = Id()
+    number = fields.String()
+    status = fields.String()
+    issue_date = fields.Date()
+    currency = fields.String()
+    net = DecimalAmount(min_decimals=2)
+    tax = DecimalAmount(min_decimals=2)
+    gross = DecimalAmount(min_decimals=2)
 
 
 class StatementSchema(BaseSchema):
@@ -212,6 +226,10 @@ class StatementSchema(BaseSchema):
     currencies = fields.List(fields.String())
     lines = fields.List(fields.Nested(StatementLineSchema))
     disputes = fields.List(fields.Nested(DisputeSchema))
+    invoices = fields.List(
+        fields.Nested(StatementInvoiceSchema),
+        metadata={"description": "invoices made from this statement"},
+    )
     ready_at = fields.DateTime(allow_none=True)
     confirmed_at = fields.DateTime(allow_none=True)
     confirmed_by = Id(allow_none=True)
@@ -244,6 +262,11 @@ class BoardItemSchema(BaseSchema):
     confirmed_by = Id(allow_none=True)
     ready_at = fields.DateTime(allow_none=True)
     open_disputes = fields.Integer()
+    invoices = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "the org's invoices of the period by status (开票)"},
+    )
 
 
 class BoardPageSchema(page_of(BoardItemSchema)):  # type: ignore[misc]

@@ -54,6 +54,7 @@ class ScorecardSchema(BaseSchema):
     discrepancy_lines = fields.Integer()
     notice_ack_rate = Rate()
     notice_response_rate = Rate()
+    invoice_match_rate = Rate()
 
 
 class ScorecardPageSchema(page_of(ScorecardSchema, "ScorecardPageBase")):  # type: ignore[misc]

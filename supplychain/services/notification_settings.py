@@ -21,7 +21,7 @@ DEFAULT_EVENTS: tuple[str, ...] = tuple(
     # dispute.resolved is a statement event too.
     t
     for t in EVENT_TYPES
-    if t.split(".", 1)[0] in ("notice", "order", "ship_notice", "statement", "dispute")
+    if t.split(".", 1)[0] in ("notice", "order", "ship_notice", "statement", "dispute", "invoice")
 )
 MAIL_LANGUAGES = ("zh", "en")
 DEFAULT_MAIL_LANGUAGE = "zh"

@@ -92,6 +92,7 @@ RATES = (
     "fill_rate",
     "notice_ack_rate",
     "notice_response_rate",
+    "invoice_match_rate",
 )
 FIGURES = ("orders", "lines", "median_ack_hours", "discrepancy_lines", *RATES)
 SORT_KEYS = ("name", "code", "tier", *FIGURES)
@@ -114,6 +115,7 @@ class Scorecard:
     discrepancy_lines: int = 0
     notice_ack_rate: Decimal | None = None
     notice_response_rate: Decimal | None = None
+    invoice_match_rate: Decimal | None = None
 
 
 # --- periods ----------------------------------------------------------------------------------
@@ -382,6 +384,11 @@ def measure(
         if row := notices.get(card.org_id):
             card.notice_ack_rate = rate(row["acked"], row["ack_asked"])
             card.notice_response_rate = rate(row["answered"], row["answer_asked"])
+    from supplychain.services.invoice_reports import invoice_match_rates  # imports ledger
+
+    invoice_rates = invoice_match_rates(session, chain, period, org_ids)
+    for card in cards:
+        card.invoice_match_rate = invoice_rates.get(card.org_id)
     return cards
 
 

@@ -165,7 +165,15 @@ def test_tier_workbook(recon, app):
 
     assert hashlib.sha256(f.content).hexdigest() == run["sha256"]
     wb = _book(f.content)
-    assert wb.sheetnames == ["Summary", "Lines", "Discrepancies", "Disputes", "Scorecard", "Notes"]
+    assert wb.sheetnames == [
+        "Summary",
+        "Lines",
+        "Discrepancies",
+        "Disputes",
+        "Scorecard",
+        "Invoices",
+        "Notes",
+    ]
     lines = wb["Lines"]
     assert lines.freeze_panes == "A2"
     assert lines.auto_filter.ref == "A1:AH5"

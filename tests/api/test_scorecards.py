@@ -348,7 +348,7 @@ def test_tier_workbook_scorecard_sheet(cards):
     wb = openpyxl.load_workbook(io.BytesIO(book.content))
     assert "Scorecard" in wb.sheetnames
     ws = wb["Scorecard"]
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:L3"
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:M3"  # M: invoice match rate
     header = [cell.value for cell in ws[1]]
     rows = {
         row[0].value: {name: cell for name, cell in zip(header, row, strict=True)}

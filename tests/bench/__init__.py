@@ -12,6 +12,7 @@ Environment:
 BENCHMARKS: dict[str, str] = {
     "directory": "tests.bench.directory",
     "imports": "tests.bench.imports",
+    "invoices": "tests.bench.invoices",
     "notices": "tests.bench.notices",
     "notifications": "tests.bench.notifications",
     "orders": "tests.bench.orders",

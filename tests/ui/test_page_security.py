@@ -24,6 +24,7 @@ def _page_paths(app, scene: Scene) -> list[str]:
         "oid": scene.order_id,
         "org_id": scene.world.parties["D1a"].org_id,
         "rid": "1",
+        "iid": "1",  # an invoice (none: 404 to both)
         "period": "2026-01",  # a statement's period
         "wid": "1",
         "filename": "app.css",

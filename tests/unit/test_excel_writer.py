@@ -71,6 +71,7 @@ class Card:
     discrepancy_lines: int
     notice_ack_rate: float | None
     notice_response_rate: float | None
+    invoice_match_rate: float | None = None
 
 
 def orgs() -> list[OrgRecord]:

@@ -90,6 +90,8 @@ def describe_event(
         text = _(headline, number=str(data.get("number") or data["id"]))
         if data.get("status"):
             facts.append((_("Status"), _(str(data["status"]))))
+        if data.get("match"):
+            facts.append((_("Match"), _(str(data["match"]))))
     elif headline and claimed.event_type in STATEMENT_EVENTS and statement_path(cid, data):
         text = _(headline, period=str(data["period"]))
         if data.get("resolution"):

@@ -31,6 +31,7 @@ from supplychain.periods import Period
 from supplychain.services.apps import orgs_with_app, require_app
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import NewEvent, publish_many
+from supplychain.services.invoice_reports import invoice_status_counts
 from supplychain.services.pagination import Page, page_of_list
 from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.ledger import (
@@ -90,6 +91,7 @@ def statement_board(
         orgs = {o for o, t in graph.tiers.items() if t not in (CORE, UNLINKED)}
     states = tier_states(session, chain, period, orgs)
     directory = org_directory(session, chain.id)
+    invoices = invoice_status_counts(session, chain.id, period)
     items = []
     for org_id, state in states.items():
         if status is not None and state.status != status:
@@ -109,6 +111,7 @@ def statement_board(
                 "confirmed_by": state.confirmed_by,
                 "ready_at": state.ready_at,
                 "open_disputes": state.open_disputes,
+                "invoices": invoices.get(org_id, {}),
             }
         )
     items.sort(key=lambda item: (item["tier"], item["code"] or "", item["name"], item["org_id"]))

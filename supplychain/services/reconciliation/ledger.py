@@ -296,6 +296,8 @@ def write_tier_workbook(
     statuses, disputes = statement_answers(session, chain, period, tier_orgs, directory, scope)
     rows = line_records(order_lines(session, chain, period, None), directory, tz, side_of)
     cards = tier_scorecards(session, chain, [org.org_id for org in orgs], period, now)
+    from supplychain.services.invoice_reports import invoice_records  # imports this module
+
     stats = write_reconciliation_workbook(
         target,
         meta,
@@ -306,6 +308,7 @@ def write_tier_workbook(
         statuses=statuses,
         disputes=disputes,
         scorecards=cards,
+        invoices=invoice_records(session, chain, period, tier_orgs, directory),
     )
     return stats.rows, stats.orgs
 

@@ -25,6 +25,7 @@ from supplychain.models.base import utcnow
 from supplychain.periods import Period
 from supplychain.services.apps import require_app
 from supplychain.services.chains import chain_graph
+from supplychain.services.invoice_reports import invoiced_statement
 from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.ledger import (
     StatementScope,
@@ -338,4 +339,5 @@ def statement_view(
     scope = statement_scope(session, access.chain)
     rows = statement_rows(session, access.chain, period, subject, scope)
     version = version_of(access.chain_id, period, subject, rows, scope)
-    return view_of(session, access, period, subject, rows, version, scope)
+    view = view_of(session, access, period, subject, rows, version, scope)
+    return invoiced_statement(session, access.chain_id, view)

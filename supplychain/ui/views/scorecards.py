@@ -38,6 +38,7 @@ COLUMNS = (
     ("discrepancy_lines", "Lines with discrepancies", "int"),
     ("notice_ack_rate", "Notices acknowledged", "rate"),
     ("notice_response_rate", "Notices answered", "rate"),
+    ("invoice_match_rate", "Invoices matched", "rate"),
 )
 NO_DATA = "—"
 

@@ -51,8 +51,10 @@ CONTACT_ROWS = 3
 SVG = "http://www.w3.org/2000/svg"
 
 
-def clickable_svg(svg: str, href_for) -> str:
-    """The chain drawing with every node wrapped in a link to its member page (no script)."""
+def clickable_svg(svg: str, href_for, label: str) -> str:
+    """The chain drawing with every node wrapped in a link to its member page (no script),
+    named by `label`. Not an image any more (links in an image are links nobody can reach): a
+    group of links, each named by its org's title and text."""
     root = etree.fromstring(svg.encode("utf-8"), etree.XMLParser(resolve_entities=False))
     # Its <style> comes from app.css instead (`.chain-map`): the pages allow no inline style.
     for style in root.findall(f"{{{SVG}}}style"):
@@ -66,6 +68,8 @@ def clickable_svg(svg: str, href_for) -> str:
         node.addprevious(link)
         link.append(node)
     root.set("class", "chain-map")
+    root.set("role", "group")
+    root.set("aria-label", label)
     return etree.tostring(root, encoding="unicode")
 
 
@@ -78,6 +82,7 @@ def chain_map(cid: int | None):
     svg = clickable_svg(
         graph_svg(snapshot),
         lambda org_id: url_for("ui.member", cid=cid, org_id=org_id),
+        gettext("Chain map"),
     )
     tiers: dict[str, int] = {}
     for node in snapshot["nodes"]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,16 +13,14 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
 from supplychain.extensions import db
 from supplychain.models.base import utcnow
-from supplychain.periods import monthly_period, weekly_period
 from supplychain.services import choices
 from supplychain.services.pagination import page_of_list
 from supplychain.services.scorecards import RATES, SORT_KEYS, Scorecard, scorecards
 from supplychain.ui.base import blp, chain, login_required, page_number
 from supplychain.ui.forms import FormErrors, text
+from supplychain.ui.views.reconciliation import recent_periods
 
 PAGE_SIZE = 50
-RECENT_MONTHS = 12
-RECENT_WEEKS = 8
 RECENT_YEARS = 3
 # The table's columns: (sort key, heading, kind); kind picks how a figure is shown.
 COLUMNS = (
@@ -46,15 +43,9 @@ NO_DATA = "—"
 def periods_offered(access: ChainAccess) -> dict[str, list[str]]:
     """Months, ISO weeks and years a person is likely to want, newest first (the current one
     included: it has started)."""
-    today = utcnow().astimezone(ZoneInfo(access.chain.timezone)).date()
-    months: list[str] = []
-    day = today
-    for _ in range(RECENT_MONTHS):
-        months.append(monthly_period(day).label)
-        day = day.replace(day=1) - timedelta(days=1)
-    weeks = [weekly_period(today - timedelta(weeks=n)).label for n in range(RECENT_WEEKS)]
-    years = [str(today.year - n) for n in range(RECENT_YEARS)]
-    return {"months": months, "weeks": weeks, "years": years}
+    this_year = utcnow().astimezone(ZoneInfo(access.chain.timezone)).year
+    years = [str(this_year - n) for n in range(RECENT_YEARS)]
+    return recent_periods(access) | {"years": years}
 
 
 def shown(card: Scorecard, key: str, kind: str) -> str:

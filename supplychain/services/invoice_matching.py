@@ -327,6 +327,8 @@ def _exception(
 def price_within(price: Decimal, reference: Decimal, qty: Decimal, settings: Settings) -> bool:
     """A unit price matches its reference: within the percentage of it, or within the money
     tolerance on the line's quantity."""
+    if price == reference:
+        return True
     difference = abs(price - reference)
     if difference <= reference * settings.price_tolerance_pct / HUNDRED:
         return True
@@ -347,7 +349,8 @@ def _line_exceptions(
     if found.order_status == "cancelled":
         return [_exception(line, "unknown_line", None, "cancelled")]
     out = []
-    invoiced = invoiced_before(counted.get(key, []), item.invoice_id) + line.qty
+    prior = counted.get(key)
+    invoiced = line.qty + invoiced_before(prior, item.invoice_id) if prior else line.qty
     if invoiced > found.received_qty:
         out.append(_exception(line, "received_qty_variance", found.received_qty, invoiced))
     if not price_within(line.unit_price, found.price, line.qty, settings):

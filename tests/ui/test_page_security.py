@@ -24,6 +24,7 @@ def _page_paths(app, scene: Scene) -> list[str]:
         "oid": scene.order_id,
         "org_id": scene.world.parties["D1a"].org_id,
         "rid": "1",
+        "sid": "1",  # a ship notice
         "period": "2026-01",  # a statement's period
         "wid": "1",
         "filename": "app.css",

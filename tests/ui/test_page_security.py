@@ -25,6 +25,7 @@ def _page_paths(app, scene: Scene) -> list[str]:
         "org_id": scene.world.parties["D1a"].org_id,
         "rid": "1",
         "iid": "1",  # an invoice (none: 404 to both)
+        "sid": "1",  # a ship notice
         "period": "2026-01",  # a statement's period
         "wid": "1",
         "filename": "app.css",

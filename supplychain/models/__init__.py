@@ -23,6 +23,7 @@ from supplychain.models.events import (
     ReminderClaim,
     WebhookEndpoint,
 )
+from supplychain.models.invitations import Invitation
 from supplychain.models.notices import (
     Notice,
     NoticeItem,
@@ -51,6 +52,7 @@ __all__ = [
     "Grant",
     "Group",
     "IdempotencyRecord",
+    "Invitation",
     "Link",
     "Member",
     "Notice",

@@ -14,7 +14,6 @@ from supplychain.auth import (
     Actor,
     digest,
     hash_password,
-    new_invite_code,
     new_token_secret,
     normalise_invite_code,
     password_matches,
@@ -25,6 +24,7 @@ from supplychain.models import ApiToken, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.directory import ORG_KINDS
 from supplychain.services.audit import record_event
+from supplychain.services.invitations import refuse_expired
 from supplychain.services.throttling import claim_attempt, forgive_attempt
 
 MIN_PASSWORD_LENGTH = 8
@@ -99,6 +99,8 @@ def activate(session: Session, invite_code: str, password: str, address: str) ->
     )
     if user is None:
         raise NotFound("Unknown or already used invitation code.")
+    # An expired code is refused as a dead one (and counted so), naming whom to ask.
+    refuse_expired(session, user)
     forgive_attempt(session, attempt)
     user.password_hash = hash_password(password)
     user.invite_code_hash = None
@@ -131,13 +133,6 @@ def change_password(
     record_event(
         session, actor, "user.password_change", "user", user_id, data={"revoked": revoked.rowcount}
     )
-
-
-def assign_invite_code(user: User) -> str:
-    """Give a not yet activated user a fresh single-use invitation code and return it."""
-    code = new_invite_code()
-    user.invite_code_hash = digest(normalise_invite_code(code))
-    return code
 
 
 def create_api_token(

@@ -14,6 +14,7 @@ from supplychain.auth import (
     Actor,
     digest,
     hash_password,
+    new_invite_code,
     new_token_secret,
     normalise_invite_code,
     password_matches,
@@ -24,7 +25,7 @@ from supplychain.models import ApiToken, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.directory import ORG_KINDS
 from supplychain.services.audit import record_event
-from supplychain.services.invitations import refuse_expired
+from supplychain.services.invitations import end_invitation_mail, refuse_expired
 from supplychain.services.throttling import claim_attempt, forgive_attempt
 
 MIN_PASSWORD_LENGTH = 8
@@ -106,6 +107,7 @@ def activate(session: Session, invite_code: str, password: str, address: str) ->
     user.invite_code_hash = None
     user.activated_at = utcnow()
     session.flush()
+    end_invitation_mail(session, user.id)
     actor = Actor(user=user, token_id=0)
     record_event(session, actor, "user.activate", "user", user.id)
     return issue_token(session, user, name="login", kind=LOGIN_TOKEN)
@@ -133,6 +135,13 @@ def change_password(
     record_event(
         session, actor, "user.password_change", "user", user_id, data={"revoked": revoked.rowcount}
     )
+
+
+def assign_invite_code(user: User) -> str:
+    """Give a not yet activated user a fresh single-use invitation code and return it."""
+    code = new_invite_code()
+    user.invite_code_hash = digest(normalise_invite_code(code))
+    return code
 
 
 def create_api_token(

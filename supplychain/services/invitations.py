@@ -417,6 +417,24 @@ def resend_all(session: Session, access: ChainAccess) -> ResendSummary:
 # --- activation -------------------------------------------------------------------------------
 
 
+def end_invitation_mail(session: Session, user_id: int) -> None:
+    """A person who activated is sent no invitation still waiting in the outbox: those
+    deliveries, never tried, are dropped (one statement; one being sent right now is refused
+    by the sender, which finds the person active)."""
+    invitation_events = select(Event.id).where(Event.type == INVITATION_EVENT)
+    session.execute(
+        delete(Delivery)
+        .where(
+            Delivery.user_id == user_id,
+            Delivery.channel == "email",
+            Delivery.status == "pending",
+            Delivery.lease_until.is_(None),
+            Delivery.event_id.in_(invitation_events),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 class InvitationExpired(NotFound):
     """A known code past its expiry: 404 as any dead code, naming whom to ask for a new one."""
 

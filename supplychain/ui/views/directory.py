@@ -22,6 +22,7 @@ from supplychain.schemas.directory import (
 )
 from supplychain.services import apps, choices
 from supplychain.services.groups import create_group, groups_query
+from supplychain.services.invitations import statuses_of
 from supplychain.services.links import graph_snapshot, graph_svg, member_impact
 from supplychain.services.members import (
     NewContact,
@@ -101,7 +102,9 @@ def chain_map(cid: str):
 def members(cid: str):
     """Members the user may see, by tier, group, kind or text."""
     access = chain(cid)
-    raw = {name: text(request.args, name) for name in ("tier", "group", "kind", "q")}
+    raw = {
+        name: text(request.args, name) for name in ("tier", "group", "kind", "q", "not_activated")
+    }
     errors = FormErrors()
     try:
         filters = validated(MemberQuerySchema, compact(raw))
@@ -114,6 +117,7 @@ def members(cid: str):
             q=filters.get("q"),
             page=page_number(),
             page_size=PAGE_SIZE,
+            not_activated=filters.get("not_activated", False),
         )
     except Invalid as exc:
         errors = FormErrors.of(exc)
@@ -163,6 +167,7 @@ def _render_member(access: ChainAccess, org_id: str, failed: str | None, errors:
         errors=errors,
         form=request.form if failed else MultiDict(),
         can_add_contact=can_add_contact,
+        invitations=statuses_of(db.session, [c.user for c in view.contacts]),
         is_owner_admin=access.is_owner and access.actor.is_admin,
         roles=USER_ROLES,
     )

@@ -376,11 +376,13 @@ def resend_all(session: Session, access: ChainAccess) -> ResendSummary:
             )
         )
     chosen = [user_id for user_id in dict.fromkeys(candidates) if user_id not in recent]
-    emails = dict(
-        session.execute(select(User.id, User.email).where(among_ids(session, User.id, chosen)))
-        if chosen
-        else []
-    )
+    emails: dict[int, str | None] = {}
+    if chosen:
+        emails = dict(
+            session.execute(
+                select(User.id, User.email).where(among_ids(session, User.id, chosen))
+            ).all()
+        )
     secret_key = _secret_key()
     fresh = {user_id: fresh_code(secret_key) for user_id in chosen}
     if fresh:

@@ -12,6 +12,7 @@ Environment:
 BENCHMARKS: dict[str, str] = {
     "directory": "tests.bench.directory",
     "imports": "tests.bench.imports",
+    "invitations": "tests.bench.invitations",
     "notices": "tests.bench.notices",
     "notifications": "tests.bench.notifications",
     "orders": "tests.bench.orders",
@@ -22,4 +23,8 @@ BENCHMARKS: dict[str, str] = {
 
 # Names that stand for several benchmarks, as the issues write them: `make bench statements` is
 # the statement board and the scorecards (issue 14).
-GROUPS: dict[str, list[str]] = {"statements": ["statements", "scorecards"]}
+GROUPS: dict[str, list[str]] = {
+    "statements": ["statements", "scorecards"],
+    # Issue 22's figures (invitations, mail before activation) go with the notifications.
+    "notifications": ["notifications", "invitations"],
+}

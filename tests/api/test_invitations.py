@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from supplychain.extensions import db
 from supplychain.models import Contact, Delivery, Event, IdempotencyRecord, User
@@ -444,3 +444,52 @@ def test_replays_of_creation_answers_carry_no_code(world, app):
     assert not any(code in answer for answer in stored)
     assert code_hash(code) in hashes and code not in hashes
     assert activate(world.api, code)
+
+
+def test_a_wecom_import_mails_those_with_email_and_getresult_shows_live_codes(world, app):
+    from tests.api.test_wecom import WeCom
+
+    wecom = WeCom(world)
+    wecom.login(world.owner.token, world.owner.org_id)
+    started = wecom.post(
+        "corpgroup/import_chain_contact",
+        {
+            "chain_id": world.chain_id,
+            "contact_list": [
+                {
+                    "corp_name": "Harbin Trading",
+                    "custom_id": "DLR-900",
+                    "contact_info_list": [
+                        {"name": "Mobile", "mobile": "13000000001"},
+                        {"name": "Wang", "mobile": "13000000003", "email": "wang@harbin.example"},
+                    ],
+                }
+            ],
+        },
+    )
+    assert started["errcode"] == 0, started
+
+    def invite_list() -> dict[str, dict]:
+        result = wecom.get("corpgroup/getresult", jobid=started["jobid"])
+        return {i["mobile"]: i for i in result["result"]["invite_list"]}
+
+    invites = invite_list()
+    assert all(invites[m]["invite_code"] for m in ("13000000001", "13000000003"))
+    with app.app_context():
+        job_result = db.session.execute(text("SELECT result FROM wecom_import_jobs")).scalar_one()
+        db.session.remove()
+    for invite in invites.values():
+        assert invite["invite_code"] not in str(job_result)  # kept nowhere in clear
+    # Mail for the person with an email only.
+    wang = world.api.get(world.path("/contacts?q=wang"), token=world.owner.token).json()["items"]
+    [mailed] = invitation_deliveries(app)[-1:]
+    assert str(mailed.user_id) == wang[0]["user_id"]
+    assert len([d for d in invitation_deliveries(app) if d.user_id == mailed.user_id]) == 1
+    # A new code for Wang: getresult no longer shows the old one; the mobile-only code stays.
+    age_invitation(app, wang[0]["user_id"], issued=timedelta(hours=2))
+    assert resend(world, wang[0]["org_id"], wang[0]["user_id"]).status_code == 200
+    again = invite_list()
+    assert again["13000000003"]["invite_code"] is None
+    assert again["13000000001"]["invite_code"] == invites["13000000001"]["invite_code"]
+    assert activate(world.api, again["13000000001"]["invite_code"])
+    assert invite_list()["13000000001"]["invite_code"] is None

@@ -4,6 +4,7 @@ filter with its resend-to-all."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -100,3 +101,28 @@ def test_the_owner_filters_the_not_yet_activated_and_resends_to_all(app, world, 
     assert "Send a new invitation to everyone" not in dealer.get(f"{members}?not_activated=1").text
     refused = dealer.post(f"/chains/{world.chain_id}/invitations/resend")
     assert "Only the chain owner&#39;s people may do this." in refused.text
+
+
+def test_the_import_page_mails_invitations_unless_unchecked(app, world, web):
+    from tests.api.test_imports import xlsx
+    from tests.api.test_invitations import invitation_deliveries, sheet_rows
+
+    browser = web()
+    browser.login(world.owner.email)
+    page = browser.get(f"/chains/{world.chain_id}/import")
+    assert re.search(r'name="send_invites" value="1" checked', page.text)
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    mailed = browser.post(
+        f"/chains/{world.chain_id}/import",
+        {"send_invites": "1"},
+        files={"file": ("a.xlsx", xlsx(sheet_rows(2, "PGA")), mime)},
+    )
+    assert "is also mailed the invitation" in mailed.text
+    assert len(invitation_deliveries(app)) == 2
+    held = browser.post(
+        f"/chains/{world.chain_id}/import",
+        {},
+        files={"file": ("b.xlsx", xlsx(sheet_rows(2, "PGB")), mime)},
+    )
+    assert "Imported" in held.text and "is also mailed the invitation" not in held.text
+    assert len(invitation_deliveries(app)) == 2

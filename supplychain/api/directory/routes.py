@@ -167,8 +167,14 @@ class ContactInvitation(MethodView):
     @blp.response(200, s.ContactSchema)
     @blp.alt_response(
         409,
-        description="Activated already, or invited less than an hour ago "
-        "(then with `Retry-After`, in seconds)",
+        description="Activated already, or invited less than an hour ago (then with "
+        "`Retry-After`, in seconds)",
+        headers={
+            "Retry-After": {
+                "description": "Seconds until a new invitation may be sent (too soon only)",
+                "schema": {"type": "integer"},
+            }
+        },
     )
     def post(self, cid, org_id, user_id):
         """Send the contact a new invitation code by mail; the old code stops working (owner

@@ -91,9 +91,14 @@ def new_token_secret() -> str:
 
 def new_invite_code() -> str:
     """A single-use invitation code, short enough to read out on the phone."""
-    # 16 symbols of a 32-letter alphabet (no 0/O, 1/I): 80 random bits from one urandom call.
+    # 80 random bits from one urandom call.
+    return format_invite_code(secrets.token_bytes(10))
+
+
+def format_invite_code(bits: bytes) -> str:
+    """10 bytes as an invitation code: 16 symbols of a 32-letter alphabet (no 0/O, 1/I)."""
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    number = int.from_bytes(secrets.token_bytes(10), "big")
+    number = int.from_bytes(bits, "big")
     raw = "".join(alphabet[(number >> (5 * i)) & 31] for i in range(16))
     return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 

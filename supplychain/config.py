@@ -147,6 +147,8 @@ class Config:
         )
         # Sign-in tokens (API and pages) expire after this many days without use.
         self.SESSION_DAYS = _count_setting("SUPPLYCHAIN_SESSION_DAYS", 30, 1)
+        # Invitation codes stop working this many days after they were issued.
+        self.INVITE_DAYS = _count_setting("SUPPLYCHAIN_INVITE_DAYS", 14, 1)
         # Proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none).
         self.TRUSTED_PROXIES = _count_setting("SUPPLYCHAIN_TRUSTED_PROXIES", 0, 0)
         # Mail: SMTP when SUPPLYCHAIN_SMTP_URL is set (smtp://, smtp+starttls://, smtps://),

@@ -60,6 +60,15 @@ class TooManyRequests(DomainError):
         self.retry_after = retry_after
 
 
+class TooSoon(Conflict):
+    """A conflict that passes with time (an invitation resent within the hour): `retry_after`
+    says in how many seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Invalid(DomainError):
     """Validation failed; `errors` names each bad field."""
 
@@ -91,7 +100,7 @@ def error_response(code: int, message: str, errors: dict[str, Any] | None = None
 
 def _handle_domain_error(error: DomainError):
     response = error_response(error.code, error.message, error.errors)
-    if isinstance(error, TooManyRequests):
+    if isinstance(error, (TooManyRequests, TooSoon)):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 

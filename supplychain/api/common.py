@@ -238,14 +238,21 @@ def idempotent(view: Callable[..., Any] | None = None, *, secrets: tuple[str, ..
 
 
 def _without_secrets(body: str, secrets: tuple[str, ...]) -> str:
-    """The answer to keep for replays: the JSON body with each field in `secrets` nulled."""
+    """The answer to keep for replays: the JSON body with each field in `secrets` nulled,
+    wherever it is (the invitation codes of a member's contacts, of an import's people)."""
     if not secrets:
         return body
-    answer = json.loads(body)
-    for name in secrets:
-        if name in answer:
-            answer[name] = None
-    return current_app.json.dumps(answer)
+    return current_app.json.dumps(_nulled(json.loads(body), secrets))
+
+
+def _nulled(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: None if key in secrets else _nulled(item, secrets) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_nulled(item, secrets) for item in value]
+    return value
 
 
 def no_content(status: int = 204) -> Response:

@@ -115,6 +115,7 @@ def _contact(spec: dict[str, Any]) -> members.NewContact:
         mobile=spec.get("mobile"),
         title=spec.get("title"),
         role=spec.get("role", "staff"),
+        send_invite=False,  # demo people are given passwords, not invitation mail
     )
 
 

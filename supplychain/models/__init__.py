@@ -23,6 +23,7 @@ from supplychain.models.events import (
     ReminderClaim,
     WebhookEndpoint,
 )
+from supplychain.models.invitations import Invitation
 from supplychain.models.invoices import Invoice, InvoiceLine, InvoiceSettings
 from supplychain.models.notices import (
     Notice,
@@ -61,6 +62,7 @@ __all__ = [
     "Grant",
     "Group",
     "IdempotencyRecord",
+    "Invitation",
     "Invoice",
     "InvoiceLine",
     "InvoiceSettings",

@@ -15,6 +15,7 @@ from supplychain.models.directory import (
     ORG_KINDS,
     USER_ROLES,
 )
+from supplychain.models.invitations import INVITATION_STATUSES
 from supplychain.schemas.common import (
     BaseSchema,
     Id,
@@ -23,6 +24,7 @@ from supplychain.schemas.common import (
     UtcDateTime,
     page_of,
 )
+from supplychain.services.notification_settings import MAIL_LANGUAGES
 
 # What `valid_tier` accepts, for the OpenAPI document (it also caps the depth at 1000).
 TIER_PATTERN = r"^(core|unlinked|[UD][1-9][0-9]{0,3})$"
@@ -85,6 +87,16 @@ class ContactCreateSchema(BaseSchema):
     )
     title = Text(load_default=None, allow_none=True, max_length=200)
     role = fields.String(load_default="staff", validate=validate.OneOf(USER_ROLES))
+    language = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(MAIL_LANGUAGES),
+        metadata={"description": "Language of the person's mail until they choose (null: zh)"},
+    )
+    send_invite = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: no invitation mail (the code is still answered)"},
+    )
 
 
 class MemberCreateSchema(BaseSchema):
@@ -107,6 +119,27 @@ class MemberPatchSchema(BaseSchema):
     custom_id = Text(max_length=MAX_CUSTOM_ID)
 
 
+class InvitationStatusSchema(BaseSchema):
+    status = fields.String(
+        validate=validate.OneOf(INVITATION_STATUSES),
+        metadata={"description": "pending, activated or expired"},
+    )
+    sent_at = fields.DateTime(
+        allow_none=True, metadata={"description": "When the invitation mail was queued; null: not"}
+    )
+    expires_at = fields.DateTime(
+        allow_none=True, metadata={"description": "When the code stops working"}
+    )
+
+
+class InvitationResendSummarySchema(BaseSchema):
+    resent = fields.Integer(metadata={"description": "People sent a new code"})
+    too_soon = fields.Integer(metadata={"description": "Skipped: sent one less than an hour ago"})
+    shared = fields.Integer(
+        metadata={"description": "Skipped: of orgs shared with another owner (their admins invite)"}
+    )
+
+
 class ContactSchema(BaseSchema):
     id = Id(attribute="contact.id")
     org_id = Id(attribute="contact.org_id")
@@ -121,16 +154,27 @@ class ContactSchema(BaseSchema):
     )
     invite_code = fields.String(
         allow_none=True,
-        metadata={"description": "Single-use invitation code, only in the response that made it"},
+        metadata={
+            "description": "Single-use invitation code, only in the response that made it "
+            "(null in an Idempotency-Key replay); also mailed to the person"
+        },
+    )
+    invitation = fields.Nested(
+        InvitationStatusSchema,
+        allow_none=True,
+        metadata={"description": "null: never invited (nothing to show)"},
     )
 
 
 class ContactRow:
     """Adapts a plain Contact to the shape ContactSchema reads (no invite code after creation)."""
 
-    def __init__(self, contact: Any, invite_code: str | None = None) -> None:
+    def __init__(
+        self, contact: Any, invite_code: str | None = None, invitation: Any = None
+    ) -> None:
         self.contact = contact
         self.invite_code = invite_code
+        self.invitation = invitation
 
 
 ContactPageSchema = page_of(ContactSchema)
@@ -162,6 +206,10 @@ class MemberQuerySchema(PageQuery):
     group = Text(max_length=1100)
     kind = fields.String(validate=validate.OneOf(ORG_KINDS))
     q = Text(max_length=100)
+    not_activated = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Only members with a contact invited and not yet activated"},
+    )
 
 
 class ContactQuerySchema(PageQuery):

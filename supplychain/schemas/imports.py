@@ -14,6 +14,13 @@ class ImportQuerySchema(BaseSchema):
         load_default=False,
         metadata={"description": "Validate and count what would happen; save nothing (200)."},
     )
+    send_invites = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "false: mail no invitations (the codes are still in `invites`; "
+            "they can be sent later with POST .../contacts/{user_id}/invite)."
+        },
+    )
 
 
 class ImportUploadSchema(BaseSchema):
@@ -28,7 +35,13 @@ class ImportUploadSchema(BaseSchema):
 
 class InviteSchema(BaseSchema):
     email = fields.String()
-    invite_code = fields.String(metadata={"description": "Single-use; shown only here"})
+    invite_code = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Single-use; shown only here (null in an Idempotency-Key replay), "
+            "and mailed to the person when they have an email"
+        },
+    )
     custom_id = fields.String()
 
 

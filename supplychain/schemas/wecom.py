@@ -257,7 +257,13 @@ class ImportInvite(ma.Schema):
     custom_id = fields.String(metadata={"description": "The member's custom_id."})
     mobile = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
-    invite_code = fields.String()
+    invite_code = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "While this invitation lives (not activated, expired or replaced); "
+            "else null. People with an email get it by mail as well."
+        },
+    )
 
 
 class ImportOutcome(ma.Schema):

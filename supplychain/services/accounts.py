@@ -26,6 +26,7 @@ from supplychain.models.base import utcnow
 from supplychain.models.directory import ORG_KINDS
 from supplychain.services import sso
 from supplychain.services.audit import record_event
+from supplychain.services.invitations import end_invitation_mail, refuse_expired
 from supplychain.services.throttling import claim_attempt, forgive_attempt
 
 MIN_PASSWORD_LENGTH = 8
@@ -103,12 +104,15 @@ def activate(session: Session, invite_code: str, password: str, address: str) ->
     )
     if user is None:
         raise NotFound("Unknown or already used invitation code.")
+    # An expired code is refused as a dead one (and counted so), naming whom to ask.
+    refuse_expired(session, user)
     sso.refuse_password_for_user(session, user)
     forgive_attempt(session, attempt)
     user.password_hash = hash_password(password)
     user.invite_code_hash = None
     user.activated_at = utcnow()
     session.flush()
+    end_invitation_mail(session, user.id)
     actor = Actor(user=user, token_id=0)
     record_event(session, actor, "user.activate", "user", user.id)
     return issue_token(session, user, name="login", kind=LOGIN_TOKEN)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -39,6 +40,7 @@ from supplychain.models.events import (
     WebhookEndpoint,
 )
 from supplychain.services.bulk import among_ids, insert_rows, is_postgres
+from supplychain.services.invitations import PRE_ACTIVATION_EVENTS
 from supplychain.services.notification_settings import DEFAULT_EVENTS
 from supplychain.services.pagination import Page, paginate
 
@@ -243,7 +245,8 @@ def _queue_emails(
     session: Session, addressed: ColumnElement[bool], now: datetime, digest_at: datetime
 ) -> None:
     """One delivery per signed-up person of an addressed org whose preference wants the type:
-    due now for `immediate`, at the next digest for `daily`, none for `off`."""
+    due now for `immediate`, at the next digest for `daily`, none for `off`; and per invited,
+    not yet activated person for notices and orders (services.invitations)."""
     mode = func.coalesce(NotificationSetting.email, "immediate")
     # No list (SQL NULL, or a JSON null) means the default types.
     wants = case(
@@ -274,7 +277,14 @@ def _queue_emails(
         .outerjoin(NotificationSetting, NotificationSetting.user_id == User.id)
         .where(
             addressed,
-            User.password_hash.is_not(None),
+            or_(
+                User.password_hash.is_not(None),
+                # Invited, not yet activated: told of notices and orders in a short message.
+                and_(
+                    User.invite_code_hash.is_not(None),
+                    Event.type.in_(PRE_ACTIVATION_EVENTS),
+                ),
+            ),
             User.email.is_not(None),
             mode != "off",
             wants,

@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.auth import digest, new_invite_code, normalise_invite_code
 from supplychain.errors import Conflict
 from supplychain.excel.importer import read_import_sheet
 from supplychain.excel.template import import_template
@@ -37,6 +36,7 @@ from supplychain.services.import_rows import (
     SheetPerson,
     read_rows,
 )
+from supplychain.services.invitations import Invitee, fresh_code, record_invitations
 from supplychain.services.members import SHARED_ORG, member_event_data, orgs_shared_beyond
 
 
@@ -57,6 +57,9 @@ class Invite:
     invite_code: str
     custom_id: str
     mobile: str | None = None
+    # Filled in once the person's row exists: its id and the code's salt (the invitation's).
+    user_id: int | None = None
+    salt: str = ""
 
 
 @dataclass
@@ -119,6 +122,7 @@ def import_partners(
     *,
     dry_run: bool = False,
     filename: str | None = None,
+    send_invites: bool = True,
 ) -> ImportResult:
     """Upsert partners (custom id) and people (email) from a sheet, all or nothing; owner admins."""
     access.require_owner_admin()
@@ -133,6 +137,7 @@ def import_partners(
         errors,
         rows=len(sheet.rows),
         dry_run=dry_run,
+        send_invites=send_invites,
         source=lambda: {
             "filename": CONTROL_CHARS.sub("", filename or "")[:200] or None,
             "sha256": _sha256(stream),
@@ -150,10 +155,12 @@ def import_directory(
     rows: int,
     dry_run: bool,
     source: Any,
+    send_invites: bool = True,
 ) -> ImportResult:
     """Upsert checked companies and people, all or nothing, whatever they were read from (a
     sheet, a WeCom import_chain_contact call); owner admins. `source()` describes the input
-    for the audit event."""
+    for the audit event. People given a code are mailed their invitation (with an email
+    address, unless `send_invites` is False)."""
     access.require_owner_admin()
     chain = access.chain
     if not dry_run:
@@ -176,6 +183,14 @@ def import_directory(
     except IntegrityError:
         # A concurrent request (another chain's import, a sign-up) took one of the same emails.
         raise Conflict("A concurrent change took some of the same people; nothing was saved.")
+    record_invitations(
+        session,
+        chain_id=chain.id,
+        inviter_org_id=access.actor.org_id,
+        invited_by=access.actor.user_id,
+        invitees=[Invitee(i.user_id, i.email, i.salt) for i in result.invites if i.user_id],
+        send=send_invites,
+    )
     if plan.new_companies:
         bump_graph_version(session, chain)
     _publish_directory_events(session, chain, plan)
@@ -465,8 +480,10 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
     invites: list[Invite] = []
     new_users = []
     for person in plan.new_people:
-        code = new_invite_code()
-        invites.append(Invite(person.email, code, person.custom_id, person.mobile))
+        fresh = fresh_code()
+        invites.append(
+            Invite(person.email, fresh.code, person.custom_id, person.mobile, salt=fresh.salt)
+        )
         new_users.append(
             {
                 "org_id": plan.org_ids[person.custom_id],
@@ -475,7 +492,7 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
                 "mobile": person.mobile,
                 "title": person.title,
                 "role": person.role,
-                "invite_code_hash": digest(normalise_invite_code(code)),
+                "invite_code_hash": fresh.hash,
                 "created_at": now,
             }
         )
@@ -494,16 +511,25 @@ def _apply(session: Session, chain: Chain, plan: _Plan) -> list[Invite]:
         }
         for row in new_users
     ]
+    for invite, row in zip(invites, listed, strict=True):
+        invite.user_id = row["user_id"]
     fresh_codes = []
     for person, user in plan.listed_people:
         listed.append({"chain_id": chain.id, "org_id": user.org_id, "user_id": user.id})
         if not user.activated:
             # As when a contact is added by hand: a new listing gets a fresh code.
-            code = new_invite_code()
-            invites.append(Invite(person.email, code, person.custom_id, person.mobile))
-            fresh_codes.append(
-                {"id": user.id, "invite_code_hash": digest(normalise_invite_code(code))}
+            fresh = fresh_code()
+            invites.append(
+                Invite(
+                    person.email,
+                    fresh.code,
+                    person.custom_id,
+                    person.mobile,
+                    user_id=user.id,
+                    salt=fresh.salt,
+                )
             )
+            fresh_codes.append({"id": user.id, "invite_code_hash": fresh.hash})
     if fresh_codes:
         session.execute(update(User), fresh_codes)
     insert_rows(session, contacts, [{**row, "created_at": now} for row in listed])

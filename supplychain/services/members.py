@@ -16,11 +16,13 @@ from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Chain, Contact, Group, Link, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.directory import MAX_CUSTOM_ID, ORG_KINDS, USER_ROLES, valid_custom_id
-from supplychain.services.accounts import assign_invite_code, find_user_by_email, normalise_email
+from supplychain.services.accounts import find_user_by_email, normalise_email
 from supplychain.services.audit import record_event
 from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
 from supplychain.services.events import publish
 from supplychain.services.groups import ensure_group, normalise_group_path, paths_within
+from supplychain.services.invitations import invite_new_contact, not_activated_contacts
+from supplychain.services.notification_settings import MAIL_LANGUAGES
 from supplychain.services.pagination import Page, paginate
 from supplychain.services.visibility import visible_members_clause
 
@@ -34,6 +36,10 @@ class NewContact:
     mobile: str | None = None
     title: str | None = None
     role: str = "staff"
+    # The language of the person's mail until they choose one ("en" or "zh"; None: Chinese).
+    language: str | None = None
+    # False: no invitation mail (the code is still issued, for the caller to hand out).
+    send_invite: bool = True
 
 
 @dataclass
@@ -139,7 +145,7 @@ def add_member(
     )
     added = [
         _attach_contact(
-            session, chain.id, org.id, spec, f"contacts.{i}", may_issue=may_issue, relist=True
+            session, access, org.id, spec, f"contacts.{i}", may_issue=may_issue, relist=True
         )
         for i, spec in enumerate(contacts)
     ]
@@ -175,6 +181,8 @@ def _check_member_fields(
     for i, spec in enumerate(contacts):
         if spec.role not in USER_ROLES:
             errors.setdefault("contacts", {})[str(i)] = {"role": ["admin or staff."]}
+        if spec.language not in (None, *MAIL_LANGUAGES):
+            errors.setdefault("contacts", {}).setdefault(str(i), {})["language"] = ["en or zh."]
     if errors:
         raise Invalid("Invalid member.", errors)
 
@@ -215,7 +223,7 @@ def orgs_shared_beyond(session: Session, org_ids: list[int], owner_org_id: int) 
 
 def _attach_contact(
     session: Session,
-    chain_id: int,
+    access: ChainAccess,
     org_id: int,
     spec: NewContact,
     field_name: str,
@@ -227,9 +235,12 @@ def _attach_contact(
 
     `may_issue`: whether the caller may create this org's people and invitation codes (see
     orgs_shared_beyond). `relist`: an existing listing (a re-added member's) is kept, not a 409.
+    A person given a code is sent the invitation mail unless `spec.send_invite` is False.
     """
+    chain_id = access.chain_id
     user = find_user_by_email(session, spec.email)
     code = None
+    issue = False
     if user is None and not may_issue:
         raise Forbidden(SHARED_ORG, {field_name: {"email": ["Ask the org's own admins."]}})
     if user is None:
@@ -240,8 +251,9 @@ def _attach_contact(
             mobile=spec.mobile,
             title=spec.title,
             role=spec.role,
+            language=spec.language,
         )
-        code = assign_invite_code(user)
+        issue = True
         session.add(user)
         session.flush()
     elif user.org_id != org_id:
@@ -260,10 +272,12 @@ def _attach_contact(
                 "This person is a contact already.", {field_name: {"email": ["Already a contact."]}}
             )
         if user.password_hash is None and may_issue:
-            code = assign_invite_code(user)
+            issue = True
     contact = Contact(chain_id=chain_id, org_id=org_id, user_id=user.id)
     session.add(contact)
     session.flush()
+    if issue:
+        code = invite_new_contact(session, access, user, send=spec.send_invite)
     return AddedContact(contact=contact, invite_code=code)
 
 
@@ -277,12 +291,19 @@ def members_page(
     q: str | None,
     page: int,
     page_size: int,
+    not_activated: bool = False,
 ) -> Page:
-    """Members the caller may see, filtered; tiers come from the cached graph (no rebuild)."""
+    """Members the caller may see, filtered; tiers come from the cached graph (no rebuild).
+    `not_activated`: only members with a contact invited and not yet activated."""
     stmt = _member_base(access)
     clause = visible_members_clause(session, access)
     if clause is not None:
         stmt = stmt.where(clause)
+    if not_activated:
+        waiting = not_activated_contacts(access.chain_id, with_email=False).with_only_columns(
+            Contact.org_id
+        )
+        stmt = stmt.where(Member.org_id.in_(waiting))
     if group:
         stmt = stmt.where(paths_within(Group.path, [normalise_group_path(group, "group")]))
     if kind:
@@ -462,9 +483,7 @@ def add_contact(
     may_issue = own_org_admin or member.org_id not in orgs_shared_beyond(
         session, [member.org_id], access.chain.owner_org_id
     )
-    added = _attach_contact(
-        session, access.chain_id, member.org_id, spec, "json", may_issue=may_issue
-    )
+    added = _attach_contact(session, access, member.org_id, spec, "json", may_issue=may_issue)
     record_event(
         session,
         access.actor,

@@ -18,6 +18,7 @@ from supplychain.models.base import utcnow
 from supplychain.models.wecom import WeComImportJob
 from supplychain.services.import_rows import MAX_REPORTED_ERRORS, read_rows
 from supplychain.services.imports import ImportResult, import_directory
+from supplychain.services.invitations import stored_invite_list
 from supplychain.services.wecom import owned_chain
 
 # WeCom's task states (getresult `status`) and our import outcomes (`import_status`).
@@ -178,17 +179,10 @@ def run_import_job(
             "created": done.created,
             "updated": done.updated,
             "contacts_created": done.contacts_created,
-            # WeCom invites by SMS; here people activate with a single-use code, which only the
-            # import's answer can hand out: getresult gives them to the owner's org (extension).
-            "invite_list": [
-                {
-                    "custom_id": invite.custom_id,
-                    "mobile": invite.mobile,
-                    "email": invite.email,
-                    "invite_code": invite.invite_code,
-                }
-                for invite in done.invites
-            ],
+            # WeCom invites by SMS; here people activate with a single-use code, mailed to
+            # those with an email: getresult shows each code to the owner's org while it lives
+            # (extension). Codes are not kept: getresult works each out again.
+            "invite_list": stored_invite_list(session, done.invites),
         }
     except Invalid:
         outcome = {"import_status": IMPORTED_NONE, "fail_list": problems.fail_list()}

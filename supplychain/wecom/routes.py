@@ -19,6 +19,7 @@ from supplychain.ids import parse_id
 from supplychain.models.directory import ROOT_GROUP_NUMBER
 from supplychain.schemas import wecom as s
 from supplychain.services import members, visibility, wecom, wecom_imports, wecom_rules
+from supplychain.services.invitations import shown_invite_list
 
 
 class WeComParser(JsonParser):
@@ -330,7 +331,7 @@ def getresult(query: dict[str, Any]) -> dict[str, Any]:
         "chain_id": str(job.chain_id),
         "import_status": outcome.get("import_status"),
         "fail_list": outcome.get("fail_list", []),
-        "invite_list": outcome.get("invite_list", []),
+        "invite_list": shown_invite_list(db.session, outcome.get("invite_list", [])),
     }
     return _ok(status=job.status, result=result)
 

@@ -341,13 +341,17 @@ def test_email_deliveries_follow_preferences(chain, app):
     assert not _deliveries(app, "member.joined", "email")
 
 
-def test_invited_but_not_activated_people_get_no_mail(chain, app):
+def test_invited_but_not_activated_people_are_told_of_notices_only(chain, app):
+    """Issue 22: a notice reaches an org's invited, not yet activated people by email (a short
+    message written by outbound/mail/invitations.py); other events do not."""
     w = chain
     member = add_member(
         w.api, w.owner, w.chain_id, "New Dealer", "dealer", "DLR-500", None, "new@x.example"
     )
+    user_id = int(member["contacts"][0]["user_id"])
     _notice(w, audience={"orgs": [member["org_id"]]})
-    assert not _deliveries(app, "notice.published", "email")
+    assert [d.user_id for d in _deliveries(app, "notice.published", "email")] == [user_id]
+    assert user_id not in {d.user_id for d in _deliveries(app, "member.joined", "email")}
 
 
 def test_notification_settings_validation(chain):

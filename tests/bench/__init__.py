@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "directory": "tests.bench.directory",
     "imports": "tests.bench.imports",
     "invoices": "tests.bench.invoices",
+    "invitations": "tests.bench.invitations",
     "notices": "tests.bench.notices",
     "notifications": "tests.bench.notifications",
     "orders": "tests.bench.orders",
@@ -24,4 +25,8 @@ BENCHMARKS: dict[str, str] = {
 
 # Names that stand for several benchmarks, as the issues write them: `make bench statements` is
 # the statement board and the scorecards (issue 14).
-GROUPS: dict[str, list[str]] = {"statements": ["statements", "scorecards"]}
+GROUPS: dict[str, list[str]] = {
+    "statements": ["statements", "scorecards"],
+    # Issue 22's figures (invitations, mail before activation) go with the notifications.
+    "notifications": ["notifications", "invitations"],
+}

@@ -30,6 +30,7 @@ def _page_paths(app, scene: Scene) -> list[str]:
         "wid": "1",
         "filename": "app.css",
         "token": "not-a-token",  # unsubscribe and password reset links
+        "code": "NOT0-A0CO-DE00-0000",  # an invitation mail's activation link
     }
     paths = []
     for rule in app.url_map.iter_rules():

@@ -10,7 +10,7 @@ from supplychain.api.common import access_to, authenticated_blueprint, idempoten
 from supplychain.auth import current_actor
 from supplychain.extensions import db
 from supplychain.schemas import directory as s
-from supplychain.services import chains, groups, links, members, visibility
+from supplychain.services import chains, groups, invitations, links, members, visibility
 from supplychain.services.audit import audit_query
 from supplychain.services.pagination import paginate
 
@@ -25,7 +25,15 @@ def _contact_specs(items: list[dict]) -> list[members.NewContact]:
 
 
 def _contact_rows(added: list[members.AddedContact]) -> list[s.ContactRow]:
-    return [s.ContactRow(a.contact, a.invite_code) for a in added]
+    return _with_invitations([s.ContactRow(a.contact, a.invite_code) for a in added])
+
+
+def _with_invitations(rows: list[s.ContactRow]) -> list[s.ContactRow]:
+    """The rows with each person's invitation status, read in one query."""
+    statuses = invitations.statuses_of(db.session, [row.contact.user for row in rows])
+    for row in rows:
+        row.invitation = statuses.get(row.contact.user_id)
+    return rows
 
 
 @blp.route("")
@@ -86,10 +94,11 @@ class Members(MethodView):
             q=query.get("q"),
             page=query["page"],
             page_size=query["page_size"],
+            not_activated=query["not_activated"],
         )
         return page.envelope()
 
-    @idempotent
+    @idempotent(secrets=("invite_code",))
     @blp.arguments(s.MemberCreateSchema)
     @blp.response(201, s.MemberDetailSchema)
     def post(self, body, cid):
@@ -113,7 +122,7 @@ class MemberItem(MethodView):
     def get(self, cid, org_id):
         """One member the caller may see, with its tier and contacts."""
         view = members.member_detail(db.session, access_to(cid), org_id)
-        view.contacts = [s.ContactRow(c) for c in view.contacts]
+        view.contacts = _with_invitations([s.ContactRow(c) for c in view.contacts])
         return view
 
     @blp.arguments(s.MemberPatchSchema)
@@ -128,7 +137,7 @@ class MemberItem(MethodView):
             custom_id=body.get("custom_id"),
             clear_group="group" in body and body["group"] is None,
         )
-        view.contacts = [s.ContactRow(c) for c in view.contacts]
+        view.contacts = _with_invitations([s.ContactRow(c) for c in view.contacts])
         return view
 
     @blp.response(204)
@@ -140,13 +149,47 @@ class MemberItem(MethodView):
 
 @blp.route("/<id:cid>/members/<id:org_id>/contacts")
 class MemberContacts(MethodView):
-    @idempotent
+    @idempotent(secrets=("invite_code",))
     @blp.arguments(s.ContactCreateSchema)
     @blp.response(201, s.ContactSchema)
     def post(self, body, cid, org_id):
-        """Add a fixed external member (owner admins, or the org's own admins)."""
+        """Add a fixed external member (owner admins, or the org's own admins); a new person is
+        mailed an invitation unless `send_invite` is false."""
         added = members.add_contact(db.session, access_to(cid), org_id, members.NewContact(**body))
-        return s.ContactRow(added.contact, added.invite_code)
+        return _with_invitations([s.ContactRow(added.contact, added.invite_code)])[0]
+
+
+@blp.route("/<id:cid>/members/<id:org_id>/contacts/<id:user_id>/invite")
+class ContactInvitation(MethodView):
+    @blp.response(200, s.ContactSchema)
+    @blp.alt_response(
+        409,
+        description="Activated already, or invited less than an hour ago (then with "
+        "`Retry-After`, in seconds)",
+        headers={
+            "Retry-After": {
+                "description": "Seconds until a new invitation may be sent (too soon only)",
+                "schema": {"type": "integer"},
+            }
+        },
+    )
+    def post(self, cid, org_id, user_id):
+        """Send the contact a new invitation code by mail; the old code stops working (owner
+        admins, or the org's own admins; at most once an hour per person; 422 for a person
+        without email, who activates with a code handed out by hand). The new code travels
+        only in the mail."""
+        access = access_to(cid)
+        contact = invitations.resend_invitation(db.session, access, org_id, user_id)
+        return _with_invitations([s.ContactRow(contact)])[0]
+
+
+@blp.route("/<id:cid>/invitations/resend")
+class InvitationsResend(MethodView):
+    @blp.response(200, s.InvitationResendSummarySchema)
+    def post(self, cid):
+        """Send a new code to every contact of the chain invited and not yet activated (owner
+        admins): those sent one less than an hour ago are skipped, and counted."""
+        return invitations.resend_all(db.session, access_to(cid))
 
 
 @blp.route("/<id:cid>/members/<id:org_id>/impact")
@@ -172,7 +215,7 @@ class Contacts(MethodView):
             page=query["page"],
             page_size=query["page_size"],
         )
-        page.items = [s.ContactRow(c) for c in page.items]
+        page.items = _with_invitations([s.ContactRow(c) for c in page.items])
         return page.envelope()
 
 

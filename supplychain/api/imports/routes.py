@@ -31,8 +31,9 @@ UPLOAD_SLACK = 64 * 1024
 IMPORT_DESCRIPTION = f"""Owner admins only. One row per contact of the template's first sheet;
 rows with the same `custom id` are one company. Companies are upserted by custom id (new ones
 become members, existing ones get the sheet's name and, when given, group), people by email
-(new people are created with a single-use invitation code, returned once in `invites`; people of
-the same company are listed as contacts). Missing groups are created. Headers may be English or
+(new people are created with a single-use invitation code, returned once in `invites` and mailed
+to each person with an email, in an invitation naming the chain, your org and theirs, unless
+`send_invites=false`; people of the same company are listed as contacts). Missing groups are created. Headers may be English or
 Chinese (公司名称, 类型, 自定义ID, 分组, 姓名, 邮箱, 手机, 职务, 角色), compared without case or
 spaces; unknown headers are refused. Formulas are never evaluated: a formula cell is refused.
 
@@ -75,7 +76,7 @@ class ImportTemplate(MethodView):
 
 @blp.route("/<id:cid>/imports")
 class Imports(MethodView):
-    @idempotent
+    @idempotent(secrets=("invite_code",))
     @blp.arguments(s.ImportQuerySchema, location="query")
     @blp.arguments(s.ImportUploadSchema, location="files")
     @blp.response(
@@ -94,5 +95,6 @@ class Imports(MethodView):
             upload.stream,
             dry_run=query["dry_run"],
             filename=upload.filename,
+            send_invites=query["send_invites"],
         )
         return result, 200 if result.dry_run else 201

@@ -16,7 +16,7 @@ from alembic import op
 import supplychain.models.base
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

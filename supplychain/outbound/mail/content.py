@@ -48,7 +48,7 @@ class MailItem:
     facts: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
     if isinstance(value, str) and value:
@@ -82,7 +82,7 @@ def describe_event(
         title = str(data.get("title") or "")
         if data.get("kind"):
             facts.append((_("Kind"), _(str(data["kind"]))))
-        due = _parse_time(data.get("ack_due"))
+        due = parse_time(data.get("ack_due"))
         if due is not None:
             facts.append((_("Acknowledge by"), format_local_time(due, timezone, lang)))
         text = _(headline, title=title)

@@ -33,6 +33,7 @@ from supplychain.i18n import translator
 from supplychain.models import Chain, Member, User
 from supplychain.outbound.channel import Channel
 from supplychain.outbound.deliveries import Claimed, Outcome
+from supplychain.outbound.mail import invitations as invitation_mail
 from supplychain.outbound.mail.backends import mail_backend
 from supplychain.outbound.mail.content import MailItem, describe_event, render_message
 from supplychain.outbound.mail.message import HeaderRefused, Mail, sender_header
@@ -103,6 +104,7 @@ def send_email_deliveries(app: Flask, claimed: list[Claimed]) -> dict[int, Outco
         try:
             users, chain_rows, current = _load(claimed)
             preferences = preferences_of(db.session, list(users.values()))
+            pending = invitation_mail.load_pending(db.session, config["SECRET_KEY"], users, claimed)
             chains = {i: _ChainFacts(c.name, c.timezone) for i, c in chain_rows.items()}
             by_user = itertools.groupby(
                 sorted(claimed, key=lambda c: (c.user_id or 0, c.occurred_at, c.id)),
@@ -117,8 +119,10 @@ def send_email_deliveries(app: Flask, claimed: list[Claimed]) -> dict[int, Outco
                         outcomes[c.id] = _not_sent("the person no longer exists.")
                     elif (c.chain_id, user.org_id) not in current:
                         outcomes[c.id] = _not_sent("the person's org left the chain.")
-                    elif not preference.wants(c.event_type):
+                    elif not invitation_mail.wanted(preference, c.event_type):
                         outcomes[c.id] = _not_sent("the person turned this mail off.")
+                    elif reason := invitation_mail.refusal(c, user, pending):
+                        outcomes[c.id] = _not_sent(reason)
                     else:
                         mine.append(c)
                 if mine and user is not None:
@@ -127,7 +131,7 @@ def send_email_deliveries(app: Flask, claimed: list[Claimed]) -> dict[int, Outco
         finally:
             # Nothing is held open while the server is talked to.
             db.session.remove()
-        writer = _Writer(config, chains)
+        writer = _Writer(config, chains, pending)
         for (_person, mine), outcome in zip(units, _send_all(config, units, writer), strict=True):
             for c in mine:
                 outcomes[c.id] = outcome
@@ -138,9 +142,15 @@ class _Writer:
     """Writes a batch's messages; what a message says of an event is worked out once per event
     and language in the batch, each language's catalog is read once."""
 
-    def __init__(self, config: Any, chains: dict[int, _ChainFacts]) -> None:
+    def __init__(
+        self,
+        config: Any,
+        chains: dict[int, _ChainFacts],
+        pending: invitation_mail.PendingBatch | None = None,
+    ) -> None:
         self.config = config
         self.chains = chains
+        self.pending = pending or invitation_mail.PendingBatch({}, {})
         self.base = config["BASE_URL"]
         self._translators: dict[str, Callable[..., str]] = {}
         self._items: dict[tuple[int, str], MailItem] = {}
@@ -162,6 +172,9 @@ class _Writer:
         return found
 
     def message(self, person: _Person, claimed: list[Claimed]) -> Mail:
+        if person.id in self.pending.people:
+            # Not activated yet: the invitation and short notes only (invitations.py).
+            return invitation_mail.pending_message(self, person, claimed, self.pending)
         lang = person.lang
         _ = self.gettext(lang)
         items = [self.item(c, lang) for c in claimed]

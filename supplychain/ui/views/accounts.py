@@ -16,6 +16,7 @@ from supplychain.schemas.accounts import (
     PasswordResetRequestSchema,
 )
 from supplychain.services import accounts, notification_settings, password_resets
+from supplychain.services.invitations import InvitationExpired
 from supplychain.ui import security
 from supplychain.ui.base import actor, blp, login_required, safe_next
 from supplychain.ui.forms import FormErrors, on_form_error, text, validated
@@ -58,7 +59,7 @@ def activate():
     """Activate an invitation: the code from the invitation and a new password."""
     if request.method != "POST":
         code = request.args.get("code", "")[:64]
-        return render_template("activate.html", errors=FormErrors(), code=code)
+        return render_template("activate.html", errors=FormErrors(), code=code, expired=None)
     code = request.form.get("invite_code", "")
     password = request.form.get("password", "")
 
@@ -66,7 +67,8 @@ def activate():
         errors = FormErrors.of(exc)
         if isinstance(exc, NotFound):
             errors = FormErrors(exc.message, {"invite_code": [exc.message]})
-        return render_template("activate.html", errors=errors, code=code)
+        expired = exc if isinstance(exc, InvitationExpired) else None
+        return render_template("activate.html", errors=errors, code=code, expired=expired)
 
     with on_form_error(rerender, (Invalid, NotFound, Forbidden, TooManyRequests)):
         if password != request.form.get("password2", password):

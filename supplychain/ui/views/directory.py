@@ -22,6 +22,7 @@ from supplychain.schemas.directory import (
 )
 from supplychain.services import apps, choices
 from supplychain.services.groups import create_group, groups_query
+from supplychain.services.invitations import statuses_of
 from supplychain.services.links import graph_snapshot, graph_svg, member_impact
 from supplychain.services.members import (
     NewContact,
@@ -106,7 +107,9 @@ def chain_map(cid: int | None):
 def members(cid: int | None):
     """Members the user may see, by tier, group, kind or text."""
     access = chain(cid)
-    raw = {name: text(request.args, name) for name in ("tier", "group", "kind", "q")}
+    raw = {
+        name: text(request.args, name) for name in ("tier", "group", "kind", "q", "not_activated")
+    }
     errors = FormErrors()
     try:
         filters = validated(MemberQuerySchema, compact(raw))
@@ -119,6 +122,7 @@ def members(cid: int | None):
             q=filters.get("q"),
             page=page_number(),
             page_size=PAGE_SIZE,
+            not_activated=filters.get("not_activated", False),
         )
     except Invalid as exc:
         errors = FormErrors.of(exc)
@@ -168,6 +172,7 @@ def _render_member(access: ChainAccess, org_id: int | None, failed: str | None, 
         errors=errors,
         form=request.form if failed else MultiDict(),
         can_add_contact=can_add_contact,
+        invitations=statuses_of(db.session, [c.user for c in view.contacts]),
         is_owner_admin=access.is_owner and access.actor.is_admin,
         roles=USER_ROLES,
     )

@@ -85,7 +85,12 @@ def directory_import(cid: int | None):
         return _render(access, errors=errors, dry_run=dry_run), 422
     try:
         result = imports.import_partners(
-            db.session, access, upload.stream, dry_run=dry_run, filename=upload.filename
+            db.session,
+            access,
+            upload.stream,
+            dry_run=dry_run,
+            filename=upload.filename,
+            send_invites=request.form.get("send_invites") is not None,
         )
     except Invalid as exc:
         db.session.rollback()

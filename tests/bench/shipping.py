@@ -10,6 +10,13 @@
    500-line delivery note. Seconds and the Python heap's peak (tracemalloc: WeasyPrint's own
    work, not what pango and harfbuzz allocate in C), against the floor: WeasyPrint rendering the
    same HTML with every barcode already drawn (the documents' templates rendered once, untimed).
+
+Measured on SQLite, scale 1, on a shared 2-core machine at load average 13 (noisy figures):
+one notice of 500 lines over 20 orders 0.70 s against 2.49 s for the 20 shipments (0.28x),
+21 statements for it as for one order of 25 lines; labels for 200 packages 77.5 s against a
+floor of 78.9 s (0.98x, heap peak 164 MB against 160 MB), the 500-line note 11.2 s against
+10.9 s (1.02x, 130 MB). Drawing the barcodes costs next to nothing: the time is WeasyPrint's
+layout of 200 pages (flex boxes made it 2-3x slower still; the templates use tables).
 """
 
 from __future__ import annotations

@@ -77,6 +77,8 @@ EVENT_HEADLINES = {
     "statement.disputed": "Statement for %(period)s disputed",
     "statement.reminder": "Reminder: please confirm or dispute the statement for %(period)s",
     "dispute.resolved": "Dispute on the statement for %(period)s resolved",
+    "app.shared": "App %(app_name)s shared",
+    "app.unshared": "App %(app_name)s no longer shared",
 }
 GENERIC_HEADLINE = "Something changed in %(chain)s (%(type)s)"
 

@@ -36,6 +36,8 @@ HEADLINES: dict[str, tuple[str, str]] = {
     "member.removed": ("Member removed", "成员已移除"),
     "link.created": ("Supply link created", "供应关系已建立"),
     "link.deleted": ("Supply link removed", "供应关系已删除"),
+    "app.shared": ("App shared", "应用已共享"),
+    "app.unshared": ("App no longer shared", "应用已取消共享"),
     "ping": ("Test message from supplychain", "来自 supplychain 的测试消息"),
 }
 OPEN = {"en": "Open", "zh": "查看"}

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from supplychain import mail, webhook_sender
 from supplychain.deliveries import Claimed, Outcome
 from supplychain.extensions import db
+from supplychain.identity.logout_channel import send_logout_tokens
 from supplychain.models import Delivery, Event
 from supplychain.models.base import UTCDateTime, utcnow
 
@@ -55,6 +56,7 @@ Sender = Callable[[Flask, list[Claimed]], dict[int, Outcome]]
 SENDERS: dict[str, Sender] = {
     "webhook": webhook_sender.send_webhooks,
     "email": mail.send_email_deliveries,
+    "logout": send_logout_tokens,
 }
 # What senders keep between batches (connection pools, threads), released when a worker stops.
 RELEASES: list[Callable[[Flask], None]] = [webhook_sender.release]

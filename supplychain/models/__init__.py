@@ -23,6 +23,14 @@ from supplychain.models.events import (
     ReminderClaim,
     WebhookEndpoint,
 )
+from supplychain.models.identity import (
+    OidcClient,
+    OidcCode,
+    OidcKey,
+    OidcLogout,
+    OidcSession,
+    OidcToken,
+)
 from supplychain.models.notices import (
     Notice,
     NoticeItem,
@@ -59,6 +67,12 @@ __all__ = [
     "NoticeResponse",
     "NoticeResponseLine",
     "NotificationSetting",
+    "OidcClient",
+    "OidcCode",
+    "OidcKey",
+    "OidcLogout",
+    "OidcSession",
+    "OidcToken",
     "Order",
     "OrderEvent",
     "OrderLine",

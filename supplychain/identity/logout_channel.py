@@ -53,16 +53,15 @@ def send_logout_tokens(app: Flask, claimed: list[Claimed]) -> dict[int, Outcome]
     with app.app_context():
         session = db.session
         try:
-            logouts = {
-                row.id: row
-                for row in session.scalars(select(OidcLogout).where(OidcLogout.id.in_(ids)))
-            }
+            rows = session.scalars(select(OidcLogout).where(OidcLogout.id.in_(ids))).all()
+            logouts = {row.id: row.uri for row in rows}
+            by_id = {row.id: row for row in rows}
             key = keys.signing_key(session)
             bodies = {
                 c.id: urlencode(
                     {
                         "logout_token": logout_token(
-                            key, app.config["BASE_URL"], logouts[c.endpoint_id]
+                            key, app.config["BASE_URL"], by_id[c.endpoint_id]
                         )
                     }
                 )
@@ -76,13 +75,13 @@ def send_logout_tokens(app: Flask, claimed: list[Claimed]) -> dict[int, Outcome]
     timeout = app.config["WEBHOOK_TIMEOUT"]
 
     def send(delivery: Claimed) -> tuple[int, Outcome]:
-        logout = logouts.get(delivery.endpoint_id or 0)
-        if logout is None or delivery.id not in bodies:
+        uri = logouts.get(delivery.endpoint_id or 0)
+        if uri is None or delivery.id not in bodies:
             return delivery.id, Outcome(ok=False, error="The logout is gone.", retry=False)
         headers = {"content-type": "application/x-www-form-urlencoded"}
         try:
             status, _answer = webhook_sender.post(
-                resources.client, logout.uri, bodies[delivery.id], headers, timeout
+                resources.client, uri, bodies[delivery.id], headers, timeout
             )
         except httpx.TimeoutException:
             return delivery.id, Outcome(ok=False, error=f"No answer within {timeout:g} s.")

@@ -239,8 +239,12 @@ def oidc_rotate_key() -> None:
 
     app = _app()
     with app.app_context():
-        kid, retired = keys.rotate(database.session)
-        database.session.commit()
+        try:
+            kid, retired = keys.rotate(database.session)
+            database.session.commit()
+        finally:
+            database.session.remove()
+            database.engine.dispose()
     click.echo(f"signing key {kid}" + (f"; retired {', '.join(retired)}" if retired else ""))
 
 

@@ -137,9 +137,14 @@ def test_a_second_server_on_the_same_database_honours_the_first(app, world, data
     rp = _signed_in(app, world, client)
     tokens = rp.tokens()
     second = create_app(config.TestConfig(database_url, app.config["REPORTS_DIR"]))
-    rp2 = Rp(Web(second), client["client_id"], client["client_secret"])
-    assert rp2.introspect(tokens["access_token"]).json()["active"] is True
-    assert rp2.userinfo(tokens["access_token"]).status_code == 200
-    assert rp2.revoke(tokens["refresh_token"]).status_code == 200
+    try:
+        rp2 = Rp(Web(second), client["client_id"], client["client_secret"])
+        assert rp2.introspect(tokens["access_token"]).json()["active"] is True
+        assert rp2.userinfo(tokens["access_token"]).status_code == 200
+        assert rp2.revoke(tokens["refresh_token"]).status_code == 200
+    finally:
+        with second.app_context():
+            db.session.remove()
+            db.engine.dispose()
     assert rp.refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert query(rp.authorize().headers["Location"])["code"]

@@ -91,7 +91,7 @@ def test_a_d1_person_reaches_the_page_and_loses_it_when_the_grant_goes(
     # A partner not covered is refused by us, so Apache never gets a session.
     s1 = world.parties["S1"]
     _, refused = _sign_in_through_apache(apache, provider, s1.email)
-    assert "Beijing" not in refused.text and "<dd id=\"org_name\">" not in refused.text
+    assert "Beijing" not in refused.text and '<dd id="org_name">' not in refused.text
 
     items = world.api.get(world.path("/grants"), token=world.owner.token).json()["items"]
     [g] = [g for g in items if g["app"] == "legacy"]

@@ -21,9 +21,7 @@ NEEDED = ("mod_auth_openidc.so", "mod_include.so", "mod_mpm_event.so", "mod_dir.
 CLAIMS = ("sub", "sid", "name", "email", "org_id", "org_name", "tier", "org_role", "chain_id")
 PAGE = (
     "<html><body><h1>Dealer portal</h1><dl>\n"
-    + "".join(
-        f'<dt>{c}</dt><dd id="{c}"><!--#echo var="OIDC_CLAIM_{c}" --></dd>\n' for c in CLAIMS
-    )
+    + "".join(f'<dt>{c}</dt><dd id="{c}"><!--#echo var="OIDC_CLAIM_{c}" --></dd>\n' for c in CLAIMS)
     + "</dl></body></html>\n"
 )
 

@@ -4,16 +4,15 @@ rotation; a second server on the same database honours the first one's tokens an
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from urllib.parse import parse_qs
 
 import pytest
-from click.testing import CliRunner
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from supplychain import config
-from supplychain.app import create_app
-from supplychain.cli import main as cli
 from supplychain.extensions import db
 from supplychain.identity.logout_channel import EVENT
 from supplychain.models import Delivery, OidcLogout
@@ -121,14 +120,30 @@ def test_rotated_keys_still_verify_and_new_tokens_use_the_new_kid(app, world, da
     grant(world, "portal", "tier", "D1")
     rp = _signed_in(app, world, client)
     before = rp.id_token_claims(rp.tokens()["id_token"])
-    env = {"DATABASE_URL": database_url, "SECRET_KEY": app.config["SECRET_KEY"]}
-    result = CliRunner().invoke(cli, ["oidc", "rotate-key"], env=env)
-    assert result.exit_code == 0, result.output
-    kid = result.output.split()[2].rstrip(";")
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": app.config["SECRET_KEY"]}
+    done = subprocess.run(
+        [sys.executable, "-c", "from supplychain.cli import main; main()", "oidc", "rotate-key"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kid = done.stdout.split()[2].rstrip(";")
     after = rp.id_token_claims(rp.tokens()["id_token"])
     assert after["_header"]["kid"] == kid != before["_header"]["kid"]
     kids = {k["kid"] for k in rp.web.transport.send("GET", "/oauth/jwks").json()["keys"]}
     assert {kid, before["_header"]["kid"]} <= kids
+
+
+SECOND_SERVER = """
+import sys
+from werkzeug.serving import make_server
+from supplychain import config
+from supplychain.app import create_app
+
+app = create_app(config.TestConfig(sys.argv[1], sys.argv[2]))
+httpd = make_server("127.0.0.1", 0, app, threaded=True)
+print(httpd.server_port, flush=True)
+httpd.serve_forever()
+"""
 
 
 def test_a_second_server_on_the_same_database_honours_the_first(app, world, database_url):
@@ -136,15 +151,19 @@ def test_a_second_server_on_the_same_database_honours_the_first(app, world, data
     grant(world, "portal", "tier", "D1")
     rp = _signed_in(app, world, client)
     tokens = rp.tokens()
-    second = create_app(config.TestConfig(database_url, app.config["REPORTS_DIR"]))
+    second = subprocess.Popen(
+        [sys.executable, "-c", SECOND_SERVER, database_url, app.config["REPORTS_DIR"]],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
-        rp2 = Rp(Web(second), client["client_id"], client["client_secret"])
+        port = int(second.stdout.readline())
+        rp2 = Rp(Web(f"http://127.0.0.1:{port}"), client["client_id"], client["client_secret"])
         assert rp2.introspect(tokens["access_token"]).json()["active"] is True
         assert rp2.userinfo(tokens["access_token"]).status_code == 200
         assert rp2.revoke(tokens["refresh_token"]).status_code == 200
     finally:
-        with second.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        second.terminate()
+        second.wait(timeout=30)
+        second.stdout.close()
     assert rp.refresh(tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert query(rp.authorize().headers["Location"])["code"]

@@ -204,6 +204,30 @@ def delete(session: Session, access: ChainAccess, key: str) -> None:
     session.flush()
 
 
+def custom_apps(session: Session, access: ChainAccess) -> list[AppClientView]:
+    """The chain's custom apps with their client ids (owner admins; others: none)."""
+    if not (access.is_owner and access.actor.is_admin):
+        return []
+    rows = session.execute(
+        select(App, OidcClient)
+        .outerjoin(OidcClient, OidcClient.app_id == App.id)
+        .where(App.chain_id == access.chain_id)
+        .order_by(App.key)
+    ).all()
+    return [view(app, client) for app, client in rows]
+
+
+def shared_tiles(session: Session, access: ChainAccess) -> list[AppClientView]:
+    """The custom apps the caller's org may use in the chain (a partner's home page tiles)."""
+    from supplychain.services.apps import usable_app_keys
+
+    usable = set(usable_app_keys(session, access))
+    rows = session.scalars(
+        select(App).where(App.chain_id == access.chain_id).order_by(App.name)
+    ).all()
+    return [view(app, None) for app in rows if app.key in usable]
+
+
 @dataclass
 class Share:
     org_id: int

@@ -80,11 +80,11 @@ def checked_redirect_uris(uris: Any) -> list[str]:
         raise Invalid(
             "Too many redirect URIs.", {"redirect_uris": [f"At most {MAX_REDIRECT_URIS}."]}
         )
-    problems = {}
+    problems = []
     for index, uri in enumerate(uris):
         problem = redirect_uri_problem(uri)
         if problem:
-            problems[str(index)] = [problem]
+            problems.append(f"{index}: {problem}" if len(uris) > 1 else problem)
     if problems:
         raise Invalid("Check the redirect URIs.", {"redirect_uris": problems})
     return list(dict.fromkeys(uris))

@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid
 from supplychain.extensions import db
+from supplychain.identity import app_clients
 from supplychain.models.apps import GRANT_SCOPES
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
 from supplychain.schemas.apps import GrantCreateSchema
@@ -340,6 +341,7 @@ def _render_grants(access: ChainAccess, errors: FormErrors):
         apps=apps.list_apps(db.session, access),
         scopes=GRANT_SCOPES,
         tiers=choices.chain_tiers(db.session, access),
+        custom_apps=app_clients.custom_apps(db.session, access),
     )
 
 

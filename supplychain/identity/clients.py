@@ -177,8 +177,9 @@ class Client:
         return grant_type in ("authorization_code", "refresh_token")
 
 
+CLIENT_COLUMNS = (OidcClient, App.key, App.name, App.chain_id, Chain.owner_org_id, Chain.timezone)
 _CLIENT = (
-    select(OidcClient, App.key, App.name, App.chain_id, Chain.owner_org_id, Chain.timezone)
+    select(*CLIENT_COLUMNS)
     .join(App, App.id == OidcClient.app_id)
     .join(Chain, Chain.id == App.chain_id)
     .where(OidcClient.client_id == bindparam("client_id"))
@@ -192,7 +193,13 @@ def find_client(session: Session, client_id: str | None) -> Client | None:
     row = session.execute(_CLIENT, {"client_id": client_id}).first()
     if row is None:
         return None
-    oidc, key, name, chain_id, owner_org_id, timezone = row
+    return client_of(*row)
+
+
+def client_of(
+    oidc: OidcClient, key: str, name: str, chain_id: int, owner_org_id: int, timezone: str
+) -> Client:
+    """The client of a row of CLIENT_COLUMNS."""
     return Client(
         app_id=oidc.app_id,
         app_key=key,

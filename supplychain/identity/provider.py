@@ -34,7 +34,13 @@ from supplychain.auth import digest
 from supplychain.extensions import db
 from supplychain.identity import keys
 from supplychain.identity.claims import pairwise_sub, user_claims
-from supplychain.identity.clients import AUTH_METHODS, Client, find_client
+from supplychain.identity.clients import (
+    AUTH_METHODS,
+    CLIENT_COLUMNS,
+    Client,
+    client_of,
+    find_client,
+)
 from supplychain.models import (
     ApiToken,
     App,
@@ -160,20 +166,21 @@ class Token:
         return self.client
 
 
-_TOKEN_BY_ACCESS = (
-    select(OidcToken, OidcSession, ApiToken.is_live, OidcClient.client_id)
-    .join(OidcSession, OidcSession.id == OidcToken.session_id)
-    .join(ApiToken, ApiToken.id == OidcSession.login_token_id)
-    .join(OidcClient, OidcClient.app_id == OidcSession.app_id)
-    .where(OidcToken.access_hash == bindparam("hash"))
-)
-_TOKEN_BY_REFRESH = (
-    select(OidcToken, OidcSession, ApiToken.is_live, OidcClient.client_id)
-    .join(OidcSession, OidcSession.id == OidcToken.session_id)
-    .join(ApiToken, ApiToken.id == OidcSession.login_token_id)
-    .join(OidcClient, OidcClient.app_id == OidcSession.app_id)
-    .where(OidcToken.refresh_hash == bindparam("hash"))
-)
+def _token_by(column: Any) -> Any:
+    """A token, its app session, whether its sign-in session lives, and its client: one query."""
+    return (
+        select(OidcToken, OidcSession, ApiToken.is_live, *CLIENT_COLUMNS)
+        .join(OidcSession, OidcSession.id == OidcToken.session_id)
+        .join(ApiToken, ApiToken.id == OidcSession.login_token_id)
+        .join(OidcClient, OidcClient.app_id == OidcSession.app_id)
+        .join(App, App.id == OidcClient.app_id)
+        .join(Chain, Chain.id == App.chain_id)
+        .where(column == bindparam("hash"))
+    )
+
+
+_TOKEN_BY_ACCESS = _token_by(OidcToken.access_hash)
+_TOKEN_BY_REFRESH = _token_by(OidcToken.refresh_hash)
 
 
 def find_token(session: Session, secret: str | None, hint: str | None = None) -> Token | None:
@@ -189,11 +196,8 @@ def find_token(session: Session, secret: str | None, hint: str | None = None) ->
         stmt = _TOKEN_BY_ACCESS if kind == "access_token" else _TOKEN_BY_REFRESH
         row = session.execute(stmt, {"hash": hashed}).first()
         if row is not None:
-            token, app_session, live, client_id = row
-            client = find_client(session, client_id)
-            if client is None:
-                return None
-            return Token(token, app_session, client, kind, bool(live))
+            token, app_session, live, *client = row
+            return Token(token, app_session, client_of(*client), kind, bool(live))
     return None
 
 

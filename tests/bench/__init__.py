@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "imports": "tests.bench.imports",
     "notices": "tests.bench.notices",
     "notifications": "tests.bench.notifications",
+    "oidc": "tests.bench.oidc",
     "orders": "tests.bench.orders",
     "reconciliation": "tests.bench.reconciliation",
     "scorecards": "tests.bench.scorecards",

@@ -64,3 +64,19 @@ def test_a_partner_sees_its_shared_apps_as_tiles_in_its_language(world, web):
     assert "portal.example" not in other.get("/home").text
     zh = browser.get("/home", headers={"Accept-Language": "zh-CN"})
     assert "使用本账号登录" in zh.text or "应用" in zh.text
+
+
+def test_the_sharing_form_offers_pickers_for_tiers_groups_and_members(world, web):
+    browser = web()
+    browser.login(world.owner.email)
+    page = browser.get(f"/chains/{world.chain_id}/grants").text
+    assert '<option value="D1"' in page and '<option value="Dealers/North China"' in page
+    assert f'<option value="{world.parties["D2"].org_id}"' in page
+    d2 = world.parties["D2"].org_id
+    done = browser.post(
+        f"/chains/{world.chain_id}/grants",
+        {"app": "notices", "scope_type": "org", "scope_tier": "D1", "scope_org": d2},
+    )
+    assert done.status_code == 200
+    grants = world.api.get(world.path("/grants"), token=world.owner.token).json()["items"]
+    assert [g["scope"] for g in grants] == [{"type": "org", "value": d2}]

@@ -342,6 +342,7 @@ def _render_grants(access: ChainAccess, errors: FormErrors):
         scopes=GRANT_SCOPES,
         tiers=choices.chain_tiers(db.session, access),
         custom_apps=app_clients.custom_apps(db.session, access),
+        pickers=choices.audience_choices(db.session, access),
     )
 
 
@@ -358,7 +359,10 @@ def grants(cid: str):
         "scope": compact(
             {
                 "type": scope_type,
-                "value": None if scope_type == "all" else text(request.form, "scope_value"),
+                # The picker of the chosen kind (tier, group, org); a typed value as before.
+                "value": None
+                if scope_type == "all"
+                else text(request.form, f"scope_{scope_type}") or text(request.form, "scope_value"),
             }
         ),
     }

@@ -85,7 +85,7 @@ class OidcCode(Base):
     )
     redirect_uri: Mapped[str] = mapped_column(String(2000))
     scope: Mapped[str500]
-    nonce: Mapped[str | None] = mapped_column(String(500))
+    nonce: Mapped[str | None] = mapped_column(String(500), index=True)  # replays are refused
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))
     auth_time: Mapped[int] = mapped_column(Integer)

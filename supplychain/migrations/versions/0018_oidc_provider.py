@@ -115,6 +115,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("oidc_codes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_oidc_codes_session_id"), ["session_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_oidc_codes_nonce"), ["nonce"], unique=False)
 
     op.create_table(
         "oidc_tokens",
@@ -151,6 +152,7 @@ def downgrade() -> None:
 
     op.drop_table("oidc_tokens")
     with op.batch_alter_table("oidc_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_oidc_codes_nonce"))
         batch_op.drop_index(batch_op.f("ix_oidc_codes_session_id"))
 
     op.drop_table("oidc_codes")

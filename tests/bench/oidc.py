@@ -6,6 +6,10 @@
   at least 0.7x).
 - Revoking a grant that covers 1 000 orgs holding 2 000 live app sessions: the statements sent
   (the same as for a tenth of them) and the time.
+
+Measured on the shared 2-core machine under heavy load from other jobs (noisy): SQLite, full
+scale: sign-in 5.4x me, introspection 0.71x healthz, 19 statements for 200 or 2 000 sessions,
+105 ms; PostgreSQL: 5.3x, 0.66x, 18 statements, 143 ms.
 """
 
 from __future__ import annotations

@@ -238,5 +238,28 @@ def worker(once: bool, parent_pid: int | None) -> None:
     delivery_worker.run(stop, parent_pid=parent_pid)
 
 
+@main.group()
+def oidc() -> None:
+    """The OpenID Connect provider's signing keys."""
+
+
+@oidc.command("rotate-key")
+def oidc_rotate_key() -> None:
+    """Make a new signing key; the old ones keep verifying (in the JWKS) for two days, then are
+    retired by a later rotation."""
+    from supplychain.extensions import db as database
+    from supplychain.identity import keys
+
+    app = _app()
+    with app.app_context():
+        try:
+            kid, retired = keys.rotate(database.session)
+            database.session.commit()
+        finally:
+            database.session.remove()
+            database.engine.dispose()
+    click.echo(f"signing key {kid}" + (f"; retired {', '.join(retired)}" if retired else ""))
+
+
 if __name__ == "__main__":
     main()

@@ -160,6 +160,12 @@ def _build_network(session: Session, actor: Actor, seed: dict[str, Any], passwor
             _selector(org_ids, rule.get("viewers", {})),
             _selector(org_ids, rule.get("visible", {})),
         )
+    for custom in seed.get("apps", []):
+        # Custom apps; with redirect URIs an OpenID Connect client whose secret nobody saw:
+        # the owner makes one on the sharing page ("New secret") when pointing the app here.
+        from supplychain.identity.app_clients import register
+
+        register(session, access, **custom, allow_private=True)
     for grant in seed.get("grants", []):
         scope = grant["scope"]
         apps.create_grant(session, access, grant["app"], scope["type"], scope.get("value"))

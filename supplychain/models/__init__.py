@@ -23,6 +23,14 @@ from supplychain.models.events import (
     ReminderClaim,
     WebhookEndpoint,
 )
+from supplychain.models.identity import (
+    OidcClient,
+    OidcCode,
+    OidcKey,
+    OidcLogout,
+    OidcSession,
+    OidcToken,
+)
 from supplychain.models.invitations import Invitation
 from supplychain.models.invoices import Invoice, InvoiceLine, InvoiceSettings
 from supplychain.models.notices import (
@@ -74,6 +82,12 @@ __all__ = [
     "NoticeResponse",
     "NoticeResponseLine",
     "NotificationSetting",
+    "OidcClient",
+    "OidcCode",
+    "OidcKey",
+    "OidcLogout",
+    "OidcSession",
+    "OidcToken",
     "Order",
     "OrderEvent",
     "OrderLine",

@@ -54,11 +54,13 @@ EVENT_TYPES = (
     "member.removed",
     "link.created",
     "link.deleted",
+    "app.shared",
+    "app.unshared",
     "ping",
 )
 WEBHOOK_KINDS = ("standard", "wecom_robot")
 WEBHOOK_LANGUAGES = ("zh", "en")
-DELIVERY_CHANNELS = ("webhook", "email")
+DELIVERY_CHANNELS = ("webhook", "email", "logout")
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 EMAIL_MODES = ("immediate", "daily", "off")
 

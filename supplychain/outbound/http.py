@@ -194,3 +194,9 @@ def post(
             return response.status_code, bytes(answer[:MAX_ANSWER_BYTES])
     finally:
         _send.deadline = None
+
+
+def describe_error(error: Exception) -> str:
+    """An error as the delivery log shows it: its kind and message, short."""
+    message = str(error) or error.__class__.__name__
+    return f"{error.__class__.__name__}: {message}"[:MAX_ERROR_CHARS]

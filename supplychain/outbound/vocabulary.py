@@ -62,6 +62,8 @@ VOCABULARY: dict[str, Words] = {
     "member.removed": Words("event.member.removed"),
     "link.created": Words("event.link.created"),
     "link.deleted": Words("event.link.deleted"),
+    "app.shared": Words("event.app.shared", "App %(app_name)s shared"),
+    "app.unshared": Words("event.app.unshared", "App %(app_name)s no longer shared"),
     "ping": Words("event.ping"),
 }
 OPEN = "event.open"  # the robot's link text

@@ -21,7 +21,7 @@ from supplychain.extensions import db
 from supplychain.models import WebhookEndpoint
 from supplychain.outbound.channel import Channel
 from supplychain.outbound.deliveries import Claimed, Outcome
-from supplychain.outbound.http import MAX_ERROR_CHARS, post, release, resources
+from supplychain.outbound.http import MAX_ERROR_CHARS, describe_error, post, release, resources
 from supplychain.outbound.robot import robot_markdown
 from supplychain.services.event_body import event_body
 
@@ -118,7 +118,7 @@ def deliver(
     except httpx.TimeoutException:
         return Outcome(ok=False, error=f"No answer within {timeout:g} s.")
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        return Outcome(ok=False, error=_describe(exc))
+        return Outcome(ok=False, error=describe_error(exc))
     if target.kind == "wecom_robot":
         return _robot_outcome(status, answer)
     if 200 <= status < 300:
@@ -159,9 +159,3 @@ def _robot_outcome(status: int, answer: bytes) -> Outcome:
             extra={"errcode": errcode},
         )
     return Outcome(ok=True, status_code=status)
-
-
-def _describe(error: Exception) -> str:
-    """An error as the delivery log shows it: its kind and message, short."""
-    message = str(error) or error.__class__.__name__
-    return f"{error.__class__.__name__}: {message}"[:MAX_ERROR_CHARS]

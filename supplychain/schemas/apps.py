@@ -15,6 +15,21 @@ class AppSchema(BaseSchema):
     builtin = fields.Boolean()
 
 
+class AppClientSchema(AppSchema):
+    """A custom app; with redirect URIs it is an OpenID Connect client."""
+
+    agentid = fields.Integer(
+        allow_none=True, metadata={"description": "the app's number for the WeCom calls"}
+    )
+    client_id = fields.String(allow_none=True)
+    client_secret = fields.String(
+        allow_none=True,
+        metadata={"description": "shown only when made (registration, rotation); else null"},
+    )
+    redirect_uris = fields.List(fields.String())
+    backchannel_logout_uri = fields.String(allow_none=True)
+
+
 AppPageSchema = page_of(AppSchema)
 
 
@@ -23,6 +38,35 @@ class AppCreateSchema(BaseSchema):
     name = Text(required=True, max_length=200)
     url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=500))
     description = Text(load_default=None, allow_none=True, max_length=2000, multiline=True)
+    redirect_uris = fields.List(
+        fields.Raw(),
+        load_default=None,
+        metadata={
+            "description": "exact redirect URIs: https, or http to a loopback host (RFC 8252);"
+            " no fragment; makes the app an OpenID Connect client"
+        },
+    )
+    backchannel_logout_uri = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=2000)
+    )
+
+
+class AppUpdateSchema(BaseSchema):
+    name = Text(max_length=200)
+    url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=500))
+    description = Text(allow_none=True, max_length=2000, multiline=True)
+    redirect_uris = fields.List(fields.Raw())
+    backchannel_logout_uri = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class ShareSchema(BaseSchema):
+    org_id = Id()
+    name = fields.String()
+    tier = fields.String()
+
+
+class SharesSchema(BaseSchema):
+    items = fields.List(fields.Nested(ShareSchema))
 
 
 class ScopeSchema(BaseSchema):

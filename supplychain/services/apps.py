@@ -240,6 +240,9 @@ def create_grant(
     if not known:
         raise Invalid("Unknown app.", {"app": [f"No app with key {app_key!r} in this chain."]})
     scope_value = _normalise_scope(session, access, scope_type, value)
+    from supplychain.identity.access import AccessWatch  # it reads this module's rule
+
+    watch = AccessWatch(session, access.chain, [app_key])
     duplicate = session.scalar(
         select(Grant).where(
             Grant.chain_id == access.chain_id,
@@ -262,6 +265,7 @@ def create_grant(
     )
     session.add(grant)
     session.flush()
+    watch.finish("grant.created")
     record_event(
         session,
         access.actor,
@@ -285,12 +289,18 @@ def grants_query(access: ChainAccess) -> Select:
 
 
 def revoke_grant(session: Session, access: ChainAccess, grant_id: int | None) -> None:
-    """Revoke a grant; partners it covered lose the app on their next request."""
+    """Revoke a grant; partners it covered (and no other grant covers) lose the app at once."""
     access.require_owner_admin()
     grant = session.get(Grant, grant_id) if grant_id else None
     if grant is None or grant.chain_id != access.chain_id or grant.revoked_at is not None:
         raise NotFound("No such grant.")
+    from supplychain.identity.access import AccessWatch  # it reads this module's rule
+
+    watch = AccessWatch(session, access.chain, [grant.app_key])
     grant.revoked_at = utcnow()
+    session.flush()
+    # Partners no other grant covers lose the app at once: tokens, sessions, logout tokens.
+    watch.finish("grant.revoked")
     record_event(
         session,
         access.actor,

@@ -54,10 +54,14 @@ def create_link(session: Session, access: ChainAccess, supplier_id: int, custome
         raise Conflict("This link exists already.")
     if chain_graphs.creates_cycle(chain_graph(session, chain), supplier_id, customer_id):
         raise Conflict("This link would create a cycle in the supply graph.")
+    from supplychain.identity.access import AccessWatch
+
+    watch = AccessWatch(session, chain, scopes=["tier"])
     link = Link(chain_id=chain.id, supplier_id=supplier_id, customer_id=customer_id)
     session.add(link)
     session.flush()
     bump_graph_version(session, chain)
+    watch.finish("link.created")
     record_event(
         session,
         access.actor,
@@ -78,9 +82,13 @@ def delete_link(session: Session, access: ChainAccess, link_id: int | None) -> N
     if link is None or link.chain_id != access.chain_id:
         raise NotFound("No such link.")
     lock_chain(session, access.chain)
+    from supplychain.identity.access import AccessWatch
+
+    watch = AccessWatch(session, access.chain, scopes=["tier"])
     session.delete(link)
     session.flush()
     bump_graph_version(session, access.chain)
+    watch.finish("link.deleted")
     record_event(
         session,
         access.actor,

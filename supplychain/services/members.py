@@ -377,6 +377,9 @@ def update_member(
         _check_custom_id_free(session, access.chain_id, custom_id, member.org_id)
         changes["custom_id"] = {"from": member.custom_id, "to": custom_id}
         member.custom_id = custom_id
+    from supplychain.identity.access import AccessWatch
+
+    watch = AccessWatch(session, access.chain, scopes=["group"])
     if group_path is not None or clear_group:
         group = None
         if group_path is not None:
@@ -388,6 +391,7 @@ def update_member(
             changes["group"] = {"from": old, "to": group.path if group else None}
             member.group_id = group.id if group else None
     session.flush()
+    watch.finish("member.updated")
     if changes:
         # Tiers do not depend on groups or codes, so the cached graph stays valid; group-scoped
         # rules and grants are evaluated per request and follow the move at once.
@@ -412,6 +416,9 @@ def remove_member(session: Session, access: ChainAccess, org_id: int | None) -> 
     if member.org_id == access.chain.owner_org_id:
         raise Conflict("The chain owner cannot be removed.")
     lock_chain(session, access.chain)
+    from supplychain.identity.access import AccessWatch
+
+    watch = AccessWatch(session, access.chain)
     link_ids = list(
         session.scalars(
             select(Link.id).where(
@@ -425,6 +432,7 @@ def remove_member(session: Session, access: ChainAccess, org_id: int | None) -> 
     member.removed_at = utcnow()
     session.flush()
     bump_graph_version(session, access.chain)
+    watch.finish("member.removed")
     record_event(
         session,
         access.actor,

@@ -3,6 +3,7 @@
 from supplychain.ui.base import blp
 from supplychain.ui.views import (
     accounts,
+    app_clients,
     directory,
     home,
     imports,
@@ -23,6 +24,7 @@ __all__ = ["blp"]
 # The view modules register their routes on `blp` when imported.
 _VIEWS = (
     accounts,
+    app_clients,
     directory,
     home,
     imports,

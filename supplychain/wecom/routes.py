@@ -15,6 +15,7 @@ from supplychain.api.common import Blueprint, JsonParser
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from supplychain.extensions import db
+from supplychain.identity import wecom_share as share
 from supplychain.ids import parse_id
 from supplychain.models.directory import ROOT_GROUP_NUMBER
 from supplychain.schemas import wecom as s
@@ -407,6 +408,18 @@ def rule_delete_rule(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, 
     access = _owned(body["chain_id"])
     visibility.delete_rule(db.session, access, body["rule_id"])
     return _ok()
+
+
+@blp.route("/corpgroup/corp/list_app_share_info", methods=["POST"])
+@transaction(Transaction.READS)
+@blp.arguments(s.AccessTokenQuery, location="query")
+@blp.arguments(share.ShareInfoRequest)
+@blp.response(200, share.ShareInfoReply)
+@blp.doc(**NO_BEARER)
+def list_app_share_info(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The partner corps a custom app (by its `agentid`) is shared with now (limit <= 100)."""
+    page = share.share_info(db.session, g.actor, body)
+    return _ok(ending=int(page.ending), next_cursor=page.next_cursor, corp_list=page.corps)
 
 
 BLUEPRINTS = [blp]

@@ -739,6 +739,7 @@ def test_the_openapi_document_describes_the_calls(api):
         "/cgi-bin/corpgroup/rule/get_rule_info",
         "/cgi-bin/corpgroup/rule/add_rule",
         "/cgi-bin/corpgroup/rule/delete_rule",
+        "/cgi-bin/corpgroup/corp/list_app_share_info",
     }
     for path, operations in calls.items():
         for operation in operations.values():

@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "invitations": "tests.bench.invitations",
     "notices": "tests.bench.notices",
     "notifications": "tests.bench.notifications",
+    "oidc": "tests.bench.oidc",
     "orders": "tests.bench.orders",
     "reconciliation": "tests.bench.reconciliation",
     "scorecards": "tests.bench.scorecards",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
 from supplychain.extensions import db
+from supplychain.identity import app_clients
 from supplychain.schemas import apps as s
 from supplychain.schemas.common import PageQuery
 from supplychain.services import apps
@@ -24,13 +26,62 @@ class Apps(MethodView):
         found = apps.list_apps(db.session, access_to(cid))
         return page_of_list(found, query["page"], query["page_size"]).envelope()
 
-    @idempotent
+    @idempotent(secrets=("client_secret",))
     @blp.arguments(s.AppCreateSchema)
-    @blp.response(201, s.AppSchema)
+    @blp.response(201, s.AppClientSchema)
     def post(self, body, cid):
-        """Register a custom app (owner admins)."""
-        app = apps.register_app(db.session, access_to(cid), **body)
-        return apps.AppView(app.key, app.name, app.url, app.description, False, app.id)
+        """Register a custom app (owner admins). With `redirect_uris` it is an OpenID Connect
+        client: the answer holds `client_id` and `client_secret`, the secret shown only here
+        (an idempotent replay answers it as null)."""
+        return app_clients.register(
+            db.session, access_to(cid), **body, allow_private=_allow_private()
+        )
+
+
+def _allow_private() -> bool:
+    return current_app.config["WEBHOOK_ALLOW_PRIVATE"]
+
+
+@blp.route("/<cid>/apps/<key>")
+class AppItem(MethodView):
+    @blp.response(200, s.AppClientSchema)
+    def get(self, cid, key):
+        """One custom app: owner admins see its client settings; partners it is shared with
+        see the app."""
+        return app_clients.get(db.session, access_to(cid), key)
+
+    @blp.arguments(s.AppUpdateSchema)
+    @blp.response(200, s.AppClientSchema)
+    def patch(self, body, cid, key):
+        """Change a custom app (owner admins). Redirect URIs given to an app that had none make
+        it a client: the answer then holds its secret, once."""
+        return app_clients.update_app(
+            db.session, access_to(cid), key, **body, allow_private=_allow_private()
+        )
+
+    @blp.response(204)
+    def delete(self, cid, key):
+        """Delete a custom app: its grants end, and every token and session issued to it (each
+        app session gets a back-channel logout)."""
+        app_clients.delete(db.session, access_to(cid), key)
+        return no_content()
+
+
+@blp.route("/<cid>/apps/<key>/secret")
+class AppSecret(MethodView):
+    @idempotent(secrets=("client_secret",))
+    @blp.response(200, s.AppClientSchema)
+    def post(self, cid, key):
+        """A new client secret, shown once; the old one stops working at once."""
+        return app_clients.new_secret(db.session, access_to(cid), key)
+
+
+@blp.route("/<cid>/apps/<key>/shares")
+class AppShares(MethodView):
+    @blp.response(200, s.SharesSchema)
+    def get(self, cid, key):
+        """The partner orgs the app is shared with now (owner admins)."""
+        return {"items": app_clients.shares(db.session, access_to(cid), key)}
 
 
 @blp.route("/<id:cid>/grants")

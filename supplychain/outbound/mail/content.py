@@ -92,6 +92,8 @@ def describe_event(
             facts.append((_("Status"), _(str(data["status"]))))
         if data.get("match"):
             facts.append((_("Match"), _(str(data["match"]))))
+    elif kind == "app" and headline and data.get("app_name"):
+        text = _(headline, app_name=str(data["app_name"]))
     elif headline and claimed.event_type in STATEMENT_EVENTS and statement_path(cid, data):
         text = _(headline, period=str(data["period"]))
         if data.get("resolution"):

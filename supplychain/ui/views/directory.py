@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid
 from supplychain.extensions import db
+from supplychain.identity import app_clients
 from supplychain.ids import parse_id
 from supplychain.models.apps import GRANT_SCOPES
 from supplychain.models.directory import ORG_KINDS, USER_ROLES
@@ -350,6 +351,8 @@ def _render_grants(access: ChainAccess, errors: FormErrors):
         apps=apps.list_apps(db.session, access),
         scopes=GRANT_SCOPES,
         tiers=choices.chain_tiers(db.session, access),
+        custom_apps=app_clients.custom_apps(db.session, access),
+        pickers=choices.audience_choices(db.session, access),
     )
 
 
@@ -366,7 +369,10 @@ def grants(cid: int | None):
         "scope": compact(
             {
                 "type": scope_type,
-                "value": None if scope_type == "all" else text(request.form, "scope_value"),
+                # The picker of the chosen kind (tier, group, org); a typed value as before.
+                "value": None
+                if scope_type == "all"
+                else text(request.form, f"scope_{scope_type}") or text(request.form, "scope_value"),
             }
         ),
     }

@@ -6,6 +6,7 @@ from flask import render_template
 
 from supplychain.access import ChainAccess, memberships
 from supplychain.extensions import db
+from supplychain.identity import app_clients
 from supplychain.services import choices, me, worklist
 from supplychain.services.links import tier_of_member
 from supplychain.services.reconciliation import statements
@@ -43,6 +44,7 @@ def home():
                 **item,
                 "waiting": waiting,
                 "statement_period": statement_period(access, waiting.apps),
+                "custom_apps": app_clients.shared_tiles(db.session, access),
             }
         )
     names = choices.org_names(db.session, order_ids)

@@ -1,0 +1,202 @@
+"""The provider's HTTP endpoints, outside /api/v1: discovery, JWKS, authorize, token, userinfo,
+introspection, revocation. They take form bodies and answer RFC 6749 errors; the authorization
+endpoint answers people with the sign-in page and, when it cannot redirect, an error page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Flask, jsonify, redirect, request, url_for
+from sqlalchemy import select
+
+from supplychain.db import Transaction, transaction
+from supplychain.extensions import db
+from supplychain.identity import keys, provider
+from supplychain.identity.claims import pairwise_sub, session_sid, user_claims
+from supplychain.identity.clients import AUTH_METHODS, SCOPES
+from supplychain.models import ApiToken, Chain, OidcSession
+from supplychain.services.apps import orgs_with_app
+from supplychain.ui import security
+from supplychain.ui.base import error_page
+from supplychain.ui.i18n import gettext
+
+blp = Blueprint("oidc", __name__)
+CLAIMS = (
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "sid",
+    "name",
+    "locale",
+    "zoneinfo",
+    "email",
+    "email_verified",
+    "chain_id",
+    "org_id",
+    "org_name",
+    "org_custom_id",
+    "org_role",
+    "tier",
+    "groups",
+)
+
+
+def _endpoint(name: str) -> str:
+    return provider.issuer() + url_for(name)
+
+
+@blp.get("/.well-known/openid-configuration")
+def discovery() -> Any:
+    """OpenID Connect Discovery 1.0: where the endpoints are and what the provider does."""
+    return jsonify(
+        {
+            "issuer": provider.issuer(),
+            "authorization_endpoint": _endpoint("oidc.authorize"),
+            "token_endpoint": _endpoint("oidc.token"),
+            "userinfo_endpoint": _endpoint("oidc.userinfo"),
+            "jwks_uri": _endpoint("oidc.jwks"),
+            "introspection_endpoint": _endpoint("oidc.introspect"),
+            "revocation_endpoint": _endpoint("oidc.revoke"),
+            "scopes_supported": list(SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": [keys.ALG],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "claims_supported": list(CLAIMS),
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+            "authorization_response_iss_parameter_supported": True,
+            "ui_locales_supported": ["en", "zh-CN"],
+        }
+    )
+
+
+@blp.get("/oauth/jwks")
+@transaction(Transaction.WRITES)
+def jwks() -> Any:
+    """The public signing keys (the first key is made here when there is none yet)."""
+    keys.signing_key(db.session)
+    return jsonify(keys.jwks(db.session))
+
+
+def _with_iss(response: Any) -> Any:
+    """RFC 9207: an authorization response redirected to the client names the issuer."""
+    location = response.headers.get("Location")
+    if location and "iss=" not in location.partition("?")[2]:
+        response.headers["Location"] = add_params_to_uri(location, [("iss", provider.issuer())])
+    return response
+
+
+def _cannot_redirect() -> Any:
+    return error_page(
+        400,
+        gettext(
+            "This sign-in request is not valid: the app is unknown or its return address is not"
+            " registered. Go back to the app and try again, or tell the app's owner."
+        ),
+    )
+
+
+@blp.get("/oauth/authorize")
+@transaction(Transaction.WRITES)
+def authorize() -> Any:
+    """The authorization endpoint: code flow with PKCE S256. The person signs in through the
+    pages first; the owner's grant is the consent (no consent screen)."""
+    server = provider.server()
+    actor = security.session_actor(db.session)
+    try:
+        grant = server.get_consent_grant(end_user=actor)
+    except OAuth2Error as error:
+        if not error.redirect_uri:
+            return _cannot_redirect()
+        return _with_iss(server.handle_error_response(None, error))
+    if actor is None:
+        return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+    client = grant.client
+    session = db.session
+    chain = session.get(Chain, client.chain_id)
+    user = actor.user
+    covered = chain is not None and user.org_id in orgs_with_app(
+        session, chain, client.app_key, [user.org_id]
+    )
+    if not covered:
+        # Not covered by a grant (nor the owner): access_denied, nothing about the person issued.
+        return _with_iss(server.create_authorization_response(grant=grant, grant_user=None))
+    login = session.get(ApiToken, actor.token_id)
+    app_session = session.scalar(
+        select(OidcSession).where(
+            OidcSession.app_id == client.app_id, OidcSession.login_token_id == actor.token_id
+        )
+    )
+    if app_session is None:
+        app_session = OidcSession(
+            app_id=client.app_id,
+            user_id=user.id,
+            org_id=user.org_id,
+            login_token_id=actor.token_id,
+            sub=pairwise_sub(client.chain_id, user.id),
+            sid=session_sid(actor.token_id),
+        )
+        session.add(app_session)
+    app_session.ended_at = None
+    session.flush()
+    auth_time = int(login.created_at.timestamp()) if login is not None else 0
+    person = provider.Person(user, app_session, chain, auth_time)
+    return _with_iss(server.create_authorization_response(grant=grant, grant_user=person))
+
+
+@blp.post("/oauth/token")
+def token() -> Any:
+    """The token endpoint: `authorization_code` and `refresh_token` grants (no-store)."""
+    return provider.server().create_token_response()
+
+
+def _invalid_token() -> Any:
+    response = jsonify(
+        {"error": "invalid_token", "error_description": "The access token is not valid."}
+    )
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
+@blp.route("/oauth/userinfo", methods=["GET", "POST"])
+@transaction(Transaction.READS)
+def userinfo() -> Any:
+    """The claims about the person a live access token was issued for."""
+    try:
+        found = provider.protector().acquire_token("openid")
+    except OAuth2Error:
+        return _invalid_token()
+    person = found.get_user()
+    return jsonify(user_claims(db.session, person.chain, person.user, found.scope))
+
+
+@blp.post("/oauth/introspect")
+@transaction(Transaction.READS)
+def introspect() -> Any:
+    """RFC 7662: only the client a token was issued to learns about it."""
+    return provider.server().create_endpoint_response("introspection")
+
+
+@blp.post("/oauth/revoke")
+def revoke() -> Any:
+    """RFC 7009: 200 whatever the token."""
+    return provider.server().create_endpoint_response("revocation")
+
+
+def register_identity(app: Flask) -> None:
+    """The provider's endpoints and its Authlib server."""
+    provider.init_provider(app)
+    app.register_blueprint(blp)

@@ -35,7 +35,9 @@ PEOPLE = {
 }
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": None}
 # Links that are not pages: the JSON API and health check, files, the end of the session.
-NOT_PAGES = re.compile(r"^/(api|healthz)(/|$)|/(file|download|template|logout)(/|$)|/unsubscribe/")
+NOT_PAGES = re.compile(
+    r"^/(api|healthz)(/|$)|/(file|download|template|logout)(/|$)|/unsubscribe/|\.(pdf|xlsx)$"
+)
 MAX_PAGES = 80
 
 pytestmark = pytest.mark.skipif(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 from typing import Any
 
-from gunicorn import util
+from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
@@ -30,6 +31,28 @@ def _say_pdf_fonts() -> None:
     status = cjk_font_status()
     message = INSTALL_HINT if status == "missing" else "CJK font for PDF documents: ok"
     print(f"pdf_fonts: {status}. {message}", file=sys.stderr, flush=True)
+
+
+# An invitation link carries a live code (`/activate/<code>`): never into the access log, neither
+# as the path nor as the Referer of the form posted from that page.
+_INVITE_PATH = re.compile(r"/activate/[^\s?#\"/]+")
+
+
+def redact_invite_codes(text: str) -> str:
+    """`text` with every `/activate/<code>` written `/activate/…`."""
+    return _INVITE_PATH.sub("/activate/…", text)
+
+
+class RedactingLogger(glogging.Logger):
+    """gunicorn's logger; every value a log format may name (the request line, path, Referer,
+    any header or environ value) written without codes."""
+
+    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+        found = super().atoms(resp, req, environ, request_time)
+        for key, value in found.items():
+            if isinstance(value, str) and "/activate/" in value:
+                found[key] = redact_invite_codes(value)
+        return found
 
 
 class _Gunicorn(BaseApplication):
@@ -60,6 +83,7 @@ def run_server(
         # The app answers a line past 4094 bytes itself, in JSON (request_line.py).
         "limit_request_line": GUNICORN_LIMIT,
         "accesslog": "-",
+        "logger_class": RedactingLogger,
         "timeout": 120,
         # A stopping worker finishes the workbook it is writing (a large tier takes a minute).
         "graceful_timeout": GRACEFUL_SECONDS,

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from weasyprint import HTML
 
+from supplychain.decimals import format_decimal
 from supplychain.documents import barcodes
 from supplychain.documents.fonts import CJK_FAMILIES
-from supplychain.schemas.common import format_decimal
 from supplychain.services.shipping import NoticeView
 from supplychain.services.shipping_codes import package_code
 

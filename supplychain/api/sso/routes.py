@@ -22,9 +22,6 @@ start_blp = Blueprint(
     "sso_start", __name__, url_prefix="/auth/sso", description="Company sign-in for scripts"
 )
 BLUEPRINTS = (org_blp, start_blp)
-# The browser (or script) keeps the state of the sign-in it started: a callback is believed
-# only with it (the pages use the same key).
-STATE_KEY = "sso_state"
 
 
 @org_blp.route("/<org_id>/sso")
@@ -79,5 +76,5 @@ class SsoStart(MethodView):
         flow with PKCE, `state`, `nonce`). Keep the cookie this answer sets: the callback
         answers `{token, user}` (as POST /auth/login does) only with it."""
         started = sso_signin.start_sign_in(db.session, query["email"], mode="api")
-        session[STATE_KEY] = started.state
+        session[sso.STATE_KEY] = started.state
         return redirect(started.url, 302)

@@ -12,7 +12,6 @@ from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.identity_sso.outbound import allow_private
 from supplychain.schemas import sso as s
-from supplychain.schemas.common import parse_id
 from supplychain.services import sso, sso_signin
 
 org_blp = authenticated_blueprint(
@@ -24,13 +23,13 @@ start_blp = Blueprint(
 BLUEPRINTS = (org_blp, start_blp)
 
 
-@org_blp.route("/<org_id>/sso")
+@org_blp.route("/<id:org_id>/sso")
 class SsoSettings(MethodView):
     @org_blp.response(200, s.SsoConnectionSchema)
     def get(self, org_id):
         """The org's company sign-in (its admins; another org: 404): the settings without the
         secret, and the `redirect_uri` and `backchannel_logout_uri` to register at the IdP."""
-        return sso.get_connection(db.session, current_actor(), parse_id(org_id))
+        return sso.get_connection(db.session, current_actor(), org_id)
 
     @org_blp.arguments(s.SsoSettingsSchema)
     @org_blp.response(200, s.SsoConnectionSchema)
@@ -42,7 +41,7 @@ class SsoSettings(MethodView):
         return sso.save_connection(
             db.session,
             current_actor(),
-            parse_id(org_id),
+            org_id,
             **body,
             allow_private=allow_private(),
         )
@@ -51,17 +50,17 @@ class SsoSettings(MethodView):
     def delete(self, org_id):
         """Switch company sign-in off: domains freed, links to the IdP forgotten, passwords
         work again."""
-        sso.delete_connection(db.session, current_actor(), parse_id(org_id))
+        sso.delete_connection(db.session, current_actor(), org_id)
         return no_content()
 
 
-@org_blp.route("/<org_id>/sso/check")
+@org_blp.route("/<id:org_id>/sso/check")
 class SsoCheck(MethodView):
     @org_blp.response(200, s.SsoCheckSchema)
     def post(self, org_id):
         """Run the saved issuer's discovery now (the settings page's test button): what it
         found, or 422 naming `issuer`. Nothing is saved."""
-        return sso.check_connection(db.session, current_actor(), parse_id(org_id), allow_private())
+        return sso.check_connection(db.session, current_actor(), org_id, allow_private())
 
 
 @start_blp.route("/start")

@@ -24,9 +24,9 @@ PAGE_SIZE = 25
 BOXES = ("incoming", "outgoing")
 
 
-@blp.get("/chains/<cid>/invoices")
+@blp.get("/chains/<id:cid>/invoices")
 @login_required
-def invoice_list(cid: str):
+def invoice_list(cid: int | None):
     """Invoices received (the buyer's queue: submitted ones first asked) or sent; the owner
     may see all of its chain's."""
     access = chain(cid)
@@ -75,17 +75,17 @@ def _render_invoice(
     )
 
 
-@blp.get("/chains/<cid>/invoices/<iid>")
+@blp.get("/chains/<id:cid>/invoices/<id:iid>")
 @login_required
-def invoice(cid: str, iid: str):
+def invoice(cid: int | None, iid: int | None):
     """One invoice: its lines, its match now, and for the buyer's admins the decision forms."""
     access = chain(cid)
-    return _render_invoice(access, invoices.get_invoice(db.session, access, parse_id(iid)))
+    return _render_invoice(access, invoices.get_invoice(db.session, access, iid))
 
 
-def _decide(cid: str, iid: str, which: str, schema: Any, body: dict[str, Any]):
+def _decide(cid: int | None, iid: int | None, which: str, schema: Any, body: dict[str, Any]):
     access = chain(cid)
-    invoice_id = parse_id(iid)
+    invoice_id = iid
 
     def rerender(exc):
         view = invoices.get_invoice(db.session, access, invoice_id)
@@ -105,18 +105,18 @@ def _decide(cid: str, iid: str, which: str, schema: Any, body: dict[str, Any]):
     return redirect(url_for("ui.invoice", cid=cid, iid=iid))
 
 
-@blp.post("/chains/<cid>/invoices/<iid>/approve")
+@blp.post("/chains/<id:cid>/invoices/<id:iid>/approve")
 @login_required
-def invoice_approve(cid: str, iid: str):
+def invoice_approve(cid: int | None, iid: int | None):
     """The buyer's admin approves; with exceptions only ticking "accept" and giving a note."""
     form = request.form
     body = {"note": text(form, "note"), "accept_exceptions": form.get("accept_exceptions") == "1"}
     return _decide(cid, iid, "approve", ApproveSchema, body)
 
 
-@blp.post("/chains/<cid>/invoices/<iid>/reject")
+@blp.post("/chains/<id:cid>/invoices/<id:iid>/reject")
 @login_required
-def invoice_reject(cid: str, iid: str):
+def invoice_reject(cid: int | None, iid: int | None):
     """The buyer's admin sends the invoice back with a note; its lines are free again."""
     return _decide(cid, iid, "reject", RejectSchema, {"note": text(request.form, "note")})
 
@@ -134,10 +134,10 @@ def _statement_form(form: MultiDict) -> tuple[dict[str, Any], int | None]:
     return body, parse_id(form.get("buyer_id", ""))
 
 
-@blp.post("/chains/<cid>/invoices/from-statement")
+@blp.post("/chains/<id:cid>/invoices/from-statement")
 @transaction(Transaction.WRITES)
 @login_required
-def invoice_from_statement(cid: str):
+def invoice_from_statement(cid: int | None):
     """From the confirmed statement page: `preview` shows the invoice with its match, nothing
     saved; `submit` records it and opens its page. Errors show on the preview page."""
     access = chain(cid)

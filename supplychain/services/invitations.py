@@ -190,7 +190,14 @@ def _queue_invitation_mail(
     )
 
 
-def invite_new_contact(session: Session, access: ChainAccess, user: User, *, send: bool) -> str:
+def invite_new_contact(
+    session: Session,
+    access: ChainAccess,
+    user: User,
+    *,
+    send: bool,
+    now: datetime | None = None,
+) -> str:
     """Give a not yet activated contact a fresh code (the old one dies), keep the invitation and
     queue its mail (with `send` and an email address); the code, for the caller's answer."""
     fresh = fresh_code()
@@ -203,6 +210,7 @@ def invite_new_contact(session: Session, access: ChainAccess, user: User, *, sen
         invited_by=access.actor.user_id,
         invitees=[Invitee(user.id, user.email, fresh.salt)],
         send=send,
+        now=now,
     )
     return fresh.code
 
@@ -296,18 +304,7 @@ def resend_invitation(
             "An invitation was sent to this person less than an hour ago; try again later.",
             retry_after=max(1, math.ceil(wait.total_seconds())),
         )
-    fresh = fresh_code()
-    user.invite_code_hash = fresh.hash
-    session.flush()
-    record_invitations(
-        session,
-        chain_id=access.chain_id,
-        inviter_org_id=access.actor.org_id,
-        invited_by=access.actor.user_id,
-        invitees=[Invitee(user.id, user.email, fresh.salt)],
-        send=True,
-        now=now,
-    )
+    invite_new_contact(session, access, user, send=True, now=now)
     record_event(
         session,
         access.actor,

@@ -3,7 +3,6 @@ their labels and delivery note as PDF; the org's GS1 company prefix."""
 
 from __future__ import annotations
 
-from flask import Response
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
@@ -126,14 +125,6 @@ class ScanReceipt(MethodView):
         return _received(result)
 
 
-def _pdf(data: bytes, name: str) -> Response:
-    return Response(
-        data,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
-    )
-
-
 @blp.route("/<id:cid>/ship-notices/<id:sid>/labels.pdf")
 class ShipNoticeLabels(MethodView):
     @blp.doc(responses=PDF_RESPONSE)
@@ -143,7 +134,7 @@ class ShipNoticeLabels(MethodView):
         access = access_to(cid)
         view = shipping.get_notice(db.session, access, sid)
         data = pdf.labels_pdf(view, access.chain.timezone)
-        return _pdf(data, f"labels-{view.notice.id}.pdf")
+        return pdf.inline_response(data, f"labels-{view.notice.id}.pdf")
 
 
 @blp.route("/<id:cid>/ship-notices/<id:sid>/delivery-note.pdf")
@@ -157,7 +148,7 @@ class ShipNoticeDeliveryNote(MethodView):
         view = shipping.get_notice(db.session, access, sid)
         lang = query.get("lang") or current_actor().user.language or "zh"
         data = pdf.delivery_note_pdf(view, lang, access.chain.timezone)
-        return _pdf(data, f"delivery-note-{view.notice.id}.pdf")
+        return pdf.inline_response(data, f"delivery-note-{view.notice.id}.pdf")
 
 
 @org_blp.route("/org")

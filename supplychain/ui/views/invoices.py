@@ -54,8 +54,15 @@ def invoice_list(cid: int | None):
 
 
 def _render_invoice(
-    access: ChainAccess, view: Any, failed: str | None = None, errors: FormErrors = NO_ERRORS
+    access: ChainAccess,
+    view: Any,
+    failed: str | None = None,
+    errors: FormErrors = NO_ERRORS,
+    form: MultiDict | None = None,
+    **preview: Any,
 ):
+    """An invoice's page; a preview (`view.invoice` None: nothing recorded) passes its form and
+    the `kinds` and `buyer_id` of the from-statement form."""
     invoice = view.invoice
     deciding = (
         invoice is not None
@@ -63,6 +70,8 @@ def _render_invoice(
         and access.actor.org_id == invoice.buyer_id
         and access.actor.is_admin
     )
+    if form is None:
+        form = request.form if failed else MultiDict()
     return render_template(
         "invoices/detail.html",
         access=access,
@@ -70,8 +79,9 @@ def _render_invoice(
         head=view.as_dict(),
         deciding=deciding,
         failed=failed,
-        form=request.form if failed else MultiDict(),
+        form=form,
         errors=errors,
+        **preview,
     )
 
 
@@ -170,15 +180,4 @@ def invoice_from_statement(cid: int | None):
     if submitting:
         flash(gettext("Invoice submitted."), "ok")
         return redirect(url_for("ui.invoice", cid=cid, iid=view.invoice.id))
-    return render_template(
-        "invoices/detail.html",
-        access=access,
-        view=view,
-        head=view.as_dict(),
-        deciding=False,
-        failed=None,
-        form=request.form,
-        errors=NO_ERRORS,
-        kinds=INVOICE_KINDS,
-        buyer_id=buyer_id,
-    )
+    return _render_invoice(access, view, form=request.form, kinds=INVOICE_KINDS, buyer_id=buyer_id)

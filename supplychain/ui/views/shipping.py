@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from supplychain.access import ChainAccess
@@ -193,21 +193,15 @@ def ship_notice_cancel(cid: int | None, sid: int | None):
     return redirect(url_for("ui.ship_notice", cid=cid, sid=sid))
 
 
-def _pdf(data: bytes, name: str) -> Response:
-    return Response(
-        data,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
-    )
-
-
 @blp.get("/chains/<id:cid>/ship-notices/<id:sid>/labels.pdf")
 @login_required
 def ship_notice_labels(cid: int | None, sid: int | None):
     """The labels to print, one 100 × 150 mm page per package."""
     access = chain(cid)
     view = shipping.get_notice(db.session, access, sid)
-    return _pdf(pdf.labels_pdf(view, access.chain.timezone), f"labels-{view.notice.number}.pdf")
+    return pdf.inline_response(
+        pdf.labels_pdf(view, access.chain.timezone), f"labels-{view.notice.number}.pdf"
+    )
 
 
 @blp.get("/chains/<id:cid>/ship-notices/<id:sid>/delivery-note.pdf")
@@ -218,7 +212,7 @@ def ship_notice_note(cid: int | None, sid: int | None):
     view = shipping.get_notice(db.session, access, sid)
     lang = choice("lang", ("zh", "en")) or current_language()
     data = pdf.delivery_note_pdf(view, lang, access.chain.timezone)
-    return _pdf(data, f"delivery-note-{view.notice.number}.pdf")
+    return pdf.inline_response(data, f"delivery-note-{view.notice.number}.pdf")
 
 
 # --- receiving by scan ----------------------------------------------------------------------------

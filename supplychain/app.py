@@ -55,8 +55,8 @@ def register_blueprints(app: Flask) -> None:
     from supplychain.api import register_api
     from supplychain.api.health import blp as health_blp
     from supplychain.identity.routes import register_identity
-    from supplychain.identity_sso.routes import blp as sso_callback_blp
     from supplychain.ui import blp as ui_blp
+    from supplychain.ui.sso_callback import blp as sso_callback_blp
     from supplychain.wecom import register_wecom
 
     # Before any route: `<id:...>` in a rule is looked up when the rule is added.

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from weasyprint import HTML
 
+from supplychain.decimals import format_decimal
 from supplychain.documents import barcodes
 from supplychain.documents.fonts import CJK_FAMILIES
-from supplychain.schemas.common import format_decimal
 from supplychain.services.shipping import NoticeView
 from supplychain.services.shipping_codes import package_code
 
@@ -141,3 +142,12 @@ def delivery_note_context(view: NoticeView, lang: str, timezone: str) -> dict[st
 def delivery_note_pdf(view: NoticeView, lang: str = "zh", timezone: str = "Asia/Shanghai") -> bytes:
     """The A4 送货单 in Chinese (`zh`) or English (`en`)."""
     return _render("delivery_note.html", delivery_note_context(view, lang, timezone))
+
+
+def inline_response(data: bytes, name: str) -> Response:
+    """A rendered PDF as an HTTP answer the browser shows inline, saved as `name`."""
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )

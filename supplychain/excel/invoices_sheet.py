@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from supplychain.excel.safety import safe_text
+from supplychain.excel.sheets import Sheet
 
 # (header, width, kind) as the workbook's sheets take them.
 INVOICE_COLUMNS: list[tuple[str, int, str]] = [
@@ -44,10 +45,8 @@ def invoice_rows(records: Iterable[Any], tz: Any) -> Iterator[list[Any]]:
 
 
 def write_invoices_sheet(wb: Any, records: Iterable[Any], tz: Any) -> None:
-    """Add the Invoices sheet to an openpyxl write-only workbook."""
-    from supplychain.excel.workbook import _Sheet
-
-    sheet = _Sheet(wb, "Invoices", INVOICE_COLUMNS)
+    """Add the Invoices sheet to a constant-memory workbook."""
+    sheet = Sheet(wb, "Invoices", INVOICE_COLUMNS)
     for row in invoice_rows(records, tz):
         sheet.append(row)
     sheet.finish()

@@ -1,6 +1,6 @@
 """Reconciliation workbooks (tier workbooks and partner statements; xlsxwriter in constant-memory
 mode, see writer.py for why): Summary, Lines, Discrepancies, Disputes, Scorecard and Notes. Rows
-stream straight to disk; only per-org totals stay in memory. Each sheet is a _Sheet: a bold
+stream straight to disk; only per-org totals stay in memory. Each sheet is a sheets.Sheet: a bold
 frozen header row, column widths, an autofilter, and typed cells by column kind."""
 
 from __future__ import annotations
@@ -11,23 +11,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from xlsxwriter.format import Format
-
 from supplychain.excel.invoices_sheet import write_invoices_sheet
 from supplychain.excel.safety import safe_text
-from supplychain.excel.writer import (
-    DATE_KIND,
-    NUMBER_KIND,
-    TEXT_KIND,
-    RowStream,
-    Workbook,
-    write_value,
-)
+from supplychain.excel.sheets import DATE, DATETIME, Sheet
+from supplychain.excel.writer import Workbook, write_value
 
-MONEY = "#,##0.00"
-QTY = "#,##0.0###"
-DATE = "yyyy-mm-dd"
-DATETIME = "yyyy-mm-dd hh:mm"
 ZERO = Decimal(0)
 
 FLAG_LEGEND = {
@@ -260,9 +248,6 @@ DISPUTE_COLUMNS: list[tuple[str, int, str]] = [
     ("Resolved at", 16, "datetime"),
     ("Resolution note", 36, "text"),
 ]
-_FORMATS = {"qty": QTY, "money": MONEY, "date": DATE, "datetime": DATETIME, "int": "0"}
-# Scorecard figures: rates (0..1) shown as percentages, hours with two decimals.
-_FORMATS |= {"percent": "0.00%", "hours": "0.00"}
 # (header, width, kind, attribute of the scorecard) per Scorecard column.
 SCORECARD_COLUMNS: list[tuple[str, int, str, str]] = [
     ("Org code", 12, "text", "code"),
@@ -279,42 +264,6 @@ SCORECARD_COLUMNS: list[tuple[str, int, str, str]] = [
     ("Notice response rate", 20, "percent", "notice_response_rate"),
     ("Invoice match rate", 18, "percent", "invoice_match_rate"),
 ]
-
-
-HEADER_FILL = "#DDE6F0"
-
-
-class _Sheet:
-    """A constant-memory sheet with a bold frozen header, widths, autofilter and typed cells:
-    `append` writes one row of values (None: no cell), `finish` sets the filter over them."""
-
-    def __init__(self, wb: Workbook, title: str, columns: list[tuple[str, int, str]]) -> None:
-        self.ws = wb.add_worksheet(title)
-        self.columns = columns
-        self.count = 0
-        header = wb.format(bold=True, bg_color=HEADER_FILL, pattern=1, valign="vcenter")
-        for index, (name, width, _) in enumerate(columns):
-            self.ws.set_column(index, index, width)
-            self.ws.write_string(0, index, name, header)
-        self.ws.freeze_panes(1, 0)
-        # Rows go out through a RowStream: a text column's cells are escaped text, a typed
-        # column's cells carry its number format.
-        self._rows = RowStream(self.ws, [_stream_column(wb, kind) for _, _, kind in columns])
-
-    def append(self, values: list[Any]) -> None:
-        self.count += 1
-        self._rows.write(self.count, values)
-
-    def finish(self) -> None:
-        self._rows.finish()
-        self.ws.autofilter(0, 0, self.count, len(self.columns) - 1)
-
-
-def _stream_column(wb: Workbook, kind: str) -> tuple[str, Format | None]:
-    if kind not in _FORMATS:
-        return TEXT_KIND, None
-    cells = DATE_KIND if kind in ("date", "datetime") else NUMBER_KIND
-    return cells, wb.format(num_format=_FORMATS[kind])
 
 
 def _amount(qty: Decimal | None, price: Decimal | None) -> Decimal | None:
@@ -348,9 +297,9 @@ def write_reconciliation_workbook(
     lists them.
     """
     wb = Workbook(target, created=meta.generated_at)
-    summary = _Sheet(wb, "Summary", SUMMARY_COLUMNS)
-    details = _Sheet(wb, "Lines", LINE_COLUMNS)
-    discrepancies = _Sheet(wb, "Discrepancies", LINE_COLUMNS)
+    summary = Sheet(wb, "Summary", SUMMARY_COLUMNS)
+    details = Sheet(wb, "Lines", LINE_COLUMNS)
+    discrepancies = Sheet(wb, "Discrepancies", LINE_COLUMNS)
     by_org = {org.org_id: org for org in orgs}
     totals: dict[tuple[int, str], _Totals] = {}
     stats = WorkbookStats(orgs=len(orgs))
@@ -399,7 +348,7 @@ def write_reconciliation_workbook(
                 answer.status if answer else None,
                 _naive(answer.confirmed_at, tz) if answer else None,
             ])  # fmt: skip
-    disputed = _Sheet(wb, "Disputes", DISPUTE_COLUMNS)
+    disputed = Sheet(wb, "Disputes", DISPUTE_COLUMNS)
     for d in disputes:
         disputed.append([
             d.org_code, d.org_name, d.dispute_id, d.status, _naive(d.opened_at, tz),
@@ -420,7 +369,7 @@ def write_reconciliation_workbook(
 def write_scorecard_sheet(wb: Workbook, scorecards: Iterable[Any]) -> None:
     """The Scorecard sheet: one row per org with its figures; rates as numbers with a percent
     format, and no data (None) as an empty cell, never 0."""
-    sheet = _Sheet(
+    sheet = Sheet(
         wb, "Scorecard", [(name, width, kind) for name, width, kind, _ in SCORECARD_COLUMNS]
     )
     for card in scorecards:

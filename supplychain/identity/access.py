@@ -34,7 +34,7 @@ from supplychain.models import (
     OidcToken,
 )
 from supplychain.models.base import utcnow
-from supplychain.services.apps import BUILTIN_APPS, orgs_with_app
+from supplychain.services.app_access import BUILTIN_APPS, orgs_with_app
 from supplychain.services.bulk import among_ids
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish

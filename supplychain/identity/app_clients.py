@@ -21,7 +21,8 @@ from supplychain.identity.clients import (
 )
 from supplychain.models import App, Grant, Member, OidcClient, OidcSession
 from supplychain.models.base import utcnow
-from supplychain.services.apps import BUILTIN_APPS, orgs_with_app, register_app, require_app
+from supplychain.services.app_access import BUILTIN_APPS, orgs_with_app, require_app
+from supplychain.services.apps import register_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
 
@@ -219,7 +220,7 @@ def custom_apps(session: Session, access: ChainAccess) -> list[AppClientView]:
 
 def shared_tiles(session: Session, access: ChainAccess) -> list[AppClientView]:
     """The custom apps the caller's org may use in the chain (a partner's home page tiles)."""
-    from supplychain.services.apps import usable_app_keys
+    from supplychain.services.app_access import usable_app_keys
 
     usable = set(usable_app_keys(session, access))
     rows = session.scalars(

@@ -18,7 +18,7 @@ from supplychain.auth import digest
 from supplychain.errors import Invalid
 from supplychain.models import App, Chain, OidcClient
 from supplychain.models.base import utcnow
-from supplychain.outbound.addresses import UrlRefused, check_url
+from supplychain.net.addresses import UrlRefused, check_url
 
 MAX_REDIRECT_URIS = 10
 MAX_URI_LENGTH = 2000

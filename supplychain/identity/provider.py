@@ -52,7 +52,7 @@ from supplychain.models import (
     User,
 )
 from supplychain.models.base import utcnow
-from supplychain.services.apps import orgs_with_app
+from supplychain.services.app_access import orgs_with_app
 
 CODE_SECONDS = 60
 ACCESS_SECONDS = 600

@@ -17,7 +17,7 @@ from supplychain.identity import keys, provider
 from supplychain.identity.claims import pairwise_sub, session_sid, user_claims
 from supplychain.identity.clients import AUTH_METHODS, SCOPES
 from supplychain.models import ApiToken, Chain, OidcSession
-from supplychain.services.apps import orgs_with_app
+from supplychain.services.app_access import orgs_with_app
 from supplychain.ui import security
 from supplychain.ui.base import error_page
 from supplychain.ui.i18n import gettext

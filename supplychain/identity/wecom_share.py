@@ -17,7 +17,7 @@ from supplychain.models import App, Member
 from supplychain.schemas.common import parse_id
 from supplychain.schemas.wecom import MAX_NUMBER, WeComReply, WeComRequest
 from supplychain.services import wecom
-from supplychain.services.apps import orgs_with_app
+from supplychain.services.app_access import orgs_with_app
 from supplychain.services.bulk import among_ids
 from supplychain.services.chains import chain_graph
 

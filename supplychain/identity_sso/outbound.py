@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 from flask import current_app
 
-from supplychain.outbound.addresses import UrlRefused, check_url
-from supplychain.outbound.http import GuardedTransport
+from supplychain.net.addresses import UrlRefused, check_url
+from supplychain.net.transport import GuardedTransport
 
 __all__ = [
     "AnswerTooLarge",

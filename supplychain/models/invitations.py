@@ -17,6 +17,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from supplychain.models.base import Base, BigId
 
 INVITATION_STATUSES = ("pending", "activated", "expired")
+# What reaches a person invited but not yet activated, besides the invitation itself: a short
+# message naming the notice or order, never its content.
+PRE_ACTIVATION_EVENTS = ("notice.published", "notice.reminder", "order.issued", "order.reminder")
 
 
 class Invitation(Base):

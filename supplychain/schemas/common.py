@@ -10,6 +10,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from supplychain.decimals import format_decimal
 from supplychain.ids import ID_PATTERN, parse_id
 
 MAX_PAGE_SIZE = 500
@@ -138,17 +139,6 @@ class DecimalAmount(fields.Field):
             if not self.exclusive_minimum and number < self.minimum:
                 raise ma.ValidationError(f"Must be at least {self.minimum}.")
         return number
-
-
-def format_decimal(value: Decimal, min_decimals: int = 0) -> str:
-    """Plain notation without needless trailing zeros, keeping `min_decimals` places (money: 2)."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    places = len(text.partition(".")[2])
-    if places < min_decimals:
-        text = format(value.quantize(Decimal(1).scaleb(-min_decimals)), "f")
-    return text
 
 
 def Quantity(**kw: Any) -> DecimalAmount:  # noqa: N802 - reads as a field type

@@ -8,7 +8,7 @@ from supplychain.models.events import (
     WEBHOOK_KINDS,
     WEBHOOK_LANGUAGES,
 )
-from supplychain.outbound.addresses import MAX_URL_LENGTH
+from supplychain.net.addresses import MAX_URL_LENGTH
 from supplychain.schemas.common import BaseSchema, Id, PageQuery, Text, page_of
 
 EVENTS_DESCRIPTION = 'Event types to receive, or `["*"]` for all: ' + ", ".join(EVENT_TYPES)

@@ -39,8 +39,8 @@ from supplychain.models.events import (
     NotificationSetting,
     WebhookEndpoint,
 )
+from supplychain.models.invitations import PRE_ACTIVATION_EVENTS
 from supplychain.services.bulk import among_ids, insert_rows, is_postgres
-from supplychain.services.invitations import PRE_ACTIVATION_EVENTS
 from supplychain.services.notification_settings import DEFAULT_EVENTS
 from supplychain.services.pagination import Page, paginate
 

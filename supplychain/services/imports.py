@@ -37,7 +37,8 @@ from supplychain.services.import_rows import (
     read_rows,
 )
 from supplychain.services.invitations import Invitee, fresh_code, record_invitations
-from supplychain.services.members import SHARED_ORG, member_event_data, orgs_shared_beyond
+from supplychain.services.members import member_event_data
+from supplychain.services.shared_orgs import SHARED_ORG, orgs_shared_beyond
 
 
 class Problems(Protocol):

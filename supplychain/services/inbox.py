@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
 from supplychain.models import Notice, NoticeRecipient
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.notices import APP, recipient_counts
 from supplychain.services.pagination import Page, paginate
 

@@ -37,11 +37,9 @@ from supplychain.models.base import utcnow
 from supplychain.models.invitations import Invitation
 from supplychain.services.audit import record_event
 from supplychain.services.bulk import among_ids, insert_rows
+from supplychain.services.shared_orgs import SHARED_ORG, orgs_shared_beyond
 
 INVITATION_EVENT = "contact.invited"
-# What reaches a person invited but not yet activated, besides the invitation itself: a short
-# message naming the notice or order, never its content.
-PRE_ACTIVATION_EVENTS = ("notice.published", "notice.reminder", "order.issued", "order.reminder")
 RESEND_INTERVAL = timedelta(hours=1)
 DEFAULT_INVITE_DAYS = 14
 NO_EMAIL = (
@@ -192,7 +190,14 @@ def _queue_invitation_mail(
     )
 
 
-def invite_new_contact(session: Session, access: ChainAccess, user: User, *, send: bool) -> str:
+def invite_new_contact(
+    session: Session,
+    access: ChainAccess,
+    user: User,
+    *,
+    send: bool,
+    now: datetime | None = None,
+) -> str:
     """Give a not yet activated contact a fresh code (the old one dies), keep the invitation and
     queue its mail (with `send` and an email address); the code, for the caller's answer."""
     fresh = fresh_code()
@@ -205,6 +210,7 @@ def invite_new_contact(session: Session, access: ChainAccess, user: User, *, sen
         invited_by=access.actor.user_id,
         invitees=[Invitee(user.id, user.email, fresh.salt)],
         send=send,
+        now=now,
     )
     return fresh.code
 
@@ -254,9 +260,7 @@ def statuses_of(session: Session, users: list[User]) -> dict[int, InvitationStat
 
 def _may_issue_in(session: Session, access: ChainAccess, org_id: int) -> bool:
     """Owner admins issue codes in orgs that are the owner's partners alone; an org's own admins
-    always (see members.orgs_shared_beyond)."""
-    from supplychain.services.members import orgs_shared_beyond
-
+    always (see shared_orgs.orgs_shared_beyond)."""
     if access.actor.org_id == org_id:
         return True
     return org_id not in orgs_shared_beyond(session, [org_id], access.chain.owner_org_id)
@@ -286,8 +290,6 @@ def resend_invitation(
     if not access.actor.is_admin:
         raise Forbidden("Only the chain owner's admins or this org's admins may send invitations.")
     if not _may_issue_in(session, access, contact.org_id):
-        from supplychain.services.members import SHARED_ORG
-
         raise Forbidden(SHARED_ORG)
     user = session.scalars(select(User).where(User.id == contact.user_id).with_for_update()).one()
     if user.password_hash is not None or user.activated_at is not None:
@@ -302,18 +304,7 @@ def resend_invitation(
             "An invitation was sent to this person less than an hour ago; try again later.",
             retry_after=max(1, math.ceil(wait.total_seconds())),
         )
-    fresh = fresh_code()
-    user.invite_code_hash = fresh.hash
-    session.flush()
-    record_invitations(
-        session,
-        chain_id=access.chain_id,
-        inviter_org_id=access.actor.org_id,
-        invited_by=access.actor.user_id,
-        invitees=[Invitee(user.id, user.email, fresh.salt)],
-        send=True,
-        now=now,
-    )
+    invite_new_contact(session, access, user, send=True, now=now)
     record_event(
         session,
         access.actor,
@@ -358,8 +349,6 @@ def resend_all(session: Session, access: ChainAccess) -> ResendSummary:
     sent one less than an hour ago and those of orgs shared with another owner (their own
     admins invite them): a fixed number of statements however many people."""
     access.require_owner_admin()
-    from supplychain.services.members import orgs_shared_beyond
-
     now = utcnow()
     rows = session.execute(not_activated_contacts(access.chain_id)).all()
     org_ids = sorted({org_id for _, org_id in rows})

@@ -25,7 +25,7 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid
 from supplychain.models import Invoice, InvoiceSettings, Member, Order, Statement
 from supplychain.models.base import utcnow
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.bulk import among_ids
 from supplychain.services.invoice_matching import (

@@ -36,11 +36,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supplychain.decimals import format_decimal
 from supplychain.models import Chain, Invoice, InvoiceLine, InvoiceSettings, Order, OrderLine
 from supplychain.models.invoices import COUNTING_STATUSES, DEFAULT_TAX_RATE
 from supplychain.models.statements import Statement
 from supplychain.periods import parse_period
-from supplychain.schemas.common import format_decimal
 from supplychain.services.bulk import among_ids
 from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.ledger import figure_lines, statement_scope

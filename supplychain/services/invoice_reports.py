@@ -17,7 +17,7 @@ from supplychain.models import Chain, Invoice
 from supplychain.periods import Period
 from supplychain.services.bulk import among_ids
 from supplychain.services.invoice_matching import counted_lines, match_invoices, to_match
-from supplychain.services.scorecards import rate
+from supplychain.services.rates import rate
 
 
 def invoiced_statement(session: Session, chain_id: int, view: dict[str, Any]) -> dict[str, Any]:

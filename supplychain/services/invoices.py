@@ -23,7 +23,7 @@ from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Invoice, InvoiceLine, Org
 from supplychain.models.base import utcnow
 from supplychain.periods import parse_period
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.bulk import among_ids, insert_rows
 from supplychain.services.events import publish

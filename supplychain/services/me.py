@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from supplychain.access import memberships
 from supplychain.auth import Actor
-from supplychain.services.apps import usable_app_keys
+from supplychain.services.app_access import usable_app_keys
 from supplychain.services.chains import chain_graph
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from supplychain import graph as chain_graphs
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
-from supplychain.models import Chain, Contact, Group, Link, Member, Org, User
+from supplychain.models import Contact, Group, Link, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.directory import MAX_CUSTOM_ID, ORG_KINDS, USER_ROLES, valid_custom_id
 from supplychain.services.accounts import find_user_by_email, normalise_email
@@ -24,6 +24,7 @@ from supplychain.services.groups import ensure_group, normalise_group_path, path
 from supplychain.services.invitations import invite_new_contact, not_activated_contacts
 from supplychain.services.notification_settings import MAIL_LANGUAGES
 from supplychain.services.pagination import Page, paginate
+from supplychain.services.shared_orgs import SHARED_ORG, orgs_shared_beyond
 from supplychain.services.visibility import visible_members_clause
 
 
@@ -198,29 +199,6 @@ def _check_unique_emails(contacts: list[NewContact], field_name: str) -> None:
         seen.add(email)
 
 
-SHARED_ORG = (
-    "This org also belongs to another owner's chain (or owns one): only its own admins may add "
-    "its people or give them invitation codes."
-)
-
-
-def orgs_shared_beyond(session: Session, org_ids: list[int], owner_org_id: int) -> set[int]:
-    """The orgs among `org_ids` that own a chain or belong (now or before) to a chain of another
-    owner. Orgs and people are global: an owner may create people, hand out invitation codes or
-    rename only in orgs that are its own partners alone, or one owner could take over another's
-    supplier account."""
-    if not org_ids:
-        return set()
-    ids = sorted(set(org_ids) - {owner_org_id})
-    elsewhere = (
-        select(Member.org_id)
-        .join(Chain, Chain.id == Member.chain_id)
-        .where(Member.org_id.in_(ids), Chain.owner_org_id != owner_org_id)
-    )
-    owners = select(Chain.owner_org_id).where(Chain.owner_org_id.in_(ids))
-    return set(session.scalars(elsewhere.union(owners)))
-
-
 def _attach_contact(
     session: Session,
     access: ChainAccess,
@@ -234,7 +212,7 @@ def _attach_contact(
     """List a person as a contact of `org_id` in the chain, creating the user if new.
 
     `may_issue`: whether the caller may create this org's people and invitation codes (see
-    orgs_shared_beyond). `relist`: an existing listing (a re-added member's) is kept, not a 409.
+    shared_orgs.orgs_shared_beyond). `relist`: an existing listing (a re-added member's) is kept, not a 409.
     A person given a code is sent the invitation mail unless `spec.send_invite` is False.
     """
     chain_id = access.chain_id

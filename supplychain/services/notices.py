@@ -29,7 +29,7 @@ from supplychain.models import (
     NoticeResponseLine,
 )
 from supplychain.models.base import utcnow
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish

@@ -20,7 +20,7 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.events import publish
 from supplychain.services.order_figures import refresh_order_figures

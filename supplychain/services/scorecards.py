@@ -76,14 +76,15 @@ from supplychain.models import (
 )
 from supplychain.models.base import utcnow
 from supplychain.periods import Period, is_future, parse_period
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.chains import chain_graph
+from supplychain.services.invoice_reports import invoice_match_rates
 from supplychain.services.order_figures import amount_sum, discrepancy_lines
+from supplychain.services.rates import rate
 
 # Partners see their scorecard where the reconciliation app (their statements) is shared.
 APP = "reconciliation"
 YEARLY = re.compile(r"^([0-9]{4})\Z")
-RATE = Decimal("0.0001")
 HOURS = Decimal("0.01")
 FEW_ORGS = 50
 RATES = (
@@ -339,13 +340,6 @@ def _notice_rows(
     return {row.org_id: row._asdict() for row in session.execute(stmt) if row.org_id in wanted}
 
 
-def rate(part: Any, whole: Any) -> Decimal | None:
-    """part / whole in 0..1, rounded half-up to 4 places; None when `whole` is 0 (no data)."""
-    if not whole:
-        return None
-    return (Decimal(part or 0) / Decimal(whole)).quantize(RATE, rounding=ROUND_HALF_UP)
-
-
 def _hours(seconds: Any) -> Decimal | None:
     if seconds is None:
         return None
@@ -384,8 +378,6 @@ def measure(
         if row := notices.get(card.org_id):
             card.notice_ack_rate = rate(row["acked"], row["ack_asked"])
             card.notice_response_rate = rate(row["answered"], row["answer_asked"])
-    from supplychain.services.invoice_reports import invoice_match_rates  # imports ledger
-
     invoice_rates = invoice_match_rates(session, chain, period, org_ids)
     for card in cards:
         card.invoice_match_rate = invoice_rates.get(card.org_id)

@@ -18,7 +18,7 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Forbidden, NotFound
 from supplychain.models import AuditEvent, Order, OrderEvent, OrderLine, Org
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.bulk import among_ids, insert_rows
 from supplychain.services.events import NewEvent
 from supplychain.services.order_figures import refresh_order_figures

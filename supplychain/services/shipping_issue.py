@@ -26,7 +26,7 @@ from supplychain.models import Order, OrderLine, Org
 from supplychain.models.base import utcnow
 from supplychain.models.orders import SHIPPABLE_LINE_STATUSES
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.bulk import among_ids, insert_rows
 from supplychain.services.events import NewEvent, publish_many
 from supplychain.services.shipping import (

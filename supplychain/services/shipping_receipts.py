@@ -19,7 +19,7 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.models.base import utcnow
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.events import publish_many
 from supplychain.services.shipments import Movement, record_receipt
 from supplychain.services.shipping import load_notice, notice_event

@@ -23,6 +23,9 @@ from supplychain.services.audit import record_event
 
 CALLBACK_PATH = "/auth/sso/callback"
 BACKCHANNEL_LOGOUT_PATH = "/auth/sso/backchannel-logout"
+# The browser (or script) keeps the state of the sign-in it started in its session under this
+# key: the callback believes a sign-in only with it (the API and the pages start it alike).
+STATE_KEY = "sso_state"
 
 
 def redirect_uri() -> str:

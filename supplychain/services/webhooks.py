@@ -21,7 +21,7 @@ from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Delivery, Event, WebhookEndpoint
 from supplychain.models.base import utcnow
 from supplychain.models.events import EVENT_TYPES
-from supplychain.outbound.addresses import UrlRefused, check_url
+from supplychain.net.addresses import UrlRefused, check_url
 from supplychain.services.audit import record_event
 from supplychain.services.events import publish_ping
 from supplychain.services.pagination import Page, paginate

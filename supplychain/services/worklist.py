@@ -16,7 +16,7 @@ from supplychain.errors import Invalid
 from supplychain.models import Order
 from supplychain.models.orders import WAITING_KINDS
 from supplychain.services import inbox, notices, orders
-from supplychain.services.apps import require_app, usable_app_keys
+from supplychain.services.app_access import require_app, usable_app_keys
 from supplychain.services.pagination import Page, paginate
 
 

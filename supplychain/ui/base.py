@@ -20,11 +20,11 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from supplychain.access import ChainAccess, chain_access
 from supplychain.auth import Actor
+from supplychain.decimals import format_decimal
 from supplychain.errors import BadRequest, DomainError, error_response
 from supplychain.extensions import db
 from supplychain.ids import parse_id
-from supplychain.schemas.common import format_decimal
-from supplychain.services.apps import usable_app_keys
+from supplychain.services.app_access import usable_app_keys
 from supplychain.ui import security, timefmt
 from supplychain.ui.i18n import LANGUAGES, current_language, error_text, gettext
 

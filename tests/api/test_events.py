@@ -232,12 +232,12 @@ def test_directory_and_run_events_reach_the_owner_only(chain, app):
 @pytest.mark.committed  # a reconciliation run commits in sessions of its own
 def test_failed_run_is_told_to_the_owner(chain, app, monkeypatch):
     w = chain
-    from supplychain.services.reconciliation import ledger
+    from supplychain.services.reconciliation import tier_workbook
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ledger, "write_reconciliation_workbook", explode)
+    monkeypatch.setattr(tier_workbook, "write_reconciliation_workbook", explode)
     r = w.api.post(
         w.path("/reconciliation/runs"), {"tier": "D1", "period": PERIOD}, token=w.owner.token
     )

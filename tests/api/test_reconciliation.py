@@ -311,12 +311,12 @@ def test_run_authorisation(recon, app):
 
 def test_failed_run_leaves_no_file_and_retries(recon, app, monkeypatch):
     w = recon
-    from supplychain.services.reconciliation import ledger
+    from supplychain.services.reconciliation import tier_workbook
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ledger, "write_reconciliation_workbook", explode)
+    monkeypatch.setattr(tier_workbook, "write_reconciliation_workbook", explode)
     failed = _run(w).json()
     assert failed["status"] == "failed" and "disk full" in failed["error"]
     assert failed["sha256"] is None and failed["finished_at"] is not None
@@ -490,9 +490,9 @@ def test_amounts_are_decimal_exact(recon):
 def test_a_run_leaves_the_database_open_to_writers(live_recon, app, monkeypatch):
     """Writing a workbook only reads: while a run writes (a minute for a large tier), dealers'
     acknowledgments and shipments must still get SQLite's write lock."""
-    from supplychain.services.reconciliation import ledger
+    from supplychain.services.reconciliation import tier_workbook
 
-    real = ledger.write_reconciliation_workbook
+    real = tier_workbook.write_reconciliation_workbook
     writers = []
 
     def while_writing(*args, **kwargs):
@@ -509,7 +509,7 @@ def test_a_run_leaves_the_database_open_to_writers(live_recon, app, monkeypatch)
             other.close()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "write_reconciliation_workbook", while_writing)
+    monkeypatch.setattr(tier_workbook, "write_reconciliation_workbook", while_writing)
     r = _run(live_recon)
     assert r.status_code == 201 and r.json()["status"] == "succeeded", r.text
     assert writers == ["got the write lock"]
@@ -563,12 +563,12 @@ def test_async_run_answers_at_once_and_finishes_in_the_background(live_recon):
 
 def test_async_run_that_fails_records_why_and_leaves_no_file(live_recon, app, monkeypatch):
     w = live_recon
-    from supplychain.services.reconciliation import ledger
+    from supplychain.services.reconciliation import tier_workbook
 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ledger, "write_reconciliation_workbook", explode)
+    monkeypatch.setattr(tier_workbook, "write_reconciliation_workbook", explode)
     r = _run_async(w, force=True)
     assert r.status_code == 202, r.text
     failed = _settled(w, r.json()["id"])
@@ -581,17 +581,17 @@ def test_async_run_that_fails_records_why_and_leaves_no_file(live_recon, app, mo
 def d2_blocks(monkeypatch):
     """Producing tier D2's workbook waits until the returned event is set (at most 30 s), so a
     D2 run holds the process's one background slot for as long as a test needs."""
-    from supplychain.services.reconciliation import background, ledger
+    from supplychain.services.reconciliation import background, tier_workbook
 
     release = threading.Event()
-    real = ledger.write_reconciliation_workbook
+    real = tier_workbook.write_reconciliation_workbook
 
     def gated(target, meta, *args, **kwargs):
         if meta.tier == "D2":
             release.wait(30)
         return real(target, meta, *args, **kwargs)
 
-    monkeypatch.setattr(ledger, "write_reconciliation_workbook", gated)
+    monkeypatch.setattr(tier_workbook, "write_reconciliation_workbook", gated)
     yield release
     release.set()
     assert background.drain_background(30)
@@ -690,10 +690,10 @@ def test_a_full_queue_answers_503_and_claims_nothing(live_recon, d2_blocks, monk
 def test_a_producer_that_lost_its_claim_records_nothing(recon, app, monkeypatch):
     """A run taken over while it was being produced (it outlived STALE_AFTER): the first producer
     writes no file and no status or audit event of its own."""
-    from supplychain.services.reconciliation import ledger
+    from supplychain.services.reconciliation import tier_workbook
 
     w = recon
-    real = ledger.write_reconciliation_workbook
+    real = tier_workbook.write_reconciliation_workbook
 
     def taken_over_meanwhile(*args, **kwargs):
         with app.app_context():
@@ -703,7 +703,7 @@ def test_a_producer_that_lost_its_claim_records_nothing(recon, app, monkeypatch)
             db.session.commit()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "write_reconciliation_workbook", taken_over_meanwhile)
+    monkeypatch.setattr(tier_workbook, "write_reconciliation_workbook", taken_over_meanwhile)
     r = _run(w)
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "running" and r.json()["sha256"] is None

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.models import Group, Member
-from supplychain.services import apps, links, members
+from supplychain.services import app_access, apps, links, members
 from supplychain.services.chains import bump_graph_version
 from tests.factories import LinkFactory, MemberFactory
 from tests.integration.conftest import Net
@@ -19,7 +19,7 @@ def _holders(net: Net) -> set[str]:
     return {
         key
         for key in ("S1", "D1a", "D1b", "D2")
-        if APP in apps.usable_app_keys(net.session, net.as_(key))
+        if APP in app_access.usable_app_keys(net.session, net.as_(key))
     }
 
 
@@ -32,11 +32,11 @@ def test_a_tier_grant_follows_the_graph(net: Net):
     _grant(net, "tier", "D1")
     assert _holders(net) == {"D1a", "D1b"}
     with pytest.raises(Forbidden):
-        apps.require_app(net.session, net.as_("D2"), APP)
+        app_access.require_app(net.session, net.as_("D2"), APP)
     # Linked straight to the owner, D2 moves to tier D1 and gains the app.
     links.create_link(net.session, net.as_("owner"), net.org("owner"), net.org("D2"))
     assert _holders(net) == {"D1a", "D1b", "D2"}
-    apps.require_app(net.session, net.as_("D2"), APP)
+    app_access.require_app(net.session, net.as_("D2"), APP)
 
 
 def test_group_and_org_grants_and_revocation(net: Net):
@@ -89,7 +89,7 @@ def _holders_one_by_one(net: Net, keys: list[str]) -> set[int]:
     held = set()
     for key in keys:
         try:
-            apps.require_app(net.session, net.as_(key), APP)
+            app_access.require_app(net.session, net.as_(key), APP)
         except Forbidden:
             continue
         held.add(net.org(key))
@@ -110,12 +110,12 @@ def test_orgs_with_app_and_require_app_agree_for_every_scope(net: Net, scopes):
         _grant(net, scope, str(net.org(value)) if scope == "org" else value)
     keys = ["owner", "S1", "D1a", "D1b", "D2"]
     everyone = [net.org(k) for k in keys] + [gone.org_id, net.org("outsider")]
-    bulk = apps.orgs_with_app(net.session, net.chain, APP, everyone)
+    bulk = app_access.orgs_with_app(net.session, net.chain, APP, everyone)
     assert bulk == _holders_one_by_one(net, keys)
     assert net.org("owner") in bulk
     # Neither a removed member nor an org outside the chain, whatever the grant.
     assert gone.org_id not in bulk and net.org("outsider") not in bulk
-    assert apps.orgs_with_app(net.session, net.chain, APP, []) == set()
+    assert app_access.orgs_with_app(net.session, net.chain, APP, []) == set()
 
 
 def _east(net: Net):
@@ -140,7 +140,7 @@ def test_orgs_with_app_costs_a_fixed_number_of_statements(net: Net, count_querie
             net.session.scalars(select(Member.org_id).where(Member.chain_id == net.chain.id))
         )
         with count_queries() as counter:
-            held = apps.orgs_with_app(net.session, net.chain, APP, orgs)
+            held = app_access.orgs_with_app(net.session, net.chain, APP, orgs)
         counts.append(counter.count)
         assert net.org("D1b") in held and net.org("D2") not in held and len(held) > n
     # The grants, the members' groups (a group grant only) and the graph (rebuilt here: the

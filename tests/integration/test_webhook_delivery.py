@@ -199,9 +199,9 @@ def test_the_guard_resolves_names_itself(monkeypatch):
     (DNS rebinding) is refused by the connection itself."""
     import httpcore
 
-    from supplychain.outbound import addresses
+    from supplychain.net import addresses, transport
 
-    backend = outbound_http.GuardedBackend(allow_private=False)
+    backend = transport.GuardedBackend(allow_private=False)
     monkeypatch.setattr(
         addresses.socket,
         "getaddrinfo",

@@ -505,17 +505,17 @@ def test_a_slow_workbook_is_made_in_the_background_and_its_page_refreshes(
     which reloads itself (a meta refresh, no JavaScript) until the workbook can be downloaded."""
     import threading
 
-    from supplychain.services.reconciliation import background, ledger
+    from supplychain.services.reconciliation import background, tier_workbook
     from supplychain.ui.views import reconciliation as pages
 
     release = threading.Event()
-    real = ledger.write_reconciliation_workbook
+    real = tier_workbook.write_reconciliation_workbook
 
     def slow(*args, **kwargs):
         release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "write_reconciliation_workbook", slow)
+    monkeypatch.setattr(tier_workbook, "write_reconciliation_workbook", slow)
     monkeypatch.setattr(pages, "RUN_PATIENCE_SECONDS", 0.2)
     staff = live_web()
     staff.login(recon.world.owner_staff.email)

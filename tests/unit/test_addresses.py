@@ -4,8 +4,8 @@ import ipaddress
 
 import pytest
 
-from supplychain.outbound import addresses
-from supplychain.outbound.addresses import UrlRefused, check_url, is_public
+from supplychain.net import addresses
+from supplychain.net.addresses import UrlRefused, check_url, is_public
 
 
 @pytest.mark.parametrize(

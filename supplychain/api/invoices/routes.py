@@ -8,7 +8,6 @@ from flask.views import MethodView
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
 from supplychain.extensions import db
 from supplychain.schemas import invoices as s
-from supplychain.schemas.common import parse_id
 from supplychain.services import invoice_drafts as drafts
 from supplychain.services import invoices
 
@@ -33,7 +32,7 @@ def _answer(access, draft, dry_run: bool):
     return invoices.record_invoice(db.session, access, draft).as_dict(), 201
 
 
-@blp.route("/<cid>/invoices")
+@blp.route("/<id:cid>/invoices")
 class Invoices(MethodView):
     @blp.arguments(s.InvoiceQuerySchema, location="query")
     @blp.response(200, s.InvoicePageSchema)
@@ -70,7 +69,7 @@ class Invoices(MethodView):
         return _answer(access, draft, query["dry_run"])
 
 
-@blp.route("/<cid>/invoices/from-statement")
+@blp.route("/<id:cid>/invoices/from-statement")
 class InvoiceFromStatement(MethodView):
     @idempotent
     @blp.arguments(s.DryRunQuerySchema, location="query")
@@ -88,15 +87,15 @@ class InvoiceFromStatement(MethodView):
         return _answer(access, draft, query["dry_run"])
 
 
-@blp.route("/<cid>/invoices/<iid>")
+@blp.route("/<id:cid>/invoices/<id:iid>")
 class InvoiceItem(MethodView):
     @blp.response(200, s.InvoiceSchema)
     def get(self, cid, iid):
         """One invoice with its lines and its match now (its two parties and the owner)."""
-        return invoices.get_invoice(db.session, access_to(cid), parse_id(iid)).as_dict()
+        return invoices.get_invoice(db.session, access_to(cid), iid).as_dict()
 
 
-@blp.route("/<cid>/invoices/<iid>/approve")
+@blp.route("/<id:cid>/invoices/<id:iid>/approve")
 class InvoiceApprove(MethodView):
     @blp.arguments(s.ApproveSchema)
     @blp.response(200, s.InvoiceSchema)
@@ -104,22 +103,22 @@ class InvoiceApprove(MethodView):
         """The buyer's admins approve: a matched invoice as is, one with exceptions only with
         `accept_exceptions` and a note (409 / 422 otherwise)."""
         view = invoices.approve_invoice(
-            db.session, access_to(cid), parse_id(iid), body["note"], body["accept_exceptions"]
+            db.session, access_to(cid), iid, body["note"], body["accept_exceptions"]
         )
         return view.as_dict()
 
 
-@blp.route("/<cid>/invoices/<iid>/reject")
+@blp.route("/<id:cid>/invoices/<id:iid>/reject")
 class InvoiceReject(MethodView):
     @blp.arguments(s.RejectSchema)
     @blp.response(200, s.InvoiceSchema)
     def post(self, body, cid, iid):
         """The buyer's admins send the invoice back with a note; its lines are free again."""
-        view = invoices.reject_invoice(db.session, access_to(cid), parse_id(iid), body["note"])
+        view = invoices.reject_invoice(db.session, access_to(cid), iid, body["note"])
         return view.as_dict()
 
 
-@blp.route("/<cid>/invoice-settings")
+@blp.route("/<id:cid>/invoice-settings")
 class InvoiceSettings(MethodView):
     @blp.response(200, s.SettingsOutSchema)
     def get(self, cid):

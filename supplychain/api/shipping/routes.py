@@ -3,7 +3,6 @@ their labels and delivery note as PDF; the org's GS1 company prefix."""
 
 from __future__ import annotations
 
-from flask import Response
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
@@ -11,7 +10,6 @@ from supplychain.auth import current_actor
 from supplychain.documents import pdf
 from supplychain.extensions import db
 from supplychain.schemas import shipping as s
-from supplychain.schemas.common import parse_id
 from supplychain.services import shipping, shipping_cancel, shipping_issue, shipping_receipts
 
 blp = authenticated_blueprint(
@@ -32,7 +30,7 @@ def _received(result: shipping_receipts.Received) -> shipping.NoticeView:
     return view
 
 
-@blp.route("/<cid>/ship-notices")
+@blp.route("/<id:cid>/ship-notices")
 class ShipNotices(MethodView):
     @blp.arguments(s.ShipNoticeQuerySchema, location="query")
     @blp.response(200, s.ShipNoticePageSchema)
@@ -75,28 +73,26 @@ class ShipNotices(MethodView):
         return shipping.notice_view(db.session, notice)
 
 
-@blp.route("/<cid>/ship-notices/<sid>")
+@blp.route("/<id:cid>/ship-notices/<id:sid>")
 class ShipNoticeItem(MethodView):
     @blp.response(200, s.ShipNoticeSchema)
     def get(self, cid, sid):
         """One notice with packages and lines (its two parties and the chain owner)."""
-        return shipping.get_notice(db.session, access_to(cid), parse_id(sid))
+        return shipping.get_notice(db.session, access_to(cid), sid)
 
 
-@blp.route("/<cid>/ship-notices/<sid>/cancel")
+@blp.route("/<id:cid>/ship-notices/<id:sid>/cancel")
 class ShipNoticeCancel(MethodView):
     @idempotent
     @blp.arguments(s.ShipNoticeCancelSchema)
     @blp.response(200, s.ShipNoticeSchema)
     def post(self, body, cid, sid):
         """The seller cancels a notice before any receipt (409 after): quantities given back."""
-        notice = shipping_cancel.cancel_notice(
-            db.session, access_to(cid), parse_id(sid), body["reason"]
-        )
+        notice = shipping_cancel.cancel_notice(db.session, access_to(cid), sid, body["reason"])
         return shipping.notice_view(db.session, notice)
 
 
-@blp.route("/<cid>/ship-notices/<sid>/receipts")
+@blp.route("/<id:cid>/ship-notices/<id:sid>/receipts")
 class ShipNoticeReceipts(MethodView):
     @idempotent
     @blp.arguments(s.ShipNoticeReceiptSchema)
@@ -107,7 +103,7 @@ class ShipNoticeReceipts(MethodView):
         result = shipping_receipts.receive_notice(
             db.session,
             access_to(cid),
-            parse_id(sid),
+            sid,
             packages=body["packages"],
             lines=[shipping_receipts.LineReceipt(**line) for line in body["lines"]],
             received_at=body["received_at"],
@@ -115,7 +111,7 @@ class ShipNoticeReceipts(MethodView):
         return _received(result)
 
 
-@blp.route("/<cid>/receipts/scan")
+@blp.route("/<id:cid>/receipts/scan")
 class ScanReceipt(MethodView):
     @blp.arguments(s.ScanInSchema)
     @blp.response(200, s.ReceiptResultSchema)
@@ -129,27 +125,19 @@ class ScanReceipt(MethodView):
         return _received(result)
 
 
-def _pdf(data: bytes, name: str) -> Response:
-    return Response(
-        data,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
-    )
-
-
-@blp.route("/<cid>/ship-notices/<sid>/labels.pdf")
+@blp.route("/<id:cid>/ship-notices/<id:sid>/labels.pdf")
 class ShipNoticeLabels(MethodView):
     @blp.doc(responses=PDF_RESPONSE)
     def get(self, cid, sid):
         """One 100 × 150 mm label per package: GS1-128 of (00)+SSCC (Code 128 of the package id
         without one), ship-from, ship-to, order numbers, carrier, package n of N."""
         access = access_to(cid)
-        view = shipping.get_notice(db.session, access, parse_id(sid))
+        view = shipping.get_notice(db.session, access, sid)
         data = pdf.labels_pdf(view, access.chain.timezone)
-        return _pdf(data, f"labels-{view.notice.id}.pdf")
+        return pdf.inline_response(data, f"labels-{view.notice.id}.pdf")
 
 
-@blp.route("/<cid>/ship-notices/<sid>/delivery-note.pdf")
+@blp.route("/<id:cid>/ship-notices/<id:sid>/delivery-note.pdf")
 class ShipNoticeDeliveryNote(MethodView):
     @blp.arguments(s.DocumentQuerySchema, location="query")
     @blp.doc(responses=PDF_RESPONSE)
@@ -157,10 +145,10 @@ class ShipNoticeDeliveryNote(MethodView):
         """The A4 送货单: parties, the number as Code 128 and QR, one row per line, package
         count, boxes to sign; `lang` zh or en (default: the caller's language)."""
         access = access_to(cid)
-        view = shipping.get_notice(db.session, access, parse_id(sid))
+        view = shipping.get_notice(db.session, access, sid)
         lang = query.get("lang") or current_actor().user.language or "zh"
         data = pdf.delivery_note_pdf(view, lang, access.chain.timezone)
-        return _pdf(data, f"delivery-note-{view.notice.id}.pdf")
+        return pdf.inline_response(data, f"delivery-note-{view.notice.id}.pdf")
 
 
 @org_blp.route("/org")

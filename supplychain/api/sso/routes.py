@@ -12,7 +12,6 @@ from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.identity_sso.outbound import allow_private
 from supplychain.schemas import sso as s
-from supplychain.schemas.common import parse_id
 from supplychain.services import sso, sso_signin
 
 org_blp = authenticated_blueprint(
@@ -22,18 +21,15 @@ start_blp = Blueprint(
     "sso_start", __name__, url_prefix="/auth/sso", description="Company sign-in for scripts"
 )
 BLUEPRINTS = (org_blp, start_blp)
-# The browser (or script) keeps the state of the sign-in it started: a callback is believed
-# only with it (the pages use the same key).
-STATE_KEY = "sso_state"
 
 
-@org_blp.route("/<org_id>/sso")
+@org_blp.route("/<id:org_id>/sso")
 class SsoSettings(MethodView):
     @org_blp.response(200, s.SsoConnectionSchema)
     def get(self, org_id):
         """The org's company sign-in (its admins; another org: 404): the settings without the
         secret, and the `redirect_uri` and `backchannel_logout_uri` to register at the IdP."""
-        return sso.get_connection(db.session, current_actor(), parse_id(org_id))
+        return sso.get_connection(db.session, current_actor(), org_id)
 
     @org_blp.arguments(s.SsoSettingsSchema)
     @org_blp.response(200, s.SsoConnectionSchema)
@@ -45,7 +41,7 @@ class SsoSettings(MethodView):
         return sso.save_connection(
             db.session,
             current_actor(),
-            parse_id(org_id),
+            org_id,
             **body,
             allow_private=allow_private(),
         )
@@ -54,17 +50,17 @@ class SsoSettings(MethodView):
     def delete(self, org_id):
         """Switch company sign-in off: domains freed, links to the IdP forgotten, passwords
         work again."""
-        sso.delete_connection(db.session, current_actor(), parse_id(org_id))
+        sso.delete_connection(db.session, current_actor(), org_id)
         return no_content()
 
 
-@org_blp.route("/<org_id>/sso/check")
+@org_blp.route("/<id:org_id>/sso/check")
 class SsoCheck(MethodView):
     @org_blp.response(200, s.SsoCheckSchema)
     def post(self, org_id):
         """Run the saved issuer's discovery now (the settings page's test button): what it
         found, or 422 naming `issuer`. Nothing is saved."""
-        return sso.check_connection(db.session, current_actor(), parse_id(org_id), allow_private())
+        return sso.check_connection(db.session, current_actor(), org_id, allow_private())
 
 
 @start_blp.route("/start")
@@ -79,5 +75,5 @@ class SsoStart(MethodView):
         flow with PKCE, `state`, `nonce`). Keep the cookie this answer sets: the callback
         answers `{token, user}` (as POST /auth/login does) only with it."""
         started = sso_signin.start_sign_in(db.session, query["email"], mode="api")
-        session[STATE_KEY] = started.state
+        session[sso.STATE_KEY] = started.state
         return redirect(started.url, 302)

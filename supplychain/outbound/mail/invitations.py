@@ -5,7 +5,7 @@ not active yet, whatever their claimed deliveries are:
 - `contact.invited` deliveries: the invitation (services.invitations), naming the chain, the
   inviting org and the person's own org, with the link `/activate/<code>` (the code filled in)
   and the code's expiry;
-- notice and order deliveries (services.invitations.PRE_ACTIVATION_EVENTS): a short note per
+- notice and order deliveries (models.invitations.PRE_ACTIVATION_EVENTS): a short note per
   event (its headline, its sender, its due time) and the activation link without the code, and
   no link to the notice or order: nothing here lets anyone in without activating.
 Both carry the one-click unsubscribe link, as all mail does. The code is worked out from the
@@ -27,14 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supplychain.models import Org, User
-from supplychain.models.invitations import Invitation
+from supplychain.models.invitations import PRE_ACTIVATION_EVENTS, Invitation
 from supplychain.outbound.deliveries import Claimed
 from supplychain.outbound.mail.content import parse_time, render_message
 from supplychain.outbound.mail.unsubscribe import unsubscribe_token
 from supplychain.outbound.vocabulary import VOCABULARY
 from supplychain.services.invitations import (
     INVITATION_EVENT,
-    PRE_ACTIVATION_EVENTS,
     current_code,
 )
 from supplychain.timefmt import format_datetime as format_local_time

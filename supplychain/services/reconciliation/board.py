@@ -28,7 +28,7 @@ from supplychain.models import Chain, Member, ReconciliationRun, ReminderClaim, 
 from supplychain.models.base import utcnow
 from supplychain.models.statements import STATEMENT_STATUSES
 from supplychain.periods import Period
-from supplychain.services.apps import orgs_with_app, require_app
+from supplychain.services.app_access import orgs_with_app, require_app
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import NewEvent, publish_many
 from supplychain.services.invoice_reports import invoice_status_counts

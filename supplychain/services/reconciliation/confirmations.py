@@ -20,7 +20,7 @@ from supplychain.errors import Conflict, Forbidden
 from supplychain.models import Chain, Statement
 from supplychain.models.base import utcnow
 from supplychain.periods import Period
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.events import publish
 from supplychain.services.reconciliation.ledger import (

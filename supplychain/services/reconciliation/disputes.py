@@ -20,7 +20,7 @@ from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.models import Chain, Dispute, DisputeLine
 from supplychain.models.base import utcnow
 from supplychain.models.statements import DISPUTE_FIELDS, RESOLUTIONS
-from supplychain.services.apps import orgs_with_app, require_app
+from supplychain.services.app_access import orgs_with_app, require_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish

@@ -1,5 +1,6 @@
 """What a reconciliation covers and the rows it lists: reconcilable tiers and started periods,
-the chain's order lines of a period seen from one side, and a tier's workbook."""
+the chain's order lines of a period seen from one side, and the rows of a tier's workbook
+(tier_workbook.py writes it)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,7 @@ from supplychain.errors import Invalid
 from supplychain.excel.workbook import (
     DisputeRecord,
     LineRecord,
-    OrgRecord,
     StatementStatus,
-    WorkbookMeta,
-    write_reconciliation_workbook,
 )
 from supplychain.graph import CORE, UNLINKED, ChainGraph, valid_tier
 from supplychain.models import Chain, Group, Member, Order, OrderLine, Org
@@ -33,7 +31,6 @@ from supplychain.services.reconciliation.versions import (
     statement_states,
     versions_of,
 )
-from supplychain.services.scorecards import tier_scorecards
 
 CONFIRMED = ("confirmed", "changed")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -262,55 +259,6 @@ def line_records(
             promised_date=promised, shipped_qty=shipped, received_qty=received,
             ack_due=ack_due, acked_at=acked_at, reason=reason,
         )  # fmt: skip
-
-
-def write_tier_workbook(
-    session: Session,
-    chain: Chain,
-    tier: str,
-    period: Period,
-    target: Any,
-    revision: int | None,
-    now: datetime,
-) -> tuple[int, int]:
-    """Write one tier's workbook to `target`; returns (line rows, orgs)."""
-    tier_orgs = check_tier(session, chain, tier)
-    scope = statement_scope(session, chain)
-    directory = org_directory(session, chain.id)
-    tz = ZoneInfo(chain.timezone)
-    orgs = sorted(
-        (OrgRecord(o, *directory.get(o, (None, f"org {o}", None)), tier) for o in tier_orgs),
-        key=lambda rec: (rec.code or "", rec.name, rec.org_id),
-    )
-
-    def side_of(buyer: int, seller: int) -> tuple[int, str, int] | None:
-        # The lines of the tier's orgs' statements, each from its statement org's side.
-        side = scope.side(buyer, seller)
-        return side if side is not None and side[0] in tier_orgs else None
-
-    meta = WorkbookMeta(
-        title=f"Reconciliation of tier {tier}", chain=chain.name, tier=tier, period=period.label,
-        first_day=period.first, last_day=period.last, timezone=chain.timezone,
-        generated_at=now.astimezone(tz), revision=revision, scope=SCOPE,
-    )  # fmt: skip
-    statuses, disputes = statement_answers(session, chain, period, tier_orgs, directory, scope)
-    rows = line_records(order_lines(session, chain, period, None), directory, tz, side_of)
-    cards = tier_scorecards(session, chain, [org.org_id for org in orgs], period, now)
-    from supplychain.services.invoice_reports import invoice_records  # imports this module
-
-    stats = write_reconciliation_workbook(
-        target,
-        meta,
-        orgs,
-        rows,
-        tz,
-        now,
-        statuses=statuses,
-        disputes=disputes,
-        scorecards=cards,
-        invoices=invoice_records(session, chain, period, tier_orgs, directory),
-    )
-    return stats.rows, stats.orgs
 
 
 def statement_answers(

@@ -39,8 +39,8 @@ from supplychain.services.reconciliation.ledger import (
     check_period,
     check_tier,
     safe_name,
-    write_tier_workbook,
 )
+from supplychain.services.reconciliation.tier_workbook import write_tier_workbook
 
 log = logging.getLogger(__name__)
 # A run still "running" after this long is taken to have died with its process.

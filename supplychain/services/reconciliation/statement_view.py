@@ -23,7 +23,7 @@ from supplychain.excel.workbook import discrepancy_flags
 from supplychain.models import Dispute, Member, Statement
 from supplychain.models.base import utcnow
 from supplychain.periods import Period
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.chains import chain_graph
 from supplychain.services.invoice_reports import invoiced_statement
 from supplychain.services.reconciliation import versions as v

@@ -14,7 +14,7 @@ from supplychain.errors import Forbidden, NotFound
 from supplychain.excel.workbook import OrgRecord, WorkbookMeta, write_reconciliation_workbook
 from supplychain.models import Member
 from supplychain.models.base import utcnow
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
 from supplychain.services.reconciliation.ledger import (

@@ -7,7 +7,6 @@ from flask import flash, redirect, render_template, url_for
 
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.extensions import db
-from supplychain.schemas.common import parse_id
 from supplychain.services import invitations
 from supplychain.ui.base import blp, chain, login_required
 from supplychain.ui.forms import FormErrors
@@ -20,13 +19,13 @@ def activate_with_code(code: str):
     return render_template("activate.html", errors=FormErrors(), code=code[:64], expired=None)
 
 
-@blp.post("/chains/<cid>/members/<org_id>/contacts/<user_id>/invite")
+@blp.post("/chains/<id:cid>/members/<id:org_id>/contacts/<id:user_id>/invite")
 @login_required
-def contact_invite(cid: str, org_id: str, user_id: str):
+def contact_invite(cid: int | None, org_id: int | None, user_id: int | None):
     """Mail a contact a new invitation code (the old one stops working); at most hourly."""
     access = chain(cid)
     try:
-        invitations.resend_invitation(db.session, access, parse_id(org_id), parse_id(user_id))
+        invitations.resend_invitation(db.session, access, org_id, user_id)
     except (Conflict, Invalid, Forbidden, NotFound) as exc:
         db.session.rollback()
         flash(error_text(exc.message), "error")
@@ -35,9 +34,9 @@ def contact_invite(cid: str, org_id: str, user_id: str):
     return redirect(url_for("ui.member", cid=cid, org_id=org_id))
 
 
-@blp.post("/chains/<cid>/invitations/resend")
+@blp.post("/chains/<id:cid>/invitations/resend")
 @login_required
-def invitations_resend(cid: str):
+def invitations_resend(cid: int | None):
     """Mail a new code to every contact of the chain not yet activated (owner admins)."""
     access = chain(cid)
     try:

@@ -24,9 +24,9 @@ PAGE_SIZE = 25
 BOXES = ("incoming", "outgoing")
 
 
-@blp.get("/chains/<cid>/invoices")
+@blp.get("/chains/<id:cid>/invoices")
 @login_required
-def invoice_list(cid: str):
+def invoice_list(cid: int | None):
     """Invoices received (the buyer's queue: submitted ones first asked) or sent; the owner
     may see all of its chain's."""
     access = chain(cid)
@@ -54,8 +54,15 @@ def invoice_list(cid: str):
 
 
 def _render_invoice(
-    access: ChainAccess, view: Any, failed: str | None = None, errors: FormErrors = NO_ERRORS
+    access: ChainAccess,
+    view: Any,
+    failed: str | None = None,
+    errors: FormErrors = NO_ERRORS,
+    form: MultiDict | None = None,
+    **preview: Any,
 ):
+    """An invoice's page; a preview (`view.invoice` None: nothing recorded) passes its form and
+    the `kinds` and `buyer_id` of the from-statement form."""
     invoice = view.invoice
     deciding = (
         invoice is not None
@@ -63,6 +70,8 @@ def _render_invoice(
         and access.actor.org_id == invoice.buyer_id
         and access.actor.is_admin
     )
+    if form is None:
+        form = request.form if failed else MultiDict()
     return render_template(
         "invoices/detail.html",
         access=access,
@@ -70,22 +79,23 @@ def _render_invoice(
         head=view.as_dict(),
         deciding=deciding,
         failed=failed,
-        form=request.form if failed else MultiDict(),
+        form=form,
         errors=errors,
+        **preview,
     )
 
 
-@blp.get("/chains/<cid>/invoices/<iid>")
+@blp.get("/chains/<id:cid>/invoices/<id:iid>")
 @login_required
-def invoice(cid: str, iid: str):
+def invoice(cid: int | None, iid: int | None):
     """One invoice: its lines, its match now, and for the buyer's admins the decision forms."""
     access = chain(cid)
-    return _render_invoice(access, invoices.get_invoice(db.session, access, parse_id(iid)))
+    return _render_invoice(access, invoices.get_invoice(db.session, access, iid))
 
 
-def _decide(cid: str, iid: str, which: str, schema: Any, body: dict[str, Any]):
+def _decide(cid: int | None, iid: int | None, which: str, schema: Any, body: dict[str, Any]):
     access = chain(cid)
-    invoice_id = parse_id(iid)
+    invoice_id = iid
 
     def rerender(exc):
         view = invoices.get_invoice(db.session, access, invoice_id)
@@ -105,18 +115,18 @@ def _decide(cid: str, iid: str, which: str, schema: Any, body: dict[str, Any]):
     return redirect(url_for("ui.invoice", cid=cid, iid=iid))
 
 
-@blp.post("/chains/<cid>/invoices/<iid>/approve")
+@blp.post("/chains/<id:cid>/invoices/<id:iid>/approve")
 @login_required
-def invoice_approve(cid: str, iid: str):
+def invoice_approve(cid: int | None, iid: int | None):
     """The buyer's admin approves; with exceptions only ticking "accept" and giving a note."""
     form = request.form
     body = {"note": text(form, "note"), "accept_exceptions": form.get("accept_exceptions") == "1"}
     return _decide(cid, iid, "approve", ApproveSchema, body)
 
 
-@blp.post("/chains/<cid>/invoices/<iid>/reject")
+@blp.post("/chains/<id:cid>/invoices/<id:iid>/reject")
 @login_required
-def invoice_reject(cid: str, iid: str):
+def invoice_reject(cid: int | None, iid: int | None):
     """The buyer's admin sends the invoice back with a note; its lines are free again."""
     return _decide(cid, iid, "reject", RejectSchema, {"note": text(request.form, "note")})
 
@@ -134,10 +144,10 @@ def _statement_form(form: MultiDict) -> tuple[dict[str, Any], int | None]:
     return body, parse_id(form.get("buyer_id", ""))
 
 
-@blp.post("/chains/<cid>/invoices/from-statement")
+@blp.post("/chains/<id:cid>/invoices/from-statement")
 @transaction(Transaction.WRITES)
 @login_required
-def invoice_from_statement(cid: str):
+def invoice_from_statement(cid: int | None):
     """From the confirmed statement page: `preview` shows the invoice with its match, nothing
     saved; `submit` records it and opens its page. Errors show on the preview page."""
     access = chain(cid)
@@ -170,15 +180,4 @@ def invoice_from_statement(cid: str):
     if submitting:
         flash(gettext("Invoice submitted."), "ok")
         return redirect(url_for("ui.invoice", cid=cid, iid=view.invoice.id))
-    return render_template(
-        "invoices/detail.html",
-        access=access,
-        view=view,
-        head=view.as_dict(),
-        deciding=False,
-        failed=None,
-        form=request.form,
-        errors=NO_ERRORS,
-        kinds=INVOICE_KINDS,
-        buyer_id=buyer_id,
-    )
+    return _render_invoice(access, view, form=request.form, kinds=INVOICE_KINDS, buyer_id=buyer_id)

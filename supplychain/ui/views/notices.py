@@ -15,7 +15,7 @@ from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
 from supplychain.services import choices, notice_answers, notice_tracking, notices, reminders
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.inbox import inbox_page, sent_page
 from supplychain.services.notice_tracking import RECIPIENT_STATES
 from supplychain.services.notices import MAX_ITEMS

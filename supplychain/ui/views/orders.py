@@ -19,7 +19,7 @@ from supplychain.schemas.orders import (
     ShipmentInSchema,
 )
 from supplychain.services import choices, order_acks, orders, shipments, worklist
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.orders import MAX_LINES
 from supplychain.ui.base import blp, chain, choice, login_required, page_number
 from supplychain.ui.forms import (
@@ -183,26 +183,20 @@ def _movement(cid: int | None, oid: int | None, which: str):
                 gettext("Give a quantity for at least one line."),
                 {"lines": ["Give a quantity for at least one line."]},
             )
-        if which == "ship":
-            loaded = validated(ShipmentInSchema, body)
-            shipments.record_shipment(
-                db.session,
-                access,
-                oid,
-                [shipments.Movement(**line) for line in loaded["lines"]],
-                loaded["ref"],
-                None,
-            )
-        else:
-            loaded = validated(ReceiptInSchema, body)
-            shipments.record_receipt(
-                db.session,
-                access,
-                oid,
-                [shipments.Movement(**line) for line in loaded["lines"]],
-                loaded["ref"],
-                None,
-            )
+        schema, record = (
+            (ShipmentInSchema, shipments.record_shipment)
+            if which == "ship"
+            else (ReceiptInSchema, shipments.record_receipt)
+        )
+        loaded = validated(schema, body)
+        record(
+            db.session,
+            access,
+            oid,
+            [shipments.Movement(**line) for line in loaded["lines"]],
+            loaded["ref"],
+            None,
+        )
     flash(gettext("Shipment recorded.") if which == "ship" else gettext("Receipt recorded."), "ok")
     return redirect(url_for("ui.order", cid=cid, oid=oid))
 

@@ -25,7 +25,7 @@ from supplychain.schemas.reconciliation import (
     StatementQuerySchema,
 )
 from supplychain.services import choices, members
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.services.pagination import paginate
 from supplychain.services.reconciliation.ledger import XLSX
 from supplychain.services.reconciliation.runs import (

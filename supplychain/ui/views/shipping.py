@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from supplychain.access import ChainAccess
@@ -17,7 +17,7 @@ from supplychain.models.shipping import NOTICE_STATUSES, PACKAGE_KINDS
 from supplychain.schemas.common import format_decimal, parse_id
 from supplychain.schemas.shipping import ShipNoticeCancelSchema, ShipNoticeCreateSchema
 from supplychain.services import shipping, shipping_cancel, shipping_issue, shipping_receipts
-from supplychain.services.apps import require_app
+from supplychain.services.app_access import require_app
 from supplychain.ui.base import actor, blp, chain, choice, login_required, page_number
 from supplychain.ui.forms import (
     FormErrors,
@@ -38,9 +38,9 @@ SCANS_KEPT = 8
 LINES_SHOWN = 3
 
 
-@blp.get("/chains/<cid>/ship-notices")
+@blp.get("/chains/<id:cid>/ship-notices")
 @login_required
-def ship_notices(cid: str):
+def ship_notices(cid: int | None):
     """Notices from the org (outgoing) and to it (incoming)."""
     access = chain(cid)
     box = choice("box", ("incoming", "outgoing"))
@@ -93,9 +93,9 @@ def _package_count(form: MultiDict) -> int | str:
     return int(raw)
 
 
-@blp.route("/chains/<cid>/ship-notices/new", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/ship-notices/new", methods=["GET", "POST"])
 @login_required
-def ship_notice_new(cid: str):
+def ship_notice_new(cid: int | None):
     """Pick lines of the buyer's orders to ship, say in how many packages, issue the notice."""
     access = chain(cid)
     require_app(db.session, access, shipping.APP)
@@ -157,8 +157,8 @@ def ship_notice_new(cid: str):
 # --- one notice -----------------------------------------------------------------------------------
 
 
-def _render_notice(access: ChainAccess, sid: str, errors: FormErrors | None = None):
-    view = shipping.get_notice(db.session, access, parse_id(sid))
+def _render_notice(access: ChainAccess, sid: int | None, errors: FormErrors | None = None):
+    view = shipping.get_notice(db.session, access, sid)
     me = access.actor.org_id
     notice = view.notice
     return render_template(
@@ -172,53 +172,47 @@ def _render_notice(access: ChainAccess, sid: str, errors: FormErrors | None = No
     )
 
 
-@blp.get("/chains/<cid>/ship-notices/<sid>")
+@blp.get("/chains/<id:cid>/ship-notices/<id:sid>")
 @login_required
-def ship_notice(cid: str, sid: str):
+def ship_notice(cid: int | None, sid: int | None):
     """A notice: parties, packages with their SSCCs, lines, its documents and what may be done."""
     return _render_notice(chain(cid), sid)
 
 
-@blp.post("/chains/<cid>/ship-notices/<sid>/cancel")
+@blp.post("/chains/<id:cid>/ship-notices/<id:sid>/cancel")
 @login_required
-def ship_notice_cancel(cid: str, sid: str):
+def ship_notice_cancel(cid: int | None, sid: int | None):
     """The seller cancels the notice before any receipt."""
     access = chain(cid)
     with on_form_error(lambda exc: _render_notice(access, sid, FormErrors.of(exc))):
         loaded = validated(
             ShipNoticeCancelSchema, compact({"reason": text(request.form, "reason")})
         )
-        shipping_cancel.cancel_notice(db.session, access, parse_id(sid), loaded["reason"])
+        shipping_cancel.cancel_notice(db.session, access, sid, loaded["reason"])
     flash(gettext("The ship notice was cancelled."), "ok")
     return redirect(url_for("ui.ship_notice", cid=cid, sid=sid))
 
 
-def _pdf(data: bytes, name: str) -> Response:
-    return Response(
-        data,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
+@blp.get("/chains/<id:cid>/ship-notices/<id:sid>/labels.pdf")
+@login_required
+def ship_notice_labels(cid: int | None, sid: int | None):
+    """The labels to print, one 100 × 150 mm page per package."""
+    access = chain(cid)
+    view = shipping.get_notice(db.session, access, sid)
+    return pdf.inline_response(
+        pdf.labels_pdf(view, access.chain.timezone), f"labels-{view.notice.number}.pdf"
     )
 
 
-@blp.get("/chains/<cid>/ship-notices/<sid>/labels.pdf")
+@blp.get("/chains/<id:cid>/ship-notices/<id:sid>/delivery-note.pdf")
 @login_required
-def ship_notice_labels(cid: str, sid: str):
-    """The labels to print, one 100 × 150 mm page per package."""
-    access = chain(cid)
-    view = shipping.get_notice(db.session, access, parse_id(sid))
-    return _pdf(pdf.labels_pdf(view, access.chain.timezone), f"labels-{view.notice.number}.pdf")
-
-
-@blp.get("/chains/<cid>/ship-notices/<sid>/delivery-note.pdf")
-@login_required
-def ship_notice_note(cid: str, sid: str):
+def ship_notice_note(cid: int | None, sid: int | None):
     """The A4 delivery note (送货单) in the page's language, or `?lang=`."""
     access = chain(cid)
-    view = shipping.get_notice(db.session, access, parse_id(sid))
+    view = shipping.get_notice(db.session, access, sid)
     lang = choice("lang", ("zh", "en")) or current_language()
     data = pdf.delivery_note_pdf(view, lang, access.chain.timezone)
-    return _pdf(data, f"delivery-note-{view.notice.number}.pdf")
+    return pdf.inline_response(data, f"delivery-note-{view.notice.number}.pdf")
 
 
 # --- receiving by scan ----------------------------------------------------------------------------
@@ -228,9 +222,9 @@ def _scans_key(access: ChainAccess) -> str:
     return f"scans-{access.chain_id}"
 
 
-@blp.route("/chains/<cid>/receive", methods=["GET", "POST"])
+@blp.route("/chains/<id:cid>/receive", methods=["GET", "POST"])
 @login_required
-def receive_scan(cid: str):
+def receive_scan(cid: int | None):
     """One input for a keyboard-wedge scanner: each scan (digits then Enter) posts the form,
     receives that package and comes back here, which lists what the latest scans did."""
     access = chain(cid)
@@ -278,9 +272,9 @@ def receive_scan(cid: str):
     )
 
 
-@blp.post("/chains/<cid>/receive/clear")
+@blp.post("/chains/<id:cid>/receive/clear")
 @login_required
-def receive_scan_clear(cid: str):
+def receive_scan_clear(cid: int | None):
     """Forget the list of scans shown on the receiving page."""
     access = chain(cid)
     session.pop(_scans_key(access), None)

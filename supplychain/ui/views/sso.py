@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 
-from supplychain.api.sso.routes import STATE_KEY
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.extensions import db
 from supplychain.identity_sso.outbound import allow_private
@@ -35,7 +34,7 @@ def company_login():
     with on_form_error(rerender, (Invalid,)):
         body = validated(SsoStartQuery, {"email": email})
         started = sso_signin.start_sign_in(db.session, body["email"], "page", next_url)
-    session[STATE_KEY] = started.state
+    session[sso.STATE_KEY] = started.state
     # A page that moves on by itself, not a redirect: the pages' CSP (`form-action 'self'`)
     # stops a form's redirect to another site, and the IdP is one.
     return render_template("sso/redirect.html", url=started.url)

@@ -1,11 +1,11 @@
 """The two addresses an IdP is registered with: the redirect URI (the code flow's callback) and
-the back-channel logout URI. Outside /api/v1: the IdP, not an API client, calls them."""
+the back-channel logout URI. Outside /api/v1: the IdP, not an API client, calls them; a refusal
+answers JSON to a sign-in a script started and a page otherwise."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
 
-from supplychain.api.sso.routes import STATE_KEY
 from supplychain.db import Transaction, transaction
 from supplychain.errors import DomainError, error_response
 from supplychain.extensions import db
@@ -13,7 +13,7 @@ from supplychain.identity_sso.outbound import allow_private
 from supplychain.proxies import client_address
 from supplychain.schemas.accounts import SessionSchema
 from supplychain.services import sso_signin
-from supplychain.services.sso import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH
+from supplychain.services.sso import BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, STATE_KEY
 from supplychain.ui import security
 from supplychain.ui.base import safe_next
 from supplychain.ui.i18n import error_text, gettext

@@ -406,6 +406,8 @@ def back_channel_logout(session: Session, logout_token: str, allow_private: bool
     except TokenRefused as exc:
         raise LogoutRefused(str(exc)) from None
     issuer, audience = unverified.get("iss"), unverified.get("aud")
+    if not isinstance(issuer, str) or not issuer:
+        raise LogoutRefused("The logout token names no issuer.")
     audiences = audience if isinstance(audience, list) else [audience]
     candidates = [
         _Verifier(c.id, c.issuer, c.client_id, c.jwks_uri, tuple(c.signing_algs))

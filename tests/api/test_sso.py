@@ -5,6 +5,8 @@ flow against a real provider is tests/api/test_sso_flow.py."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import socket
 import time
@@ -405,6 +407,17 @@ def test_a_logout_token_with_sub_only_ends_every_session_of_the_person(connected
 def test_bad_logout_tokens_are_400_and_end_nothing(connected, idp, keys, forge):
     session_token = signed_in(connected, idp)
     r = logout(connected, forge(idp, keys))
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid_request"
+    assert connected.api.get("/me", token=session_token).status_code == 200
+
+
+@pytest.mark.parametrize("issuer", [["x"], {"a": 1}, 5, None, ""])
+def test_a_logout_token_naming_no_issuer_string_is_400(connected, idp, issuer):
+    session_token = signed_in(connected, idp)
+    claims = {"iss": issuer, "aud": idp.client_id, "jti": "k", "events": LOGOUT_EVENT}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    r = logout(connected, f"eyJhbGciOiJSUzI1NiJ9.{payload}.AAAA")
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "invalid_request"
     assert connected.api.get("/me", token=session_token).status_code == 200

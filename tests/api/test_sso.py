@@ -444,3 +444,19 @@ def test_required_refuses_invitation_activation_with_a_password(world, idp, priv
         "/auth/activate", {"invite_code": invited.json()["invite_code"], "password": PASSWORD}
     )
     assert r.status_code == 200, r.text
+
+
+def test_required_of_one_org_never_locks_out_another_orgs_people_of_that_domain(
+    world, idp, private_ok
+):
+    # A partner claims the domain the owner's people use (nothing proves who owns a domain)
+    # and switches passwords off: its own people lose passwords, the owner's keep theirs.
+    partner = world.parties["D1a"]
+    assert put(world, settings(idp, required=True), partner).status_code == 200
+    owners = world.api.post("/auth/login", {"email": "staff@acme.example", "password": PASSWORD})
+    assert owners.status_code == 200, owners.text
+    wrong = world.api.post("/auth/login", {"email": "staff@acme.example", "password": "x" * 12})
+    assert wrong.status_code == 401
+    # An address of the domain nobody here has is told to use the company sign-in.
+    nobody = world.api.post("/auth/login", {"email": "nobody@acme.example", "password": "x" * 12})
+    assert nobody.status_code == 403 and idp.issuer in nobody.json()["message"]

@@ -267,6 +267,14 @@ def test_an_unregistered_redirect_is_a_400_page_never_a_redirect(app, world, por
     assert "text/html" in r.headers["Content-Type"]
 
 
+@pytest.mark.parametrize("response_type", ['code"', "code\\", '"'])
+def test_a_response_type_with_forbidden_characters_is_a_400_page(app, world, portal, response_type):
+    rp = rp_for(app, world, portal)
+    r = rp.authorize(response_type=response_type)
+    assert r.status_code == 400, r.headers.get("Location")
+    assert "Location" not in r.headers
+
+
 def test_the_error_page_speaks_chinese(app, world, portal):
     rp = rp_for(app, world, portal, None)
     params = rp.authorize_params(redirect_uri="https://evil.example/")

@@ -253,6 +253,15 @@ def test_claims_missing_from_the_id_token_come_from_userinfo(connected, idp):
     assert r.json()["user"]["email"] == "staff@acme.example"
 
 
+def test_userinfo_about_another_subject_is_not_used(connected, idp):
+    state, nonce = start(connected)
+    idp.id_token = idp.token(nonce=nonce)
+    idp.userinfo = {"sub": "someone-else", "email": "staff@acme.example", "email_verified": True}
+    r = callback(connected, state)
+    assert r.status_code == 403, r.text
+    assert "token" not in r.text
+
+
 def test_a_forged_state_is_400_without_a_session(connected, idp):
     state, nonce = start(connected)
     idp.id_token = idp.token(nonce=nonce, email="staff@acme.example", email_verified=True)

@@ -480,6 +480,17 @@ def _authenticate_post(query_client: Any, request: Any) -> Client | None:
         return None
 
 
+def _authenticate_basic(query_client: Any, request: Any) -> Client | None:
+    """`client_secret_basic`, answering credentials that are not UTF-8 like wrong ones (401):
+    Authlib decodes them unguarded."""
+    from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
+
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except UnicodeDecodeError:
+        return None
+
+
 def init_provider(app: Flask) -> None:
     """Build the app's authorization server and resource protector."""
     app.config.setdefault(
@@ -492,6 +503,7 @@ def init_provider(app: Flask) -> None:
     app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_client_auth_method("client_secret_post", _authenticate_post)
+    server.register_client_auth_method("client_secret_basic", _authenticate_basic)
     server.register_grant(
         CodeGrant, [S256Challenge(required=True), OpenIDConnect(require_nonce=False)]
     )

@@ -121,6 +121,10 @@ def authorize() -> Any:
         if not error.redirect_uri:
             return _cannot_redirect()
         return _with_iss(server.handle_error_response(None, error))
+    except ValueError:
+        # Authlib puts the request's response_type in its error's description and refuses to
+        # build one holding characters RFC 6749 forbids there (a quote, a backslash, a newline).
+        return _cannot_redirect()
     if actor is None:
         return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
     client = grant.client

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from supplychain.auth import Actor
@@ -220,7 +220,14 @@ def refuse_password_for_email(session: Session, email: str) -> None:
     """A password sign-in for an email of a domain whose org requires company sign-in is
     refused before any password is checked (403 naming the IdP)."""
     connection = connection_for_domain(session, email)
-    if connection is not None and connection.required:
+    if connection is None or not connection.required:
+        return
+    # The domain is one org's claim, not proof it owns every address of it: a person of another
+    # org with such an email is not that org's to lock out.
+    org_id = session.scalar(
+        select(User.org_id).where(func.lower(User.email) == email.strip().lower())
+    )
+    if org_id is None or org_id == connection.org_id:
         _refuse(connection)
 
 

@@ -274,11 +274,13 @@ def confirm_with_idp(
             not {"email", "name"} <= claims.keys()
             or not {"email_verified", "xms_edov"} & claims.keys()
         ):
-            claims = {**_userinfo(client, pending, tokens), **claims}
+            claims = {**_userinfo(client, pending, tokens, claims["sub"]), **claims}
     return claims
 
 
-def _userinfo(client: httpx.Client, pending: Pending, tokens: dict[str, Any]) -> dict[str, Any]:
+def _userinfo(
+    client: httpx.Client, pending: Pending, tokens: dict[str, Any], subject: Any
+) -> dict[str, Any]:
     """The userinfo claims, when they are about the ID token's person (Core §5.3.4); {} when the
     IdP has no userinfo endpoint."""
     access_token = tokens.get("access_token")
@@ -294,6 +296,10 @@ def _userinfo(client: httpx.Client, pending: Pending, tokens: dict[str, Any]) ->
         raise refused(pending, f"userinfo failed: {exc}") from None
     if not isinstance(answer, dict):
         raise refused(pending, f"userinfo answered HTTP {response.status_code} without claims")
+    if answer.get("sub") != subject:
+        # Core §5.3.4: values of a userinfo answer about another `sub` MUST NOT be used.
+        log.warning("Company sign-in (org %s): userinfo names another subject", pending.org_id)
+        return {}
     # Only what identifies the person is taken from it, never `sub` itself.
     return {key: answer[key] for key in ("email", "email_verified", "name") if key in answer}
 
@@ -406,6 +412,8 @@ def back_channel_logout(session: Session, logout_token: str, allow_private: bool
     except TokenRefused as exc:
         raise LogoutRefused(str(exc)) from None
     issuer, audience = unverified.get("iss"), unverified.get("aud")
+    if not isinstance(issuer, str) or not issuer:
+        raise LogoutRefused("The logout token names no issuer.")
     audiences = audience if isinstance(audience, list) else [audience]
     candidates = [
         _Verifier(c.id, c.issuer, c.client_id, c.jwks_uri, tuple(c.signing_algs))

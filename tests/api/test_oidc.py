@@ -3,6 +3,7 @@ claims, and every refusal the issue lists."""
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urlencode
 
 import pytest
@@ -266,6 +267,14 @@ def test_an_unregistered_redirect_is_a_400_page_never_a_redirect(app, world, por
     assert "text/html" in r.headers["Content-Type"]
 
 
+@pytest.mark.parametrize("response_type", ['code"', "code\\", '"'])
+def test_a_response_type_with_forbidden_characters_is_a_400_page(app, world, portal, response_type):
+    rp = rp_for(app, world, portal)
+    r = rp.authorize(response_type=response_type)
+    assert r.status_code == 400, r.headers.get("Location")
+    assert "Location" not in r.headers
+
+
 def test_the_error_page_speaks_chinese(app, world, portal):
     rp = rp_for(app, world, portal, None)
     params = rp.authorize_params(redirect_uri="https://evil.example/")
@@ -324,6 +333,20 @@ def test_client_secret_post_works_and_bad_clients_are_401(app, world, portal):
     for auth in ("basic", "post", "none"):
         r = rp.exchange(code, auth=auth)
         assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/introspect", "/oauth/revoke"])
+def test_basic_credentials_that_are_not_utf8_are_invalid_client(app, world, portal, path):
+    rp = rp_for(app, world, portal)
+    raw = rp.client_id.encode() + b":\xff\xfe" + rp.client_secret.encode()
+    r = rp.web.transport.send(
+        "POST",
+        path,
+        data={"grant_type": "authorization_code", "code": rp.code(), "token": "t"},
+        headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
+    )
+    assert r.status_code == 401, r.text
+    assert r.json()["error"] == "invalid_client"
 
 
 def test_malformed_token_requests_are_rfc6749_errors(app, world, portal):

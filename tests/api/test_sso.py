@@ -5,6 +5,8 @@ flow against a real provider is tests/api/test_sso_flow.py."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import socket
 import time
@@ -251,6 +253,15 @@ def test_claims_missing_from_the_id_token_come_from_userinfo(connected, idp):
     assert r.json()["user"]["email"] == "staff@acme.example"
 
 
+def test_userinfo_about_another_subject_is_not_used(connected, idp):
+    state, nonce = start(connected)
+    idp.id_token = idp.token(nonce=nonce)
+    idp.userinfo = {"sub": "someone-else", "email": "staff@acme.example", "email_verified": True}
+    r = callback(connected, state)
+    assert r.status_code == 403, r.text
+    assert "token" not in r.text
+
+
 def test_a_forged_state_is_400_without_a_session(connected, idp):
     state, nonce = start(connected)
     idp.id_token = idp.token(nonce=nonce, email="staff@acme.example", email_verified=True)
@@ -410,6 +421,17 @@ def test_bad_logout_tokens_are_400_and_end_nothing(connected, idp, keys, forge):
     assert connected.api.get("/me", token=session_token).status_code == 200
 
 
+@pytest.mark.parametrize("issuer", [["x"], {"a": 1}, 5, None, ""])
+def test_a_logout_token_naming_no_issuer_string_is_400(connected, idp, issuer):
+    session_token = signed_in(connected, idp)
+    claims = {"iss": issuer, "aud": idp.client_id, "jti": "k", "events": LOGOUT_EVENT}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    r = logout(connected, f"eyJhbGciOiJSUzI1NiJ9.{payload}.AAAA")
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid_request"
+    assert connected.api.get("/me", token=session_token).status_code == 200
+
+
 # --- passwords switched off ---------------------------------------------------------------------
 
 
@@ -431,3 +453,19 @@ def test_required_refuses_invitation_activation_with_a_password(world, idp, priv
         "/auth/activate", {"invite_code": invited.json()["invite_code"], "password": PASSWORD}
     )
     assert r.status_code == 200, r.text
+
+
+def test_required_of_one_org_never_locks_out_another_orgs_people_of_that_domain(
+    world, idp, private_ok
+):
+    # A partner claims the domain the owner's people use (nothing proves who owns a domain)
+    # and switches passwords off: its own people lose passwords, the owner's keep theirs.
+    partner = world.parties["D1a"]
+    assert put(world, settings(idp, required=True), partner).status_code == 200
+    owners = world.api.post("/auth/login", {"email": "staff@acme.example", "password": PASSWORD})
+    assert owners.status_code == 200, owners.text
+    wrong = world.api.post("/auth/login", {"email": "staff@acme.example", "password": "x" * 12})
+    assert wrong.status_code == 401
+    # An address of the domain nobody here has is told to use the company sign-in.
+    nobody = world.api.post("/auth/login", {"email": "nobody@acme.example", "password": "x" * 12})
+    assert nobody.status_code == 403 and idp.issuer in nobody.json()["message"]

@@ -56,7 +56,12 @@ WORDS: dict[str, dict[str, str]] = {
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+    if not value:
+        return ""
+    try:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    except OverflowError:  # past year 9999 in that zone: shown as stored, in UTC
+        return value.strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
 def _render(template: str, context: dict[str, Any]) -> bytes:

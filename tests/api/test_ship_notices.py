@@ -582,3 +582,28 @@ def test_scan_of_an_sscc_two_sellers_used_is_refused(chain):
     assert r.status_code == 200, r.text
     assert r.json()["received"]["packages"][0]["id"] == package["id"]
     assert w.api.post(scan, {"code": f"PKG-{package['id']}"}, token=d1a).status_code == 409
+
+
+FAR = "9999-12-31T23:00:00Z"  # past year 9999 in the chain's +8 timezone
+
+
+def test_times_past_year_9999_in_the_chain_timezone_are_422(chain):
+    w = chain
+    a = _order(w)
+    line = [{"order_id": a["id"], "line_no": 1, "qty": "1"}]
+    for field in ("shipped_at", "expected_at"):
+        r = _notice(w, lines=line, **{field: FAR})
+        assert r.status_code == 422 and field in r.json()["errors"], r.text
+    r = w.api.post(
+        w.path(f"/orders/{a['id']}/shipments"),
+        {"lines": [{"line_no": 1, "qty": "1"}], "shipped_at": FAR},
+        token=w.owner.token,
+    )
+    assert r.status_code == 422 and "shipped_at" in r.json()["errors"], r.text
+    assert _shipped(w, a) == ["0", "0", "0"]
+    assert w.api.get(w.path("/ship-notices"), token=w.owner.token).json()["total"] == 0
+    # The last hour of 9999 in Shanghai is fine.
+    r = _notice(
+        w, lines=line, shipped_at="9999-12-31T15:00:00Z", expected_at="9999-12-31T15:59:00Z"
+    )
+    assert r.status_code == 201, r.text

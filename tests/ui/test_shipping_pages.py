@@ -154,3 +154,32 @@ def test_receiving_on_a_phone_like_a_wedge_scanner(scene: Scene, browse):
     assert width <= 390, width
     got = w.api.get(w.path(f"/ship-notices/{notice['id']}"), token=w.owner.token).json()
     assert got["status"] == "received"
+
+
+def _stored(app, notice_id, **values):
+    """Change a stored notice as one saved before the API refused such values."""
+    from sqlalchemy import update
+
+    from supplychain.extensions import db
+    from supplychain.models.shipping import ShipNotice
+
+    with app.app_context():
+        db.session.execute(
+            update(ShipNotice).where(ShipNotice.id == int(notice_id)).values(**values)
+        )
+        db.session.commit()
+
+
+def test_a_stored_time_past_year_9999_in_the_chain_timezone_shows(scene: Scene, web, app):
+    from datetime import UTC, datetime
+
+    seller, notice = _issue_through_the_page(scene, web)
+    far = datetime(9999, 12, 31, 23, tzinfo=UTC)
+    _stored(app, notice["id"], shipped_at=far, expected_at=far)
+    for suffix in ("", "/labels.pdf", "/delivery-note.pdf"):
+        r = seller.get(scene.page(f"/ship-notices/{notice['id']}{suffix}"))
+        assert r.status_code == 200, (suffix, r.text[:300])
+    listing = seller.get(scene.page("/ship-notices"))
+    assert listing.status_code == 200 and notice["number"] in listing.text
+    note = seller.get(scene.page(f"/ship-notices/{notice['id']}/delivery-note.pdf"))
+    assert "9999-12-31 23:00 UTC" in read_pdf(note.content)[0]["text"]

@@ -135,7 +135,10 @@ def delivery_note_context(view: NoticeView, lang: str, timezone: str) -> dict[st
         "view": view,
         "notice": view.notice,
         "rows": rows,
-        "number_code128": barcodes.code_128(view.notice.number),
+        # Code 128 carries ASCII only: a number in Chinese is in the QR code (UTF-8) alone.
+        "number_code128": (
+            barcodes.code_128(view.notice.number) if view.notice.number.isascii() else None
+        ),
         "number_qr": barcodes.qr(view.notice.number),
         "shipped_at": _local(view.notice.shipped_at, zone),
         "expected_at": _local(view.notice.expected_at, zone),

@@ -183,3 +183,31 @@ def test_a_stored_time_past_year_9999_in_the_chain_timezone_shows(scene: Scene, 
     assert listing.status_code == 200 and notice["number"] in listing.text
     note = seller.get(scene.page(f"/ship-notices/{notice['id']}/delivery-note.pdf"))
     assert "9999-12-31 23:00 UTC" in read_pdf(note.content)[0]["text"]
+
+
+def test_pdf_names_survive_a_number_with_chinese_and_quotes(scene: Scene, web, app):
+    from email.message import Message
+
+    seller, notice = _issue_through_the_page(scene, web)
+    number = '送货单-7"; x=1'
+    _stored(app, notice["id"], number=number)
+    for kind in ("labels", "delivery-note"):
+        r = seller.get(scene.page(f"/ship-notices/{notice['id']}/{kind}.pdf"))
+        assert r.status_code == 200 and r.content.startswith(b"%PDF-")
+        header = r.headers["Content-Disposition"]
+        header.encode("latin-1")  # a WSGI server can send it
+        assert header.isascii() and "\r" not in header and "\n" not in header
+        # The user's number escapes no parameter: three parts, the ASCII one from the id ...
+        parts = [part.strip() for part in header.split(";")]
+        assert parts[:2] == ["inline", f'filename="{kind}-{notice["id"]}.pdf"'], header
+        assert len(parts) == 3 and parts[2].startswith("filename*=UTF-8''"), header
+        # ... and RFC 6266's filename* (RFC 5987: a token of percent-encoded UTF-8) the number's,
+        # read back by the standard library's RFC 2231 decoding.
+        encoded = parts[2].removeprefix("filename*=UTF-8''")
+        assert re.fullmatch(r"[A-Za-z0-9%._~!#$&+^`|-]+", encoded), header
+        parsed = Message()
+        parsed["Content-Disposition"] = f"inline; {parts[2]}"
+        assert parsed.get_filename() == f"{kind}-{number}.pdf", header
+    # The number is not ASCII, so no Code 128 of it: the delivery note's QR code carries it.
+    [page] = read_pdf(r.content)
+    assert ("QRCode", number) in {(c[0], c[2]) for c in page["codes"]}

@@ -5,6 +5,7 @@ that takes keyboard-wedge scans one after another (a plain form: no JavaScript n
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, flash, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
@@ -193,11 +194,18 @@ def ship_notice_cancel(cid: str, sid: str):
     return redirect(url_for("ui.ship_notice", cid=cid, sid=sid))
 
 
-def _pdf(data: bytes, name: str) -> Response:
+def _pdf(data: bytes, kind: str, notice: Any) -> Response:
+    """The PDF inline, named from the notice's id in ASCII and, for browsers that read RFC 6266's
+    `filename*`, from its number percent-encoded (a number is user text: Chinese, quotes)."""
+    named = quote(f"{kind}-{notice.number}.pdf", safe="")
     return Response(
         data,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
+        headers={
+            "Content-Disposition": (
+                f"inline; filename=\"{kind}-{notice.id}.pdf\"; filename*=UTF-8''{named}"
+            )
+        },
     )
 
 
@@ -207,7 +215,7 @@ def ship_notice_labels(cid: str, sid: str):
     """The labels to print, one 100 × 150 mm page per package."""
     access = chain(cid)
     view = shipping.get_notice(db.session, access, parse_id(sid))
-    return _pdf(pdf.labels_pdf(view, access.chain.timezone), f"labels-{view.notice.number}.pdf")
+    return _pdf(pdf.labels_pdf(view, access.chain.timezone), "labels", view.notice)
 
 
 @blp.get("/chains/<cid>/ship-notices/<sid>/delivery-note.pdf")
@@ -218,7 +226,7 @@ def ship_notice_note(cid: str, sid: str):
     view = shipping.get_notice(db.session, access, parse_id(sid))
     lang = choice("lang", ("zh", "en")) or current_language()
     data = pdf.delivery_note_pdf(view, lang, access.chain.timezone)
-    return _pdf(data, f"delivery-note-{view.notice.number}.pdf")
+    return _pdf(data, "delivery-note", view.notice)
 
 
 # --- receiving by scan ----------------------------------------------------------------------------

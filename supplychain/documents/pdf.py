@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import Response
@@ -57,7 +58,12 @@ WORDS: dict[str, dict[str, str]] = {
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+    if not value:
+        return ""
+    try:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    except OverflowError:  # past year 9999 in that zone: shown as stored, in UTC
+        return value.strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
 def _render(template: str, context: dict[str, Any]) -> bytes:
@@ -131,7 +137,10 @@ def delivery_note_context(view: NoticeView, lang: str, timezone: str) -> dict[st
         "view": view,
         "notice": view.notice,
         "rows": rows,
-        "number_code128": barcodes.code_128(view.notice.number),
+        # Code 128 carries ASCII only: a number in Chinese is in the QR code (UTF-8) alone.
+        "number_code128": (
+            barcodes.code_128(view.notice.number) if view.notice.number.isascii() else None
+        ),
         "number_qr": barcodes.qr(view.notice.number),
         "shipped_at": _local(view.notice.shipped_at, zone),
         "expected_at": _local(view.notice.expected_at, zone),
@@ -144,10 +153,17 @@ def delivery_note_pdf(view: NoticeView, lang: str = "zh", timezone: str = "Asia/
     return _render("delivery_note.html", delivery_note_context(view, lang, timezone))
 
 
-def inline_response(data: bytes, name: str) -> Response:
-    """A rendered PDF as an HTTP answer the browser shows inline, saved as `name`."""
+def inline_response(data: bytes, kind: str, notice: Any) -> Response:
+    """A rendered PDF as an HTTP answer the browser shows inline, named from the notice's id in
+    ASCII and, for browsers that read RFC 6266's `filename*`, from its number percent-encoded
+    (a number is user text: Chinese, quotes)."""
+    named = quote(f"{kind}-{notice.number}.pdf", safe="")
     return Response(
         data,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
+        headers={
+            "Content-Disposition": (
+                f"inline; filename=\"{kind}-{notice.id}.pdf\"; filename*=UTF-8''{named}"
+            )
+        },
     )

@@ -16,6 +16,7 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
@@ -206,6 +207,23 @@ def _assign_ssccs(
     return ssccs, errors
 
 
+def check_times(access: ChainAccess, **times: datetime | None) -> None:
+    """422 naming each time that is out of range in the chain's timezone (9999-12-31T23:00Z is
+    past year 9999 east of Greenwich): the labels, the delivery note and the pages show them
+    there."""
+    zone = ZoneInfo(access.chain.timezone)
+    errors: dict[str, Any] = {}
+    for field, value in times.items():
+        if value is None:
+            continue
+        try:
+            value.astimezone(zone)
+        except OverflowError:
+            errors[field] = ["Out of range in the chain's timezone."]
+    if errors:
+        raise Invalid("Bad times.", errors)
+
+
 def issue_notice(
     session: Session,
     access: ChainAccess,
@@ -222,6 +240,7 @@ def issue_notice(
 ) -> ShipNotice:
     """The seller ships lines of its orders with one buyer as one notice (see the module)."""
     require_app(session, access, APP)
+    check_times(access, shipped_at=shipped_at, expected_at=expected_at)
     packages = packages or []
     me = access.actor.org_id
     if buyer_id == me:
@@ -383,6 +402,7 @@ def ship_one_order(
 ) -> ShipNotice:
     """`POST /orders/{oid}/shipments`: a one-order notice without packages, for lines its
     caller (services.shipments) has locked and checked."""
+    check_times(access, shipped_at=shipped_at)
     notice = ShipNotice(
         chain_id=access.chain_id,
         number=_new_number(session, order.seller_id),

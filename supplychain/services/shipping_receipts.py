@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid
+from supplychain.models import Org
 from supplychain.models.base import utcnow
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
 from supplychain.services.app_access import require_app
@@ -239,24 +240,32 @@ def scan_receipt(
     except BadScan as exc:
         raise Invalid("Not a label's code.", {"code": [str(exc)]}) from None
     stmt = (
-        select(ShipNoticePackage.id, ShipNoticePackage.notice_id)
+        select(ShipNoticePackage.id, ShipNoticePackage.notice_id, ShipNotice.number, Org.name)
         .join(ShipNotice, ShipNotice.id == ShipNoticePackage.notice_id)
+        .join(Org, Org.id == ShipNotice.seller_id)
         .where(
             ShipNotice.chain_id == access.chain_id,
             ShipNotice.buyer_id == access.actor.org_id,
             ShipNotice.status != "cancelled",
         )
-        .order_by(ShipNoticePackage.received_at.is_not(None), ShipNoticePackage.id)
-        .limit(1)
+        .order_by(ShipNotice.number, ShipNoticePackage.id)
     )
     if scanned.sscc is not None:
         stmt = stmt.where(ShipNoticePackage.sscc == scanned.sscc)
     else:
         stmt = stmt.where(ShipNoticePackage.id == scanned.package_id)
-    found = session.execute(stmt).first()
-    if found is None:
+    found = session.execute(stmt).all()
+    if not found:
         raise Invalid("Unknown code.", {"code": ["No package to your org carries this code."]})
-    package_id, notice_id = found
+    # An SSCC is unique per seller only: two sellers' packages to this org may carry the same
+    # code. Never pick one of them: the buyer receives from the notice page instead.
+    if len(found) > 1:
+        notices = "; ".join(f"{number} ({seller})" for _, _, number, seller in found)
+        raise Conflict(
+            "This code is on packages of several ship notices; receive from the notice's page.",
+            {"code": [f"On notices {notices}."]},
+        )
+    package_id, notice_id, _, _ = found[0]
     return receive_notice(
         session,
         access,

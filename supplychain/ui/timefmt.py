@@ -23,7 +23,10 @@ def when(value: Any) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, datetime):
-        return format_datetime(value, page_timezone(), current_language())
+        try:
+            return format_datetime(value, page_timezone(), current_language())
+        except OverflowError:  # past year 9999 in the page's timezone: shown in UTC
+            return format_datetime(value, "UTC", current_language())
     if isinstance(value, date):
         return format_date(value, current_language())
     return str(value)

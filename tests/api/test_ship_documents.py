@@ -136,3 +136,14 @@ def test_long_delivery_note_repeats_its_header(chain):  # noqa: F811
     assert all("SKU" in page["text"] for page in pages)
     text = "".join(page["text"] for page in pages)
     assert "SKU-80" in text and "Packages: 0" in text
+
+
+def test_local_time_past_year_9999_does_not_crash():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from supplychain.documents.pdf import _local
+
+    far = datetime(9999, 12, 31, 23, tzinfo=UTC)
+    assert _local(far, ZoneInfo("Asia/Shanghai")) == "9999-12-31 23:00 UTC"
+    assert _local(far, ZoneInfo("America/New_York")) == "9999-12-31 18:00"

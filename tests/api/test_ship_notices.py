@@ -525,3 +525,85 @@ def test_racing_notices_on_one_line_ship_once(chain, http_api, round_):
     assert sorted(codes) == [201, 409, 409], codes
     assert _shipped(w, a) == ["7"]
     assert w.api.get(w.path("/ship-notices"), token=w.owner.token).json()["total"] == 1
+
+
+def test_scan_of_an_sscc_two_sellers_used_is_refused(chain):
+    """SSCCs are unique per seller only: the owner and S1 both ship to D1a under one code. A scan
+    never picks one seller's package over the other's; the package id path still works."""
+    w = chain
+    d1a = w.parties["D1a"].token
+    sscc = with_check("10614141123456789")
+    a = _order(w)
+    mine = _notice(
+        w,
+        packages=[{"ref": "A", "sscc": sscc}],
+        lines=[{"order_id": a["id"], "line_no": 1, "qty": "2", "package": "A"}],
+    )
+    assert mine.status_code == 201, mine.text
+    s1 = w.parties["S1"]
+    link = {"supplier_id": s1.org_id, "customer_id": w.parties["D1a"].org_id}
+    assert w.api.post(w.path("/links"), link, token=w.owner.token).status_code == 201
+    body = {"counterparty_id": s1.org_id, "issuer_role": "buyer", "lines": _lines(1)}
+    r = w.api.post(w.path("/orders"), body, token=d1a)
+    assert r.status_code == 201, r.text
+    b = r.json()
+    r = w.api.post(
+        w.path(f"/orders/{b['id']}/ack"), {"version": 1, "decision": "accept"}, token=s1.token
+    )
+    assert r.status_code == 200, r.text
+    theirs = _notice(
+        w,
+        token=s1.token,
+        packages=[{"ref": "A", "sscc": sscc}],
+        lines=[{"order_id": b["id"], "line_no": 1, "qty": "4", "package": "A"}],
+    )
+    assert theirs.status_code == 201, theirs.text
+    scan = w.path("/receipts/scan")
+    for _ in range(2):
+        r = w.api.post(scan, {"code": sscc}, token=d1a)
+        assert r.status_code == 409, r.text
+        said = str(r.json()["errors"]["code"])
+        assert mine.json()["number"] in said and theirs.json()["number"] in said
+    assert _get_order(w, a)["lines"][0]["received_qty"] == "0"
+    assert (
+        w.api.get(w.path(f"/orders/{b['id']}"), token=d1a).json()["lines"][0]["received_qty"] == "0"
+    )
+    # The notice page receives the owner's package; the scan still refuses, and S1's stays.
+    mine = mine.json()
+    r = w.api.post(w.path(f"/ship-notices/{mine['id']}/receipts"), {"packages": [sscc]}, token=d1a)
+    assert r.status_code == 201, r.text
+    assert w.api.post(scan, {"code": sscc}, token=d1a).status_code == 409
+    assert (
+        w.api.get(w.path(f"/orders/{b['id']}"), token=d1a).json()["lines"][0]["received_qty"] == "0"
+    )
+    # Each package's own id still names it alone.
+    package = theirs.json()["packages"][0]
+    r = w.api.post(scan, {"code": f"PKG-{package['id']}"}, token=d1a)
+    assert r.status_code == 200, r.text
+    assert r.json()["received"]["packages"][0]["id"] == package["id"]
+    assert w.api.post(scan, {"code": f"PKG-{package['id']}"}, token=d1a).status_code == 409
+
+
+FAR = "9999-12-31T23:00:00Z"  # past year 9999 in the chain's +8 timezone
+
+
+def test_times_past_year_9999_in_the_chain_timezone_are_422(chain):
+    w = chain
+    a = _order(w)
+    line = [{"order_id": a["id"], "line_no": 1, "qty": "1"}]
+    for field in ("shipped_at", "expected_at"):
+        r = _notice(w, lines=line, **{field: FAR})
+        assert r.status_code == 422 and field in r.json()["errors"], r.text
+    r = w.api.post(
+        w.path(f"/orders/{a['id']}/shipments"),
+        {"lines": [{"line_no": 1, "qty": "1"}], "shipped_at": FAR},
+        token=w.owner.token,
+    )
+    assert r.status_code == 422 and "shipped_at" in r.json()["errors"], r.text
+    assert _shipped(w, a) == ["0", "0", "0"]
+    assert w.api.get(w.path("/ship-notices"), token=w.owner.token).json()["total"] == 0
+    # The last hour of 9999 in Shanghai is fine.
+    r = _notice(
+        w, lines=line, shipped_at="9999-12-31T15:00:00Z", expected_at="9999-12-31T15:59:00Z"
+    )
+    assert r.status_code == 201, r.text

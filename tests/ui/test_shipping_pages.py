@@ -143,7 +143,9 @@ def test_receiving_on_a_phone_like_a_wedge_scanner(scene: Scene, browse):
     sign_in(page, w.parties["D1a"].email)
     page.goto(scene.page("/receive"))
     for package in notice["packages"]:
-        # A wedge scanner types the digits into the focused input and presses Enter.
+        # A wedge scanner types the digits into the focused input and presses Enter: the page
+        # focuses its input itself (autofocus), which a loaded browser may do a moment late.
+        page.wait_for_function("document.activeElement && document.activeElement.name === 'code'")
         page.keyboard.type("00" + package["sscc"])
         with page.expect_navigation():
             page.keyboard.press("Enter")
@@ -154,3 +156,60 @@ def test_receiving_on_a_phone_like_a_wedge_scanner(scene: Scene, browse):
     assert width <= 390, width
     got = w.api.get(w.path(f"/ship-notices/{notice['id']}"), token=w.owner.token).json()
     assert got["status"] == "received"
+
+
+def _stored(app, notice_id, **values):
+    """Change a stored notice as one saved before the API refused such values."""
+    from sqlalchemy import update
+
+    from supplychain.extensions import db
+    from supplychain.models.shipping import ShipNotice
+
+    with app.app_context():
+        db.session.execute(
+            update(ShipNotice).where(ShipNotice.id == int(notice_id)).values(**values)
+        )
+        db.session.commit()
+
+
+def test_a_stored_time_past_year_9999_in_the_chain_timezone_shows(scene: Scene, web, app):
+    from datetime import UTC, datetime
+
+    seller, notice = _issue_through_the_page(scene, web)
+    far = datetime(9999, 12, 31, 23, tzinfo=UTC)
+    _stored(app, notice["id"], shipped_at=far, expected_at=far)
+    for suffix in ("", "/labels.pdf", "/delivery-note.pdf"):
+        r = seller.get(scene.page(f"/ship-notices/{notice['id']}{suffix}"))
+        assert r.status_code == 200, (suffix, r.text[:300])
+    listing = seller.get(scene.page("/ship-notices"))
+    assert listing.status_code == 200 and notice["number"] in listing.text
+    note = seller.get(scene.page(f"/ship-notices/{notice['id']}/delivery-note.pdf"))
+    assert "9999-12-31 23:00 UTC" in read_pdf(note.content)[0]["text"]
+
+
+def test_pdf_names_survive_a_number_with_chinese_and_quotes(scene: Scene, web, app):
+    from email.message import Message
+
+    seller, notice = _issue_through_the_page(scene, web)
+    number = '送货单-7"; x=1'
+    _stored(app, notice["id"], number=number)
+    for kind in ("labels", "delivery-note"):
+        r = seller.get(scene.page(f"/ship-notices/{notice['id']}/{kind}.pdf"))
+        assert r.status_code == 200 and r.content.startswith(b"%PDF-")
+        header = r.headers["Content-Disposition"]
+        header.encode("latin-1")  # a WSGI server can send it
+        assert header.isascii() and "\r" not in header and "\n" not in header
+        # The user's number escapes no parameter: three parts, the ASCII one from the id ...
+        parts = [part.strip() for part in header.split(";")]
+        assert parts[:2] == ["inline", f'filename="{kind}-{notice["id"]}.pdf"'], header
+        assert len(parts) == 3 and parts[2].startswith("filename*=UTF-8''"), header
+        # ... and RFC 6266's filename* (RFC 5987: a token of percent-encoded UTF-8) the number's,
+        # read back by the standard library's RFC 2231 decoding.
+        encoded = parts[2].removeprefix("filename*=UTF-8''")
+        assert re.fullmatch(r"[A-Za-z0-9%._~!#$&+^`|-]+", encoded), header
+        parsed = Message()
+        parsed["Content-Disposition"] = f"inline; {parts[2]}"
+        assert parsed.get_filename() == f"{kind}-{number}.pdf", header
+    # The number is not ASCII, so no Code 128 of it: the delivery note's QR code carries it.
+    [page] = read_pdf(r.content)
+    assert ("QRCode", number) in {(c[0], c[2]) for c in page["codes"]}

@@ -134,7 +134,7 @@ class ShipNoticeLabels(MethodView):
         access = access_to(cid)
         view = shipping.get_notice(db.session, access, sid)
         data = pdf.labels_pdf(view, access.chain.timezone)
-        return pdf.inline_response(data, f"labels-{view.notice.id}.pdf")
+        return pdf.inline_response(data, "labels", view.notice)
 
 
 @blp.route("/<id:cid>/ship-notices/<id:sid>/delivery-note.pdf")
@@ -148,7 +148,7 @@ class ShipNoticeDeliveryNote(MethodView):
         view = shipping.get_notice(db.session, access, sid)
         lang = query.get("lang") or current_actor().user.language or "zh"
         data = pdf.delivery_note_pdf(view, lang, access.chain.timezone)
-        return pdf.inline_response(data, f"delivery-note-{view.notice.id}.pdf")
+        return pdf.inline_response(data, "delivery-note", view.notice)
 
 
 @org_blp.route("/org")

@@ -199,9 +199,7 @@ def ship_notice_labels(cid: int | None, sid: int | None):
     """The labels to print, one 100 × 150 mm page per package."""
     access = chain(cid)
     view = shipping.get_notice(db.session, access, sid)
-    return pdf.inline_response(
-        pdf.labels_pdf(view, access.chain.timezone), f"labels-{view.notice.number}.pdf"
-    )
+    return pdf.inline_response(pdf.labels_pdf(view, access.chain.timezone), "labels", view.notice)
 
 
 @blp.get("/chains/<id:cid>/ship-notices/<id:sid>/delivery-note.pdf")
@@ -212,7 +210,7 @@ def ship_notice_note(cid: int | None, sid: int | None):
     view = shipping.get_notice(db.session, access, sid)
     lang = choice("lang", ("zh", "en")) or current_language()
     data = pdf.delivery_note_pdf(view, lang, access.chain.timezone)
-    return pdf.inline_response(data, f"delivery-note-{view.notice.number}.pdf")
+    return pdf.inline_response(data, "delivery-note", view.notice)
 
 
 # --- receiving by scan ----------------------------------------------------------------------------

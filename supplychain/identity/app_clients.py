@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, NotFound
-from supplychain.identity import access as at_once
 from supplychain.identity.clients import (
     checked_logout_uri,
     checked_redirect_uris,
@@ -21,6 +20,7 @@ from supplychain.identity.clients import (
 )
 from supplychain.models import App, Grant, Member, OidcClient, OidcSession
 from supplychain.models.base import utcnow
+from supplychain.services import app_sessions as at_once
 from supplychain.services.app_access import BUILTIN_APPS, orgs_with_app, require_app
 from supplychain.services.apps import register_app
 from supplychain.services.audit import record_event

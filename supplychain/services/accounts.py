@@ -140,7 +140,7 @@ def change_password(
     record_event(
         session, actor, "user.password_change", "user", user_id, data={"revoked": revoked.rowcount}
     )
-    from supplychain.identity.access import end_user_sessions
+    from supplychain.services.app_sessions import end_user_sessions
 
     end_user_sessions(session, user_id, token_id, "password.change")
 
@@ -195,7 +195,7 @@ def revoke_api_token(session: Session, actor: Actor, token_id: int | None) -> No
         raise NotFound("No such token.")
     token.revoked_at = utcnow()
     record_event(session, actor, "token.revoke", "token", token.id)
-    from supplychain.identity.access import end_sign_in_sessions
+    from supplychain.services.app_sessions import end_sign_in_sessions
 
     # A sign-in session that ends takes the app sessions it opened along (sign-out).
     end_sign_in_sessions(session, [token.id], "sign_out")

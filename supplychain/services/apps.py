@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.graph import valid_tier
-from supplychain.identity.access import AccessWatch
 from supplychain.ids import parse_id
 from supplychain.models import App, Grant, Member
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import BUILTIN_APPS, usable_app_keys
+from supplychain.services.app_sessions import AccessWatch
 from supplychain.services.audit import record_event
 from supplychain.services.groups import find_group, normalise_group_path
 

@@ -54,7 +54,7 @@ def create_link(session: Session, access: ChainAccess, supplier_id: int, custome
         raise Conflict("This link exists already.")
     if chain_graphs.creates_cycle(chain_graph(session, chain), supplier_id, customer_id):
         raise Conflict("This link would create a cycle in the supply graph.")
-    from supplychain.identity.access import AccessWatch
+    from supplychain.services.app_sessions import AccessWatch
 
     watch = AccessWatch(session, chain, scopes=["tier"])
     link = Link(chain_id=chain.id, supplier_id=supplier_id, customer_id=customer_id)
@@ -82,7 +82,7 @@ def delete_link(session: Session, access: ChainAccess, link_id: int | None) -> N
     if link is None or link.chain_id != access.chain_id:
         raise NotFound("No such link.")
     lock_chain(session, access.chain)
-    from supplychain.identity.access import AccessWatch
+    from supplychain.services.app_sessions import AccessWatch
 
     watch = AccessWatch(session, access.chain, scopes=["tier"])
     session.delete(link)

@@ -355,7 +355,7 @@ def update_member(
         _check_custom_id_free(session, access.chain_id, custom_id, member.org_id)
         changes["custom_id"] = {"from": member.custom_id, "to": custom_id}
         member.custom_id = custom_id
-    from supplychain.identity.access import AccessWatch
+    from supplychain.services.app_sessions import AccessWatch
 
     watch = AccessWatch(session, access.chain, scopes=["group"])
     if group_path is not None or clear_group:
@@ -394,7 +394,7 @@ def remove_member(session: Session, access: ChainAccess, org_id: int | None) -> 
     if member.org_id == access.chain.owner_org_id:
         raise Conflict("The chain owner cannot be removed.")
     lock_chain(session, access.chain)
-    from supplychain.identity.access import AccessWatch
+    from supplychain.services.app_sessions import AccessWatch
 
     watch = AccessWatch(session, access.chain)
     link_ids = list(

@@ -118,7 +118,7 @@ def confirm_password_reset(session: Session, token: str, new_password: str) -> U
         user.id,
         data={"revoked": revoked.rowcount},
     )
-    from supplychain.identity.access import end_user_sessions
+    from supplychain.services.app_sessions import end_user_sessions
 
     end_user_sessions(session, user.id, None, "password.reset")
     session.flush()

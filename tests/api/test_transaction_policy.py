@@ -29,6 +29,13 @@ DECLARED = {
     # Company sign-in: starting one records it; the IdP's callback signs the person in.
     ("sso_start.SsoStart", "GET"): Transaction.WRITES,
     ("sso_callback.callback", "GET"): Transaction.WRITES,
+    # The OpenID Connect provider: the JWKS makes the first signing key, an authorization
+    # issues a code; userinfo and introspection are POSTs that only read.
+    ("oidc.jwks", "GET"): Transaction.WRITES,
+    ("oidc.authorize", "GET"): Transaction.WRITES,
+    ("oidc.userinfo", "POST"): Transaction.READS,
+    ("oidc.introspect", "POST"): Transaction.READS,
+    ("wecom.list_app_share_info", "POST"): Transaction.READS,
 }
 
 

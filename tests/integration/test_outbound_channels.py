@@ -21,7 +21,8 @@ pytestmark = pytest.mark.committed
 
 
 class Recording(Channel):
-    """A channel that keeps what it was given and answers by the event's data."""
+    """A channel that keeps what it was given and answers by the event's data (under the name
+    of a channel the database knows: the logout channel, which the worker below goes without)."""
 
     name: ClassVar[str] = "logout"
 
@@ -59,18 +60,19 @@ def queue(app, world, ok: bool) -> int:
 
 
 def test_the_shipped_channels():
-    assert [channel.name for channel in CHANNELS] == ["webhook", "email"]
+    assert [channel.name for channel in CHANNELS] == ["webhook", "email", "logout"]
     assert [channel.name for channel in CHANNELS if channel.per_person] == ["email"]
 
 
 def test_a_new_channel_is_claimed_sent_recorded_and_released(world, app, settings):
     good, bad = queue(app, world, ok=True), queue(app, world, ok=False)
-    without = Worker(app, channels=CHANNELS)
+    others = tuple(c for c in CHANNELS if c.name != Recording.name)
+    without = Worker(app, channels=others)
     assert without.run_once() == 0  # no such channel here: left for a worker that has it
     assert {d.status for d in deliveries(app)} == {"pending"}
 
     channel = Recording()
-    worker = Worker(app, channels=(*CHANNELS, channel))
+    worker = Worker(app, channels=(*others, channel))
     assert worker.run_once() == 2
 
     assert sorted(c.id for c in channel.sent) == [good, bad]

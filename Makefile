@@ -22,11 +22,18 @@ run: $(STAMP)
 	else echo "Mail: written as .eml files to $${SUPPLYCHAIN_MAIL_DIR:-$(CURDIR)/instance/mail}"; fi
 	$(BIN)/supplychain serve --host $${HOST:-127.0.0.1} --port $(PORT)
 
+# The SQLite and PostgreSQL passes run at once, one a core: the PostgreSQL pass writes its output
+# to a log printed when both are done; either failing fails the target.
+PG_LOG := .pytest-postgres.log
+
 test: $(STAMP)
 	$(BIN)/ruff check supplychain tests
 	$(BIN)/ruff format --check supplychain tests
-	$(BIN)/python -m pytest
-	tests/with_postgres.sh $(BIN)/python -m pytest
+	@tests/with_postgres.sh $(BIN)/python -m pytest -p no:cacheprovider > $(PG_LOG) 2>&1 & pg=$$!; \
+	$(BIN)/python -m pytest; sqlite=$$?; \
+	wait $$pg; postgres=$$?; \
+	echo "--- PostgreSQL pass ---"; cat $(PG_LOG); \
+	test $$sqlite -eq 0 && test $$postgres -eq 0
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest

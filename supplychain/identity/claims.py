@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from supplychain.identity.keys import server_hmac
@@ -26,6 +26,28 @@ def session_sid(login_token_id: int) -> str:
     return server_hmac("sid", login_token_id)
 
 
+# Whether the person's address is proven, and their org's current membership of a chain.
+_PROVEN_AND_MEMBER = (
+    select(
+        exists().where(
+            PasswordReset.user_id == bindparam("user_id"), PasswordReset.used_at.is_not(None)
+        ),
+        Member,
+    )
+    .select_from(User)
+    .outerjoin(
+        Member,
+        and_(
+            Member.chain_id == bindparam("chain_id"),
+            Member.org_id == User.org_id,
+            Member.is_current,
+        ),
+    )
+    .where(User.id == bindparam("user_id"))
+    .limit(1)
+)
+
+
 def user_claims(session: Session, chain: Chain, user: User, scope: str) -> dict[str, Any]:
     """The claims `scope` asks for about `user` in `chain` (ID token and userinfo alike)."""
     scopes = set((scope or "").split())
@@ -34,22 +56,24 @@ def user_claims(session: Session, chain: Chain, user: User, scope: str) -> dict[
         claims["name"] = user.name
         claims["locale"] = LOCALES.get(user.language or "zh", "zh-CN")
         claims["zoneinfo"] = chain.timezone
-    if "email" in scopes and user.email:
-        claims["email"] = user.email
-        # Proven only by a reset link the person opened from that mailbox.
-        proven = session.scalar(
-            select(PasswordReset.id)
-            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_not(None))
-            .limit(1)
-        )
-        claims["email_verified"] = proven is not None
-    if "chain" in scopes:
+    want_email = "email" in scopes and bool(user.email)
+    want_chain = "chain" in scopes
+    member: Member | None = None
+    if want_email or want_chain:
+        # One statement for both: whether the address is proven (only by a reset link the
+        # person opened from that mailbox) and the org's current membership of the chain.
+        row = session.execute(
+            _PROVEN_AND_MEMBER, {"user_id": user.id, "chain_id": chain.id}
+        ).first()
+        if row is not None:
+            verified, member = row
+        else:
+            verified = False
+        if want_email:
+            claims["email"] = user.email
+            claims["email_verified"] = bool(verified)
+    if want_chain:
         org = session.get(Org, user.org_id)
-        member = session.scalar(
-            select(Member).where(
-                Member.chain_id == chain.id, Member.org_id == user.org_id, Member.is_current
-            )
-        )
         claims.update(
             chain_id=str(chain.id),
             org_id=str(user.org_id),

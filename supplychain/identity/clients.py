@@ -177,7 +177,19 @@ class Client:
         return grant_type in ("authorization_code", "refresh_token")
 
 
-CLIENT_COLUMNS = (OidcClient, App.key, App.name, App.chain_id, Chain.owner_org_id, Chain.timezone)
+# Plain columns, not the ORM entity: a client is read on every token request and introspection.
+CLIENT_COLUMNS = (
+    OidcClient.app_id,
+    OidcClient.client_id,
+    OidcClient.secret_hash,
+    OidcClient.redirect_uris,
+    OidcClient.backchannel_logout_uri,
+    App.key,
+    App.name,
+    App.chain_id,
+    Chain.owner_org_id,
+    Chain.timezone,
+)
 _CLIENT = (
     select(*CLIENT_COLUMNS)
     .join(App, App.id == OidcClient.app_id)
@@ -197,18 +209,27 @@ def find_client(session: Session, client_id: str | None) -> Client | None:
 
 
 def client_of(
-    oidc: OidcClient, key: str, name: str, chain_id: int, owner_org_id: int, timezone: str
+    app_id: int,
+    client_id: str,
+    secret_hash: str,
+    redirect_uris: list[str] | None,
+    backchannel_logout_uri: str | None,
+    key: str,
+    name: str,
+    chain_id: int,
+    owner_org_id: int,
+    timezone: str,
 ) -> Client:
     """The client of a row of CLIENT_COLUMNS."""
     return Client(
-        app_id=oidc.app_id,
+        app_id=app_id,
         app_key=key,
         app_name=name,
         chain_id=chain_id,
         owner_org_id=owner_org_id,
         timezone=timezone,
-        client_id=oidc.client_id,
-        secret_hash=oidc.secret_hash,
-        redirect_uris=list(oidc.redirect_uris or []),
-        backchannel_logout_uri=oidc.backchannel_logout_uri,
+        client_id=client_id,
+        secret_hash=secret_hash,
+        redirect_uris=list(redirect_uris or []),
+        backchannel_logout_uri=backchannel_logout_uri,
     )

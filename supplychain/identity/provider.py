@@ -26,7 +26,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
@@ -67,6 +67,18 @@ def issuer() -> str:
     return current_app.config["BASE_URL"]
 
 
+_MEMO = "oidc_memo"
+
+
+def _once(key: tuple, load: Any) -> Any:
+    """`load()` once per request for `key`: Authlib validates an authorization request twice
+    (the consent check, then the response) and asks for the signing key twice per ID token."""
+    memo = g.setdefault(_MEMO, {})
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
+
 @dataclass
 class Person:
     """The signed-in person an app session belongs to (Authlib's "user")."""
@@ -86,6 +98,8 @@ class Code:
 
     row: OidcCode
     app_session: OidcSession
+    user: User
+    chain: Chain
 
     @property
     def code_challenge(self) -> str:
@@ -123,6 +137,8 @@ class Token:
     client: Client
     kind: str  # "access_token" or "refresh_token"
     login_live: bool
+    user: User | None = None  # loaded with the token where the caller needs the person
+    chain: Chain | None = None
 
     @property
     def scope(self) -> str:
@@ -157,8 +173,8 @@ class Token:
 
     def get_user(self) -> Person:
         session = db.session
-        chain = session.get(Chain, self.client.chain_id)
-        user = session.get(User, self.app_session.user_id)
+        chain = self.chain or session.get(Chain, self.client.chain_id)
+        user = self.user or session.get(User, self.app_session.user_id)
         assert chain is not None and user is not None
         return Person(user, self.app_session, chain, int(self.row.issued_at.timestamp()))
 
@@ -181,6 +197,12 @@ def _token_by(column: Any) -> Any:
 
 _TOKEN_BY_ACCESS = _token_by(OidcToken.access_hash)
 _TOKEN_BY_REFRESH = _token_by(OidcToken.refresh_hash)
+# A bearer token at userinfo, with the person and the chain its claims are about.
+_BEARER = (
+    _token_by(OidcToken.access_hash)
+    .add_columns(User, Chain)
+    .join(User, User.id == OidcSession.user_id)
+)
 
 
 def find_token(session: Session, secret: str | None, hint: str | None = None) -> Token | None:
@@ -236,6 +258,29 @@ class S256Challenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
+# A code of one client, with its app session, the person and the chain (one query).
+_CODE = (
+    select(OidcCode, OidcSession, User, Chain)
+    .join(OidcSession, OidcSession.id == OidcCode.session_id)
+    .join(User, User.id == OidcSession.user_id)
+    .join(App, App.id == OidcSession.app_id)
+    .join(Chain, Chain.id == App.chain_id)
+    .where(OidcCode.code_hash == bindparam("hash"), OidcSession.app_id == bindparam("app_id"))
+)
+
+_USE_CODE = (
+    update(OidcCode)
+    .where(OidcCode.id == bindparam("code_id"), OidcCode.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+_NONCE = (
+    select(OidcCode.id)
+    .join(OidcSession, OidcSession.id == OidcCode.session_id)
+    .where(OidcSession.app_id == bindparam("app_id"), OidcCode.nonce == bindparam("nonce"))
+    .limit(1)
+)
+
+
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
@@ -261,34 +306,29 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         if not isinstance(code, str) or len(code) > 200:
             return None
         session = db.session
-        found = session.execute(
-            select(OidcCode, OidcSession)
-            .join(OidcSession, OidcSession.id == OidcCode.session_id)
-            .where(OidcCode.code_hash == digest(code), OidcSession.app_id == client.app_id)
-        ).first()
+        found = session.execute(_CODE, {"hash": digest(code), "app_id": client.app_id}).first()
         if found is None:
             return None
-        row, app_session = found
+        row, app_session, user, chain = found
         if row.used_at is not None:
             # A second use: refused, and what the first use issued is revoked (RFC 6749 §4.1.2).
             revoke_family(session, row.id)
             return None
         if row.expires_at <= utcnow() or app_session.ended_at is not None:
             return None
-        return Code(row, app_session)
+        return Code(row, app_session, user, chain)
 
     def delete_authorization_code(self, authorization_code: Code) -> None:
         # Single use even when two exchanges race: only one UPDATE finds it unused.
         used = db.session.execute(
-            update(OidcCode)
-            .where(OidcCode.id == authorization_code.row.id, OidcCode.used_at.is_(None))
-            .values(used_at=utcnow())
+            _USE_CODE, {"code_id": authorization_code.row.id, "now": utcnow()}
         )
         if used.rowcount != 1:
             raise InvalidGrantError("The code was used already.")
 
     def authenticate_user(self, authorization_code: Code) -> Person | None:
-        return _person(db.session, authorization_code.app_session, authorization_code.row.auth_time)
+        code = authorization_code
+        return Person(code.user, code.app_session, code.chain, code.row.auth_time)
 
 
 class RefreshGrant(grants.RefreshTokenGrant):
@@ -324,15 +364,6 @@ class RefreshGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The refresh token was used already.")
 
 
-def _person(session: Session, app_session: OidcSession, auth_time: int) -> Person | None:
-    user = session.get(User, app_session.user_id)
-    app = session.get(App, app_session.app_id)
-    chain = session.get(Chain, app.chain_id) if app else None
-    if user is None or chain is None:
-        return None
-    return Person(user, app_session, chain, auth_time)
-
-
 class OpenIDConnect(OpenIDCode):
     """OpenID Connect on the code grant: ID tokens signed RS256 with the database key (`kid`),
     carrying the pairwise `sub`, `sid`, `auth_time` and the `nonce`."""
@@ -341,22 +372,25 @@ class OpenIDConnect(OpenIDCode):
         client = request.client
         if client is None:
             return False
-        found = db.session.scalar(
-            select(OidcCode.id)
-            .join(OidcSession, OidcSession.id == OidcCode.session_id)
-            .where(OidcSession.app_id == client.app_id, OidcCode.nonce == nonce)
-            .limit(1)
-        )
-        return found is not None
+
+        def load() -> bool:
+            found = db.session.scalar(_NONCE, {"app_id": client.app_id, "nonce": nonce})
+            return found is not None
+
+        return _once(("nonce", client.app_id, nonce), load)
 
     def resolve_client_private_key(self, client: Client) -> Any:
-        return keys.signing_key(db.session)
+        return _once(("signing_key",), lambda: keys.signing_key(db.session))
 
     def get_client_algorithm(self, client: Client) -> str:
         return keys.ALG
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
-        return {"alg": keys.ALG, "kid": keys.signing_key(db.session).kid or "", "typ": "JWT"}
+        return {
+            "alg": keys.ALG,
+            "kid": self.resolve_client_private_key(client).kid or "",
+            "typ": "JWT",
+        }
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         now = int(time.time())
@@ -380,11 +414,26 @@ class OpenIDConnect(OpenIDCode):
 # --- endpoints -------------------------------------------------------------------------------
 
 
+def _token_once(secret: str | None, hint: str | None) -> Token | None:
+    return _once(("token", secret, hint), lambda: find_token(db.session, secret, hint))
+
+
+def prefetch_introspection(form: Any) -> None:
+    """Read the token to introspect before Authlib authenticates the caller: its row carries its
+    client's columns, so when the caller is that client (the usual case) both come from one
+    statement. Authlib still checks the caller's credentials against that row; another client
+    is read by itself, as without this."""
+    secret, hint = form.get("token"), form.get("token_type_hint")
+    token = _token_once(secret, hint)
+    if token is not None:
+        g.setdefault(_MEMO, {}).setdefault(("client", token.client.client_id), token.client)
+
+
 class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return find_token(db.session, token_string, token_type_hint)
+        return _token_once(token_string, token_type_hint)
 
     def check_permission(self, token: Token, client: Client, request: Any) -> bool:
         # Another app's token is as good as unknown: {"active": false}.
@@ -431,12 +480,21 @@ class Revocation(RevocationEndpoint):
 
 class AccessTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> Token | None:
-        token = find_token(db.session, token_string, "access_token")
-        return token if token is not None and token.kind == "access_token" else None
+        if not token_string or not isinstance(token_string, str) or len(token_string) > 200:
+            return None
+        row = db.session.execute(_BEARER, {"hash": digest(token_string)}).first()
+        if row is None:
+            return None
+        token, app_session, live, *client, user, chain = row
+        return Token(
+            token, app_session, client_of(*client), "access_token", bool(live), user, chain
+        )
 
 
 def _query_client(client_id: str) -> Client | None:
-    return find_client(db.session, client_id)
+    if not isinstance(client_id, str):
+        return None
+    return _once(("client", client_id), lambda: find_client(db.session, client_id))
 
 
 def _save_token(token: dict[str, Any], request: Any) -> None:

@@ -16,7 +16,7 @@ from supplychain.extensions import db
 from supplychain.identity import keys, provider
 from supplychain.identity.claims import pairwise_sub, session_sid, user_claims
 from supplychain.identity.clients import AUTH_METHODS, SCOPES
-from supplychain.models import ApiToken, Chain, OidcSession
+from supplychain.models import Chain, OidcSession
 from supplychain.services.app_access import orgs_with_app
 from supplychain.ui import security
 from supplychain.ui.base import error_page
@@ -137,7 +137,7 @@ def authorize() -> Any:
     if not covered:
         # Not covered by a grant (nor the owner): access_denied, nothing about the person issued.
         return _with_iss(server.create_authorization_response(grant=grant, grant_user=None))
-    login = session.get(ApiToken, actor.token_id)
+    login = security.session_login(session)
     app_session = session.scalar(
         select(OidcSession).where(
             OidcSession.app_id == client.app_id, OidcSession.login_token_id == actor.token_id
@@ -191,6 +191,7 @@ def userinfo() -> Any:
 @transaction(Transaction.READS)
 def introspect() -> Any:
     """RFC 7662: only the client a token was issued to learns about it."""
+    provider.prefetch_introspection(request.form)
     return provider.server().create_endpoint_response("introspection")
 
 

@@ -80,10 +80,18 @@ def session_actor(db_session: Session) -> Actor | None:
             user = db_session.get(User, user_id)
             if user is not None:
                 actor = token_actor(user, token.id, token.kind, token.expires_at)
+                g.ui_login = token  # held: the session's identity map keeps rows weakly
     if actor is None and _USER in session:
         sign_out()  # a revoked or stale session: drop it
     g.ui_actor = actor
     return actor
+
+
+def session_login(db_session: Session) -> ApiToken | None:
+    """The live login token of the signed-in page session, if any (`session_actor`'s row)."""
+    if session_actor(db_session) is None:
+        return None
+    return g.get("ui_login")
 
 
 def csrf_token() -> str:

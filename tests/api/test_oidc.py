@@ -380,6 +380,57 @@ def test_userinfo_needs_a_live_token(app, world, portal):
         assert r.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
+def test_a_nonce_used_once_is_refused_the_second_time(app, world, portal):
+    rp = rp_for(app, world, portal)
+    rp.code(nonce="once-only")
+    again = rp.authorize(nonce="once-only")
+    assert again.status_code == 302
+    got = query(again.headers["Location"])
+    assert got["error"] == "invalid_request" and "code" not in got
+
+
+def test_email_verified_once_a_reset_link_was_opened_and_claims_follow_the_scope(
+    app, world, portal
+):
+    from datetime import timedelta
+
+    from supplychain.models import PasswordReset
+    from supplychain.models.base import utcnow
+
+    d1a = world.parties["D1a"]
+    with app.app_context():
+        now = utcnow()
+        db.session.add(
+            PasswordReset(
+                user_id=int(d1a.user_id),
+                token_hash="e" * 64,
+                expires_at=now + timedelta(hours=1),
+                used_at=now,
+            )
+        )
+        db.session.commit()
+    rp = rp_for(app, world, portal)
+    tokens = rp.tokens()
+    assert rp.id_token_claims(tokens["id_token"])["email_verified"] is True
+    info = rp.userinfo(tokens["access_token"]).json()
+    assert info["email_verified"] is True and info["org_custom_id"] == "DLR-001"
+    # Only `openid email`: no chain claims; only `openid chain`: no email.
+    narrow = rp.userinfo(rp.exchange(rp.code(scope="openid email")).json()["access_token"]).json()
+    assert narrow["email_verified"] is True and "org_id" not in narrow and "name" not in narrow
+    chain = rp.userinfo(rp.exchange(rp.code(scope="openid chain")).json()["access_token"]).json()
+    assert "email" not in chain and chain["org_custom_id"] == "DLR-001" and chain["tier"] == "D1"
+
+
+def test_introspection_by_the_tokens_own_client_id_with_a_wrong_secret_is_401(app, world, portal):
+    rp = rp_for(app, world, portal)
+    tokens = rp.tokens()
+    wrong = Rp(rp.web, portal["client_id"], "not-the-secret")
+    for token in (tokens["access_token"], tokens["refresh_token"]):
+        r = wrong.introspect(token)
+        assert r.status_code == 401 and "active" not in r.json()
+    assert rp.introspect(tokens["access_token"]).json()["active"] is True
+
+
 def test_introspection_needs_client_credentials_and_hides_foreign_or_dead_tokens(
     app, world, portal
 ):

@@ -2,7 +2,7 @@
 
 Two doors lead in:
 - `AccessWatch` around a change of who is covered (a grant revoked or made, an app deleted, a
-  member removed or moved, a supply link that changes tiers): it reads who has each app before
+  member added, removed or moved, a supply link that changes tiers): it reads who has each app before
   (`apps.orgs_with_app`, the one rule) and after, publishes `app.shared` / `app.unshared` to the
   owner and the orgs that gained or lost an app, and ends the app sessions of the orgs that lost
   one. An org another grant still covers is in "after" too, so it keeps its access.
@@ -204,6 +204,11 @@ class AccessWatch:
         """Compare with now; `gone` names an app that was deleted (nobody has it after).
         Returns {key: (gained, lost)} for the apps whose holders changed."""
         changes: dict[str, tuple[set[int], set[int]]] = {}
+        if self.keys:
+            # Orgs that joined during the change count after it (a member added or re-added).
+            self.members |= set(chain_graph(self.session, self.chain).tiers) - {
+                self.chain.owner_org_id
+            }
         for key in self.keys:
             after = set() if key == gone else self._holders(key)
             gained, lost = after - self.before[key], self.before[key] - after

@@ -113,6 +113,9 @@ def add_member(
     _check_unique_emails(contacts, "contacts")
     chain = access.chain
     lock_chain(session, chain)
+    from supplychain.services.app_sessions import AccessWatch
+
+    watch = AccessWatch(session, chain)
     if org_id is not None:
         org = session.get(Org, org_id)
         if org is None:
@@ -152,6 +155,7 @@ def add_member(
     ]
     bump_graph_version(session, chain)
     session.refresh(member)
+    watch.finish("member.added")
     record_event(
         session,
         access.actor,

@@ -78,3 +78,42 @@ def test_sharing_and_unsharing_are_told_to_the_owner_and_the_orgs_concerned(worl
     )
     assert r.status_code == 200, r.text
     assert len(_events(world, world.parties["D2"], "app.shared")) == 1
+
+
+def test_a_member_added_into_a_covered_group_is_told_the_app_is_shared(world):
+    from tests.conftest import add_member
+
+    register(world)
+    grant(world, "portal", "group", "Dealers/East China")
+    owner = world.owner
+    before = _events(world, owner, "app.shared")
+    added = add_member(
+        world.api,
+        owner,
+        world.chain_id,
+        "Shanghai Motors",
+        "dealer",
+        "DLR-SH",
+        "Dealers/East China/Shanghai",
+        "sh@sh.example",
+    )
+    org_id = added["org_id"]
+    shared = [e for e in _events(world, owner, "app.shared") if e not in before]
+    assert [e["data"]["org_ids"] for e in shared] == [[org_id]]
+    assert len(_events(world, owner, "app.shared")) == len(before) + 1
+    # One outside every grant's scope is told nothing.
+    add_member(
+        world.api, owner, world.chain_id, "Xi'an Motors", "dealer", "DLR-XA", None, "xa@xa.example"
+    )
+    assert len(_events(world, owner, "app.shared")) == len(before) + 1
+    # Removed (app.unshared) and added again (app.shared once more).
+    assert world.api.delete(world.path(f"/members/{org_id}"), token=owner.token).status_code == 204
+    [unshared] = _events(world, owner, "app.unshared")
+    assert unshared["data"]["org_ids"] == [org_id]
+    again = world.api.post(
+        world.path("/members"),
+        {"org_id": org_id, "custom_id": "DLR-SH", "group": "Dealers/East China"},
+        token=owner.token,
+    )
+    assert again.status_code == 201, again.text
+    assert len(_events(world, owner, "app.shared")) == len(before) + 2

@@ -349,8 +349,10 @@ def resend_all(session: Session, access: ChainAccess) -> ResendSummary:
     sent one less than an hour ago and those of orgs shared with another owner (their own
     admins invite them): a fixed number of statements however many people."""
     access.require_owner_admin()
+    # The people are locked (PostgreSQL; SQLite's writers are serial already): a second resend
+    # at the same moment, or a single one, waits and then finds their invitations too recent.
+    rows = session.execute(not_activated_contacts(access.chain_id).with_for_update(of=User)).all()
     now = utcnow()
-    rows = session.execute(not_activated_contacts(access.chain_id)).all()
     org_ids = sorted({org_id for _, org_id in rows})
     shared = orgs_shared_beyond(session, org_ids, access.chain.owner_org_id)
     candidates = [user_id for user_id, org_id in rows if org_id not in shared]

@@ -493,3 +493,38 @@ def test_a_wecom_import_mails_those_with_email_and_getresult_shows_live_codes(wo
     assert again["13000000001"]["invite_code"] == invites["13000000001"]["invite_code"]
     assert activate(world.api, again["13000000001"]["invite_code"])
     assert invite_list()["13000000001"]["invite_code"] is None
+
+
+@pytest.mark.committed
+def test_two_resends_to_everyone_at_once_send_each_person_one_new_code(world, app):
+    """The first resend holds its transaction open; the second, started meanwhile, waits for it
+    and then finds every invitation too recent (without the lock it would resend them all)."""
+    import threading
+
+    from supplychain.access import actor_in_chain
+    from supplychain.services.invitations import resend_all
+
+    d1a, d1b = world.parties["D1a"], world.parties["D1b"]
+    for org_id, email in ((d1a.org_id, "a@bj.example"), (d1b.org_id, "b@sh.example")):
+        user_id = add_contact(world, org_id, email).json()["user_id"]
+        age_invitation(app, user_id, issued=timedelta(hours=3))
+    second: dict = {}
+
+    def resend_meanwhile() -> None:
+        r = world.api.post(world.path("/invitations/resend"), None, token=world.owner.token)
+        second["answer"] = r.status_code, r.json()
+
+    with app.app_context():
+        _, access = actor_in_chain(db.session, world.owner.token, int(world.chain_id))
+        assert access is not None
+        first = resend_all(db.session, access)
+        assert (first.resent, first.too_soon) == (2, 0)
+        other = threading.Thread(target=resend_meanwhile)
+        other.start()
+        other.join(timeout=1.0)
+        waited = other.is_alive()
+        db.session.commit()
+        db.session.remove()
+    other.join(timeout=30)
+    assert waited, "the second resend did not wait for the first"
+    assert second["answer"] == (200, {"resent": 0, "too_soon": 2, "shared": 0})

@@ -31,6 +31,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import session
 
+SUPPORTED = ("none", "login", "consent", "select_account")
 MARKS = "oidc_reauth"  # the session key; `security.sign_in` keeps it across a sign-in
 _KEPT = 4  # requests waiting for a fresh sign-in at once (several tabs)
 _MAX_AGE_DIGITS = 10

@@ -79,6 +79,10 @@ def discovery() -> Any:
             "backchannel_logout_session_supported": True,
             "authorization_response_iss_parameter_supported": True,
             "ui_locales_supported": ["en", "zh-CN"],
+            # OpenID Connect Prompt Create's metadata: the values honoured (identity/prompts.py).
+            "prompt_values_supported": list(prompts.SUPPORTED),
+            # Discovery 1.0 defaults this one to true: say that `request_uri` is not taken.
+            "request_uri_parameter_supported": False,
         }
     )
 

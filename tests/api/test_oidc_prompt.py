@@ -83,6 +83,13 @@ def id_claims(rp: Rp, code: str) -> dict:
     return rp.id_token_claims(tokens.json()["id_token"])
 
 
+def test_discovery_names_the_prompt_values(app):
+    doc = Web(app).transport.send("GET", "/.well-known/openid-configuration").json()
+    assert doc["prompt_values_supported"] == ["none", "login", "consent", "select_account"]
+    assert doc["request_uri_parameter_supported"] is False
+    assert "claims_parameter_supported" not in doc  # false by default, and it is not taken
+
+
 # --- prompt=login and max_age: a fresh sign-in ------------------------------------------------
 
 

@@ -55,6 +55,9 @@ def serve(
     one delivery worker process runs beside it unless --no-worker."""
     from supplychain.server import run_server
 
+    # The port served is $PORT for the settings (and the worker beside): without
+    # SUPPLYCHAIN_BASE_URL, the issuer and mail links are http://localhost:<port>.
+    os.environ["PORT"] = str(port)
     run_server(
         host=host,
         port=port,

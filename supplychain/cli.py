@@ -55,6 +55,9 @@ def serve(
     one delivery worker process runs beside it unless --no-worker."""
     from supplychain.server import run_server
 
+    # The port served is $PORT for the settings (and the worker beside): without
+    # SUPPLYCHAIN_BASE_URL, the issuer and mail links are http://localhost:<port>.
+    os.environ["PORT"] = str(port)
     run_server(
         host=host,
         port=port,
@@ -240,7 +243,7 @@ def worker(once: bool, parent_pid: int | None) -> None:
 
 @main.group()
 def oidc() -> None:
-    """The OpenID Connect provider's signing keys."""
+    """The OpenID Connect provider's signing keys and housekeeping."""
 
 
 @oidc.command("rotate-key")
@@ -259,6 +262,25 @@ def oidc_rotate_key() -> None:
             database.session.remove()
             database.engine.dispose()
     click.echo(f"signing key {kid}" + (f"; retired {', '.join(retired)}" if retired else ""))
+
+
+@oidc.command("purge")
+def oidc_purge() -> None:
+    """Delete expired and used authorization codes and token families dead for a day (the
+    scheduler does it every hour); what reuse detection needs stays."""
+    from supplychain.extensions import db as database
+    from supplychain.identity.purge import purge
+    from supplychain.models.base import utcnow
+
+    app = _app()
+    with app.app_context():
+        try:
+            purged = purge(database.session, utcnow())
+            database.session.commit()
+        finally:
+            database.session.remove()
+            database.engine.dispose()
+    click.echo(f"deleted {purged.codes} codes and {purged.tokens} tokens")
 
 
 if __name__ == "__main__":

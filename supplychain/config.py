@@ -45,6 +45,18 @@ def _count_setting(name: str, default: int, minimum: int) -> int:
     return int(raw)
 
 
+def _base_url() -> str:
+    """SUPPLYCHAIN_BASE_URL (the OIDC issuer, links in mail); unset, the local server on $PORT
+    (the port `serve` listens on), else 8000."""
+    configured = os.environ.get("SUPPLYCHAIN_BASE_URL", "").strip()
+    if configured:
+        return configured.rstrip("/")
+    port = _count_setting("PORT", 8000, 1)
+    if port > 65535:
+        raise ValueError(f"PORT must be a port number (1 to 65535), not {port}")
+    return f"http://localhost:{port}"
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """Where and how to reach the SMTP server, from `SUPPLYCHAIN_SMTP_URL`."""
@@ -162,9 +174,7 @@ class Config:
         self.SMTP_CA_FILE = _smtp_ca_file(os.environ.get("SUPPLYCHAIN_SMTP_CA_FILE", "").strip())
         self.MAIL_FROM = os.environ.get("SUPPLYCHAIN_MAIL_FROM") or "supplychain@localhost"
         self.MAIL_DIR = os.environ.get("SUPPLYCHAIN_MAIL_DIR") or str(ROOT / "instance" / "mail")
-        self.BASE_URL = (os.environ.get("SUPPLYCHAIN_BASE_URL") or "http://localhost:8000").rstrip(
-            "/"
-        )
+        self.BASE_URL = _base_url()
         # Webhooks: never to loopback/private/link-local addresses unless allowed (SSRF).
         self.WEBHOOK_ALLOW_PRIVATE = _flag_setting("SUPPLYCHAIN_WEBHOOK_ALLOW_PRIVATE")
         self.WEBHOOK_RETRY_SCHEDULE = _schedule_setting(

@@ -29,6 +29,8 @@ SYNC_JOB = "sync-schedules"
 SYNC_SECONDS = 30
 REMINDERS_JOB = "reminders"
 REMINDERS_MINUTES = 5
+OIDC_PURGE_JOB = "oidc-purge"
+OIDC_PURGE_HOURS = 1
 JOB_DEFAULTS = {
     "coalesce": True,  # many missed fire times: one run
     "misfire_grace_time": None,  # however late: run (APScheduler's default of 1 s would skip)
@@ -82,6 +84,21 @@ def send_reminders() -> None:
             sent.orders,
             sent.statements,
         )
+
+
+def purge_oidc() -> None:
+    """The job: delete the OpenID Connect provider's dead codes and token families, committing
+    once (identity/purge.py keeps what reuse detection needs; running twice is harmless)."""
+    from supplychain.identity.purge import purge
+
+    assert _app is not None, "scheduler used before init_scheduler"
+    with _app.app_context():
+        try:
+            purged = purge(db.session, utcnow())
+            db.session.commit()
+        finally:
+            db.session.remove()
+        log.info("oidc purge: %d codes, %d tokens deleted", purged.codes, purged.tokens)
 
 
 def sync_jobs(scheduler: BackgroundScheduler) -> None:
@@ -164,6 +181,14 @@ def start_scheduler(app: Flask) -> ChainScheduler:
         id=REMINDERS_JOB,
         replace_existing=True,
         name="notice and order reminders",
+    )
+    scheduler.add_job(
+        purge_oidc,
+        "interval",
+        hours=OIDC_PURGE_HOURS,
+        id=OIDC_PURGE_JOB,
+        replace_existing=True,
+        name="purge of dead OpenID Connect codes and tokens",
     )
     scheduler.add_job(
         sync_jobs,

@@ -4,6 +4,7 @@ endpoint answers people with the sign-in page and, when it cannot redirect, an e
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
-from supplychain.identity import keys, provider
+from supplychain.identity import keys, prompts, provider
 from supplychain.identity.claims import pairwise_sub, session_sid, user_claims
 from supplychain.identity.clients import AUTH_METHODS, SCOPES
 from supplychain.models import Chain, OidcSession
@@ -78,6 +79,10 @@ def discovery() -> Any:
             "backchannel_logout_session_supported": True,
             "authorization_response_iss_parameter_supported": True,
             "ui_locales_supported": ["en", "zh-CN"],
+            # OpenID Connect Prompt Create's metadata: the values honoured (identity/prompts.py).
+            "prompt_values_supported": list(prompts.SUPPORTED),
+            # Discovery 1.0 defaults this one to true: say that `request_uri` is not taken.
+            "request_uri_parameter_supported": False,
         }
     )
 
@@ -108,15 +113,36 @@ def _cannot_redirect() -> Any:
     )
 
 
+def _to_sign_in(asked: prompts.Prompt, login_token_id: int | None) -> Any:
+    """Through the sign-in page and back to this same request (a same-site `next`)."""
+    prompts.await_sign_in(asked, login_token_id)
+    again = {"reauth": "1"} if login_token_id is not None else {}
+    return redirect(url_for("ui.login", next=request.full_path.rstrip("?"), **again))
+
+
 @blp.get("/oauth/authorize")
 @transaction(Transaction.WRITES)
 def authorize() -> Any:
     """The authorization endpoint: code flow with PKCE S256. The person signs in through the
-    pages first; the owner's grant is the consent (no consent screen)."""
+    pages first (again for `prompt=login` or `max_age`: identity/prompts.py); the owner's grant
+    is the consent (no consent screen)."""
     server = provider.server()
-    actor = security.session_actor(db.session)
+    session = db.session
+    actor = security.session_actor(session)
     try:
         grant = server.get_consent_grant(end_user=actor)
+        asked = prompts.read(grant)
+        login = security.session_login(session)
+        if login is None:
+            if asked.none:
+                raise prompts.login_required(grant)
+            return _to_sign_in(asked, None)
+        auth_time = int(login.created_at.timestamp())
+        too_old = asked.sign_in_too_old(auth_time, int(time.time()))
+        if too_old and not prompts.signed_in_since_asked(asked, login.id):
+            if asked.none:
+                raise prompts.login_required(grant)
+            return _to_sign_in(asked, login.id)
     except OAuth2Error as error:
         if not error.redirect_uri:
             return _cannot_redirect()
@@ -125,10 +151,8 @@ def authorize() -> Any:
         # Authlib puts the request's response_type in its error's description and refuses to
         # build one holding characters RFC 6749 forbids there (a quote, a backslash, a newline).
         return _cannot_redirect()
-    if actor is None:
-        return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+    assert actor is not None
     client = grant.client
-    session = db.session
     chain = session.get(Chain, client.chain_id)
     user = actor.user
     covered = chain is not None and user.org_id in orgs_with_app(
@@ -137,7 +161,6 @@ def authorize() -> Any:
     if not covered:
         # Not covered by a grant (nor the owner): access_denied, nothing about the person issued.
         return _with_iss(server.create_authorization_response(grant=grant, grant_user=None))
-    login = security.session_login(session)
     app_session = session.scalar(
         select(OidcSession).where(
             OidcSession.app_id == client.app_id, OidcSession.login_token_id == actor.token_id
@@ -155,7 +178,6 @@ def authorize() -> Any:
         session.add(app_session)
     app_session.ended_at = None
     session.flush()
-    auth_time = int(login.created_at.timestamp()) if login is not None else 0
     person = provider.Person(user, app_session, chain, auth_time)
     return _with_iss(server.create_authorization_response(grant=grant, grant_user=person))
 

@@ -27,6 +27,7 @@ _CSRF_EXEMPT = "csrf_exempt"
 _USER = "uid"
 View = TypeVar("View", bound=Callable[..., Any])
 _TOKEN = "tid"
+_WAITING = "oidc_reauth"  # identity.prompts.MARKS
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -43,11 +44,12 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def sign_in(issued: IssuedToken) -> None:
-    """Start a page session for the user the login token belongs to (a fresh CSRF token too)."""
-    lang = session.get("lang")
+    """Start a page session for the user the login token belongs to (a fresh CSRF token too).
+    The language and the authorization requests waiting for this sign-in (identity/prompts.py)
+    stay."""
+    kept = {key: session[key] for key in ("lang", _WAITING) if session.get(key)}
     session.clear()
-    if lang:
-        session["lang"] = lang
+    session.update(kept)
     session[_USER] = issued.user.id
     session[_TOKEN] = issued.token.id
     session.permanent = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -108,3 +109,52 @@ def test_a_d1_person_reaches_the_page_and_loses_it_when_the_grant_goes(
     after = browser.get(apache.base + "/app/", allow_redirects=False, timeout=30)
     assert after.status_code == 302, after.text[:300]
     assert after.headers["Location"].startswith(provider + "/oauth/authorize?")
+
+
+def test_an_app_asking_for_a_fresh_sign_in_gets_one_through_our_page(app, world, apache, provider):
+    """Apache sends prompt=login and max_age: the person, signed in to the pages an hour ago, signs
+    in again on our page and Apache sees the new auth_time."""
+    client = _client(world, apache)
+    grant(world, "legacy", "tier", "D1")
+    apache.configure(
+        provider,
+        client["client_id"],
+        client["client_secret"],
+        'OIDCAuthRequestParams "prompt=login&max_age=600"',
+    )
+    d1a = world.parties["D1a"]
+    browser = requests.Session()
+    csrf = _CSRF.search(browser.get(provider + "/login", timeout=30).text).group(1)
+    signed = browser.post(
+        provider + "/login",
+        data={"email": d1a.email, "password": PASSWORD, "csrf_token": csrf},
+        timeout=30,
+    )
+    assert urlsplit(signed.url).path == "/home"
+    from supplychain.extensions import db
+    from supplychain.models import ApiToken
+
+    with app.app_context():
+        logins = db.session.query(ApiToken).filter_by(user_id=int(d1a.user_id), kind="login")
+        for login in logins:
+            login.created_at -= timedelta(hours=1)
+        old = max(int(login.created_at.timestamp()) for login in logins)
+        db.session.commit()
+        db.session.remove()
+    # Signed in, yet the sign-in page: the app asked for a fresh sign-in.
+    again = browser.get(apache.base + "/app/", timeout=30)
+    assert urlsplit(again.url).path == "/login" and "reauth=1" in again.url, again.url
+    csrf = _CSRF.search(again.text).group(1)
+    page = browser.post(
+        again.url,
+        data={"email": d1a.email, "password": PASSWORD, "csrf_token": csrf},
+        timeout=30,
+    )
+    assert page.status_code == 200 and page.url == apache.base + "/app/", (
+        page.url,
+        page.text[:300],
+        apache.errors(),
+    )
+    assert '<dd id="org_name">Beijing Motors Sales</dd>' in page.text
+    auth_time = int(re.search(r'<dd id="auth_time">(\d+)</dd>', page.text).group(1))
+    assert auth_time >= old + 3600 - 5

@@ -73,3 +73,5 @@ def test_openid_client_signs_in_refreshes_introspects_and_revokes(app, world, se
     assert seen["introspected"]["client_id"] == client["client_id"]
     assert seen["reuse"] == "invalid_grant"
     assert seen["revoked"] == {"active": False}
+    assert 0 <= seen["aged"]["iat"] - seen["aged"]["auth_time"] <= 300
+    assert seen["silent"] == "login_required"

@@ -113,11 +113,15 @@ def test_serve_runs_one_delivery_worker_and_restarts_it(
 
 
 def test_serve_no_worker_runs_none(database_url, tmp_path):
-    process, _base = _serve(database_url, tmp_path, "--no-worker")
+    process, base = _serve(database_url, tmp_path, "--no-worker")
     try:
         time.sleep(2)
         assert _delivery_workers(process.pid) == []
         assert len(_children(process.pid)) == 3
+        # Without SUPPLYCHAIN_BASE_URL the issuer is the local server on the port served.
+        if not os.environ.get("SUPPLYCHAIN_BASE_URL"):
+            doc = requests.get(base + "/.well-known/openid-configuration", timeout=5).json()
+            assert doc["issuer"] == "http://localhost:" + base.rsplit(":", 1)[1]
     finally:
         _stop(process)
 

@@ -18,7 +18,9 @@ import requests
 APACHE = os.environ.get("APACHE", "/usr/sbin/apache2")
 MODULES = Path(os.environ.get("APACHE_MODULES", "/usr/lib/apache2/modules"))
 NEEDED = ("mod_auth_openidc.so", "mod_include.so", "mod_mpm_event.so", "mod_dir.so")
-CLAIMS = ("sub", "sid", "name", "email", "org_id", "org_name", "tier", "org_role", "chain_id")
+CLAIMS = (
+    "sub", "sid", "name", "email", "org_id", "org_name", "tier", "org_role", "chain_id", "auth_time"
+)  # fmt: skip
 PAGE = (
     "<html><body><h1>Dealer portal</h1><dl>\n"
     + "".join(f'<dt>{c}</dt><dd id="{c}"><!--#echo var="OIDC_CLAIM_{c}" --></dd>\n' for c in CLAIMS)
@@ -60,7 +62,7 @@ class Apache:
     def logout_uri(self) -> str:
         return self.redirect_uri + "?logout=backchannel"
 
-    def _config(self, issuer: str, client_id: str, client_secret: str) -> str:
+    def _config(self, issuer: str, client_id: str, client_secret: str, extra: str) -> str:
         user = "User www-data\nGroup www-data\n" if os.geteuid() == 0 else ""
         return f"""ServerRoot "{self.root}"
 ServerName 127.0.0.1
@@ -95,6 +97,7 @@ OIDCRemoteUserClaim sub
 OIDCSessionType server-cache
 OIDCCacheType shm
 OIDCProviderMetadataRefreshInterval 0
+{extra}
 <Directory "{self.root}/htdocs">
   Require all granted
 </Directory>
@@ -106,10 +109,12 @@ OIDCProviderMetadataRefreshInterval 0
 </Location>
 """
 
-    def configure(self, issuer: str, client_id: str, client_secret: str) -> None:
-        """Start (or restart) Apache as this client and wait until it answers."""
+    def configure(self, issuer: str, client_id: str, client_secret: str, extra: str = "") -> None:
+        """Start (or restart) Apache as this client (`extra`: more directives) and wait until it
+        answers."""
         self.stop()
-        (self.root / "httpd.conf").write_text(self._config(issuer, client_id, client_secret))
+        config = self._config(issuer, client_id, client_secret, extra)
+        (self.root / "httpd.conf").write_text(config)
         log = self.root / "error.log"
         if log.exists():
             log.unlink()

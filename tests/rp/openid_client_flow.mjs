@@ -49,8 +49,19 @@ const fresh = await client.refreshTokenGrant(config, (await login()).refresh_tok
 await client.tokenRevocation(config, fresh.refresh_token);
 const revoked = await client.tokenIntrospection(config, fresh.access_token);
 
-async function login() {
-  // A second sign-in of the same page session, for a family the reuse above did not touch.
+// max_age: the page sign-in is fresh, so the code comes at once, and openid-client checks the
+// ID token's auth_time against it. prompt=none without the page session: login_required (with
+// iss, RFC 9207), which openid-client reads off the redirect.
+const aged = (await login({ max_age: "300" }, { maxAge: 300 })).claims();
+let silent = "accepted";
+try {
+  await login({ prompt: "none" }, {}, "");
+} catch (error) {
+  silent = error.error || error.code || String(error);
+}
+
+async function login(extra = {}, checks = {}, cookie = COOKIE) {
+  // Another sign-in of the same page session, for a family the reuse above did not touch.
   const v = client.randomPKCECodeVerifier();
   const s = client.randomState();
   const n = client.randomNonce();
@@ -61,13 +72,15 @@ async function login() {
     code_challenge_method: "S256",
     state: s,
     nonce: n,
+    ...extra,
   });
-  const a = await fetch(u, { redirect: "manual", headers: { cookie: COOKIE } });
+  const a = await fetch(u, { redirect: "manual", headers: { cookie } });
   return client.authorizationCodeGrant(config, new URL(a.headers.get("location")), {
     pkceCodeVerifier: v,
     expectedState: s,
     expectedNonce: n,
     idTokenExpected: true,
+    ...checks,
   });
 }
 
@@ -81,5 +94,7 @@ console.log(
     introspected,
     reuse,
     revoked,
+    aged: { auth_time: aged.auth_time, iat: aged.iat },
+    silent,
   }),
 );

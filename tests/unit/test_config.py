@@ -38,6 +38,7 @@ def test_webhook_and_worker_settings(monkeypatch):
         "SUPPLYCHAIN_WEBHOOK_RETRY_SCHEDULE",
         "SUPPLYCHAIN_WEBHOOK_ALLOW_PRIVATE",
         "SUPPLYCHAIN_BASE_URL",
+        "PORT",
     ):
         monkeypatch.delenv(name, raising=False)
     config = Config()
@@ -59,3 +60,26 @@ def test_a_bad_retry_schedule_stops_the_start(monkeypatch, value):
     monkeypatch.setenv("SUPPLYCHAIN_WEBHOOK_RETRY_SCHEDULE", value)
     with pytest.raises(ValueError, match="SUPPLYCHAIN_WEBHOOK_RETRY_SCHEDULE"):
         Config()
+
+
+def test_the_base_url_defaults_to_the_local_port(monkeypatch):
+    monkeypatch.delenv("SUPPLYCHAIN_BASE_URL", raising=False)
+    monkeypatch.setenv("PORT", "9123")
+    assert Config().BASE_URL == "http://localhost:9123"
+    monkeypatch.setenv("SUPPLYCHAIN_BASE_URL", "  ")  # blank: as if unset
+    assert Config().BASE_URL == "http://localhost:9123"
+    monkeypatch.setenv("SUPPLYCHAIN_BASE_URL", "https://sc.example.com/")
+    assert Config().BASE_URL == "https://sc.example.com"  # configured: PORT does not matter
+    monkeypatch.delenv("SUPPLYCHAIN_BASE_URL")
+    monkeypatch.delenv("PORT")
+    assert Config().BASE_URL == "http://localhost:8000"
+
+
+@pytest.mark.parametrize("value", ["0", "65536", "80a", "-1", "8000.0"])
+def test_a_bad_port_stops_the_start_when_it_makes_the_base_url(monkeypatch, value):
+    monkeypatch.delenv("SUPPLYCHAIN_BASE_URL", raising=False)
+    monkeypatch.setenv("PORT", value)
+    with pytest.raises(ValueError, match="PORT"):
+        Config()
+    monkeypatch.setenv("SUPPLYCHAIN_BASE_URL", "https://sc.example.com")
+    assert Config().BASE_URL == "https://sc.example.com"

@@ -36,9 +36,14 @@ def login():
     """Sign in with email and password; the session holds the login token's id."""
     next_url = safe_next(request.values.get("next"), url_for("ui.home"))
     if request.method != "POST":
-        if security.session_actor(db.session) is not None:
+        # `reauth`: an app asked for a fresh sign-in (prompt=login, max_age): the form even
+        # to a signed-in person, who goes on to `next` only after signing in again.
+        again = request.args.get("reauth") == "1"
+        if not again and security.session_actor(db.session) is not None:
             return redirect(next_url)
-        return render_template("login.html", errors=FormErrors(), email="", next_url=next_url)
+        return render_template(
+            "login.html", errors=FormErrors(), email="", next_url=next_url, again=again
+        )
     email = request.form.get("email", "")
 
     def rerender(exc):

@@ -8,6 +8,7 @@ from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
+    FilterQuery,
     Id,
     PageQuery,
     Price,
@@ -242,7 +243,7 @@ class RecipientPageSchema(page_of(RecipientSchema, "RecipientPageBase")):
     responses_by_sku = fields.List(fields.Nested(SkuSumSchema))
 
 
-class RecipientQuerySchema(PageQuery):
+class RecipientQuerySchema(FilterQuery):
     status = fields.String(validate=validate.OneOf(RECIPIENT_STATES))
 
 

@@ -9,8 +9,8 @@ from supplychain.models.orders import LINE_STATUSES, ORDER_STATUSES
 from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
+    FilterQuery,
     Id,
-    PageQuery,
     Price,
     Quantity,
     Text,
@@ -173,7 +173,7 @@ class OrderSummarySchema(OrderBaseSchema):
 OrderPageSchema = page_of(OrderSummarySchema, "OrderListSchema")
 
 
-class OrderQuerySchema(PageQuery):
+class OrderQuerySchema(FilterQuery):
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
     counterparty_id = Id()
     date_from = fields.Date(data_key="from")

@@ -8,8 +8,8 @@ from supplychain.models.shipping import NOTICE_STATUSES, PACKAGE_KINDS
 from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
+    FilterQuery,
     Id,
-    PageQuery,
     Quantity,
     Text,
     UtcDateTime,
@@ -168,7 +168,7 @@ class ShipNoticeSummarySchema(NoticeBaseSchema):
 ShipNoticePageSchema = page_of(ShipNoticeSummarySchema, "ShipNoticeListSchema")
 
 
-class ShipNoticeQuerySchema(PageQuery):
+class ShipNoticeQuerySchema(FilterQuery):
     box = fields.String(validate=validate.OneOf(("incoming", "outgoing")))
     status = fields.String(validate=validate.OneOf(NOTICE_STATUSES))
     order_id = Id()

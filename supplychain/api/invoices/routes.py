@@ -34,21 +34,12 @@ def _answer(access, draft, dry_run: bool):
 
 @blp.route("/<id:cid>/invoices")
 class Invoices(MethodView):
-    @blp.arguments(s.InvoiceQuerySchema, location="query")
-    @blp.response(200, s.InvoicePageSchema)
+    @blp.paged(s.InvoiceQuerySchema, s.InvoicePageSchema)
     def get(self, query, cid):
         """Invoices the caller's org sent (`box=outgoing`) or received (`incoming`); the owner
         sees all of its chain's. Each with its lines and its match as it reads now (computed for
         the whole page at once); newest first."""
-        page = invoices.invoices_page(
-            db.session,
-            access_to(cid),
-            box=query.get("box"),
-            status=query.get("status"),
-            period=query.get("period"),
-            page=query["page"],
-            page_size=query["page_size"],
-        )
+        page = invoices.invoices_page(db.session, access_to(cid), **query)
         page.items = [view.as_dict() for view in page.items]
         return page.envelope()
 
@@ -97,8 +88,7 @@ class InvoiceItem(MethodView):
 
 @blp.route("/<id:cid>/invoices/<id:iid>/approve")
 class InvoiceApprove(MethodView):
-    @blp.arguments(s.ApproveSchema)
-    @blp.response(200, s.InvoiceSchema)
+    @blp.changes(s.ApproveSchema, s.InvoiceSchema)
     def post(self, body, cid, iid):
         """The buyer's admins approve: a matched invoice as is, one with exceptions only with
         `accept_exceptions` and a note (409 / 422 otherwise)."""
@@ -110,8 +100,7 @@ class InvoiceApprove(MethodView):
 
 @blp.route("/<id:cid>/invoices/<id:iid>/reject")
 class InvoiceReject(MethodView):
-    @blp.arguments(s.RejectSchema)
-    @blp.response(200, s.InvoiceSchema)
+    @blp.changes(s.RejectSchema, s.InvoiceSchema)
     def post(self, body, cid, iid):
         """The buyer's admins send the invoice back with a note; its lines are free again."""
         view = invoices.reject_invoice(db.session, access_to(cid), iid, body["note"])
@@ -125,8 +114,7 @@ class InvoiceSettings(MethodView):
         """The chain's price tolerance (percent), amount tolerance and default tax rate."""
         return drafts.get_settings(db.session, access_to(cid)).__dict__
 
-    @blp.arguments(s.SettingsSchema)
-    @blp.response(200, s.SettingsOutSchema)
+    @blp.changes(s.SettingsSchema, s.SettingsOutSchema)
     def put(self, body, cid):
         """The chain owner's admins set them (defaults: 0 %, 0.00, 0.13)."""
         return drafts.put_settings(

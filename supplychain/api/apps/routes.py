@@ -91,8 +91,7 @@ class Grants(MethodView):
     @blp.paged(PageQuery, s.GrantPageSchema)
     def get(self, query, cid):
         """Live grants of the chain (owner admins)."""
-        stmt = apps.grants_query(access_to(cid))
-        return paged_rows(stmt, query)
+        return paged_rows(apps.grants_query(access_to(cid)), query)
 
     @blp.creates(s.GrantCreateSchema, s.GrantSchema)
     def post(self, body, cid):

@@ -40,8 +40,7 @@ class Chains(MethodView):
     @blp.paged(s.PageQuery, s.ChainPageSchema)
     def get(self, query):
         """Chains the caller's org belongs to."""
-        stmt = chains_query(current_actor())
-        return paged_rows(stmt, query)
+        return paged_rows(chains_query(current_actor()), query)
 
     @blp.creates(s.ChainCreateSchema, s.ChainSchema)
     def post(self, body):
@@ -62,8 +61,7 @@ class Groups(MethodView):
     @blp.paged(s.PageQuery, s.GroupPageSchema)
     def get(self, query, cid):
         """The chain's group tree as a flat list ordered by path."""
-        stmt = groups.groups_query(access_to(cid))
-        return paged_rows(stmt, query)
+        return paged_rows(groups.groups_query(access_to(cid)), query)
 
     @blp.creates(s.GroupCreateSchema, s.GroupSchema)
     def post(self, body, cid):
@@ -199,8 +197,7 @@ class Links(MethodView):
     @blp.paged(s.PageQuery, s.LinkPageSchema)
     def get(self, query, cid):
         """Links: all of them for the owner, those touching its own org for a partner."""
-        stmt = links.links_query(access_to(cid))
-        return paged_rows(stmt, query)
+        return paged_rows(links.links_query(access_to(cid)), query)
 
     @blp.creates(s.LinkCreateSchema, s.LinkSchema)
     def post(self, body, cid):
@@ -248,8 +245,7 @@ class Rules(MethodView):
     @blp.paged(s.PageQuery, s.RulePageSchema)
     def get(self, query, cid):
         """Visibility rules of the chain (owner admins)."""
-        stmt = visibility.rules_query(access_to(cid))
-        return paged_rows(stmt, query)
+        return paged_rows(visibility.rules_query(access_to(cid)), query)
 
     @blp.creates(s.RuleCreateSchema, s.RuleSchema)
     def post(self, body, cid):

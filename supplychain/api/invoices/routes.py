@@ -3,6 +3,9 @@ three-way match, approve or reject; the chain's matching settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import marshmallow as ma
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
@@ -32,6 +35,23 @@ def _answer(access, draft, dry_run: bool):
     return invoices.record_invoice(db.session, access, draft).as_dict(), 201
 
 
+def _records_invoice(body_schema: type[ma.Schema]) -> Callable:
+    """A view that records an invoice: `dry_run` read from the query string and the body by
+    `body_schema`; answered 201 with the invoice and its match, or 200 for a dry run (nothing
+    recorded); `Idempotency-Key` honoured."""
+
+    def decorate(view: Callable) -> Callable:
+        view = blp.alt_response(
+            200, schema=s.InvoiceSchema, description="dry run: nothing recorded"
+        )(view)
+        view = blp.response(201, s.InvoiceSchema)(view)
+        view = blp.arguments(body_schema)(view)
+        view = blp.arguments(s.DryRunQuerySchema, location="query")(view)
+        return idempotent(view)
+
+    return decorate
+
+
 @blp.route("/<id:cid>/invoices")
 class Invoices(MethodView):
     @blp.paged(s.InvoiceQuerySchema, s.InvoicePageSchema)
@@ -43,11 +63,7 @@ class Invoices(MethodView):
         page.items = [view.as_dict() for view in page.items]
         return page.envelope()
 
-    @idempotent
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.InvoiceCreateSchema)
-    @blp.response(201, s.InvoiceSchema)
-    @blp.alt_response(200, schema=s.InvoiceSchema, description="dry run: nothing recorded")
+    @_records_invoice(s.InvoiceCreateSchema)
     def post(self, query, body, cid):
         """The seller records an invoice against its order lines with this buyer (net, tax and
         gross computed to the cent, half up); `statement_period` ties it to the confirmed
@@ -62,11 +78,7 @@ class Invoices(MethodView):
 
 @blp.route("/<id:cid>/invoices/from-statement")
 class InvoiceFromStatement(MethodView):
-    @idempotent
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.FromStatementSchema)
-    @blp.response(201, s.InvoiceSchema)
-    @blp.alt_response(200, schema=s.InvoiceSchema, description="dry run: nothing recorded")
+    @_records_invoice(s.FromStatementSchema)
     def post(self, query, body, cid):
         """An invoice made from the seller's confirmed statement of the period: each received,
         not yet invoiced line at received qty x confirmed price, at `tax_rate` or the chain's

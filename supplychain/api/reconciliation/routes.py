@@ -156,15 +156,8 @@ class StatementBoard(MethodView):
     def get(self, query, cid):
         """Every org's statement status for a period (owner; `tier` narrows to one tier): who
         confirmed, who disputed, who has not answered. A partner sees its own row only."""
-        return board.statement_board(
-            db.session,
-            access_to(cid),
-            query["period"],
-            tier=query.get("tier"),
-            status=query.get("status"),
-            page=query["page"],
-            page_size=query["page_size"],
-        ).envelope()
+        period = query.pop("period")
+        return board.statement_board(db.session, access_to(cid), period, **query).envelope()
 
 
 @blp.route("/<id:cid>/reconciliation/statements/<period>")

@@ -27,8 +27,7 @@ class Webhooks(MethodView):
     @blp.paged(PageQuery, s.WebhookPageSchema)
     def get(self, query, cid):
         """Your org's webhook endpoints in this chain (secrets are never shown again)."""
-        stmt = webhooks.endpoints_query(access_to(cid))
-        return paged_rows(stmt, query)
+        return paged_rows(webhooks.endpoints_query(access_to(cid)), query)
 
     @blp.creates(s.WebhookCreateSchema, s.WebhookCreatedSchema, secrets=("secret",))
     def post(self, body, cid):

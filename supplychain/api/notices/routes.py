@@ -34,17 +34,7 @@ class Notices(MethodView):
     def post(self, body, cid):
         """Broadcast a notice to the union of tiers, groups and orgs in `audience`."""
         access = access_to(cid)
-        notice = notices.broadcast_notice(
-            db.session,
-            access,
-            kind=body["kind"],
-            title=body["title"],
-            body=body["body"],
-            items=[notices.NewItem(**item) for item in body["items"]],
-            audience=notices.Audience(**body["audience"]),
-            requires_ack=body["requires_ack"],
-            ack_due=body["ack_due"],
-        )
+        notice = notices.broadcast_notice(db.session, access, **body)
         return notices.open_notice(db.session, access, notice.id)
 
 

@@ -17,10 +17,6 @@ blp = authenticated_blueprint("orders", __name__, url_prefix="/chains", descript
 BLUEPRINTS = (blp,)
 
 
-def _lines(items: list[dict]) -> list[orders.NewLine]:
-    return [orders.NewLine(**item) for item in items]
-
-
 def _moved(record: Callable[..., Order], body: dict, cid: int, oid: int, at: datetime):
     """Record a shipment or a receipt of the order's lines (`record`), answering the order."""
     moves = [shipments.Movement(**item) for item in body["lines"]]
@@ -38,8 +34,7 @@ class Orders(MethodView):
     @blp.creates(s.OrderCreateSchema, s.OrderSchema)
     def post(self, body, cid):
         """Issue an order to a linked org, as its buyer or its seller."""
-        lines = _lines(body.pop("lines"))
-        order = orders.issue_order(db.session, access_to(cid), **body, lines=lines)
+        order = orders.issue_order(db.session, access_to(cid), **body)
         return orders.order_view(db.session, order)
 
 
@@ -75,9 +70,7 @@ class OrderAmend(MethodView):
     @blp.changes(s.AmendInSchema, s.OrderSchema)
     def post(self, body, cid, oid):
         """The issuer replaces the lines before any shipment; acknowledgment resets to pending."""
-        order = orders.amend_order(
-            db.session, access_to(cid), oid, body["version"], _lines(body["lines"])
-        )
+        order = orders.amend_order(db.session, access_to(cid), oid, body["version"], body["lines"])
         return orders.order_view(db.session, order)
 
 

@@ -45,20 +45,7 @@ class ShipNotices(MethodView):
         shippable quantity (409 naming `lines.<i>`; nothing saved). Packages get SSCCs from
         the seller's GS1 company prefix (none without one); a supplied `sscc` must carry a good
         check digit (422) and be new for the seller (409)."""
-        carrier = body["carrier"] or {}
-        notice = shipping_issue.issue_notice(
-            db.session,
-            access_to(cid),
-            buyer_id=body["buyer_id"],
-            lines=[shipping.NoticeLineIn(**line) for line in body["lines"]],
-            packages=[shipping.NewPackage(**package) for package in body["packages"]],
-            number=body["number"],
-            shipped_at=body["shipped_at"],
-            expected_at=body["expected_at"],
-            carrier_name=carrier.get("name"),
-            carrier_code=carrier.get("code"),
-            tracking_numbers=body["tracking_numbers"],
-        )
+        notice = shipping_issue.issue_notice(db.session, access_to(cid), **body)
         return shipping.notice_view(db.session, notice)
 
 

@@ -12,9 +12,10 @@ from functools import wraps
 from typing import Any
 
 import flask_smorest
+import marshmallow as ma
 from flask import Response, current_app, g, request
 from flask_smorest import abort
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from webargs.core import parse_json
 from webargs.flaskparser import FlaskParser
 
@@ -26,6 +27,7 @@ from supplychain.extensions import db
 from supplychain.ids import parse_id
 from supplychain.models import IdempotencyRecord
 from supplychain.models.base import utcnow
+from supplychain.services.pagination import page_of_list, paginate
 
 IDEMPOTENCY_TTL = timedelta(hours=48)  # API.md promises at least 24 h
 # What a replay repeats besides status and body: where a 202's work can be followed.
@@ -81,9 +83,47 @@ class JsonParser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint parsing request bodies with `JsonParser`."""
+    """flask-smorest's Blueprint parsing request bodies with `JsonParser`, with the decorator
+    stacks our views repeat under one name each."""
 
     ARGUMENTS_PARSER = JsonParser()
+
+    def paged(self, query_schema: type[ma.Schema], page_schema: type[ma.Schema]) -> Callable:
+        """A list view: its filters and page read from the query string by `query_schema`,
+        answered 200 with `page_schema` (the list envelope)."""
+
+        def decorate(view: Callable) -> Callable:
+            view = self.response(200, page_schema)(view)
+            return self.arguments(query_schema, location="query")(view)
+
+        return decorate
+
+    def changes(self, body_schema: type[ma.Schema], schema: type[ma.Schema]) -> Callable:
+        """A change or an action on what exists: the JSON body read by `body_schema`, answered
+        200 with `schema`."""
+
+        def decorate(view: Callable) -> Callable:
+            view = self.response(200, schema)(view)
+            return self.arguments(body_schema)(view)
+
+        return decorate
+
+    def creates(
+        self,
+        body_schema: type[ma.Schema],
+        schema: type[ma.Schema],
+        *,
+        secrets: tuple[str, ...] = (),
+    ) -> Callable:
+        """A creation: the JSON body read by `body_schema`, answered 201 with `schema`, and
+        `Idempotency-Key` honoured (`secrets`: the answer's fields shown only once)."""
+
+        def decorate(view: Callable) -> Callable:
+            view = self.response(201, schema)(view)
+            view = self.arguments(body_schema)(view)
+            return idempotent(view, secrets=secrets)
+
+        return decorate
 
 
 def authenticated_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
@@ -253,6 +293,16 @@ def _nulled(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, list):
         return [_nulled(item, secrets) for item in value]
     return value
+
+
+def paged_rows(stmt: Select, query: dict[str, Any]) -> dict[str, Any]:
+    """The list envelope of one page of `stmt`'s rows, at the query's `page` and `page_size`."""
+    return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+
+
+def paged_list(items: list[Any], query: dict[str, Any]) -> dict[str, Any]:
+    """The list envelope of one page of `items` (a short list already in memory)."""
+    return page_of_list(items, query["page"], query["page_size"]).envelope()
 
 
 def no_content(status: int = 204) -> Response:

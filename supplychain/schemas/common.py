@@ -160,6 +160,16 @@ class PageQuery(BaseSchema):
     )
 
 
+class FilterQuery(PageQuery):
+    """A list's query string: its filters and the page. A filter the client leaves out loads as
+    None, so the loaded query is the keyword arguments of the service that lists."""
+
+    @ma.post_load
+    def absent_filters_are_none(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Every filter present in the loaded query: None where the client sent none."""
+        return {name: None for name in self.load_fields} | data
+
+
 class PageSchema(BaseSchema):
     """The list envelope: items, total, page, page_size."""
 

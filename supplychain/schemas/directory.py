@@ -18,6 +18,7 @@ from supplychain.models.directory import (
 from supplychain.models.invitations import INVITATION_STATUSES
 from supplychain.schemas.common import (
     BaseSchema,
+    FilterQuery,
     Id,
     PageQuery,
     Text,
@@ -201,7 +202,7 @@ class MemberDetailSchema(MemberSchema):
 MemberPageSchema = page_of(MemberSchema)
 
 
-class MemberQuerySchema(PageQuery):
+class MemberQuerySchema(FilterQuery):
     tier = fields.String(validate=_tier, metadata={"pattern": TIER_PATTERN})
     group = Text(max_length=1100)
     kind = fields.String(validate=validate.OneOf(ORG_KINDS))

@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 
 from supplychain.ids import MAX_ID
 from supplychain.models.events import EMAIL_MODES, EVENT_TYPES
-from supplychain.schemas.common import BaseSchema, PageQuery, page_of
+from supplychain.schemas.common import BaseSchema, FilterQuery, page_of
 from supplychain.services.event_body import event_body
 
 _EVENT_ID = re.compile(r"^(?:evt_)?([1-9][0-9]{0,18})\Z")
@@ -34,7 +34,7 @@ class EventId(fields.Field):
         return int(match.group(1))
 
 
-class EventFeedQuerySchema(PageQuery):
+class EventFeedQuerySchema(FilterQuery):
     after = EventId(
         load_default=None, metadata={"description": "only events after this one (a cursor)"}
     )

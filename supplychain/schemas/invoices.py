@@ -11,8 +11,8 @@ from supplychain.models.invoices import EXCEPTION_KINDS, INVOICE_KINDS, INVOICE_
 from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
+    FilterQuery,
     Id,
-    PageQuery,
     Price,
     Quantity,
     Text,
@@ -86,7 +86,7 @@ class DryRunQuerySchema(BaseSchema):
     )
 
 
-class InvoiceQuerySchema(PageQuery):
+class InvoiceQuerySchema(FilterQuery):
     box = fields.String(validate=validate.OneOf(BOXES))
     status = fields.String(validate=validate.OneOf(INVOICE_STATUSES))
     period = fields.String(validate=PERIOD)

@@ -2,12 +2,13 @@
 
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import fields, post_load, validate
 
 from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
+    FilterQuery,
     Id,
     PageQuery,
     Price,
@@ -17,7 +18,7 @@ from supplychain.schemas.common import (
     page_of,
 )
 from supplychain.services.notice_tracking import RECIPIENT_STATES
-from supplychain.services.notices import MAX_BODY, MAX_ITEMS
+from supplychain.services.notices import MAX_BODY, MAX_ITEMS, Audience, NewItem
 from supplychain.services.reminders import REMIND_STATES
 
 
@@ -29,6 +30,11 @@ class NoticeItemInSchema(BaseSchema):
     unit_price = Price(load_default=None, allow_none=True)
     available_from = fields.Date(load_default=None, allow_none=True)
     available_until = fields.Date(load_default=None, allow_none=True)
+
+    @post_load
+    def new_item(self, data: dict[str, Any], **kwargs: Any) -> NewItem:
+        """The item as `broadcast_notice` takes it."""
+        return NewItem(**data)
 
 
 class NoticeItemSchema(BaseSchema):
@@ -52,6 +58,11 @@ class AudienceSchema(BaseSchema):
         Text(max_length=1100), load_default=list, validate=validate.Length(max=200)
     )
     orgs = fields.List(Id(), load_default=list, validate=validate.Length(max=20_000))
+
+    @post_load
+    def audience(self, data: dict[str, Any], **kwargs: Any) -> Audience:
+        """The audience as `broadcast_notice` takes it."""
+        return Audience(**data)
 
 
 class NoticeCreateSchema(BaseSchema):
@@ -242,7 +253,7 @@ class RecipientPageSchema(page_of(RecipientSchema, "RecipientPageBase")):
     responses_by_sku = fields.List(fields.Nested(SkuSumSchema))
 
 
-class RecipientQuerySchema(PageQuery):
+class RecipientQuerySchema(FilterQuery):
     status = fields.String(validate=validate.OneOf(RECIPIENT_STATES))
 
 

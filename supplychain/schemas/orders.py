@@ -9,15 +9,15 @@ from supplychain.models.orders import LINE_STATUSES, ORDER_STATUSES
 from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
+    FilterQuery,
     Id,
-    PageQuery,
     Price,
     Quantity,
     Text,
     UtcDateTime,
     page_of,
 )
-from supplychain.services.orders import MAX_LINES
+from supplychain.services.orders import MAX_LINES, NewLine
 
 LINE_NO = validate.Range(min=1, max=999_999)
 
@@ -30,6 +30,11 @@ class LineInSchema(BaseSchema):
     unit = Text(load_default=None, allow_none=True, max_length=20)
     unit_price = Price(required=True)
     requested_date = fields.Date(load_default=None, allow_none=True)
+
+    @ma.post_load
+    def new_line(self, data: dict[str, Any], **kwargs: Any) -> NewLine:
+        """The line as the order services take it."""
+        return NewLine(**data)
 
 
 class OrderCreateSchema(BaseSchema):
@@ -173,7 +178,7 @@ class OrderSummarySchema(OrderBaseSchema):
 OrderPageSchema = page_of(OrderSummarySchema, "OrderListSchema")
 
 
-class OrderQuerySchema(PageQuery):
+class OrderQuerySchema(FilterQuery):
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
     counterparty_id = Id()
     date_from = fields.Date(data_key="from")

@@ -12,6 +12,7 @@ from supplychain.models.statements import (
 from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
+    FilterQuery,
     Id,
     PageQuery,
     Text,
@@ -243,7 +244,7 @@ class StatementSchema(BaseSchema):
     )
 
 
-class BoardQuerySchema(PageQuery):
+class BoardQuerySchema(FilterQuery):
     period = fields.String(required=True, validate=PERIOD)
     tier = fields.String(validate=validate.Length(min=1, max=20))
     status = fields.String(validate=validate.OneOf(STATEMENT_STATUSES))

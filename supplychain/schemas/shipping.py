@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
+
+from marshmallow import fields, post_load, validate
 
 from supplychain.models.shipping import NOTICE_STATUSES, PACKAGE_KINDS
 from supplychain.schemas.common import (
     BaseSchema,
     DecimalAmount,
+    FilterQuery,
     Id,
-    PageQuery,
     Quantity,
     Text,
     UtcDateTime,
     page_of,
 )
-from supplychain.services.shipping import MAX_LINES, MAX_PACKAGES, package_label_code
+from supplychain.services.shipping import (
+    MAX_LINES,
+    MAX_PACKAGES,
+    NewPackage,
+    NoticeLineIn,
+    package_label_code,
+)
 
 LINE_NO = validate.Range(min=1, max=999_999)
 SSCC_FIELD = {"pattern": r"^[0-9]{18}$", "description": "18 digits with a GS1 check digit"}
@@ -32,12 +40,22 @@ class PackageInSchema(BaseSchema):
     kind = fields.String(load_default="carton", validate=validate.OneOf(PACKAGE_KINDS))
     weight_kg = Quantity(load_default=None, allow_none=True)
 
+    @post_load
+    def new_package(self, data: dict[str, Any], **kwargs: Any) -> NewPackage:
+        """The package as `issue_notice` takes it."""
+        return NewPackage(**data)
+
 
 class NoticeLineInSchema(BaseSchema):
     order_id = Id(required=True)
     line_no = fields.Integer(required=True, strict=True, validate=LINE_NO)
     qty = Quantity(required=True)
     package = Text(load_default=None, allow_none=True, max_length=50)
+
+    @post_load
+    def notice_line(self, data: dict[str, Any], **kwargs: Any) -> NoticeLineIn:
+        """The line as `issue_notice` takes it."""
+        return NoticeLineIn(**data)
 
 
 class ShipNoticeCreateSchema(BaseSchema):
@@ -59,6 +77,12 @@ class ShipNoticeCreateSchema(BaseSchema):
         required=True,
         validate=validate.Length(min=1, max=MAX_LINES),
     )
+
+    @post_load
+    def carrier_name_and_code(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """The notice as `issue_notice` takes it: the carrier as its name and code."""
+        carrier = data.pop("carrier") or {}
+        return {**data, "carrier_name": carrier.get("name"), "carrier_code": carrier.get("code")}
 
 
 class ShipNoticeCancelSchema(BaseSchema):
@@ -168,7 +192,7 @@ class ShipNoticeSummarySchema(NoticeBaseSchema):
 ShipNoticePageSchema = page_of(ShipNoticeSummarySchema, "ShipNoticeListSchema")
 
 
-class ShipNoticeQuerySchema(PageQuery):
+class ShipNoticeQuerySchema(FilterQuery):
     box = fields.String(validate=validate.OneOf(("incoming", "outgoing")))
     status = fields.String(validate=validate.OneOf(NOTICE_STATUSES))
     order_id = Id()

@@ -9,7 +9,7 @@ from supplychain.models.events import (
     WEBHOOK_LANGUAGES,
 )
 from supplychain.net.addresses import MAX_URL_LENGTH
-from supplychain.schemas.common import BaseSchema, Id, PageQuery, Text, page_of
+from supplychain.schemas.common import BaseSchema, FilterQuery, Id, Text, page_of
 
 EVENTS_DESCRIPTION = 'Event types to receive, or `["*"]` for all: ' + ", ".join(EVENT_TYPES)
 
@@ -74,7 +74,7 @@ class WebhookCreatedSchema(WebhookSchema):
 WebhookPageSchema = page_of(WebhookSchema)
 
 
-class DeliveryQuerySchema(PageQuery):
+class DeliveryQuerySchema(FilterQuery):
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
 
 

@@ -211,12 +211,17 @@ class GroupsReply(WeComReply):
     groups = fields.List(fields.Nested(GroupItem))
 
 
-class GroupCorp(ma.Schema):
+class MemberCorp(ma.Schema):
+    """A member corp as both get_chain_corpinfo_list and get_chain_corpinfo describe it."""
+
     groupid = fields.Integer()
-    corpid = fields.String()
     corp_name = fields.String()
     custom_id = fields.String()
     is_joined = fields.Boolean()
+
+
+class GroupCorp(MemberCorp):
+    corpid = fields.String()
 
 
 class CorpListReply(WeComReply):
@@ -225,11 +230,7 @@ class CorpListReply(WeComReply):
     next_cursor = fields.String()
 
 
-class CorpInfoReply(WeComReply):
-    corp_name = fields.String()
-    custom_id = fields.String()
-    groupid = fields.Integer()
-    is_joined = fields.Boolean()
+class CorpInfoReply(WeComReply, MemberCorp):
     qualification_status = fields.Integer(
         metadata={"description": "0: we do not verify companies."}
     )

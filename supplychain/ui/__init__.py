@@ -1,42 +1,13 @@
 """Pages for people, rendered on the server with Jinja; they call the same services as the API."""
 
+import pkgutil
+from importlib import import_module
+
+from supplychain.ui import views
 from supplychain.ui.base import blp
-from supplychain.ui.views import (
-    accounts,
-    app_clients,
-    directory,
-    home,
-    imports,
-    integrations,
-    invitations,
-    invoices,
-    notices,
-    notifications,
-    orders,
-    reconciliation,
-    scorecards,
-    shipping,
-    sso,
-    statements,
-)
 
 __all__ = ["blp"]
-# The view modules register their routes on `blp` when imported.
-_VIEWS = (
-    accounts,
-    app_clients,
-    directory,
-    home,
-    imports,
-    integrations,
-    invitations,
-    invoices,
-    notices,
-    notifications,
-    orders,
-    reconciliation,
-    scorecards,
-    sso,
-    shipping,
-    statements,
-)
+
+# Every module in ui/views registers its routes on `blp` when imported.
+for _module in pkgutil.iter_modules(views.__path__):
+    import_module(f"{views.__name__}.{_module.name}")

@@ -8,14 +8,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from supplychain.access import ChainAccess, chain_access
@@ -24,7 +17,7 @@ from supplychain.decimals import format_decimal
 from supplychain.errors import BadRequest, DomainError, error_response
 from supplychain.extensions import db
 from supplychain.ids import parse_id
-from supplychain.services.app_access import usable_app_keys
+from supplychain.services.app_access import require_app, usable_app_keys
 from supplychain.ui import security, timefmt
 from supplychain.ui.i18n import LANGUAGES, current_language, error_text, gettext
 
@@ -167,12 +160,21 @@ def actor() -> Actor:
     return signed_in
 
 
-def chain(cid: int | str | None) -> ChainAccess:
+def chain(cid: int | str | None, app: str | None = None) -> ChainAccess:
     """The signed-in user's standing in chain `cid` (an `<id:cid>`, or a path segment); 404 page
-    when its org is no member."""
+    when its org is no member, and with `app` 403 when its org may not use that app."""
     access = chain_access(db.session, actor(), parse_id(cid))
     g.chain_access = access
+    if app is not None:
+        require_app(db.session, access, app)
     return access
+
+
+def flash_and_redirect(message: str, endpoint: str, **values: Any) -> Response:
+    """The answer to a POST that worked: `message` flashed as a success, and a redirect to the
+    page `endpoint` (so a reload does not post again)."""
+    flash(message, "ok")
+    return redirect(url_for(endpoint, **values))
 
 
 def safe_next(target: str | None, default: str) -> str:

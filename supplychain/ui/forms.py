@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, abort, flash, make_response, redirect
+from flask import Response, abort, flash, make_response, redirect, request
 from werkzeug.datastructures import MultiDict
 
 from supplychain.errors import Conflict, DomainError, Invalid, TooManyRequests
@@ -138,6 +138,17 @@ def on_refusal(
         abort(back if isinstance(back, Response) else redirect(back))
 
 
+def posted_form() -> MultiDict:
+    """The form a page shows: what was posted, or nothing yet on the GET that first shows it."""
+    return request.form if request.method == "POST" else MultiDict()
+
+
+def nothing_chosen(field: str, message: str) -> Invalid:
+    """The refusal of a form that names nothing to act on: `message` (in the page's language)
+    above the form and beside `field`."""
+    return Invalid(message, {field: [message]})
+
+
 def text(form: MultiDict, name: str) -> str | None:
     """A text field, stripped; None when empty or absent."""
     value = form.get(name, "")
@@ -180,6 +191,13 @@ def filled_rows(
         if any(value is not None for value in values.values()):
             found.append((index, values))
     return found
+
+
+def quantity_rows(
+    form: MultiDict, prefix: str, names: tuple[str, ...], limit: int
+) -> list[tuple[int, dict[str, str | None]]]:
+    """The filled rows (as `filled_rows`) that give a `qty`: a row without one asks for nothing."""
+    return [row for row in filled_rows(form, prefix, names, limit) if row[1]["qty"] is not None]
 
 
 def remap_rows(error: DomainError, key: str, positions: list[int]) -> FormErrors:

@@ -6,11 +6,13 @@ call changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from supplychain.access import ChainAccess
 from supplychain.api.common import Blueprint, JsonParser
 from supplychain.db import Transaction, transaction
 from supplychain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
@@ -189,6 +191,24 @@ def cgi(
     return register
 
 
+def chain_cgi(
+    path: str, reply: type, body: type[s.ChainRequest], *, reads: bool = False
+) -> Callable[[Callable], Callable]:
+    """A /cgi-bin POST on one of the chains the caller's org owns, named by the body's
+    `chain_id`: the view is called with that chain's access and the body. `reads` declares a
+    call that only reads (WeCom's reading calls are POSTs too)."""
+
+    def register(view: Callable[[ChainAccess, dict[str, Any]], dict[str, Any]]) -> Callable:
+        @wraps(view)
+        def in_owned_chain(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+            return view(_owned(body["chain_id"]), body)
+
+        policy = Transaction.READS if reads else None
+        return cgi(path, reply, body=body, transaction_policy=policy)(in_owned_chain)
+
+    return register
+
+
 # --- gettoken and chains ---------------------------------------------------------------------------
 
 
@@ -215,15 +235,9 @@ def get_chain_list(_query: dict[str, Any]) -> dict[str, Any]:
     return _ok(chains=[{"chain_id": str(c.id), "chain_name": c.name} for c in chains])
 
 
-@cgi(
-    "/corpgroup/corp/get_chain_group",
-    s.GroupsReply,
-    body=s.ChainGroupRequest,
-    transaction_policy=Transaction.READS,
-)
-def get_chain_group(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+@chain_cgi("/corpgroup/corp/get_chain_group", s.GroupsReply, s.ChainGroupRequest, reads=True)
+def get_chain_group(access: ChainAccess, body: dict[str, Any]) -> dict[str, Any]:
     """The chain's groups; the root is group 1, every group keeps its number for good."""
-    access = _owned(body["chain_id"])
     groups = wecom.chain_groups(db.session, access)
     top = wecom.group_numbered(db.session, access, body.get("groupid", ROOT_GROUP_NUMBER))
     number_of = {group.id: group.number for group in groups}
@@ -242,15 +256,11 @@ def get_chain_group(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, A
     )
 
 
-@cgi(
-    "/corpgroup/corp/get_chain_corpinfo_list",
-    s.CorpListReply,
-    body=s.CorpInfoListRequest,
-    transaction_policy=Transaction.READS,
+@chain_cgi(
+    "/corpgroup/corp/get_chain_corpinfo_list", s.CorpListReply, s.CorpInfoListRequest, reads=True
 )
-def get_chain_corpinfo_list(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def get_chain_corpinfo_list(access: ChainAccess, body: dict[str, Any]) -> dict[str, Any]:
     """The chain's member corps in a group (and below it with fetch_child), a page at a time."""
-    access = _owned(body["chain_id"])
     group = wecom.group_numbered(db.session, access, body.get("groupid", ROOT_GROUP_NUMBER))
     cursor = body.get("cursor") or ""
     after = parse_id(cursor) if cursor else 0
@@ -285,25 +295,18 @@ def _corp(member: Any) -> dict[str, Any]:
     }
 
 
-@cgi(
-    "/corpgroup/corp/get_chain_corpinfo",
-    s.CorpInfoReply,
-    body=s.CorpRequest,
-    transaction_policy=Transaction.READS,
-)
-def get_chain_corpinfo(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+@chain_cgi("/corpgroup/corp/get_chain_corpinfo", s.CorpInfoReply, s.CorpRequest, reads=True)
+def get_chain_corpinfo(access: ChainAccess, body: dict[str, Any]) -> dict[str, Any]:
     """One member corp of the chain."""
-    access = _owned(body["chain_id"])
     member = wecom.partner(db.session, access, parse_id(body["corpid"]))
     corp = _corp(member)
     del corp["corpid"]
     return _ok(**corp, qualification_status=0)
 
 
-@cgi("/corpgroup/corp/remove_corp", s.WeComReply, body=s.CorpRequest)
-def remove_corp(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+@chain_cgi("/corpgroup/corp/remove_corp", s.WeComReply, s.CorpRequest)
+def remove_corp(access: ChainAccess, body: dict[str, Any]) -> dict[str, Any]:
     """Remove a member corp, as DELETE /chains/{cid}/members/{org_id} does."""
-    access = _owned(body["chain_id"])
     member = wecom.partner(db.session, access, parse_id(body["corpid"]))
     members.remove_member(db.session, access, member.org_id)
     return _ok()
@@ -312,11 +315,10 @@ def remove_corp(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 # --- contact import --------------------------------------------------------------------------------
 
 
-@cgi("/corpgroup/import_chain_contact", s.JobReply, body=s.ImportRequest)
-def import_chain_contact(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+@chain_cgi("/corpgroup/import_chain_contact", s.JobReply, s.ImportRequest)
+def import_chain_contact(access: ChainAccess, body: dict[str, Any]) -> dict[str, Any]:
     """Import member corps and their contacts as the Excel import does (all or nothing); the
     job is done when this answers, and getresult reports it."""
-    access = _owned(body["chain_id"])
     if not body["contact_list"]:
         raise WeComError(EMPTY, "empty contact_list")
     job = wecom_imports.run_import_job(db.session, access, body["contact_list"])
@@ -340,30 +342,18 @@ def getresult(query: dict[str, Any]) -> dict[str, Any]:
 # --- visibility rules ------------------------------------------------------------------------------
 
 
-@cgi(
-    "/corpgroup/rule/list_ids",
-    s.RuleIdsReply,
-    body=s.ChainRequest,
-    transaction_policy=Transaction.READS,
-)
-def rule_list_ids(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+@chain_cgi("/corpgroup/rule/list_ids", s.RuleIdsReply, s.ChainRequest, reads=True)
+def rule_list_ids(access: ChainAccess, body: dict[str, Any]) -> dict[str, Any]:
     """The ids of the chain's visibility rules."""
-    access = _owned(body["chain_id"])
     rules = db.session.scalars(visibility.rules_query(access))
     return _ok(rule_ids=[rule.id for rule in rules])
 
 
-@cgi(
-    "/corpgroup/rule/get_rule_info",
-    s.RuleInfoReply,
-    body=s.RuleIdRequest,
-    transaction_policy=Transaction.READS,
-)
-def rule_get_rule_info(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+@chain_cgi("/corpgroup/rule/get_rule_info", s.RuleInfoReply, s.RuleIdRequest, reads=True)
+def rule_get_rule_info(access: ChainAccess, body: dict[str, Any]) -> dict[str, Any]:
     """One visibility rule in WeCom's shape: owner_corp_range as add_rule was given it,
     member_corp_range the members it lets see, and the extension visible_corp_range the other
     members they see by it."""
-    access = _owned(body["chain_id"])
     rule = visibility.get_rule(db.session, access, body["rule_id"])
     return _ok(rule_info=wecom_rules.rule_info(db.session, access, rule))
 
@@ -380,13 +370,12 @@ def _selector(access: Any, corp_range: dict[str, Any], name: str) -> dict[str, l
     return {"groups": groups, "orgs": orgs}
 
 
-@cgi("/corpgroup/rule/add_rule", s.AddRuleReply, body=s.AddRuleRequest)
-def rule_add_rule(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+@chain_cgi("/corpgroup/rule/add_rule", s.AddRuleReply, s.AddRuleRequest)
+def rule_add_rule(access: ChainAccess, body: dict[str, Any]) -> dict[str, Any]:
     """A rule as WeCom's: the corps of member_corp_range may see (and contact) the owner's
     people of owner_corp_range, and, by the extension visible_corp_range, those member corps.
     Partners see every owner contact already: the owner's side is checked and kept (get_rule_info
     answers with it) and the rule shows them the owner org, nothing narrower."""
-    access = _owned(body["chain_id"])
     info = body["rule_info"]
     owner = info.get("owner_corp_range") or {}
     visible = info.get("visible_corp_range")
@@ -402,20 +391,19 @@ def rule_add_rule(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
     return _ok(rule_id=rule.id)
 
 
-@cgi("/corpgroup/rule/delete_rule", s.WeComReply, body=s.RuleIdRequest)
-def rule_delete_rule(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+@chain_cgi("/corpgroup/rule/delete_rule", s.WeComReply, s.RuleIdRequest)
+def rule_delete_rule(access: ChainAccess, body: dict[str, Any]) -> dict[str, Any]:
     """Delete a visibility rule."""
-    access = _owned(body["chain_id"])
     visibility.delete_rule(db.session, access, body["rule_id"])
     return _ok()
 
 
-@blp.route("/corpgroup/corp/list_app_share_info", methods=["POST"])
-@transaction(Transaction.READS)
-@blp.arguments(s.AccessTokenQuery, location="query")
-@blp.arguments(share.ShareInfoRequest)
-@blp.response(200, share.ShareInfoReply)
-@blp.doc(**NO_BEARER)
+@cgi(
+    "/corpgroup/corp/list_app_share_info",
+    share.ShareInfoReply,
+    body=share.ShareInfoRequest,
+    transaction_policy=Transaction.READS,
+)
 def list_app_share_info(_query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """The partner corps a custom app (by its `agentid`) is shared with now (limit <= 100)."""
     page = share.share_info(db.session, g.actor, body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from supplychain.api.common import Blueprint, authenticated_blueprint, idempotent, no_content
+from supplychain.api.common import Blueprint, authenticated_blueprint, no_content
 from supplychain.auth import current_actor
 from supplychain.extensions import db
 from supplychain.outbound.mail.sending import mail_password_reset_after_commit
@@ -37,8 +37,7 @@ THROTTLED = {
 
 @auth_blp.route("/login")
 class Login(MethodView):
-    @auth_blp.arguments(LoginSchema)
-    @auth_blp.response(200, SessionSchema)
+    @auth_blp.changes(LoginSchema, SessionSchema)
     @auth_blp.alt_response(429, **THROTTLED)
     @auth_blp.doc(security=[])
     def post(self, body):
@@ -49,8 +48,7 @@ class Login(MethodView):
 
 @auth_blp.route("/activate")
 class Activate(MethodView):
-    @auth_blp.arguments(ActivateSchema)
-    @auth_blp.response(200, SessionSchema)
+    @auth_blp.changes(ActivateSchema, SessionSchema)
     @auth_blp.alt_response(429, **THROTTLED)
     @auth_blp.doc(security=[])
     def post(self, body):
@@ -126,8 +124,7 @@ class Notifications(MethodView):
         statement events)."""
         return notification_settings.get_settings(db.session, current_actor().user)
 
-    @me_blp.arguments(NotificationSettingSchema)
-    @me_blp.response(200, NotificationSettingSchema)
+    @me_blp.changes(NotificationSettingSchema, NotificationSettingSchema)
     def put(self, body):
         """Choose how the caller is mailed: `immediate`, one `daily` digest at 08:00 in the
         chain's timezone, or `off`; `events` narrows the types (unknown types are 422)."""
@@ -143,9 +140,7 @@ class Tokens(MethodView):
         """The caller's live API tokens (secrets are never shown again)."""
         return {"items": accounts.list_api_tokens(db.session, current_actor())}
 
-    @idempotent(secrets=("token",))
-    @me_blp.arguments(TokenCreateSchema)
-    @me_blp.response(201, TokenSchema)
+    @me_blp.creates(TokenCreateSchema, TokenSchema, secrets=("token",))
     def post(self, body):
         """Create a named API token; its secret is in this response only (an idempotent
         replay answers `token` as null)."""

@@ -5,13 +5,19 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 
-from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
+from supplychain.api.common import (
+    access_to,
+    authenticated_blueprint,
+    idempotent,
+    no_content,
+    paged_list,
+    paged_rows,
+)
 from supplychain.extensions import db
 from supplychain.identity import app_clients
 from supplychain.schemas import apps as s
 from supplychain.schemas.common import PageQuery
 from supplychain.services import apps
-from supplychain.services.pagination import page_of_list, paginate
 
 blp = authenticated_blueprint("apps", __name__, url_prefix="/chains", description="Apps and grants")
 BLUEPRINTS = (blp,)
@@ -19,16 +25,13 @@ BLUEPRINTS = (blp,)
 
 @blp.route("/<id:cid>/apps")
 class Apps(MethodView):
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, s.AppPageSchema)
+    @blp.paged(PageQuery, s.AppPageSchema)
     def get(self, query, cid):
         """Built-in and custom apps; a partner sees only those shared with its org."""
         found = apps.list_apps(db.session, access_to(cid))
-        return page_of_list(found, query["page"], query["page_size"]).envelope()
+        return paged_list(found, query)
 
-    @idempotent(secrets=("client_secret",))
-    @blp.arguments(s.AppCreateSchema)
-    @blp.response(201, s.AppClientSchema)
+    @blp.creates(s.AppCreateSchema, s.AppClientSchema, secrets=("client_secret",))
     def post(self, body, cid):
         """Register a custom app (owner admins). With `redirect_uris` it is an OpenID Connect
         client: the answer holds `client_id` and `client_secret`, the secret shown only here
@@ -50,8 +53,7 @@ class AppItem(MethodView):
         see the app."""
         return app_clients.get(db.session, access_to(cid), key)
 
-    @blp.arguments(s.AppUpdateSchema)
-    @blp.response(200, s.AppClientSchema)
+    @blp.changes(s.AppUpdateSchema, s.AppClientSchema)
     def patch(self, body, cid, key):
         """Change a custom app (owner admins). Redirect URIs given to an app that had none make
         it a client: the answer then holds its secret, once."""
@@ -86,16 +88,12 @@ class AppShares(MethodView):
 
 @blp.route("/<id:cid>/grants")
 class Grants(MethodView):
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, s.GrantPageSchema)
+    @blp.paged(PageQuery, s.GrantPageSchema)
     def get(self, query, cid):
         """Live grants of the chain (owner admins)."""
-        stmt = apps.grants_query(access_to(cid))
-        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+        return paged_rows(apps.grants_query(access_to(cid)), query)
 
-    @idempotent
-    @blp.arguments(s.GrantCreateSchema)
-    @blp.response(201, s.GrantSchema)
+    @blp.creates(s.GrantCreateSchema, s.GrantSchema)
     def post(self, body, cid):
         """Share an app with all partners, a tier, a group (with subgroups) or one org."""
         scope = body["scope"]

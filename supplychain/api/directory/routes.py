@@ -6,13 +6,12 @@ from flask import Response, request
 from flask.views import MethodView
 
 from supplychain.access import chains_query
-from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
+from supplychain.api.common import access_to, authenticated_blueprint, no_content, paged_rows
 from supplychain.auth import current_actor
 from supplychain.extensions import db
 from supplychain.schemas import directory as s
 from supplychain.services import chains, groups, invitations, links, members, visibility
 from supplychain.services.audit import audit_query
-from supplychain.services.pagination import paginate
 
 blp = authenticated_blueprint(
     "directory", __name__, url_prefix="/chains", description="Chains and their directory"
@@ -38,16 +37,12 @@ def _with_invitations(rows: list[s.ContactRow]) -> list[s.ContactRow]:
 
 @blp.route("")
 class Chains(MethodView):
-    @blp.arguments(s.PageQuery, location="query")
-    @blp.response(200, s.ChainPageSchema)
+    @blp.paged(s.PageQuery, s.ChainPageSchema)
     def get(self, query):
         """Chains the caller's org belongs to."""
-        stmt = chains_query(current_actor())
-        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+        return paged_rows(chains_query(current_actor()), query)
 
-    @idempotent
-    @blp.arguments(s.ChainCreateSchema)
-    @blp.response(201, s.ChainSchema)
+    @blp.creates(s.ChainCreateSchema, s.ChainSchema)
     def post(self, body):
         """Create a chain owned by the caller's org (org admins only)."""
         return chains.create_chain(db.session, current_actor(), **body)
@@ -63,16 +58,12 @@ class ChainItem(MethodView):
 
 @blp.route("/<id:cid>/groups")
 class Groups(MethodView):
-    @blp.arguments(s.PageQuery, location="query")
-    @blp.response(200, s.GroupPageSchema)
+    @blp.paged(s.PageQuery, s.GroupPageSchema)
     def get(self, query, cid):
         """The chain's group tree as a flat list ordered by path."""
-        stmt = groups.groups_query(access_to(cid))
-        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+        return paged_rows(groups.groups_query(access_to(cid)), query)
 
-    @idempotent
-    @blp.arguments(s.GroupCreateSchema)
-    @blp.response(201, s.GroupSchema)
+    @blp.creates(s.GroupCreateSchema, s.GroupSchema)
     def post(self, body, cid):
         """Create a group and its missing parents by path (owner admins)."""
         group, _ = groups.create_group(db.session, access_to(cid), body["path"])
@@ -81,26 +72,12 @@ class Groups(MethodView):
 
 @blp.route("/<id:cid>/members")
 class Members(MethodView):
-    @blp.arguments(s.MemberQuerySchema, location="query")
-    @blp.response(200, s.MemberPageSchema)
+    @blp.paged(s.MemberQuerySchema, s.MemberPageSchema)
     def get(self, query, cid):
         """Members the caller may see, by tier, group (with subgroups), kind or text."""
-        page = members.members_page(
-            db.session,
-            access_to(cid),
-            tier=query.get("tier"),
-            group=query.get("group"),
-            kind=query.get("kind"),
-            q=query.get("q"),
-            page=query["page"],
-            page_size=query["page_size"],
-            not_activated=query["not_activated"],
-        )
-        return page.envelope()
+        return members.members_page(db.session, access_to(cid), **query).envelope()
 
-    @idempotent(secrets=("invite_code",))
-    @blp.arguments(s.MemberCreateSchema)
-    @blp.response(201, s.MemberDetailSchema)
+    @blp.creates(s.MemberCreateSchema, s.MemberDetailSchema, secrets=("invite_code",))
     def post(self, body, cid):
         """Add a partner org with its contacts; each contact gets a single-use invite code."""
         view, added = members.add_member(
@@ -125,8 +102,7 @@ class MemberItem(MethodView):
         view.contacts = _with_invitations([s.ContactRow(c) for c in view.contacts])
         return view
 
-    @blp.arguments(s.MemberPatchSchema)
-    @blp.response(200, s.MemberDetailSchema)
+    @blp.changes(s.MemberPatchSchema, s.MemberDetailSchema)
     def patch(self, body, cid, org_id):
         """Move a member to another group (null: none) or change its custom id (owner admins)."""
         view = members.update_member(
@@ -149,9 +125,7 @@ class MemberItem(MethodView):
 
 @blp.route("/<id:cid>/members/<id:org_id>/contacts")
 class MemberContacts(MethodView):
-    @idempotent(secrets=("invite_code",))
-    @blp.arguments(s.ContactCreateSchema)
-    @blp.response(201, s.ContactSchema)
+    @blp.creates(s.ContactCreateSchema, s.ContactSchema, secrets=("invite_code",))
     def post(self, body, cid, org_id):
         """Add a fixed external member (owner admins, or the org's own admins); a new person is
         mailed an invitation unless `send_invite` is false."""
@@ -202,8 +176,7 @@ class MemberImpact(MethodView):
 
 @blp.route("/<id:cid>/contacts")
 class Contacts(MethodView):
-    @blp.arguments(s.ContactQuerySchema, location="query")
-    @blp.response(200, s.ContactPageSchema)
+    @blp.paged(s.ContactQuerySchema, s.ContactPageSchema)
     def get(self, query, cid):
         """Contacts the caller may see: the owner's, its own org's, and what rules allow."""
         page = members.contacts_page(
@@ -221,16 +194,12 @@ class Contacts(MethodView):
 
 @blp.route("/<id:cid>/links")
 class Links(MethodView):
-    @blp.arguments(s.PageQuery, location="query")
-    @blp.response(200, s.LinkPageSchema)
+    @blp.paged(s.PageQuery, s.LinkPageSchema)
     def get(self, query, cid):
         """Links: all of them for the owner, those touching its own org for a partner."""
-        stmt = links.links_query(access_to(cid))
-        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+        return paged_rows(links.links_query(access_to(cid)), query)
 
-    @idempotent
-    @blp.arguments(s.LinkCreateSchema)
-    @blp.response(201, s.LinkSchema)
+    @blp.creates(s.LinkCreateSchema, s.LinkSchema)
     def post(self, body, cid):
         """Add a supply link; 409 if it exists or would close a cycle (owner admins)."""
         return links.create_link(
@@ -273,16 +242,12 @@ class Graph(MethodView):
 
 @blp.route("/<id:cid>/rules")
 class Rules(MethodView):
-    @blp.arguments(s.PageQuery, location="query")
-    @blp.response(200, s.RulePageSchema)
+    @blp.paged(s.PageQuery, s.RulePageSchema)
     def get(self, query, cid):
         """Visibility rules of the chain (owner admins)."""
-        stmt = visibility.rules_query(access_to(cid))
-        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+        return paged_rows(visibility.rules_query(access_to(cid)), query)
 
-    @idempotent
-    @blp.arguments(s.RuleCreateSchema)
-    @blp.response(201, s.RuleSchema)
+    @blp.creates(s.RuleCreateSchema, s.RuleSchema)
     def post(self, body, cid):
         """Let `viewers` (groups with subgroups, orgs) see members and contacts in `visible`."""
         return visibility.create_rule(db.session, access_to(cid), body["viewers"], body["visible"])
@@ -304,11 +269,10 @@ class RuleItem(MethodView):
 
 @blp.route("/<id:cid>/audit")
 class Audit(MethodView):
-    @blp.arguments(s.AuditQuerySchema, location="query")
-    @blp.response(200, s.AuditPageSchema)
+    @blp.paged(s.AuditQuerySchema, s.AuditPageSchema)
     def get(self, query, cid):
         """Every state change in the chain (owner admins), oldest first."""
         access = access_to(cid)
         access.require_owner_admin()
         stmt = audit_query(access.chain_id, query.get("since"), query.get("action"))
-        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+        return paged_rows(stmt, query)

@@ -17,17 +17,9 @@ BLUEPRINTS = (blp,)
 
 @blp.route("/<id:cid>/events")
 class Events(MethodView):
-    @blp.arguments(s.EventFeedQuerySchema, location="query")
-    @blp.response(200, s.EventPageSchema)
+    @blp.paged(s.EventFeedQuerySchema, s.EventPageSchema)
     def get(self, query, cid):
         """Events addressed to the caller's org, oldest first; `after` (an event id) is a
         cursor: pass the last id seen to get only newer events."""
-        page = events.feed_page(
-            db.session,
-            access_to(cid),
-            query["after"],
-            query["type"],
-            query["page"],
-            query["page_size"],
-        )
+        page = events.feed_page(db.session, access_to(cid), **query)
         return page.envelope(items=[s.dump_event(event) for event in page.items])

@@ -3,6 +3,9 @@ three-way match, approve or reject; the chain's matching settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import marshmallow as ma
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
@@ -32,31 +35,35 @@ def _answer(access, draft, dry_run: bool):
     return invoices.record_invoice(db.session, access, draft).as_dict(), 201
 
 
+def _records_invoice(body_schema: type[ma.Schema]) -> Callable:
+    """A view that records an invoice: `dry_run` read from the query string and the body by
+    `body_schema`; answered 201 with the invoice and its match, or 200 for a dry run (nothing
+    recorded); `Idempotency-Key` honoured."""
+
+    def decorate(view: Callable) -> Callable:
+        view = blp.alt_response(
+            200, schema=s.InvoiceSchema, description="dry run: nothing recorded"
+        )(view)
+        view = blp.response(201, s.InvoiceSchema)(view)
+        view = blp.arguments(body_schema)(view)
+        view = blp.arguments(s.DryRunQuerySchema, location="query")(view)
+        return idempotent(view)
+
+    return decorate
+
+
 @blp.route("/<id:cid>/invoices")
 class Invoices(MethodView):
-    @blp.arguments(s.InvoiceQuerySchema, location="query")
-    @blp.response(200, s.InvoicePageSchema)
+    @blp.paged(s.InvoiceQuerySchema, s.InvoicePageSchema)
     def get(self, query, cid):
         """Invoices the caller's org sent (`box=outgoing`) or received (`incoming`); the owner
         sees all of its chain's. Each with its lines and its match as it reads now (computed for
         the whole page at once); newest first."""
-        page = invoices.invoices_page(
-            db.session,
-            access_to(cid),
-            box=query.get("box"),
-            status=query.get("status"),
-            period=query.get("period"),
-            page=query["page"],
-            page_size=query["page_size"],
-        )
+        page = invoices.invoices_page(db.session, access_to(cid), **query)
         page.items = [view.as_dict() for view in page.items]
         return page.envelope()
 
-    @idempotent
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.InvoiceCreateSchema)
-    @blp.response(201, s.InvoiceSchema)
-    @blp.alt_response(200, schema=s.InvoiceSchema, description="dry run: nothing recorded")
+    @_records_invoice(s.InvoiceCreateSchema)
     def post(self, query, body, cid):
         """The seller records an invoice against its order lines with this buyer (net, tax and
         gross computed to the cent, half up); `statement_period` ties it to the confirmed
@@ -71,11 +78,7 @@ class Invoices(MethodView):
 
 @blp.route("/<id:cid>/invoices/from-statement")
 class InvoiceFromStatement(MethodView):
-    @idempotent
-    @blp.arguments(s.DryRunQuerySchema, location="query")
-    @blp.arguments(s.FromStatementSchema)
-    @blp.response(201, s.InvoiceSchema)
-    @blp.alt_response(200, schema=s.InvoiceSchema, description="dry run: nothing recorded")
+    @_records_invoice(s.FromStatementSchema)
     def post(self, query, body, cid):
         """An invoice made from the seller's confirmed statement of the period: each received,
         not yet invoiced line at received qty x confirmed price, at `tax_rate` or the chain's
@@ -97,8 +100,7 @@ class InvoiceItem(MethodView):
 
 @blp.route("/<id:cid>/invoices/<id:iid>/approve")
 class InvoiceApprove(MethodView):
-    @blp.arguments(s.ApproveSchema)
-    @blp.response(200, s.InvoiceSchema)
+    @blp.changes(s.ApproveSchema, s.InvoiceSchema)
     def post(self, body, cid, iid):
         """The buyer's admins approve: a matched invoice as is, one with exceptions only with
         `accept_exceptions` and a note (409 / 422 otherwise)."""
@@ -110,8 +112,7 @@ class InvoiceApprove(MethodView):
 
 @blp.route("/<id:cid>/invoices/<id:iid>/reject")
 class InvoiceReject(MethodView):
-    @blp.arguments(s.RejectSchema)
-    @blp.response(200, s.InvoiceSchema)
+    @blp.changes(s.RejectSchema, s.InvoiceSchema)
     def post(self, body, cid, iid):
         """The buyer's admins send the invoice back with a note; its lines are free again."""
         view = invoices.reject_invoice(db.session, access_to(cid), iid, body["note"])
@@ -125,8 +126,7 @@ class InvoiceSettings(MethodView):
         """The chain's price tolerance (percent), amount tolerance and default tax rate."""
         return drafts.get_settings(db.session, access_to(cid)).__dict__
 
-    @blp.arguments(s.SettingsSchema)
-    @blp.response(200, s.SettingsOutSchema)
+    @blp.changes(s.SettingsSchema, s.SettingsOutSchema)
     def put(self, body, cid):
         """The chain owner's admins set them (defaults: 0 %, 0.00, 0.13)."""
         return drafts.put_settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 
-from supplychain.api.common import access_to, authenticated_blueprint, idempotent
+from supplychain.api.common import access_to, authenticated_blueprint
 from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import notices as s
@@ -20,8 +20,7 @@ BLUEPRINTS = (blp,)
 
 @blp.route("/<id:cid>/notices")
 class Notices(MethodView):
-    @blp.arguments(s.NoticeListQuerySchema, location="query")
-    @blp.response(200, s.NoticePageSchema)
+    @blp.paged(s.NoticeListQuerySchema, s.NoticePageSchema)
     def get(self, query, cid):
         """Inbox (addressed to the caller's org) or sent box, newest first."""
         access = access_to(cid)
@@ -31,23 +30,11 @@ class Notices(MethodView):
         inbox = inbox_page(db.session, access, state, page, page_size)
         return current_app.json.response(s.dump_inbox_page(inbox.envelope()))
 
-    @idempotent
-    @blp.arguments(s.NoticeCreateSchema)
-    @blp.response(201, s.NoticeSchema)
+    @blp.creates(s.NoticeCreateSchema, s.NoticeSchema)
     def post(self, body, cid):
         """Broadcast a notice to the union of tiers, groups and orgs in `audience`."""
         access = access_to(cid)
-        notice = notices.broadcast_notice(
-            db.session,
-            access,
-            kind=body["kind"],
-            title=body["title"],
-            body=body["body"],
-            items=[notices.NewItem(**item) for item in body["items"]],
-            audience=notices.Audience(**body["audience"]),
-            requires_ack=body["requires_ack"],
-            ack_due=body["ack_due"],
-        )
+        notice = notices.broadcast_notice(db.session, access, **body)
         return notices.open_notice(db.session, access, notice.id)
 
 
@@ -62,9 +49,7 @@ class NoticeDetail(MethodView):
 
 @blp.route("/<id:cid>/notices/<id:nid>/ack")
 class NoticeAck(MethodView):
-    @idempotent
-    @blp.arguments(s.AckInSchema)
-    @blp.response(201, s.AckSchema)
+    @blp.creates(s.AckInSchema, s.AckSchema)
     @blp.alt_response(200, schema=s.AckSchema, description="Acknowledged before: the first ack")
     def post(self, body, cid, nid):
         """Acknowledge for the caller's org; a repeat returns the first acknowledgment (200)."""
@@ -76,9 +61,7 @@ class NoticeAck(MethodView):
 
 @blp.route("/<id:cid>/notices/<id:nid>/responses")
 class NoticeResponses(MethodView):
-    @idempotent
-    @blp.arguments(s.ResponseInSchema)
-    @blp.response(201, s.ResponseSchema)
+    @blp.creates(s.ResponseInSchema, s.ResponseSchema)
     def post(self, body, cid, nid):
         """Answer with quantities per sku; replaces the org's previous answer."""
         items = [(line["sku"], line["qty"]) for line in body["items"]]
@@ -89,19 +72,10 @@ class NoticeResponses(MethodView):
 
 @blp.route("/<id:cid>/notices/<id:nid>/recipients")
 class NoticeRecipients(MethodView):
-    @blp.arguments(s.RecipientQuerySchema, location="query")
-    @blp.response(200, s.RecipientPageSchema)
+    @blp.paged(s.RecipientQuerySchema, s.RecipientPageSchema)
     def get(self, query, cid, nid):
         """Per-org read, ack and response state with totals and per-sku sums (sender org)."""
-        page = notice_tracking.recipients_page(
-            db.session,
-            access_to(cid),
-            nid,
-            query.get("status"),
-            query["page"],
-            query["page_size"],
-        )
-        return page.envelope()
+        return notice_tracking.recipients_page(db.session, access_to(cid), nid, **query).envelope()
 
 
 @blp.route("/<id:cid>/notices/<id:nid>/withdraw")

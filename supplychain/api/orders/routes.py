@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from flask.views import MethodView
 
 from supplychain.api.common import access_to, authenticated_blueprint, idempotent
 from supplychain.extensions import db
+from supplychain.models.orders import Order
 from supplychain.schemas import orders as s
 from supplychain.services import order_acks, orders, shipments
 
@@ -13,47 +17,24 @@ blp = authenticated_blueprint("orders", __name__, url_prefix="/chains", descript
 BLUEPRINTS = (blp,)
 
 
-def _lines(items: list[dict]) -> list[orders.NewLine]:
-    return [orders.NewLine(**item) for item in items]
-
-
-def _moves(items: list[dict]) -> list[shipments.Movement]:
-    return [shipments.Movement(**item) for item in items]
+def _moved(record: Callable[..., Order], body: dict, cid: int, oid: int, at: datetime):
+    """Record a shipment or a receipt of the order's lines (`record`), answering the order."""
+    moves = [shipments.Movement(**item) for item in body["lines"]]
+    order = record(db.session, access_to(cid), oid, moves, body["ref"], at)
+    return orders.order_view(db.session, order)
 
 
 @blp.route("/<id:cid>/orders")
 class Orders(MethodView):
-    @blp.arguments(s.OrderQuerySchema, location="query")
-    @blp.response(200, s.OrderPageSchema)
+    @blp.paged(s.OrderQuerySchema, s.OrderPageSchema)
     def get(self, query, cid):
         """Orders of the caller's org (all of the chain's for the owner), newest first."""
-        return orders.orders_page(
-            db.session,
-            access_to(cid),
-            status=query.get("status"),
-            counterparty_id=query.get("counterparty_id"),
-            date_from=query.get("date_from"),
-            date_to=query.get("date_to"),
-            page=query["page"],
-            page_size=query["page_size"],
-        ).envelope()
+        return orders.orders_page(db.session, access_to(cid), **query).envelope()
 
-    @idempotent
-    @blp.arguments(s.OrderCreateSchema)
-    @blp.response(201, s.OrderSchema)
+    @blp.creates(s.OrderCreateSchema, s.OrderSchema)
     def post(self, body, cid):
         """Issue an order to a linked org, as its buyer or its seller."""
-        access = access_to(cid)
-        order = orders.issue_order(
-            db.session,
-            access,
-            counterparty_id=body["counterparty_id"],
-            issuer_role=body["issuer_role"],
-            number=body["number"],
-            currency=body["currency"],
-            ack_due=body["ack_due"],
-            lines=_lines(body["lines"]),
-        )
+        order = orders.issue_order(db.session, access_to(cid), **body)
         return orders.order_view(db.session, order)
 
 
@@ -68,8 +49,7 @@ class OrderDetail(MethodView):
 @blp.route("/<id:cid>/orders/<id:oid>/ack")
 class OrderAck(MethodView):
     @idempotent
-    @blp.arguments(s.OrderAckInSchema)
-    @blp.response(200, s.OrderSchema)
+    @blp.changes(s.OrderAckInSchema, s.OrderSchema)
     def post(self, body, cid, oid):
         """Accept, reject, or answer line by line (the side that did not issue the order)."""
         acks = [order_acks.LineAck(**line) for line in body["lines"] or []]
@@ -87,20 +67,16 @@ class OrderAck(MethodView):
 
 @blp.route("/<id:cid>/orders/<id:oid>/amend")
 class OrderAmend(MethodView):
-    @blp.arguments(s.AmendInSchema)
-    @blp.response(200, s.OrderSchema)
+    @blp.changes(s.AmendInSchema, s.OrderSchema)
     def post(self, body, cid, oid):
         """The issuer replaces the lines before any shipment; acknowledgment resets to pending."""
-        order = orders.amend_order(
-            db.session, access_to(cid), oid, body["version"], _lines(body["lines"])
-        )
+        order = orders.amend_order(db.session, access_to(cid), oid, body["version"], body["lines"])
         return orders.order_view(db.session, order)
 
 
 @blp.route("/<id:cid>/orders/<id:oid>/cancel")
 class OrderCancel(MethodView):
-    @blp.arguments(s.CancelInSchema)
-    @blp.response(200, s.OrderSchema)
+    @blp.changes(s.CancelInSchema, s.OrderSchema)
     def post(self, body, cid, oid):
         """The issuer cancels the order before any shipment."""
         order = orders.cancel_order(
@@ -111,35 +87,15 @@ class OrderCancel(MethodView):
 
 @blp.route("/<id:cid>/orders/<id:oid>/shipments")
 class OrderShipments(MethodView):
-    @idempotent
-    @blp.arguments(s.ShipmentInSchema)
-    @blp.response(201, s.OrderSchema)
+    @blp.creates(s.ShipmentInSchema, s.OrderSchema)
     def post(self, body, cid, oid):
         """The seller ships confirmed lines (cumulative shipped ≤ confirmed quantity)."""
-        order = shipments.record_shipment(
-            db.session,
-            access_to(cid),
-            oid,
-            _moves(body["lines"]),
-            body["ref"],
-            body["shipped_at"],
-        )
-        return orders.order_view(db.session, order)
+        return _moved(shipments.record_shipment, body, cid, oid, body["shipped_at"])
 
 
 @blp.route("/<id:cid>/orders/<id:oid>/receipts")
 class OrderReceipts(MethodView):
-    @idempotent
-    @blp.arguments(s.ReceiptInSchema)
-    @blp.response(201, s.OrderSchema)
+    @blp.creates(s.ReceiptInSchema, s.OrderSchema)
     def post(self, body, cid, oid):
         """The buyer records goods received (cumulative received ≤ shipped)."""
-        order = shipments.record_receipt(
-            db.session,
-            access_to(cid),
-            oid,
-            _moves(body["lines"]),
-            body["ref"],
-            body["received_at"],
-        )
-        return orders.order_view(db.session, order)
+        return _moved(shipments.record_receipt, body, cid, oid, body["received_at"])

@@ -7,11 +7,10 @@ import tempfile
 from flask import current_app, jsonify, request, send_file, url_for
 from flask.views import MethodView
 
-from supplychain.api.common import access_to, authenticated_blueprint, idempotent
+from supplychain.api.common import access_to, authenticated_blueprint, idempotent, paged_rows
 from supplychain.db import Transaction, transaction
 from supplychain.extensions import db
 from supplychain.schemas import reconciliation as s
-from supplychain.services.pagination import paginate
 from supplychain.services.reconciliation import (
     board,
     confirmations,
@@ -63,8 +62,7 @@ class Schedule(MethodView):
         access = access_to(cid)
         return _schedule_view(schedules.get_schedule(db.session, access), access.chain)
 
-    @blp.arguments(s.ScheduleInSchema)
-    @blp.response(200, s.ScheduleSchema)
+    @blp.changes(s.ScheduleInSchema, s.ScheduleSchema)
     def put(self, body, cid):
         """Set the schedule: monthly (day, hour) or weekly (ISO weekday, hour), chain timezone."""
         access = access_to(cid)
@@ -74,12 +72,11 @@ class Schedule(MethodView):
 
 @blp.route("/<id:cid>/reconciliation/runs")
 class Runs(MethodView):
-    @blp.arguments(s.RunQuerySchema, location="query")
-    @blp.response(200, s.RunPageSchema)
+    @blp.paged(s.RunQuerySchema, s.RunPageSchema)
     def get(self, query, cid):
         """Runs of the chain, newest first (owner)."""
         stmt = runs.runs_query(access_to(cid), query.get("tier"), query.get("period"))
-        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+        return paged_rows(stmt, query)
 
     # The run commits step by step in sessions of its own: this request's session only reads.
     @transaction(Transaction.OWN)
@@ -155,20 +152,12 @@ STATEMENT_RESPONSE = {
 
 @blp.route("/<id:cid>/reconciliation/statements")
 class StatementBoard(MethodView):
-    @blp.arguments(s.BoardQuerySchema, location="query")
-    @blp.response(200, s.BoardPageSchema)
+    @blp.paged(s.BoardQuerySchema, s.BoardPageSchema)
     def get(self, query, cid):
         """Every org's statement status for a period (owner; `tier` narrows to one tier): who
         confirmed, who disputed, who has not answered. A partner sees its own row only."""
-        return board.statement_board(
-            db.session,
-            access_to(cid),
-            query["period"],
-            tier=query.get("tier"),
-            status=query.get("status"),
-            page=query["page"],
-            page_size=query["page_size"],
-        ).envelope()
+        period = query.pop("period")
+        return board.statement_board(db.session, access_to(cid), period, **query).envelope()
 
 
 @blp.route("/<id:cid>/reconciliation/statements/<period>")
@@ -207,8 +196,7 @@ class Statement(MethodView):
 
 @blp.route("/<id:cid>/reconciliation/statements/<period>/confirm")
 class StatementConfirm(MethodView):
-    @blp.arguments(s.ConfirmInSchema)
-    @blp.response(200, s.StatementSchema)
+    @blp.changes(s.ConfirmInSchema, s.StatementSchema)
     def post(self, body, cid, period):
         """The partner confirms the `version` of its statement it saw (409 when the figures
         changed since, or while a dispute is open). The owner may not confirm for it (403)."""
@@ -219,9 +207,7 @@ class StatementConfirm(MethodView):
 
 @blp.route("/<id:cid>/reconciliation/statements/<period>/disputes")
 class StatementDisputes(MethodView):
-    @idempotent
-    @blp.arguments(s.DisputeInSchema)
-    @blp.response(201, s.DisputeSchema)
+    @blp.creates(s.DisputeInSchema, s.DisputeSchema)
     def post(self, body, cid, period):
         """The partner disputes lines of the `version` it saw; each line must be in the
         statement (422 naming it). The statement reads `disputed` until the owner resolves."""
@@ -248,8 +234,7 @@ class DisputeItem(MethodView):
 
 @blp.route("/<id:cid>/reconciliation/disputes/<id:did>/resolve")
 class DisputeResolve(MethodView):
-    @blp.arguments(s.ResolveInSchema)
-    @blp.response(200, s.DisputeSchema)
+    @blp.changes(s.ResolveInSchema, s.DisputeSchema)
     def post(self, body, cid, did):
         """The owner's admin or staff accepts or rejects a dispute with a note (409 when it is
         resolved already); the statement is `open` again for the partner to confirm."""

@@ -20,8 +20,7 @@ BLUEPRINTS = (blp,)
 @blp.route("/<id:cid>/scorecards")
 class Scorecards(MethodView):
     @transaction(Transaction.READS)
-    @blp.arguments(s.ScorecardQuerySchema, location="query")
-    @blp.response(200, s.ScorecardPageSchema)
+    @blp.paged(s.ScorecardQuerySchema, s.ScorecardPageSchema)
     def get(self, query, cid):
         """Scorecards for a month, an ISO week or a year: ack rate and median hours, on-time
         and fill rates, discrepancy lines, notice ack and response rates. Rates are decimal

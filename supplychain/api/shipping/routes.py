@@ -32,23 +32,12 @@ def _received(result: shipping_receipts.Received) -> shipping.NoticeView:
 
 @blp.route("/<id:cid>/ship-notices")
 class ShipNotices(MethodView):
-    @blp.arguments(s.ShipNoticeQuerySchema, location="query")
-    @blp.response(200, s.ShipNoticePageSchema)
+    @blp.paged(s.ShipNoticeQuerySchema, s.ShipNoticePageSchema)
     def get(self, query, cid):
         """Notices to and from the caller's org (all of the chain's for the owner), newest first."""
-        return shipping.notices_page(
-            db.session,
-            access_to(cid),
-            box=query.get("box"),
-            status=query.get("status"),
-            order_id=query.get("order_id"),
-            page=query["page"],
-            page_size=query["page_size"],
-        ).envelope()
+        return shipping.notices_page(db.session, access_to(cid), **query).envelope()
 
-    @idempotent
-    @blp.arguments(s.ShipNoticeCreateSchema)
-    @blp.response(201, s.ShipNoticeSchema)
+    @blp.creates(s.ShipNoticeCreateSchema, s.ShipNoticeSchema)
     def post(self, body, cid):
         """The seller issues a notice over lines of its orders with one buyer: the shipment.
 
@@ -56,20 +45,7 @@ class ShipNotices(MethodView):
         shippable quantity (409 naming `lines.<i>`; nothing saved). Packages get SSCCs from
         the seller's GS1 company prefix (none without one); a supplied `sscc` must carry a good
         check digit (422) and be new for the seller (409)."""
-        carrier = body["carrier"] or {}
-        notice = shipping_issue.issue_notice(
-            db.session,
-            access_to(cid),
-            buyer_id=body["buyer_id"],
-            lines=[shipping.NoticeLineIn(**line) for line in body["lines"]],
-            packages=[shipping.NewPackage(**package) for package in body["packages"]],
-            number=body["number"],
-            shipped_at=body["shipped_at"],
-            expected_at=body["expected_at"],
-            carrier_name=carrier.get("name"),
-            carrier_code=carrier.get("code"),
-            tracking_numbers=body["tracking_numbers"],
-        )
+        notice = shipping_issue.issue_notice(db.session, access_to(cid), **body)
         return shipping.notice_view(db.session, notice)
 
 
@@ -84,8 +60,7 @@ class ShipNoticeItem(MethodView):
 @blp.route("/<id:cid>/ship-notices/<id:sid>/cancel")
 class ShipNoticeCancel(MethodView):
     @idempotent
-    @blp.arguments(s.ShipNoticeCancelSchema)
-    @blp.response(200, s.ShipNoticeSchema)
+    @blp.changes(s.ShipNoticeCancelSchema, s.ShipNoticeSchema)
     def post(self, body, cid, sid):
         """The seller cancels a notice before any receipt (409 after): quantities given back."""
         notice = shipping_cancel.cancel_notice(db.session, access_to(cid), sid, body["reason"])
@@ -94,9 +69,7 @@ class ShipNoticeCancel(MethodView):
 
 @blp.route("/<id:cid>/ship-notices/<id:sid>/receipts")
 class ShipNoticeReceipts(MethodView):
-    @idempotent
-    @blp.arguments(s.ShipNoticeReceiptSchema)
-    @blp.response(201, s.ReceiptResultSchema)
+    @blp.creates(s.ShipNoticeReceiptSchema, s.ReceiptResultSchema)
     def post(self, body, cid, sid):
         """The buyer receives whole packages (SSCC or package id) and lines in part; never past
         what was shipped; a package received twice is 409."""
@@ -113,8 +86,7 @@ class ShipNoticeReceipts(MethodView):
 
 @blp.route("/<id:cid>/receipts/scan")
 class ScanReceipt(MethodView):
-    @blp.arguments(s.ScanInSchema)
-    @blp.response(200, s.ReceiptResultSchema)
+    @blp.changes(s.ScanInSchema, s.ReceiptResultSchema)
     def post(self, body, cid):
         """Receive the package a scanned label names (`00`+SSCC, `(00)`, `]C1`/FNC1 prefixed,
         bare SSCC or package id): 422 for a bad check digit or an unknown code, 409 if it was
@@ -158,8 +130,7 @@ class MyOrg(MethodView):
         """The caller's org: name, GS1 company prefix, address."""
         return current_actor().user.org
 
-    @org_blp.arguments(s.OrgShippingInSchema)
-    @org_blp.response(200, s.OrgShippingSchema)
+    @org_blp.changes(s.OrgShippingInSchema, s.OrgShippingSchema)
     def patch(self, body):
         """An admin sets the org's GS1 company prefix (7 to 10 digits, null to clear) and the
         address its labels and delivery notes show."""

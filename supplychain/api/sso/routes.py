@@ -31,8 +31,7 @@ class SsoSettings(MethodView):
         secret, and the `redirect_uri` and `backchannel_logout_uri` to register at the IdP."""
         return sso.get_connection(db.session, current_actor(), org_id)
 
-    @org_blp.arguments(s.SsoSettingsSchema)
-    @org_blp.response(200, s.SsoConnectionSchema)
+    @org_blp.changes(s.SsoSettingsSchema, s.SsoConnectionSchema)
     def put(self, body, org_id):
         """Connect (or change) the org's IdP. The issuer's discovery document is fetched and
         checked first (422 naming `issuer` when it does not answer, is not a JSON object or

@@ -6,12 +6,11 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 
-from supplychain.api.common import access_to, authenticated_blueprint, idempotent, no_content
+from supplychain.api.common import access_to, authenticated_blueprint, no_content, paged_rows
 from supplychain.extensions import db
 from supplychain.schemas import webhooks as s
 from supplychain.schemas.common import PageQuery
 from supplychain.services import webhooks
-from supplychain.services.pagination import paginate
 
 blp = authenticated_blueprint(
     "webhooks", __name__, url_prefix="/chains", description="Webhooks of your org"
@@ -25,16 +24,12 @@ def _allow_private() -> bool:
 
 @blp.route("/<id:cid>/webhooks")
 class Webhooks(MethodView):
-    @blp.arguments(PageQuery, location="query")
-    @blp.response(200, s.WebhookPageSchema)
+    @blp.paged(PageQuery, s.WebhookPageSchema)
     def get(self, query, cid):
         """Your org's webhook endpoints in this chain (secrets are never shown again)."""
-        stmt = webhooks.endpoints_query(access_to(cid))
-        return paginate(db.session, stmt, query["page"], query["page_size"]).envelope()
+        return paged_rows(webhooks.endpoints_query(access_to(cid)), query)
 
-    @idempotent(secrets=("secret",))
-    @blp.arguments(s.WebhookCreateSchema)
-    @blp.response(201, s.WebhookCreatedSchema)
+    @blp.creates(s.WebhookCreateSchema, s.WebhookCreatedSchema, secrets=("secret",))
     def post(self, body, cid):
         """Register an endpoint for your org (org admins); the answer holds its signing
         `secret`, shown only here: an idempotent replay answers `secret` as null. The URL
@@ -51,8 +46,7 @@ class WebhookItem(MethodView):
         """One of your org's endpoints."""
         return webhooks.get_endpoint(db.session, access_to(cid), wid)
 
-    @blp.arguments(s.WebhookUpdateSchema)
-    @blp.response(200, s.WebhookSchema)
+    @blp.changes(s.WebhookUpdateSchema, s.WebhookSchema)
     def patch(self, body, cid, wid):
         """Change the URL, events, language, description, or enable/disable the endpoint
         (disabling fails what is still pending for it)."""
@@ -77,18 +71,10 @@ class WebhookTest(MethodView):
 
 @blp.route("/<id:cid>/webhooks/<id:wid>/deliveries")
 class WebhookDeliveries(MethodView):
-    @blp.arguments(s.DeliveryQuerySchema, location="query")
-    @blp.response(200, s.DeliveryPageSchema)
+    @blp.paged(s.DeliveryQuerySchema, s.DeliveryPageSchema)
     def get(self, query, cid, wid):
         """The endpoint's deliveries, newest first, optionally of one `status`."""
-        return webhooks.deliveries_page(
-            db.session,
-            access_to(cid),
-            wid,
-            query.get("status"),
-            query["page"],
-            query["page_size"],
-        ).envelope()
+        return webhooks.deliveries_page(db.session, access_to(cid), wid, **query).envelope()
 
 
 @blp.route("/<id:cid>/webhooks/<id:wid>/deliveries/<id:did>/redeliver")

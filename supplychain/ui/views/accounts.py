@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 
 from supplychain.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from supplychain.extensions import db
@@ -18,7 +18,7 @@ from supplychain.schemas.accounts import (
 from supplychain.services import accounts, notification_settings, password_resets
 from supplychain.services.invitations import InvitationExpired
 from supplychain.ui import security
-from supplychain.ui.base import actor, blp, login_required, safe_next
+from supplychain.ui.base import actor, blp, flash_and_redirect, login_required, safe_next
 from supplychain.ui.forms import FormErrors, on_form_error, text, validated
 from supplychain.ui.i18n import LANGUAGES, gettext
 
@@ -83,8 +83,7 @@ def activate():
             db.session, body["invite_code"], body["password"], client_address()
         )
     security.sign_in(issued)
-    flash(gettext("Welcome! Your account is active."), "ok")
-    return redirect(url_for("ui.home"))
+    return flash_and_redirect(gettext("Welcome! Your account is active."), "ui.home")
 
 
 @blp.get("/account")
@@ -113,8 +112,9 @@ def change_password():
         accounts.change_password(
             db.session, actor(), body["current_password"], body["new_password"], client_address()
         )
-    flash(gettext("Your password was changed; your other sessions were signed out."), "ok")
-    return redirect(url_for("ui.account"))
+    return flash_and_redirect(
+        gettext("Your password was changed; your other sessions were signed out."), "ui.account"
+    )
 
 
 @blp.post("/logout")
@@ -125,8 +125,7 @@ def logout():
     if signed_in is not None and token_id is not None:
         accounts.revoke_api_token(db.session, signed_in, token_id)
     security.sign_out()
-    flash(gettext("You are signed out."), "ok")
-    return redirect(url_for("ui.login"))
+    return flash_and_redirect(gettext("You are signed out."), "ui.login")
 
 
 @blp.route("/forgot-password", methods=["GET", "POST"])
@@ -168,8 +167,9 @@ def reset_password(token: str):
         body = validated(PasswordResetConfirmSchema, {"token": token, "new_password": new})
         password_resets.confirm_password_reset(db.session, body["token"], body["new_password"])
     security.sign_out()
-    flash(gettext("Your password was changed. Sign in with the new one."), "ok")
-    return redirect(url_for("ui.login"))
+    return flash_and_redirect(
+        gettext("Your password was changed. Sign in with the new one."), "ui.login"
+    )
 
 
 @blp.post("/language")

@@ -3,13 +3,19 @@ client id and secret once, rotate the secret, delete it."""
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, render_template, request
 
 from supplychain.extensions import db
 from supplychain.identity import app_clients
 from supplychain.schemas.apps import AppCreateSchema
-from supplychain.ui.base import blp, chain, login_required
-from supplychain.ui.forms import FormErrors, compact, on_form_error, text, validated
+from supplychain.ui.base import blp, chain, flash_and_redirect, login_required
+from supplychain.ui.forms import (
+    FormErrors,
+    compact,
+    on_form_error,
+    text,
+    validated,
+)
 from supplychain.ui.i18n import gettext
 
 
@@ -45,8 +51,7 @@ def app_register(cid: str):
             allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE"],
         )
     if created.client_secret is None:
-        flash(gettext("App registered."), "ok")
-        return redirect(url_for("ui.grants", cid=cid))
+        return flash_and_redirect(gettext("App registered."), "ui.grants", cid=cid)
     return render_template("directory/app_created.html", access=access, app=created)
 
 
@@ -64,5 +69,4 @@ def app_new_secret(cid: str, key: str):
 def app_delete(cid: str, key: str):
     """Delete a custom app: its grants, tokens and sessions end with it."""
     app_clients.delete(db.session, chain(cid), key)
-    flash(gettext("App deleted."), "ok")
-    return redirect(url_for("ui.grants", cid=cid))
+    return flash_and_redirect(gettext("App deleted."), "ui.grants", cid=cid)

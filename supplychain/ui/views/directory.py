@@ -35,7 +35,7 @@ from supplychain.services.members import (
     update_member,
 )
 from supplychain.services.pagination import paginate
-from supplychain.ui.base import blp, chain, login_required, page_number
+from supplychain.ui.base import blp, chain, flash_and_redirect, login_required, page_number
 from supplychain.ui.forms import (
     FormErrors,
     compact,
@@ -224,8 +224,7 @@ def member_edit(cid: int | None, org_id: int | None):
             custom_id=loaded.get("custom_id"),
             clear_group=group is None,
         )
-    flash(gettext("Saved."), "ok")
-    return redirect(url_for("ui.member", cid=cid, org_id=org_id))
+    return flash_and_redirect(gettext("Saved."), "ui.member", cid=cid, org_id=org_id)
 
 
 @blp.post("/chains/<id:cid>/members/<id:org_id>/remove")
@@ -239,8 +238,7 @@ def member_remove(cid: int | None, org_id: int | None):
 
     with on_form_error(rerender, (Conflict,)):
         remove_member(db.session, access, org_id)
-    flash(gettext("The member was removed."), "ok")
-    return redirect(url_for("ui.members", cid=cid))
+    return flash_and_redirect(gettext("The member was removed."), "ui.members", cid=cid)
 
 
 def _flash_codes(codes: list[tuple[str, str | None]]) -> None:
@@ -303,8 +301,12 @@ def member_new(cid: int | None):
             contacts=[NewContact(**c) for c in loaded["contacts"]],
         )
     _flash_codes([(a.contact.user.email, a.invite_code) for a in added])
-    flash(gettext("Member added. Give each contact their invitation code."), "ok")
-    return redirect(url_for("ui.member", cid=cid, org_id=_view.member.org_id))
+    return flash_and_redirect(
+        gettext("Member added. Give each contact their invitation code."),
+        "ui.member",
+        cid=cid,
+        org_id=_view.member.org_id,
+    )
 
 
 # --- groups and grants --------------------------------------------------------------------------
@@ -331,13 +333,13 @@ def groups(cid: int | None):
     with on_form_error(lambda exc: _render_groups(access, FormErrors.of(exc))):
         loaded = validated(GroupCreateSchema, compact({"path": text(request.form, "path")}))
         group, created = create_group(db.session, access, loaded["path"])
-    flash(
+    return flash_and_redirect(
         gettext("Group %(path)s created.", path=group.path)
         if created
         else gettext("Group %(path)s exists already.", path=group.path),
-        "ok",
+        "ui.groups",
+        cid=cid,
     )
-    return redirect(url_for("ui.groups", cid=cid))
 
 
 def _render_grants(access: ChainAccess, errors: FormErrors):
@@ -380,8 +382,7 @@ def grants(cid: int | None):
         loaded = validated(GrantCreateSchema, compact(body))
         scope = loaded["scope"]
         apps.create_grant(db.session, access, loaded["app"], scope["type"], scope.get("value"))
-    flash(gettext("Shared."), "ok")
-    return redirect(url_for("ui.grants", cid=cid))
+    return flash_and_redirect(gettext("Shared."), "ui.grants", cid=cid)
 
 
 @blp.post("/chains/<id:cid>/grants/<id:gid>/revoke")
@@ -389,5 +390,4 @@ def grants(cid: int | None):
 def grant_revoke(cid: int | None, gid: int | None):
     """Revoke a grant; partners it covered lose the app on their next request."""
     apps.revoke_grant(db.session, chain(cid), gid)
-    flash(gettext("Revoked."), "ok")
-    return redirect(url_for("ui.grants", cid=cid))
+    return flash_and_redirect(gettext("Revoked."), "ui.grants", cid=cid)

@@ -12,8 +12,15 @@ from supplychain.models.events import DELIVERY_STATUSES, EVENT_TYPES, WEBHOOK_KI
 from supplychain.schemas.webhooks import WebhookCreateSchema
 from supplychain.services import webhooks
 from supplychain.services.pagination import paginate
-from supplychain.ui.base import blp, chain, choice, login_required, page_number
-from supplychain.ui.forms import FormErrors, compact, on_form_error, on_refusal, text, validated
+from supplychain.ui.base import blp, chain, choice, flash_and_redirect, login_required, page_number
+from supplychain.ui.forms import (
+    FormErrors,
+    compact,
+    on_form_error,
+    on_refusal,
+    text,
+    validated,
+)
 from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 25
@@ -132,8 +139,7 @@ def integration_test(cid: int | None, wid: int | None):
 def integration_delete(cid: int | None, wid: int | None):
     """Remove a webhook: nothing more is sent to it."""
     webhooks.delete_endpoint(db.session, chain(cid), wid)
-    flash(gettext("Webhook removed."), "ok")
-    return redirect(url_for("ui.integrations", cid=cid))
+    return flash_and_redirect(gettext("Webhook removed."), "ui.integrations", cid=cid)
 
 
 @blp.post("/chains/<id:cid>/integrations/<id:wid>/deliveries/<id:did>/redeliver")
@@ -142,5 +148,6 @@ def integration_redeliver(cid: int | None, wid: int | None, did: int | None):
     """Send a delivery's event to the webhook again."""
     with on_refusal(url_for("ui.integration", cid=cid, wid=wid)):
         webhooks.redeliver(db.session, chain(cid), wid, did)
-    flash(gettext("Queued for delivery again."), "ok")
-    return redirect(url_for("ui.integration", cid=cid, wid=wid))
+    return flash_and_redirect(
+        gettext("Queued for delivery again."), "ui.integration", cid=cid, wid=wid
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request
 from werkzeug.datastructures import MultiDict
 
 from supplychain.access import ChainAccess
@@ -16,8 +16,15 @@ from supplychain.models.invoices import INVOICE_KINDS, INVOICE_STATUSES
 from supplychain.schemas.common import parse_id
 from supplychain.schemas.invoices import ApproveSchema, FromStatementSchema, RejectSchema
 from supplychain.services import invoice_drafts, invoices
-from supplychain.ui.base import blp, chain, choice, login_required, page_number
-from supplychain.ui.forms import NO_ERRORS, FormErrors, compact, on_form_error, text, validated
+from supplychain.ui.base import blp, chain, choice, flash_and_redirect, login_required, page_number
+from supplychain.ui.forms import (
+    NO_ERRORS,
+    FormErrors,
+    compact,
+    on_form_error,
+    text,
+    validated,
+)
 from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 25
@@ -109,10 +116,12 @@ def _decide(cid: int | None, iid: int | None, which: str, schema: Any, body: dic
             )
         else:
             invoices.reject_invoice(db.session, access, invoice_id, loaded["note"])
-    flash(
-        gettext("Invoice approved.") if which == "approve" else gettext("Invoice rejected."), "ok"
+    return flash_and_redirect(
+        gettext("Invoice approved.") if which == "approve" else gettext("Invoice rejected."),
+        "ui.invoice",
+        cid=cid,
+        iid=iid,
     )
-    return redirect(url_for("ui.invoice", cid=cid, iid=iid))
 
 
 @blp.post("/chains/<id:cid>/invoices/<id:iid>/approve")
@@ -178,6 +187,7 @@ def invoice_from_statement(cid: int | None):
         else:
             view = invoices.preview(db.session, access, draft)
     if submitting:
-        flash(gettext("Invoice submitted."), "ok")
-        return redirect(url_for("ui.invoice", cid=cid, iid=view.invoice.id))
+        return flash_and_redirect(
+            gettext("Invoice submitted."), "ui.invoice", cid=cid, iid=view.invoice.id
+        )
     return _render_invoice(access, view, form=request.form, kinds=INVOICE_KINDS, buyer_id=buyer_id)

@@ -15,18 +15,20 @@ from supplychain.extensions import db
 from supplychain.models.notices import NOTICE_KINDS
 from supplychain.schemas.notices import AckInSchema, NoticeCreateSchema, ResponseInSchema
 from supplychain.services import choices, notice_answers, notice_tracking, notices, reminders
-from supplychain.services.app_access import require_app
 from supplychain.services.inbox import inbox_page, sent_page
 from supplychain.services.notice_tracking import RECIPIENT_STATES
 from supplychain.services.notices import MAX_ITEMS
-from supplychain.ui.base import blp, chain, choice, login_required, page_number
+from supplychain.ui.base import blp, chain, choice, flash_and_redirect, login_required, page_number
 from supplychain.ui.forms import (
     MAX_FORM_ROWS,
     FormErrors,
     compact,
     filled_rows,
+    nothing_chosen,
     on_form_error,
     on_refusal,
+    posted_form,
+    quantity_rows,
     remap_rows,
     text,
     validated,
@@ -100,8 +102,12 @@ def notice_ack(cid: int | None, nid: int | None):
     with on_form_error(lambda exc: _render_notice(access, nid, "ack", FormErrors.of(exc))):
         body = validated(AckInSchema, compact({"note": text(request.form, "note")}))
         _row, created = notice_answers.acknowledge_notice(db.session, access, nid, body.get("note"))
-    flash(gettext("Acknowledged.") if created else gettext("Acknowledged before."), "ok")
-    return redirect(url_for("ui.notice", cid=cid, nid=nid))
+    return flash_and_redirect(
+        gettext("Acknowledged.") if created else gettext("Acknowledged before."),
+        "ui.notice",
+        cid=cid,
+        nid=nid,
+    )
 
 
 @blp.post("/chains/<id:cid>/notices/<id:nid>/respond")
@@ -109,11 +115,7 @@ def notice_ack(cid: int | None, nid: int | None):
 def notice_respond(cid: int | None, nid: int | None):
     """Answer with a quantity per item; a newer answer replaces the org's previous one."""
     access = chain(cid)
-    filled = [
-        (index, values)
-        for index, values in filled_rows(request.form, "items", ("sku", "qty"), MAX_ITEMS)
-        if values["qty"] is not None
-    ]
+    filled = quantity_rows(request.form, "items", ("sku", "qty"), MAX_ITEMS)
     positions = [index for index, _ in filled]
     body = compact({"items": [values for _, values in filled], "note": text(request.form, "note")})
 
@@ -122,10 +124,7 @@ def notice_respond(cid: int | None, nid: int | None):
 
     with on_form_error(rerender):
         if not filled:
-            raise Invalid(
-                gettext("Give a quantity for at least one item."),
-                {"items": ["Give a quantity for at least one item."]},
-            )
+            raise nothing_chosen("items", gettext("Give a quantity for at least one item."))
         loaded = validated(ResponseInSchema, body)
         notice_answers.respond_to_notice(
             db.session,
@@ -134,8 +133,7 @@ def notice_respond(cid: int | None, nid: int | None):
             [(line["sku"], line["qty"]) for line in loaded["items"]],
             loaded.get("note"),
         )
-    flash(gettext("Your quantities were sent."), "ok")
-    return redirect(url_for("ui.notice", cid=cid, nid=nid))
+    return flash_and_redirect(gettext("Your quantities were sent."), "ui.notice", cid=cid, nid=nid)
 
 
 @blp.post("/chains/<id:cid>/notices/<id:nid>/withdraw")
@@ -145,8 +143,7 @@ def notice_withdraw(cid: int | None, nid: int | None):
     access = chain(cid)
     with on_refusal(url_for("ui.notice", cid=cid, nid=nid)):
         notices.withdraw_notice(db.session, access, nid)
-    flash(gettext("The notice was withdrawn."), "ok")
-    return redirect(url_for("ui.notice", cid=cid, nid=nid))
+    return flash_and_redirect(gettext("The notice was withdrawn."), "ui.notice", cid=cid, nid=nid)
 
 
 @blp.post("/chains/<id:cid>/notices/<id:nid>/remind")
@@ -216,9 +213,8 @@ def _aware(value: str | None, timezone: str) -> str | None:
 @login_required
 def notice_compose(cid: int | None):
     """Compose a supply or demand notice with items and an audience (tiers, groups, orgs)."""
-    access = chain(cid)
-    require_app(db.session, access, notices.APP)
-    form = request.form if request.method == "POST" else MultiDict()
+    access = chain(cid, app=notices.APP)
+    form = posted_form()
     rows = _row_count(form)
     if request.method != "POST" or form.get("action") == "more_rows":
         rows = min(rows + (0 if request.method != "POST" else START_ROWS), MAX_FORM_ROWS)
@@ -249,16 +245,10 @@ def notice_compose(cid: int | None):
     # Addressing orgs one may not (403) is shown on the form too.
     with on_form_error(rerender, (Invalid, Conflict, Forbidden)):
         loaded = validated(NoticeCreateSchema, body)
-        sent = notices.broadcast_notice(
-            db.session,
-            access,
-            kind=loaded["kind"],
-            title=loaded["title"],
-            body=loaded["body"],
-            items=[notices.NewItem(**item) for item in loaded["items"]],
-            audience=notices.Audience(**loaded["audience"]),
-            requires_ack=loaded["requires_ack"],
-            ack_due=loaded["ack_due"],
-        )
-    flash(gettext("Sent to %(count)s recipients.", count=sent.recipients_count), "ok")
-    return redirect(url_for("ui.notice_recipients", cid=cid, nid=sent.id))
+        sent = notices.broadcast_notice(db.session, access, **loaded)
+    return flash_and_redirect(
+        gettext("Sent to %(count)s recipients.", count=sent.recipients_count),
+        "ui.notice_recipients",
+        cid=cid,
+        nid=sent.id,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, render_template, request
 
 from supplychain.errors import Invalid, NotFound
 from supplychain.extensions import db
@@ -10,7 +10,7 @@ from supplychain.models import User
 from supplychain.models.events import EMAIL_MODES, EVENT_TYPES
 from supplychain.outbound.mail.unsubscribe import unsubscribe_user_id
 from supplychain.services import notification_settings
-from supplychain.ui.base import actor, blp, login_required
+from supplychain.ui.base import actor, blp, flash_and_redirect, login_required
 from supplychain.ui.forms import FormErrors, on_form_error, text
 from supplychain.ui.i18n import gettext
 from supplychain.ui.security import csrf_exempt
@@ -49,8 +49,7 @@ def save_notifications():
             db.session, user, text(request.form, "email") or "", request.form.getlist("events")
         )
         notification_settings.set_language(db.session, user, text(request.form, "language") or "")
-    flash(gettext("Your mail settings were saved."), "ok")
-    return redirect(url_for("ui.notifications"))
+    return flash_and_redirect(gettext("Your mail settings were saved."), "ui.notifications")
 
 
 def _unsubscribing(token: str) -> User:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request
 from werkzeug.datastructures import MultiDict
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Invalid
 from supplychain.extensions import db
 from supplychain.models.orders import ORDER_STATUSES
 from supplychain.schemas.orders import (
@@ -19,16 +18,18 @@ from supplychain.schemas.orders import (
     ShipmentInSchema,
 )
 from supplychain.services import choices, order_acks, orders, shipments, worklist
-from supplychain.services.app_access import require_app
 from supplychain.services.orders import MAX_LINES
-from supplychain.ui.base import blp, chain, choice, login_required, page_number
+from supplychain.ui.base import blp, chain, choice, flash_and_redirect, login_required, page_number
 from supplychain.ui.forms import (
     MAX_FORM_ROWS,
     FormErrors,
     compact,
     filled_rows,
     integer,
+    nothing_chosen,
     on_form_error,
+    posted_form,
+    quantity_rows,
     remap_rows,
     rows,
     text,
@@ -159,18 +160,15 @@ def order_ack(cid: int | None, oid: int | None):
             reason=loaded["reason"],
             lines=[order_acks.LineAck(**line) for line in loaded["lines"] or []] or None,
         )
-    flash(gettext("Your acknowledgment was recorded."), "ok")
-    return redirect(url_for("ui.order", cid=cid, oid=oid))
+    return flash_and_redirect(
+        gettext("Your acknowledgment was recorded."), "ui.order", cid=cid, oid=oid
+    )
 
 
 def _movement(cid: int | None, oid: int | None, which: str):
     access = chain(cid)
     form = request.form
-    filled = [
-        (index, values)
-        for index, values in filled_rows(form, which, ("line_no", "qty"), MAX_LINES)
-        if values["qty"] is not None
-    ]
+    filled = quantity_rows(form, which, ("line_no", "qty"), MAX_LINES)
     positions = [index for index, _ in filled]
     moves = [
         {"line_no": integer(form, f"{which}-{index}-line_no"), "qty": values["qty"]}
@@ -179,10 +177,7 @@ def _movement(cid: int | None, oid: int | None, which: str):
     body = compact({"lines": moves, "ref": text(form, "ref")})
     with on_form_error(_failed(access, oid, which, positions)):
         if not moves:
-            raise Invalid(
-                gettext("Give a quantity for at least one line."),
-                {"lines": ["Give a quantity for at least one line."]},
-            )
+            raise nothing_chosen("lines", gettext("Give a quantity for at least one line."))
         schema, record = (
             (ShipmentInSchema, shipments.record_shipment)
             if which == "ship"
@@ -197,8 +192,12 @@ def _movement(cid: int | None, oid: int | None, which: str):
             loaded["ref"],
             None,
         )
-    flash(gettext("Shipment recorded.") if which == "ship" else gettext("Receipt recorded."), "ok")
-    return redirect(url_for("ui.order", cid=cid, oid=oid))
+    return flash_and_redirect(
+        gettext("Shipment recorded.") if which == "ship" else gettext("Receipt recorded."),
+        "ui.order",
+        cid=cid,
+        oid=oid,
+    )
 
 
 @blp.post("/chains/<id:cid>/orders/<id:oid>/ship")
@@ -229,8 +228,7 @@ def order_cancel(cid: int | None, oid: int | None):
     with on_form_error(_failed(access, oid, "cancel")):
         loaded = validated(CancelInSchema, body)
         orders.cancel_order(db.session, access, oid, loaded["reason"], loaded["version"])
-    flash(gettext("The order was cancelled."), "ok")
-    return redirect(url_for("ui.order", cid=cid, oid=oid))
+    return flash_and_redirect(gettext("The order was cancelled."), "ui.order", cid=cid, oid=oid)
 
 
 # --- new order --------------------------------------------------------------------------------
@@ -251,9 +249,8 @@ def _render_new(access: ChainAccess, form: MultiDict, errors: FormErrors, count:
 @login_required
 def order_new(cid: int | None):
     """Issue an order to a linked org: buy from a supplier or sell to a customer."""
-    access = chain(cid)
-    require_app(db.session, access, orders.APP)
-    form = request.form if request.method == "POST" else MultiDict()
+    access = chain(cid, app=orders.APP)
+    form = posted_form()
     raw = form.get("rows", "")
     count = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 5 else START_ROWS
     count = min(max(count, 1), MAX_FORM_ROWS)
@@ -285,15 +282,10 @@ def order_new(cid: int | None):
 
     with on_form_error(rerender):
         loaded = validated(OrderCreateSchema, body)
-        issued = orders.issue_order(
-            db.session,
-            access,
-            counterparty_id=loaded["counterparty_id"],
-            issuer_role=loaded["issuer_role"],
-            number=loaded["number"],
-            currency=loaded["currency"],
-            ack_due=loaded["ack_due"],
-            lines=[orders.NewLine(**line) for line in loaded["lines"]],
-        )
-    flash(gettext("Order %(number)s issued.", number=issued.number), "ok")
-    return redirect(url_for("ui.order", cid=cid, oid=issued.id))
+        issued = orders.issue_order(db.session, access, **loaded)
+    return flash_and_redirect(
+        gettext("Order %(number)s issued.", number=issued.number),
+        "ui.order",
+        cid=cid,
+        oid=issued.id,
+    )

@@ -38,7 +38,15 @@ from supplychain.services.reconciliation.runs import (
 from supplychain.services.reconciliation.schedules import ScheduleSpec, get_schedule, put_schedule
 from supplychain.services.reconciliation.statements import APP, statement_org, write_statement
 from supplychain.ui.base import blp, chain, login_required, page_number
-from supplychain.ui.forms import FormErrors, compact, integer, on_form_error, text, validated
+from supplychain.ui.forms import (
+    FormErrors,
+    compact,
+    integer,
+    nothing_chosen,
+    on_form_error,
+    text,
+    validated,
+)
 from supplychain.ui.i18n import gettext
 
 PAGE_SIZE = 25
@@ -315,8 +323,7 @@ def _render_statements(
 @login_required
 def statements(cid: int | None):
     """Pick a period and download the org's statement (partners with the app: their own)."""
-    access = chain(cid)
-    require_app(db.session, access, APP)
+    access = chain(cid, app=APP)
     org_id, org_name = _statement_org(access, text(request.args, "org_id"))
     return _render_statements(access, request.args, FormErrors(), org_id, org_name)
 
@@ -332,7 +339,7 @@ def statement_file(cid: int | None):
     try:
         query = validated(StatementQuerySchema, compact({"org_id": text(request.args, "org_id")}))
         if not period:
-            raise Invalid(gettext("Pick a period."), {"period": ["Pick a period."]})
+            raise nothing_chosen("period", gettext("Pick a period."))
         name = write_statement(db.session, access, period, query.get("org_id"), handle)
     except Invalid as exc:
         handle.close()

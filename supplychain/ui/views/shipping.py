@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from supplychain.access import ChainAccess
@@ -17,14 +17,23 @@ from supplychain.models.shipping import NOTICE_STATUSES, PACKAGE_KINDS
 from supplychain.schemas.common import format_decimal, parse_id
 from supplychain.schemas.shipping import ShipNoticeCancelSchema, ShipNoticeCreateSchema
 from supplychain.services import shipping, shipping_cancel, shipping_issue, shipping_receipts
-from supplychain.services.app_access import require_app
-from supplychain.ui.base import actor, blp, chain, choice, login_required, page_number
+from supplychain.ui.base import (
+    actor,
+    blp,
+    chain,
+    choice,
+    flash_and_redirect,
+    login_required,
+    page_number,
+)
 from supplychain.ui.forms import (
     FormErrors,
     compact,
-    filled_rows,
     integer,
+    nothing_chosen,
     on_form_error,
+    posted_form,
+    quantity_rows,
     remap_rows,
     text,
     validated,
@@ -97,19 +106,14 @@ def _package_count(form: MultiDict) -> int | str:
 @login_required
 def ship_notice_new(cid: int | None):
     """Pick lines of the buyer's orders to ship, say in how many packages, issue the notice."""
-    access = chain(cid)
-    require_app(db.session, access, shipping.APP)
-    form = request.form if request.method == "POST" else MultiDict()
+    access = chain(cid, app=shipping.APP)
+    form = posted_form()
     buyer = parse_id(form.get("buyer") or request.args.get("buyer") or "")
     if request.method != "POST":
         return _render_new(access, buyer, form, FormErrors())
-    filled = [
-        (index, values)
-        for index, values in filled_rows(
-            form, "lines", ("order_id", "line_no", "qty", "package"), shipping.MAX_LINES
-        )
-        if values["qty"] is not None
-    ]
+    filled = quantity_rows(
+        form, "lines", ("order_id", "line_no", "qty", "package"), shipping.MAX_LINES
+    )
     positions = [index for index, _ in filled]
 
     def rerender(exc):
@@ -134,24 +138,15 @@ def ship_notice_new(cid: int | None):
             }
         )
         if not filled:
-            raise Invalid(
-                gettext("Give a quantity for at least one line."),
-                {"lines": ["Give a quantity for at least one line."]},
-            )
+            raise nothing_chosen("lines", gettext("Give a quantity for at least one line."))
         loaded = validated(ShipNoticeCreateSchema, body)
-        carrier_in = loaded["carrier"] or {}
-        notice = shipping_issue.issue_notice(
-            db.session,
-            access,
-            buyer_id=loaded["buyer_id"],
-            lines=[shipping.NoticeLineIn(**line) for line in loaded["lines"]],
-            packages=[shipping.NewPackage(**p) for p in loaded["packages"]],
-            carrier_name=carrier_in.get("name"),
-            carrier_code=carrier_in.get("code"),
-            tracking_numbers=loaded["tracking_numbers"],
-        )
-    flash(gettext("Ship notice %(number)s issued.", number=notice.number), "ok")
-    return redirect(url_for("ui.ship_notice", cid=cid, sid=notice.id))
+        notice = shipping_issue.issue_notice(db.session, access, **loaded)
+    return flash_and_redirect(
+        gettext("Ship notice %(number)s issued.", number=notice.number),
+        "ui.ship_notice",
+        cid=cid,
+        sid=notice.id,
+    )
 
 
 # --- one notice -----------------------------------------------------------------------------------
@@ -189,8 +184,9 @@ def ship_notice_cancel(cid: int | None, sid: int | None):
             ShipNoticeCancelSchema, compact({"reason": text(request.form, "reason")})
         )
         shipping_cancel.cancel_notice(db.session, access, sid, loaded["reason"])
-    flash(gettext("The ship notice was cancelled."), "ok")
-    return redirect(url_for("ui.ship_notice", cid=cid, sid=sid))
+    return flash_and_redirect(
+        gettext("The ship notice was cancelled."), "ui.ship_notice", cid=cid, sid=sid
+    )
 
 
 @blp.get("/chains/<id:cid>/ship-notices/<id:sid>/labels.pdf")
@@ -225,8 +221,7 @@ def _scans_key(access: ChainAccess) -> str:
 def receive_scan(cid: int | None):
     """One input for a keyboard-wedge scanner: each scan (digits then Enter) posts the form,
     receives that package and comes back here, which lists what the latest scans did."""
-    access = chain(cid)
-    require_app(db.session, access, shipping.APP)
+    access = chain(cid, app=shipping.APP)
     key = _scans_key(access)
     if request.method == "POST":
         code = request.form.get("code", "")

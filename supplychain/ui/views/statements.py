@@ -29,6 +29,7 @@ from supplychain.ui.forms import (
     FormErrors,
     compact,
     integer,
+    nothing_chosen,
     on_form_error,
     remap_rows,
     text,
@@ -182,10 +183,7 @@ def statement_dispute(cid: int | None, period: str):
     body = compact({"version": text(form, "version"), "note": text(form, "note"), "lines": lines})
     with on_form_error(_rerender(access, period, "dispute", positions)):
         if not lines:
-            raise Invalid(
-                gettext("Tick the lines you dispute."),
-                {"lines": ["Tick the lines you dispute."]},
-            )
+            raise nothing_chosen("lines", gettext("Tick the lines you dispute."))
         loaded = validated(DisputeInSchema, body)
         disputes.open_dispute(
             db.session,

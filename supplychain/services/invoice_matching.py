@@ -100,16 +100,18 @@ class _Statements:
         ).where(among(OrderLine.order_id, "order_ids"))
         self.lines = lines
         self.named_lines = lines.where(among(OrderLine.line_no, "line_nos"))
-        counted = (
-            select(
-                InvoiceLine.invoice_id, InvoiceLine.order_id, InvoiceLine.line_no, InvoiceLine.qty
-            )
-            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-            .where(
-                Invoice.status.in_(COUNTING_STATUSES),
-                among(InvoiceLine.order_id, "order_ids"),
-                InvoiceLine.invoice_id < bindparam("up_to"),
-            )
+        # The invoice's status per line by its key (a subquery, not a join): the lines named
+        # drive the query whatever the planner believes of the invoices table (a join planned
+        # on stale statistics after a bulk insert looped over every invoice).
+        status = (
+            select(Invoice.status).where(Invoice.id == InvoiceLine.invoice_id).scalar_subquery()
+        )
+        counted = select(
+            InvoiceLine.invoice_id, InvoiceLine.order_id, InvoiceLine.line_no, InvoiceLine.qty
+        ).where(
+            among(InvoiceLine.order_id, "order_ids"),
+            InvoiceLine.invoice_id < bindparam("up_to"),
+            status.in_(COUNTING_STATUSES),
         )
         self.counted = counted
         self.named_counted = counted.where(among(InvoiceLine.line_no, "line_nos"))

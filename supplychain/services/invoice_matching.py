@@ -464,7 +464,7 @@ def _line_exceptions(
         if found is None:
             out.append(_exception(line, "unknown_line", None, "missing"))
             continue
-        problem = standing[line[1]]
+        problem = standing.get(line[1], "missing")
         if problem is not None:
             out.append(_exception(line, "unknown_line", None, problem))
             continue

@@ -151,10 +151,11 @@ class _Statements:
         ordered = sorted(set(values))
         return ordered if self.postgres else json.dumps(ordered)
 
-    def run(self, session: Session, stmt: Select, **params: Any) -> Any:
-        """Rows of a statement on the session's connection (no autoflush: callers flush what they
-        change before matching)."""
-        return session.connection().execute(stmt, params)
+    def run(self, session: Session, stmt: Select, **params: Any) -> list[Row[Any]]:
+        """Rows of a statement on the session's connection, fetched at once (iterating a result
+        fetches row by row), with no autoflush: callers flush what they change before
+        matching."""
+        return session.connection().execute(stmt, params).all()
 
 
 _BUILT: dict[bool, _Statements] = {}
@@ -183,8 +184,8 @@ class Settings:
 def settings_of(session: Session, chain_id: int) -> Settings:
     """The chain's invoice settings, or the defaults (0 %, 0.00, 13 %)."""
     q = _statements(session)
-    row = q.run(session, q.settings, chain_id=chain_id).first()
-    return Settings() if row is None else Settings(*row)
+    rows = q.run(session, q.settings, chain_id=chain_id)
+    return Settings(*rows[0]) if rows else Settings()
 
 
 class LineToMatch(NamedTuple):

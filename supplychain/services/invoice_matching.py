@@ -313,7 +313,8 @@ def counted_lines(
     if not order_ids:
         return counted
     q = _statements(session)
-    params: dict[str, Any] = {"order_ids": q.ids(order_ids), "up_to": up_to or NO_LIMIT}
+    limit = NO_LIMIT if up_to is None else up_to
+    params: dict[str, Any] = {"order_ids": q.ids(order_ids), "up_to": limit}
     if line_nos is None:
         rows = q.run(session, q.counted, **params)
     else:

@@ -49,7 +49,7 @@ LINES = 2_000
 SMALL = 20
 QUEUE = 1_000
 PAGE = 50
-REPEAT = 7
+REPEAT = 15
 
 
 def _order(owner: Caller, dealer: Caller, dealer_id: int, n: int, number: str) -> dict[str, Any]:

@@ -449,37 +449,36 @@ def _line_exceptions(
     where it has some; the tax rounded only when it is not within half a cent of net x rate
     (then it is within the cent of the rounded figure whatever the rounding)."""
     parties = (item.buyer_id, item.seller_id)
-    standing: dict[int, str | None] = {}
+    standing: dict[int, str] = {}
     for order_id, order in now.orders.items():
         if (order[2], order[3]) != parties:
             standing[order_id] = "missing"
         elif order[4] == "cancelled":
             standing[order_id] = "cancelled"
-        else:
-            standing[order_id] = None
-    lines_now = now.lines
+    find = now.lines.get
     invoice_id = item.invoice_id
+    half, minus_half = HALF_CENT, -HALF_CENT
     out: list[dict[str, Any]] = []
     for line in item.lines:
-        key = (line[1], line[2])
-        found = lines_now.get(key)
+        _, order_id, line_no, qty, price, rate, net, tax = line
+        key = (order_id, line_no)
+        found = find(key)
         if found is None:
             out.append(_exception(line, "unknown_line", None, "missing"))
             continue
-        problem = standing.get(line[1], "missing")
-        if problem is not None:
-            out.append(_exception(line, "unknown_line", None, problem))
+        if standing and order_id in standing:
+            out.append(_exception(line, "unknown_line", None, standing[order_id]))
             continue
-        qty = line[3]
-        if key in counted:
-            qty = qty + invoiced_before(counted[key], invoice_id)
-        if qty > found[4]:
-            out.append(_exception(line, "received_qty_variance", found[4], qty))
-        if line[4] != found[3] and not price_within(line[4], found[3], line[3], settings):
-            out.append(_exception(line, "price_variance", found[3], line[4], 2))
-        tax, net, rate = line[7], line[6], line[5]
+        _, _, _, reference, received = found
+        invoiced = qty
+        if counted and key in counted:
+            invoiced = qty + invoiced_before(counted[key], invoice_id)
+        if invoiced > received:
+            out.append(_exception(line, "received_qty_variance", received, invoiced))
+        if price != reference and not price_within(price, reference, qty, settings):
+            out.append(_exception(line, "price_variance", reference, price, 2))
         off = tax - net * rate
-        if off > HALF_CENT or off < -HALF_CENT:
+        if off > half or off < minus_half:
             expected_tax = line_tax(net, rate)
             if abs(tax - expected_tax) > TAX_SLACK:
                 out.append(_exception(line, "tax_variance", expected_tax, tax, 2))

@@ -19,17 +19,17 @@ are noisy: ratios, not seconds, are what to compare. Each case runs 15 turns, in
 
 Measured (session 7, 2 cores shared with three other engineers; no quiet moment came, so the
 load average is given with each run):
-- Before (main at 7dae615, its 7 turns): match 2.2x (SQLite, 11.6 vs 5.3 ms, load 4.1) and 3.2x (PostgreSQL,
-  17.3 vs 5.4 ms, load 3.9); at loads 5-6.6: 2.0x, 2.5x, 4.4x (SQLite), 2.8x, 3.6x
-  (PostgreSQL). Queue page 3.2x, 3.7x, 4.5x, 5.1x (SQLite) and 6.4x-12.1x (PostgreSQL: 58.9 vs
-  4.9 ms at load 3.9; counted lines joined to the invoices, which PostgreSQL planned on the
+- Before (main at 7dae615, its 7 turns): match 2.2x (SQLite, 11.6 vs 5.3 ms, load 4.1) and
+  3.2x (PostgreSQL, 17.3 vs 5.4 ms, load 3.9); at loads 5-6.6: 2.0x, 2.5x, 4.4x (SQLite), 2.8x,
+  3.6x (PostgreSQL). Queue page 3.2x, 3.7x, 4.5x, 5.1x (SQLite) and 6.4x-12.1x (PostgreSQL: 58.9
+  vs 4.9 ms at load 3.9; counted lines joined to the invoices, which PostgreSQL planned on the
   stale statistics of the bulk insert as a loop over every invoice).
 - After (3 statements per match, plain columns built once per dialect, one pass over the
   lines): match 1.1x, 1.1x, 1.1x on SQLite (6.2 vs 5.7 ms at load 4.7) and 1.5x, 1.3x, 1.6x on
-  PostgreSQL (7.0 vs 5.4 ms at load 4.4), loads 3.9-5.5; at loads 8-13 (a commit earlier)
-  the ratios ran 1.0-1.9x.
-  GET the invoice 0.6x GET its order on both. Queue page 3.5-4.3x on both (13.3 vs 3.1 ms on
-  SQLite, 20.3 vs 4.8 ms on PostgreSQL): what is left is mostly serialising 50 invoices.
+  PostgreSQL (7.0 vs 5.4 ms at load 4.4), loads 3.9-5.5; at loads 8-13 (a commit earlier) the
+  ratios ran 1.0-1.9x. GET the invoice 0.6x GET its order on both. Queue page 3.5-4.3x on both
+  (13.3 vs 3.1 ms on SQLite, 20.3 vs 4.8 ms on PostgreSQL): what is left is mostly serialising
+  50 invoices.
 """
 
 from __future__ import annotations

@@ -333,9 +333,10 @@ def invoiced_before(counted: list[tuple[int, Decimal]], invoice_id: int | None) 
 def _statement_checks(
     session: Session, chain: Chain, items: Sequence[ToMatch]
 ) -> dict[tuple[str, int], tuple[str, str, str | None]]:
-    """(period, statement org) -> (status it reads, its current version, its confirmed version) for the statements the
-    items are tied to: per period named, one query of its figure lines; then the statement rows
-    in one query and at most one more per period (`versions.judge_confirmations`)."""
+    """(period, statement org) -> (status it reads, its current version, its confirmed
+    version) for the statements the items are tied to: per period named, one query of its
+    figure lines; then the statement rows in one query and at most one more per period
+    (`versions.judge_confirmations`)."""
     ties: dict[str, set[int]] = defaultdict(set)
     for item in items:
         if item.statement_period and item.statement_org_id is not None:

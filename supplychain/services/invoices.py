@@ -224,9 +224,14 @@ def load_invoice(
     return invoice
 
 
+def lines_of(session: Session, invoice_ids: list[int]) -> dict[int, list[LineToMatch]]:
+    """invoice id -> its lines by position, for many invoices in one query."""
+    return invoice_lines(session, invoice_ids)
+
+
 def views_of(session: Session, access: ChainAccess, invoices: list[Invoice]) -> list[InvoiceView]:
     """Invoices with their lines and matches, in a fixed number of queries however many."""
-    by_id = invoice_lines(session, [i.id for i in invoices])
+    by_id = lines_of(session, [i.id for i in invoices])
     items = [to_match(i, by_id[i.id]) for i in invoices]
     matches, refs = match_invoices(session, access.chain, items)
     names = _names(session, {o for i in invoices for o in (i.seller_id, i.buyer_id)})

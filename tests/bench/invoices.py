@@ -25,11 +25,11 @@ load average is given with each run):
   vs 4.9 ms at load 3.9; counted lines joined to the invoices, which PostgreSQL planned on the
   stale statistics of the bulk insert as a loop over every invoice).
 - After (3 statements per match, plain columns built once per dialect, one pass over the
-  lines): match 1.1x, 1.1x, 1.1x on SQLite (6.2 vs 5.7 ms at load 4.7) and 1.5x, 1.3x, 1.6x on
-  PostgreSQL (7.0 vs 5.4 ms at load 4.4), loads 3.9-5.5; at loads 8-13 (a commit earlier) the
-  ratios ran 1.0-1.9x. GET the invoice 0.6x GET its order on both. Queue page 3.5-4.3x on both
-  (13.3 vs 3.1 ms on SQLite, 20.3 vs 4.8 ms on PostgreSQL): what is left is mostly serialising
-  50 invoices.
+  lines), five runs a database at loads 3.9-5.5: match 1.1x, 1.1x, 1.1x, 1.0x, 1.1x on SQLite
+  (6.2 vs 5.7 ms at load 4.7) and 1.5x, 1.3x, 1.6x, 1.2x, 1.5x on PostgreSQL (6.8 vs 5.6 ms at
+  load 4.8); at loads 8-13 (a commit earlier) the ratios ran 1.0-1.9x. GET the invoice 0.6x
+  GET its order on both. Queue page 2.8-4.3x on both (13.3 vs 3.1 ms on SQLite, 20.3 vs 4.8 ms
+  on PostgreSQL): what is left is mostly serialising 50 invoices.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ the chain's matching settings.
 What is refused (422, naming the field, nothing saved): an order that is not the seller's with
 this buyer in this chain (`lines.N.order_id`, one message whether it does not exist or is
 another org's: no invoice may show one buyer another buyer's order), the same order line twice,
-amounts past 14 integer digits, an order in another currency. A line number its order does not
-have is kept and reads as the `unknown_line` exception, as does a line whose order is cancelled
-or amended away later. A number the seller used already is 409.
+amounts past 14 integer digits, an order in another currency; on an invoice tied to a statement
+(`statement_period`), a line that is not a line of that statement as confirmed (`lines.N.order_id`
+or `lines.N.line_no`). A line number its order does not have is otherwise kept and reads as the
+`unknown_line` exception, as does a line whose order is cancelled or amended away later. A number
+the seller used already is 409.
 """
 
 from __future__ import annotations
@@ -251,10 +253,32 @@ def _check_number(session: Session, access: ChainAccess, number: str) -> None:
 def tie_to_statement(
     session: Session, access: ChainAccess, draft: Draft, period_label: str
 ) -> None:
-    """Tie a draft to the confirmed statement of the period that holds the orders between its
-    seller and buyer (409 unless it reads `confirmed`)."""
+    """Tie a draft made line by line to the confirmed statement of the period that holds the
+    orders between its seller and buyer (409 unless it reads `confirmed`). Every line must be a
+    line of that statement as confirmed, between this seller and buyer: 422 naming
+    `lines.N.order_id` when its order is not in the statement (another period's order, or one
+    the statement does not hold), `lines.N.line_no` when the order is but the line is not;
+    nothing saved. (The tie is what `statement_changed` watches: a line outside the statement
+    would be invoiced against a confirmation that never covered it.)"""
     require_app(session, access, STATEMENT_APP)
-    holder, version = _confirmed_statement(session, access, period_label, draft.buyer_id)[:2]
+    holder, version, rows = _confirmed_statement(session, access, period_label, draft.buyer_id)
+    parties = (draft.buyer_id, draft.seller_id)
+    covered = {(r[v.ORDER_ID], r[v.LINE_NO]) for r in rows if (r[v.BUYER], r[v.SELLER]) == parties}
+    orders = {order_id for order_id, _ in covered}
+    errors: dict[str, Any] = {}
+    for line in draft.lines:
+        if line.order_id not in orders:
+            errors[str(line.position)] = {
+                "order_id": [f"Not an order of the statement for {period_label}."]
+            }
+        elif (line.order_id, line.line_no) not in covered:
+            errors[str(line.position)] = {
+                "line_no": [f"Not a line of this order in the statement for {period_label}."]
+            }
+    if errors:
+        raise Invalid(
+            f"Lines outside the confirmed statement for {period_label}.", {"lines": errors}
+        )
     draft.statement_org_id = holder
     draft.statement_period = period_label
     draft.statement_version = version

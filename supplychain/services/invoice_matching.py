@@ -2,10 +2,12 @@
 confirmed and received now, and a statement-tied invoice against its statement now.
 
 Computed whenever an invoice is read, never stored (so never stale), for one invoice or a page
-of them at once in a fixed number of statements whatever their line count: the chain's settings,
-the order lines named, the counted invoice lines on the same order lines, and per statement
-period named the period's figure lines, the statement rows and (sometimes) the parties of a
-confirmed snapshot's orders.
+of them at once in a fixed number of statements whatever their line count: the orders named
+(with the chain's settings), their lines, the counted invoice lines on the same order lines, and
+per statement period named the period's figure lines, the statement rows and (sometimes) the
+parties of a confirmed snapshot's orders. The first three are plain-column SELECTs built once
+per dialect (`_Statements`): 2 000 lines are read and matched per invoice, and the match costs
+at most twice reading those order lines bare (`make bench invoices`).
 
 Exceptions, each `{line, kind, expected, actual}` (`line` is the 0-based place in the invoice's
 `lines`, as in error field names; None for the whole invoice):
@@ -27,13 +29,16 @@ Exceptions, each `{line, kind, expected, actual}` (`line` is the 0-based place i
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from supplychain.decimals import format_decimal
@@ -41,13 +46,16 @@ from supplychain.models import Chain, Invoice, InvoiceLine, InvoiceSettings, Ord
 from supplychain.models.invoices import COUNTING_STATUSES, DEFAULT_TAX_RATE
 from supplychain.models.statements import Statement
 from supplychain.periods import parse_period
-from supplychain.services.bulk import among_ids
+from supplychain.services.bulk import is_postgres
 from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.ledger import figure_lines, statement_scope
 
 CENT = Decimal("0.01")
+HALF_CENT = Decimal("0.005")
 TAX_SLACK = Decimal("0.01")
 HUNDRED = Decimal(100)
+# Past every invoice id: `invoice_id < NO_LIMIT` counts them all.
+NO_LIMIT = 2**62
 
 
 def money(value: Decimal) -> Decimal:
@@ -58,6 +66,110 @@ def money(value: Decimal) -> Decimal:
 def line_tax(net: Decimal, rate: Decimal) -> Decimal:
     """A line's tax: round(net x rate, 2), half up."""
     return money(net * rate)
+
+
+# --- the statements, built once per dialect ---------------------------------------------------
+
+
+class _Statements:
+    """The match's SELECTs with bind parameters, built once (per dialect) and reused: plain
+    columns, no ORM entities. A list of ids is one parameter however long: an array on
+    PostgreSQL, a JSON list read with json_each on SQLite (as `bulk.among_ids`)."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+
+        def among(column: Any, name: str) -> Any:
+            if postgres:
+                return column == any_(bindparam(name, type_=ARRAY(column.type)))
+            values = func.json_each(bindparam(name, type_=String)).table_valued("value")
+            return column.in_(select(values.c.value))
+
+        self.settings = select(
+            InvoiceSettings.price_tolerance_pct,
+            InvoiceSettings.amount_tolerance,
+            InvoiceSettings.default_tax_rate,
+        ).where(InvoiceSettings.chain_id == bindparam("chain_id"))
+        # The orders named, with the chain's settings on each row (a few rows; one round trip
+        # fewer than reading the settings apart).
+        self.orders = (
+            select(
+                Order.id,
+                Order.number,
+                Order.buyer_id,
+                Order.seller_id,
+                Order.status,
+                InvoiceSettings.price_tolerance_pct,
+                InvoiceSettings.amount_tolerance,
+                InvoiceSettings.default_tax_rate,
+            )
+            .outerjoin(InvoiceSettings, InvoiceSettings.chain_id == Order.chain_id)
+            .where(Order.chain_id == bindparam("chain_id"), among(Order.id, "order_ids"))
+        )
+        lines = select(
+            OrderLine.order_id,
+            OrderLine.line_no,
+            OrderLine.sku,
+            func.coalesce(OrderLine.confirmed_price, OrderLine.unit_price),
+            OrderLine.received_qty,
+        ).where(among(OrderLine.order_id, "order_ids"))
+        self.lines = lines
+        self.named_lines = lines.where(among(OrderLine.line_no, "line_nos"))
+        # The invoice's status per line by its key (a subquery, not a join): the lines named
+        # drive the query whatever the planner believes of the invoices table (a join planned
+        # on stale statistics after a bulk insert looped over every invoice).
+        status = (
+            select(Invoice.status).where(Invoice.id == InvoiceLine.invoice_id).scalar_subquery()
+        )
+        counted = select(
+            InvoiceLine.invoice_id, InvoiceLine.order_id, InvoiceLine.line_no, InvoiceLine.qty
+        ).where(
+            among(InvoiceLine.order_id, "order_ids"),
+            InvoiceLine.invoice_id < bindparam("up_to"),
+            status.in_(COUNTING_STATUSES),
+        )
+        self.counted = counted
+        self.named_counted = counted.where(among(InvoiceLine.line_no, "line_nos"))
+        self.invoice_lines = (
+            select(
+                InvoiceLine.invoice_id,
+                InvoiceLine.position,
+                InvoiceLine.order_id,
+                InvoiceLine.line_no,
+                InvoiceLine.qty,
+                InvoiceLine.unit_price,
+                InvoiceLine.tax_rate,
+                InvoiceLine.net,
+                InvoiceLine.tax,
+            )
+            .where(among(InvoiceLine.invoice_id, "invoice_ids"))
+            .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
+        )
+
+    def ids(self, values: Sequence[int]) -> Any:
+        """A list of ids as the one parameter `among` reads."""
+        ordered = sorted(set(values))
+        return ordered if self.postgres else json.dumps(ordered)
+
+    def run(self, session: Session, stmt: Select, **params: Any) -> list[Row[Any]]:
+        """Rows of a statement on the session's connection, fetched at once (iterating a result
+        fetches row by row), with no autoflush: callers flush what they change before
+        matching."""
+        return session.connection().execute(stmt, params).all()
+
+
+_BUILT: dict[bool, _Statements] = {}
+
+
+def _statements(session: Session) -> _Statements:
+    postgres = is_postgres(session)
+    built = _BUILT.get(postgres)
+    if built is None:
+        built = _BUILT[postgres] = _Statements(postgres)
+    return built
+
+
+# --- what is matched ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -71,15 +183,13 @@ class Settings:
 
 def settings_of(session: Session, chain_id: int) -> Settings:
     """The chain's invoice settings, or the defaults (0 %, 0.00, 13 %)."""
-    row = session.get(InvoiceSettings, chain_id)
-    if row is None:
-        return Settings()
-    return Settings(row.price_tolerance_pct, row.amount_tolerance, row.default_tax_rate)
+    q = _statements(session)
+    rows = q.run(session, q.settings, chain_id=chain_id)
+    return Settings(*rows[0]) if rows else Settings()
 
 
-@dataclass(frozen=True)
-class LineToMatch:
-    """One invoice line as matched."""
+class LineToMatch(NamedTuple):
+    """One invoice line as matched (a tuple: 2 000 of them are made per invoice read)."""
 
     position: int
     order_id: int
@@ -119,42 +229,50 @@ class Match:
         return {"status": self.status, "exceptions": self.exceptions}
 
 
-class OrderLineNow(NamedTuple):
-    """An order line's figures now, as the match reads them; `price` is the confirmed unit price,
-    or the ordered one where none was confirmed."""
+@dataclass
+class OrderLinesNow:
+    """The orders and order lines an invoice (or a page of them) names, as they are now: only
+    the chain's orders; a line whose order is not among `orders` is not among `lines`. Rows as
+    read: an order (id, number, buyer_id, seller_id, status, the chain's settings...), a line
+    (order_id, line_no, sku, price: the confirmed unit price or else the ordered one,
+    received_qty). `settings`: the chain's, read with the orders (None when none was named)."""
 
-    order_number: str
-    buyer_id: int
-    seller_id: int
-    order_status: str
-    sku: str
-    price: Decimal
-    received_qty: Decimal
+    orders: dict[int, Row[Any]]
+    lines: dict[tuple[int, int], Row[Any]]
+    settings: Settings | None = None
+
+    def ref(self, order_id: int, line_no: int) -> tuple[str | None, str | None]:
+        """(order number, SKU) of an order line (None where unknown)."""
+        order = self.orders.get(order_id)
+        line = self.lines.get((order_id, line_no))
+        return (
+            order[1] if order is not None else None,
+            line[2] if line is not None else None,
+        )
 
 
-def to_match(invoice: Invoice, lines: Sequence[InvoiceLine]) -> ToMatch:
-    """A recorded invoice with its lines, as the match takes it."""
+def to_match(invoice: Invoice, lines: Sequence[LineToMatch]) -> ToMatch:
+    """A recorded invoice with its lines (`invoice_lines`), as the match takes it."""
     return ToMatch(
         invoice_id=invoice.id,
         seller_id=invoice.seller_id,
         buyer_id=invoice.buyer_id,
-        lines=[
-            LineToMatch(
-                line.position,
-                line.order_id,
-                line.line_no,
-                line.qty,
-                line.unit_price,
-                line.tax_rate,
-                line.net,
-                line.tax,
-            )
-            for line in lines
-        ],
+        lines=lines,
         statement_org_id=invoice.statement_org_id,
         statement_period=invoice.statement_period,
         statement_version=invoice.statement_version,
     )
+
+
+def invoice_lines(session: Session, invoice_ids: Sequence[int]) -> dict[int, list[LineToMatch]]:
+    """invoice id -> its lines by position, for many invoices in one query (plain columns)."""
+    out: dict[int, list[LineToMatch]] = {i: [] for i in invoice_ids}
+    if invoice_ids:
+        q = _statements(session)
+        make = LineToMatch._make
+        for row in q.run(session, q.invoice_lines, invoice_ids=q.ids(invoice_ids)):
+            out[row[0]].append(make(row[1:]))
+    return out
 
 
 def order_lines_now(
@@ -162,35 +280,24 @@ def order_lines_now(
     chain_id: int,
     order_ids: Sequence[int],
     line_nos: Sequence[int] | None = None,
-) -> dict[tuple[int, int], OrderLineNow]:
-    """(order id, line no) -> the line's figures now, for the named orders of the chain (and
-    line numbers, when given: a page of invoices names a few lines of big orders), in one query
-    whatever their number."""
+) -> OrderLinesNow:
+    """The named orders of the chain and their lines now (only the lines numbered `line_nos`,
+    when given: a page of invoices names a few lines of big orders), in two queries whatever
+    their number."""
     if not order_ids:
-        return {}
-    # Core rows on the session's connection (no ORM loading: 2 000 lines are read per match).
-    stmt = (
-        select(
-            Order.id,
-            Order.number,
-            Order.buyer_id,
-            Order.seller_id,
-            Order.status,
-            OrderLine.line_no,
-            OrderLine.sku,
-            func.coalesce(OrderLine.confirmed_price, OrderLine.unit_price),
-            OrderLine.received_qty,
-        )
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(Order.chain_id == chain_id, among_ids(session, Order.id, sorted(set(order_ids))))
-    )
-    if line_nos is not None:
-        stmt = stmt.where(among_ids(session, OrderLine.line_no, sorted(set(line_nos))))
-    rows = session.connection().execute(stmt)
-    return {
-        (oid, line_no): OrderLineNow(number, buyer, seller, status, sku, price, received)
-        for oid, number, buyer, seller, status, line_no, sku, price, received in rows
-    }
+        return OrderLinesNow({}, {})
+    q = _statements(session)
+    ids = q.ids(order_ids)
+    orders = {row[0]: row for row in q.run(session, q.orders, chain_id=chain_id, order_ids=ids)}
+    if not orders:
+        return OrderLinesNow({}, {})
+    first = next(iter(orders.values()))
+    settings = Settings() if first[5] is None else Settings(*first[5:8])
+    if line_nos is None:
+        rows = q.run(session, q.lines, order_ids=q.ids(orders))
+    else:
+        rows = q.run(session, q.named_lines, order_ids=q.ids(orders), line_nos=q.ids(line_nos))
+    return OrderLinesNow(orders, {(row[0], row[1]): row for row in rows}, settings)
 
 
 def counted_lines(
@@ -205,19 +312,14 @@ def counted_lines(
     counted: dict[tuple[int, int], list[tuple[int, Decimal]]] = defaultdict(list)
     if not order_ids:
         return counted
-    stmt = (
-        select(InvoiceLine.invoice_id, InvoiceLine.order_id, InvoiceLine.line_no, InvoiceLine.qty)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(
-            Invoice.status.in_(COUNTING_STATUSES),
-            among_ids(session, InvoiceLine.order_id, sorted(set(order_ids))),
-        )
-    )
-    if line_nos is not None:
-        stmt = stmt.where(among_ids(session, InvoiceLine.line_no, sorted(set(line_nos))))
-    if up_to is not None:
-        stmt = stmt.where(InvoiceLine.invoice_id < up_to)
-    for invoice_id, order_id, line_no, qty in session.connection().execute(stmt):
+    q = _statements(session)
+    limit = NO_LIMIT if up_to is None else up_to
+    params: dict[str, Any] = {"order_ids": q.ids(order_ids), "up_to": limit}
+    if line_nos is None:
+        rows = q.run(session, q.counted, **params)
+    else:
+        rows = q.run(session, q.named_counted, line_nos=q.ids(line_nos), **params)
+    for invoice_id, order_id, line_no, qty in rows:
         counted[(order_id, line_no)].append((invoice_id, qty))
     return counted
 
@@ -231,9 +333,10 @@ def invoiced_before(counted: list[tuple[int, Decimal]], invoice_id: int | None) 
 def _statement_checks(
     session: Session, chain: Chain, items: Sequence[ToMatch]
 ) -> dict[tuple[str, int], tuple[str, str, str | None]]:
-    """(period, statement org) -> (status it reads, its current version, its confirmed version) for the statements the
-    items are tied to: per period named, one query of its figure lines; then the statement rows
-    in one query and at most one more per period (`versions.judge_confirmations`)."""
+    """(period, statement org) -> (status it reads, its current version, its confirmed
+    version) for the statements the items are tied to: per period named, one query of its
+    figure lines; then the statement rows in one query and at most one more per period
+    (`versions.judge_confirmations`)."""
     ties: dict[str, set[int]] = defaultdict(set)
     for item in items:
         if item.statement_period and item.statement_org_id is not None:
@@ -277,25 +380,26 @@ def _statement_stands(
 
 def match_invoices(
     session: Session, chain: Chain, items: Sequence[ToMatch], settings: Settings | None = None
-) -> tuple[list[Match], dict[tuple[int, int], OrderLineNow]]:
-    """The match of each item (in order), and the order lines they name as they are now."""
-    settings = settings or settings_of(session, chain.id)
-    order_ids = sorted({line.order_id for item in items for line in item.lines})
-    line_nos = sorted({line.line_no for item in items for line in item.lines})
+) -> tuple[list[Match], OrderLinesNow]:
+    """The match of each item (in order), and the orders and order lines they name as they are
+    now."""
+    order_ids = {line[1] for item in items for line in item.lines}
     # A page of invoices names a few lines of (maybe big) orders: read only those; one invoice
     # names most lines of its orders, where the filter would cost more than it saves.
-    now = order_lines_now(session, chain.id, order_ids, line_nos if len(items) > 1 else None)
+    line_nos = {line[2] for item in items for line in item.lines} if len(items) > 1 else None
+    now = order_lines_now(session, chain.id, sorted(order_ids), line_nos)
+    # The chain's settings came with the orders; with no order of the chain named, every line
+    # is unknown and no tolerance is read.
+    settings = settings or now.settings or Settings()
     # Only earlier invoices count before a recorded one: none from the newest matched here on
     # (its own lines are in hand).
     ids = [item.invoice_id for item in items]
     up_to = None if not ids or None in ids else max(ids)  # type: ignore[type-var]
-    counted = counted_lines(session, order_ids, line_nos, up_to)
+    counted = counted_lines(session, sorted(now.orders), line_nos, up_to)
     checks = _statement_checks(session, chain, items)
     matches = []
     for item in items:
-        match = Match()
-        for line in item.lines:
-            match.exceptions.extend(_line_exceptions(item, line, now, counted, settings))
+        match = Match(_line_exceptions(item, now, counted, settings))
         if item.statement_period is not None and item.statement_version is not None:
             stands, current = _statement_stands(item, checks)
             if not stands:
@@ -337,25 +441,46 @@ def price_within(price: Decimal, reference: Decimal, qty: Decimal, settings: Set
 
 def _line_exceptions(
     item: ToMatch,
-    line: LineToMatch,
-    now: dict[tuple[int, int], OrderLineNow],
+    now: OrderLinesNow,
     counted: dict[tuple[int, int], list[tuple[int, Decimal]]],
     settings: Settings,
 ) -> list[dict[str, Any]]:
-    key = (line.order_id, line.line_no)
-    found = now.get(key)
-    if found is None or (found.buyer_id, found.seller_id) != (item.buyer_id, item.seller_id):
-        return [_exception(line, "unknown_line", None, "missing")]
-    if found.order_status == "cancelled":
-        return [_exception(line, "unknown_line", None, "cancelled")]
-    out = []
-    prior = counted.get(key)
-    invoiced = line.qty + invoiced_before(prior, item.invoice_id) if prior else line.qty
-    if invoiced > found.received_qty:
-        out.append(_exception(line, "received_qty_variance", found.received_qty, invoiced))
-    if not price_within(line.unit_price, found.price, line.qty, settings):
-        out.append(_exception(line, "price_variance", found.price, line.unit_price, 2))
-    expected_tax = line_tax(line.net, line.tax_rate)
-    if abs(line.tax - expected_tax) > TAX_SLACK:
-        out.append(_exception(line, "tax_variance", expected_tax, line.tax, 2))
+    """The exceptions of an item's lines, in line order. One pass, tuples read by place (2 000
+    lines per invoice): the order's standing once per order; a line's earlier invoices only
+    where it has some; the tax rounded only when it is not within half a cent of net x rate
+    (then it is within the cent of the rounded figure whatever the rounding)."""
+    parties = (item.buyer_id, item.seller_id)
+    standing: dict[int, str] = {}
+    for order_id, order in now.orders.items():
+        if (order[2], order[3]) != parties:
+            standing[order_id] = "missing"
+        elif order[4] == "cancelled":
+            standing[order_id] = "cancelled"
+    find = now.lines.get
+    invoice_id = item.invoice_id
+    half, minus_half = HALF_CENT, -HALF_CENT
+    out: list[dict[str, Any]] = []
+    for line in item.lines:
+        _, order_id, line_no, qty, price, rate, net, tax = line
+        key = (order_id, line_no)
+        found = find(key)
+        if found is None:
+            out.append(_exception(line, "unknown_line", None, "missing"))
+            continue
+        if standing and order_id in standing:
+            out.append(_exception(line, "unknown_line", None, standing[order_id]))
+            continue
+        _, _, _, reference, received = found
+        invoiced = qty
+        if counted and key in counted:
+            invoiced = qty + invoiced_before(counted[key], invoice_id)
+        if invoiced > received:
+            out.append(_exception(line, "received_qty_variance", received, invoiced))
+        if price != reference and not price_within(price, reference, qty, settings):
+            out.append(_exception(line, "price_variance", reference, price, 2))
+        off = tax - net * rate
+        if off > half or off < minus_half:
+            expected_tax = line_tax(net, rate)
+            if abs(tax - expected_tax) > TAX_SLACK:
+                out.append(_exception(line, "tax_variance", expected_tax, tax, 2))
     return out

@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 from supplychain.models import Chain, Invoice
 from supplychain.periods import Period
 from supplychain.services.bulk import among_ids
-from supplychain.services.invoice_matching import counted_lines, match_invoices, to_match
+from supplychain.services.invoice_matching import (
+    counted_lines,
+    invoice_lines,
+    match_invoices,
+    to_match,
+)
 from supplychain.services.rates import rate
 
 
@@ -75,9 +80,7 @@ def _period_invoices(
 
 
 def _matched(session: Session, chain: Chain, invoices: list[Invoice]) -> list[Any]:
-    from supplychain.services.invoices import lines_of
-
-    by_id = lines_of(session, [i.id for i in invoices])
+    by_id = invoice_lines(session, [i.id for i in invoices])
     matches, _ = match_invoices(session, chain, [to_match(i, by_id[i.id]) for i in invoices])
     return matches
 

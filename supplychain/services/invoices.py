@@ -25,14 +25,15 @@ from supplychain.models.base import utcnow
 from supplychain.periods import parse_period
 from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
-from supplychain.services.bulk import among_ids, insert_rows
+from supplychain.services.bulk import insert_rows
 from supplychain.services.events import publish
 from supplychain.services.invoice_drafts import APP, Draft
 from supplychain.services.invoice_matching import (
     LineToMatch,
     Match,
-    OrderLineNow,
+    OrderLinesNow,
     ToMatch,
+    invoice_lines,
     match_invoices,
     money,
     to_match,
@@ -54,7 +55,7 @@ class InvoiceView:
     draft: Draft | None
     lines: list[LineToMatch]
     match: Match
-    refs: dict[tuple[int, int], OrderLineNow]
+    refs: OrderLinesNow
     names: dict[int, str]
 
     def as_dict(self) -> dict[str, Any]:
@@ -89,10 +90,10 @@ class InvoiceView:
 
     def line_dict(self, line: LineToMatch) -> dict[str, Any]:
         """One line with the number and SKU of the order line it names (None if unknown)."""
-        ref = self.refs.get((line.order_id, line.line_no))
+        order_number, sku = self.refs.ref(line.order_id, line.line_no)
         return {
-            "order_id": line.order_id, "order_number": ref.order_number if ref else None,
-            "line_no": line.line_no, "sku": ref.sku if ref else None, "qty": line.qty,
+            "order_id": line.order_id, "order_number": order_number,
+            "line_no": line.line_no, "sku": sku, "qty": line.qty,
             "unit_price": line.unit_price, "tax_rate": line.tax_rate, "net": line.net,
             "tax": line.tax,
         }  # fmt: skip
@@ -223,17 +224,9 @@ def load_invoice(
     return invoice
 
 
-def lines_of(session: Session, invoice_ids: list[int]) -> dict[int, list[InvoiceLine]]:
+def lines_of(session: Session, invoice_ids: list[int]) -> dict[int, list[LineToMatch]]:
     """invoice id -> its lines by position, for many invoices in one query."""
-    out: dict[int, list[InvoiceLine]] = {i: [] for i in invoice_ids}
-    if invoice_ids:
-        for line in session.scalars(
-            select(InvoiceLine)
-            .where(among_ids(session, InvoiceLine.invoice_id, invoice_ids))
-            .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
-        ):
-            out[line.invoice_id].append(line)
-    return out
+    return invoice_lines(session, invoice_ids)
 
 
 def views_of(session: Session, access: ChainAccess, invoices: list[Invoice]) -> list[InvoiceView]:
@@ -243,7 +236,7 @@ def views_of(session: Session, access: ChainAccess, invoices: list[Invoice]) -> 
     matches, refs = match_invoices(session, access.chain, items)
     names = _names(session, {o for i in invoices for o in (i.seller_id, i.buyer_id)})
     return [
-        InvoiceView(invoice, None, list(item.lines), match, refs, names)
+        InvoiceView(invoice, None, by_id[invoice.id], match, refs, names)
         for invoice, item, match in zip(invoices, items, matches, strict=True)
     ]
 

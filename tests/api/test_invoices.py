@@ -4,8 +4,13 @@ approval and rejection, events, isolation and every bad input of the issue."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime
 
+import pytest
+from sqlalchemy import update
+
+from supplychain.extensions import db
+from supplychain.models import Order
 from tests.conftest import this_period
 
 PERIOD = this_period()
@@ -249,6 +254,79 @@ def test_the_statement_json_shows_what_is_invoiced(inv):
     assert [(i["id"], i["number"], i["status"]) for i in view["invoices"]] == [
         (body["id"], "INV-1", "submitted")
     ]
+
+
+def backdate(app, order, months=1):
+    """Date an order in the middle of an earlier month: out of this period's statements."""
+    year, month = (int(x) for x in PERIOD.split("-"))
+    month -= months
+    while month < 1:
+        year, month = year - 1, month + 12
+    with app.app_context():
+        db.session.execute(
+            update(Order)
+            .where(Order.id == int(order["id"]))
+            .values(created_at=datetime(year, month, 15, 4, tzinfo=UTC))
+        )
+        db.session.commit()
+
+
+def test_an_invoice_tied_to_a_statement_holds_only_its_lines(inv, app):
+    w = inv
+    order = po(w, "PO-1", [(10, "12.50")])
+    old = po(w, "PO-OLD", [(5, "3")])
+    backdate(app, old)
+    view = confirm_s1(w)
+    assert [x["order_number"] for x in view["lines"]] == ["PO-1"]
+    # Another period's order (received, not invoiced, of this seller and buyer): not this
+    # statement's, whether the invoice is recorded or only previewed.
+    lines = [line(order, 1, 10, "12.50"), line(old, 1, 5, "3")]
+    for path in ("/invoices", "/invoices?dry_run=true"):
+        body = {"buyer_id": w.owner.org_id, "number": "INV-1", "kind": "vat_special"}
+        body |= {"issue_date": TODAY, "lines": lines, "statement_period": PERIOD}
+        r = w.api.post(w.path(path), body, token=w.parties["S1"].token)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"]["lines"] == {
+            "1": {"order_id": [f"Not an order of the statement for {PERIOD}."]}
+        }
+    # A line number the statement's order does not have.
+    r = invoice(w, "INV-1", [line(order, 1, 1, "12.50"), line(order, 2, 1, "1")],
+                statement_period=PERIOD)  # fmt: skip
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"]["lines"] == {
+        "1": {"line_no": [f"Not a line of this order in the statement for {PERIOD}."]}
+    }
+    assert w.api.get(w.path("/invoices"), token=w.owner.token).json()["total"] == 0
+    # Untied, the old order may be invoiced; tied, the statement's own line may.
+    created(invoice(w, "INV-OLD", [line(old, 1, 5, "3")]))
+    body = created(invoice(w, "INV-1", [line(order, 1, 10, "12.50")], statement_period=PERIOD))
+    assert body["statement_version"] == view["version"]
+    assert body["match"] == {"status": "matched", "exceptions": []}
+
+
+def test_the_owner_ties_a_sale_only_to_its_dealers_statement_lines(inv, app):
+    w = inv
+    d1a = w.parties["D1a"]
+    order = _sale(w, d1a, "SO-A")
+    old = _sale(w, d1a, "SO-OLD")
+    backdate(app, old, months=2)
+    view = w.api.get(
+        w.path(f"/reconciliation/statements/{PERIOD}"), token=d1a.token, headers=JSON
+    ).json()
+    confirmed = w.api.post(
+        w.path(f"/reconciliation/statements/{PERIOD}/confirm"),
+        {"version": view["version"]},
+        token=d1a.token,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    r = invoice(w, "INV-1", [line(order, 1, 8, "520"), line(old, 1, 8, "520")], party=w.owner,
+                buyer_id=d1a.org_id, statement_period=PERIOD)  # fmt: skip
+    assert r.status_code == 422, r.text
+    assert list(r.json()["errors"]["lines"]) == ["1"]
+    assert "order_id" in r.json()["errors"]["lines"]["1"]
+    body = created(invoice(w, "INV-1", [line(order, 1, 8, "520")], party=w.owner,
+                           buyer_id=d1a.org_id, statement_period=PERIOD))  # fmt: skip
+    assert body["statement_org_id"] == d1a.org_id and body["match"]["status"] == "matched"
 
 
 def test_duplicate_number_is_409(inv):

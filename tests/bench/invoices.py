@@ -8,11 +8,28 @@
    2 000.
 2. The buyer's queue: 1 000 invoices of 2 lines each (bulk-inserted rows, spread over the
    order's lines), read a page of 50 at a time through the API with every match, against the
-   floor of reading the same page of invoice rows and their lines bare. The statements sent must
+   floor of reading the same page of invoice rows and their lines bare (as ORM rows: the floor
+   as first measured, kept when the service moved to plain columns). The statements sent must
    be the same for a page of 10 as for a page of 50, and for the first page as for a middle one.
 
 The owner sells to one D1 dealer (the buyer, who reads the queue). Figures on a shared machine
-are noisy: ratios, not seconds, are what to compare.
+are noisy: ratios, not seconds, are what to compare. Each case runs 15 turns, interleaved
+(`timed_together`); the median counts. PostgreSQL: `tests/with_postgres.sh sh -c
+'BENCH_DATABASE_URL=$TEST_DATABASE_URL .venv/bin/python -m tests.bench invoices'`.
+
+Measured (session 7, 2 cores shared with three other engineers; no quiet moment came, so the
+load average is given with each run):
+- Before (main at 7dae615, its 7 turns): match 2.2x (SQLite, 11.6 vs 5.3 ms, load 4.1) and
+  3.2x (PostgreSQL, 17.3 vs 5.4 ms, load 3.9); at loads 5-6.6: 2.0x, 2.5x, 4.4x (SQLite), 2.8x,
+  3.6x (PostgreSQL). Queue page 3.2x, 3.7x, 4.5x, 5.1x (SQLite) and 6.4x-12.1x (PostgreSQL: 58.9
+  vs 4.9 ms at load 3.9; counted lines joined to the invoices, which PostgreSQL planned on the
+  stale statistics of the bulk insert as a loop over every invoice).
+- After (3 statements per match, plain columns built once per dialect, one pass over the
+  lines), five runs a database at loads 3.9-5.5: match 1.1x, 1.1x, 1.1x, 1.0x, 1.1x on SQLite
+  (6.2 vs 5.7 ms at load 4.7) and 1.5x, 1.3x, 1.6x, 1.2x, 1.5x on PostgreSQL (6.8 vs 5.6 ms at
+  load 4.8); at loads 8-13 (a commit earlier) the ratios ran 1.0-1.9x. GET the invoice 0.6x
+  GET its order on both. Queue page 2.8-4.3x on both (13.3 vs 3.1 ms on SQLite, 20.3 vs 4.8 ms
+  on PostgreSQL): what is left is mostly serialising 50 invoices.
 """
 
 from __future__ import annotations
@@ -27,9 +44,8 @@ from sqlalchemy import select
 from supplychain.extensions import db
 from supplychain.models import Chain, Invoice, InvoiceLine, OrderLine
 from supplychain.models.base import utcnow
-from supplychain.services.bulk import insert_rows
-from supplychain.services.invoice_matching import match_invoices, to_match
-from supplychain.services.invoices import lines_of
+from supplychain.services.bulk import among_ids, insert_rows
+from supplychain.services.invoice_matching import invoice_lines, match_invoices, to_match
 from tests.bench.common import (
     BenchApp,
     ChainShape,
@@ -50,7 +66,7 @@ LINES = 2_000
 SMALL = 20
 QUEUE = 1_000
 PAGE = 50
-REPEAT = 7
+REPEAT = 15
 
 
 def _order(owner: Caller, dealer: Caller, dealer_id: int, n: int, number: str) -> dict[str, Any]:
@@ -96,7 +112,7 @@ def _matching(env: BenchApp, report: Report, owner: Caller, dealer: Caller, ids:
     with env.app.app_context():
         chain = db.session.get(Chain, ids["chain"])
         invoice = db.session.get(Invoice, big["invoice"])
-        item = to_match(invoice, lines_of(db.session, [invoice.id])[invoice.id])
+        item = to_match(invoice, invoice_lines(db.session, [invoice.id])[invoice.id])
         order_id = int(big["order"])
 
         def match() -> None:
@@ -210,7 +226,12 @@ def _queue(env: BenchApp, report: Report, dealer: Caller, ids: dict) -> None:
                 .limit(PAGE)
                 .offset((middle - 1) * PAGE)
             ).all()
-            lines_of(db.session, [i.id for i in found])
+            # The lines as ORM rows, as the floor read them when the queue was first measured.
+            db.session.scalars(
+                select(InvoiceLine)
+                .where(among_ids(db.session, InvoiceLine.invoice_id, [i.id for i in found]))
+                .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
+            ).all()
 
     times = timed_together({"page": page, "bare": bare}, repeat=REPEAT)
     report.seconds("queue_page_seconds", times["page"], f"GET a page of {PAGE} (API, matched)")

@@ -25,6 +25,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+# Types that SQLite's json_extract gives back as the driver would have bound them (not float:
+# SQLite's own text-to-double conversion is not guaranteed to round as Python's does).
+_JSON_EXACT = frozenset({str, int, bool, type(None)})
+_MAX_INT = 2**63 - 1
+_NOTHING = object()
 # Values per IN list on SQLite: well under its 32 766 bind parameters.
 CHUNK = 5_000
 
@@ -57,22 +62,57 @@ def among_ids(session: Session, column: Any, ids: list[int]) -> ColumnElement[bo
 def insert_rows(
     session: Session, table: Table, rows: list[dict[str, Any]], *returning: Column[Any]
 ) -> list[Row[Any]]:
-    """INSERT many rows in bulk: one statement of column arrays (unnest) on PostgreSQL, where
-    psycopg would otherwise parse a multi-VALUES text of thousands of parameters per batch;
-    executemany elsewhere. Returns the `returning` columns of the new rows, in no fixed order
-    (ordered RETURNING costs a statement per row on SQLite)."""
+    """INSERT many rows in bulk, in one statement whatever their number: column arrays
+    (unnest) on PostgreSQL, where psycopg would otherwise parse a multi-VALUES text of
+    thousands of parameters per batch; on SQLite one JSON text of the rows read back with
+    json_each (`_json_rows`), else executemany. Returns the `returning` columns of the new
+    rows, in no fixed order (ordered RETURNING costs a statement per row on SQLite)."""
     if not rows:
         return []
+    names = list(rows[0])
     if is_postgres(session):
-        names = list(rows[0])
-        stmt = insert(table).from_select(
-            names, select(*(_unnest(table.c[name], n, rows) for n, name in enumerate(names)))
-        )
+        source = select(*(_unnest(table.c[name], n, rows) for n, name in enumerate(names)))
+        stmt: Any = insert(table).from_select(names, source)
+        result = session.execute(stmt.returning(*returning) if returning else stmt)
+    elif (payload := _json_rows(session, table, names, rows)) is not None:
+        element = func.json_each(bindparam("rows", payload, type_=Text)).table_valued("value")
+        source = select(*(func.json_extract(element.c.value, f"$[{n}]") for n in range(len(names))))
+        stmt = insert(table).from_select(names, source)
         result = session.execute(stmt.returning(*returning) if returning else stmt)
     else:
         stmt = insert(table)
         result = session.execute(stmt.returning(*returning) if returning else stmt, rows)
     return list(result) if returning else []
+
+
+def _json_rows(
+    session: Session, table: Table, names: list[str], rows: list[dict[str, Any]]
+) -> str | None:
+    """The rows as one JSON array of arrays for SQLite's json_each, each value as the driver
+    would bind it (the column type's bind processor applied, once per distinct object): one
+    statement and no per-row work in SQLAlchemy. None when a value would not come back from
+    JSON exactly as bound (a float, a big integer, bytes...): the caller uses executemany."""
+    dialect = session.get_bind().dialect
+    columns = []
+    for name in names:
+        values = [row[name] for row in rows]
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processed, last, last_value = [], _NOTHING, None
+            for value in values:
+                if value is not last:
+                    last, last_value = value, process(value)
+                processed.append(last_value)
+            values = processed
+        types = set(map(type, values))
+        if not _JSON_EXACT.issuperset(types):
+            return None
+        if int in types and not all(
+            -_MAX_INT <= value <= _MAX_INT for value in values if type(value) is int
+        ):
+            return None
+        columns.append(values)
+    return json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False, allow_nan=False)
 
 
 def _unnest(column: Column[Any], n: int, rows: list[dict[str, Any]]) -> ColumnElement[Any]:

@@ -30,8 +30,6 @@ from sqlalchemy.orm import Session
 _JSON_EXACT = frozenset({str, int, bool, type(None)})
 _MAX_INT = 2**63 - 1
 _NOTHING = object()
-# Values per IN list on SQLite: well under its 32 766 bind parameters.
-CHUNK = 5_000
 
 
 def is_postgres(session: Session) -> bool:
@@ -40,19 +38,15 @@ def is_postgres(session: Session) -> bool:
 
 
 def among(session: Session, column: Any, values: list[Any]) -> Iterator[ColumnElement[bool]]:
-    """`column IN values` as clauses to query one by one: one array parameter on PostgreSQL,
-    IN lists of at most CHUNK bind parameters elsewhere."""
-    if is_postgres(session):
-        if values:
-            yield column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-        return
-    for start in range(0, len(values), CHUNK):
-        yield column.in_(values[start : start + CHUNK])
+    """`column IN values` as clauses to query one by one: one clause of one parameter however
+    many values (`among_ids`: ids, texts), none for no values."""
+    if values:
+        yield among_ids(session, column, values)
 
 
-def among_ids(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
-    """`column IN ids` as one clause with one parameter however many ids: an array on
-    PostgreSQL, a JSON list read with json_each on SQLite."""
+def among_ids(session: Session, column: Any, ids: list[Any]) -> ColumnElement[bool]:
+    """`column IN ids` as one clause with one parameter however many ids (or texts): an array
+    on PostgreSQL, a JSON list read with json_each on SQLite."""
     if is_postgres(session):
         return column == any_(bindparam(None, ids, type_=ARRAY(column.type)))
     elements = func.json_each(literal(json.dumps(ids))).table_valued("value")

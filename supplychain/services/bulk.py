@@ -83,9 +83,10 @@ def _json_rows(
     session: Session, table: Table, names: list[str], rows: list[dict[str, Any]]
 ) -> str | None:
     """The rows as one JSON array of arrays for SQLite's json_each, each value as the driver
-    would bind it (the column type's bind processor applied, once per distinct object): one
-    statement and no per-row work in SQLAlchemy. None when a value would not come back from
-    JSON exactly as bound (a float, a big integer, bytes...): the caller uses executemany."""
+    would bind it (the column type's bind processor applied, once for a run of the same
+    object such as the `now` of every row): one statement and no per-row work in SQLAlchemy.
+    None when a value would not come back from JSON exactly as bound (a float, a big integer,
+    bytes...): the caller uses executemany."""
     dialect = session.get_bind().dialect
     columns = []
     for name in names:
@@ -101,10 +102,10 @@ def _json_rows(
         types = set(map(type, values))
         if not _JSON_EXACT.issuperset(types):
             return None
-        if int in types and not all(
-            -_MAX_INT <= value <= _MAX_INT for value in values if type(value) is int
-        ):
-            return None
+        if int in types:
+            ints = values if len(types) == 1 else [v for v in values if type(v) is int]
+            if min(ints) < -_MAX_INT or max(ints) > _MAX_INT:
+                return None
         columns.append(values)
     return json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False, allow_nan=False)
 

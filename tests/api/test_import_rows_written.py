@@ -5,6 +5,7 @@ before, executemany (PostgreSQL's unnest either way)."""
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 import pytest
@@ -201,3 +202,22 @@ def test_a_mixed_sheet_writes_exactly_these_rows(world, app, monkeypatch, writes
             k: v for k, v in body.items() if k not in ("invites", "dry_run")
         }
         db.session.remove()
+
+
+def test_the_cycle_collector_runs_again_after_any_import(world):
+    """An import pauses Python's cycle collector while it runs, never longer: after a good
+    import, a refused sheet, a dry run; and one left off by someone else stays off."""
+    assert gc.isenabled()
+    good = [["Ningbo Bearings", "supplier", "NEW-9"] + [None] * 6]
+    assert upload(world, xlsx(good), dry_run=True).status_code == 200
+    assert gc.isenabled()
+    assert upload(world, xlsx([["No kind", None, "NEW-8"] + [None] * 6])).status_code == 422
+    assert gc.isenabled()
+    assert upload(world, xlsx(good)).status_code == 201
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert upload(world, xlsx(good)).status_code == 201
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -359,6 +359,7 @@ def _whole_import(env: BenchApp, report: Report, importer: Importer, owner: Any)
     statements: dict[int, int] = {}
     sizes = [scaled(n) + scaled(n) % CONTACTS_PER_COMPANY for n in IMPORT_ROUNDS]
     for size, (rows, rounds) in enumerate(zip(sizes, IMPORT_ROUNDS.values(), strict=True)):
+        read_floor(sheet(rows, "fl0"))  # warm: openpyxl's lazy imports at this size
         samples: dict[str, list[tuple[float, float]]] = {"floor": [], "dry": [], "import": []}
         sql: list[float] = []
         for n in range(rounds):

@@ -1,21 +1,51 @@
-"""Issue 6: importing a 10 000-row partner sheet costs at most ~4x reading it with openpyxl.
+"""The partner import against its floor: openpyxl in read-only mode loading the same workbook
+and reading every row's values (what the same library allows). Every file is built untimed with
+openpyxl and given a shared strings table as Excel writes it; each import gets a file of its own
+(emails are global: a second chain cannot take the same people), the sheet built once per size
+and its emails retagged. Rounds interleave the floor and the imports, so machine load hits each
+alike; wall-clock and CPU times are medians (CPU time moves far less with other processes' load;
+calamine and SQLite work in this process's thread, so they are counted).
 
-The floor is what the same library allows: openpyxl in read-only mode loading the workbook and
-reading every row's values. Against it: POST /imports of that file on a fresh chain (every
-company and person new: 5 000 companies, 10 000 contacts, their groups), then the same file
-again (everything unchanged: nothing written but the audit event). Each round uses a file of its
-own (emails are global, so a second chain cannot take the same people), built untimed with
-openpyxl and given a shared strings table as Excel writes it. Rounds interleave floor, import
-and re-import, so machine load hits each alike.
+Issue 26, the whole import (target <= 0.6x the floor): POST /imports of a fresh 2 000-row and
+20 000-row sheet on a fresh chain (two contacts a company: every org, member, group, user,
+contact, invitation, invitation mail and member.joined event new), with the dry run of the same
+file beside it (reading, checking and planning: everything but the writes), the CPU spent inside
+the database driver during the import, and the statements (the same at both sizes).
 
-Memory: tracemalloc's peak of Python allocations during one read and one import (a separate,
-untimed run: tracing slows everything down); SQLite's own C allocations are not traced.
+Issue 6, 10 000 rows (target <= 4x): the dry run, the import on a fresh chain (5 000 companies,
+10 000 contacts, their groups), then the same file again (everything unchanged: nothing written
+but the audit event). Memory: tracemalloc's peak of Python allocations during one read and one
+import (a separate, untimed run); SQLite's own C allocations are not traced.
 
-Issue 26, the reader alone: for 2 000 and 20 000 rows, `read_import_sheet` (archive checks, the
-XML scan, python-calamine, header and row texts: all that supplychain.excel does for an import)
-against the same floor on the same file; target <= 0.6x. Wall-clock and CPU time, medians of
-READER_ROUNDS interleaved rounds (CPU time moves far less with other processes' load; calamine
-reads in this process's thread, so it is counted).
+Issue 26, the reader alone (target <= 0.6x): `read_import_sheet` (archive checks, the XML scan,
+python-calamine, header and row texts: all that supplychain.excel does for an import) at 2 000
+and 20 000 rows against the floor on the same file.
+
+Measured (SQLite 3.40, 2 shared cores, load average 5.3-6.0 from other engineers' processes:
+no quiet moment came; CPU ratios are the steadier figures). Before = main at 7dae615 run with
+this benchmark (load 6-12); after = this branch:
+
+| CPU time, import / floor                 | before         | after          |
+|------------------------------------------|----------------|----------------|
+| whole import, 2 000 rows                 | 2.1x* (264 ms) | 1.51x (202 ms) |
+| whole import, 10 000 rows                | 2.14x          | 1.20x          |
+| whole import, 20 000 rows                | 2.17x (3.05 s) | 1.29x (1.97 s) |
+| statements, 2 000 / 10 000 / 20 000 rows | 27 / 44 / 67   | 26 / 26 / 26   |
+| dry run, 20 000 rows                     | 0.67x          | 0.41x          |
+| re-import, 10 000 rows (wall)            | 0.9x           | 0.4x           |
+
+* That run measured its 2 000-row floor cold (277 ms, 0.95x); against the warm floor (126 ms,
+as this benchmark now warms it) the import's 264 ms is 2.1x.
+
+The 0.6x target is out of reach on SQLite, and this says why. At 20 000 rows (CPU, against the
+floor's 1.52 s): reading, checking and planning (the dry run) cost 0.41x, the reader alone
+0.23x of it; SQLite's own work for the writes (one INSERT ... SELECT FROM json_each per table:
+10 000 orgs, members and member.joined events with their recipients and deliveries, 20 000
+users, contacts, invitations and invitation mails; every index kept) costs 0.36x by itself;
+the Python between them (20 000 codes, the rows as JSON, event bodies, the answer's 20 000
+codes as JSON) about 0.5x. The dry run and the database alone already make 0.77x. Earlier in the
+same load: floor 1.46 s, dry run 0.42x, driver 0.39x, import 1.30x. Peak Python memory of a
+10 000-row import: 34.7 MB before, 39.9 MB after (the rows' JSON text beside the rows).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def _json_rows(
     would bind it (the column type's bind processor applied, once for a run of the same
     object such as the `now` of every row): one statement and no per-row work in SQLAlchemy.
     None when a value would not come back from JSON exactly as bound (a float, a big integer,
-    bytes...): the caller uses executemany."""
+    bytes, a text with a NUL): the caller uses executemany."""
     dialect = session.get_bind().dialect
     columns = []
     for name in names:
@@ -105,6 +105,10 @@ def _json_rows(
         if int in types:
             ints = values if len(types) == 1 else [v for v in values if type(v) is int]
             if min(ints) < -_MAX_INT or max(ints) > _MAX_INT:
+                return None
+        if str in types:
+            texts = values if len(types) == 1 else [v for v in values if type(v) is str]
+            if "\x00" in "".join(texts):  # SQLite's JSON would cut the text there
                 return None
         columns.append(values)
     return json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False, allow_nan=False)

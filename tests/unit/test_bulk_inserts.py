@@ -1,6 +1,7 @@
 """insert_rows on SQLite: one JSON text read back with json_each stores exactly what executemany
 stores (values, SQLite storage classes, NULLs, timestamps, JSON), gives the same RETURNING rows,
-and hands over to executemany for values that JSON would not give back exactly (floats, bytes)."""
+and hands over to executemany for values that JSON would not give back exactly (floats, bytes,
+texts with a NUL, integers beyond 64 bits)."""
 
 from __future__ import annotations
 
@@ -134,7 +135,7 @@ def test_json_rows_store_what_executemany_stores(session, monkeypatch):
         assert [r._mapping["flag"] for r in got] == [g["flag"] for g in given]
 
 
-def test_floats_bytes_and_huge_integers_go_through_executemany(session):
+def test_floats_bytes_nuls_and_huge_integers_go_through_executemany(session):
     statements = session.info["statements"]
     bulk.insert_rows(session, ODD, [{"ratio": 0.1, "blob": None}, {"ratio": None, "blob": None}])
     assert "json_each" not in statements[-1]
@@ -145,6 +146,11 @@ def test_floats_bytes_and_huge_integers_go_through_executemany(session):
         (None, None),
         (None, b"\x00\xff"),
     ]
+    nul = {**_rows("N")[0], "note": "before\x00after"}
+    bulk.insert_rows(session, SAMPLES, [nul])
+    assert "json_each" not in statements[-1]
+    stored = session.execute(text("SELECT note FROM samples WHERE name LIKE 'N %'")).scalar()
+    assert stored == "before\x00after"
     with pytest.raises(OverflowError):
         bulk.insert_rows(session, SAMPLES, [{**_rows("C")[0], "count": 2**63}])
     assert "json_each" not in statements[-1]

@@ -85,7 +85,8 @@ def _collector_paused() -> Iterator[None]:
     triggers full collections, each walking every object of the process (about 150 ms apiece
     in the benchmark's process, one or two per 10 000 rows) to find nothing: the import's
     garbage is freed by reference counting. Cycles made meanwhile are collected once the
-    collector runs again; whoever paused it resumes it, so it never stays off."""
+    collector runs again; whoever paused it resumes it, so it never stays off. A decorator
+    (`@_collector_paused()`) as well as a with-block."""
     paused = gc.isenabled()
     gc.disable()
     try:
@@ -101,6 +102,7 @@ def template_workbook(access: ChainAccess) -> bytes:
     return import_template()
 
 
+@_collector_paused()
 def import_partners(
     session: Session,
     access: ChainAccess,
@@ -112,26 +114,26 @@ def import_partners(
 ) -> ImportResult:
     """Upsert partners (custom id) and people (email) from a sheet, all or nothing; owner admins."""
     access.require_owner_admin()
-    with _collector_paused():
-        sheet = read_import_sheet(stream)
-        errors = RowErrors(sheet)
-        companies, people = read_rows(sheet, errors)
-        return import_directory(
-            session,
-            access,
-            companies,
-            people,
-            errors,
-            rows=len(sheet.rows),
-            dry_run=dry_run,
-            send_invites=send_invites,
-            source=lambda: {
-                "filename": CONTROL_CHARS.sub("", filename or "")[:200] or None,
-                "sha256": _sha256(stream),
-            },
-        )
+    sheet = read_import_sheet(stream)
+    errors = RowErrors(sheet)
+    companies, people = read_rows(sheet, errors)
+    return import_directory(
+        session,
+        access,
+        companies,
+        people,
+        errors,
+        rows=len(sheet.rows),
+        dry_run=dry_run,
+        send_invites=send_invites,
+        source=lambda: {
+            "filename": CONTROL_CHARS.sub("", filename or "")[:200] or None,
+            "sha256": _sha256(stream),
+        },
+    )
 
 
+@_collector_paused()
 def import_directory(
     session: Session,
     access: ChainAccess,
@@ -149,23 +151,6 @@ def import_directory(
     for the audit event. People given a code are mailed their invitation (with an email
     address, unless `send_invites` is False)."""
     access.require_owner_admin()
-    with _collector_paused():
-        return _import_directory(
-            session, access, companies, people, errors, rows, dry_run, source, send_invites
-        )
-
-
-def _import_directory(
-    session: Session,
-    access: ChainAccess,
-    companies: dict[str, SheetCompany],
-    people: list[SheetPerson],
-    errors: Problems,
-    rows: int,
-    dry_run: bool,
-    source: Any,
-    send_invites: bool,
-) -> ImportResult:
     chain = access.chain
     if not dry_run:
         lock_chain(session, chain)  # the plan must still hold when it is applied

@@ -325,6 +325,32 @@ def _timed(fn: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def _ratios(
+    report: Report,
+    rows: int,
+    key: str,
+    name: str,
+    wall: dict[str, float],
+    cpu: dict[str, float],
+    target: float,
+) -> None:
+    """`name` against the floor, wall-clock and CPU; a warning when both miss the target."""
+    ratio = report.ratio(
+        f"{key}_over_floor_{rows}", wall[name], wall["floor"], f"ratio {name} / floor", 2
+    )
+    cpu_ratio = report.ratio(
+        f"{key}_over_floor_cpu_{rows}",
+        cpu[name],
+        cpu["floor"],
+        f"ratio of CPU times (target <= {target}x)",
+        2,
+    )
+    if min(ratio, cpu_ratio) > target:
+        report.warnings.append(
+            f"{name} / floor at {rows} rows {cpu_ratio:.2f}x CPU, target <= {target}x"
+        )
+
+
 def _reader(report: Report) -> None:
     """read_import_sheet against the openpyxl floor, wall-clock and CPU, at two sizes."""
     for rows in (scaled(n) for n in READER_ROWS):
@@ -342,20 +368,7 @@ def _reader(report: Report) -> None:
         for key, label in (("floor", "floor: openpyxl read-only"), ("reader", "read_import_sheet")):
             shown = f"{fmt_seconds(wall[key])} / {fmt_seconds(cpu[key])}"
             report.line(f"{key}_seconds_{rows}", [wall[key], cpu[key]], label, shown)
-        ratio = report.ratio(
-            f"reader_over_floor_{rows}", wall["reader"], wall["floor"], "ratio reader / floor", 2
-        )
-        cpu_ratio = report.ratio(
-            f"reader_over_floor_cpu_{rows}",
-            cpu["reader"],
-            cpu["floor"],
-            f"ratio of CPU times (target <= {READER_TARGET}x)",
-            2,
-        )
-        if min(ratio, cpu_ratio) > READER_TARGET:
-            report.warnings.append(
-                f"reader / floor at {rows} rows {cpu_ratio:.2f}x CPU, target <= {READER_TARGET}x"
-            )
+        _ratios(report, rows, "reader", "reader", wall, cpu, READER_TARGET)
 
 
 @contextmanager
@@ -432,24 +445,7 @@ def _whole_import(env: BenchApp, report: Report, importer: Importer, owner: Any)
         report.ratio(
             f"dry_over_floor_cpu_{rows}", cpu["dry"], cpu["floor"], "ratio dry run / floor, CPU", 2
         )
-        ratio = report.ratio(
-            f"whole_import_over_floor_{rows}",
-            wall["import"],
-            wall["floor"],
-            "ratio import / floor",
-            2,
-        )
-        cpu_ratio = report.ratio(
-            f"whole_import_over_floor_cpu_{rows}",
-            cpu["import"],
-            cpu["floor"],
-            f"ratio of CPU times (target <= {IMPORT_TARGET}x)",
-            2,
-        )
-        if min(ratio, cpu_ratio) > IMPORT_TARGET:
-            report.warnings.append(
-                f"import / floor at {rows} rows {cpu_ratio:.2f}x CPU, target <= {IMPORT_TARGET}x"
-            )
+        _ratios(report, rows, "whole_import", "import", wall, cpu, IMPORT_TARGET)
     report.expect(
         "statements_fixed",
         statements[sizes[1]],

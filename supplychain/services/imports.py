@@ -41,7 +41,8 @@ from supplychain.services.import_rows import (
     SheetPerson,
     read_rows,
 )
-from supplychain.services.invitations import Invitee, fresh_codes, record_invitations
+from supplychain.services.invitations import Invitee, record_invitations
+from supplychain.services.invite_codes import fresh_codes
 from supplychain.services.members import member_event_data
 
 _COUNTS = ("rows", "created", "updated", "unchanged", "contacts_created", "groups_created")

@@ -25,8 +25,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-# Values per IN list on SQLite: well under its 32 766 bind parameters.
-CHUNK = 5_000
+# Types that SQLite's json_extract gives back as the driver would have bound them (not float:
+# SQLite's own text-to-double conversion is not guaranteed to round as Python's does).
+_JSON_EXACT = frozenset({str, int, bool, type(None)})
+_MAX_INT = 2**63 - 1
+_NOTHING = object()
 
 
 def is_postgres(session: Session) -> bool:
@@ -35,19 +38,15 @@ def is_postgres(session: Session) -> bool:
 
 
 def among(session: Session, column: Any, values: list[Any]) -> Iterator[ColumnElement[bool]]:
-    """`column IN values` as clauses to query one by one: one array parameter on PostgreSQL,
-    IN lists of at most CHUNK bind parameters elsewhere."""
-    if is_postgres(session):
-        if values:
-            yield column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-        return
-    for start in range(0, len(values), CHUNK):
-        yield column.in_(values[start : start + CHUNK])
+    """`column IN values` as clauses to query one by one: one clause of one parameter however
+    many values (`among_ids`: ids, texts), none for no values."""
+    if values:
+        yield among_ids(session, column, values)
 
 
-def among_ids(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
-    """`column IN ids` as one clause with one parameter however many ids: an array on
-    PostgreSQL, a JSON list read with json_each on SQLite."""
+def among_ids(session: Session, column: Any, ids: list[Any]) -> ColumnElement[bool]:
+    """`column IN ids` as one clause with one parameter however many ids (or texts): an array
+    on PostgreSQL, a JSON list read with json_each on SQLite."""
     if is_postgres(session):
         return column == any_(bindparam(None, ids, type_=ARRAY(column.type)))
     elements = func.json_each(literal(json.dumps(ids))).table_valued("value")
@@ -57,22 +56,62 @@ def among_ids(session: Session, column: Any, ids: list[int]) -> ColumnElement[bo
 def insert_rows(
     session: Session, table: Table, rows: list[dict[str, Any]], *returning: Column[Any]
 ) -> list[Row[Any]]:
-    """INSERT many rows in bulk: one statement of column arrays (unnest) on PostgreSQL, where
-    psycopg would otherwise parse a multi-VALUES text of thousands of parameters per batch;
-    executemany elsewhere. Returns the `returning` columns of the new rows, in no fixed order
-    (ordered RETURNING costs a statement per row on SQLite)."""
+    """INSERT many rows in bulk, in one statement whatever their number: column arrays
+    (unnest) on PostgreSQL, where psycopg would otherwise parse a multi-VALUES text of
+    thousands of parameters per batch; on SQLite one JSON text of the rows read back with
+    json_each (`_json_rows`), else executemany. Returns the `returning` columns of the new
+    rows, in no fixed order (ordered RETURNING costs a statement per row on SQLite)."""
     if not rows:
         return []
+    names = list(rows[0])
     if is_postgres(session):
-        names = list(rows[0])
-        stmt = insert(table).from_select(
-            names, select(*(_unnest(table.c[name], n, rows) for n, name in enumerate(names)))
-        )
+        source = select(*(_unnest(table.c[name], n, rows) for n, name in enumerate(names)))
+        stmt: Any = insert(table).from_select(names, source)
+        result = session.execute(stmt.returning(*returning) if returning else stmt)
+    elif (payload := _json_rows(session, table, names, rows)) is not None:
+        element = func.json_each(bindparam("rows", payload, type_=Text)).table_valued("value")
+        source = select(*(func.json_extract(element.c.value, f"$[{n}]") for n in range(len(names))))
+        stmt = insert(table).from_select(names, source)
         result = session.execute(stmt.returning(*returning) if returning else stmt)
     else:
         stmt = insert(table)
         result = session.execute(stmt.returning(*returning) if returning else stmt, rows)
     return list(result) if returning else []
+
+
+def _json_rows(
+    session: Session, table: Table, names: list[str], rows: list[dict[str, Any]]
+) -> str | None:
+    """The rows as one JSON array of arrays for SQLite's json_each, each value as the driver
+    would bind it (the column type's bind processor applied, once for a run of the same
+    object such as the `now` of every row): one statement and no per-row work in SQLAlchemy.
+    None when a value would not come back from JSON exactly as bound (a float, a big integer,
+    bytes, a text with a NUL): the caller uses executemany."""
+    dialect = session.get_bind().dialect
+    columns = []
+    for name in names:
+        values = [row[name] for row in rows]
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processed, last, last_value = [], _NOTHING, None
+            for value in values:
+                if value is not last:
+                    last, last_value = value, process(value)
+                processed.append(last_value)
+            values = processed
+        types = set(map(type, values))
+        if not _JSON_EXACT.issuperset(types):
+            return None
+        if int in types:
+            ints = values if len(types) == 1 else [v for v in values if type(v) is int]
+            if min(ints) < -_MAX_INT or max(ints) > _MAX_INT:
+                return None
+        if str in types:
+            texts = values if len(types) == 1 else [v for v in values if type(v) is str]
+            if "\x00" in "".join(texts):  # SQLite's JSON would cut the text there
+                return None
+        columns.append(values)
+    return json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False, allow_nan=False)
 
 
 def _unnest(column: Column[Any], n: int, rows: list[dict[str, Any]]) -> ColumnElement[Any]:

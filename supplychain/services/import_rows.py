@@ -90,12 +90,18 @@ class RowErrors:
 
 
 class _Cells:
-    """The cells of one sheet row, checked one by one; `failures` counts the bad ones."""
+    """The cells of one sheet row, checked one by one; `failures` counts the bad ones.
+    `group_paths` keeps each group path text's outcome (a sheet names few groups, many times)."""
 
-    def __init__(self, row: SheetRow, errors: RowErrors) -> None:
+    def __init__(
+        self, row: SheetRow, errors: RowErrors, group_paths: dict[str, tuple[str | None, str]]
+    ) -> None:
         self.row = row
         self.errors = errors
         self.failures = 0
+        self.group_paths = group_paths
+        # Most rows have no control character at all: one search for the whole row then.
+        self.controls = CONTROL_CHARS.search("".join(filter(None, row.values.values()))) is not None
 
     def fail(self, key: str, message: str) -> None:
         self.errors.add(self.row.number, key, message)
@@ -112,7 +118,7 @@ class _Cells:
             return None
         if value.startswith("="):
             self.fail(key, FORMULA_REFUSED)
-        elif CONTROL_CHARS.search(value):
+        elif self.controls and CONTROL_CHARS.search(value):
             self.fail(key, "Control characters (such as line breaks) are not allowed.")
         elif len(value) > max_length:
             self.fail(key, f"At most {max_length} characters.")
@@ -146,8 +152,9 @@ def read_rows(
     companies: dict[str, SheetCompany] = {}
     people: list[SheetPerson] = []
     emails: dict[Any, int] = {}
+    group_paths: dict[str, tuple[str | None, str]] = {}
     for row in sheet if isinstance(sheet, list) else sheet.rows:
-        cells = _Cells(row, errors)
+        cells = _Cells(row, errors, group_paths)
         name = cells.text("company_name", required=True)
         kind = cells.choice("kind", KIND_VALUES, required=kind_required)
         custom_id = cells.text("custom_id", required=True, max_length=MAX_CUSTOM_ID)
@@ -179,16 +186,25 @@ def _group_path(cells: _Cells) -> str | None:
     text = cells.text("group_path", required=False, max_length=MAX_GROUP_PATH * 2)
     if text is None:
         return None
+    known = cells.group_paths.get(text)
+    if known is None:
+        known = cells.group_paths[text] = _checked_group_path(text)
+    path, problem = known
+    if path is None:
+        cells.fail("group_path", problem)
+    return path
+
+
+def _checked_group_path(text: str) -> tuple[str | None, str]:
+    """The normalised path, or None and the problem with it."""
     try:
         path = normalise_group_path(text, "group")
     except Invalid as exc:
         problems = (exc.errors or {}).get("group") or ["Invalid group path."]
-        cells.fail("group_path", str(problems[0]))
-        return None
+        return None, str(problems[0])
     if len(path) > MAX_GROUP_PATH:
-        cells.fail("group_path", f"At most {MAX_GROUP_PATH} characters in all.")
-        return None
-    return path
+        return None, f"At most {MAX_GROUP_PATH} characters in all."
+    return path, ""
 
 
 def _person(cells: _Cells, custom_id: str, mobile_keys: bool = False) -> SheetPerson | None:

@@ -147,10 +147,10 @@ def record_invitations(
         ],
     )
     _queue_invitation_mail(session, chain_id, mailed, now)
-    # Objects already loaded must not show the rows replaced above.
-    for i in invitees:
-        loaded = session.identity_map.get(session.identity_key(Invitation, i.user_id))
-        if loaded is not None:
+    # Objects already loaded must not show the rows replaced above (a request loads few).
+    replaced = set(ids)
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, Invitation) and loaded.user_id in replaced:
             session.expire(loaded)
     return len(mailed)
 

@@ -1,21 +1,51 @@
-"""Issue 6: importing a 10 000-row partner sheet costs at most ~4x reading it with openpyxl.
+"""The partner import against its floor: openpyxl in read-only mode loading the same workbook
+and reading every row's values (what the same library allows). Every file is built untimed with
+openpyxl and given a shared strings table as Excel writes it; each import gets a file of its own
+(emails are global: a second chain cannot take the same people), the sheet built once per size
+and its emails retagged. Rounds interleave the floor and the imports, so machine load hits each
+alike; wall-clock and CPU times are medians (CPU time moves far less with other processes' load;
+calamine and SQLite work in this process's thread, so they are counted).
 
-The floor is what the same library allows: openpyxl in read-only mode loading the workbook and
-reading every row's values. Against it: POST /imports of that file on a fresh chain (every
-company and person new: 5 000 companies, 10 000 contacts, their groups), then the same file
-again (everything unchanged: nothing written but the audit event). Each round uses a file of its
-own (emails are global, so a second chain cannot take the same people), built untimed with
-openpyxl and given a shared strings table as Excel writes it. Rounds interleave floor, import
-and re-import, so machine load hits each alike.
+Issue 26, the whole import (target <= 0.6x the floor): POST /imports of a fresh 2 000-row and
+20 000-row sheet on a fresh chain (two contacts a company: every org, member, group, user,
+contact, invitation, invitation mail and member.joined event new), with the dry run of the same
+file beside it (reading, checking and planning: everything but the writes), the CPU spent inside
+the database driver during the import, and the statements (the same at both sizes).
 
-Memory: tracemalloc's peak of Python allocations during one read and one import (a separate,
-untimed run: tracing slows everything down); SQLite's own C allocations are not traced.
+Issue 6, 10 000 rows (target <= 4x): the dry run, the import on a fresh chain (5 000 companies,
+10 000 contacts, their groups), then the same file again (everything unchanged: nothing written
+but the audit event). Memory: tracemalloc's peak of Python allocations during one read and one
+import (a separate, untimed run); SQLite's own C allocations are not traced.
 
-Issue 26, the reader alone: for 2 000 and 20 000 rows, `read_import_sheet` (archive checks, the
-XML scan, python-calamine, header and row texts: all that supplychain.excel does for an import)
-against the same floor on the same file; target <= 0.6x. Wall-clock and CPU time, medians of
-READER_ROUNDS interleaved rounds (CPU time moves far less with other processes' load; calamine
-reads in this process's thread, so it is counted).
+Issue 26, the reader alone (target <= 0.6x): `read_import_sheet` (archive checks, the XML scan,
+python-calamine, header and row texts: all that supplychain.excel does for an import) at 2 000
+and 20 000 rows against the floor on the same file.
+
+Measured (SQLite 3.40, 2 shared cores, load average 5.3-6.0 from other engineers' processes:
+no quiet moment came; CPU ratios are the steadier figures). Before = main at 7dae615 run with
+this benchmark (load 6-12); after = this branch:
+
+| CPU time, import / floor                 | before         | after          |
+|------------------------------------------|----------------|----------------|
+| whole import, 2 000 rows                 | 2.1x* (264 ms) | 1.51x (202 ms) |
+| whole import, 10 000 rows                | 2.14x          | 1.20x          |
+| whole import, 20 000 rows                | 2.17x (3.05 s) | 1.29x (1.97 s) |
+| statements, 2 000 / 10 000 / 20 000 rows | 27 / 44 / 67   | 26 / 26 / 26   |
+| dry run, 20 000 rows                     | 0.67x          | 0.41x          |
+| re-import, 10 000 rows (wall)            | 0.9x           | 0.4x           |
+
+* That run measured its 2 000-row floor cold (277 ms, 0.95x); against the warm floor (126 ms,
+as this benchmark now warms it) the import's 264 ms is 2.1x.
+
+The 0.6x target is out of reach on SQLite, and this says why. At 20 000 rows (CPU, against the
+floor's 1.52 s): reading, checking and planning (the dry run) cost 0.41x, the reader alone
+0.23x of it; SQLite's own work for the writes (one INSERT ... SELECT FROM json_each per table:
+10 000 orgs, members and member.joined events with their recipients and deliveries, 20 000
+users, contacts, invitations and invitation mails; every index kept) costs 0.36x by itself;
+the Python between them (20 000 codes, the rows as JSON, event bodies, the answer's 20 000
+codes as JSON) about 0.5x. The dry run and the database alone already make 0.77x. Earlier in the
+same load: floor 1.46 s, dry run 0.42x, driver 0.39x, import 1.30x. Peak Python memory of a
+10 000-row import: 34.7 MB before, 39.9 MB after (the rows' JSON text beside the rows).
 """
 
 from __future__ import annotations
@@ -26,11 +56,13 @@ import statistics
 import time
 import tracemalloc
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import openpyxl
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from supplychain.excel.importer import XLSX_MIMETYPE, read_import_sheet
 from tests.bench.common import (
@@ -51,6 +83,8 @@ TARGET_RATIO = 4.0
 READER_ROWS = (2_000, 20_000)
 READER_ROUNDS = 5
 READER_TARGET = 0.6
+IMPORT_ROUNDS = {2_000: 5, 20_000: 3}  # issue 26: the whole import against the floor, by rows
+IMPORT_TARGET = 0.6
 HEADER = [
     "company name",
     "kind",
@@ -135,6 +169,32 @@ def partner_sheet(rows: int, tag: str) -> bytes:
     return with_shared_strings(buffer.getvalue())
 
 
+def retagged(data: bytes, tag: str, new_tag: str) -> bytes:
+    """The same workbook with other people: `tag` (of the same length) replaced in the shared
+    strings, so each round imports new emails without building the sheet again."""
+    if len(tag) != len(new_tag):
+        raise ValueError("tags of the same length keep the shared strings' offsets")
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            content = source.read(name)
+            if name == "xl/sharedStrings.xml":
+                content = content.replace(f".{tag}@".encode(), f".{new_tag}@".encode())
+            target.writestr(name, content)
+    return buffer.getvalue()
+
+
+_TEMPLATES: dict[int, bytes] = {}
+
+
+def sheet(rows: int, tag: str) -> bytes:
+    """partner_sheet(rows, tag) for a 3-letter tag, built once per size and retagged after."""
+    if rows not in _TEMPLATES:
+        _TEMPLATES[rows] = partner_sheet(rows, "t00")
+    return retagged(_TEMPLATES[rows], "t00", tag)
+
+
 def read_floor(data: bytes) -> int:
     """The floor: openpyxl read-only, every row's values kept in a list, nothing else."""
     workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
@@ -189,7 +249,7 @@ def _rounds(env: BenchApp, report: Report, importer: Importer, owner: Any, rows:
     samples: dict[str, list[float]] = {"floor": [], "import": [], "reimport": [], "dry": []}
     first: dict[str, Any] = {}
     for n in range(ROUNDS):
-        data = partner_sheet(rows, f"r{n}")
+        data = sheet(rows, f"r{n:02d}")
         chain_id = create_bench_chain(env.app, owner, f"Import bench {n}")
         elapsed, read_rows = _seconds(lambda data=data: read_floor(data), "floor")
         samples["floor"].append(elapsed)
@@ -249,7 +309,7 @@ def _rounds(env: BenchApp, report: Report, importer: Importer, owner: Any, rows:
 
 def _memory(env: BenchApp, report: Report, importer: Importer, owner: Any, rows: int) -> None:
     report.section("peak memory (tracemalloc, Python allocations; untimed run)")
-    data = partner_sheet(rows, "mem")
+    data = sheet(rows, "mem")
     chain_id = create_bench_chain(env.app, owner, "Import bench memory")
     floor_peak = _traced_peak(lambda: read_floor(data))
     import_peak = _traced_peak(lambda: importer.post(chain_id, data))
@@ -265,10 +325,36 @@ def _timed(fn: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def _ratios(
+    report: Report,
+    rows: int,
+    key: str,
+    name: str,
+    wall: dict[str, float],
+    cpu: dict[str, float],
+    target: float,
+) -> None:
+    """`name` against the floor, wall-clock and CPU; a warning when both miss the target."""
+    ratio = report.ratio(
+        f"{key}_over_floor_{rows}", wall[name], wall["floor"], f"ratio {name} / floor", 2
+    )
+    cpu_ratio = report.ratio(
+        f"{key}_over_floor_cpu_{rows}",
+        cpu[name],
+        cpu["floor"],
+        f"ratio of CPU times (target <= {target}x)",
+        2,
+    )
+    if min(ratio, cpu_ratio) > target:
+        report.warnings.append(
+            f"{name} / floor at {rows} rows {cpu_ratio:.2f}x CPU, target <= {target}x"
+        )
+
+
 def _reader(report: Report) -> None:
     """read_import_sheet against the openpyxl floor, wall-clock and CPU, at two sizes."""
     for rows in (scaled(n) for n in READER_ROWS):
-        data = partner_sheet(rows, "reader")
+        data = sheet(rows, "rdr")
         read_import_sheet(io.BytesIO(data))  # warm: imports, regex compilation
         samples: dict[str, list[tuple[float, float]]] = {"floor": [], "reader": []}
         for _ in range(READER_ROUNDS):
@@ -276,30 +362,101 @@ def _reader(report: Report) -> None:
             samples["reader"].append(_timed(lambda data=data: read_import_sheet(io.BytesIO(data))))
         wall = {k: statistics.median(w for w, _ in v) for k, v in samples.items()}
         cpu = {k: statistics.median(c for _, c in v) for k, v in samples.items()}
-        sheet = read_import_sheet(io.BytesIO(data))
+        read = read_import_sheet(io.BytesIO(data))
         report.section(f"reader alone, {rows} rows (medians of {READER_ROUNDS}; wall / CPU)")
-        report.expect(f"reader_rows_{rows}", len(sheet.rows), rows, "rows read")
+        report.expect(f"reader_rows_{rows}", len(read.rows), rows, "rows read")
         for key, label in (("floor", "floor: openpyxl read-only"), ("reader", "read_import_sheet")):
             shown = f"{fmt_seconds(wall[key])} / {fmt_seconds(cpu[key])}"
             report.line(f"{key}_seconds_{rows}", [wall[key], cpu[key]], label, shown)
-        ratio = report.ratio(
-            f"reader_over_floor_{rows}", wall["reader"], wall["floor"], "ratio reader / floor", 2
+        _ratios(report, rows, "reader", "reader", wall, cpu, READER_TARGET)
+
+
+@contextmanager
+def _sql_seconds(engine: Any) -> Iterator[list[float]]:
+    """CPU seconds spent inside the driver's execute calls while active (the database's own
+    work: parsing, inserting, index updates, RETURNING rows), summed into the list."""
+    spent = [0.0]
+    started: list[float] = []
+
+    def before(*_: Any) -> None:
+        started.append(time.process_time())
+
+    def after(*_: Any) -> None:
+        spent[0] += time.process_time() - started.pop()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield spent
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
+def _whole_import(env: BenchApp, report: Report, importer: Importer, owner: Any) -> None:
+    """Issue 26: POST /imports of a fresh sheet on a fresh chain (everything new: orgs, members,
+    groups, users, contacts, invitations, mails and events queued) against the floor on the
+    same file, wall-clock and CPU, at two sizes; the dry run beside it (reading, checking and
+    planning: all but the writes) and the time inside the database driver. The statements
+    must not grow with the rows."""
+    statements: dict[int, int] = {}
+    sizes = [scaled(n) + scaled(n) % CONTACTS_PER_COMPANY for n in IMPORT_ROUNDS]
+    for size, (rows, rounds) in enumerate(zip(sizes, IMPORT_ROUNDS.values(), strict=True)):
+        read_floor(sheet(rows, "fl0"))  # warm: openpyxl's lazy imports at this size
+        samples: dict[str, list[tuple[float, float]]] = {"floor": [], "dry": [], "import": []}
+        sql: list[float] = []
+        for n in range(rounds):
+            data = sheet(rows, f"{'wx'[size]}{n:02d}")
+            chain_id = create_bench_chain(env.app, owner, f"Whole import {rows} {n}")
+            samples["floor"].append(_timed(lambda data=data: read_floor(data)))
+            samples["dry"].append(_timed(lambda c=chain_id, d=data: importer.post(c, d, True)))
+            with count_queries(env.engine) as queries, _sql_seconds(env.engine) as spent:
+                start, cpu = time.perf_counter(), time.process_time()
+                answer = importer.post(chain_id, data)
+                samples["import"].append((time.perf_counter() - start, time.process_time() - cpu))
+            statements[rows] = queries.count
+            sql.append(spent[0])
+        wall = {k: statistics.median(w for w, _ in v) for k, v in samples.items()}
+        cpu = {k: statistics.median(c for _, c in v) for k, v in samples.items()}
+        report.section(
+            f"issue 26: whole import, {rows} rows (fresh chain; medians of {rounds}; wall / CPU)"
         )
-        cpu_ratio = report.ratio(
-            f"reader_over_floor_cpu_{rows}",
-            cpu["reader"],
+        report.expect(f"import_invites_{rows}", len(answer["invites"]), rows, "invitation codes")
+        for key, label in (
+            ("floor", "floor: openpyxl read-only"),
+            ("dry", "POST ?dry_run=true (no writes)"),
+            ("import", "POST /imports"),
+        ):
+            shown = f"{fmt_seconds(wall[key])} / {fmt_seconds(cpu[key])}"
+            report.line(f"whole_{key}_seconds_{rows}", [wall[key], cpu[key]], label, shown)
+        report.line(f"import_statements_{rows}", statements[rows], "SQL statements")
+        report.seconds(
+            f"import_sql_seconds_{rows}",
+            statistics.median(sql),
+            "of which CPU in the database driver",
+        )
+        report.ratio(
+            f"sql_over_floor_cpu_{rows}",
+            statistics.median(sql),
             cpu["floor"],
-            f"ratio of CPU times (target <= {READER_TARGET}x)",
+            "ratio driver CPU / floor CPU",
             2,
         )
-        if min(ratio, cpu_ratio) > READER_TARGET:
-            report.warnings.append(
-                f"reader / floor at {rows} rows {cpu_ratio:.2f}x CPU, target <= {READER_TARGET}x"
-            )
+        report.ratio(
+            f"dry_over_floor_cpu_{rows}", cpu["dry"], cpu["floor"], "ratio dry run / floor, CPU", 2
+        )
+        _ratios(report, rows, "whole_import", "import", wall, cpu, IMPORT_TARGET)
+    report.expect(
+        "statements_fixed",
+        statements[sizes[1]],
+        statements[sizes[0]],
+        "statements at the larger size",
+    )
 
 
 def run(report: Report) -> None:
-    """Time reading vs importing vs re-importing a 10 000-row sheet; peak memory of each."""
+    """Time reading vs importing vs re-importing a 10 000-row sheet; peak memory of each; the
+    whole import and the reader alone at 2 000 and 20 000 rows."""
     rows = scaled(ROWS)
     rows += rows % CONTACTS_PER_COMPANY
     with bench_app() as env:
@@ -314,6 +471,7 @@ def run(report: Report) -> None:
             "setup",
             fmt_seconds(time.perf_counter() - start),
         )
+        _whole_import(env, report, importer, owner)
         _rounds(env, report, importer, owner, rows)
         _memory(env, report, importer, owner, rows)
     _reader(report)

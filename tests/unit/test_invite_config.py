@@ -4,6 +4,7 @@ import pytest
 
 from supplychain.config import Config
 from supplychain.services.invitations import code_from_salt, code_hash
+from supplychain.services.invite_codes import fresh_codes
 
 
 def test_invite_days_default_and_setting(monkeypatch):
@@ -29,3 +30,15 @@ def test_a_code_is_the_secret_keys_word_on_its_salt():
     assert code != code_from_salt("key", "00fe")
     assert len(code) == 19 and code.count("-") == 3
     assert code_hash(code) == code_hash(f" {code.lower().replace('-', ' ')} ")
+
+
+def test_codes_made_in_a_batch_are_the_ones_a_salt_gives():
+    """An import's codes (fresh_codes) are exactly what code_from_salt and code_hash give for
+    their salts (activation and the worker's mail recompute them so); the salts are new."""
+    batch = fresh_codes(3000, "key")
+    assert len({fresh.salt for fresh in batch}) == 3000
+    for fresh in batch:
+        assert len(fresh.salt) == 32 and int(fresh.salt, 16) >= 0
+        assert fresh.code == code_from_salt("key", fresh.salt)
+        assert fresh.hash == code_hash(fresh.code)
+    assert fresh_codes(0, "key") == []

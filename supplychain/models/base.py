@@ -6,7 +6,19 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    TypeDecorator,
+    or_,
+)
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 NAMING = {
@@ -118,3 +130,19 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON(),
         list[Any]: JSON(),
     }
+
+
+class TradeDocument:
+    """Mixin of the documents between a buyer and a seller of a chain (orders, invoices, ship
+    notices): the class maps `chain_id`, `buyer_id` and `seller_id`; its two parties are the
+    buyer and the seller."""
+
+    @hybrid_method
+    def is_party(self, org_id: Any) -> bool:
+        """The org is the document's buyer or its seller."""
+        return org_id in (self.buyer_id, self.seller_id)  # type: ignore[attr-defined]
+
+    @is_party.inplace.expression
+    @classmethod
+    def _is_party_sql(cls, org_id: Any) -> ColumnElement[bool]:
+        return or_(cls.buyer_id == org_id, cls.seller_id == org_id)  # type: ignore[attr-defined]

@@ -30,7 +30,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import AMOUNT, AMOUNT_SUM, Base, BigId, intpk, money, utcnow
+from supplychain.models.base import (
+    AMOUNT,
+    AMOUNT_SUM,
+    Base,
+    BigId,
+    TradeDocument,
+    intpk,
+    money,
+    utcnow,
+)
 from supplychain.periods import Period
 
 INVOICE_KINDS = ("vat_special", "vat_normal", "other")
@@ -62,7 +71,7 @@ class InvoiceSettings(Base):
     updated_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
 
 
-class Invoice(Base):
+class Invoice(TradeDocument, Base):
     """One supplier invoice between a seller and a buyer of a chain."""
 
     __tablename__ = "invoices"

@@ -18,12 +18,21 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    or_,
 )
-from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from supplychain.models.base import AMOUNT, AMOUNT_SUM, Base, BigId, intpk, money, str50, utcnow
+from supplychain.models.base import (
+    AMOUNT,
+    AMOUNT_SUM,
+    Base,
+    BigId,
+    TradeDocument,
+    intpk,
+    money,
+    str50,
+    utcnow,
+)
 
 ORDER_STATUSES = (
     "issued",
@@ -73,7 +82,7 @@ class OrderActions:
     receive: bool
 
 
-class Order(Base):
+class Order(TradeDocument, Base):
     """A purchase or sales order between a buyer and a seller joined by a link."""
 
     __tablename__ = "orders"
@@ -139,16 +148,6 @@ class Order(Base):
     def acknowledger_id(self) -> int:
         """The party that acknowledges the order: the one that did not issue it."""
         return self.seller_id if self.issuer_id == self.buyer_id else self.buyer_id
-
-    @hybrid_method
-    def is_party(self, org_id: Any) -> bool:
-        """The org is the order's buyer or its seller."""
-        return org_id in (self.buyer_id, self.seller_id)
-
-    @is_party.inplace.expression
-    @classmethod
-    def _is_party_sql(cls, org_id: Any) -> ColumnElement[bool]:
-        return or_(cls.buyer_id == org_id, cls.seller_id == org_id)
 
     def refusal(
         self, org_id: int, action: str, lines: Sequence[OrderLine], version: int | None = None

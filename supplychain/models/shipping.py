@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import AMOUNT, Base, BigId, intpk, money, str50, utcnow
+from supplychain.models.base import AMOUNT, Base, BigId, TradeDocument, intpk, money, str50, utcnow
 
 NOTICE_STATUSES = ("issued", "partially_received", "received", "cancelled")
 PACKAGE_KINDS = ("carton", "pallet", "other")
 
 
-class ShipNotice(Base):
+class ShipNotice(TradeDocument, Base):
     """What a seller sends a buyer on one delivery; issuing it is the shipment."""
 
     __tablename__ = "ship_notices"

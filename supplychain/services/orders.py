@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
+from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import require_app
@@ -25,6 +25,7 @@ from supplychain.services.audit import record_event
 from supplychain.services.events import publish
 from supplychain.services.order_figures import refresh_order_figures
 from supplychain.services.pagination import Page, paginate
+from supplychain.services.trade_documents import load_document, visible_documents
 
 APP = "orders"
 MAX_LINES = 2000
@@ -57,32 +58,13 @@ class OrderView:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _visible(stmt: Select, access: ChainAccess) -> Select:
-    """Restrict to orders the caller may see: the owner sees its chain's, parties their own."""
-    stmt = stmt.where(Order.chain_id == access.chain_id)
-    if not access.is_owner:
-        org = access.actor.org_id
-        stmt = stmt.where(Order.is_party(org))
-    return stmt
-
-
 def load_order(
     session: Session, access: ChainAccess, order_id: int | None, lock: bool = False
 ) -> Order:
     """An order the caller may see (404 otherwise), optionally row-locked; needs the orders app."""
-    require_app(session, access, APP)
-    if order_id is None:
-        raise NotFound("No such order.")
-    stmt = _visible(select(Order).where(Order.id == order_id), access)
-    if lock:
-        # Row lock on PostgreSQL; SQLite writers already hold the database write lock.
-        stmt = stmt.with_for_update()
-    order = session.scalar(stmt)
-    if order is None:
-        raise NotFound("No such order.")
-    if lock:
-        session.refresh(order)
-    return order
+    return load_document(
+        session, access, Order, order_id, app=APP, missing="No such order.", lock=lock
+    )
 
 
 def lines_of(session: Session, order_id: int) -> list[OrderLine]:
@@ -342,7 +324,7 @@ def orders_page(
 ) -> Page:
     """Orders the caller may see, newest first, with line counts and ordered amounts."""
     require_app(session, access, APP)
-    stmt = _visible(select(Order), access)
+    stmt = visible_documents(Order, access)
     if status:
         stmt = stmt.where(Order.status == status)
     if counterparty_id is not None:

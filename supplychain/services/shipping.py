@@ -11,11 +11,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Forbidden, NotFound
+from supplychain.errors import Forbidden
 from supplychain.models import AuditEvent, Order, OrderEvent, OrderLine, Org
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
 from supplychain.services.app_access import require_app
@@ -26,6 +26,7 @@ from supplychain.services.pagination import Page, paginate
 from supplychain.services.shipping_codes import (
     package_code,
 )
+from supplychain.services.trade_documents import load_document, visible_documents
 
 APP = "orders"
 MAX_LINES = 2000
@@ -99,28 +100,13 @@ class ShipItem:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _visible(stmt: Select, access: ChainAccess) -> Select:
-    stmt = stmt.where(ShipNotice.chain_id == access.chain_id)
-    if not access.is_owner:
-        me = access.actor.org_id
-        stmt = stmt.where((ShipNotice.seller_id == me) | (ShipNotice.buyer_id == me))
-    return stmt
-
-
 def load_notice(
     session: Session, access: ChainAccess, notice_id: int | None, lock: bool = False
 ) -> ShipNotice:
     """A notice the caller may see (its two parties, the chain's owner); 404 otherwise."""
-    require_app(session, access, APP)
-    if notice_id is None:
-        raise NotFound("No such ship notice.")
-    stmt = _visible(select(ShipNotice).where(ShipNotice.id == notice_id), access)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    notice = session.scalar(stmt)
-    if notice is None:
-        raise NotFound("No such ship notice.")
-    return notice
+    return load_document(
+        session, access, ShipNotice, notice_id, app=APP, missing="No such ship notice.", lock=lock
+    )
 
 
 def notice_view(session: Session, notice: ShipNotice) -> NoticeView:
@@ -183,7 +169,7 @@ def notices_page(
     """Notices the caller may see, newest first: `incoming` (to its org), `outgoing` (from it)."""
     require_app(session, access, APP)
     me = access.actor.org_id
-    stmt = _visible(select(ShipNotice), access)
+    stmt = visible_documents(ShipNotice, access)
     if box == "incoming":
         stmt = stmt.where(ShipNotice.buyer_id == me)
     elif box == "outgoing":

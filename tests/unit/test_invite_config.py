@@ -3,7 +3,7 @@
 import pytest
 
 from supplychain.config import Config
-from supplychain.services.invitations import code_from_salt, code_hash
+from supplychain.services.invite_codes import code_from_salt, code_hash
 
 
 def test_invite_days_default_and_setting(monkeypatch):

@@ -36,9 +36,12 @@ from supplychain.models.base import (
     Base,
     BigId,
     TradeDocument,
+    chain_fk,
     intpk,
     money,
-    utcnow,
+    org_fk,
+    timestamp_now,
+    user_fk,
 )
 from supplychain.periods import Period
 
@@ -61,14 +64,14 @@ class InvoiceSettings(Base):
 
     __tablename__ = "invoice_settings"
 
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), primary_key=True)
+    chain_id: Mapped[chain_fk] = mapped_column(primary_key=True)
     # A unit price matches when within this percentage of the confirmed price...
     price_tolerance_pct: Mapped[money] = mapped_column(default=Decimal(0))
     # ...or when the line's money difference (|price - confirmed| x qty) is within this amount.
     amount_tolerance: Mapped[money] = mapped_column(default=Decimal(0))
     default_tax_rate: Mapped[money] = mapped_column(default=DEFAULT_TAX_RATE)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    updated_at: Mapped[timestamp_now]
+    updated_by: Mapped[user_fk | None]
 
 
 class Invoice(TradeDocument, Base):
@@ -82,9 +85,9 @@ class Invoice(TradeDocument, Base):
     )
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
-    seller_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    buyer_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    chain_id: Mapped[chain_fk]
+    seller_id: Mapped[org_fk]
+    buyer_id: Mapped[org_fk]
     number: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(20))
     issue_date: Mapped[date]
@@ -96,12 +99,12 @@ class Invoice(TradeDocument, Base):
     line_count: Mapped[int] = mapped_column(Integer)
     # The statement it was made from: its org (the party whose statement holds the orders),
     # period and the version confirmed then.
-    statement_org_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orgs.id"))
+    statement_org_id: Mapped[org_fk | None]
     statement_period: Mapped[str | None] = mapped_column(String(10))
     statement_version: Mapped[str | None] = mapped_column(String(64))
-    created_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    decided_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    created_by: Mapped[user_fk]
+    created_at: Mapped[timestamp_now]
+    decided_by: Mapped[user_fk | None]
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str | None] = mapped_column(Text)
     # What the buyer accepted when it approved an invoice with exceptions (as they read then).

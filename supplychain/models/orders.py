@@ -28,10 +28,13 @@ from supplychain.models.base import (
     Base,
     BigId,
     TradeDocument,
+    chain_fk,
     intpk,
     money,
+    org_fk,
     str50,
-    utcnow,
+    timestamp_now,
+    user_fk,
 )
 
 ORDER_STATUSES = (
@@ -98,11 +101,11 @@ class Order(TradeDocument, Base):
     )
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
+    chain_id: Mapped[chain_fk]
     number: Mapped[str] = mapped_column(String(64))
-    buyer_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    seller_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    issuer_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    buyer_id: Mapped[org_fk]
+    seller_id: Mapped[org_fk]
+    issuer_id: Mapped[org_fk]
     issuer_role: Mapped[str50]
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str50] = mapped_column(default="issued")
@@ -111,9 +114,9 @@ class Order(TradeDocument, Base):
     ack_due: Mapped[datetime | None]
     acked_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(2000))
-    created_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[user_fk]
+    created_at: Mapped[timestamp_now]
+    updated_at: Mapped[timestamp_now]
     # Figures of the order's lines and history, kept with the order for scorecards (read without
     # the lines) by `services.order_figures.refresh_order_figures`, which every change to an
     # order runs. Received lines: received with a due date (promised, else requested); on time:
@@ -285,7 +288,7 @@ class OrderEvent(Base):
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
     kind: Mapped[str50]
     version: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    at: Mapped[timestamp_now]
+    user_id: Mapped[user_fk]
+    org_id: Mapped[org_fk]
     data: Mapped[dict[str, Any]]

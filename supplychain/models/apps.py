@@ -7,16 +7,8 @@ from datetime import datetime
 from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import (
-    Base,
-    chain_fk,
-    intpk,
-    str50,
-    str200,
-    str500,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import Base, intpk, str50, str200, str500
+from supplychain.models.columns import chain_fk, timestamp_now, user_fk
 
 GRANT_SCOPES = ("all", "tier", "group", "org")
 

@@ -8,17 +8,8 @@ from typing import Any
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import (
-    Base,
-    chain_fk,
-    intpk,
-    org_fk,
-    str50,
-    str200,
-    timestamp_now,
-    user_fk,
-    utcnow,
-)
+from supplychain.models.base import Base, intpk, str50, str200, utcnow
+from supplychain.models.columns import chain_fk, org_fk, timestamp_now, user_fk
 
 
 class AuditEvent(Base):

@@ -11,13 +11,14 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     DateTime,
-    ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
     String,
     TypeDecorator,
     or_,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, mapped_column
@@ -61,14 +62,6 @@ class UTCDateTime(TypeDecorator):
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 intpk = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True)]
-# One column of a composite primary key: an id the row is given, never generated.
-key_part = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=False)]
-# References to the rows nearly every table points at; `Mapped[org_fk | None]` may be NULL.
-chain_fk = Annotated[int, mapped_column(BigId, ForeignKey("chains.id"))]
-org_fk = Annotated[int, mapped_column(BigId, ForeignKey("orgs.id"))]
-user_fk = Annotated[int, mapped_column(BigId, ForeignKey("users.id"))]
-# A moment (UTCDateTime, by the annotation map) that is the row's writing unless given.
-timestamp_now = Annotated[datetime, mapped_column(default=utcnow)]
 str50 = Annotated[str, 50]
 str200 = Annotated[str, 200]
 str500 = Annotated[str, 500]
@@ -124,6 +117,13 @@ class AmountSum(Amount):
 
 
 AMOUNT_SUM = AmountSum()
+
+
+def unique_where(condition: str, name: str, *columns: str) -> Index:
+    """A unique index over the rows that meet `condition` alone (a partial index, which both
+    PostgreSQL and SQLite build from the same SQL condition)."""
+    where = text(condition)
+    return Index(name, *columns, unique=True, sqlite_where=where, postgresql_where=where)
 
 
 class Base(DeclarativeBase):

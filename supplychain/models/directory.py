@@ -9,31 +9,18 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     ForeignKey,
-    Index,
     Integer,
     String,
     UniqueConstraint,
     and_,
     func,
     or_,
-    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from supplychain.models.base import (
-    Base,
-    BigId,
-    chain_fk,
-    intpk,
-    org_fk,
-    str50,
-    str200,
-    str500,
-    timestamp_now,
-    user_fk,
-    utcnow,
-)
+from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, unique_where, utcnow
+from supplychain.models.columns import chain_fk, org_fk, timestamp_now, user_fk
 
 ORG_KINDS = ("manufacturer", "supplier", "dealer", "distributor", "logistics", "other")
 USER_ROLES = ("admin", "staff")
@@ -89,14 +76,7 @@ class User(Base):
 
     __table_args__ = (
         # A person without an email is known by mobile: one such person per mobile in an org.
-        Index(
-            "uq_users_org_mobile_without_email",
-            "org_id",
-            "mobile",
-            unique=True,
-            sqlite_where=text("email IS NULL"),
-            postgresql_where=text("email IS NULL"),
-        ),
+        unique_where("email IS NULL", "uq_users_org_mobile_without_email", "org_id", "mobile"),
     )
 
 
@@ -180,13 +160,8 @@ class Member(Base):
     __table_args__ = (
         UniqueConstraint("chain_id", "org_id"),
         # custom_id is unique among the chain's current members; removed ones free their code.
-        Index(
-            "uq_members_chain_custom_id_active",
-            "chain_id",
-            "custom_id",
-            unique=True,
-            sqlite_where=text("removed_at IS NULL"),
-            postgresql_where=text("removed_at IS NULL"),
+        unique_where(
+            "removed_at IS NULL", "uq_members_chain_custom_id_active", "chain_id", "custom_id"
         ),
     )
 

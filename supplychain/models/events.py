@@ -21,19 +21,8 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import (
-    Base,
-    BigId,
-    chain_fk,
-    intpk,
-    key_part,
-    org_fk,
-    str50,
-    str200,
-    str500,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import Base, BigId, intpk, str50, str200, str500
+from supplychain.models.columns import chain_fk, key_part, org_fk, timestamp_now, user_fk
 
 EVENT_TYPES = (
     "notice.published",

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import Base, BigId, intpk, str500, timestamp_now, user_fk
+from supplychain.models.base import Base, BigId, intpk, str500
+from supplychain.models.columns import timestamp_now, user_fk
 
 
 class OidcClient(Base):

@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import Base, chain_fk, org_fk, user_fk
+from supplychain.models.base import Base
+from supplychain.models.columns import chain_fk, org_fk, user_fk
 
 INVITATION_STATUSES = ("pending", "activated", "expired")
 # What reaches a person invited but not yet activated, besides the invitation itself: a short

@@ -30,19 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import (
-    AMOUNT,
-    AMOUNT_SUM,
-    Base,
-    BigId,
-    TradeDocument,
-    chain_fk,
-    intpk,
-    money,
-    org_fk,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import AMOUNT, AMOUNT_SUM, Base, BigId, TradeDocument, intpk, money
+from supplychain.models.columns import chain_fk, order_fk, org_fk, timestamp_now, user_fk
 from supplychain.periods import Period
 
 INVOICE_KINDS = ("vat_special", "vat_normal", "other")
@@ -151,7 +140,7 @@ class InvoiceLine(Base):
     invoice_id: Mapped[int] = mapped_column(BigId, ForeignKey("invoices.id"))
     # 0-based place in the invoice's `lines` (what errors and exceptions name).
     position: Mapped[int] = mapped_column(Integer)
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     line_no: Mapped[int] = mapped_column(Integer)
     qty: Mapped[money]
     unit_price: Mapped[money]

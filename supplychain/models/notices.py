@@ -9,20 +9,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import (
-    AMOUNT,
-    Base,
-    BigId,
-    chain_fk,
-    intpk,
-    key_part,
-    money,
-    org_fk,
-    str50,
-    str200,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import AMOUNT, Base, BigId, intpk, money, str50, str200
+from supplychain.models.columns import chain_fk, key_part, org_fk, timestamp_now, user_fk
 
 NOTICE_KINDS = ("supply", "demand")
 

@@ -8,34 +8,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    UniqueConstraint,
-    and_,
-    case,
-    func,
-)
+from sqlalchemy import ColumnElement, Index, Integer, String, UniqueConstraint, and_, case, func
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from supplychain.models.base import (
-    AMOUNT,
-    AMOUNT_SUM,
-    Base,
-    BigId,
-    TradeDocument,
-    chain_fk,
-    intpk,
-    money,
-    org_fk,
-    str50,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import AMOUNT, AMOUNT_SUM, Base, TradeDocument, intpk, money, str50
+from supplychain.models.columns import chain_fk, order_fk, org_fk, timestamp_now, user_fk
 
 ORDER_STATUSES = (
     "issued",
@@ -230,7 +208,7 @@ class OrderLine(Base):
     __table_args__ = (UniqueConstraint("order_id", "line_no"),)
 
     id: Mapped[intpk]
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     line_no: Mapped[int] = mapped_column(Integer)
     sku: Mapped[str] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(String(500))
@@ -285,7 +263,7 @@ class OrderEvent(Base):
     )
 
     id: Mapped[intpk]
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     kind: Mapped[str50]
     version: Mapped[int] = mapped_column(Integer)
     at: Mapped[timestamp_now]

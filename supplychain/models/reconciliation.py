@@ -5,25 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import (
-    Base,
-    chain_fk,
-    intpk,
-    str50,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import Base, intpk, str50
+from supplychain.models.columns import chain_fk, timestamp_now, user_fk
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 FREQUENCIES = ("monthly", "weekly")

@@ -10,19 +10,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import (
-    AMOUNT,
-    Base,
-    BigId,
-    TradeDocument,
-    chain_fk,
-    intpk,
-    money,
-    org_fk,
-    str50,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import AMOUNT, Base, BigId, TradeDocument, intpk, money, str50
+from supplychain.models.columns import chain_fk, order_fk, org_fk, timestamp_now, user_fk
 
 NOTICE_STATUSES = ("issued", "partially_received", "received", "cancelled")
 PACKAGE_KINDS = ("carton", "pallet", "other")
@@ -89,7 +78,7 @@ class ShipNoticeLine(Base):
     id: Mapped[intpk]
     notice_id: Mapped[int] = mapped_column(BigId, ForeignKey("ship_notices.id"))
     seq: Mapped[int] = mapped_column(Integer)
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     order_line_id: Mapped[int] = mapped_column(BigId, ForeignKey("order_lines.id"))
     line_no: Mapped[int] = mapped_column(Integer)
     package_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ship_notice_packages.id"))

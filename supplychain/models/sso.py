@@ -9,16 +9,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from supplychain.models.base import (
-    Base,
-    BigId,
-    intpk,
-    org_fk,
-    str200,
-    str500,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import Base, BigId, intpk, str200, str500
+from supplychain.models.columns import org_fk, timestamp_now, user_fk
 
 MAX_DOMAINS = 50
 # Claims an IdP may send are capped in width where they are kept.

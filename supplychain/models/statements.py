@@ -15,15 +15,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from supplychain.models.base import (
-    Base,
-    BigId,
-    chain_fk,
-    intpk,
-    org_fk,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import Base, BigId, intpk
+from supplychain.models.columns import chain_fk, order_fk, org_fk, timestamp_now, user_fk
 
 # Stored answers; `changed` is read, never stored (a confirmed version that is no longer current).
 STATEMENT_STATES = ("open", "confirmed", "disputed")
@@ -94,7 +87,7 @@ class DisputeLine(Base):
 
     id: Mapped[intpk]
     dispute_id: Mapped[int] = mapped_column(BigId, ForeignKey("statement_disputes.id"), index=True)
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     order_number: Mapped[str] = mapped_column(String(64))
     line_no: Mapped[int] = mapped_column(Integer)
     field: Mapped[str] = mapped_column(String(20))

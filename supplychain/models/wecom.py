@@ -8,15 +8,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import (
-    Base,
-    BigId,
-    chain_fk,
-    intpk,
-    org_fk,
-    timestamp_now,
-    user_fk,
-)
+from supplychain.models.base import Base, BigId, intpk
+from supplychain.models.columns import chain_fk, org_fk, timestamp_now, user_fk
 
 
 class WeComAccessToken(Base):

@@ -129,6 +129,28 @@ class NewEvent:
     org_ids: tuple[int, ...]
 
 
+def publish_about(
+    session: Session,
+    subject_type: str,
+    subject: Any,
+    *,
+    type: str,
+    data: dict[str, Any],
+    org_ids: Iterable[int] | Select,
+) -> Event:
+    """`publish` an event about one row of a chain (an order, a notice...): its chain and id
+    are the row's `chain_id` and `id`."""
+    return publish(
+        session,
+        chain_id=subject.chain_id,
+        type=type,
+        subject_type=subject_type,
+        subject_id=subject.id,
+        data=data,
+        org_ids=org_ids,
+    )
+
+
 def publish_many(session: Session, *, chain_id: int, events: Sequence[NewEvent]) -> int:
     """Record many events of one chain at once (an import's new members), each addressed to
     its own orgs, and queue their deliveries as `publish` does: five bulk statements however

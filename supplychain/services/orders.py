@@ -22,7 +22,7 @@ from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
-from supplychain.services.events import publish
+from supplychain.services.events import publish_about
 from supplychain.services.order_figures import refresh_order_figures
 from supplychain.services.pagination import Page, paginate
 from supplychain.services.trade_documents import load_document, visible_documents
@@ -112,21 +112,31 @@ def record_order_event(
         chain_id=access.chain_id,
         data={"number": order.number, "version": order.version, **_brief(data)},
     )
-    publish(
+    publish_order_event(
         session,
-        chain_id=access.chain_id,
-        type=f"order.{kind}",
-        subject_type="order",
-        subject_id=order.id,
-        data=order_event_data(order)
-        | {k: v for k, v in data.items() if k in ORDER_EVENT_EXTRAS}
+        order,
+        f"order.{kind}",
+        [order.buyer_id, order.seller_id],
+        {k: v for k, v in data.items() if k in ORDER_EVENT_EXTRAS}
         | ({"lines": data["lines"]} if kind in ("shipped", "received") else {}),
-        org_ids=[order.buyer_id, order.seller_id],
     )
 
 
 # What an order event carries beyond the order's own fields (per-line acks stay in the history).
 ORDER_EVENT_EXTRAS = ("decision", "reason", "ref", "shipped_at", "received_at")
+
+
+def publish_order_event(
+    session: Session,
+    order: Order,
+    type: str,
+    org_ids: list[int],
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Tell the order's parties in `org_ids` what happened to it: an event of `type` about it
+    that carries the order's facts (`order_event_data`) and `extra`."""
+    data = order_event_data(order) | (extra or {})
+    publish_about(session, "order", order, type=type, data=data, org_ids=org_ids)
 
 
 def order_event_data(order: Order) -> dict[str, Any]:

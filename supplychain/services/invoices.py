@@ -252,12 +252,7 @@ def invoices_page(
     `outgoing` (the seller) or both; by status and period (`Invoice.in_period`); each with its
     match, computed for the whole page at once."""
     require_app(session, access, APP)
-    stmt = visible_documents(Invoice, access)
-    org = access.actor.org_id
-    if box == "incoming":
-        stmt = stmt.where(Invoice.buyer_id == org)
-    elif box == "outgoing":
-        stmt = stmt.where(Invoice.seller_id == org)
+    stmt = visible_documents(Invoice, access, box)
     if status:
         stmt = stmt.where(Invoice.status == status)
     if period:

@@ -168,12 +168,7 @@ def notices_page(
 ) -> Page:
     """Notices the caller may see, newest first: `incoming` (to its org), `outgoing` (from it)."""
     require_app(session, access, APP)
-    me = access.actor.org_id
-    stmt = visible_documents(ShipNotice, access)
-    if box == "incoming":
-        stmt = stmt.where(ShipNotice.buyer_id == me)
-    elif box == "outgoing":
-        stmt = stmt.where(ShipNotice.seller_id == me)
+    stmt = visible_documents(ShipNotice, access, box)
     if status:
         stmt = stmt.where(ShipNotice.status == status)
     if order_id is not None:

@@ -17,12 +17,20 @@ from supplychain.services.app_access import require_app
 Document = TypeVar("Document", bound=TradeDocument)
 
 
-def visible_documents(model: type[Document], access: ChainAccess) -> Select[tuple[Document]]:
+def visible_documents(
+    model: type[Document], access: ChainAccess, box: str | None = None
+) -> Select[tuple[Document]]:
     """The documents of `model` the caller may see: its chain's, and unless it owns the chain,
-    only those its org is a party to."""
+    only those its org is a party to; of those, with `box`, the `incoming` (its org the buyer)
+    or the `outgoing` (its org the seller)."""
+    org_id = access.actor.org_id
     stmt = select(model).where(model.chain_id == access.chain_id)  # type: ignore[attr-defined]
     if not access.is_owner:
-        stmt = stmt.where(model.is_party(access.actor.org_id))
+        stmt = stmt.where(model.is_party(org_id))
+    if box == "incoming":
+        stmt = stmt.where(model.buyer_id == org_id)  # type: ignore[attr-defined]
+    elif box == "outgoing":
+        stmt = stmt.where(model.seller_id == org_id)  # type: ignore[attr-defined]
     return stmt
 
 

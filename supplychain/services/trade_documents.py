@@ -24,13 +24,13 @@ def visible_documents(
     only those its org is a party to; of those, with `box`, the `incoming` (its org the buyer)
     or the `outgoing` (its org the seller)."""
     org_id = access.actor.org_id
-    stmt = select(model).where(model.chain_id == access.chain_id)  # type: ignore[attr-defined]
+    stmt = select(model).where(model.chain_id == access.chain_id)
     if not access.is_owner:
         stmt = stmt.where(model.is_party(org_id))
     if box == "incoming":
-        stmt = stmt.where(model.buyer_id == org_id)  # type: ignore[attr-defined]
+        stmt = stmt.where(model.buyer_id == org_id)
     elif box == "outgoing":
-        stmt = stmt.where(model.seller_id == org_id)  # type: ignore[attr-defined]
+        stmt = stmt.where(model.seller_id == org_id)
     return stmt
 
 
@@ -49,7 +49,7 @@ def load_document(
     require_app(session, access, app)
     if document_id is None:
         raise NotFound(missing)
-    stmt = visible_documents(model, access).where(model.id == document_id)  # type: ignore[attr-defined]
+    stmt = visible_documents(model, access).where(model.id == document_id)
     if lock:
         # A row lock on PostgreSQL (SQLite writers already hold the database's write lock); the
         # row is read again so that what another transaction committed before it is seen.

@@ -20,7 +20,7 @@ from supplychain.models import AuditEvent, Order, OrderEvent, OrderLine, Org
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
 from supplychain.services.app_access import require_app
 from supplychain.services.bulk import among_ids, insert_rows
-from supplychain.services.events import NewEvent
+from supplychain.services.events import NewEvent, publish_many
 from supplychain.services.order_figures import refresh_order_figures
 from supplychain.services.pagination import Page, paginate
 from supplychain.services.shipping_codes import (
@@ -235,10 +235,27 @@ def lines_of_orders(session: Session, order_ids: list[int]) -> dict[tuple[int, i
     return {(line.order_id, line.line_no): line for line in session.scalars(stmt)}
 
 
+def publish_ship_notice_event(
+    session: Session,
+    type: str,
+    notice: ShipNotice,
+    line_count: int,
+    order_numbers: list[str],
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Tell both parties what happened to a ship notice (`notice_event`)."""
+    event = notice_event(type, notice, line_count, order_numbers, extra)
+    publish_many(session, chain_id=notice.chain_id, events=[event])
+
+
 def notice_event(
-    type: str, notice: ShipNotice, line_count: int, order_numbers: list[str]
+    type: str,
+    notice: ShipNotice,
+    line_count: int,
+    order_numbers: list[str],
+    extra: dict[str, Any] | None = None,
 ) -> NewEvent:
-    """A ship notice event for both parties."""
+    """A ship notice event for both parties: the notice's facts and `extra`."""
     return NewEvent(
         type=type,
         subject_type="ship_notice",
@@ -255,7 +272,8 @@ def notice_event(
             "tracking_numbers": list(notice.tracking_numbers or []),
             "line_count": line_count,
             "orders": order_numbers,
-        },
+        }
+        | (extra or {}),
         org_ids=(notice.seller_id, notice.buyer_id),
     )
 

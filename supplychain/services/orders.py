@@ -116,7 +116,6 @@ def record_order_event(
         session,
         order,
         f"order.{kind}",
-        [order.buyer_id, order.seller_id],
         {k: v for k, v in data.items() if k in ORDER_EVENT_EXTRAS}
         | ({"lines": data["lines"]} if kind in ("shipped", "received") else {}),
     )
@@ -130,13 +129,15 @@ def publish_order_event(
     session: Session,
     order: Order,
     type: str,
-    org_ids: list[int],
     extra: dict[str, Any] | None = None,
+    *,
+    to: list[int] | None = None,
 ) -> None:
-    """Tell the order's parties in `org_ids` what happened to it: an event of `type` about it
-    that carries the order's facts (`order_event_data`) and `extra`."""
+    """Tell the order's parties (`to`; None: both) what happened to it: an event of `type`
+    about it that carries the order's facts (`order_event_data`) and `extra`."""
     data = order_event_data(order) | (extra or {})
-    publish_about(session, "order", order, type=type, data=data, org_ids=org_ids)
+    parties = to if to is not None else [order.buyer_id, order.seller_id]
+    publish_about(session, "order", order, type=type, data=data, org_ids=parties)
 
 
 def order_event_data(order: Order) -> dict[str, Any]:

@@ -144,7 +144,7 @@ def send_due_reminders(session: Session, now: datetime) -> DueReminders:
     for order in orders:
         if not claim_reminder(session, ORDER_UNACKED, order.id, "48h"):
             continue
-        publish_order_event(session, order, "order.reminder", [order.acknowledger_id])
+        publish_order_event(session, order, "order.reminder", to=[order.acknowledger_id])
         reminded_orders.append(order.id)
     statements = send_statement_reminders(session, now)
     return DueReminders(reminded_notices, reminded_orders, statements)

@@ -54,7 +54,7 @@ def register_blueprints(app: Flask) -> None:
     """The versioned API (flask-smorest), the WeCom-compatible /cgi-bin, health check, pages."""
     from supplychain.api import register_api
     from supplychain.api.health import blp as health_blp
-    from supplychain.identity.routes import register_identity
+    from supplychain.identity_routes import register_identity
     from supplychain.ui import blp as ui_blp
     from supplychain.ui.sso_callback import blp as sso_callback_blp
     from supplychain.wecom import register_wecom

@@ -181,6 +181,13 @@ class Story:
         at = self.moment(spec)
         return (at, None) if at > utcnow() else (None, at)
 
+    @staticmethod
+    def back_date_due(row: Notice | Order, late_due: datetime | None) -> None:
+        """Set the due time `due` held back: one past now, which the services refuse to be
+        given, though it lay in the future when the story sent the notice or issued the order."""
+        if late_due is not None:
+            row.ack_due = late_due
+
 
 def _decimal(value: Any, field: str) -> Decimal:
     try:
@@ -238,8 +245,7 @@ def _play_notice(story: Story, spec: dict[str, Any]) -> None:
             ack_due=ack_due,
         )
         notice_id = notice.id
-        if late_due is not None:
-            notice.ack_due = late_due  # back-dated: it was in the future when the notice was sent
+        story.back_date_due(notice, late_due)
     for step in spec.get("then", []):
         access = story.access(step["by"])
         with story.happened(story.past(step["at"])):
@@ -292,8 +298,7 @@ def _play_order(story: Story, index: int, spec: dict[str, Any]) -> int:
             lines=lines,
         )
         order_id = order.id
-        if late_due is not None:
-            order.ack_due = late_due  # back-dated: it was in the future when the order was issued
+        story.back_date_due(order, late_due)
     for step in spec.get("then", []):
         access = story.access(step["by"])
         when = story.past(step["at"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import barcode
 import segno
@@ -16,26 +17,26 @@ def _data_uri(svg: bytes) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
 
 
-def gs1_128(element_string: str, module_mm: float = 0.5, height_mm: float = 28) -> str:
-    """GS1-128 (FNC1 first) of an element string given without parentheses, e.g. `00` + SSCC."""
+def _linear(symbology: Any, data: str, module_mm: float, height_mm: float) -> str:
+    """A linear barcode as an SVG data URI: bars `module_mm` wide and `height_mm` high, a quiet
+    zone of ten modules each side, no text under it (the templates print their own)."""
     options = {
         "module_width": module_mm,
         "module_height": height_mm,
         "quiet_zone": 10 * module_mm,
         "write_text": False,
     }
-    return _data_uri(GS1_128(element_string, writer=SVGWriter()).render(options))
+    return _data_uri(symbology(data, writer=SVGWriter()).render(options))
+
+
+def gs1_128(element_string: str, module_mm: float = 0.5, height_mm: float = 28) -> str:
+    """GS1-128 (FNC1 first) of an element string given without parentheses, e.g. `00` + SSCC."""
+    return _linear(GS1_128, element_string, module_mm, height_mm)
 
 
 def code_128(text: str, module_mm: float = 0.33, height_mm: float = 14) -> str:
     """Plain Code 128 of `text`."""
-    options = {
-        "module_width": module_mm,
-        "module_height": height_mm,
-        "quiet_zone": 10 * module_mm,
-        "write_text": False,
-    }
-    return _data_uri(CODE_128(text, writer=SVGWriter()).render(options))
+    return _linear(CODE_128, text, module_mm, height_mm)
 
 
 def qr(text: str) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, utcnow
+from supplychain.models.base import Base, intpk, str50, str200, str500
+from supplychain.models.columns import chain_fk, timestamp_now, user_fk
 
 GRANT_SCOPES = ("all", "tier", "group", "org")
 
@@ -19,12 +20,12 @@ class App(Base):
     __table_args__ = (UniqueConstraint("chain_id", "key"),)
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
+    chain_id: Mapped[chain_fk] = mapped_column(index=True)
     key: Mapped[str50]
     name: Mapped[str200]
     url: Mapped[str500]
     description: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
 
 
 class Grant(Base):
@@ -34,10 +35,10 @@ class Grant(Base):
     __table_args__ = (Index("ix_grants_chain_app", "chain_id", "app_key"),)
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
+    chain_id: Mapped[chain_fk]
     app_key: Mapped[str50]
     scope_type: Mapped[str50]
     scope_value: Mapped[str500 | None]
-    created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[user_fk | None]
+    created_at: Mapped[timestamp_now]
     revoked_at: Mapped[datetime | None]

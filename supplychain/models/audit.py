@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import Base, BigId, intpk, str50, str200, utcnow
+from supplychain.models.base import Base, intpk, str50, str200, utcnow
+from supplychain.models.columns import chain_fk, org_fk, timestamp_now, user_fk
 
 
 class AuditEvent(Base):
@@ -18,10 +19,10 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_events_chain_at", "chain_id", "at"),)
 
     id: Mapped[intpk]
-    chain_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("chains.id"))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
-    org_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orgs.id"))
+    chain_id: Mapped[chain_fk | None]
+    at: Mapped[timestamp_now]
+    user_id: Mapped[user_fk | None]
+    org_id: Mapped[org_fk | None]
     action: Mapped[str50]
     target_type: Mapped[str50]
     target_id: Mapped[str50 | None]
@@ -35,7 +36,7 @@ class IdempotencyRecord(Base):
     __table_args__ = (UniqueConstraint("user_id", "key"),)
 
     id: Mapped[intpk]
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    user_id: Mapped[user_fk]
     key: Mapped[str200]
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    TypeDecorator,
+    or_,
+    text,
+)
+from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -105,6 +119,13 @@ class AmountSum(Amount):
 AMOUNT_SUM = AmountSum()
 
 
+def unique_where(condition: str, name: str, *columns: str) -> Index:
+    """A unique index over the rows that meet `condition` alone (a partial index, which both
+    PostgreSQL and SQLite build from the same SQL condition)."""
+    where = text(condition)
+    return Index(name, *columns, unique=True, sqlite_where=where, postgresql_where=where)
+
+
 class Base(DeclarativeBase):
     """Base of every model: shared naming convention and annotation map."""
 
@@ -118,3 +139,25 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON(),
         list[Any]: JSON(),
     }
+
+
+class TradeDocument:
+    """Mixin of the documents between a buyer and a seller of a chain (orders, invoices, ship
+    notices): the class maps `id`, `chain_id`, `buyer_id` and `seller_id`; its two parties are
+    the buyer and the seller."""
+
+    if TYPE_CHECKING:  # mapped by each class, in its own column order
+        id: Mapped[int]
+        chain_id: Mapped[int]
+        buyer_id: Mapped[int]
+        seller_id: Mapped[int]
+
+    @hybrid_method
+    def is_party(self, org_id: Any) -> bool:
+        """The org is the document's buyer or its seller."""
+        return org_id in (self.buyer_id, self.seller_id)
+
+    @is_party.inplace.expression
+    @classmethod
+    def _is_party_sql(cls, org_id: Any) -> ColumnElement[bool]:
+        return or_(cls.buyer_id == org_id, cls.seller_id == org_id)

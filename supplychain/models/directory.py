@@ -9,19 +9,18 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     ForeignKey,
-    Index,
     Integer,
     String,
     UniqueConstraint,
     and_,
     func,
     or_,
-    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, utcnow
+from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, unique_where, utcnow
+from supplychain.models.columns import chain_fk, org_fk, timestamp_now, user_fk
 
 ORG_KINDS = ("manufacturer", "supplier", "dealer", "distributor", "logistics", "other")
 USER_ROLES = ("admin", "staff")
@@ -44,7 +43,7 @@ class Org(Base):
     id: Mapped[intpk]
     name: Mapped[str200]
     kind: Mapped[str50]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     # Ship notices (services.shipping): the GS1 company prefix its SSCCs are made of, the last
     # SSCC serial it used (never reused), and the address its labels and delivery notes show.
     gs1_company_prefix: Mapped[str | None] = mapped_column(String(10))
@@ -58,7 +57,7 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[intpk]
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[org_fk] = mapped_column(index=True)
     # None for a contact known by mobile only (a WeCom import names people by mobile): such a
     # person is keyed by (org, mobile) instead, and is sent no mail.
     email: Mapped[str200 | None] = mapped_column(unique=True)
@@ -69,7 +68,7 @@ class User(Base):
     password_hash: Mapped[str500 | None]
     invite_code_hash: Mapped[str200 | None] = mapped_column(unique=True)
     activated_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     # The language mail is written in ("en" or "zh"); None until chosen: Chinese.
     language: Mapped[str | None] = mapped_column(String(5))
 
@@ -77,14 +76,7 @@ class User(Base):
 
     __table_args__ = (
         # A person without an email is known by mobile: one such person per mobile in an org.
-        Index(
-            "uq_users_org_mobile_without_email",
-            "org_id",
-            "mobile",
-            unique=True,
-            sqlite_where=text("email IS NULL"),
-            postgresql_where=text("email IS NULL"),
-        ),
+        unique_where("email IS NULL", "uq_users_org_mobile_without_email", "org_id", "mobile"),
     )
 
 
@@ -98,11 +90,11 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[intpk]
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    user_id: Mapped[user_fk] = mapped_column(index=True)
     name: Mapped[str200]
     kind: Mapped[str50] = mapped_column(default="api")  # "login" or "api"
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     revoked_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
 
@@ -128,11 +120,11 @@ class Chain(Base):
 
     id: Mapped[intpk]
     name: Mapped[str200]
-    owner_org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
+    owner_org_id: Mapped[org_fk] = mapped_column(index=True)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     graph_version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
 
 
 # The number of a chain's root (the chain itself, which is no group row); groups count from 2.
@@ -153,12 +145,12 @@ class Group(Base):
     )
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
+    chain_id: Mapped[chain_fk] = mapped_column(index=True)
     parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("groups.id"))
     path: Mapped[str500]
     name: Mapped[str200]
     number: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
 
 
 class Member(Base):
@@ -168,22 +160,17 @@ class Member(Base):
     __table_args__ = (
         UniqueConstraint("chain_id", "org_id"),
         # custom_id is unique among the chain's current members; removed ones free their code.
-        Index(
-            "uq_members_chain_custom_id_active",
-            "chain_id",
-            "custom_id",
-            unique=True,
-            sqlite_where=text("removed_at IS NULL"),
-            postgresql_where=text("removed_at IS NULL"),
+        unique_where(
+            "removed_at IS NULL", "uq_members_chain_custom_id_active", "chain_id", "custom_id"
         ),
     )
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
+    chain_id: Mapped[chain_fk] = mapped_column(index=True)
+    org_id: Mapped[org_fk] = mapped_column(index=True)
     custom_id: Mapped[str | None] = mapped_column(String(MAX_CUSTOM_ID))
     group_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("groups.id"), index=True)
-    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    joined_at: Mapped[timestamp_now]
     removed_at: Mapped[datetime | None]
 
     org: Mapped[Org] = relationship(lazy="joined", innerjoin=True)
@@ -207,10 +194,10 @@ class Contact(Base):
     __table_args__ = (UniqueConstraint("chain_id", "user_id"),)
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    chain_id: Mapped[chain_fk] = mapped_column(index=True)
+    org_id: Mapped[org_fk] = mapped_column(index=True)
+    user_id: Mapped[user_fk] = mapped_column(index=True)
+    created_at: Mapped[timestamp_now]
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
@@ -222,10 +209,10 @@ class Link(Base):
     __table_args__ = (UniqueConstraint("chain_id", "supplier_id", "customer_id"),)
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
-    supplier_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    chain_id: Mapped[chain_fk] = mapped_column(index=True)
+    supplier_id: Mapped[org_fk]
+    customer_id: Mapped[org_fk]
+    created_at: Mapped[timestamp_now]
 
 
 class VisibilityRule(Base):
@@ -234,10 +221,10 @@ class VisibilityRule(Base):
     __tablename__ = "visibility_rules"
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
+    chain_id: Mapped[chain_fk] = mapped_column(index=True)
     viewers: Mapped[dict[str, Any]]
     visible: Mapped[dict[str, Any]]
     # What a WeCom add_rule said of the owner's side, kept to be echoed: `{"departmentids": [1],
     # "userids": ["12"]}`. Partners see every owner contact anyway (visible names the owner org).
     owner_range: Mapped[dict[str, Any] | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]

@@ -18,10 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import Base, BigId, intpk, str50, str200, str500, utcnow
+from supplychain.models.base import Base, BigId, intpk, str50, str200, str500
+from supplychain.models.columns import chain_fk, key_part, org_fk, timestamp_now, user_fk
 
 EVENT_TYPES = (
     "notice.published",
@@ -72,12 +73,12 @@ class Event(Base):
     __table_args__ = (Index("ix_events_chain_id_id", "chain_id", "id"),)
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
+    chain_id: Mapped[chain_fk]
     type: Mapped[str50]
     subject_type: Mapped[str50]
     subject_id: Mapped[int | None] = mapped_column(BigId)
     data: Mapped[dict[str, Any]]
-    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    occurred_at: Mapped[timestamp_now]
 
     @property
     def public_id(self) -> str:
@@ -93,8 +94,8 @@ class EventRecipient(Base):
         Index("ix_event_recipients_org_chain_event", "org_id", "chain_id", "event_id"),
     )
 
-    event_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
-    org_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    event_id: Mapped[key_part]
+    org_id: Mapped[key_part]
     chain_id: Mapped[int] = mapped_column(BigId)
 
 
@@ -106,8 +107,8 @@ class WebhookEndpoint(Base):
     __table_args__ = (Index("ix_webhook_endpoints_chain_org", "chain_id", "org_id"),)
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    chain_id: Mapped[chain_fk]
+    org_id: Mapped[org_fk]
     url: Mapped[str] = mapped_column(String(2000))
     kind: Mapped[str] = mapped_column(String(20), default="standard")
     language: Mapped[str] = mapped_column(String(5), default="zh")
@@ -115,9 +116,9 @@ class WebhookEndpoint(Base):
     description: Mapped[str500 | None]
     secret: Mapped[str] = mapped_column(String(100))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[user_fk]
+    created_at: Mapped[timestamp_now]
+    updated_at: Mapped[timestamp_now]
     deleted_at: Mapped[datetime | None]
 
 
@@ -144,13 +145,13 @@ class Delivery(Base):
     user_id: Mapped[int | None] = mapped_column(BigId)
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[timestamp_now]
     lease_until: Mapped[datetime | None]
     leased_by: Mapped[str | None] = mapped_column(String(100))
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str500 | None]
     delivered_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
 
 
 class NotificationSetting(Base):
@@ -158,10 +159,10 @@ class NotificationSetting(Base):
 
     __tablename__ = "notification_settings"
 
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), primary_key=True)
+    user_id: Mapped[user_fk] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(10), default="immediate")
     events: Mapped[list[Any] | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[timestamp_now]
 
 
 class PasswordReset(Base):
@@ -170,9 +171,9 @@ class PasswordReset(Base):
     __tablename__ = "password_resets"
 
     id: Mapped[intpk]
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    user_id: Mapped[user_fk] = mapped_column(index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
@@ -188,4 +189,4 @@ class ReminderClaim(Base):
     kind: Mapped[str50]
     subject_id: Mapped[int] = mapped_column(BigId)
     due_key: Mapped[str200]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]

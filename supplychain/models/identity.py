@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import Base, BigId, intpk, str500, utcnow
+from supplychain.models.base import Base, BigId, intpk, str500
+from supplychain.models.columns import timestamp_now, user_fk
 
 
 class OidcClient(Base):
@@ -33,7 +34,7 @@ class OidcClient(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     redirect_uris: Mapped[list[Any]]
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     secret_rotated_at: Mapped[datetime | None]
 
 
@@ -47,7 +48,7 @@ class OidcKey(Base):
     kid: Mapped[str] = mapped_column(String(64), unique=True)
     public_jwk: Mapped[dict[str, Any]]
     private_key: Mapped[str] = mapped_column(Text)  # AES-GCM sealed PEM, base64
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     rotated_out_at: Mapped[datetime | None]
     retired_at: Mapped[datetime | None]
 
@@ -64,12 +65,12 @@ class OidcSession(Base):
 
     id: Mapped[intpk]
     app_id: Mapped[int] = mapped_column(BigId, ForeignKey("apps.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    user_id: Mapped[user_fk]
     org_id: Mapped[int] = mapped_column(BigId)
     login_token_id: Mapped[int] = mapped_column(BigId)
     sub: Mapped[str] = mapped_column(String(64))  # the person's pairwise subject in the chain
     sid: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     ended_at: Mapped[datetime | None]
 
 
@@ -89,7 +90,7 @@ class OidcCode(Base):
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))
     auth_time: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
@@ -109,7 +110,7 @@ class OidcToken(Base):
     access_hash: Mapped[str] = mapped_column(String(64), unique=True)
     refresh_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     scope: Mapped[str500]
-    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[timestamp_now]
     access_expires_at: Mapped[datetime]
     refresh_expires_at: Mapped[datetime | None]
     rotated_at: Mapped[datetime | None]
@@ -132,4 +133,4 @@ class OidcLogout(Base):
     uri: Mapped[str] = mapped_column(String(2000))
     sub: Mapped[str] = mapped_column(String(64))
     sid: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]

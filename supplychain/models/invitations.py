@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import Base, BigId
+from supplychain.models.base import Base
+from supplychain.models.columns import chain_fk, org_fk, user_fk
 
 INVITATION_STATUSES = ("pending", "activated", "expired")
 # What reaches a person invited but not yet activated, besides the invitation itself: a short
@@ -27,13 +28,11 @@ class Invitation(Base):
 
     __tablename__ = "invitations"
 
-    user_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("users.id"), primary_key=True, autoincrement=False
-    )
-    chain_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("chains.id"))
+    user_id: Mapped[user_fk] = mapped_column(primary_key=True, autoincrement=False)
+    chain_id: Mapped[chain_fk | None]
     # The org whose admin issued the code (the chain's owner or the person's own org).
-    inviter_org_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orgs.id"))
-    invited_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    inviter_org_id: Mapped[org_fk | None]
+    invited_by: Mapped[user_fk | None]
     salt: Mapped[str | None] = mapped_column(String(64))
     issued_at: Mapped[datetime]
     # None: held back (`send_invite: false`), or issued before invitations were mailed.

@@ -30,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import AMOUNT, AMOUNT_SUM, Base, BigId, intpk, money, utcnow
+from supplychain.models.base import AMOUNT, AMOUNT_SUM, Base, BigId, TradeDocument, intpk, money
+from supplychain.models.columns import chain_fk, order_fk, org_fk, timestamp_now, user_fk
 from supplychain.periods import Period
 
 INVOICE_KINDS = ("vat_special", "vat_normal", "other")
@@ -52,17 +53,17 @@ class InvoiceSettings(Base):
 
     __tablename__ = "invoice_settings"
 
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), primary_key=True)
+    chain_id: Mapped[chain_fk] = mapped_column(primary_key=True)
     # A unit price matches when within this percentage of the confirmed price...
     price_tolerance_pct: Mapped[money] = mapped_column(default=Decimal(0))
     # ...or when the line's money difference (|price - confirmed| x qty) is within this amount.
     amount_tolerance: Mapped[money] = mapped_column(default=Decimal(0))
     default_tax_rate: Mapped[money] = mapped_column(default=DEFAULT_TAX_RATE)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    updated_at: Mapped[timestamp_now]
+    updated_by: Mapped[user_fk | None]
 
 
-class Invoice(Base):
+class Invoice(TradeDocument, Base):
     """One supplier invoice between a seller and a buyer of a chain."""
 
     __tablename__ = "invoices"
@@ -73,9 +74,9 @@ class Invoice(Base):
     )
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
-    seller_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    buyer_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    chain_id: Mapped[chain_fk]
+    seller_id: Mapped[org_fk]
+    buyer_id: Mapped[org_fk]
     number: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(20))
     issue_date: Mapped[date]
@@ -87,12 +88,12 @@ class Invoice(Base):
     line_count: Mapped[int] = mapped_column(Integer)
     # The statement it was made from: its org (the party whose statement holds the orders),
     # period and the version confirmed then.
-    statement_org_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orgs.id"))
+    statement_org_id: Mapped[org_fk | None]
     statement_period: Mapped[str | None] = mapped_column(String(10))
     statement_version: Mapped[str | None] = mapped_column(String(64))
-    created_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    decided_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    created_by: Mapped[user_fk]
+    created_at: Mapped[timestamp_now]
+    decided_by: Mapped[user_fk | None]
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str | None] = mapped_column(Text)
     # What the buyer accepted when it approved an invoice with exceptions (as they read then).
@@ -139,7 +140,7 @@ class InvoiceLine(Base):
     invoice_id: Mapped[int] = mapped_column(BigId, ForeignKey("invoices.id"))
     # 0-based place in the invoice's `lines` (what errors and exceptions name).
     position: Mapped[int] = mapped_column(Integer)
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     line_no: Mapped[int] = mapped_column(Integer)
     qty: Mapped[money]
     unit_price: Mapped[money]

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import AMOUNT, Base, BigId, intpk, money, str50, str200, utcnow
+from supplychain.models.base import AMOUNT, Base, BigId, intpk, money, str50, str200
+from supplychain.models.columns import chain_fk, key_part, org_fk, timestamp_now, user_fk
 
 NOTICE_KINDS = ("supply", "demand")
 
@@ -21,9 +22,9 @@ class Notice(Base):
     __table_args__ = (Index("ix_notices_chain_sender", "chain_id", "sender_org_id", "id"),)
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
-    sender_org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    sender_user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    chain_id: Mapped[chain_fk]
+    sender_org_id: Mapped[org_fk]
+    sender_user_id: Mapped[user_fk]
     kind: Mapped[str50]
     title: Mapped[str200]
     body: Mapped[str] = mapped_column(Text)
@@ -31,7 +32,7 @@ class Notice(Base):
     requires_ack: Mapped[bool] = mapped_column(Boolean, default=False)
     ack_due: Mapped[datetime | None]
     recipients_count: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     withdrawn_at: Mapped[datetime | None]
 
 
@@ -71,13 +72,13 @@ class NoticeRecipient(Base):
         Index("ix_notice_recipients_org_chain_notice", "org_id", "chain_id", "notice_id"),
     )
 
-    notice_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
-    org_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    notice_id: Mapped[key_part]
+    org_id: Mapped[key_part]
     chain_id: Mapped[int] = mapped_column(BigId)
     read_at: Mapped[datetime | None]
-    read_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    read_by: Mapped[user_fk | None]
     acked_at: Mapped[datetime | None]
-    acked_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    acked_by: Mapped[user_fk | None]
     ack_note: Mapped[str | None] = mapped_column(String(2000))
     responded_at: Mapped[datetime | None]
 
@@ -90,10 +91,10 @@ class NoticeResponse(Base):
 
     id: Mapped[intpk]
     notice_id: Mapped[int] = mapped_column(BigId, ForeignKey("notices.id"))
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    org_id: Mapped[org_fk]
+    user_id: Mapped[user_fk]
     note: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     superseded_at: Mapped[datetime | None]
 
 

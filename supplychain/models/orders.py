@@ -8,22 +8,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    UniqueConstraint,
-    and_,
-    case,
-    func,
-    or_,
-)
-from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
+from sqlalchemy import ColumnElement, Index, Integer, String, UniqueConstraint, and_, case, func
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from supplychain.models.base import AMOUNT, AMOUNT_SUM, Base, BigId, intpk, money, str50, utcnow
+from supplychain.models.base import AMOUNT, AMOUNT_SUM, Base, TradeDocument, intpk, money, str50
+from supplychain.models.columns import chain_fk, order_fk, org_fk, timestamp_now, user_fk
 
 ORDER_STATUSES = (
     "issued",
@@ -73,7 +63,7 @@ class OrderActions:
     receive: bool
 
 
-class Order(Base):
+class Order(TradeDocument, Base):
     """A purchase or sales order between a buyer and a seller joined by a link."""
 
     __tablename__ = "orders"
@@ -89,11 +79,11 @@ class Order(Base):
     )
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
+    chain_id: Mapped[chain_fk]
     number: Mapped[str] = mapped_column(String(64))
-    buyer_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    seller_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    issuer_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    buyer_id: Mapped[org_fk]
+    seller_id: Mapped[org_fk]
+    issuer_id: Mapped[org_fk]
     issuer_role: Mapped[str50]
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str50] = mapped_column(default="issued")
@@ -102,9 +92,9 @@ class Order(Base):
     ack_due: Mapped[datetime | None]
     acked_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(2000))
-    created_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[user_fk]
+    created_at: Mapped[timestamp_now]
+    updated_at: Mapped[timestamp_now]
     # Figures of the order's lines and history, kept with the order for scorecards (read without
     # the lines) by `services.order_figures.refresh_order_figures`, which every change to an
     # order runs. Received lines: received with a due date (promised, else requested); on time:
@@ -139,16 +129,6 @@ class Order(Base):
     def acknowledger_id(self) -> int:
         """The party that acknowledges the order: the one that did not issue it."""
         return self.seller_id if self.issuer_id == self.buyer_id else self.buyer_id
-
-    @hybrid_method
-    def is_party(self, org_id: Any) -> bool:
-        """The org is the order's buyer or its seller."""
-        return org_id in (self.buyer_id, self.seller_id)
-
-    @is_party.inplace.expression
-    @classmethod
-    def _is_party_sql(cls, org_id: Any) -> ColumnElement[bool]:
-        return or_(cls.buyer_id == org_id, cls.seller_id == org_id)
 
     def refusal(
         self, org_id: int, action: str, lines: Sequence[OrderLine], version: int | None = None
@@ -228,7 +208,7 @@ class OrderLine(Base):
     __table_args__ = (UniqueConstraint("order_id", "line_no"),)
 
     id: Mapped[intpk]
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     line_no: Mapped[int] = mapped_column(Integer)
     sku: Mapped[str] = mapped_column(String(64))
     description: Mapped[str | None] = mapped_column(String(500))
@@ -283,10 +263,10 @@ class OrderEvent(Base):
     )
 
     id: Mapped[intpk]
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     kind: Mapped[str50]
     version: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    at: Mapped[timestamp_now]
+    user_id: Mapped[user_fk]
+    org_id: Mapped[org_fk]
     data: Mapped[dict[str, Any]]

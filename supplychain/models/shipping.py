@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import AMOUNT, Base, BigId, intpk, money, str50, utcnow
+from supplychain.models.base import AMOUNT, Base, BigId, TradeDocument, intpk, money, str50
+from supplychain.models.columns import chain_fk, order_fk, org_fk, timestamp_now, user_fk
 
 NOTICE_STATUSES = ("issued", "partially_received", "received", "cancelled")
 PACKAGE_KINDS = ("carton", "pallet", "other")
 
 
-class ShipNotice(Base):
+class ShipNotice(TradeDocument, Base):
     """What a seller sends a buyer on one delivery; issuing it is the shipment."""
 
     __tablename__ = "ship_notices"
@@ -27,12 +28,12 @@ class ShipNotice(Base):
     )
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
+    chain_id: Mapped[chain_fk]
     number: Mapped[str] = mapped_column(String(64))
-    seller_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
-    buyer_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    seller_id: Mapped[org_fk]
+    buyer_id: Mapped[org_fk]
     status: Mapped[str50] = mapped_column(default="issued")
-    shipped_at: Mapped[datetime] = mapped_column(default=utcnow)
+    shipped_at: Mapped[timestamp_now]
     expected_at: Mapped[datetime | None]
     carrier_name: Mapped[str | None] = mapped_column(String(200))
     carrier_code: Mapped[str | None] = mapped_column(String(50))
@@ -40,9 +41,9 @@ class ShipNotice(Base):
     # The reference the orders' shipment events carry (a POST .../shipments `ref`, else the number).
     ref: Mapped[str | None] = mapped_column(String(100))
     cancel_reason: Mapped[str | None] = mapped_column(String(2000))
-    created_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[user_fk]
+    created_at: Mapped[timestamp_now]
+    updated_at: Mapped[timestamp_now]
 
 
 class ShipNoticePackage(Base):
@@ -56,7 +57,7 @@ class ShipNoticePackage(Base):
 
     id: Mapped[intpk]
     notice_id: Mapped[int] = mapped_column(BigId, ForeignKey("ship_notices.id"), index=True)
-    seller_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    seller_id: Mapped[org_fk]
     seq: Mapped[int] = mapped_column(Integer)
     ref: Mapped[str] = mapped_column(String(50))
     kind: Mapped[str] = mapped_column(String(20), default="carton")
@@ -77,7 +78,7 @@ class ShipNoticeLine(Base):
     id: Mapped[intpk]
     notice_id: Mapped[int] = mapped_column(BigId, ForeignKey("ship_notices.id"))
     seq: Mapped[int] = mapped_column(Integer)
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     order_line_id: Mapped[int] = mapped_column(BigId, ForeignKey("order_lines.id"))
     line_no: Mapped[int] = mapped_column(Integer)
     package_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ship_notice_packages.id"))

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from supplychain.models.base import Base, BigId, intpk, str200, str500, utcnow
+from supplychain.models.base import Base, BigId, intpk, str200, str500
+from supplychain.models.columns import org_fk, timestamp_now, user_fk
 
 MAX_DOMAINS = 50
 # Claims an IdP may send are capped in width where they are kept.
@@ -24,7 +25,7 @@ class SsoConnection(Base):
     __tablename__ = "sso_connections"
 
     id: Mapped[intpk]
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), unique=True)
+    org_id: Mapped[org_fk] = mapped_column(unique=True)
     issuer: Mapped[str500]
     client_id: Mapped[str200]
     client_secret_sealed: Mapped[str] = mapped_column(Text)
@@ -38,8 +39,8 @@ class SsoConnection(Base):
     token_auth_method: Mapped[str] = mapped_column(String(50), default="client_secret_basic")
     # The ID token signing algorithms the IdP announced (asymmetric ones only are accepted).
     signing_algs: Mapped[list[Any]]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
+    updated_at: Mapped[timestamp_now]
 
     domains: Mapped[list[SsoDomain]] = relationship(
         order_by="SsoDomain.domain", cascade="all, delete-orphan", lazy="selectin"
@@ -70,10 +71,10 @@ class SsoIdentity(Base):
     __table_args__ = (UniqueConstraint("issuer", "subject"),)
 
     id: Mapped[intpk]
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    user_id: Mapped[user_fk] = mapped_column(index=True)
     issuer: Mapped[str500]
     subject: Mapped[str] = mapped_column(String(MAX_SUBJECT))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     last_sign_in_at: Mapped[datetime | None]
 
 
@@ -93,7 +94,7 @@ class SsoLogin(Base):
     verifier_sealed: Mapped[str] = mapped_column(Text)
     mode: Mapped[str] = mapped_column(String(10))
     next_url: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
 
@@ -111,7 +112,7 @@ class SsoSession(Base):
         BigId, ForeignKey("sso_identities.id", ondelete="CASCADE")
     )
     sid: Mapped[str | None] = mapped_column(String(MAX_SUBJECT))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
 
 
 class SsoLogoutSeen(Base):

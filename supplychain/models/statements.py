@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from supplychain.models.base import Base, BigId, intpk, utcnow
+from supplychain.models.base import Base, BigId, intpk
+from supplychain.models.columns import chain_fk, order_fk, org_fk, timestamp_now, user_fk
 
 # Stored answers; `changed` is read, never stored (a confirmed version that is no longer current).
 STATEMENT_STATES = ("open", "confirmed", "disputed")
@@ -35,18 +36,18 @@ class Statement(Base):
     )
 
     id: Mapped[intpk]
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    chain_id: Mapped[chain_fk]
+    org_id: Mapped[org_fk]
     period: Mapped[str] = mapped_column(String(10))
     state: Mapped[str] = mapped_column(String(20), default="open")
     # When a tier run last made it ready (statement.ready): reminders count from here.
     ready_at: Mapped[datetime | None]
     confirmed_version: Mapped[str | None] = mapped_column(String(64))
     confirmed_at: Mapped[datetime | None]
-    confirmed_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    confirmed_by: Mapped[user_fk | None]
     # The figures as confirmed ({"totals": ..., "lines": {...}}), so a change shows before/after.
     confirmed_figures: Mapped[dict[str, Any] | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[timestamp_now]
 
     def status_for(self, current_version: str) -> str:
         """The status a reader sees: `changed` when the confirmed figures are no longer current."""
@@ -63,15 +64,15 @@ class Dispute(Base):
 
     id: Mapped[intpk]
     statement_id: Mapped[int] = mapped_column(BigId, ForeignKey("statements.id"))
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"))
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"))
+    chain_id: Mapped[chain_fk]
+    org_id: Mapped[org_fk]
     period: Mapped[str] = mapped_column(String(10))
     version: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="open")
     note: Mapped[str | None] = mapped_column(Text)
-    opened_by: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
-    resolved_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    opened_by: Mapped[user_fk]
+    opened_at: Mapped[timestamp_now]
+    resolved_by: Mapped[user_fk | None]
     resolved_at: Mapped[datetime | None]
     resolution_note: Mapped[str | None] = mapped_column(Text)
     lines: Mapped[list[DisputeLine]] = relationship(
@@ -86,7 +87,7 @@ class DisputeLine(Base):
 
     id: Mapped[intpk]
     dispute_id: Mapped[int] = mapped_column(BigId, ForeignKey("statement_disputes.id"), index=True)
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"))
+    order_id: Mapped[order_fk]
     order_number: Mapped[str] = mapped_column(String(64))
     line_no: Mapped[int] = mapped_column(Integer)
     field: Mapped[str] = mapped_column(String(20))

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from supplychain.models.base import Base, BigId, intpk, utcnow
+from supplychain.models.base import Base, BigId, intpk
+from supplychain.models.columns import chain_fk, org_fk, timestamp_now, user_fk
 
 
 class WeComAccessToken(Base):
@@ -18,10 +19,10 @@ class WeComAccessToken(Base):
     __tablename__ = "wecom_access_tokens"
 
     id: Mapped[intpk]
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    user_id: Mapped[user_fk] = mapped_column(index=True)
     api_token_id: Mapped[int] = mapped_column(BigId, ForeignKey("api_tokens.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     expires_at: Mapped[datetime]
 
 
@@ -32,11 +33,11 @@ class WeComImportJob(Base):
 
     id: Mapped[intpk]
     jobid: Mapped[str] = mapped_column(String(64), unique=True)
-    chain_id: Mapped[int] = mapped_column(BigId, ForeignKey("chains.id"), index=True)
-    org_id: Mapped[int] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    chain_id: Mapped[chain_fk] = mapped_column(index=True)
+    org_id: Mapped[org_fk] = mapped_column(index=True)
+    user_id: Mapped[user_fk]
     # WeCom's task status: 1 started, 2 running, 3 done.
     status: Mapped[int] = mapped_column(Integer, default=1)
     result: Mapped[dict[str, Any] | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[timestamp_now]
     finished_at: Mapped[datetime | None]

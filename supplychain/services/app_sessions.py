@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from supplychain.models import (
     App,
     Chain,
-    Delivery,
     Event,
     Grant,
     OidcClient,
@@ -37,7 +36,7 @@ from supplychain.models.base import utcnow
 from supplychain.services.app_access import BUILTIN_APPS, orgs_with_app
 from supplychain.services.bulk import among_ids
 from supplychain.services.chains import chain_graph
-from supplychain.services.events import publish
+from supplychain.services.events import insert_pending_deliveries, publish
 
 LOGOUT_CHANNEL = "logout"
 LOGOUT_EVENT = "app.logout"  # an outbox record only: addressed to no org, in no feed
@@ -94,29 +93,13 @@ def end_app_sessions(session: Session, which: ColumnElement[bool], reason: str) 
                 ),
             )
         )
-    session.execute(
-        insert(Delivery).from_select(
-            [
-                "event_id",
-                "chain_id",
-                "channel",
-                "endpoint_id",
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "created_at",
-            ],
-            select(
-                OidcLogout.event_id,
-                OidcLogout.chain_id,
-                literal(LOGOUT_CHANNEL),
-                OidcLogout.id,
-                literal("pending"),
-                literal(0),
-                literal(now, type_=Delivery.next_attempt_at.type),
-                literal(now, type_=Delivery.created_at.type),
-            ).where(among_ids(session, OidcLogout.event_id, event_ids)),
-        )
+    insert_pending_deliveries(
+        session,
+        select(
+            OidcLogout.event_id, OidcLogout.chain_id, literal(LOGOUT_CHANNEL), OidcLogout.id
+        ).where(among_ids(session, OidcLogout.event_id, event_ids)),
+        "endpoint_id",
+        now,
     )
     ended = select(OidcSession.id).where(*live).scalar_subquery()
     session.execute(

@@ -129,6 +129,28 @@ class NewEvent:
     org_ids: tuple[int, ...]
 
 
+def publish_about(
+    session: Session,
+    subject_type: str,
+    subject: Any,
+    *,
+    type: str,
+    data: dict[str, Any],
+    org_ids: Iterable[int] | Select,
+) -> Event:
+    """`publish` an event about one row of a chain (an order, a notice...): its chain and id
+    are the row's `chain_id` and `id`."""
+    return publish(
+        session,
+        chain_id=subject.chain_id,
+        type=type,
+        subject_type=subject_type,
+        subject_id=subject.id,
+        data=data,
+        org_ids=org_ids,
+    )
+
+
 def publish_many(session: Session, *, chain_id: int, events: Sequence[NewEvent]) -> int:
     """Record many events of one chain at once (an import's new members), each addressed to
     its own orgs, and queue their deliveries as `publish` does: five bulk statements however
@@ -197,16 +219,7 @@ def _queue_deliveries(
 def _queue_webhooks(session: Session, addressed: ColumnElement[bool], now: datetime) -> None:
     """One delivery per enabled, live endpoint of an addressed org that takes the event's type."""
     endpoints = (
-        select(
-            Event.id,
-            Event.chain_id,
-            literal("webhook"),
-            WebhookEndpoint.id,
-            literal("pending"),
-            literal(0),
-            literal(now, Delivery.next_attempt_at.type),
-            literal(now, Delivery.created_at.type),
-        )
+        select(Event.id, Event.chain_id, literal("webhook"), WebhookEndpoint.id)
         .select_from(EventRecipient)
         .join(Event, Event.id == EventRecipient.event_id)
         .join(
@@ -223,22 +236,7 @@ def _queue_webhooks(session: Session, addressed: ColumnElement[bool], now: datet
             _json_list_has(session, WebhookEndpoint.events, (Event.type, literal("*"))),
         )
     )
-    session.execute(
-        insert(Delivery).from_select(
-            [
-                "event_id",
-                "chain_id",
-                "channel",
-                "endpoint_id",
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "created_at",
-            ],
-            endpoints,
-            include_defaults=False,
-        )
-    )
+    insert_pending_deliveries(session, endpoints, "endpoint_id", now)
 
 
 def _queue_emails(
@@ -261,16 +259,7 @@ def _queue_emails(
         else_=literal(now, Delivery.next_attempt_at.type),
     )
     people = (
-        select(
-            Event.id,
-            Event.chain_id,
-            literal("email"),
-            User.id,
-            literal("pending"),
-            literal(0),
-            due,
-            literal(now, Delivery.created_at.type),
-        )
+        select(Event.id, Event.chain_id, literal("email"), User.id)
         .select_from(EventRecipient)
         .join(Event, Event.id == EventRecipient.event_id)
         .join(User, User.org_id == EventRecipient.org_id)
@@ -290,19 +279,29 @@ def _queue_emails(
             wants,
         )
     )
+    insert_pending_deliveries(session, people, "user_id", now, due=due)
+
+
+def insert_pending_deliveries(
+    session: Session,
+    rows: Select,
+    recipient: str,
+    now: datetime,
+    *,
+    due: ColumnElement[datetime] | None = None,
+) -> None:
+    """One pending delivery, in one INSERT ... SELECT, per row of `rows`: (event id, chain id,
+    channel, the recipient's id: the `recipient` column, `endpoint_id` or `user_id`); first due
+    at `due` (an SQL expression over the rows; None: now)."""
+    if due is None:
+        due = literal(now, Delivery.next_attempt_at.type)
     session.execute(
         insert(Delivery).from_select(
-            [
-                "event_id",
-                "chain_id",
-                "channel",
-                "user_id",
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "created_at",
-            ],
-            people,
+            ["event_id", "chain_id", "channel", recipient]
+            + ["status", "attempts", "next_attempt_at", "created_at"],
+            rows.add_columns(
+                literal("pending"), literal(0), due, literal(now, Delivery.created_at.type)
+            ),
             include_defaults=False,
         )
     )

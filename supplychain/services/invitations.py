@@ -6,11 +6,9 @@ Every contact created with an email (by hand, by an Excel import, by WeCom's
 addressed to no org (so no feed, no webhook sees it): the worker writes it, in the person's
 language, with the link `/activate/<code>`.
 
-Codes are never stored. A code is the HMAC of SECRET_KEY and a random salt kept on the
-invitation; the user row keeps only the code's SHA-256 (what activation looks up). So the worker
-can write the code into the mail long after the request, the owner's import answer can show it,
-and a leaked database alone hands out no account. A new code (a resend) replaces the salt and
-the hash at once: the old code stops working, and mail still queued carries the new one.
+Codes are never stored: `invite_codes` derives them again from a salt kept on the invitation.
+A new code (a resend) replaces the salt and the hash at once: the old code stops working, and
+mail still queued carries the new one.
 
 Codes expire SUPPLYCHAIN_INVITE_DAYS after they were issued; a person may be sent a new one at
 most once an hour (RESEND_INTERVAL).
@@ -18,9 +16,7 @@ most once an hour (RESEND_INTERVAL).
 
 from __future__ import annotations
 
-import hmac
 import math
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,13 +26,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.auth import digest, format_invite_code, normalise_invite_code
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound, TooSoon
 from supplychain.models import Contact, Delivery, Event, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.invitations import Invitation
 from supplychain.services.audit import record_event
 from supplychain.services.bulk import among_ids, insert_rows
+from supplychain.services.invite_codes import app_secret_key, current_code, fresh_code
 from supplychain.services.shared_orgs import SHARED_ORG, orgs_shared_beyond
 
 INVITATION_EVENT = "contact.invited"
@@ -48,51 +44,11 @@ NO_EMAIL = (
 )
 
 
-def _secret_key() -> str:
-    return str(current_app.config["SECRET_KEY"])
-
-
 def invite_days() -> int:
     """How long a code lives (SUPPLYCHAIN_INVITE_DAYS, default 14)."""
     if has_app_context():
         return int(current_app.config.get("INVITE_DAYS", DEFAULT_INVITE_DAYS))
     return DEFAULT_INVITE_DAYS
-
-
-def code_from_salt(secret_key: str, salt: str) -> str:
-    """The invitation code a salt stands for under `secret_key` (80 bits of an HMAC)."""
-    mac = hmac.new(secret_key.encode("utf-8"), b"invite-code:" + salt.encode("ascii"), "sha256")
-    return format_invite_code(mac.digest()[:10])
-
-
-def code_hash(code: str) -> str:
-    """What the user row keeps of a code: the SHA-256 of its normalised form."""
-    return digest(normalise_invite_code(code))
-
-
-@dataclass(frozen=True)
-class FreshCode:
-    """A new code: its salt (kept), the code itself (shown once), its hash (kept)."""
-
-    salt: str
-    code: str
-    hash: str
-
-
-def fresh_code(secret_key: str | None = None) -> FreshCode:
-    """A new random salt and the code and hash it gives."""
-    salt = secrets.token_hex(16)
-    code = code_from_salt(secret_key or _secret_key(), salt)
-    return FreshCode(salt, code, code_hash(code))
-
-
-def current_code(secret_key: str, invitation: Invitation | None, user: User) -> str | None:
-    """The person's live code, when it can be worked out again (None for an activated person,
-    a code from before invitations were derived, or one that SECRET_KEY no longer gives)."""
-    if invitation is None or invitation.salt is None or user.invite_code_hash is None:
-        return None
-    code = code_from_salt(secret_key, invitation.salt)
-    return code if hmac.compare_digest(code_hash(code), user.invite_code_hash) else None
 
 
 @dataclass(frozen=True)
@@ -374,7 +330,7 @@ def resend_all(session: Session, access: ChainAccess) -> ResendSummary:
                 select(User.id, User.email).where(among_ids(session, User.id, chosen))
             ).all()
         )
-    secret_key = _secret_key()
+    secret_key = app_secret_key()
     fresh = {user_id: fresh_code(secret_key) for user_id in chosen}
     if fresh:
         session.execute(
@@ -497,7 +453,7 @@ def shown_invite_list(session: Session, stored: list[dict[str, Any]]) -> list[di
             .join(User, User.id == Invitation.user_id)
             .where(among_ids(session, Invitation.user_id, list(wanted)))
         ).all()
-        secret_key = _secret_key()
+        secret_key = app_secret_key()
         now = utcnow()
         for invitation, user in rows:
             live = status_of(user, invitation, now)

@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
+from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.models import Invoice, InvoiceLine, Org
 from supplychain.models.base import utcnow
 from supplychain.periods import parse_period
@@ -39,6 +39,7 @@ from supplychain.services.invoice_matching import (
     to_match,
 )
 from supplychain.services.pagination import Page, paginate
+from supplychain.services.trade_documents import load_document, visible_documents
 
 BOXES = ("incoming", "outgoing")
 
@@ -199,29 +200,13 @@ def _announce(session: Session, invoice: Invoice, type_: str, match: Match) -> N
     )
 
 
-def _visible(stmt: Select, access: ChainAccess) -> Select:
-    """Invoices the caller may see: the owner all of its chain's, others their own."""
-    stmt = stmt.where(Invoice.chain_id == access.chain_id)
-    if not access.is_owner:
-        org = access.actor.org_id
-        stmt = stmt.where((Invoice.seller_id == org) | (Invoice.buyer_id == org))
-    return stmt
-
-
 def load_invoice(
     session: Session, access: ChainAccess, invoice_id: int | None, lock: bool = False
 ) -> Invoice:
     """An invoice the caller may see (404 otherwise), row-locked when asked."""
-    require_app(session, access, APP)
-    if invoice_id is None:
-        raise NotFound("No such invoice.")
-    stmt = _visible(select(Invoice).where(Invoice.id == invoice_id), access)
-    if lock:
-        stmt = stmt.with_for_update()
-    invoice = session.scalar(stmt)
-    if invoice is None:
-        raise NotFound("No such invoice.")
-    return invoice
+    return load_document(
+        session, access, Invoice, invoice_id, app=APP, missing="No such invoice.", lock=lock
+    )
 
 
 def lines_of(session: Session, invoice_ids: list[int]) -> dict[int, list[LineToMatch]]:
@@ -260,12 +245,7 @@ def invoices_page(
     `outgoing` (the seller) or both; by status and period (`Invoice.in_period`); each with its
     match, computed for the whole page at once."""
     require_app(session, access, APP)
-    stmt = _visible(select(Invoice), access)
-    org = access.actor.org_id
-    if box == "incoming":
-        stmt = stmt.where(Invoice.buyer_id == org)
-    elif box == "outgoing":
-        stmt = stmt.where(Invoice.seller_id == org)
+    stmt = visible_documents(Invoice, access, box)
     if status:
         stmt = stmt.where(Invoice.status == status)
     if period:

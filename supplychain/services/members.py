@@ -1,5 +1,6 @@
 """Members and their contacts: adding, moving and removing partners, the pages of members and
-contacts the caller may see, and who may create people in orgs shared with other owners.
+contacts the caller may see, and who may create people in orgs shared with other owners. How a
+person is listed as a contact (created, invited) is in contacts.py.
 """
 
 from __future__ import annotations
@@ -16,39 +17,21 @@ from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Contact, Group, Link, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.directory import MAX_CUSTOM_ID, ORG_KINDS, USER_ROLES, valid_custom_id
-from supplychain.services.accounts import find_user_by_email, normalise_email
 from supplychain.services.audit import record_event
 from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
+from supplychain.services.contacts import (
+    AddedContact,
+    NewContact,
+    attach_contact,
+    check_unique_emails,
+)
 from supplychain.services.events import publish
 from supplychain.services.groups import ensure_group, normalise_group_path, paths_within
-from supplychain.services.invitations import invite_new_contact, not_activated_contacts
+from supplychain.services.invitations import not_activated_contacts
 from supplychain.services.notification_settings import MAIL_LANGUAGES
 from supplychain.services.pagination import Page, paginate
-from supplychain.services.shared_orgs import SHARED_ORG, orgs_shared_beyond
+from supplychain.services.shared_orgs import orgs_shared_beyond
 from supplychain.services.visibility import visible_members_clause
-
-
-@dataclass
-class NewContact:
-    """A contact to add: a person of a partner org (or of the owner)."""
-
-    name: str
-    email: str
-    mobile: str | None = None
-    title: str | None = None
-    role: str = "staff"
-    # The language of the person's mail until they choose one ("en" or "zh"; None: Chinese).
-    language: str | None = None
-    # False: no invitation mail (the code is still issued, for the caller to hand out).
-    send_invite: bool = True
-
-
-@dataclass
-class AddedContact:
-    """A contact row with its invitation code, shown once."""
-
-    contact: Contact
-    invite_code: str | None
 
 
 @dataclass
@@ -110,7 +93,7 @@ def add_member(
     _check_member_fields(custom_id, new_org, contacts)
     if (org_id is None) == (new_org is None):
         raise Invalid("Give either org or org_id.", {"org": ["Give exactly one of org, org_id."]})
-    _check_unique_emails(contacts, "contacts")
+    check_unique_emails(contacts, "contacts")
     chain = access.chain
     lock_chain(session, chain)
     from supplychain.services.app_sessions import AccessWatch
@@ -148,7 +131,7 @@ def add_member(
         session, [org.id], chain.owner_org_id
     )
     added = [
-        _attach_contact(
+        attach_contact(
             session, access, org.id, spec, f"contacts.{i}", may_issue=may_issue, relist=True
         )
         for i, spec in enumerate(contacts)
@@ -190,77 +173,6 @@ def _check_member_fields(
             errors.setdefault("contacts", {}).setdefault(str(i), {})["language"] = ["en or zh."]
     if errors:
         raise Invalid("Invalid member.", errors)
-
-
-def _check_unique_emails(contacts: list[NewContact], field_name: str) -> None:
-    seen: set[str] = set()
-    for i, spec in enumerate(contacts):
-        email = normalise_email(spec.email)
-        if email in seen:
-            raise Invalid(
-                "Duplicate email.", {field_name: {str(i): {"email": ["Duplicate email."]}}}
-            )
-        seen.add(email)
-
-
-def _attach_contact(
-    session: Session,
-    access: ChainAccess,
-    org_id: int,
-    spec: NewContact,
-    field_name: str,
-    *,
-    may_issue: bool,
-    relist: bool = False,
-) -> AddedContact:
-    """List a person as a contact of `org_id` in the chain, creating the user if new.
-
-    `may_issue`: whether the caller may create this org's people and invitation codes (see
-    shared_orgs.orgs_shared_beyond). `relist`: an existing listing (a re-added member's) is kept, not a 409.
-    A person given a code is sent the invitation mail unless `spec.send_invite` is False.
-    """
-    chain_id = access.chain_id
-    user = find_user_by_email(session, spec.email)
-    code = None
-    issue = False
-    if user is None and not may_issue:
-        raise Forbidden(SHARED_ORG, {field_name: {"email": ["Ask the org's own admins."]}})
-    if user is None:
-        user = User(
-            org_id=org_id,
-            email=normalise_email(spec.email),
-            name=spec.name,
-            mobile=spec.mobile,
-            title=spec.title,
-            role=spec.role,
-            language=spec.language,
-        )
-        issue = True
-        session.add(user)
-        session.flush()
-    elif user.org_id != org_id:
-        raise Conflict(
-            "This email belongs to a person of another org.",
-            {field_name: {"email": ["Belongs to another org."]}},
-        )
-    else:
-        exists = session.scalar(
-            select(Contact).where(Contact.chain_id == chain_id, Contact.user_id == user.id)
-        )
-        if exists is not None and relist:
-            return AddedContact(contact=exists, invite_code=None)
-        if exists is not None:
-            raise Conflict(
-                "This person is a contact already.", {field_name: {"email": ["Already a contact."]}}
-            )
-        if user.password_hash is None and may_issue:
-            issue = True
-    contact = Contact(chain_id=chain_id, org_id=org_id, user_id=user.id)
-    session.add(contact)
-    session.flush()
-    if issue:
-        code = invite_new_contact(session, access, user, send=spec.send_invite)
-    return AddedContact(contact=contact, invite_code=code)
 
 
 def members_page(
@@ -473,7 +385,7 @@ def add_contact(
     may_issue = own_org_admin or member.org_id not in orgs_shared_beyond(
         session, [member.org_id], access.chain.owner_org_id
     )
-    added = _attach_contact(session, access, member.org_id, spec, "json", may_issue=may_issue)
+    added = attach_contact(session, access, member.org_id, spec, "json", may_issue=may_issue)
     record_event(
         session,
         access.actor,

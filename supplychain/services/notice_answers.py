@@ -21,8 +21,7 @@ from supplychain.models import (
 )
 from supplychain.models.base import utcnow
 from supplychain.services.audit import record_event
-from supplychain.services.events import publish
-from supplychain.services.notices import for_recipient, notice_event_data, response_dict
+from supplychain.services.notices import for_recipient, publish_notice_event, response_dict
 
 
 def acknowledge_notice(
@@ -63,15 +62,12 @@ def acknowledge_notice(
         chain_id=access.chain_id,
         data={"note": note} if note else {},
     )
-    publish(
+    publish_notice_event(
         session,
-        chain_id=access.chain_id,
-        type="notice.acknowledged",
-        subject_type="notice",
-        subject_id=notice.id,
-        data=notice_event_data(notice)
-        | {"org_id": str(row.org_id), "acked_at": now.isoformat(), "note": note},
-        org_ids=[notice.sender_org_id],
+        notice,
+        "notice.acknowledged",
+        [notice.sender_org_id],
+        {"org_id": str(row.org_id), "acked_at": now.isoformat(), "note": note},
     )
     return row, True
 
@@ -150,18 +146,15 @@ def respond_to_notice(
         chain_id=access.chain_id,
         data={"items": [{"sku": s, "qty": str(q)} for s, q in items]},
     )
-    publish(
+    publish_notice_event(
         session,
-        chain_id=access.chain_id,
-        type="notice.responded",
-        subject_type="notice",
-        subject_id=notice.id,
-        data=notice_event_data(notice)
-        | {
+        notice,
+        "notice.responded",
+        [notice.sender_org_id],
+        {
             "org_id": str(row.org_id),
             "items": [{"sku": s, "qty": str(q)} for s, q in items],
             "note": note,
         },
-        org_ids=[notice.sender_org_id],
     )
     return response_dict(response, [{"sku": s, "qty": q} for s, q in items])

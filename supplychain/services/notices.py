@@ -7,6 +7,7 @@ in notice_tracking.py.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,7 +33,7 @@ from supplychain.models.base import utcnow
 from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.chains import chain_graph
-from supplychain.services.events import publish
+from supplychain.services.events import publish_about
 from supplychain.services.groups import normalise_group_path, paths_within
 
 APP = "notices"
@@ -246,16 +247,21 @@ def broadcast_notice(
             "audience": audience.as_json(),
         },
     )
-    publish(
-        session,
-        chain_id=access.chain_id,
-        type="notice.published",
-        subject_type="notice",
-        subject_id=notice.id,
-        data=notice_event_data(notice),
-        org_ids=_recipient_orgs(notice.id),
-    )
+    publish_notice_event(session, notice, "notice.published", _recipient_orgs(notice.id))
     return notice
+
+
+def publish_notice_event(
+    session: Session,
+    notice: Notice,
+    type: str,
+    org_ids: Iterable[int] | Select,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Tell `org_ids` what happened to a notice: an event of `type` about it that carries the
+    notice's facts (`notice_event_data`) and `extra`."""
+    data = notice_event_data(notice) | (extra or {})
+    publish_about(session, "notice", notice, type=type, data=data, org_ids=org_ids)
 
 
 def notice_event_data(notice: Notice) -> dict[str, Any]:
@@ -443,13 +449,11 @@ def withdraw_notice(session: Session, access: ChainAccess, notice_id: int | None
     record_event(
         session, access.actor, "notice.withdraw", "notice", notice.id, chain_id=access.chain_id
     )
-    publish(
+    publish_notice_event(
         session,
-        chain_id=access.chain_id,
-        type="notice.withdrawn",
-        subject_type="notice",
-        subject_id=notice.id,
-        data=notice_event_data(notice) | {"withdrawn_at": notice.withdrawn_at.isoformat()},
-        org_ids=_recipient_orgs(notice.id),
+        notice,
+        "notice.withdrawn",
+        _recipient_orgs(notice.id),
+        {"withdrawn_at": notice.withdrawn_at.isoformat()},
     )
     return notice

@@ -13,18 +13,19 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
+from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
-from supplychain.services.events import publish
+from supplychain.services.events import publish_about
 from supplychain.services.order_figures import refresh_order_figures
 from supplychain.services.pagination import Page, paginate
+from supplychain.services.trade_documents import load_document, visible_documents
 
 APP = "orders"
 MAX_LINES = 2000
@@ -57,32 +58,13 @@ class OrderView:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _visible(stmt: Select, access: ChainAccess) -> Select:
-    """Restrict to orders the caller may see: the owner sees its chain's, parties their own."""
-    stmt = stmt.where(Order.chain_id == access.chain_id)
-    if not access.is_owner:
-        org = access.actor.org_id
-        stmt = stmt.where(Order.is_party(org))
-    return stmt
-
-
 def load_order(
     session: Session, access: ChainAccess, order_id: int | None, lock: bool = False
 ) -> Order:
     """An order the caller may see (404 otherwise), optionally row-locked; needs the orders app."""
-    require_app(session, access, APP)
-    if order_id is None:
-        raise NotFound("No such order.")
-    stmt = _visible(select(Order).where(Order.id == order_id), access)
-    if lock:
-        # Row lock on PostgreSQL; SQLite writers already hold the database write lock.
-        stmt = stmt.with_for_update()
-    order = session.scalar(stmt)
-    if order is None:
-        raise NotFound("No such order.")
-    if lock:
-        session.refresh(order)
-    return order
+    return load_document(
+        session, access, Order, order_id, app=APP, missing="No such order.", lock=lock
+    )
 
 
 def lines_of(session: Session, order_id: int) -> list[OrderLine]:
@@ -130,21 +112,32 @@ def record_order_event(
         chain_id=access.chain_id,
         data={"number": order.number, "version": order.version, **_brief(data)},
     )
-    publish(
+    publish_order_event(
         session,
-        chain_id=access.chain_id,
-        type=f"order.{kind}",
-        subject_type="order",
-        subject_id=order.id,
-        data=order_event_data(order)
-        | {k: v for k, v in data.items() if k in ORDER_EVENT_EXTRAS}
+        order,
+        f"order.{kind}",
+        {k: v for k, v in data.items() if k in ORDER_EVENT_EXTRAS}
         | ({"lines": data["lines"]} if kind in ("shipped", "received") else {}),
-        org_ids=[order.buyer_id, order.seller_id],
     )
 
 
 # What an order event carries beyond the order's own fields (per-line acks stay in the history).
 ORDER_EVENT_EXTRAS = ("decision", "reason", "ref", "shipped_at", "received_at")
+
+
+def publish_order_event(
+    session: Session,
+    order: Order,
+    type: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    to: list[int] | None = None,
+) -> None:
+    """Tell the order's parties (`to`; None: both) what happened to it: an event of `type`
+    about it that carries the order's facts (`order_event_data`) and `extra`."""
+    data = order_event_data(order) | (extra or {})
+    parties = to if to is not None else [order.buyer_id, order.seller_id]
+    publish_about(session, "order", order, type=type, data=data, org_ids=parties)
 
 
 def order_event_data(order: Order) -> dict[str, Any]:
@@ -342,7 +335,7 @@ def orders_page(
 ) -> Page:
     """Orders the caller may see, newest first, with line counts and ordered amounts."""
     require_app(session, access, APP)
-    stmt = _visible(select(Order), access)
+    stmt = visible_documents(Order, access)
     if status:
         stmt = stmt.where(Order.status == status)
     if counterparty_id is not None:

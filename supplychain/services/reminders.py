@@ -19,9 +19,8 @@ from supplychain.models import Notice, NoticeRecipient, Order
 from supplychain.models.base import utcnow
 from supplychain.models.events import ReminderClaim
 from supplychain.services.audit import record_event
-from supplychain.services.events import publish
-from supplychain.services.notices import for_sender, notice_event_data
-from supplychain.services.orders import order_event_data
+from supplychain.services.notices import for_sender, publish_notice_event
+from supplychain.services.orders import publish_order_event
 from supplychain.services.reconciliation.board import send_statement_reminders
 from supplychain.services.reminder_claims import claim_reminder, unclaimed
 
@@ -51,16 +50,14 @@ def _remind_recipients(session: Session, notice: Notice, only: str) -> int:
     """Publish one `notice.reminder` to the recipients still `only`; how many (0: no event)."""
     count = session.scalar(select(func.count()).where(_waiting(notice.id, only))) or 0
     if count:
-        publish(
+        # Not how many were reminded: a recipient must not learn how many others have not
+        # read or acknowledged (the sender's answer and audit event say it).
+        publish_notice_event(
             session,
-            chain_id=notice.chain_id,
-            type="notice.reminder",
-            subject_type="notice",
-            subject_id=notice.id,
-            # Not how many were reminded: a recipient must not learn how many others have not
-            # read or acknowledged (the sender's answer and audit event say it).
-            data=notice_event_data(notice) | {"only": only},
-            org_ids=select(NoticeRecipient.org_id).where(_waiting(notice.id, only)),
+            notice,
+            "notice.reminder",
+            select(NoticeRecipient.org_id).where(_waiting(notice.id, only)),
+            {"only": only},
         )
     return count
 
@@ -147,15 +144,7 @@ def send_due_reminders(session: Session, now: datetime) -> DueReminders:
     for order in orders:
         if not claim_reminder(session, ORDER_UNACKED, order.id, "48h"):
             continue
-        publish(
-            session,
-            chain_id=order.chain_id,
-            type="order.reminder",
-            subject_type="order",
-            subject_id=order.id,
-            data=order_event_data(order),
-            org_ids=[order.acknowledger_id],
-        )
+        publish_order_event(session, order, "order.reminder", to=[order.acknowledger_id])
         reminded_orders.append(order.id)
     statements = send_statement_reminders(session, now)
     return DueReminders(reminded_notices, reminded_orders, statements)

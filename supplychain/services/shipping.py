@@ -11,21 +11,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Forbidden, NotFound
+from supplychain.errors import Forbidden
 from supplychain.models import AuditEvent, Order, OrderEvent, OrderLine, Org
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
 from supplychain.services.app_access import require_app
 from supplychain.services.bulk import among_ids, insert_rows
-from supplychain.services.events import NewEvent
+from supplychain.services.events import NewEvent, publish_many
 from supplychain.services.order_figures import refresh_order_figures
 from supplychain.services.pagination import Page, paginate
 from supplychain.services.shipping_codes import (
     package_code,
 )
+from supplychain.services.trade_documents import load_document, visible_documents
 
 APP = "orders"
 MAX_LINES = 2000
@@ -99,28 +100,13 @@ class ShipItem:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _visible(stmt: Select, access: ChainAccess) -> Select:
-    stmt = stmt.where(ShipNotice.chain_id == access.chain_id)
-    if not access.is_owner:
-        me = access.actor.org_id
-        stmt = stmt.where((ShipNotice.seller_id == me) | (ShipNotice.buyer_id == me))
-    return stmt
-
-
 def load_notice(
     session: Session, access: ChainAccess, notice_id: int | None, lock: bool = False
 ) -> ShipNotice:
     """A notice the caller may see (its two parties, the chain's owner); 404 otherwise."""
-    require_app(session, access, APP)
-    if notice_id is None:
-        raise NotFound("No such ship notice.")
-    stmt = _visible(select(ShipNotice).where(ShipNotice.id == notice_id), access)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    notice = session.scalar(stmt)
-    if notice is None:
-        raise NotFound("No such ship notice.")
-    return notice
+    return load_document(
+        session, access, ShipNotice, notice_id, app=APP, missing="No such ship notice.", lock=lock
+    )
 
 
 def notice_view(session: Session, notice: ShipNotice) -> NoticeView:
@@ -182,12 +168,7 @@ def notices_page(
 ) -> Page:
     """Notices the caller may see, newest first: `incoming` (to its org), `outgoing` (from it)."""
     require_app(session, access, APP)
-    me = access.actor.org_id
-    stmt = _visible(select(ShipNotice), access)
-    if box == "incoming":
-        stmt = stmt.where(ShipNotice.buyer_id == me)
-    elif box == "outgoing":
-        stmt = stmt.where(ShipNotice.seller_id == me)
+    stmt = visible_documents(ShipNotice, access, box)
     if status:
         stmt = stmt.where(ShipNotice.status == status)
     if order_id is not None:
@@ -254,10 +235,27 @@ def lines_of_orders(session: Session, order_ids: list[int]) -> dict[tuple[int, i
     return {(line.order_id, line.line_no): line for line in session.scalars(stmt)}
 
 
+def publish_ship_notice_event(
+    session: Session,
+    type: str,
+    notice: ShipNotice,
+    line_count: int,
+    order_numbers: list[str],
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Tell both parties what happened to a ship notice (`notice_event`)."""
+    event = notice_event(type, notice, line_count, order_numbers, extra)
+    publish_many(session, chain_id=notice.chain_id, events=[event])
+
+
 def notice_event(
-    type: str, notice: ShipNotice, line_count: int, order_numbers: list[str]
+    type: str,
+    notice: ShipNotice,
+    line_count: int,
+    order_numbers: list[str],
+    extra: dict[str, Any] | None = None,
 ) -> NewEvent:
-    """A ship notice event for both parties."""
+    """A ship notice event for both parties: the notice's facts and `extra`."""
     return NewEvent(
         type=type,
         subject_type="ship_notice",
@@ -274,7 +272,8 @@ def notice_event(
             "tracking_numbers": list(notice.tracking_numbers or []),
             "line_count": line_count,
             "orders": order_numbers,
-        },
+        }
+        | (extra or {}),
         org_ids=(notice.seller_id, notice.buyer_id),
     )
 

@@ -16,12 +16,11 @@ from supplychain.models import Order, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine
 from supplychain.services.bulk import among_ids
-from supplychain.services.events import NewEvent, publish_many
 from supplychain.services.shipping import (
     lines_of_orders,
     load_notice,
     lock_orders,
-    notice_event,
+    publish_ship_notice_event,
     record_history,
 )
 
@@ -88,30 +87,13 @@ def cancel_notice(
     notice.cancel_reason = reason
     notice.updated_at = now
     session.flush()
-    publish_many(
+    publish_ship_notice_event(
         session,
-        chain_id=access.chain_id,
-        events=[
-            _with(
-                notice_event(
-                    "ship_notice.cancelled",
-                    notice,
-                    len(lines),
-                    sorted(o.number for o in orders.values()),
-                ),
-                reason=reason,
-            )
-        ],
+        "ship_notice.cancelled",
+        notice,
+        len(lines),
+        sorted(o.number for o in orders.values()),
+        {"reason": reason},
     )
     session.expire_all()
     return notice
-
-
-def _with(event: NewEvent, **data: Any) -> NewEvent:
-    return NewEvent(
-        type=event.type,
-        subject_type=event.subject_type,
-        subject_id=event.subject_id,
-        data=event.data | data,
-        org_ids=event.org_ids,
-    )

@@ -30,6 +30,7 @@ from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePa
 from supplychain.services.app_access import require_app
 from supplychain.services.bulk import among_ids, insert_rows
 from supplychain.services.events import NewEvent, publish_many
+from supplychain.services.orders import order_event_data
 from supplychain.services.shipping import (
     APP,
     MAX_LINES,
@@ -372,7 +373,7 @@ def ship_items(
                     type="order.shipped",
                     subject_type="order",
                     subject_id=order_id,
-                    data=_order_event_data(orders[order_id]) | histories[order_id],
+                    data=order_event_data(orders[order_id]) | histories[order_id],
                     org_ids=(orders[order_id].buyer_id, orders[order_id].seller_id),
                 )
                 for order_id in histories
@@ -383,13 +384,6 @@ def ship_items(
         ],
     )
     session.expire_all()
-
-
-def _order_event_data(order: Order) -> dict[str, Any]:
-    # services.orders.order_event_data, imported late: orders is being reorganised around us.
-    from supplychain.services.orders import order_event_data
-
-    return order_event_data(order)
 
 
 def ship_one_order(

@@ -21,9 +21,8 @@ from supplychain.models import Org
 from supplychain.models.base import utcnow
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
 from supplychain.services.app_access import require_app
-from supplychain.services.events import publish_many
 from supplychain.services.shipments import Movement, record_receipt
-from supplychain.services.shipping import load_notice, notice_event
+from supplychain.services.shipping import load_notice, publish_ship_notice_event
 from supplychain.services.shipping_codes import BadScan, read_scan
 
 ZERO = Decimal(0)
@@ -179,14 +178,8 @@ def receive_notice(
     notice.status = status
     notice.updated_at = now
     session.flush()
-    publish_many(
-        session,
-        chain_id=access.chain_id,
-        events=[
-            notice_event(
-                "ship_notice.received", notice, line_count, _order_numbers(session, notice)
-            )
-        ],
+    publish_ship_notice_event(
+        session, "ship_notice.received", notice, line_count, _order_numbers(session, notice)
     )
     return received
 

@@ -16,7 +16,8 @@ from supplychain.models import Contact, Delivery, Event, IdempotencyRecord, User
 from supplychain.models.base import utcnow
 from supplychain.models.invitations import Invitation
 from supplychain.outbound.worker import Worker
-from supplychain.services.invitations import INVITATION_EVENT, code_hash
+from supplychain.services.invitations import INVITATION_EVENT
+from supplychain.services.invite_codes import code_hash
 from tests.api.test_imports import upload, xlsx
 from tests.conftest import PASSWORD, activate
 from tests.mailserver import Collector, app_mailing_to_server

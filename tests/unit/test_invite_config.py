@@ -3,8 +3,7 @@
 import pytest
 
 from supplychain.config import Config
-from supplychain.services.invitations import code_from_salt, code_hash
-from supplychain.services.invite_codes import fresh_codes
+from supplychain.services.invite_codes import code_from_salt, code_hash, fresh_codes
 
 
 def test_invite_days_default_and_setting(monkeypatch):

@@ -32,10 +32,8 @@ from supplychain.outbound.deliveries import Claimed
 from supplychain.outbound.mail.content import parse_time, render_message
 from supplychain.outbound.mail.unsubscribe import unsubscribe_token
 from supplychain.outbound.vocabulary import VOCABULARY
-from supplychain.services.invitations import (
-    INVITATION_EVENT,
-    current_code,
-)
+from supplychain.services.invitations import INVITATION_EVENT
+from supplychain.services.invite_codes import current_code
 from supplychain.timefmt import format_datetime as format_local_time
 
 INVITATION_TEMPLATE = "invitation"

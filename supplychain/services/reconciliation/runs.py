@@ -31,15 +31,14 @@ from supplychain.errors import Busy, NotFound
 from supplychain.models import Chain, ReconciliationRun
 from supplychain.models.base import utcnow
 from supplychain.periods import parse_period
-from supplychain.services.audit import Author, record_event
-from supplychain.services.events import publish
+from supplychain.services.audit import Author
 from supplychain.services.reconciliation import background
-from supplychain.services.reconciliation.board import announce_ready
 from supplychain.services.reconciliation.ledger import (
     check_period,
     check_tier,
     safe_name,
 )
+from supplychain.services.reconciliation.run_events import record_run_change
 from supplychain.services.reconciliation.tier_workbook import write_tier_workbook
 
 log = logging.getLogger(__name__)
@@ -177,7 +176,7 @@ def _advance(
         if current is None:  # gone (a test database wiped, say): nothing to move
             return run, False
         if moved and audit:
-            _audit_run(session, current, author)
+            record_run_change(session, current, author)
         return current, bool(moved)
 
 
@@ -329,54 +328,6 @@ def produce_run(
         audit=True,
     )
     return done
-
-
-def _audit_run(session: Session, run: ReconciliationRun, author: Author | None) -> None:
-    record_event(
-        session,
-        author,
-        f"reconciliation.run.{run.status}",
-        "reconciliation_run",
-        run.id,
-        chain_id=run.chain_id,
-        data={
-            "tier": run.tier,
-            "period": run.period,
-            "revision": run.revision,
-            "trigger": run.trigger,
-            "rows": run.rows,
-            "error": run.error,
-        },
-    )
-    if run.status in ("succeeded", "failed"):
-        _publish_run(session, run)
-    if run.status == "succeeded":
-        # Each org of the tier may now read and answer its statement for the period.
-        announce_ready(session, run)
-
-
-def _publish_run(session: Session, run: ReconciliationRun) -> None:
-    """Tell the chain owner (only) that a run finished, with the same transaction as its status."""
-    owner = select(Chain.owner_org_id).where(Chain.id == run.chain_id)
-    publish(
-        session,
-        chain_id=run.chain_id,
-        type=f"reconciliation.run.{run.status}",
-        subject_type="reconciliation_run",
-        subject_id=run.id,
-        data={
-            "id": str(run.id),
-            "tier": run.tier,
-            "period": run.period,
-            "revision": run.revision,
-            "trigger": run.trigger,
-            "rows": run.rows,
-            "orgs": run.orgs,
-            "error": run.error,
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        },
-        org_ids=owner,
-    )
 
 
 def _existing_run(

@@ -1,6 +1,7 @@
-"""The provider's HTTP endpoints, outside /api/v1: discovery, JWKS, authorize, token, userinfo,
-introspection, revocation. They take form bodies and answer RFC 6749 errors; the authorization
-endpoint answers people with the sign-in page and, when it cannot redirect, an error page."""
+"""The HTTP endpoints of the OpenID Connect provider (`supplychain.identity`), outside /api/v1:
+discovery, JWKS, authorize, token, userinfo, introspection, revocation. They take form bodies and
+answer RFC 6749 errors; the authorization endpoint answers people with the sign-in page and, when
+it cannot redirect, an error page."""
 
 from __future__ import annotations
 

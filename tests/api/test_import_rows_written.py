@@ -24,7 +24,7 @@ from supplychain.models import (
     User,
 )
 from supplychain.services import bulk
-from supplychain.services.invitations import code_from_salt, code_hash
+from supplychain.services.invite_codes import code_from_salt, code_hash
 from tests.api.test_imports import upload, xlsx
 
 NEW_NAME = 'Hangzhou "Parts" Co\'s \\ R&D 杭州'

@@ -26,8 +26,8 @@ from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish
 from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.confirmations import (
-    answer_event_data,
     current_statement,
+    publish_answer,
     to_org_and_owner,
 )
 from supplychain.services.reconciliation.ledger import (
@@ -121,16 +121,8 @@ def open_dispute(
         chain_id=access.chain_id,
         data={"org_id": subject, "period": period.label, "version": current, "lines": len(lines)},
     )
-    publish(
-        session,
-        chain_id=access.chain_id,
-        type="statement.disputed",
-        subject_type="statement_dispute",
-        subject_id=dispute.id,
-        data=answer_event_data(statement, "disputed", current)
-        | {"dispute_id": str(dispute.id), "lines": len(lines)},
-        org_ids=to_org_and_owner(access.chain, subject),
-    )
+    extra = {"dispute_id": str(dispute.id), "lines": len(lines)}
+    publish_answer(session, access, statement, current, ("statement_dispute", dispute.id), extra)
     return dispute
 
 

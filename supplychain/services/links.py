@@ -14,19 +14,14 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.models import Chain, Group, Link, Member, Org
 from supplychain.services.audit import record_event
-from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
+from supplychain.services.chains import (
+    bump_graph_version,
+    chain_graph,
+    current_member,
+    lock_chain,
+)
 from supplychain.services.events import publish
 from supplychain.services.members import require_member
-
-
-def _active_member(session: Session, chain_id: int, org_id: int | None) -> Member | None:
-    if org_id is None:
-        return None
-    return session.scalar(
-        select(Member).where(
-            Member.chain_id == chain_id, Member.org_id == org_id, Member.is_current
-        )
-    )
 
 
 def create_link(session: Session, access: ChainAccess, supplier_id: int, customer_id: int) -> Link:
@@ -35,9 +30,9 @@ def create_link(session: Session, access: ChainAccess, supplier_id: int, custome
     chain = access.chain
     lock_chain(session, chain)
     errors: dict[str, list[str]] = {}
-    if _active_member(session, chain.id, supplier_id) is None:
+    if current_member(session, chain.id, supplier_id) is None:
         errors["supplier_id"] = ["Not a member of this chain."]
-    if _active_member(session, chain.id, customer_id) is None:
+    if current_member(session, chain.id, customer_id) is None:
         errors["customer_id"] = ["Not a member of this chain."]
     if errors:
         raise Invalid("Both ends of a link must be members.", errors)

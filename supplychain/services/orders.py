@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid
-from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
+from supplychain.models import Link, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
+from supplychain.services.chains import current_member
 from supplychain.services.events import publish_about
 from supplychain.services.order_figures import refresh_order_figures
 from supplychain.services.pagination import Page, paginate
@@ -257,14 +258,7 @@ def issue_order(
     me = access.actor.org_id
     if counterparty_id == me:
         raise Invalid("An org cannot order from itself.", {"counterparty_id": ["That is you."]})
-    member = session.scalar(
-        select(Member.id).where(
-            Member.chain_id == access.chain_id,
-            Member.org_id == counterparty_id,
-            Member.is_current,
-        )
-    )
-    if member is None:
+    if current_member(session, access.chain_id, counterparty_id) is None:
         raise Invalid("Unknown counterparty.", {"counterparty_id": ["Not a member of this chain."]})
     buyer, seller = (me, counterparty_id) if issuer_role == "buyer" else (counterparty_id, me)
     link = session.scalar(

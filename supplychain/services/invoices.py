@@ -26,7 +26,7 @@ from supplychain.periods import parse_period
 from supplychain.services.app_access import require_app
 from supplychain.services.audit import record_event
 from supplychain.services.bulk import insert_rows
-from supplychain.services.events import publish
+from supplychain.services.events import publish_about
 from supplychain.services.invoice_drafts import APP, Draft
 from supplychain.services.invoice_matching import (
     LineToMatch,
@@ -189,12 +189,11 @@ def draft_as_recorded(invoice: Invoice, draft: Draft) -> ToMatch:
 
 
 def _announce(session: Session, invoice: Invoice, type_: str, match: Match) -> None:
-    publish(
+    publish_about(
         session,
-        chain_id=invoice.chain_id,
+        "invoice",
+        invoice,
         type=type_,
-        subject_type="invoice",
-        subject_id=invoice.id,
         data=_event_data(invoice, match),
         org_ids=[invoice.seller_id, invoice.buyer_id],
     )

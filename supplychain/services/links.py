@@ -20,7 +20,7 @@ from supplychain.services.chains import (
     current_member,
     lock_chain,
 )
-from supplychain.services.events import publish
+from supplychain.services.events import publish_about
 from supplychain.services.members import require_member
 
 
@@ -98,12 +98,11 @@ def delete_link(session: Session, access: ChainAccess, link_id: int | None) -> N
 
 def _publish_link_event(session: Session, access: ChainAccess, type: str, link: Link) -> None:
     """Tell the chain owner (only) of a supply edge added or removed."""
-    publish(
+    publish_about(
         session,
-        chain_id=access.chain_id,
+        "link",
+        link,
         type=type,
-        subject_type="link",
-        subject_id=link.id,
         data={
             "id": str(link.id),
             "supplier_id": str(link.supplier_id),

@@ -17,7 +17,7 @@ from supplychain.models import App, Grant
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import BUILTIN_APPS, usable_app_keys
 from supplychain.services.app_sessions import AccessWatch
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.chains import current_member
 from supplychain.services.groups import find_group, normalise_group_path
 
@@ -73,15 +73,7 @@ def register_app(
     app = App(chain_id=access.chain_id, key=key, name=name, url=url, description=description)
     session.add(app)
     session.flush()
-    record_event(
-        session,
-        access.actor,
-        "app.create",
-        "app",
-        app.id,
-        chain_id=access.chain_id,
-        data={"key": key, "url": url},
-    )
+    record_action(session, access, "app.create", "app", app.id, data={"key": key, "url": url})
     return app
 
 
@@ -145,13 +137,12 @@ def create_grant(
     session.add(grant)
     session.flush()
     watch.finish("grant.created")
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "grant.create",
         "grant",
         grant.id,
-        chain_id=access.chain_id,
         data={"app": app_key, "scope": {"type": scope_type, "value": scope_value}},
     )
     return grant
@@ -179,13 +170,12 @@ def revoke_grant(session: Session, access: ChainAccess, grant_id: int | None) ->
     session.flush()
     # Partners no other grant covers lose the app at once: tokens, sessions, logout tokens.
     watch.finish("grant.revoked")
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "grant.revoke",
         "grant",
         grant.id,
-        chain_id=access.chain_id,
         data={
             "app": grant.app_key,
             "scope": {"type": grant.scope_type, "value": grant.scope_value},

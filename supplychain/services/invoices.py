@@ -24,7 +24,7 @@ from supplychain.models import Invoice, InvoiceLine, Org
 from supplychain.models.base import utcnow
 from supplychain.periods import parse_period
 from supplychain.services.app_access import require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.bulk import insert_rows
 from supplychain.services.events import publish_about
 from supplychain.services.invoice_drafts import APP, Draft
@@ -170,11 +170,8 @@ def record_invoice(session: Session, access: ChainAccess, draft: Draft) -> Invoi
         ],
     )
     [match], refs = match_invoices(session, access.chain, [draft_as_recorded(invoice, draft)])
-    record_event(
-        session, access.actor, "invoice.submit", "invoice", invoice.id, chain_id=access.chain_id,
-        data={"number": invoice.number, "buyer_id": invoice.buyer_id, "gross": str(invoice.gross),
-              "match": match.as_dict()},
-    )  # fmt: skip
+    record_action(session, access, "invoice.submit", "invoice", invoice.id, data={"number": invoice.number, "buyer_id": invoice.buyer_id, "gross": str(invoice.gross),
+              "match": match.as_dict()})  # fmt: skip
     _announce(session, invoice, "invoice.submitted", match)
     names = _names(session, {invoice.seller_id, invoice.buyer_id})
     return InvoiceView(invoice, None, draft.lines, match, refs, names)
@@ -295,10 +292,7 @@ def approve_invoice(
     invoice.decision_note = note
     invoice.accepted_exceptions = exceptions or None
     session.flush()
-    record_event(
-        session, access.actor, "invoice.approve", "invoice", invoice.id, chain_id=access.chain_id,
-        data={"number": invoice.number, "note": note, "accepted_exceptions": exceptions},
-    )  # fmt: skip
+    record_action(session, access, "invoice.approve", "invoice", invoice.id, data={"number": invoice.number, "note": note, "accepted_exceptions": exceptions})  # fmt: skip
     _announce(session, invoice, "invoice.approved", view.match)
     return view
 
@@ -315,9 +309,6 @@ def reject_invoice(
     invoice.decision_note = note
     session.flush()
     view = views_of(session, access, [invoice])[0]
-    record_event(
-        session, access.actor, "invoice.reject", "invoice", invoice.id, chain_id=access.chain_id,
-        data={"number": invoice.number, "note": note, "match": view.match.as_dict()},
-    )  # fmt: skip
+    record_action(session, access, "invoice.reject", "invoice", invoice.id, data={"number": invoice.number, "note": note, "match": view.match.as_dict()})  # fmt: skip
     _announce(session, invoice, "invoice.rejected", view.match)
     return view

@@ -13,7 +13,7 @@ from supplychain import graph as chain_graphs
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.models import Chain, Group, Link, Member, Org
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action, record_event
 from supplychain.services.chains import (
     bump_graph_version,
     chain_graph,
@@ -84,13 +84,12 @@ def delete_link(session: Session, access: ChainAccess, link_id: int | None) -> N
     session.flush()
     bump_graph_version(session, access.chain)
     watch.finish("link.deleted")
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "link.delete",
         "link",
         link_id,
-        chain_id=access.chain_id,
         data={"supplier_id": str(link.supplier_id), "customer_id": str(link.customer_id)},
     )
     _publish_link_event(session, access, "link.deleted", link)

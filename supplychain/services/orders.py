@@ -21,7 +21,7 @@ from supplychain.errors import Conflict, Forbidden, Invalid
 from supplychain.models import Link, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.chains import current_member
 from supplychain.services.events import publish_about
 from supplychain.services.order_figures import refresh_order_figures
@@ -104,13 +104,12 @@ def record_order_event(
         )
     )
     refresh_order_figures(session, [order.id])
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         f"order.{kind}",
         "order",
         order.id,
-        chain_id=access.chain_id,
         data={"number": order.number, "version": order.version, **_brief(data)},
     )
     publish_order_event(

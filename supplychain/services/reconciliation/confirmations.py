@@ -21,7 +21,7 @@ from supplychain.models import Chain, Statement
 from supplychain.models.base import utcnow
 from supplychain.periods import Period
 from supplychain.services.app_access import require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.events import publish
 from supplychain.services.reconciliation.ledger import (
     StatementScope,
@@ -116,13 +116,12 @@ def _audit_confirmation(
     session: Session, access: ChainAccess, statement: Statement, version: str, **extra: Any
 ) -> None:
     session.flush()
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "statement.confirm",
         "statement",
         statement.id,
-        chain_id=access.chain_id,
         data={"org_id": statement.org_id, "period": statement.period, "version": version} | extra,
     )
 

@@ -21,7 +21,7 @@ from supplychain.models import Chain, Dispute, DisputeLine
 from supplychain.models.base import utcnow
 from supplychain.models.statements import DISPUTE_FIELDS, RESOLUTIONS
 from supplychain.services.app_access import orgs_with_app, require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish
 from supplychain.services.reconciliation import versions as v
@@ -112,13 +112,12 @@ def open_dispute(
     statement.state = "disputed"
     statement.updated_at = now
     session.flush()
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "statement.dispute",
         "statement_dispute",
         dispute.id,
-        chain_id=access.chain_id,
         data={"org_id": subject, "period": period.label, "version": current, "lines": len(lines)},
     )
     extra = {"dispute_id": str(dispute.id), "lines": len(lines)}
@@ -188,13 +187,12 @@ def resolve_dispute(
         # Whatever was confirmed before the dispute no longer stands: the partner confirms again.
         statement.state = "open"
         statement.updated_at = now
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "dispute.resolve",
         "statement_dispute",
         dispute.id,
-        chain_id=access.chain_id,
         data={"org_id": dispute.org_id, "period": dispute.period, "resolution": resolution},
     )
     publish(

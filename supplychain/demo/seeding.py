@@ -18,7 +18,7 @@ from supplychain.models import Chain, ReconciliationRun, User
 from supplychain.models.base import utcnow
 from supplychain.services import apps, chains, links, members, visibility
 from supplychain.services.accounts import bootstrap_admin, find_user_by_email
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 
 DEFAULT_SEED = str(ROOT / "seeds" / "demo.json")
 # How links in a seed file name the chain's owner (members are named by their custom_id).
@@ -205,12 +205,6 @@ def _set_demo_password(
         user.password_hash = hashed
         user.invite_code_hash = None
         user.activated_at = utcnow()
-        record_event(
-            session,
-            access.actor,
-            "user.activate",
-            "user",
-            user.id,
-            chain_id=access.chain_id,
-            data={"source": "seed-demo"},
+        record_action(
+            session, access, "user.activate", "user", user.id, data={"source": "seed-demo"}
         )

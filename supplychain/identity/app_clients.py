@@ -23,7 +23,7 @@ from supplychain.models.base import utcnow
 from supplychain.services import app_sessions as at_once
 from supplychain.services.app_access import BUILTIN_APPS, orgs_with_app, require_app
 from supplychain.services.apps import register_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.chains import chain_graph
 
 UNSET: Any = object()
@@ -81,13 +81,12 @@ def register(
     if uris is None:
         return view(app, None)
     client, secret = make_client(session, app, uris, logout)
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "app.client.create",
         "app",
         app.id,
-        chain_id=access.chain_id,
         data={"client_id": client.client_id, "redirect_uris": uris},
     )
     return view(app, client, secret)
@@ -153,15 +152,7 @@ def update_app(
             client.backchannel_logout_uri = changed["backchannel_logout_uri"] = logout
     session.flush()
     if changed:
-        record_event(
-            session,
-            access.actor,
-            "app.update",
-            "app",
-            app.id,
-            chain_id=access.chain_id,
-            data=changed,
-        )
+        record_action(session, access, "app.update", "app", app.id, data=changed)
     return view(app, client, secret)
 
 
@@ -173,9 +164,7 @@ def new_secret(session: Session, access: ChainAccess, key: str) -> AppClientView
     if client is None:
         raise Conflict("The app has no redirect URIs: it is not a client yet.")
     secret = rotate_secret(client)
-    record_event(
-        session, access.actor, "app.secret.rotate", "app", app.id, chain_id=access.chain_id
-    )
+    record_action(session, access, "app.secret.rotate", "app", app.id)
     return view(app, client, secret)
 
 
@@ -192,15 +181,7 @@ def delete(session: Session, access: ChainAccess, key: str) -> None:
         .values(revoked_at=utcnow())
     )
     watch.finish("app.deleted", gone=key)
-    record_event(
-        session,
-        access.actor,
-        "app.delete",
-        "app",
-        app.id,
-        chain_id=access.chain_id,
-        data={"key": key},
-    )
+    record_action(session, access, "app.delete", "app", app.id, data={"key": key})
     session.delete(app)
     session.flush()
 

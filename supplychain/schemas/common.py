@@ -151,6 +151,11 @@ def Price(**kw: Any) -> DecimalAmount:  # noqa: N802 - reads as a field type
     return DecimalAmount(minimum=Decimal(0), min_decimals=2, **kw)
 
 
+def LineNo(**kw: Any) -> fields.Integer:  # noqa: N802 - reads as a field type
+    """An order line's number: a whole number from 1 to 999 999."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=999_999), **kw)
+
+
 class PageQuery(BaseSchema):
     """`page` (1-based) and `page_size` (default 50, max 500) of any list."""
 

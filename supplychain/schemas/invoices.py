@@ -13,6 +13,7 @@ from supplychain.schemas.common import (
     DecimalAmount,
     FilterQuery,
     Id,
+    LineNo,
     Price,
     Quantity,
     Text,
@@ -21,7 +22,6 @@ from supplychain.schemas.common import (
 from supplychain.services.invoice_drafts import MAX_LINES
 from supplychain.services.invoices import BOXES
 
-LINE_NO = validate.Range(min=1, max=999_999)
 PERIOD = validate.Regexp(r"^[0-9]{4}-(?:[0-9]{2}|W[0-9]{2})\Z", error="Use YYYY-MM or YYYY-Www.")
 CURRENCY = validate.Regexp(r"^[A-Z]{3}\Z", error="ISO 4217 code, e.g. CNY.")
 
@@ -35,7 +35,7 @@ def Rate(**kw: Any) -> DecimalAmount:  # noqa: N802 - reads as a field type
 
 class InvoiceLineInSchema(BaseSchema):
     order_id = Id(required=True)
-    line_no = fields.Integer(required=True, strict=True, validate=LINE_NO)
+    line_no = LineNo(required=True)
     qty = Quantity(required=True)
     unit_price = Price(required=True, metadata={"description": "tax-exclusive"})
     tax_rate = Rate(

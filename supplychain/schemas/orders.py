@@ -11,6 +11,7 @@ from supplychain.schemas.common import (
     DecimalAmount,
     FilterQuery,
     Id,
+    LineNo,
     Price,
     Quantity,
     Text,
@@ -19,11 +20,9 @@ from supplychain.schemas.common import (
 )
 from supplychain.services.orders import MAX_LINES, NewLine
 
-LINE_NO = validate.Range(min=1, max=999_999)
-
 
 class LineInSchema(BaseSchema):
-    line_no = fields.Integer(required=True, strict=True, validate=LINE_NO)
+    line_no = LineNo(required=True)
     sku = Text(required=True, max_length=64)
     description = Text(load_default=None, allow_none=True, max_length=500)
     qty = Quantity(required=True)
@@ -53,7 +52,7 @@ class OrderCreateSchema(BaseSchema):
 
 
 class LineAckInSchema(BaseSchema):
-    line_no = fields.Integer(required=True, strict=True, validate=LINE_NO)
+    line_no = LineNo(required=True)
     status = fields.String(
         required=True, validate=validate.OneOf(("accepted", "rejected", "backordered", "changed"))
     )
@@ -95,7 +94,7 @@ class CancelInSchema(BaseSchema):
 
 
 class MovementLineSchema(BaseSchema):
-    line_no = fields.Integer(required=True, strict=True, validate=LINE_NO)
+    line_no = LineNo(required=True)
     qty = Quantity(required=True)
 
 

@@ -12,6 +12,7 @@ from supplychain.schemas.common import (
     DecimalAmount,
     FilterQuery,
     Id,
+    LineNo,
     Quantity,
     Text,
     UtcDateTime,
@@ -25,7 +26,6 @@ from supplychain.services.shipping import (
     package_label_code,
 )
 
-LINE_NO = validate.Range(min=1, max=999_999)
 SSCC_FIELD = {"pattern": r"^[0-9]{18}$", "description": "18 digits with a GS1 check digit"}
 
 
@@ -48,7 +48,7 @@ class PackageInSchema(BaseSchema):
 
 class NoticeLineInSchema(BaseSchema):
     order_id = Id(required=True)
-    line_no = fields.Integer(required=True, strict=True, validate=LINE_NO)
+    line_no = LineNo(required=True)
     qty = Quantity(required=True)
     package = Text(load_default=None, allow_none=True, max_length=50)
 
@@ -91,7 +91,7 @@ class ShipNoticeCancelSchema(BaseSchema):
 
 class ReceiptLineInSchema(BaseSchema):
     order_id = Id(required=True)
-    line_no = fields.Integer(required=True, strict=True, validate=LINE_NO)
+    line_no = LineNo(required=True)
     qty = Quantity(required=True)
 
 

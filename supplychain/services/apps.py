@@ -13,11 +13,12 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.graph import valid_tier
 from supplychain.ids import parse_id
-from supplychain.models import App, Grant, Member
+from supplychain.models import App, Grant
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import BUILTIN_APPS, usable_app_keys
 from supplychain.services.app_sessions import AccessWatch
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
+from supplychain.services.chains import current_member
 from supplychain.services.groups import find_group, normalise_group_path
 
 APP_KEY = re.compile(r"^[a-z][a-z0-9_-]{1,39}\Z")
@@ -72,15 +73,7 @@ def register_app(
     app = App(chain_id=access.chain_id, key=key, name=name, url=url, description=description)
     session.add(app)
     session.flush()
-    record_event(
-        session,
-        access.actor,
-        "app.create",
-        "app",
-        app.id,
-        chain_id=access.chain_id,
-        data={"key": key, "url": url},
-    )
+    record_action(session, access, "app.create", "app", app.id, data={"key": key, "url": url})
     return app
 
 
@@ -103,14 +96,7 @@ def _normalise_scope(
             raise Invalid("Unknown group.", {"scope": {"value": [f"Unknown group: {path}"]}})
         return path
     org_id = parse_id(value.strip())
-    member = org_id and session.scalar(
-        select(Member.id).where(
-            Member.chain_id == access.chain_id,
-            Member.org_id == org_id,
-            Member.is_current,
-        )
-    )
-    if not member:
+    if not org_id or current_member(session, access.chain_id, org_id) is None:
         raise Invalid("Unknown org.", {"scope": {"value": [f"Not a member: {value.strip()}"]}})
     return str(org_id)
 
@@ -151,13 +137,12 @@ def create_grant(
     session.add(grant)
     session.flush()
     watch.finish("grant.created")
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "grant.create",
         "grant",
         grant.id,
-        chain_id=access.chain_id,
         data={"app": app_key, "scope": {"type": scope_type, "value": scope_value}},
     )
     return grant
@@ -185,13 +170,12 @@ def revoke_grant(session: Session, access: ChainAccess, grant_id: int | None) ->
     session.flush()
     # Partners no other grant covers lose the app at once: tokens, sessions, logout tokens.
     watch.finish("grant.revoked")
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "grant.revoke",
         "grant",
         grant.id,
-        chain_id=access.chain_id,
         data={
             "app": grant.app_key,
             "scope": {"type": grant.scope_type, "value": grant.scope_value},

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from supplychain.access import ChainAccess
 from supplychain.auth import Actor
 from supplychain.models import AuditEvent
 
@@ -48,6 +49,20 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+def record_action(
+    session: Session,
+    access: ChainAccess,
+    action: str,
+    target_type: str,
+    target_id: int | str | None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """`record_event` of what a caller did inside its chain: by the caller, in that chain."""
+    return record_event(
+        session, access.actor, action, target_type, target_id, chain_id=access.chain_id, data=data
+    )
 
 
 def audit_query(chain_id: int, since: datetime | None, action: str | None) -> Select:

@@ -1,5 +1,5 @@
-"""Chains: creating one, serialising changes to its graph, and the graph with tiers, cached
-per graph_version and rebuilt only after a change.
+"""Chains: creating one, serialising changes to its graph, the graph with tiers, cached per
+graph_version and rebuilt only after a change, and an org's current membership.
 """
 
 from __future__ import annotations
@@ -28,6 +28,17 @@ def lock_chain(session: Session, chain: Chain) -> None:
 def lock_chain_id(session: Session, chain_id: int) -> None:
     """Serialise changes to one chain, known by id (see `lock_chain`)."""
     session.execute(select(Chain.id).where(Chain.id == chain_id).with_for_update())
+
+
+def current_member(session: Session, chain_id: int, org_id: int | None) -> Member | None:
+    """`org_id`'s current (not removed) membership of the chain; None if it has none."""
+    if org_id is None:
+        return None
+    return session.scalar(
+        select(Member).where(
+            Member.chain_id == chain_id, Member.org_id == org_id, Member.is_current
+        )
+    )
 
 
 def bump_graph_version(session: Session, chain: Chain) -> None:

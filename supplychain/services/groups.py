@@ -13,7 +13,7 @@ from supplychain.access import ChainAccess
 from supplychain.errors import Invalid
 from supplychain.models import Group
 from supplychain.models.directory import ROOT_GROUP_NUMBER
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.chains import lock_chain_id
 
 MAX_GROUP_DEPTH = 10
@@ -98,15 +98,7 @@ def create_group(session: Session, access: ChainAccess, path: str) -> tuple[Grou
     path = normalise_group_path(path)
     group, created = ensure_group(session, access.chain_id, path)
     if created:
-        record_event(
-            session,
-            access.actor,
-            "group.create",
-            "group",
-            group.id,
-            chain_id=access.chain_id,
-            data={"path": path},
-        )
+        record_action(session, access, "group.create", "group", group.id, data={"path": path})
     return group, created
 
 

@@ -30,7 +30,7 @@ from supplychain.errors import Conflict, Forbidden, Invalid, NotFound, TooSoon
 from supplychain.models import Contact, Delivery, Event, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.invitations import Invitation
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.bulk import among_ids, insert_rows
 from supplychain.services.invite_codes import app_secret_key, current_code, fresh_code
 from supplychain.services.shared_orgs import SHARED_ORG, orgs_shared_beyond
@@ -261,14 +261,8 @@ def resend_invitation(
             retry_after=max(1, math.ceil(wait.total_seconds())),
         )
     invite_new_contact(session, access, user, send=True, now=now)
-    record_event(
-        session,
-        access.actor,
-        "contact.invite",
-        "user",
-        user.id,
-        chain_id=access.chain_id,
-        data={"org_id": str(contact.org_id)},
+    record_action(
+        session, access, "contact.invite", "user", user.id, data={"org_id": str(contact.org_id)}
     )
     return contact
 
@@ -351,13 +345,12 @@ def resend_all(session: Session, access: ChainAccess) -> ResendSummary:
         too_soon=len(recent),
         shared=sum(1 for _, org_id in rows if org_id in shared),
     )
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "contact.invite_all",
         "chain",
         access.chain_id,
-        chain_id=access.chain_id,
         data={"resent": summary.resent, "too_soon": summary.too_soon, "shared": summary.shared},
     )
     return summary

@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid
-from supplychain.models import Invoice, InvoiceSettings, Member, Order, Statement
+from supplychain.models import Invoice, InvoiceSettings, Order, Statement
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.bulk import among_ids
+from supplychain.services.chains import current_member
 from supplychain.services.invoice_matching import (
     LineToMatch,
     Settings,
@@ -141,12 +142,8 @@ def put_settings(
     row.updated_at = utcnow()
     row.updated_by = access.actor.user_id
     session.flush()
-    record_event(
-        session, access.actor, "invoice.settings", "chain", access.chain_id,
-        chain_id=access.chain_id,
-        data={"price_tolerance_pct": str(price_tolerance_pct),
-              "amount_tolerance": str(amount_tolerance), "default_tax_rate": str(default_tax_rate)},
-    )  # fmt: skip
+    record_action(session, access, "invoice.settings", "chain", access.chain_id, data={"price_tolerance_pct": str(price_tolerance_pct),
+              "amount_tolerance": str(amount_tolerance), "default_tax_rate": str(default_tax_rate)})  # fmt: skip
     return settings_of(session, access.chain_id)
 
 
@@ -155,11 +152,7 @@ def put_settings(
 
 def _check_buyer(session: Session, access: ChainAccess, buyer_id: int) -> None:
     seller = access.actor.org_id
-    known = session.scalar(
-        select(Member.org_id).where(
-            Member.chain_id == access.chain_id, Member.org_id == buyer_id, Member.is_current
-        )
-    )
+    known = current_member(session, access.chain_id, buyer_id)
     if known is None or buyer_id == seller:
         raise Invalid("Unknown buyer.", {"buyer_id": ["Not another member of this chain."]})
 

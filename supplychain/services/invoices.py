@@ -24,9 +24,9 @@ from supplychain.models import Invoice, InvoiceLine, Org
 from supplychain.models.base import utcnow
 from supplychain.periods import parse_period
 from supplychain.services.app_access import require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.bulk import insert_rows
-from supplychain.services.events import publish
+from supplychain.services.events import publish_about
 from supplychain.services.invoice_drafts import APP, Draft
 from supplychain.services.invoice_matching import (
     LineToMatch,
@@ -170,11 +170,8 @@ def record_invoice(session: Session, access: ChainAccess, draft: Draft) -> Invoi
         ],
     )
     [match], refs = match_invoices(session, access.chain, [draft_as_recorded(invoice, draft)])
-    record_event(
-        session, access.actor, "invoice.submit", "invoice", invoice.id, chain_id=access.chain_id,
-        data={"number": invoice.number, "buyer_id": invoice.buyer_id, "gross": str(invoice.gross),
-              "match": match.as_dict()},
-    )  # fmt: skip
+    record_action(session, access, "invoice.submit", "invoice", invoice.id, data={"number": invoice.number, "buyer_id": invoice.buyer_id, "gross": str(invoice.gross),
+              "match": match.as_dict()})  # fmt: skip
     _announce(session, invoice, "invoice.submitted", match)
     names = _names(session, {invoice.seller_id, invoice.buyer_id})
     return InvoiceView(invoice, None, draft.lines, match, refs, names)
@@ -189,12 +186,11 @@ def draft_as_recorded(invoice: Invoice, draft: Draft) -> ToMatch:
 
 
 def _announce(session: Session, invoice: Invoice, type_: str, match: Match) -> None:
-    publish(
+    publish_about(
         session,
-        chain_id=invoice.chain_id,
+        "invoice",
+        invoice,
         type=type_,
-        subject_type="invoice",
-        subject_id=invoice.id,
         data=_event_data(invoice, match),
         org_ids=[invoice.seller_id, invoice.buyer_id],
     )
@@ -296,10 +292,7 @@ def approve_invoice(
     invoice.decision_note = note
     invoice.accepted_exceptions = exceptions or None
     session.flush()
-    record_event(
-        session, access.actor, "invoice.approve", "invoice", invoice.id, chain_id=access.chain_id,
-        data={"number": invoice.number, "note": note, "accepted_exceptions": exceptions},
-    )  # fmt: skip
+    record_action(session, access, "invoice.approve", "invoice", invoice.id, data={"number": invoice.number, "note": note, "accepted_exceptions": exceptions})  # fmt: skip
     _announce(session, invoice, "invoice.approved", view.match)
     return view
 
@@ -316,9 +309,6 @@ def reject_invoice(
     invoice.decision_note = note
     session.flush()
     view = views_of(session, access, [invoice])[0]
-    record_event(
-        session, access.actor, "invoice.reject", "invoice", invoice.id, chain_id=access.chain_id,
-        data={"number": invoice.number, "note": note, "match": view.match.as_dict()},
-    )  # fmt: skip
+    record_action(session, access, "invoice.reject", "invoice", invoice.id, data={"number": invoice.number, "note": note, "match": view.match.as_dict()})  # fmt: skip
     _announce(session, invoice, "invoice.rejected", view.match)
     return view

@@ -13,20 +13,15 @@ from supplychain import graph as chain_graphs
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Invalid, NotFound
 from supplychain.models import Chain, Group, Link, Member, Org
-from supplychain.services.audit import record_event
-from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
-from supplychain.services.events import publish
+from supplychain.services.audit import record_action, record_event
+from supplychain.services.chains import (
+    bump_graph_version,
+    chain_graph,
+    current_member,
+    lock_chain,
+)
+from supplychain.services.events import publish_about
 from supplychain.services.members import require_member
-
-
-def _active_member(session: Session, chain_id: int, org_id: int | None) -> Member | None:
-    if org_id is None:
-        return None
-    return session.scalar(
-        select(Member).where(
-            Member.chain_id == chain_id, Member.org_id == org_id, Member.is_current
-        )
-    )
 
 
 def create_link(session: Session, access: ChainAccess, supplier_id: int, customer_id: int) -> Link:
@@ -35,9 +30,9 @@ def create_link(session: Session, access: ChainAccess, supplier_id: int, custome
     chain = access.chain
     lock_chain(session, chain)
     errors: dict[str, list[str]] = {}
-    if _active_member(session, chain.id, supplier_id) is None:
+    if current_member(session, chain.id, supplier_id) is None:
         errors["supplier_id"] = ["Not a member of this chain."]
-    if _active_member(session, chain.id, customer_id) is None:
+    if current_member(session, chain.id, customer_id) is None:
         errors["customer_id"] = ["Not a member of this chain."]
     if errors:
         raise Invalid("Both ends of a link must be members.", errors)
@@ -89,13 +84,12 @@ def delete_link(session: Session, access: ChainAccess, link_id: int | None) -> N
     session.flush()
     bump_graph_version(session, access.chain)
     watch.finish("link.deleted")
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "link.delete",
         "link",
         link_id,
-        chain_id=access.chain_id,
         data={"supplier_id": str(link.supplier_id), "customer_id": str(link.customer_id)},
     )
     _publish_link_event(session, access, "link.deleted", link)
@@ -103,12 +97,11 @@ def delete_link(session: Session, access: ChainAccess, link_id: int | None) -> N
 
 def _publish_link_event(session: Session, access: ChainAccess, type: str, link: Link) -> None:
     """Tell the chain owner (only) of a supply edge added or removed."""
-    publish(
+    publish_about(
         session,
-        chain_id=access.chain_id,
+        "link",
+        link,
         type=type,
-        subject_type="link",
-        subject_id=link.id,
         data={
             "id": str(link.id),
             "supplier_id": str(link.supplier_id),

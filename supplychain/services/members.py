@@ -17,7 +17,7 @@ from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.models import Contact, Group, Link, Member, Org, User
 from supplychain.models.base import utcnow
 from supplychain.models.directory import MAX_CUSTOM_ID, ORG_KINDS, USER_ROLES, valid_custom_id
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action, record_event
 from supplychain.services.chains import bump_graph_version, chain_graph, lock_chain
 from supplychain.services.contacts import (
     AddedContact,
@@ -289,15 +289,7 @@ def update_member(
     if changes:
         # Tiers do not depend on groups or codes, so the cached graph stays valid; group-scoped
         # rules and grants are evaluated per request and follow the move at once.
-        record_event(
-            session,
-            access.actor,
-            "member.update",
-            "org",
-            member.org_id,
-            chain_id=access.chain_id,
-            data=changes,
-        )
+        record_action(session, access, "member.update", "org", member.org_id, data=changes)
         publish_member_event(session, access, "member.updated", member, {"changes": changes})
     session.refresh(member)
     return member_detail(session, access, member.org_id)
@@ -327,13 +319,12 @@ def remove_member(session: Session, access: ChainAccess, org_id: int | None) -> 
     session.flush()
     bump_graph_version(session, access.chain)
     watch.finish("member.removed")
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "member.remove",
         "org",
         member.org_id,
-        chain_id=access.chain_id,
         data={"links_removed": [str(i) for i in link_ids]},
     )
     publish_member_event(
@@ -386,13 +377,12 @@ def add_contact(
         session, [member.org_id], access.chain.owner_org_id
     )
     added = attach_contact(session, access, member.org_id, spec, "json", may_issue=may_issue)
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "contact.add",
         "user",
         added.contact.user_id,
-        chain_id=access.chain_id,
         data={"org_id": str(member.org_id)},
     )
     return added

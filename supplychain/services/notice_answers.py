@@ -20,7 +20,7 @@ from supplychain.models import (
     NoticeResponseLine,
 )
 from supplychain.models.base import utcnow
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.notices import for_recipient, publish_notice_event, response_dict
 
 
@@ -53,14 +53,8 @@ def acknowledge_notice(
     session.refresh(row)
     if not result.rowcount:
         return row, False
-    record_event(
-        session,
-        access.actor,
-        "notice.ack",
-        "notice",
-        notice.id,
-        chain_id=access.chain_id,
-        data={"note": note} if note else {},
+    record_action(
+        session, access, "notice.ack", "notice", notice.id, data={"note": note} if note else {}
     )
     publish_notice_event(
         session,
@@ -137,13 +131,12 @@ def respond_to_notice(
         .values(responded_at=now, read_at=func.coalesce(NoticeRecipient.read_at, now))
         .execution_options(synchronize_session=False)
     )
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "notice.respond",
         "notice",
         notice.id,
-        chain_id=access.chain_id,
         data={"items": [{"sku": s, "qty": str(q)} for s, q in items]},
     )
     publish_notice_event(

@@ -31,7 +31,7 @@ from supplychain.models import (
 )
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish_about
 from supplychain.services.groups import normalise_group_path, paths_within
@@ -233,13 +233,12 @@ def broadcast_notice(
             ],
         )
     _insert_recipients(session, notice.id, access.chain_id, recipients)
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "notice.send",
         "notice",
         notice.id,
-        chain_id=access.chain_id,
         data={
             "kind": kind,
             "title": title,
@@ -369,9 +368,7 @@ def open_notice(session: Session, access: ChainAccess, notice_id: int | None) ->
         raise NotFound("No such notice.")
     session.refresh(row)
     if marked.rowcount:
-        record_event(
-            session, access.actor, "notice.read", "notice", notice.id, chain_id=access.chain_id
-        )
+        record_action(session, access, "notice.read", "notice", notice.id)
     return NoticeView(
         notice, items, False, recipient=row, my_response=_current_response(session, notice.id, me)
     )
@@ -446,9 +443,7 @@ def withdraw_notice(session: Session, access: ChainAccess, notice_id: int | None
         raise Conflict("The notice was withdrawn already.")
     notice.withdrawn_at = utcnow()
     session.flush()
-    record_event(
-        session, access.actor, "notice.withdraw", "notice", notice.id, chain_id=access.chain_id
-    )
+    record_action(session, access, "notice.withdraw", "notice", notice.id)
     publish_notice_event(
         session,
         notice,

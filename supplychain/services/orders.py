@@ -6,7 +6,6 @@ order's lines in shipments.py.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -18,14 +17,19 @@ from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
 from supplychain.errors import Conflict, Forbidden, Invalid
-from supplychain.models import Link, Member, Order, OrderEvent, OrderLine
+from supplychain.models import Link, Order, OrderEvent, OrderLine
 from supplychain.models.base import utcnow
 from supplychain.services.app_access import require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
+from supplychain.services.chains import current_member
 from supplychain.services.events import publish_about
 from supplychain.services.order_figures import refresh_order_figures
 from supplychain.services.pagination import Page, paginate
-from supplychain.services.trade_documents import load_document, visible_documents
+from supplychain.services.trade_documents import (
+    document_number,
+    load_document,
+    visible_documents,
+)
 
 APP = "orders"
 MAX_LINES = 2000
@@ -103,13 +107,12 @@ def record_order_event(
         )
     )
     refresh_order_figures(session, [order.id])
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         f"order.{kind}",
         "order",
         order.id,
-        chain_id=access.chain_id,
         data={"number": order.number, "version": order.version, **_brief(data)},
     )
     publish_order_event(
@@ -257,14 +260,7 @@ def issue_order(
     me = access.actor.org_id
     if counterparty_id == me:
         raise Invalid("An org cannot order from itself.", {"counterparty_id": ["That is you."]})
-    member = session.scalar(
-        select(Member.id).where(
-            Member.chain_id == access.chain_id,
-            Member.org_id == counterparty_id,
-            Member.is_current,
-        )
-    )
-    if member is None:
+    if current_member(session, access.chain_id, counterparty_id) is None:
         raise Invalid("Unknown counterparty.", {"counterparty_id": ["Not a member of this chain."]})
     buyer, seller = (me, counterparty_id) if issuer_role == "buyer" else (counterparty_id, me)
     link = session.scalar(
@@ -280,12 +276,14 @@ def issue_order(
     if ack_due is not None and ack_due <= utcnow():
         raise Invalid("ack_due is in the past.", {"ack_due": ["Must be in the future."]})
     _check_new_lines(lines)
-    if number is None:
-        number = _new_number(session, access.chain_id, issuer_role)
-    elif session.scalar(
-        select(Order.id).where(Order.chain_id == access.chain_id, Order.number == number)
-    ):
-        raise Conflict("An order with this number exists in the chain.", {"number": ["Taken."]})
+    number = document_number(
+        session,
+        Order,
+        Order.chain_id == access.chain_id,
+        number,
+        "PO" if issuer_role == "buyer" else "SO",
+        "An order with this number exists in the chain.",
+    )
     order = Order(
         chain_id=access.chain_id,
         number=number,
@@ -306,17 +304,6 @@ def issue_order(
         session, access, order, "issued", {"lines": [_line_json(line) for line in lines]}
     )
     return order
-
-
-def _new_number(session: Session, chain_id: int, issuer_role: str) -> str:
-    prefix = "PO" if issuer_role == "buyer" else "SO"
-    today = utcnow().strftime("%Y%m%d")
-    while True:
-        number = f"{prefix}-{today}-{secrets.token_hex(3).upper()}"
-        if not session.scalar(
-            select(Order.id).where(Order.chain_id == chain_id, Order.number == number)
-        ):
-            return number
 
 
 # --- listing ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from supplychain.errors import Conflict, Invalid
 from supplychain.models import Notice, NoticeRecipient, Order
 from supplychain.models.base import utcnow
 from supplychain.models.events import ReminderClaim
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.notices import for_sender, publish_notice_event
 from supplychain.services.orders import publish_order_event
 from supplychain.services.reconciliation.board import send_statement_reminders
@@ -95,13 +95,12 @@ def remind_notice(
     if not claim_reminder(session, MANUAL, notice.id, f"after:{last.id if last else 0}"):
         raise Conflict("A reminder was sent less than an hour ago.")
     count = _remind_recipients(session, notice, only)
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "notice.remind",
         "notice",
         notice.id,
-        chain_id=access.chain_id,
         data={"only": only, "reminded": count},
     )
     return count

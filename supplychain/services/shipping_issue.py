@@ -11,7 +11,6 @@ events (`order.shipped` per order, `ship_notice.issued`), each in one bulk state
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
@@ -48,6 +47,7 @@ from supplychain.services.shipping_codes import (
     serial_capacity,
     sscc_problem,
 )
+from supplychain.services.trade_documents import document_number
 
 # --- issuing ------------------------------------------------------------------------------------
 
@@ -144,16 +144,16 @@ def check_notice_lines(
     return checked
 
 
-def _new_number(session: Session, seller_id: int) -> str:
-    today = utcnow().strftime("%Y%m%d")
-    while True:
-        number = f"SN-{today}-{secrets.token_hex(3).upper()}"
-        if not session.scalar(
-            select(ShipNotice.id).where(
-                ShipNotice.seller_id == seller_id, ShipNotice.number == number
-            )
-        ):
-            return number
+def _notice_number(session: Session, seller_id: int, number: str | None) -> str:
+    """`number` if the seller has no notice with it (409 else), or a new SN-... one."""
+    return document_number(
+        session,
+        ShipNotice,
+        ShipNotice.seller_id == seller_id,
+        number,
+        "SN",
+        "You have a ship notice with this number.",
+    )
 
 
 def _reserve_serials(session: Session, org_id: int, wanted: int) -> tuple[str | None, int]:
@@ -259,12 +259,7 @@ def issue_notice(
     ssccs, taken = _assign_ssccs(session, me, packages)
     if taken:
         raise Conflict("SSCCs already used.", {"packages": taken})
-    if number is None:
-        number = _new_number(session, me)
-    elif session.scalar(
-        select(ShipNotice.id).where(ShipNotice.seller_id == me, ShipNotice.number == number)
-    ):
-        raise Conflict("You have a ship notice with this number.", {"number": ["Taken."]})
+    number = _notice_number(session, me, number)
     notice = ShipNotice(
         chain_id=access.chain_id,
         number=number,
@@ -399,7 +394,7 @@ def ship_one_order(
     check_times(access, shipped_at=shipped_at)
     notice = ShipNotice(
         chain_id=access.chain_id,
-        number=_new_number(session, order.seller_id),
+        number=_notice_number(session, order.seller_id, None),
         seller_id=order.seller_id,
         buyer_id=order.buyer_id,
         status="issued",

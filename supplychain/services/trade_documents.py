@@ -1,17 +1,18 @@
 """Who may see a trade document (an order, an invoice, a ship notice: `models.base.TradeDocument`)
 and loading one: the chain's owner sees all of its chain's, any other org those it is a party to;
-to anyone else a document does not exist (404)."""
+to anyone else a document does not exist (404). And the number of a new one."""
 
 from __future__ import annotations
 
+import secrets
 from typing import TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.errors import NotFound
-from supplychain.models.base import TradeDocument
+from supplychain.errors import Conflict, NotFound
+from supplychain.models.base import TradeDocument, utcnow
 from supplychain.services.app_access import require_app
 
 Document = TypeVar("Document", bound=TradeDocument)
@@ -58,3 +59,29 @@ def load_document(
     if document is None:
         raise NotFound(missing)
     return document
+
+
+def document_number(
+    session: Session,
+    model: type[Document],
+    scope: ColumnElement[bool],
+    number: str | None,
+    prefix: str,
+    taken: str,
+) -> str:
+    """The number of a new document of `model` among those of `scope` (a chain's orders, a
+    seller's ship notices): `number` if none of them has it (409 `taken`, naming `number`, if
+    one has), else a new `<prefix>-<YYYYMMDD>-<6 hex digits>` that none has."""
+
+    def used(candidate: str) -> bool:
+        return session.scalar(select(model.id).where(scope, model.number == candidate)) is not None
+
+    if number is not None:
+        if used(number):
+            raise Conflict(taken, {"number": ["Taken."]})
+        return number
+    today = utcnow().strftime("%Y%m%d")
+    while True:
+        candidate = f"{prefix}-{today}-{secrets.token_hex(3).upper()}"
+        if not used(candidate):
+            return candidate

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from supplychain.access import ChainAccess
 from supplychain.errors import Invalid, NotFound
 from supplychain.models import Group, Member, VisibilityRule
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.groups import find_group, normalise_group_path, paths_within
 
 
@@ -105,9 +105,7 @@ def create_rule(
     data: dict[str, Any] = {"viewers": _jsonable(rule.viewers), "visible": _jsonable(rule.visible)}
     if owner_range is not None:
         data["owner_range"] = owner_range
-    record_event(
-        session, access.actor, "rule.create", "rule", rule.id, chain_id=access.chain_id, data=data
-    )
+    record_action(session, access, "rule.create", "rule", rule.id, data=data)
     return rule
 
 
@@ -138,4 +136,4 @@ def delete_rule(session: Session, access: ChainAccess, rule_id: int | None) -> N
     """Remove a visibility rule; what it showed is hidden on the next request."""
     rule = get_rule(session, access, rule_id)
     session.delete(rule)
-    record_event(session, access.actor, "rule.delete", "rule", rule.id, chain_id=access.chain_id)
+    record_action(session, access, "rule.delete", "rule", rule.id)

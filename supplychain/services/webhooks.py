@@ -22,7 +22,7 @@ from supplychain.models import Delivery, Event, WebhookEndpoint
 from supplychain.models.base import utcnow
 from supplychain.models.events import EVENT_TYPES
 from supplychain.net.addresses import UrlRefused, check_url
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.events import publish_ping
 from supplychain.services.pagination import Page, paginate
 
@@ -308,6 +308,4 @@ def _view(delivery: Delivery, event_type: str | None) -> DeliveryView:
 def _audit(
     session: Session, access: ChainAccess, action: str, endpoint: WebhookEndpoint, data: dict
 ) -> None:
-    record_event(
-        session, access.actor, action, "webhook", endpoint.id, chain_id=access.chain_id, data=data
-    )
+    record_action(session, access, action, "webhook", endpoint.id, data=data)

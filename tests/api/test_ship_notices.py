@@ -453,6 +453,19 @@ def test_existing_shipments_are_one_order_notices(chain):
     assert [(x["line_no"], x["qty"]) for x in notice["lines"]] == [(2, "3")]
 
 
+def test_a_seller_gives_a_number_once(chain):
+    w = chain
+    a = _order(w, n=1)
+    line = [{"order_id": a["id"], "line_no": 1, "qty": "1"}]
+    first = _notice(w, number="ASN-7", lines=line)
+    assert first.status_code == 201 and first.json()["number"] == "ASN-7"
+    again = _notice(w, number="ASN-7", lines=line)
+    assert again.status_code == 409 and again.json()["errors"] == {"number": ["Taken."]}
+    assert _shipped(w, a) == ["1"]
+    generated = _notice(w, lines=line).json()["number"]
+    assert generated.startswith("SN-") and generated != "ASN-7"
+
+
 def test_idempotent_issue(chain):
     w = chain
     a = _order(w)

@@ -21,7 +21,7 @@ from supplychain.models import Chain, Statement
 from supplychain.models.base import utcnow
 from supplychain.periods import Period
 from supplychain.services.app_access import require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.events import publish
 from supplychain.services.reconciliation.ledger import (
     StatementScope,
@@ -48,14 +48,34 @@ def _answering_subject(access: ChainAccess, org_id: int | None) -> int:
     return access.actor.org_id
 
 
-def answer_event_data(statement: Statement, status: str, version: str) -> dict[str, Any]:
-    """The data every event of an answer to a statement carries."""
-    return {
-        "org_id": str(statement.org_id),
-        "period": statement.period,
-        "status": status,
-        "version": version,
-    }
+def publish_answer(
+    session: Session,
+    access: ChainAccess,
+    statement: Statement,
+    version: str,
+    about: tuple[str, int],
+    extra: dict[str, Any],
+) -> None:
+    """Tell the statement's org and the chain owner that the org answered its statement: an
+    event `statement.<the statement's new state>` (confirmed, disputed) about `about` (subject
+    type and id) that carries the statement's org and period, that state, the `version`
+    answered, and `extra`."""
+    subject_type, subject_id = about
+    publish(
+        session,
+        chain_id=access.chain_id,
+        type=f"statement.{statement.state}",
+        subject_type=subject_type,
+        subject_id=subject_id,
+        data={
+            "org_id": str(statement.org_id),
+            "period": statement.period,
+            "status": statement.state,
+            "version": version,
+        }
+        | extra,
+        org_ids=to_org_and_owner(access.chain, statement.org_id),
+    )
 
 
 def to_org_and_owner(chain: Chain, org_id: int) -> list[int]:
@@ -96,13 +116,12 @@ def _audit_confirmation(
     session: Session, access: ChainAccess, statement: Statement, version: str, **extra: Any
 ) -> None:
     session.flush()
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "statement.confirm",
         "statement",
         statement.id,
-        chain_id=access.chain_id,
         data={"org_id": statement.org_id, "period": statement.period, "version": version} | extra,
     )
 
@@ -137,16 +156,8 @@ def confirm_statement(
         statement.confirmed_figures = snapshot(rows)
         statement.updated_at = now
         _audit_confirmation(session, access, statement, current)
-        publish(
-            session,
-            chain_id=access.chain_id,
-            type="statement.confirmed",
-            subject_type="statement",
-            subject_id=statement.id,
-            data=answer_event_data(statement, "confirmed", current)
-            | {"confirmed_at": now.isoformat(), "confirmed_by": str(access.actor.user_id)},
-            org_ids=to_org_and_owner(access.chain, subject),
-        )
+        confirmed = {"confirmed_at": now.isoformat(), "confirmed_by": str(access.actor.user_id)}
+        publish_answer(session, access, statement, current, ("statement", statement.id), confirmed)
     elif statement.confirmed_version != current:
         # Stands within the scope now: what the partner confirmed now is kept instead, so its
         # answer names the version it sent and later reads need not judge it again.

@@ -21,13 +21,13 @@ from supplychain.models import Chain, Dispute, DisputeLine
 from supplychain.models.base import utcnow
 from supplychain.models.statements import DISPUTE_FIELDS, RESOLUTIONS
 from supplychain.services.app_access import orgs_with_app, require_app
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.chains import chain_graph
 from supplychain.services.events import publish
 from supplychain.services.reconciliation import versions as v
 from supplychain.services.reconciliation.confirmations import (
-    answer_event_data,
     current_statement,
+    publish_answer,
     to_org_and_owner,
 )
 from supplychain.services.reconciliation.ledger import (
@@ -112,25 +112,16 @@ def open_dispute(
     statement.state = "disputed"
     statement.updated_at = now
     session.flush()
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "statement.dispute",
         "statement_dispute",
         dispute.id,
-        chain_id=access.chain_id,
         data={"org_id": subject, "period": period.label, "version": current, "lines": len(lines)},
     )
-    publish(
-        session,
-        chain_id=access.chain_id,
-        type="statement.disputed",
-        subject_type="statement_dispute",
-        subject_id=dispute.id,
-        data=answer_event_data(statement, "disputed", current)
-        | {"dispute_id": str(dispute.id), "lines": len(lines)},
-        org_ids=to_org_and_owner(access.chain, subject),
-    )
+    extra = {"dispute_id": str(dispute.id), "lines": len(lines)}
+    publish_answer(session, access, statement, current, ("statement_dispute", dispute.id), extra)
     return dispute
 
 
@@ -196,13 +187,12 @@ def resolve_dispute(
         # Whatever was confirmed before the dispute no longer stands: the partner confirms again.
         statement.state = "open"
         statement.updated_at = now
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "dispute.resolve",
         "statement_dispute",
         dispute.id,
-        chain_id=access.chain_id,
         data={"org_id": dispute.org_id, "period": dispute.period, "resolution": resolution},
     )
     publish(

@@ -383,19 +383,8 @@ def request_run(
     it succeeds or fails. A run that dies with its process is taken over by the next request
     after STALE_AFTER."""
     access.require_owner()
-    if wait:
-        return execute_run(
-            engine,
-            reports_dir,
-            access.chain_id,
-            tier,
-            period,
-            force=force,
-            trigger="api",
-            actor=access.actor,
-        )
     now = utcnow()
-    if background.queue_is_full():
+    if not wait and background.queue_is_full():
         # Bad input is still 422, and a run that exists is still answered (200); only a run
         # that would have to be made now waits for room.
         existing = _existing_run(engine, access.chain_id, tier, period, force, now)
@@ -412,20 +401,23 @@ def request_run(
         actor=access.actor,
         now=now,
     )
-    if mine:
-        author = Author.of(access.actor)
-        future = background.submit(
-            run.id,
-            partial(_produce_in_background, engine, reports_dir, run, author, now),
-            partial(_interrupt, engine, run, author),
-        )
-        if patience > 0:
-            try:
-                run = future.result(timeout=patience) or run
-            except FuturesTimeout:
-                with reading(engine)() as fresh:
-                    run = fresh.get(ReconciliationRun, run.id) or run
-    return run, mine
+    if not mine:
+        return run, False
+    author = Author.of(access.actor)
+    if wait:
+        return produce_run(engine, reports_dir, run, author=author, now=now), True
+    future = background.submit(
+        run.id,
+        partial(_produce_in_background, engine, reports_dir, run, author, now),
+        partial(_interrupt, engine, run, author),
+    )
+    if patience > 0:
+        try:
+            run = future.result(timeout=patience) or run
+        except FuturesTimeout:
+            with reading(engine)() as fresh:
+                run = fresh.get(ReconciliationRun, run.id) or run
+    return run, True
 
 
 def runs_query(access: ChainAccess, tier: str | None, period: str | None) -> Select:

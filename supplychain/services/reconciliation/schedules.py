@@ -17,7 +17,7 @@ from supplychain.graph import tier_sort_key
 from supplychain.models import Chain, ReconciliationRun, ReconciliationSchedule
 from supplychain.models.base import utcnow
 from supplychain.periods import latest_fire_time, previous_period
-from supplychain.services.audit import record_event
+from supplychain.services.audit import record_action
 from supplychain.services.chains import chain_graph
 from supplychain.services.reconciliation.ledger import reconcilable
 from supplychain.services.reconciliation.runs import execute_run, reading
@@ -79,13 +79,12 @@ def put_schedule(
     schedule.updated_by = access.actor.user_id
     schedule.updated_at = utcnow()
     session.flush()
-    record_event(
+    record_action(
         session,
-        access.actor,
+        access,
         "reconciliation.schedule",
         "chain",
         access.chain_id,
-        chain_id=access.chain_id,
         data={
             "frequency": spec.frequency,
             "day": spec.day,

@@ -142,3 +142,20 @@ class Rp:
         jwks = self.web.transport.send("GET", "/oauth/jwks").json()
         token = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=["RS256"])
         return dict(token.claims) | {"_header": dict(token.header)}
+
+
+def shared_portal(world: World) -> dict:
+    """The owner's app "portal", registered as a client and shared with tier D1."""
+    created = register(world)
+    grant(world, "portal", "tier", "D1")
+    return created
+
+
+def rp_for(app: Any, world: World, portal: dict, person: str | None = "D1a") -> Rp:
+    """A relying party for `portal` in the browser of `person` ("owner", a party key, or None
+    for nobody signed in)."""
+    web = Web(app)
+    if person is not None:
+        email = world.owner.email if person == "owner" else world.parties[person].email
+        web.login(email)
+    return Rp(web, portal["client_id"], portal["client_secret"])

@@ -10,7 +10,7 @@ import pytest
 
 from supplychain.extensions import db
 from supplychain.models import ApiToken
-from tests.api.oidc_helpers import REDIRECT, Rp, grant, query, register
+from tests.api.oidc_helpers import REDIRECT, Rp, grant, query, register, rp_for, shared_portal
 from tests.conftest import PASSWORD
 from tests.ui.conftest import Web
 
@@ -20,17 +20,7 @@ ISSUER = "http://localhost:8000"
 @pytest.fixture
 def portal(world):
     """The owner's app, registered as a client, shared with tier D1."""
-    created = register(world)
-    grant(world, "portal", "tier", "D1")
-    return created
-
-
-def rp_for(app, world, portal, person: str | None = "D1a") -> Rp:
-    web = Web(app)
-    if person is not None:
-        email = world.owner.email if person == "owner" else world.parties[person].email
-        web.login(email)
-    return Rp(web, portal["client_id"], portal["client_secret"])
+    return shared_portal(world)
 
 
 # --- apps as clients ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from supplychain.extensions import db
 from supplychain.models import ApiToken
-from tests.api.oidc_helpers import REDIRECT, Rp, grant, query, register
+from tests.api.oidc_helpers import REDIRECT, Rp, query, rp_for, shared_portal
 from tests.conftest import PASSWORD
 from tests.ui.conftest import Web
 
@@ -23,16 +23,7 @@ HOUR = 3600
 @pytest.fixture
 def portal(world):
     """The owner's app, registered as a client, shared with tier D1."""
-    created = register(world)
-    grant(world, "portal", "tier", "D1")
-    return created
-
-
-def rp_for(app, world, portal, person: str | None = "D1a") -> Rp:
-    web = Web(app)
-    if person is not None:
-        web.login(world.parties[person].email)
-    return Rp(web, portal["client_id"], portal["client_secret"])
+    return shared_portal(world)
 
 
 def age_sign_ins(app, world, person: str, seconds: int) -> None:

@@ -468,6 +468,24 @@ def add_member(
     return response.json()
 
 
+def race(n: int, fn: Any) -> list[Any]:
+    """Call `fn` from `n` threads released at the same moment; their answers, in finishing
+    order."""
+    results: list[Any] = []
+    barrier = threading.Barrier(n)
+
+    def run() -> None:
+        barrier.wait()
+        results.append(fn())
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def activate(api: Api, invite_code: str) -> str:
     response = api.post("/auth/activate", {"invite_code": invite_code, "password": PASSWORD})
     assert response.status_code == 200, response.text

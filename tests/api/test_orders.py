@@ -1,11 +1,9 @@
 """Orders through the API: issue, X12 855 acknowledgment, amend, cancel, ship, receive; races
 over real HTTP."""
 
-import threading
-
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import Api, race
 
 
 @pytest.fixture
@@ -458,22 +456,6 @@ def test_idempotent_create_and_shipment(chain):
     assert got["lines"][0]["shipped_qty"] == "4"
 
 
-def _race(n, fn):
-    results = []
-    barrier = threading.Barrier(n)
-
-    def run():
-        barrier.wait()
-        results.append(fn())
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 @pytest.mark.parametrize("round_", range(3))
 def test_racing_acknowledgments_apply_once(chain, http_api, round_):
     w = chain
@@ -485,7 +467,7 @@ def test_racing_acknowledgments_apply_once(chain, http_api, round_):
             w.path(f"/orders/{order['id']}/ack"), {"version": 1, "decision": "accept"}
         ).status_code
 
-    codes = _race(4, ack)
+    codes = race(4, ack)
     assert sorted(codes) == [200, 409, 409, 409], codes
     got = w.api.get(w.path(f"/orders/{order['id']}"), token=w.owner.token).json()
     assert got["version"] == 2
@@ -504,7 +486,7 @@ def test_racing_shipments_never_over_ship(chain, http_api, round_):
             w.path(f"/orders/{order['id']}/shipments"), {"lines": [{"line_no": 1, "qty": "6"}]}
         ).status_code
 
-    codes = _race(4, ship)
+    codes = race(4, ship)
     assert sorted(codes) == [201, 409, 409, 409], codes
     got = w.api.get(w.path(f"/orders/{order['id']}"), token=w.owner.token).json()
     assert got["lines"][0]["shipped_qty"] == "6"

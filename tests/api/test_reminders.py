@@ -1,12 +1,11 @@
 """The sender's reminder of a notice: who it reaches, the hourly limit, who may send it."""
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
 from supplychain.extensions import db
 from supplychain.models.events import Event, EventRecipient, ReminderClaim
+from tests.conftest import race
 
 
 @pytest.fixture
@@ -136,18 +135,7 @@ def test_two_reminders_at_once_send_one(app, chain, http_api):
     w.api = http_api  # two threads at once: the real server, real commits
     nid = _notice(w)
     url = w.path(f"/notices/{nid}/remind")
-    start = threading.Barrier(2)
-    statuses = []
-
-    def remind():
-        start.wait()
-        statuses.append(w.api.post(url, {}, token=w.owner.token).status_code)
-
-    threads = [threading.Thread(target=remind) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = race(2, lambda: w.api.post(url, {}, token=w.owner.token).status_code)
     assert sorted(statuses) == [202, 409]
     assert len(_reminders(app)) == 1
     with app.app_context():

@@ -3,14 +3,12 @@ receiving by package, line and scan, every refusal; the race on one line over re
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import update
 
 from supplychain.extensions import db
 from supplychain.models import Org
-from tests.conftest import Api
+from tests.conftest import Api, race
 
 OWNER_ZH = "华夏汽车制造有限公司"
 DEALER_ZH = "北京华夏汽车销售服务有限公司"
@@ -505,22 +503,6 @@ def test_issuing_costs_a_fixed_number_of_statements(chain, count_queries):
     assert counts[0] == counts[1], counts
 
 
-def _race(n, fn):
-    results = []
-    barrier = threading.Barrier(n)
-
-    def run():
-        barrier.wait()
-        results.append(fn())
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 @pytest.mark.parametrize("round_", range(2))
 def test_racing_notices_on_one_line_ship_once(chain, http_api, round_):
     w = chain
@@ -534,7 +516,7 @@ def test_racing_notices_on_one_line_ship_once(chain, http_api, round_):
     def issue():
         return Api(http_api.base, w.owner.token).post(w.path("/ship-notices"), body).status_code
 
-    codes = _race(3, issue)
+    codes = race(3, issue)
     assert sorted(codes) == [201, 409, 409], codes
     assert _shipped(w, a) == ["7"]
     assert w.api.get(w.path("/ship-notices"), token=w.owner.token).json()["total"] == 1

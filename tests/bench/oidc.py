@@ -86,6 +86,31 @@ def _basic(app: dict) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
+def _code_flow(browser: Any, client: Any, portal: dict, scope: str) -> dict:
+    """Authorize in the signed-in `browser` (PKCE, state, nonce) and exchange the code: the
+    token answer."""
+    verifier, challenge = _pkce()
+    params = {
+        "response_type": "code",
+        "client_id": portal["client_id"],
+        "redirect_uri": REDIRECT,
+        "scope": scope,
+        "state": "s",
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    answer = _ok(browser.get("/oauth/authorize?" + urlencode(params)), 302)
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": verifier,
+    }
+    return _ok(client.post("/oauth/token", data=form, headers=_basic(portal))).get_json()
+
+
 def run(report: Report) -> None:
     with bench_app() as env:
         flask_app = env.app
@@ -116,26 +141,7 @@ def run(report: Report) -> None:
             cookie["uid"], cookie["tid"] = user_id, login_id
 
         def sign_in() -> None:
-            verifier, challenge = _pkce()
-            params = {
-                "response_type": "code",
-                "client_id": portal["client_id"],
-                "redirect_uri": REDIRECT,
-                "scope": "openid profile email chain",
-                "state": "s",
-                "nonce": secrets.token_urlsafe(8),
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-            answer = _ok(browser.get("/oauth/authorize?" + urlencode(params)), 302)
-            code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
-            form = {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-            }
-            tokens = _ok(client.post("/oauth/token", data=form, headers=_basic(portal))).get_json()
+            tokens = _code_flow(browser, client, portal, "openid profile email chain")
             bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
             _ok(client.get("/oauth/userinfo", headers=bearer))
 
@@ -149,25 +155,7 @@ def run(report: Report) -> None:
         report.ratio("sign_in_vs_me", found["sign_in"], found["me"], "sign-in / me (target <= 5)")
 
         # --- 2. introspection throughput, 8 clients over HTTP ---------------------------
-        verifier, challenge = _pkce()
-        params = {
-            "response_type": "code",
-            "client_id": portal["client_id"],
-            "redirect_uri": REDIRECT,
-            "scope": "openid",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-        answer = _ok(browser.get("/oauth/authorize?" + urlencode(params)), 302)
-        code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        }
-        access_token = _ok(client.post("/oauth/token", data=form, headers=_basic(portal)))
-        access_token = access_token.get_json()["access_token"]
+        access_token = _code_flow(browser, client, portal, "openid")["access_token"]
         httpd = make_server("127.0.0.1", 0, flask_app, threaded=True, request_handler=_Quiet)
         thread = threading.Thread(target=httpd.serve_forever, daemon=True)
         thread.start()

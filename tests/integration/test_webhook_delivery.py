@@ -335,10 +335,19 @@ def test_two_worker_threads_never_send_the_same_delivery(
     receiver.delay = 0.01
     workers = [Worker(app, name=f"w{i}") for i in range(2)]
     handled = {w.name: 0 for w in workers}
+    together = threading.Barrier(len(workers))
 
     def drain(worker: Worker) -> None:
-        while done := worker.run_once():
+        # Both claim from the same moment, and each keeps claiming until all 60 are handled
+        # (an empty claim while the other holds the last batches is not the end): on a busy
+        # machine one thread may start late or be descheduled between its look and its lease.
+        together.wait()
+        deadline = time.monotonic() + 60
+        while sum(handled.values()) < 60 and time.monotonic() < deadline:
+            done = worker.run_once()
             handled[worker.name] += done
+            if not done:
+                time.sleep(0.01)
 
     threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
     for thread in threads:

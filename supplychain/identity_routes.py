@@ -114,9 +114,9 @@ def _cannot_redirect() -> Any:
     )
 
 
-def _to_sign_in(asked: prompts.Prompt, login_token_id: int | None) -> Any:
+def _to_sign_in(asked: prompts.Prompt, login_token_id: int | None, now: int) -> Any:
     """Through the sign-in page and back to this same request (a same-site `next`)."""
-    prompts.await_sign_in(asked, login_token_id)
+    prompts.await_sign_in(asked, login_token_id, now)
     again = {"reauth": "1"} if login_token_id is not None else {}
     return redirect(url_for("ui.login", next=request.full_path.rstrip("?"), **again))
 
@@ -134,16 +134,22 @@ def authorize() -> Any:
         grant = server.get_consent_grant(end_user=actor)
         asked = prompts.read(grant)
         login = security.session_login(session)
+        now = int(time.time())
         if login is None:
             if asked.none:
                 raise prompts.login_required(grant)
-            return _to_sign_in(asked, None)
-        auth_time = int(login.created_at.timestamp())
-        too_old = asked.sign_in_too_old(auth_time, int(time.time()))
-        if too_old and not prompts.signed_in_since_asked(asked, login.id):
+            return _to_sign_in(asked, None, now)
+        # When the person authenticated: at the company IdP for a company sign-in (unknown when
+        # it did not say: too old for any max_age, and the sign-in's own time in the code).
+        known = security.login_auth_time(login)
+        auth_time = int(login.created_at.timestamp()) if known is None else known
+        too_old = asked.sign_in_too_old(auth_time, now) or (
+            known is None and asked.max_age is not None
+        )
+        if too_old and not prompts.signed_in_since_asked(asked, login.id, known or 0):
             if asked.none:
                 raise prompts.login_required(grant)
-            return _to_sign_in(asked, login.id)
+            return _to_sign_in(asked, login.id, now)
     except OAuth2Error as error:
         if not error.redirect_uri:
             return _cannot_redirect()

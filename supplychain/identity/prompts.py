@@ -19,6 +19,14 @@ back under another sign-in (one made since: every sign-in is a new login token),
 once and the mark is dropped; a replay of the request, or another request, asks again. The mark
 lives in the signed session cookie and survives the sign-in (`security.sign_in` keeps it); sign-out
 drops it. This is how oidc-provider resumes an interaction: its result satisfies the prompt once.
+
+A fresh sign-in through the company IdP (services/sso_signin.py): the mark also holds when the
+request asked (`asked_at`) and its `max_age`. A company sign-in started from the sign-in page
+of such a request (`demand_for` its `next`) asks the IdP for `prompt=login` (and `max_age`), and
+its ID token's `auth_time` must be no older than `asked_at` less AUTH_TIME_SKEW. The mark is
+satisfied only by a sign-in whose authentication time (the IdP's for a company sign-in:
+ui/security.py `login_auth_time`) is that recent, so a company sign-in started elsewhere, which
+the IdP may answer from its own old session, does not count.
 """
 
 from __future__ import annotations
@@ -26,15 +34,21 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
-from flask import session
+from flask import session, url_for
 
 SUPPORTED = ("none", "login", "consent", "select_account")
 MARKS = "oidc_reauth"  # the session key; `security.sign_in` keeps it across a sign-in
 _KEPT = 4  # requests waiting for a fresh sign-in at once (several tabs)
 _MAX_AGE_DIGITS = 10
+# How much earlier than the request an IdP's `auth_time` may be and still count as a fresh
+# sign-in: the two clocks' disagreement. The IdP's ID token `iat` and `exp` are checked with the
+# same leeway (identity_sso/tokens.py); NTP keeps servers within a second, and a minute stays far
+# below any session an IdP would silently reuse.
+AUTH_TIME_SKEW = 60
 
 
 @dataclass(frozen=True)
@@ -74,14 +88,16 @@ def read(grant: Any) -> Prompt:
         if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_AGE_DIGITS):
             raise refuse("max_age must be a whole number of seconds.")
         max_age = int(raw)
-    challenge = payload.data.get("code_challenge") or ""
-    key = hashlib.sha256(f"{payload.client_id}\n{challenge}".encode()).hexdigest()[:32]
     return Prompt(
         none="none" in values,
         login="login" in values or max_age == 0,
         max_age=max_age,
-        request_key=key,
+        request_key=_request_key(payload.client_id, payload.data.get("code_challenge")),
     )
+
+
+def _request_key(client_id: Any, challenge: Any) -> str:
+    return hashlib.sha256(f"{client_id}\n{challenge or ''}".encode()).hexdigest()[:32]
 
 
 def login_required(grant: Any) -> LoginRequiredError:
@@ -89,31 +105,68 @@ def login_required(grant: Any) -> LoginRequiredError:
     return LoginRequiredError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
 
 
+@dataclass(frozen=True)
+class Demand:
+    """A fresh sign-in an authorization request waits for: authenticated since `since` (less
+    AUTH_TIME_SKEW), and the request's `max_age` if it had one."""
+
+    since: int
+    max_age: int | None
+
+
 def _marks() -> list[list[Any]]:
+    """[request key, login token id, asked at, max_age or None] per waiting request (a mark of
+    another form, e.g. from before an upgrade, is dropped: the person signs in once more)."""
     found = session.get(MARKS)
     if not isinstance(found, list):
         return []
-    return [m for m in found if isinstance(m, list) and len(m) == 2]
+    return [
+        m
+        for m in found
+        if isinstance(m, list)
+        and len(m) == 4
+        and isinstance(m[2], int)
+        and (m[3] is None or isinstance(m[3], int))
+    ]
 
 
-def await_sign_in(prompt: Prompt, login_token_id: int | None) -> None:
-    """Record that this request waits for a sign-in newer than `login_token_id` (only when it
-    asks for a fresh one: a plain request needs no mark to go on after the sign-in)."""
+def await_sign_in(prompt: Prompt, login_token_id: int | None, now: int) -> None:
+    """Record that this request waits for a sign-in newer than `login_token_id`, authenticated
+    since `now` (only when it asks for a fresh one: a plain request needs no mark to go on after
+    the sign-in)."""
     if not prompt.login and prompt.max_age is None:
         return
     marks = [m for m in _marks() if m[0] != prompt.request_key]
-    marks.append([prompt.request_key, login_token_id or 0])
+    marks.append([prompt.request_key, login_token_id or 0, now, prompt.max_age])
     session[MARKS] = marks[-_KEPT:]
 
 
-def signed_in_since_asked(prompt: Prompt, login_token_id: int) -> bool:
-    """This request sent the person to sign in and they did since: true once (the mark goes)."""
+def signed_in_since_asked(prompt: Prompt, login_token_id: int, auth_time: int) -> bool:
+    """This request sent the person to sign in and they did since, authenticating after it
+    asked (`auth_time`): true once (the mark goes)."""
     marks = _marks()
     for mark in marks:
         if mark[0] == prompt.request_key:
-            if mark[1] == login_token_id:
+            if mark[1] == login_token_id or auth_time < mark[2] - AUTH_TIME_SKEW:
                 return False
             marks.remove(mark)
             session[MARKS] = marks
             return True
     return False
+
+
+def demand_for(next_url: str | None) -> Demand | None:
+    """The fresh sign-in the authorization request at `next_url` (where the sign-in page goes
+    on to) waits for, if it is such a request and it does."""
+    if not next_url:
+        return None
+    parts = urlsplit(next_url)
+    if parts.scheme or parts.netloc or parts.path != url_for("oidc.authorize"):
+        return None
+    query = parse_qs(parts.query)
+    client_id = query.get("client_id", [""])[-1]
+    key = _request_key(client_id, query.get("code_challenge", [""])[-1])
+    for mark in _marks():
+        if mark[0] == key:
+            return Demand(since=mark[2], max_age=mark[3])
+    return None

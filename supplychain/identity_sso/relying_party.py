@@ -56,11 +56,23 @@ def relying_party(
 
 
 def authorization_url(
-    rp: RelyingParty, endpoint: str, state: str, nonce: str, verifier: str, login_hint: str
+    rp: RelyingParty,
+    endpoint: str,
+    state: str,
+    nonce: str,
+    verifier: str,
+    login_hint: str,
+    reauth: dict[str, str] | None = None,
 ) -> str:
-    """Where to send the person: the IdP's authorization endpoint with the code flow's request."""
+    """Where to send the person: the IdP's authorization endpoint with the code flow's request
+    (and `reauth`'s `prompt`/`max_age` when the person must authenticate again)."""
     url, _state = rp.create_authorization_url(
-        endpoint, state=state, code_verifier=verifier, nonce=nonce, login_hint=login_hint
+        endpoint,
+        state=state,
+        code_verifier=verifier,
+        nonce=nonce,
+        login_hint=login_hint,
+        **(reauth or {}),
     )
     return url
 

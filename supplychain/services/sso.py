@@ -26,6 +26,9 @@ BACKCHANNEL_LOGOUT_PATH = "/auth/sso/backchannel-logout"
 # The browser (or script) keeps the state of the sign-in it started in its session under this
 # key: the callback believes a sign-in only with it (the API and the pages start it alike).
 STATE_KEY = "sso_state"
+# ... and, beside it, the fresh sign-in the IdP was asked for ([since, max_age]; set or dropped at
+# every start): the callback then checks the ID token's `auth_time` (services/sso_signin.py).
+FRESH_KEY = "sso_fresh"
 
 
 def redirect_uri() -> str:

@@ -9,6 +9,13 @@ person turns out to be, and the IdP's back-channel logout.
   outside any transaction, then the person is found: by the (issuer, subject) link, else, the
   first time, by verified email among the org's people, else (with `create_users`) made a staff
   user of the org. Never a user of another org.
+* **A fresh sign-in**: when the sign-in page was reached from an app's authorization request
+  that asked for one (`prompt=login`, `max_age`: identity/prompts.py), the IdP is asked for
+  `prompt=login` (and `max_age`), and its ID token's `auth_time` must say the person
+  authenticated after the app asked (AUTH_TIME_SKEW allowed); missing (Core §3.1.2.1 makes it
+  REQUIRED with `max_age`; oidc-provider, Keycloak and Okta send it with `prompt=login`) or
+  older: refused, nothing signed in. The IdP's `auth_time` is what the code's `auth_time` then
+  says: the person authenticated there, not here.
 * **Back-channel logout**: a verified logout token ends the sign-in tokens of that IdP session
   (`sid`), or of that person (`sub`), through the same revocation as signing out.
 """
@@ -29,6 +36,7 @@ from sqlalchemy.orm import Session
 from supplychain.auth import LOGIN_TOKEN, Actor, digest
 from supplychain.db import own_transaction
 from supplychain.errors import BadRequest, Forbidden, Invalid
+from supplychain.identity.prompts import AUTH_TIME_SKEW, Demand
 from supplychain.identity_sso import relying_party as rp_
 from supplychain.identity_sso.outbound import idp_client
 from supplychain.identity_sso.sealing import SealBroken, seal, unseal
@@ -68,6 +76,10 @@ OTHER_ORG = "This company account belongs to another organisation here: company 
 NOT_DOMAIN = "This email's domain does not sign in through your company's account here."
 UNKNOWN_PERSON = (
     "No one with this email is registered for your organisation here: ask your admin to invite you."
+)
+NOT_AGAIN = (
+    "The app asked you to sign in again, and your company's sign-in did not confirm that you"
+    " just did: nothing was signed in. Try again, or ask your admin."
 )
 
 
@@ -112,10 +124,14 @@ class Signed:
 
 
 def start_sign_in(
-    session: Session, email: str, mode: str = "page", next_url: str | None = None
+    session: Session,
+    email: str,
+    mode: str = "page",
+    next_url: str | None = None,
+    fresh: Demand | None = None,
 ) -> Started:
     """Begin the code flow for the connection of the email's domain (422 naming `email` when no
-    org connected it)."""
+    org connected it); `fresh`: the person must authenticate again at the IdP."""
     assert mode in MODES
     connection = connection_for_domain(session, email)
     if connection is None:
@@ -158,8 +174,13 @@ def start_sign_in(
     party = rp_.relying_party(
         None, connection.client_id, client_secret, redirect_uri(), "client_secret_basic"
     )
+    reauth = None
+    if fresh is not None:
+        reauth = {"prompt": "login"}
+        if fresh.max_age is not None:
+            reauth["max_age"] = str(fresh.max_age)
     url = rp_.authorization_url(
-        party, connection.authorization_endpoint, state, nonce, verifier, email.strip()
+        party, connection.authorization_endpoint, state, nonce, verifier, email.strip(), reauth
     )
     return Started(url=url, state=state)
 
@@ -276,6 +297,32 @@ def confirm_with_idp(
         ):
             claims = {**_userinfo(client, pending, tokens, claims["sub"]), **claims}
     return claims
+
+
+def idp_auth_time(
+    pending: Pending, claims: dict[str, Any], fresh: Demand | None, now: int
+) -> int | None:
+    """When the person authenticated at the IdP (the ID token's `auth_time`; None when it did
+    not say or said a time to come). With `fresh` it must be there and no older than the app's
+    request (less AUTH_TIME_SKEW): otherwise 403, the IdP reused its session."""
+    value = claims.get("auth_time")
+    at = int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if at is not None and at > now + AUTH_TIME_SKEW:
+        log.warning("Company sign-in (org %s): auth_time %s is in the future", pending.org_id, at)
+        at = None
+    if fresh is None:
+        return at
+    if at is None:
+        raise refused(
+            pending, "a fresh sign-in was asked and the ID token has no auth_time", NOT_AGAIN
+        )
+    if at < fresh.since - AUTH_TIME_SKEW:
+        raise refused(
+            pending,
+            f"a fresh sign-in was asked at {fresh.since} and auth_time is {at}",
+            NOT_AGAIN,
+        )
+    return at
 
 
 def _userinfo(

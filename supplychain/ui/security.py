@@ -28,6 +28,7 @@ _USER = "uid"
 View = TypeVar("View", bound=Callable[..., Any])
 _TOKEN = "tid"
 _WAITING = "oidc_reauth"  # identity.prompts.MARKS
+_IDP_AUTH = "idp_auth"  # [login token id, the company IdP's auth_time or None]
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -43,16 +44,33 @@ class SessionInterface(SecureCookieSessionInterface):
         return request.is_secure
 
 
-def sign_in(issued: IssuedToken) -> None:
+def sign_in(issued: IssuedToken, company: bool = False, idp_auth_time: int | None = None) -> None:
     """Start a page session for the user the login token belongs to (a fresh CSRF token too).
     The language and the authorization requests waiting for this sign-in (identity/prompts.py)
-    stay."""
+    stay. A company sign-in (`company`) keeps when the person authenticated at the IdP (its ID
+    token's `auth_time`, None when it did not say)."""
     kept = {key: session[key] for key in ("lang", _WAITING) if session.get(key)}
     session.clear()
     session.update(kept)
     session[_USER] = issued.user.id
     session[_TOKEN] = issued.token.id
+    if company:
+        session[_IDP_AUTH] = [issued.token.id, idp_auth_time]
     session.permanent = False
+
+
+def login_auth_time(login: ApiToken) -> int | None:
+    """When the person of this page session's sign-in authenticated, in epoch seconds: the
+    sign-in itself for a password; for a company sign-in the IdP's `auth_time` (never later than
+    the sign-in here), or None when the IdP did not say (their IdP session may be of any age)."""
+    signed_in = int(login.created_at.timestamp())
+    found = session.get(_IDP_AUTH)
+    if not (isinstance(found, list) and len(found) == 2 and found[0] == login.id):
+        return signed_in
+    at_idp = found[1]
+    if not isinstance(at_idp, int) or isinstance(at_idp, bool):
+        return None
+    return min(at_idp, signed_in)
 
 
 def signed_in_token_id() -> int | None:

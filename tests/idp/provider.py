@@ -26,16 +26,33 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 @dataclass
 class Idp:
-    """A running provider: its issuer, and the file its accounts' claims are read from."""
+    """A running provider: its issuer, the file its accounts' claims are read from, the one its
+    behaviour is read from and the one it writes the authorization requests it got to."""
 
     issuer: str
     accounts_file: Path
     process: subprocess.Popen
     log: list[str]
+    behaviour_file: Path
+    requests_file: Path
 
     def set_claims(self, accounts: dict[str, dict[str, Any]]) -> None:
         """Claims that override the defaults ({email: login, email_verified: true}) per login."""
         self.accounts_file.write_text(json.dumps(accounts), encoding="utf-8")
+
+    def behave(self, **behaviour: Any) -> None:
+        """`reuse_session="silent"|"honest"`: ignore prompt and max_age (and say no auth_time, or
+        the session's); `session_age=N`: report auth_time N seconds before the login. None:
+        a conforming provider again."""
+        self.behaviour_file.write_text(json.dumps(behaviour), encoding="utf-8")
+
+    def forget_requests(self) -> None:
+        self.requests_file.write_text("", encoding="utf-8")
+
+    def requests(self) -> list[dict[str, str]]:
+        """The query of every authorization request received since `forget_requests`."""
+        lines = self.requests_file.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line]
 
 
 def node_ready() -> str | None:
@@ -51,6 +68,9 @@ def start_idp(workdir: Path, app_base: str, callback: str, logout: str) -> Idp:
     """Start the provider with the app's client registered; returns once it listens."""
     accounts = workdir / "accounts.json"
     accounts.write_text("{}", encoding="utf-8")
+    behaviour, requests_file = workdir / "behaviour.json", workdir / "requests.jsonl"
+    behaviour.write_text("{}", encoding="utf-8")
+    requests_file.write_text("", encoding="utf-8")
     config = workdir / "idp.json"
     client = {
         "client_id": CLIENT_ID,
@@ -63,7 +83,15 @@ def start_idp(workdir: Path, app_base: str, callback: str, logout: str) -> Idp:
         "token_endpoint_auth_method": "client_secret_basic",
     }
     config.write_text(
-        json.dumps({"clients": [client], "accounts_file": str(accounts)}), encoding="utf-8"
+        json.dumps(
+            {
+                "clients": [client],
+                "accounts_file": str(accounts),
+                "behaviour_file": str(behaviour),
+                "requests_file": str(requests_file),
+            }
+        ),
+        encoding="utf-8",
     )
     process = subprocess.Popen(
         ["node", str(HERE / "idp.mjs"), str(config)],
@@ -84,7 +112,7 @@ def start_idp(workdir: Path, app_base: str, callback: str, logout: str) -> Idp:
             log.append(text)
 
     threading.Thread(target=drain, args=(process.stderr,), daemon=True).start()
-    return Idp(json.loads(line)["issuer"], accounts, process, log)
+    return Idp(json.loads(line)["issuer"], accounts, process, log, behaviour, requests_file)
 
 
 def stop_idp(idp: Idp) -> None:
@@ -99,20 +127,25 @@ def stop_idp(idp: Idp) -> None:
             stream.close()
 
 
-def submit_form(http: requests.Session, page: requests.Response, **fields: str):
-    """Post the page's first form (its hidden fields and `fields`), following redirects."""
+def submit_form(
+    http: requests.Session, page: requests.Response, follow: bool = True, **fields: str
+):
+    """Post the page's first form (its hidden fields and `fields`), following redirects (unless
+    not `follow`)."""
     action = _FORM_ACTION.search(page.text)
     assert action, page.text[:500]
     url = requests.compat.urljoin(page.url, unescape(action.group(1)))
     data = {name: unescape(value) for name, value in _HIDDEN.findall(page.text)}
     data.update(fields)
-    return http.post(url, data=data, timeout=30)
+    return http.post(url, data=data, timeout=30, allow_redirects=follow)
 
 
-def idp_login(http: requests.Session, login_page: requests.Response, login: str):
+def idp_login(
+    http: requests.Session, login_page: requests.Response, login: str, follow: bool = True
+):
     """At the IdP's development login form: any login, any password; back to the app."""
     assert 'name="login"' in login_page.text, login_page.text[:500]
-    return submit_form(http, login_page, login=login, password="any-password")
+    return submit_form(http, login_page, follow, login=login, password="any-password")
 
 
 def idp_logout(http: requests.Session, issuer: str) -> requests.Response:

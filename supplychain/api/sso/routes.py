@@ -75,4 +75,5 @@ class SsoStart(MethodView):
         answers `{token, user}` (as POST /auth/login does) only with it."""
         started = sso_signin.start_sign_in(db.session, query["email"], mode="api")
         session[sso.STATE_KEY] = started.state
+        session.pop(sso.FRESH_KEY, None)  # a script's sign-in answers no app's prompt=login
         return redirect(started.url, 302)

@@ -7,6 +7,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 
 from supplychain.errors import Conflict, Forbidden, Invalid, NotFound
 from supplychain.extensions import db
+from supplychain.identity import prompts
 from supplychain.identity_sso.outbound import allow_private
 from supplychain.schemas.sso import SsoSettingsSchema, SsoStartQuery
 from supplychain.services import sso, sso_signin
@@ -20,21 +21,29 @@ def company_login():
     """Sign in with the company account: the email's domain picks the org's IdP."""
     next_url = safe_next(request.values.get("next"), url_for("ui.home"))
     email = text(request.form, "email") if request.method == "POST" else ""
+    # An app's authorization request waiting for a fresh sign-in (identity/prompts.py): the IdP
+    # is asked to authenticate the person again, and must say it did.
+    fresh = prompts.demand_for(next_url)
     if request.method != "POST":
         return render_template(
             "sso/login.html", errors=FormErrors(), email=request.args.get("email", "")[:200],
-            next_url=next_url,
+            next_url=next_url, again=fresh is not None,
         )  # fmt: skip
 
     def rerender(exc):
         return render_template(
-            "sso/login.html", errors=FormErrors.of(exc), email=email, next_url=next_url
-        )
+            "sso/login.html", errors=FormErrors.of(exc), email=email, next_url=next_url,
+            again=fresh is not None,
+        )  # fmt: skip
 
     with on_form_error(rerender, (Invalid,)):
         body = validated(SsoStartQuery, {"email": email})
-        started = sso_signin.start_sign_in(db.session, body["email"], "page", next_url)
+        started = sso_signin.start_sign_in(db.session, body["email"], "page", next_url, fresh)
     session[sso.STATE_KEY] = started.state
+    if fresh is None:
+        session.pop(sso.FRESH_KEY, None)
+    else:
+        session[sso.FRESH_KEY] = [fresh.since, fresh.max_age]
     # A page that moves on by itself, not a redirect: the pages' CSP (`form-action 'self'`)
     # stops a form's redirect to another site, and the IdP is one.
     return render_template("sso/redirect.html", url=started.url)

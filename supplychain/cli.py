@@ -266,8 +266,9 @@ def oidc_rotate_key() -> None:
 
 @oidc.command("purge")
 def oidc_purge() -> None:
-    """Delete expired and used authorization codes and token families dead for a day (the
-    scheduler does it every hour); what reuse detection needs stays."""
+    """Delete expired and used authorization codes, token families dead for a day and app
+    sessions ended 30 days ago (the scheduler does it every hour); what reuse detection needs
+    stays."""
     from supplychain.extensions import db as database
     from supplychain.identity.purge import purge
     from supplychain.models.base import utcnow
@@ -280,7 +281,9 @@ def oidc_purge() -> None:
         finally:
             database.session.remove()
             database.engine.dispose()
-    click.echo(f"deleted {purged.codes} codes and {purged.tokens} tokens")
+    click.echo(
+        f"deleted {purged.codes} codes, {purged.tokens} tokens and {purged.sessions} sessions"
+    )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,8 @@ def send_reminders() -> None:
 
 
 def purge_oidc() -> None:
-    """The job: delete the OpenID Connect provider's dead codes and token families, committing
-    once (identity/purge.py keeps what reuse detection needs; running twice is harmless)."""
+    """The job: delete the OpenID Connect provider's dead codes, token families and long-ended
+    app sessions, committing once (identity/purge.py keeps what reuse detection needs; running twice is harmless)."""
     from supplychain.identity.purge import purge
 
     assert _app is not None, "scheduler used before init_scheduler"
@@ -98,7 +98,12 @@ def purge_oidc() -> None:
             db.session.commit()
         finally:
             db.session.remove()
-        log.info("oidc purge: %d codes, %d tokens deleted", purged.codes, purged.tokens)
+        log.info(
+            "oidc purge: %d codes, %d tokens, %d sessions deleted",
+            purged.codes,
+            purged.tokens,
+            purged.sessions,
+        )
 
 
 def sync_jobs(scheduler: BackgroundScheduler) -> None:

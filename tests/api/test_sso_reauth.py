@@ -208,3 +208,22 @@ def test_a_company_sign_in_started_elsewhere_does_not_answer_the_app(rp, idp, co
     again = rp.web.get(nxt, allow_redirects=False)
     assert again.status_code == 302 and "/login?" in again.headers["Location"]
     assert "reauth=1" in again.headers["Location"]
+
+
+def test_after_an_idp_that_said_no_auth_time_any_max_age_asks_again(rp, idp):
+    """oidc-provider says no auth_time unasked: when the person authenticated is unknown, so a
+    plain request goes on (with the sign-in's time) and any max_age goes through the IdP."""
+    assert {"prompt", "max_age"}.isdisjoint(idp.requests()[-1])  # the plain sign-in asked neither
+    plain = id_claims(rp, rp.authorize())
+    assert plain["auth_time"] >= int(time.time()) - 60
+    waiting = rp.authorize(max_age="86400")
+    assert waiting.status_code == 302 and "reauth=1" in waiting.headers["Location"]
+    at_idp = to_company_sign_in(rp, waiting)
+    assert [(r.get("prompt"), r.get("max_age")) for r in idp.requests()[-1:]] == [
+        ("login", "86400")
+    ]
+    http = rp.web.transport.http
+    fresh = id_claims(rp, walk(http, idp_login(http, at_idp, STAFF, False)))
+    assert fresh["auth_time"] >= plain["auth_time"]
+    # Known now, and within max_age: no sign-in again.
+    assert id_claims(rp, rp.authorize(max_age="86400"))["auth_time"] == fresh["auth_time"]

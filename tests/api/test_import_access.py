@@ -191,3 +191,53 @@ def test_the_wecom_import_shares_and_unshares_likewise_all_or_nothing(app, world
     assert _told(world, "app.unshared") == [[d1a.org_id]]
     assert not _alive(rp_a, tokens_a)
     assert _logout_sids(app) == [sid_a]
+
+
+def test_the_watch_costs_the_same_statements_for_any_number_of_rows(app, world, count_queries):
+    """Members added and moved, with app sessions to end, in two imports of 3 and 52 companies:
+    the same statements (the watch reads the orgs it is given, not one query per org)."""
+    portal = register(world, backchannel_logout_uri=LOGOUT_URI)
+    grant(world, "portal", "group", "Dealers")
+    grant(world, "portal", "org", world.parties["D1b"].org_id)  # D1b is covered twice
+    rp_a, tokens_a = _signed_in(app, world, portal, "D1a")
+    rp_b, tokens_b = _signed_in(app, world, portal, "D1b")
+    rp_2, tokens_2 = _signed_in(app, world, portal, "D2")
+    dealers = [_company(f"Dealer {i}", f"IMP-{i:03d}", "Dealers/Imported") for i in range(10)]
+    assert upload(world, xlsx(dealers)).status_code == 201  # warm; groups exist from here on
+    counts = []
+    rounds = [
+        # 2 added, 1 moved out (D2: its session ends)
+        ([_company("Tianjin Sub-dealer", "DLR-101", "Suppliers/Steel")], 2, 100),
+        # 40 added, 12 moved out (D1a's session ends; D1b's org grant keeps it covered)
+        (
+            [
+                _company("Beijing Motors Sales", "DLR-001", "Suppliers/Steel"),
+                _company("Shanghai Auto Trade", "DLR-002", "Suppliers/Steel"),
+                *[_company(f"Dealer {i}", f"IMP-{i:03d}", "Suppliers/Steel") for i in range(10)],
+            ],
+            40,
+            200,
+        ),
+    ]
+    for moved, added, start in rounds:
+        new = [
+            _company(f"New {i}", f"NEW-{i}", "Dealers/Imported")
+            for i in range(start, start + added)
+        ]
+        with count_queries() as counter:
+            r = upload(world, xlsx([*moved, *new]))
+        assert r.status_code == 201, r.text
+        assert (r.json()["created"], r.json()["updated"]) == (added, len(moved))
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
+    now = members(world)
+    dealers_out = [now[f"IMP-{i:03d}"]["org_id"] for i in range(10)]
+    assert _told(world, "app.unshared") == [
+        [world.parties["D2"].org_id],
+        sorted([world.parties["D1a"].org_id, *dealers_out]),
+    ]
+    assert _told(world, "app.shared")[-2:] == [
+        sorted(now[f"NEW-{i}"]["org_id"] for i in range(start, start + added))
+        for _, added, start in rounds
+    ]
+    assert not _alive(rp_2, tokens_2) and not _alive(rp_a, tokens_a) and _alive(rp_b, tokens_b)

@@ -184,11 +184,11 @@ class AccessWatch:
         self.members: set[int] = set()
         self.before: dict[str, set[int]] = {}
         if self.keys:
-            tiers = chain_graph(session, chain).tiers
-            self.members = (set(tiers) if orgs is None else set(orgs)) - {chain.owner_org_id}
+            tiers = chain_graph(session, chain).tiers if orgs is None else None
+            self.members = (set(orgs) if tiers is None else set(tiers)) - {chain.owner_org_id}
             self.before = {key: self._holders(key, tiers) for key in self.keys}
 
-    def _holders(self, key: str, tiers: Mapping[int, str]) -> set[int]:
+    def _holders(self, key: str, tiers: Mapping[int, str] | None) -> set[int]:
         return orgs_with_app(self.session, self.chain, key, self.members, tiers) - {
             self.chain.owner_org_id
         }
@@ -202,12 +202,16 @@ class AccessWatch:
         changes: dict[str, tuple[set[int], set[int]]] = {}
         if not self.keys:
             return changes
-        # One graph for every app (rebuilt when the change touched members or links).
-        tiers = chain_graph(self.session, self.chain).tiers
-        # Orgs that joined during the change count after it (a member added or re-added).
-        self.members |= (set(tiers) if self.whole_chain else set(joined)) - {
-            self.chain.owner_org_id
-        }
+        # Orgs that joined during the change count after it (a member added or re-added). One
+        # graph for every app (rebuilt when the change touched members or links), when needed.
+        tiers = None
+        if self.whole_chain:
+            tiers = chain_graph(self.session, self.chain).tiers
+            self.members |= set(tiers) - {self.chain.owner_org_id}
+        else:
+            self.members |= set(joined) - {self.chain.owner_org_id}
+            if self.members:
+                tiers = chain_graph(self.session, self.chain).tiers
         for key in self.keys:
             after = set() if key == gone else self._holders(key, tiers)
             gained, lost = after - self.before[key], self.before[key] - after

@@ -4,7 +4,7 @@ view makes (`require_app`) and its bulk form (`orgs_with_app`). Below the app ma
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -98,11 +98,18 @@ def require_app(session: Session, access: ChainAccess, app_key: str) -> None:
     raise Forbidden(f"The app '{app_key}' is not shared with your org in this chain.")
 
 
-def orgs_with_app(session: Session, chain: Chain, app_key: str, org_ids: Iterable[int]) -> set[int]:
+def orgs_with_app(
+    session: Session,
+    chain: Chain,
+    app_key: str,
+    org_ids: Iterable[int],
+    tiers: Mapping[int, str] | None = None,
+) -> set[int]:
     """Those of `org_ids` that may use `app_key` in the chain now, by the rule `require_app`
     applies (`may_use`): the owner; current members covered by a live grant (orgs that are no
     current member never). At most two statements (the app's live grants; the members' groups,
-    when a grant is by group) and the chain graph, whatever the number of orgs."""
+    when a grant is by group) and the chain graph, whatever the number of orgs. `tiers` is the
+    chain graph's tiers when the caller has them already (one graph for several apps)."""
     ids = set(org_ids)
     holders = ids & {chain.owner_org_id}
     if not ids - holders:
@@ -110,7 +117,8 @@ def orgs_with_app(session: Session, chain: Chain, app_key: str, org_ids: Iterabl
     grants = _live_grants(session, chain.id, app_key)
     if not grants:
         return holders
-    tiers = chain_graph(session, chain).tiers
+    if tiers is None:
+        tiers = chain_graph(session, chain).tiers
     members = ids & tiers.keys()
     groups: dict[int, str | None] = {}
     if any(g.scope_type == "group" for g in grants):

@@ -2,10 +2,11 @@
 
 Two doors lead in:
 - `AccessWatch` around a change of who is covered (a grant revoked or made, an app deleted, a
-  member added, removed or moved, a supply link that changes tiers): it reads who has each app before
-  (`apps.orgs_with_app`, the one rule) and after, publishes `app.shared` / `app.unshared` to the
-  owner and the orgs that gained or lost an app, and ends the app sessions of the orgs that lost
-  one. An org another grant still covers is in "after" too, so it keeps its access.
+  member added, removed or moved by hand or by an import, a supply link that changes tiers): it
+  reads who has each app before (`apps.orgs_with_app`, the one rule) and after, publishes
+  `app.shared` / `app.unshared` to the owner and the orgs that gained or lost an app, and ends
+  the app sessions of the orgs that lost one. An org another grant still covers is in "after"
+  too, so it keeps its access.
 - `end_sign_in_sessions` when page sessions end (sign-out, password change or reset).
 
 Ending app sessions is a fixed number of statements whatever their count, in the caller's
@@ -16,7 +17,7 @@ and the sessions ended. The delivery workers sign and send the logout tokens (ou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, literal, select, update
@@ -141,7 +142,12 @@ class AccessWatch:
     lost an app and ends the app sessions of those that lost one.
 
     `app_keys` None watches every app with a live grant of one of `scopes` (a membership, group
-    or tier change); the owner always has every app, so only partners can gain or lose one."""
+    or tier change); the owner always has every app, so only partners can gain or lose one.
+
+    `orgs` None watches every current member. A change that knows which orgs it can touch (an
+    import: the members it moves; those it adds are given to `finish` as `joined`) names them,
+    and the others are not looked at: the watch's work follows the change, not the chain. Both
+    are read only when an app is watched, so a lazy iterable costs nothing when none is."""
 
     def __init__(
         self,
@@ -149,6 +155,7 @@ class AccessWatch:
         chain: Chain,
         app_keys: Iterable[str] | None = None,
         scopes: Iterable[str] | None = None,
+        orgs: Iterable[int] | None = None,
     ) -> None:
         self.session = session
         self.chain = chain
@@ -173,27 +180,40 @@ class AccessWatch:
                 ).all()
             )
         self.keys = sorted(self.ids)
+        self.whole_chain = orgs is None
         self.members: set[int] = set()
+        self.before: dict[str, set[int]] = {}
         if self.keys:
-            self.members = set(chain_graph(session, chain).tiers) - {chain.owner_org_id}
-        self.before = {key: self._holders(key) for key in self.keys}
+            tiers = chain_graph(session, chain).tiers if orgs is None else None
+            self.members = (set(orgs) if tiers is None else set(tiers)) - {chain.owner_org_id}
+            self.before = {key: self._holders(key, tiers) for key in self.keys}
 
-    def _holders(self, key: str) -> set[int]:
-        return orgs_with_app(self.session, self.chain, key, self.members) - {
+    def _holders(self, key: str, tiers: Mapping[int, str] | None) -> set[int]:
+        return orgs_with_app(self.session, self.chain, key, self.members, tiers) - {
             self.chain.owner_org_id
         }
 
-    def finish(self, reason: str, gone: str | None = None) -> dict[str, tuple[set[int], set[int]]]:
-        """Compare with now; `gone` names an app that was deleted (nobody has it after).
+    def finish(
+        self, reason: str, gone: str | None = None, joined: Iterable[int] = ()
+    ) -> dict[str, tuple[set[int], set[int]]]:
+        """Compare with now; `gone` names an app that was deleted (nobody has it after), `joined`
+        the orgs that became members during a change watching named `orgs`.
         Returns {key: (gained, lost)} for the apps whose holders changed."""
         changes: dict[str, tuple[set[int], set[int]]] = {}
-        if self.keys:
-            # Orgs that joined during the change count after it (a member added or re-added).
-            self.members |= set(chain_graph(self.session, self.chain).tiers) - {
-                self.chain.owner_org_id
-            }
+        if not self.keys:
+            return changes
+        # Orgs that joined during the change count after it (a member added or re-added). One
+        # graph for every app (rebuilt when the change touched members or links), when needed.
+        tiers = None
+        if self.whole_chain:
+            tiers = chain_graph(self.session, self.chain).tiers
+            self.members |= set(tiers) - {self.chain.owner_org_id}
+        else:
+            self.members |= set(joined) - {self.chain.owner_org_id}
+            if self.members:
+                tiers = chain_graph(self.session, self.chain).tiers
         for key in self.keys:
-            after = set() if key == gone else self._holders(key)
+            after = set() if key == gone else self._holders(key, tiers)
             gained, lost = after - self.before[key], self.before[key] - after
             if gained or lost:
                 changes[key] = (gained, lost)

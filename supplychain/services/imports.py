@@ -28,6 +28,7 @@ from supplychain.excel.importer import read_import_sheet
 from supplychain.excel.template import import_template
 from supplychain.models import Chain, Contact, Group, Member, Org, User
 from supplychain.models.base import utcnow
+from supplychain.services.app_sessions import AccessWatch
 from supplychain.services.audit import record_event
 from supplychain.services.bulk import insert_rows
 from supplychain.services.chains import bump_graph_version, lock_chain
@@ -168,6 +169,15 @@ def import_directory(
     )
     if dry_run:
         return result
+    # Members added or moved may gain or lose the chain's shared apps: watched over just those
+    # orgs (the moved now, the added once they exist), as every other membership change is. The
+    # orgs are read lazily: nothing is when no custom app has a live grant that could change.
+    watch = AccessWatch(
+        session,
+        chain,
+        scopes=["group", "all", "tier"] if plan.new_companies else ["group"],
+        orgs=(member.org_id for member, _ in plan.regrouped),
+    )
     try:
         result.invites = _apply(session, chain, plan)
     except IntegrityError:
@@ -183,6 +193,7 @@ def import_directory(
     )
     if plan.new_companies:
         bump_graph_version(session, chain)
+    watch.finish("import.apply", joined=(plan.org_ids[c.custom_id] for c in plan.new_companies))
     _publish_directory_events(session, chain, plan)
     record_event(
         session,

@@ -42,7 +42,11 @@ All or nothing: any bad cell gives 422 with `errors.rows` = `[{{row, column, cel
 (`errors.rows_not_listed` counts the rest), and nothing is saved. A file that is no readable
 .xlsx is 400. Limits (413): {MAX_UPLOAD_BYTES // (1024 * 1024)} MB upload, {MAX_DATA_ROWS} data
 rows, {MAX_COLUMNS} columns, {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB unpacked.
-Importing the same file again changes nothing."""
+Importing the same file again changes nothing.
+
+Companies added or moved to another group gain or lose the chain's shared apps at once, as members
+added or moved by hand do: `app.shared` / `app.unshared` events, and the app sessions of an org no
+live grant covers any more end (with back-channel logouts). A dry run changes nothing."""
 
 
 @blp.before_request

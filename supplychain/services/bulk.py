@@ -86,7 +86,7 @@ def insert_rows(
     else:
         stmt = insert(table)
         result = session.execute(stmt.returning(*returning) if returning else stmt, rows)
-    return list(result) if returning else []
+    return result.all() if returning else []
 
 
 def _json_rows(

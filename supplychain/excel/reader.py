@@ -45,8 +45,9 @@ _REL_CHARTSHEET = "/chartsheet"
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _BLOCK = 1 << 20
 
-# A start tag, with or without a namespace prefix (XML names: ASCII is all a sheet uses).
-_TAG = r"<(?:[A-Za-z_][\w.\-]*:)?"
+# A start tag, with or without a namespace prefix (any XML name: the bytes above 0x7f are
+# the UTF-8 of non-ASCII name characters).
+_TAG = r"<(?:[A-Za-z_\x80-\xff][\w.\-\x80-\xff]*:)?"
 _CELL_REF = r'"[A-Z]{1,3}[1-9][0-9]{0,8}"'
 # Anything the fast scan cannot vouch for, lexically (a comment counts too: then the exact scan
 # decides): an <f> element, a <row>, <c> or <dimension> without its reference as its first

@@ -168,6 +168,12 @@ def test_a_prefixed_namespace_and_attributes_in_another_order_read_alike():
     assert new_texts(data) == old_texts(data) == [["a", "2"]]
 
 
+def test_a_formula_under_a_non_ascii_prefix_reads_as_its_text():
+    rows = '<é:row r="1"><é:c r="A1"><é:f>1+1</é:f><é:v>2</é:v></é:c></é:row>'
+    data = with_sheet_xml(saved(openpyxl.Workbook()), rows, prefix="é")
+    assert new_texts(data) == old_texts(data) == [["=1+1"]]
+
+
 def formula_sheet() -> bytes:
     """Formulas of every kind, each with a cached value calamine alone would read."""
     rows = (
@@ -382,6 +388,8 @@ FAST_RULE_CASES = [
     ('<f t="shared" si="0"/>', False),
     ("<x:f>1</x:f>", False),
     ("<_a.b-c:f/>", False),
+    ("<é:f>1</é:f>", False),
+    ('<名:c r="AE1"/>', False),
     ("<!-- <f>1</f> -->", False),
     ('<c t="n" r="A1"><v>1</v></c>', False),  # the reference not first
     ('<c  r="A1"><v>1</v></c>', True),  # a candidate the pattern lets through

@@ -7,11 +7,14 @@ openpyxl reader before it did, and calamine holds the whole used range in memory
 from the cell references): a reference to row 1 000 000 or column XFD would allocate gigabytes.
 So the sheet's XML is scanned before calamine reads it:
 
-- the fast scan (most files): the decompressed XML, block by block, through a few byte regexes:
-  every `<row>` and `<c>` start tag must carry its reference as its first attribute (as Excel,
-  LibreOffice, WPS, openpyxl and xlsxwriter write them), which gives the highest row and column
-  without parsing; no `<f>` element, no error cell (`t="e"`) and no integer of 16 digits or more
-  (openpyxl read those exactly, calamine as a float) may appear anywhere, not even in a comment.
+- the fast scan (most files): the decompressed XML, block by block, against one byte regex
+  (`_FastRule.pattern`): every `<row>` and `<c>` start tag must carry its reference as its first
+  attribute (as Excel, LibreOffice, WPS, openpyxl and xlsxwriter write them), which gives the
+  highest row and column without parsing; no `<f>` element, no error cell (`t="e"`) and no
+  integer of 16 digits or more (openpyxl read those exactly, calamine as a float) may appear
+  anywhere, not even in a comment. The regex is not run as such over a typical block (it would
+  try its alternatives at every `<`): a few searches with a literal start, at C speed between
+  their rare hits, show where it could match, and it is tried there (`_FastRule.clear`).
 - the exact scan (anything else): lxml's iterparse over the same part, no entities resolved,
   each cell placed as Excel places it (its reference, or the next row or column), with formulas
   (plain, shared, array), error cells and long integers kept as overrides of calamine's values.
@@ -42,8 +45,9 @@ _REL_CHARTSHEET = "/chartsheet"
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _BLOCK = 1 << 20
 
-# A start tag, with or without a namespace prefix (XML names: ASCII is all a sheet uses).
-_TAG = r"<(?:[A-Za-z_][\w.\-]*:)?"
+# A start tag, with or without a namespace prefix (any XML name: the bytes above 0x7f are
+# the UTF-8 of non-ASCII name characters).
+_TAG = r"<(?:[A-Za-z_\x80-\xff][\w.\-\x80-\xff]*:)?"
 _CELL_REF = r'"[A-Z]{1,3}[1-9][0-9]{0,8}"'
 # Anything the fast scan cannot vouch for, lexically (a comment counts too: then the exact scan
 # decides): an <f> element, a <row>, <c> or <dimension> without its reference as its first
@@ -69,9 +73,74 @@ def _greater_than(limit: int) -> str:
     return "(?:" + "|".join(options) + ")"
 
 
+def _at_most(limit: int) -> str:
+    """A regex for the decimal numbers 1 to `limit` (no leading zero)."""
+    digits = str(limit)
+    options = []
+    for i, digit in enumerate(digits):  # as many digits as `limit`, one of them lower
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            rest = len(digits) - i - 1
+            options.append(f"{digits[:i]}[{low}-{int(digit) - 1}][0-9]{{{rest}}}")
+    options.append(digits)
+    if len(digits) > 1:  # fewer digits
+        options.append(f"[1-9][0-9]{{0,{len(digits) - 2}}}")
+    return "(?:" + "|".join(options) + ")"
+
+
+def _columns_up_to(limit: int) -> str:
+    """A regex for the column names A to the `limit`-th (1 to 702: one or two letters, to ZZ)."""
+    options = [f"[A-{get_column_letter(min(limit, 26))}]"]
+    for first in range(1, 27):  # two letters: 26 names for each first letter
+        last = min(26, limit - 26 * first)
+        if last >= 1:
+            options.append(f"{get_column_letter(first)}[A-{get_column_letter(last)}]")
+    return "(?:" + "|".join(options) + ")"
+
+
+# Where the rule could match, whatever the limits (searches with a literal start): any of its
+# alternatives after a namespace prefix; an error type's value, however quoted.
+_PREFIXED = re.compile(rb":(?:[cfv]|row|dimension)[\s/>]")
+_ERROR_VALUE = (re.compile(rb"\"e[\"']"), re.compile(rb"'e[\"']"))
+# A digit as "0", anything else as " ": `_may_hold_long_digits`.
+_DIGIT_MARKS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+
+
+def _may_hold_long_digits(data: bytes) -> bool:
+    """False when `data` holds no run of 16 digits: such a run covers 4 bytes at offsets 4k,
+    4k + 4, 4k + 8 and 4k + 12, so every 4th byte tells (a slice, a translation and a find)."""
+    return b"0000" in data[::4].translate(_DIGIT_MARKS)
+
+
+@dataclass(frozen=True)
+class _FastRule:
+    """The fast scan for given limits. `pattern` is the rule: a match anywhere sends the sheet
+    to the exact scan. `candidates` finds, with a literal `<` start and cheap checks after it,
+    every start tag where `pattern` could match without a namespace prefix, except an error
+    type (`_ERROR_VALUE`) and a long integer (`_may_hold_long_digits`): an `<f>`, a
+    `<dimension>`, and each `<c>` or `<row>` not written as `<c r="A1"` or `<row r="1"` (one
+    space, the reference first and within the limits)."""
+
+    pattern: re.Pattern[bytes]
+    candidates: re.Pattern[bytes]
+
+    def clear(self, data: bytes) -> bool:
+        """Whether `pattern.search(data)` finds nothing, which this decides exactly: the
+        pattern is tried at each candidate, or over the whole block when a check fails."""
+        if (
+            _PREFIXED.search(data)
+            or any(error.search(data) for error in _ERROR_VALUE)
+            or _may_hold_long_digits(data)
+        ):
+            return self.pattern.search(data) is None
+        return all(
+            self.pattern.match(data, at.start()) is None for at in self.candidates.finditer(data)
+        )
+
+
 @lru_cache(maxsize=4)
-def _fast_pattern(max_rows: int, max_columns: int) -> re.Pattern[bytes]:
-    """One pass over the XML: a match is something only the exact scan may judge (or refuse)."""
+def _fast_pattern(max_rows: int, max_columns: int) -> _FastRule:
+    """The fast scan's rule: a match is something only the exact scan may judge (or refuse)."""
     allowed = "|".join(get_column_letter(i) for i in range(max_columns, 0, -1))
     too_far = rf"(?:(?!(?:{allowed})[0-9])[A-Z]|[A-Z]{{1,3}}{_greater_than(max_rows)}\")"
     pattern = (
@@ -83,7 +152,11 @@ def _fast_pattern(max_rows: int, max_columns: int) -> re.Pattern[bytes]:
         + rf'|dimension\s+ref="(?:[A-Z]{{1,3}}[0-9]{{1,9}}:)?{too_far}'
         + ")"
     )
-    return re.compile(pattern.encode())
+    # Within _CELL_REF (9 digits at most) and two letters; beyond, the pattern is tried.
+    row = _at_most(min(max_rows, 10**9 - 1))
+    cell = _columns_up_to(min(max_columns, 702)) + row
+    candidates = rf'<(?:f[\s/>]|dimension[\s/>]|c(?! r="{cell}")[\s/>]|row(?! r="{row}")[\s/>])'
+    return _FastRule(re.compile(pattern.encode()), re.compile(candidates.encode()))
 
 
 _LONG_INT = re.compile(r"\s*[+-]?[0-9]{16,}\s*")
@@ -201,9 +274,9 @@ def _blocks(archive: zipfile.ZipFile, part: str) -> Iterator[bytes]:
         yield carry
 
 
-def _fast_scan(archive: zipfile.ZipFile, part: str, pattern: re.Pattern[bytes]) -> bool:
+def _fast_scan(archive: zipfile.ZipFile, part: str, rule: _FastRule) -> bool:
     """True when no block holds anything the exact scan must judge."""
-    return not any(pattern.search(data) for data in _blocks(archive, part))
+    return all(rule.clear(data) for data in _blocks(archive, part))
 
 
 def _exact_scan(archive: zipfile.ZipFile, part: str, max_rows: int, max_columns: int) -> Scan:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 # Types that SQLite's json_extract gives back as the driver would have bound them (not float:
 # SQLite's own text-to-double conversion is not guaranteed to round as Python's does).
@@ -68,28 +69,41 @@ def insert_rows(
         source = select(*(_unnest(table.c[name], n, rows) for n, name in enumerate(names)))
         stmt: Any = insert(table).from_select(names, source)
         result = session.execute(stmt.returning(*returning) if returning else stmt)
-    elif (payload := _json_rows(session, table, names, rows)) is not None:
+    elif (shaped := _json_rows(session, table, names, rows)) is not None:
+        payload, same = shaped
         element = func.json_each(bindparam("rows", payload, type_=Text)).table_valued("value")
-        source = select(*(func.json_extract(element.c.value, f"$[{n}]") for n in range(len(names))))
+        varying = iter(range(len(names)))
+        source = select(
+            *(
+                bindparam(f"same_{n}", same[n], type_=NullType())
+                if n in same
+                else func.json_extract(element.c.value, f"$[{next(varying)}]")
+                for n in range(len(names))
+            )
+        )
         stmt = insert(table).from_select(names, source)
         result = session.execute(stmt.returning(*returning) if returning else stmt)
     else:
         stmt = insert(table)
         result = session.execute(stmt.returning(*returning) if returning else stmt, rows)
-    return list(result) if returning else []
+    return result.all() if returning else []
 
 
 def _json_rows(
     session: Session, table: Table, names: list[str], rows: list[dict[str, Any]]
-) -> str | None:
+) -> tuple[str, dict[int, Any]] | None:
     """The rows as one JSON array of arrays for SQLite's json_each, each value as the driver
     would bind it (the column type's bind processor applied, once for a run of the same
     object such as the `now` of every row): one statement and no per-row work in SQLAlchemy.
-    None when a value would not come back from JSON exactly as bound (a float, a big integer,
-    bytes, a text with a NUL): the caller uses executemany."""
+    A column with the same value in every row (a timestamp, the chain) is left out of the
+    JSON and given by its position, to be bound once as a parameter (unless every column
+    is: the first then stays, for json_each to give a row for each). None when a value
+    would not come back from JSON exactly as bound (a float, a big integer, bytes, a text
+    with a NUL): the caller uses executemany."""
     dialect = session.get_bind().dialect
     columns = []
-    for name in names:
+    same: dict[int, Any] = {}
+    for n, name in enumerate(names):
         values = [row[name] for row in rows]
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
@@ -110,8 +124,14 @@ def _json_rows(
             texts = values if len(types) == 1 else [v for v in values if type(v) is str]
             if "\x00" in "".join(texts):  # SQLite's JSON would cut the text there
                 return None
-        columns.append(values)
-    return json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False, allow_nan=False)
+        if len(types) == 1 and values.count(values[0]) == len(values):
+            same[n] = values[0]
+        else:
+            columns.append(values)
+    if not columns:  # every column the same: the first stays, one entry a row
+        columns.append([same.pop(0)] * len(rows))
+    payload = json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False, allow_nan=False)
+    return payload, same
 
 
 def _unnest(column: Column[Any], n: int, rows: list[dict[str, Any]]) -> ColumnElement[Any]:

@@ -97,6 +97,7 @@ class _Cells:
         self, row: SheetRow, errors: RowErrors, group_paths: dict[str, tuple[str | None, str]]
     ) -> None:
         self.row = row
+        self.values = row.values
         self.errors = errors
         self.failures = 0
         self.group_paths = group_paths
@@ -107,11 +108,8 @@ class _Cells:
         self.errors.add(self.row.number, key, message)
         self.failures += 1
 
-    def raw(self, key: str) -> str | None:
-        return self.row.values.get(key)
-
     def text(self, key: str, *, required: bool, max_length: int = MAX_TEXT) -> str | None:
-        value = self.raw(key)
+        value = self.values.get(key)
         if value is None:
             if required:
                 self.fail(key, "Required.")
@@ -211,9 +209,11 @@ def _person(cells: _Cells, custom_id: str, mobile_keys: bool = False) -> SheetPe
     """The row's contact, if it names one and every contact cell is valid. With `mobile_keys`
     a mobile may stand in for the email."""
     before = cells.failures
-    by_mobile = mobile_keys and cells.raw("mobile") is not None and cells.raw("email") is None
-    name = cells.text("contact_name", required=cells.raw("email") is not None or by_mobile)
-    email = cells.text("email", required=cells.raw("contact_name") is not None and not by_mobile)
+    values = cells.values
+    named, addressed = values.get("contact_name") is not None, values.get("email") is not None
+    by_mobile = mobile_keys and values.get("mobile") is not None and not addressed
+    name = cells.text("contact_name", required=addressed or by_mobile)
+    email = cells.text("email", required=named and not by_mobile)
     if email is not None:
         try:
             _EMAIL(email)
@@ -224,10 +224,10 @@ def _person(cells: _Cells, custom_id: str, mobile_keys: bool = False) -> SheetPe
         cells.fail("mobile", "Digits, spaces and + ( ) - only, 3 to 41 characters.")
     title = cells.text("title", required=False)
     role = (
-        "staff" if cells.raw("role") is None else cells.choice("role", ROLE_VALUES, required=False)
+        "staff" if values.get("role") is None else cells.choice("role", ROLE_VALUES, required=False)
     )
-    if cells.raw("contact_name") is None and cells.raw("email") is None and not by_mobile:
-        if any(cells.raw(key) is not None for key in ("mobile", "title", "role")):
+    if not named and not addressed and not by_mobile:
+        if any(values.get(key) is not None for key in ("mobile", "title", "role")):
             cells.fail("email", "Required: this row has contact details but no contact.")
         return None
     if cells.failures > before:
@@ -251,6 +251,8 @@ def _compare_company(
     kind: str | None,
     group: str | None,
 ) -> None:
+    if name == first.name and kind == first.kind and group == first.group:
+        return  # the usual case: a company's next contact
     same = f"row {first.row} has a different one for custom id {first.custom_id!r}"
     if name != first.name:
         cells.fail("company_name", f"Conflicting company name: {same} ({first.name!r}).")

@@ -263,8 +263,8 @@ def _sha256(stream: IO[bytes]) -> str:
 
 def _apply(session: Session, chain: Chain, plan: Plan) -> list[Invite]:
     """Write the plan with one bulk insert per table; the invitation codes of new contacts."""
-    now = utcnow()
-    _create_groups(session, chain.id, plan, now)
+    now, chain_id = utcnow(), chain.id
+    _create_groups(session, chain_id, plan, now)
     orgs, members, users, contacts = (
         Org.__table__,
         Member.__table__,
@@ -291,7 +291,7 @@ def _apply(session: Session, chain: Chain, plan: Plan) -> list[Invite]:
             members,
             [
                 {
-                    "chain_id": chain.id,
+                    "chain_id": chain_id,
                     "org_id": plan.org_ids[c.custom_id],
                     "custom_id": c.custom_id,
                     "group_id": plan.group_ids[c.group] if c.group else None,
@@ -342,7 +342,7 @@ def _apply(session: Session, chain: Chain, plan: Plan) -> list[Invite]:
     }
     listed = [
         {
-            "chain_id": chain.id,
+            "chain_id": chain_id,
             "org_id": row["org_id"],
             "user_id": user_ids[row["email"] or (row["org_id"], row["mobile"])],
         }
@@ -352,7 +352,7 @@ def _apply(session: Session, chain: Chain, plan: Plan) -> list[Invite]:
         invite.user_id = row["user_id"]
     new_hashes = []
     for person, user in plan.listed_people:
-        listed.append({"chain_id": chain.id, "org_id": user.org_id, "user_id": user.id})
+        listed.append({"chain_id": chain_id, "org_id": user.org_id, "user_id": user.id})
         if not user.activated:
             # As when a contact is added by hand: a new listing gets a fresh code.
             fresh = next(codes)

@@ -21,31 +21,64 @@ Issue 26, the reader alone (target <= 0.6x): `read_import_sheet` (archive checks
 python-calamine, header and row texts: all that supplychain.excel does for an import) at 2 000
 and 20 000 rows against the floor on the same file.
 
-Measured (SQLite 3.40, 2 shared cores, load average 5.3-6.0 from other engineers' processes:
-no quiet moment came; CPU ratios are the steadier figures). Before = main at 7dae615 run with
-this benchmark (load 6-12); after = this branch:
+Measured (SQLite 3.40.1, 2 shared cores; CPU ratios are the steadier figures, though the
+floor itself moved by up to 15 % between runs under other engineers' load).
 
-| CPU time, import / floor                 | before         | after          |
-|------------------------------------------|----------------|----------------|
-| whole import, 2 000 rows                 | 2.1x* (264 ms) | 1.51x (202 ms) |
-| whole import, 10 000 rows                | 2.14x          | 1.20x          |
-| whole import, 20 000 rows                | 2.17x (3.05 s) | 1.29x (1.97 s) |
-| statements, 2 000 / 10 000 / 20 000 rows | 27 / 44 / 67   | 26 / 26 / 26   |
-| dry run, 20 000 rows                     | 0.67x          | 0.41x          |
-| re-import, 10 000 rows (wall)            | 0.9x           | 0.4x           |
+The first pass (main at 7dae615 against its branch, load 5-12): bulk statements (27 / 44 / 67
+statements at 2 000 / 10 000 / 20 000 rows became 26 at every size), the import 2.1x -> 1.5x
+CPU at 2 000 rows and 2.17x -> 1.29x at 20 000, the dry run at 20 000 rows 0.67x -> 0.41x, the
+re-import of 10 000 rows 0.9x -> 0.4x wall.
 
-* That run measured its 2 000-row floor cold (277 ms, 0.95x); against the warm floor (126 ms,
-as this benchmark now warms it) the import's 264 ms is 2.1x.
+The CPU pass of issue 26 (nothing written, answered or refused differently): main at 321b44f
+against branch `scan`, run back to back twice (load average 3.3-3.8, then 2.3-2.5); CPU time
+and CPU ratio to the floor of the same run, second pair (the first pair agrees within 0.05x):
 
-The 0.6x target is out of reach on SQLite, and this says why. At 20 000 rows (CPU, against the
-floor's 1.52 s): reading, checking and planning (the dry run) cost 0.41x, the reader alone
-0.23x of it; SQLite's own work for the writes (one INSERT ... SELECT FROM json_each per table:
-10 000 orgs, members and member.joined events with their recipients and deliveries, 20 000
-users, contacts, invitations and invitation mails; every index kept) costs 0.36x by itself;
-the Python between them (20 000 codes, the rows as JSON, event bodies, the answer's 20 000
-codes as JSON) about 0.5x. The dry run and the database alone already make 0.77x. Earlier in the
-same load: floor 1.46 s, dry run 0.42x, driver 0.39x, import 1.30x. Peak Python memory of a
-10 000-row import: 34.7 MB before, 39.9 MB after (the rows' JSON text beside the rows).
+| CPU                                    | before                  | after                   |
+|----------------------------------------|-------------------------|-------------------------|
+| whole import, 2 000 rows               | 176 ms, 1.59x           | 140 ms, 1.27x           |
+| whole import, 20 000 rows              | 1.65 s, 1.15x           | 1.34 s, 1.02x           |
+| dry run, 2 000 / 20 000 rows           | 0.57x / 0.38x           | 0.46x / 0.32x           |
+| reader alone, 2 000 / 20 000 rows      | 0.35x / 0.27x           | 0.25x / 0.19x           |
+| in the database driver, 2 000 / 20 000 | 0.42x / 0.35x           | 0.30x / 0.28x           |
+| import of 10 000 rows (issue 6)        | 1.25x                   | 1.04x                   |
+| statements, every size                 | 26                      | 26                      |
+| floor, 2 000 / 20 000 rows             | 111 ms / 1.43 s         | 110 ms / 1.32 s         |
+
+What changed: the XML scan tried its regex's alternatives at each of the sheet's 760 000 `<`
+(0.10x of the floor at 20 000 rows); it now finds where the same regex could match with a few
+searches that have a literal start, and tries it there (0.03x, the same decision on every
+block: tests/unit/test_excel_reader.py). The bulk inserts bind a column with the same value in
+every row (timestamps, the chain, a status) once instead of repeating it in the rows' JSON:
+less JSON to write in Python and to take apart in SQLite (the driver's CPU 0.07x to 0.12x
+less, building the JSON 0.04x less). Smaller: RETURNING rows fetched at once, each contact cell looked up once. Measured
+and left alone: the email check is marshmallow's validate.Email, the API's own (1.6 us a
+call, 0.02x); a larger SQLite page cache gained nothing beyond noise; spelling the codes with
+one base32 pass was no faster than the pairs table.
+
+Where the CPU of a 20 000-row import goes now, as fractions of the floor (1.38 s; parts timed
+inside one import, load 3.6-4.0):
+
+| part                                                                   | CPU    |
+|------------------------------------------------------------------------|--------|
+| reading: the XML scan                                                  | 0.03x  |
+| reading: calamine (Rust: unzip, shared strings, sheet)                 | 0.10x  |
+| reading: rows to texts (sheet_rows, _data_rows)                        | 0.03x  |
+| checking every cell (read_rows; the email validator 0.02x of it)       | 0.10x  |
+| planning (plan_directory and its queries)                              | 0.03x  |
+| request, upload, auth (the rest of the dry run)                        | 0.02x  |
+| = dry run                                                              | 0.31x  |
+| SQLite in the driver: 11 INSERT ... SELECT FROM json_each with         | 0.29x  |
+| RETURNING and their indexes (users alone 0.10x), the delete and selects|        |
+| commit                                                                 | 0.03x  |
+| the rows' JSON for SQLite (_json_rows; events' data as JSON per row)   | 0.11x  |
+| invitation codes (20 000 HMACs and SHA-256s: fresh_codes)              | 0.05x  |
+| the answer's 20 000 codes (InviteList, JSON)                           | 0.03x  |
+| the rest: row dicts, RETURNING rows, Invite objects, event bodies      | 0.14x  |
+| = whole import                                                         | 0.96x  |
+
+So the 0.6x target stays out of reach on SQLite: the dry run and SQLite's own work already
+make 0.6x, before any Python builds what is written. Peak Python memory of a 10 000-row
+import: 39.9 MB before, 37.1 MB after.
 """
 
 from __future__ import annotations

@@ -159,3 +159,31 @@ def test_floats_bytes_nuls_and_huge_integers_go_through_executemany(session):
 def test_no_rows_is_no_statement(session):
     assert bulk.insert_rows(session, SAMPLES, [], SAMPLES.c.id) == []
     assert session.info["statements"] == []
+
+
+@pytest.mark.parametrize("names_vary", [True, False], ids=["names-vary", "every-column-alike"])
+def test_columns_alike_in_every_row_are_bound_once_and_stored_alike(
+    session, monkeypatch, names_vary
+):
+    """A column with one value in every row goes in as one parameter, out of the JSON (every
+    column but the first when all are alike): the same values and storage classes as
+    executemany, whatever the column's type, None included."""
+    statements = session.info["statements"]
+    for n in (0, 1):  # the values of _rows' first row, then of its second (None, False, -5)
+        given = _rows("x")[n]
+
+        def rows(tag: str, given: dict = given) -> list[dict]:
+            return [{**given, "name": f"{tag} {k if names_vary else 0}"} for k in range(5)]
+
+        fast = bulk.insert_rows(session, SAMPLES, rows(f"S{n}"), SAMPLES.c.id, SAMPLES.c.name)
+        assert statements[-1].count("json_extract(") == 1  # the name alone from the JSON
+        with monkeypatch.context() as patched:
+            patched.setattr(bulk, "_json_rows", lambda *args: None)
+            slow = bulk.insert_rows(session, SAMPLES, rows(f"E{n}"), SAMPLES.c.id, SAMPLES.c.name)
+        assert "json_each" not in statements[-1]
+        stored, expected = _stored(session, f"S{n}"), _stored(session, f"E{n}")
+        assert [(row[0][2:], *row[1:]) for row in stored] == [
+            (row[0][2:], *row[1:]) for row in expected
+        ]
+        assert len(stored) == 5 and len({row[2:] for row in stored}) == 1
+        assert sorted(name[2:] for _, name in fast) == sorted(name[2:] for _, name in slow)

@@ -168,6 +168,12 @@ def test_a_prefixed_namespace_and_attributes_in_another_order_read_alike():
     assert new_texts(data) == old_texts(data) == [["a", "2"]]
 
 
+def test_a_formula_under_a_non_ascii_prefix_reads_as_its_text():
+    rows = '<é:row r="1"><é:c r="A1"><é:f>1+1</é:f><é:v>2</é:v></é:c></é:row>'
+    data = with_sheet_xml(saved(openpyxl.Workbook()), rows, prefix="é")
+    assert new_texts(data) == old_texts(data) == [["=1+1"]]
+
+
 def formula_sheet() -> bytes:
     """Formulas of every kind, each with a cached value calamine alone would read."""
     rows = (
@@ -330,3 +336,135 @@ def test_escaped_characters_read_as_excel_means_them():
     data = with_sheet_xml(saved(openpyxl.Workbook()), rows)
     assert new_texts(data) == [["x_x0041_y", "a\rb"]]
     assert old_texts(data) == [["x_x005F_x0041_y", "a_x000D_b"]]
+
+
+def test_at_most():
+    import re
+
+    for limit in (1, 9, 10, 99, 100, 25_000, 20_009, 30_000):
+        pattern = re.compile(reader._at_most(limit) + "$")
+        assert [n for n in range(0, 3 * limit) if pattern.match(str(n))] == list(
+            range(1, limit + 1)
+        )
+        assert not pattern.match("0" + str(limit))  # no leading zero
+
+
+def test_columns_up_to():
+    import re
+
+    from openpyxl.utils import get_column_letter
+
+    names = [get_column_letter(n) for n in range(1, 26**3 + 26**2 + 27)]  # to ZZZ
+    for limit in (1, 9, 26, 27, 30, 52, 53, 100, 702):
+        pattern = re.compile(reader._columns_up_to(limit) + "$")
+        assert [name for name in names if pattern.match(name)] == names[:limit]
+
+
+@pytest.mark.parametrize("length", [16, 17, 19, 40])
+def test_every_run_of_16_digits_may_be_a_long_integer(length):
+    for before in range(8):
+        data = b"<" * before + b"7" * length + b"<v>1</v>"
+        assert reader._may_hold_long_digits(data), (before, length)
+    assert not reader._may_hold_long_digits(b'<c r="A12345"><v>123456789012</v></c>' * 20)
+
+
+# What the fast scan's rule must judge alike however it is searched for: each line is part of a
+# sheet's XML and whether the rule lets it through (True) or sends it to the exact scan (False).
+FAST_RULE_CASES = [
+    ('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="AD1" s="2"/></row>', True),
+    ('<row r="25000"><c r="A25000"><v>1</v></c></row>', True),
+    ('<row r="1" spans="1:9" x14ac:dyDescent="0.25"><c r="B1"/></row>', True),
+    ('<dimension ref="A1:AD25000"/><cols><col min="1" max="3"/></cols>', True),
+    (
+        '<dimension ref="A1"/><c r="A1" t="inlineStr"><is><t xml:space="preserve"> e </t></is></c>',
+        True,
+    ),
+    ('<c r="A1" t="str"><v>Joe\'s \'e\' "e"</v></c>', True),  # searched for over the block
+    ('<c r="A1"><v>123456789012345</v></c><c r="B1"><v>0.12345678901234567</v></c>', True),
+    ('<c r="A1" t="inlineStr"><is><t>1234567890123456789</t></is></c>', True),
+    ("<fx/><ff>1</ff><rows/><cx/><vv>1234567890123456</vv>", True),
+    ("<f>1+1</f>", False),
+    ("<f/>", False),
+    ('<f t="shared" si="0"/>', False),
+    ("<x:f>1</x:f>", False),
+    ("<_a.b-c:f/>", False),
+    ("<é:f>1</é:f>", False),
+    ('<名:c r="AE1"/>', False),
+    ("<!-- <f>1</f> -->", False),
+    ('<c t="n" r="A1"><v>1</v></c>', False),  # the reference not first
+    ('<c  r="A1"><v>1</v></c>', True),  # a candidate the pattern lets through
+    ('<c\tr="A1"/>', True),
+    ("<c><v>1</v></c>", False),
+    ("<c/>", False),
+    ('<c r="A025"/>', False),
+    ('<c r="AE1"/>', False),
+    ('<c r="XFD1"/>', False),
+    ('<c r="A25001"/>', False),
+    ('<c r="A1000000000"/>', False),
+    ('<x:c r="AE1"/>', False),
+    ('<x:c r="A1"><x:v>1</x:v></x:c>', True),
+    ("<row/>", False),
+    ("<row>", False),
+    ('<row r="0">', False),
+    ('<row r="25001"/>', False),
+    ('<row spans="1:2" r="1">', False),
+    ('<x:row r="25001">', False),
+    ('<x:row r="2"><x:c r="B2"/></x:row>', True),
+    ('<dimension ref="A1:AE2"/>', False),
+    ('<dimension ref="AE1:A5"/>', False),
+    ('<dimension ref="A30000"/>', False),
+    ('<dimension ref="A30000:A5"/>', True),  # as the rule has it: the last cell counts
+    ("<dimension/>", False),
+    ('<x:dimension ref="A1:AE2"/>', False),
+    ('<c r="A1" t="e"><v>#N/A</v></c>', False),
+    ("<c r=\"A1\" t = 'e'><v>#N/A</v></c>", False),
+    ('<c r="A1" s="1" t="e"/>', False),
+    ('<x:c r="A1" t="e"/>', False),
+    ('<c r="A1" t="s"><v>1</v></c><x t="e"/>', True),  # t="e" on no cell
+    ("<v>1234567890123456</v>", False),
+    ("<v> -1234567890123456</v>", False),
+    ("<v>+12345678901234567.5</v>", False),
+    ('<v xml:space="preserve">1234567890123456</v>', False),
+    ("<x:v>1234567890123456</x:v>", False),
+    ("<v>1.234567890123456789</v>", True),
+]
+
+
+@pytest.mark.parametrize(("xml", "fast"), FAST_RULE_CASES)
+def test_the_fast_rule_judges_as_its_pattern_alone(xml, fast):
+    rule = reader._fast_pattern(MAX_SHEET_ROWS, MAX_COLUMNS)
+    data = f'<worksheet xmlns="{MAIN}"><sheetData>{xml}</sheetData></worksheet>'.encode()
+    assert (rule.pattern.search(data) is None) == fast
+    assert rule.clear(data) == fast
+
+
+def test_the_fast_rule_judges_as_its_pattern_alone_on_any_mix():
+    import random
+
+    rule = reader._fast_pattern(MAX_SHEET_ROWS, MAX_COLUMNS)
+    pieces = [xml.encode() for xml, _ in FAST_RULE_CASES] + [b"<", b" ", b'"', b"'", b":", b"e"]
+    shuffled = random.Random(26)
+    for _ in range(3_000):
+        data = b"".join(shuffled.choices(pieces, k=shuffled.randint(1, 6)))
+        if shuffled.random() < 0.5:  # cut anywhere: a block may start or end mid-tag
+            data = data[shuffled.randint(0, len(data)) :]
+        assert rule.clear(data) == (rule.pattern.search(data) is None), data
+
+
+@pytest.mark.parametrize(
+    "far",
+    ['<row r="25001"/>', '<c r="A25001"><v>1</v></c>', '<c r="AE3"/>', "<x:f>1</x:f>"],
+)
+def test_the_fast_scan_finds_what_lies_across_any_block_boundary(far, monkeypatch):
+    cells = "".join(f'<c r="{chr(65 + i)}2" t="s"><v>{i}</v></c>' for i in range(9))
+    rows = f'<row r="1">{cells}</row><row r="2">{cells}{far}</row><row r="3">{cells}</row>'
+    with zipfile.ZipFile(io.BytesIO(with_sheet_xml(saved(openpyxl.Workbook()), rows))) as archive:
+        rule = reader._fast_pattern(MAX_SHEET_ROWS, MAX_COLUMNS)
+        for size in range(4, 400, 3):
+            monkeypatch.setattr(reader, "_BLOCK", size)
+            assert not reader._fast_scan(archive, "xl/worksheets/sheet1.xml", rule), size
+    clean = with_sheet_xml(saved(openpyxl.Workbook()), rows.replace(far, ""))
+    with zipfile.ZipFile(io.BytesIO(clean)) as archive:
+        for size in range(4, 400, 3):
+            monkeypatch.setattr(reader, "_BLOCK", size)
+            assert reader._fast_scan(archive, "xl/worksheets/sheet1.xml", rule), size

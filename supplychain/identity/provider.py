@@ -12,6 +12,7 @@ stricter than Authlib's defaults: PKCE is required of confidential clients too, 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,6 +59,8 @@ CODE_SECONDS = 60
 ACCESS_SECONDS = 600
 ID_TOKEN_SECONDS = 600
 REFRESH_DAYS = 30
+MAX_NONCE = 500  # OidcCode.nonce's column
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SERVER = "supplychain_oidc_server"
 PROTECTOR = "supplychain_oidc_protector"
 
@@ -256,6 +259,28 @@ class S256Challenge(CodeChallenge):
         if data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256.")
         super().validate_code_challenge(grant, redirect_uri)
+
+
+class NonceCheck:
+    """A `nonce` the code can keep: at most MAX_NONCE characters and no control characters
+    (PostgreSQL refuses a NUL byte with an error). Checked on every authorization request, with
+    `openid` or without (the code keeps the nonce either way), before the replay check looks it
+    up; refused as `invalid_request` to the redirect URI."""
+
+    def __call__(self, grant: Any) -> None:
+        # A "before" hook: Authlib keeps hooks of one kind in a set, so only this one is sure to
+        # run before OpenID Connect's replay check (an "after" hook of the same step).
+        grant.register_hook("before_validate_authorization_request_payload", self.validate)
+
+    @staticmethod
+    def validate(grant: Any, redirect_uri: str) -> None:
+        nonce = grant.request.payload.data.get("nonce")
+        if nonce is None:
+            return
+        if not isinstance(nonce, str) or len(nonce) > MAX_NONCE or _CONTROL.search(nonce):
+            raise InvalidRequestError(
+                f"nonce: at most {MAX_NONCE} characters, without control characters."
+            )
 
 
 # A code of one client, with its app session, the person and the chain (one query).
@@ -563,7 +588,8 @@ def init_provider(app: Flask) -> None:
     server.register_client_auth_method("client_secret_post", _authenticate_post)
     server.register_client_auth_method("client_secret_basic", _authenticate_basic)
     server.register_grant(
-        CodeGrant, [S256Challenge(required=True), OpenIDConnect(require_nonce=False)]
+        CodeGrant,
+        [S256Challenge(required=True), NonceCheck(), OpenIDConnect(require_nonce=False)],
     )
     server.register_grant(RefreshGrant)
     server.register_endpoint(Introspection)

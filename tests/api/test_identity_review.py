@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.api.oidc_helpers import rp_for, shared_portal
+from tests.api.oidc_helpers import query, rp_for, shared_portal
 
 ISSUER = "http://localhost:8000"
 
@@ -41,3 +41,32 @@ def test_a_client_id_with_control_characters_is_an_unknown_client(app, world, po
     posted = form | {"client_id": client_id, "client_secret": rp.client_secret}
     r = rp.web.transport.send("POST", "/oauth/token", data=posted)
     assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
+
+
+@pytest.mark.parametrize(
+    ("nonce", "scope"),
+    [
+        ("a\x00b", "openid profile"),
+        ("n" * 501, "openid profile"),
+        ("line\nbreak", "openid profile"),
+        # Without `openid` the nonce means nothing, but it is kept with the code all the same.
+        ("a\x00b", "profile"),
+        ("n" * 501, "profile"),
+    ],
+)
+def test_a_nonce_that_cannot_be_kept_is_invalid_request_to_the_redirect(
+    app, world, portal, nonce, scope
+):
+    rp = rp_for(app, world, portal)
+    r = rp.authorize(nonce=nonce, scope=scope)
+    assert r.status_code == 302, r.text[:300]
+    got = query(r.headers["Location"])
+    assert got["error"] == "invalid_request" and "nonce" in got["error_description"]
+    assert got["state"] == rp.last["state"] and got["iss"] == ISSUER and "code" not in got
+
+
+def test_a_nonce_of_500_printable_characters_is_kept(app, world, portal):
+    rp = rp_for(app, world, portal)
+    nonce = "n" * 499 + "é"
+    tokens = rp.exchange(rp.code(nonce=nonce)).json()
+    assert rp.id_token_claims(tokens["id_token"])["nonce"] == nonce

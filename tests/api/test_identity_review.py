@@ -70,3 +70,37 @@ def test_a_nonce_of_500_printable_characters_is_kept(app, world, portal):
     nonce = "n" * 499 + "é"
     tokens = rp.exchange(rp.code(nonce=nonce)).json()
     assert rp.id_token_claims(tokens["id_token"])["nonce"] == nonce
+
+
+BAD_KEYS = ["portal%00", "a%00b", "portal%0A", "x" * 41, "Portal"]
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+@pytest.mark.parametrize("who", ["owner", "owner_staff", "D1a", "S1"])
+def test_an_app_key_that_cannot_be_one_is_not_found(world, portal, key, who):
+    w = world
+    token = getattr(w, who).token if who.startswith("owner") else w.parties[who].token
+    for method, suffix in [
+        ("GET", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("POST", "/secret"),
+        ("GET", "/shares"),
+    ]:
+        kw = {"json": {"name": "New"}} if method == "PATCH" else {}
+        r = w.api.request(method, w.path(f"/apps/{key}{suffix}"), token=token, **kw)
+        assert r.status_code in (403, 404), (method, suffix, r.text)
+        if who == "owner":
+            assert r.status_code == 404, (method, suffix, r.text)
+    r = w.api.get(w.path("/apps/portal"), token=w.owner.token)
+    assert r.json()["name"] == "Dealer portal"
+
+
+@pytest.mark.parametrize("app_key", ["portal\x00", "a\x00b", "portal\n", "Portal"])
+def test_a_grant_of_an_app_key_that_cannot_be_one_is_422_naming_app(world, portal, app_key):
+    w = world
+    body = {"app": app_key, "scope": {"type": "all"}}
+    r = w.api.post(w.path("/grants"), body, token=w.owner.token)
+    assert r.status_code == 422 and "app" in r.json()["errors"], r.text
+    grants = w.api.get(w.path("/grants"), token=w.owner.token).json()
+    assert [g["scope"] for g in grants["items"]] == [{"type": "tier", "value": "D1"}]

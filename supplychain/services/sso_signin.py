@@ -16,6 +16,7 @@ person turns out to be, and the IdP's back-channel logout.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,6 +60,9 @@ log = logging.getLogger(__name__)
 
 PENDING_LIFETIME = timedelta(minutes=10)
 CLEAN_BATCH = 200
+# What a saved issuer (an https URL of at most 500 characters) can never hold: such a name is
+# nobody's, and is not sent to the database (PostgreSQL refuses a NUL byte with an error).
+_NOT_AN_ISSUER = re.compile(r"[\x00-\x20\x7f-\x9f]")
 MODES = ("page", "api")
 # The ways a sign-in is refused, each with the one message the person reads.
 STATE_REFUSED = "This sign-in link is not valid (forged, used already or expired): start again."
@@ -414,6 +418,8 @@ def back_channel_logout(session: Session, logout_token: str, allow_private: bool
     issuer, audience = unverified.get("iss"), unverified.get("aud")
     if not isinstance(issuer, str) or not issuer:
         raise LogoutRefused("The logout token names no issuer.")
+    if len(issuer) > 500 or _NOT_AN_ISSUER.search(issuer):
+        raise LogoutRefused("No connection has this issuer and audience.")
     audiences = audience if isinstance(audience, list) else [audience]
     candidates = [
         _Verifier(c.id, c.issuer, c.client_id, c.jwks_uri, tuple(c.signing_algs))

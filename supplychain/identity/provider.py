@@ -454,8 +454,20 @@ def prefetch_introspection(form: Any) -> None:
         g.setdefault(_MEMO, {}).setdefault(("client", token.client.client_id), token.client)
 
 
+def _require_token(request: Any) -> None:
+    """`token` is required; `token_type_hint` is only a hint. RFC 7662 §2.1 and RFC 7009 §2.1
+    let the server ignore it, and `find_token` looks for both kinds anyway: an unknown hint is
+    not an error (Authlib answers it with a 401, which tells the app its credentials are
+    wrong)."""
+    if "token" not in request.form:
+        raise InvalidRequestError("Missing 'token'.")
+
+
 class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def check_params(self, request: Any, client: Client) -> None:
+        _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         return _token_once(token_string, token_type_hint)
@@ -483,6 +495,9 @@ class Introspection(IntrospectionEndpoint):
 
 class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def check_params(self, request: Any, client: Client) -> None:
+        _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         return find_token(db.session, token_string, token_type_hint)

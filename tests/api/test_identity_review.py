@@ -104,3 +104,18 @@ def test_a_grant_of_an_app_key_that_cannot_be_one_is_422_naming_app(world, porta
     assert r.status_code == 422 and "app" in r.json()["errors"], r.text
     grants = w.api.get(w.path("/grants"), token=w.owner.token).json()
     assert [g["scope"] for g in grants["items"]] == [{"type": "tier", "value": "D1"}]
+
+
+@pytest.mark.parametrize("hint", ["id_token", "refresh_token\x00", "x" * 300])
+def test_an_unknown_token_type_hint_is_ignored_not_a_401(app, world, portal, hint):
+    """RFC 7662 §2.1 and RFC 7009 §2.1: the server may ignore the hint (and must search every
+    type when the hint does not find it). A 401 would tell the app its credentials are wrong."""
+    rp = rp_for(app, world, portal)
+    tokens = rp.tokens()
+    data = {"token": tokens["access_token"], "token_type_hint": hint}
+    r = rp._client_call("/oauth/introspect", data)
+    assert r.status_code == 200 and r.json()["active"] is True, r.text
+    r = rp._client_call("/oauth/revoke", data)
+    assert r.status_code == 200, r.text
+    assert rp.introspect(tokens["access_token"]).json() == {"active": False}
+    assert rp.userinfo(tokens["access_token"]).status_code == 401

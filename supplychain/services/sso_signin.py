@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 PENDING_LIFETIME = timedelta(minutes=10)
 CLEAN_BATCH = 200
+MAX_NEXT_URL = 2000  # SsoLogin.next_url's column
 # What a saved issuer (an https URL of at most 500 characters) can never hold: such a name is
 # nobody's, and is not sent to the database (PostgreSQL refuses a NUL byte with an error).
 _NOT_AN_ISSUER = re.compile(r"[\x00-\x20\x7f-\x9f]")
@@ -119,8 +120,11 @@ def start_sign_in(
     session: Session, email: str, mode: str = "page", next_url: str | None = None
 ) -> Started:
     """Begin the code flow for the connection of the email's domain (422 naming `email` when no
-    org connected it)."""
+    org connected it). A `next_url` longer than the pending sign-in keeps (an app's authorization
+    request can be up to the request line's 4 KB) is dropped: the person lands home instead."""
     assert mode in MODES
+    if next_url is not None and len(next_url) > MAX_NEXT_URL:
+        next_url = None
     connection = connection_for_domain(session, email)
     if connection is None:
         raise Invalid(

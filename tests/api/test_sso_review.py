@@ -8,8 +8,13 @@ import base64
 import json
 
 import pytest
+from sqlalchemy import select
 
+from supplychain.extensions import db
+from supplychain.models.sso import SsoLogin
 from supplychain.services.sso import BACKCHANNEL_LOGOUT_PATH
+from tests.api.test_sso import connected, idp, keys, private_ok  # noqa: F401 - the fake IdP
+from tests.ui.conftest import Web
 
 LOGOUT_EVENT = {"http://schemas.openid.net/event/backchannel-logout": {}}
 
@@ -33,3 +38,21 @@ def test_a_logout_token_naming_an_issuer_no_connection_can_have_is_400(api, issu
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "invalid_request"
     assert r.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.usefixtures("connected")
+def test_a_return_address_longer_than_the_sign_in_keeps_is_dropped_not_a_500(app):
+    """An app's authorization request (its `state`, `nonce`) comes back through the sign-in as
+    `next`: up to the request line's 4 KB, over the 2000 characters a pending company sign-in
+    keeps. The sign-in starts and returns home instead of failing."""
+    web = Web(app)
+    web.get("/login/company")
+    far = "/oauth/authorize?state=" + "s" * 2100
+    r = web.post("/login/company", {"email": "staff@acme.example", "next": far})
+    assert r.status_code == 200, r.text[:300]
+    near = "/oauth/authorize?state=" + "s" * 100
+    r = web.post("/login/company", {"email": "staff@acme.example", "next": near})
+    assert r.status_code == 200, r.text[:300]
+    with app.app_context():
+        kept = db.session.scalars(select(SsoLogin.next_url).order_by(SsoLogin.id)).all()
+    assert kept == [None, near]

@@ -64,6 +64,18 @@ MAX_NEXT_URL = 2000  # SsoLogin.next_url's column
 # What a saved issuer (an https URL of at most 500 characters) can never hold: such a name is
 # nobody's, and is not sent to the database (PostgreSQL refuses a NUL byte with an error).
 _NOT_AN_ISSUER = re.compile(r"[\x00-\x20\x7f-\x9f]")
+# Control characters: no subject, session id, email or name the IdP sends may hold one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _text_claim(value: Any, limit: int) -> str | None:
+    """A claim as text we keep (a string of 1 to `limit` characters without control
+    characters), or None: the IdP signs it, but it is still input (PostgreSQL refuses NUL)."""
+    if not isinstance(value, str) or not value or len(value) > limit or _CONTROL.search(value):
+        return None
+    return value
+
+
 MODES = ("page", "api")
 # The ways a sign-in is refused, each with the one message the person reads.
 STATE_REFUSED = "This sign-in link is not valid (forged, used already or expired): start again."
@@ -317,9 +329,9 @@ def complete_sign_in(
 ) -> Signed:
     """Find (or, with create_users, make) the person the verified claims name, and sign them in
     with a sign-in token like a password's. 403 with a clear message otherwise."""
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT:
-        raise refused(pending, "the subject is missing or too long")
+    subject = _text_claim(claims.get("sub"), MAX_SUBJECT)
+    if subject is None:
+        raise refused(pending, "the subject is missing, too long or has control characters")
     identity = session.scalar(
         select(SsoIdentity).where(
             SsoIdentity.issuer == pending.issuer, SsoIdentity.subject == subject
@@ -340,12 +352,11 @@ def complete_sign_in(
         user.invite_code_hash = None
     session.flush()
     issued = accounts.issue_token(session, user, name="company sign-in", kind=LOGIN_TOKEN)
-    sid = claims.get("sid")
     session.add(
         SsoSession(
             token_id=issued.token.id,
             identity_id=identity.id,
-            sid=sid if isinstance(sid, str) and len(sid) <= MAX_SUBJECT else None,
+            sid=_text_claim(claims.get("sid"), MAX_SUBJECT),
         )
     )
     record_event(
@@ -362,8 +373,8 @@ def complete_sign_in(
 def _first_sign_in(session: Session, pending: Pending, claims: dict[str, Any]) -> User:
     """The first company sign-in of a subject: the org's person with this verified email of one
     of the connection's domains, or (create_users) a new staff user of the org."""
-    email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email or len(email) > 200:
+    email = _text_claim(claims.get("email"), 200)
+    if email is None or "@" not in email:
         raise refused(pending, "no usable email claim", NOT_VERIFIED)
     # Entra ID sends no `email_verified`; its optional claim `xms_edov` (the email's domain is
     # verified as the tenant's) says the same thing there.
@@ -379,8 +390,7 @@ def _first_sign_in(session: Session, pending: Pending, claims: dict[str, Any]) -
         return user
     if not pending.create_users:
         raise refused(pending, f"{email!r} is unknown and create_users is off", UNKNOWN_PERSON)
-    name = claims.get("name")
-    name = name.strip()[:200] if isinstance(name, str) and name.strip() else email.split("@")[0]
+    name = (_text_claim(claims.get("name"), 10_000) or "").strip()[:200] or email.split("@")[0]
     user = User(org_id=pending.org_id, email=email, name=name, role="staff", activated_at=utcnow())
     session.add(user)
     session.flush()
@@ -443,6 +453,10 @@ def back_channel_logout(session: Session, logout_token: str, allow_private: bool
     except TokenRefused as exc:
         log.warning("Back-channel logout refused (issuer %s): %s", issuer, exc)
         raise LogoutRefused(str(exc)) from None
+    for name in ("sub", "sid"):
+        value = claims.get(name)
+        if isinstance(value, str) and value and _text_claim(value, MAX_SUBJECT) is None:
+            raise LogoutRefused(f"The logout token's {name} names nobody here.")
     _remember_jti(session, verifier.issuer, claims)
     identities = select(SsoIdentity.id).where(SsoIdentity.issuer == verifier.issuer)
     if isinstance(claims.get("sub"), str):

@@ -119,3 +119,19 @@ def test_an_unknown_token_type_hint_is_ignored_not_a_401(app, world, portal, hin
     assert r.status_code == 200, r.text
     assert rp.introspect(tokens["access_token"]).json() == {"active": False}
     assert rp.userinfo(tokens["access_token"]).status_code == 401
+
+
+@pytest.mark.parametrize("over", [{}, {"code_challenge_method": "plain"}])
+def test_iss_is_in_every_authorization_response_whatever_the_redirects_query(app, world, over):
+    """RFC 9207: `iss` in every authorization response, also to a redirect URI whose own query
+    has a parameter ending in "iss" (`miss=1`)."""
+    from tests.api.oidc_helpers import grant, register
+
+    created = register(world, redirect_uris=["https://portal.example/cb?miss=1"])
+    grant(world, "portal", "tier", "D1")
+    rp = rp_for(app, world, created)
+    rp.redirect_uri = "https://portal.example/cb?miss=1"
+    r = rp.authorize(**over)
+    assert r.status_code == 302, r.text[:300]
+    got = query(r.headers["Location"])
+    assert got["miss"] == "1" and got["iss"] == ISSUER, r.headers["Location"]

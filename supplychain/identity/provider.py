@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
@@ -281,6 +282,31 @@ class NonceCheck:
             raise InvalidRequestError(
                 f"nonce: at most {MAX_NONCE} characters, without control characters."
             )
+
+
+class RequestNotSupported(OAuth2Error):
+    error = "request_not_supported"
+
+
+class RequestUriNotSupported(OAuth2Error):
+    error = "request_uri_not_supported"
+
+
+class NoRequestObjects:
+    """OpenID Connect Core §6.1/§6.2: request objects are not taken (discovery says so), and an
+    RP that sends one is told so at its redirect URI, not ignored (it may rely on what the
+    object says)."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("before_validate_authorization_request_payload", self.validate)
+
+    @staticmethod
+    def validate(grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if "request" in data:
+            raise RequestNotSupported("Request objects are not supported.")
+        if "request_uri" in data:
+            raise RequestUriNotSupported("request_uri is not supported.")
 
 
 # A code of one client, with its app session, the person and the chain (one query).
@@ -604,7 +630,12 @@ def init_provider(app: Flask) -> None:
     server.register_client_auth_method("client_secret_basic", _authenticate_basic)
     server.register_grant(
         CodeGrant,
-        [S256Challenge(required=True), NonceCheck(), OpenIDConnect(require_nonce=False)],
+        [
+            S256Challenge(required=True),
+            NonceCheck(),
+            NoRequestObjects(),
+            OpenIDConnect(require_nonce=False),
+        ],
     )
     server.register_grant(RefreshGrant)
     server.register_endpoint(Introspection)

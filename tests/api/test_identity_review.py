@@ -135,3 +135,20 @@ def test_iss_is_in_every_authorization_response_whatever_the_redirects_query(app
     assert r.status_code == 302, r.text[:300]
     got = query(r.headers["Location"])
     assert got["miss"] == "1" and got["iss"] == ISSUER, r.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("param", "error"),
+    [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported")],
+)
+def test_a_request_object_is_refused_not_ignored(app, world, portal, param, error):
+    """OpenID Connect Core §6.1/§6.2: an OP that does not take `request` / `request_uri` (as
+    discovery says) MUST answer the RP that uses one with these errors, not ignore it."""
+    rp = rp_for(app, world, portal)
+    r = rp.authorize(
+        **{param: "eyJhbGciOiJub25lIn0.e30." if param == "request" else "https://rp.example/r"}
+    )
+    assert r.status_code == 302, r.text[:300]
+    got = query(r.headers["Location"])
+    assert got["error"] == error and "code" not in got
+    assert got["state"] == rp.last["state"] and got["iss"] == ISSUER

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -99,7 +100,8 @@ def jwks() -> Any:
 def _with_iss(response: Any) -> Any:
     """RFC 9207: an authorization response redirected to the client names the issuer."""
     location = response.headers.get("Location")
-    if location and "iss=" not in location.partition("?")[2]:
+    # A parameter named iss, not text "iss=" (a redirect URI's own `miss=1` has that).
+    if location and "iss" not in dict(parse_qsl(urlsplit(location).query)):
         response.headers["Location"] = add_params_to_uri(location, [("iss", provider.issuer())])
     return response
 

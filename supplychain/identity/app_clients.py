@@ -22,7 +22,7 @@ from supplychain.models import App, Grant, Member, OidcClient, OidcSession
 from supplychain.models.base import utcnow
 from supplychain.services import app_sessions as at_once
 from supplychain.services.app_access import BUILTIN_APPS, orgs_with_app, require_app
-from supplychain.services.apps import register_app
+from supplychain.services.apps import APP_KEY, register_app
 from supplychain.services.audit import record_action
 from supplychain.services.chains import chain_graph
 
@@ -92,7 +92,15 @@ def register(
     return view(app, client, secret)
 
 
+def _require_key_form(key: str) -> None:
+    """404 for a path segment no app key can be (`APP_KEY`): it names no app, and must not reach
+    the database (PostgreSQL refuses a NUL byte with an error)."""
+    if not APP_KEY.match(key):
+        raise NotFound("No such app.")
+
+
 def _custom_app(session: Session, access: ChainAccess, key: str) -> App:
+    _require_key_form(key)
     app = session.scalar(select(App).where(App.chain_id == access.chain_id, App.key == key))
     if app is None:
         if key in BUILTIN_APPS:
@@ -103,6 +111,7 @@ def _custom_app(session: Session, access: ChainAccess, key: str) -> App:
 
 def get(session: Session, access: ChainAccess, key: str) -> AppClientView:
     """One custom app: owner admins see its client; partners it is shared with see the app."""
+    _require_key_form(key)
     if not access.is_owner or not access.actor.is_admin:
         require_app(session, access, key)
     app = session.scalar(select(App).where(App.chain_id == access.chain_id, App.key == key))

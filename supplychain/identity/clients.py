@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,9 @@ MAX_URI_LENGTH = 2000
 SCOPES = ("openid", "profile", "email", "chain")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 LOOPBACK_NAMES = ("localhost",)
+# What `new_client_id` makes: anything else names no client and never reaches the database
+# (PostgreSQL refuses a NUL byte in a query parameter with an error, not an empty answer).
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def new_client_id() -> str:
@@ -200,7 +204,7 @@ _CLIENT = (
 
 def find_client(session: Session, client_id: str | None) -> Client | None:
     """The client with this id, or None."""
-    if not client_id or not isinstance(client_id, str) or len(client_id) > 64:
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
         return None
     row = session.execute(_CLIENT, {"client_id": client_id}).first()
     if row is None:

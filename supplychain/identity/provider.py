@@ -12,12 +12,14 @@ stricter than Authlib's defaults: PKCE is required of confidential clients too, 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
@@ -58,6 +60,8 @@ CODE_SECONDS = 60
 ACCESS_SECONDS = 600
 ID_TOKEN_SECONDS = 600
 REFRESH_DAYS = 30
+MAX_NONCE = 500  # OidcCode.nonce's column
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SERVER = "supplychain_oidc_server"
 PROTECTOR = "supplychain_oidc_protector"
 
@@ -258,6 +262,53 @@ class S256Challenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
+class NonceCheck:
+    """A `nonce` the code can keep: at most MAX_NONCE characters and no control characters
+    (PostgreSQL refuses a NUL byte with an error). Checked on every authorization request, with
+    `openid` or without (the code keeps the nonce either way), before the replay check looks it
+    up; refused as `invalid_request` to the redirect URI."""
+
+    def __call__(self, grant: Any) -> None:
+        # A "before" hook: Authlib keeps hooks of one kind in a set, so only this one is sure to
+        # run before OpenID Connect's replay check (an "after" hook of the same step).
+        grant.register_hook("before_validate_authorization_request_payload", self.validate)
+
+    @staticmethod
+    def validate(grant: Any, redirect_uri: str) -> None:
+        nonce = grant.request.payload.data.get("nonce")
+        if nonce is None:
+            return
+        if not isinstance(nonce, str) or len(nonce) > MAX_NONCE or _CONTROL.search(nonce):
+            raise InvalidRequestError(
+                f"nonce: at most {MAX_NONCE} characters, without control characters."
+            )
+
+
+class RequestNotSupported(OAuth2Error):
+    error = "request_not_supported"
+
+
+class RequestUriNotSupported(OAuth2Error):
+    error = "request_uri_not_supported"
+
+
+class NoRequestObjects:
+    """OpenID Connect Core §6.1/§6.2: request objects are not taken (discovery says so), and an
+    RP that sends one is told so at its redirect URI, not ignored (it may rely on what the
+    object says)."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("before_validate_authorization_request_payload", self.validate)
+
+    @staticmethod
+    def validate(grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if "request" in data:
+            raise RequestNotSupported("Request objects are not supported.")
+        if "request_uri" in data:
+            raise RequestUriNotSupported("request_uri is not supported.")
+
+
 # A code of one client, with its app session, the person and the chain (one query).
 _CODE = (
     select(OidcCode, OidcSession, User, Chain)
@@ -429,8 +480,20 @@ def prefetch_introspection(form: Any) -> None:
         g.setdefault(_MEMO, {}).setdefault(("client", token.client.client_id), token.client)
 
 
+def _require_token(request: Any) -> None:
+    """`token` is required; `token_type_hint` is only a hint. RFC 7662 §2.1 and RFC 7009 §2.1
+    let the server ignore it, and `find_token` looks for both kinds anyway: an unknown hint is
+    not an error (Authlib answers it with a 401, which tells the app its credentials are
+    wrong)."""
+    if "token" not in request.form:
+        raise InvalidRequestError("Missing 'token'.")
+
+
 class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def check_params(self, request: Any, client: Client) -> None:
+        _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         return _token_once(token_string, token_type_hint)
@@ -458,6 +521,9 @@ class Introspection(IntrospectionEndpoint):
 
 class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def check_params(self, request: Any, client: Client) -> None:
+        _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         return find_token(db.session, token_string, token_type_hint)
@@ -563,7 +629,13 @@ def init_provider(app: Flask) -> None:
     server.register_client_auth_method("client_secret_post", _authenticate_post)
     server.register_client_auth_method("client_secret_basic", _authenticate_basic)
     server.register_grant(
-        CodeGrant, [S256Challenge(required=True), OpenIDConnect(require_nonce=False)]
+        CodeGrant,
+        [
+            S256Challenge(required=True),
+            NonceCheck(),
+            NoRequestObjects(),
+            OpenIDConnect(require_nonce=False),
+        ],
     )
     server.register_grant(RefreshGrant)
     server.register_endpoint(Introspection)

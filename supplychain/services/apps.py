@@ -106,8 +106,12 @@ def create_grant(
 ) -> Grant:
     """Share an app with all partners, a tier, a group (and subgroups) or one org (owner admins)."""
     access.require_owner_admin()
-    known = app_key in BUILTIN_APPS or session.scalar(
-        select(App.id).where(App.chain_id == access.chain_id, App.key == app_key)
+    # A key no app can have is unknown without asking the database (PostgreSQL refuses NUL).
+    known = app_key in BUILTIN_APPS or (
+        APP_KEY.match(app_key) is not None
+        and session.scalar(
+            select(App.id).where(App.chain_id == access.chain_id, App.key == app_key)
+        )
     )
     if not known:
         raise Invalid("Unknown app.", {"app": [f"No app with key {app_key!r} in this chain."]})

@@ -23,6 +23,7 @@ person turns out to be, and the IdP's back-channel logout.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -67,6 +68,22 @@ log = logging.getLogger(__name__)
 
 PENDING_LIFETIME = timedelta(minutes=10)
 CLEAN_BATCH = 200
+MAX_NEXT_URL = 2000  # SsoLogin.next_url's column
+# What a saved issuer (an https URL of at most 500 characters) can never hold: such a name is
+# nobody's, and is not sent to the database (PostgreSQL refuses a NUL byte with an error).
+_NOT_AN_ISSUER = re.compile(r"[\x00-\x20\x7f-\x9f]")
+# Control characters: no subject, session id, email or name the IdP sends may hold one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _text_claim(value: Any, limit: int) -> str | None:
+    """A claim as text we keep (a string of 1 to `limit` characters without control
+    characters), or None: the IdP signs it, but it is still input (PostgreSQL refuses NUL)."""
+    if not isinstance(value, str) or not value or len(value) > limit or _CONTROL.search(value):
+        return None
+    return value
+
+
 MODES = ("page", "api")
 # The ways a sign-in is refused, each with the one message the person reads.
 STATE_REFUSED = "This sign-in link is not valid (forged, used already or expired): start again."
@@ -131,8 +148,12 @@ def start_sign_in(
     fresh: Demand | None = None,
 ) -> Started:
     """Begin the code flow for the connection of the email's domain (422 naming `email` when no
-    org connected it); `fresh`: the person must authenticate again at the IdP."""
+    org connected it); `fresh`: the person must authenticate again at the IdP. A `next_url`
+    longer than the pending sign-in keeps (an app's authorization request can be up to the
+    request line's 4 KB) is dropped: the person lands home instead."""
     assert mode in MODES
+    if next_url is not None and len(next_url) > MAX_NEXT_URL:
+        next_url = None
     connection = connection_for_domain(session, email)
     if connection is None:
         raise Invalid(
@@ -356,9 +377,9 @@ def complete_sign_in(
 ) -> Signed:
     """Find (or, with create_users, make) the person the verified claims name, and sign them in
     with a sign-in token like a password's. 403 with a clear message otherwise."""
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT:
-        raise refused(pending, "the subject is missing or too long")
+    subject = _text_claim(claims.get("sub"), MAX_SUBJECT)
+    if subject is None:
+        raise refused(pending, "the subject is missing, too long or has control characters")
     identity = session.scalar(
         select(SsoIdentity).where(
             SsoIdentity.issuer == pending.issuer, SsoIdentity.subject == subject
@@ -379,12 +400,11 @@ def complete_sign_in(
         user.invite_code_hash = None
     session.flush()
     issued = accounts.issue_token(session, user, name="company sign-in", kind=LOGIN_TOKEN)
-    sid = claims.get("sid")
     session.add(
         SsoSession(
             token_id=issued.token.id,
             identity_id=identity.id,
-            sid=sid if isinstance(sid, str) and len(sid) <= MAX_SUBJECT else None,
+            sid=_text_claim(claims.get("sid"), MAX_SUBJECT),
         )
     )
     record_event(
@@ -401,8 +421,8 @@ def complete_sign_in(
 def _first_sign_in(session: Session, pending: Pending, claims: dict[str, Any]) -> User:
     """The first company sign-in of a subject: the org's person with this verified email of one
     of the connection's domains, or (create_users) a new staff user of the org."""
-    email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email or len(email) > 200:
+    email = _text_claim(claims.get("email"), 200)
+    if email is None or "@" not in email:
         raise refused(pending, "no usable email claim", NOT_VERIFIED)
     # Entra ID sends no `email_verified`; its optional claim `xms_edov` (the email's domain is
     # verified as the tenant's) says the same thing there.
@@ -418,8 +438,7 @@ def _first_sign_in(session: Session, pending: Pending, claims: dict[str, Any]) -
         return user
     if not pending.create_users:
         raise refused(pending, f"{email!r} is unknown and create_users is off", UNKNOWN_PERSON)
-    name = claims.get("name")
-    name = name.strip()[:200] if isinstance(name, str) and name.strip() else email.split("@")[0]
+    name = (_text_claim(claims.get("name"), 10_000) or "").strip()[:200] or email.split("@")[0]
     user = User(org_id=pending.org_id, email=email, name=name, role="staff", activated_at=utcnow())
     session.add(user)
     session.flush()
@@ -461,6 +480,8 @@ def back_channel_logout(session: Session, logout_token: str, allow_private: bool
     issuer, audience = unverified.get("iss"), unverified.get("aud")
     if not isinstance(issuer, str) or not issuer:
         raise LogoutRefused("The logout token names no issuer.")
+    if len(issuer) > 500 or _NOT_AN_ISSUER.search(issuer):
+        raise LogoutRefused("No connection has this issuer and audience.")
     audiences = audience if isinstance(audience, list) else [audience]
     candidates = [
         _Verifier(c.id, c.issuer, c.client_id, c.jwks_uri, tuple(c.signing_algs))
@@ -480,6 +501,10 @@ def back_channel_logout(session: Session, logout_token: str, allow_private: bool
     except TokenRefused as exc:
         log.warning("Back-channel logout refused (issuer %s): %s", issuer, exc)
         raise LogoutRefused(str(exc)) from None
+    for name in ("sub", "sid"):
+        value = claims.get(name)
+        if isinstance(value, str) and value and _text_claim(value, MAX_SUBJECT) is None:
+            raise LogoutRefused(f"The logout token's {name} names nobody here.")
     _remember_jti(session, verifier.issuer, claims)
     identities = select(SsoIdentity.id).where(SsoIdentity.issuer == verifier.issuer)
     if isinstance(claims.get("sub"), str):

@@ -17,6 +17,8 @@ from supplychain.excel.sheets import DATE, DATETIME, Sheet
 from supplychain.excel.writer import Workbook, write_value
 
 ZERO = Decimal(0)
+# The last moment Excel shows (its dates end with 9999-12-31; datetime.max would round past it).
+LAST_MOMENT = datetime(9999, 12, 31, 23, 59, 59)
 
 FLAG_LEGEND = {
     "QTY": "confirmed quantity differs from the ordered quantity (a rejected line confirms 0)",
@@ -273,8 +275,14 @@ def _amount(qty: Decimal | None, price: Decimal | None) -> Decimal | None:
 
 
 def _naive(value: datetime | None, tz: Any) -> datetime | None:
-    """Excel has no timezones: local wall-clock time of the chain."""
-    return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
+    """Excel has no timezones: local wall-clock time of the chain. An instant past year 9999
+    there (an ack due at 9999-12-31T23:00Z, east of Greenwich) is the last moment Excel shows."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(tz).replace(tzinfo=None)
+    except OverflowError:
+        return LAST_MOMENT if value.year > 1 else datetime.min
 
 
 def write_reconciliation_workbook(

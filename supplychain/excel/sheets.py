@@ -10,7 +10,8 @@ from xlsxwriter.format import Format
 
 from supplychain.excel.writer import DATE_KIND, NUMBER_KIND, TEXT_KIND, RowStream, Workbook
 
-MONEY = "#,##0.00"
+# Money and prices carry up to four decimals (API.md): two always shown, the other two when set.
+MONEY = "#,##0.00##"
 QTY = "#,##0.0###"
 DATE = "yyyy-mm-dd"
 DATETIME = "yyyy-mm-dd hh:mm"

@@ -76,3 +76,32 @@ def test_a_day_before_1900_is_text_not_a_broken_date_cell(world):
         rows = book.get_sheet_by_name("Lines").to_python()
     column = rows[0].index("Requested date")
     assert [row[column] for row in rows[1:]] == ["0001-01-01", datetime(1900, 1, 1).date()]
+
+
+def _places_shown(number_format: str) -> int:
+    """How many decimal places a format like `#,##0.00##` can show."""
+    return len(number_format.partition(".")[2])
+
+
+def test_prices_with_four_decimals_show_all_four(world):
+    # The API takes prices with four decimals; the money format `#,##0.00` showed 0.0125 as
+    # 0.01 next to an ordered amount of 12.50 for 1000 pieces.
+    w = _granted(world)
+    d1a = w.parties["D1a"]
+    lines = [{"line_no": 1, "sku": "SCREW", "qty": "1000", "unit_price": "0.0125"}]
+    po = _order(w, d1a, "PO-SCREWS", lines)
+    r = w.api.post(
+        w.path(f"/orders/{po['id']}/ack"),
+        {"version": 1, "decision": "lines",
+         "lines": [{"line_no": 1, "status": "changed", "qty": "1000", "unit_price": "0.0175"}]},
+        token=w.owner.token,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    [row] = _lines_sheet(_statement(w, d1a))
+    for column, price in (("Unit price", "0.0125"), ("Confirmed price", "0.0175")):
+        cell = row[column]
+        assert cell.data_type == "n" and str(cell.value) == price
+        assert _places_shown(cell.number_format) >= 4, (column, cell.number_format)
+    # Amounts keep two places at least.
+    assert row["Ordered amount"].value == 12.5
+    assert row["Ordered amount"].number_format.startswith("#,##0.00")

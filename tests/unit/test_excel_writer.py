@@ -53,7 +53,7 @@ ODD = [
     "1e5",
 ]
 SHEETS = ["Summary", "Lines", "Discrepancies", "Disputes", "Scorecard", "Notes"]
-KINDS = {"qty": "#,##0.0###", "money": "#,##0.00", "date": "yyyy-mm-dd"}
+KINDS = {"qty": "#,##0.0###", "money": "#,##0.00##", "date": "yyyy-mm-dd"}
 KINDS |= {"datetime": "yyyy-mm-dd hh:mm", "int": "0", "percent": "0.00%", "hours": "0.00"}
 
 

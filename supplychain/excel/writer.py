@@ -39,7 +39,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-from supplychain.excel.safety import FORMULA_TRIGGERS, safe_text
+from supplychain.excel.safety import FORMULA_TRIGGERS, SHORT_ENOUGH, safe_text
 
 # Options that keep xlsxwriter from reading meaning into text (it only would through write(),
 # which nothing here calls; set all the same).
@@ -131,7 +131,7 @@ def _escaped(text: str) -> str:
 
 def inline_string(value: str) -> str:
     """The <is> element of a text cell: escaped for spreadsheets (safety.safe_text) and XML."""
-    if not value.isprintable() or value[:1] in _TRIGGERS:
+    if not value.isprintable() or value[:1] in _TRIGGERS or len(value) > SHORT_ENOUGH:
         value = safe_text(value) or ""
     if _NEEDS_ESCAPE.search(value):
         value = _escaped(value)

@@ -456,3 +456,19 @@ def test_text_is_escaped_for_xml_and_for_spreadsheets_alike(monkeypatch):
             "中文 名称",
             "'=1+1",
         ]
+
+
+def test_text_longer_than_a_cell_is_cut_on_both_paths(monkeypatch):
+    # Excel holds 32767 UTF-16 units in a cell (an emoji is two); past that it "repairs" the file.
+    records = lines(3)
+    texts = ["a" * 40000, "😀" * 20000, "中" * 32767]
+    for record, text in zip(records, texts, strict=True):
+        record.description = text
+    monkeypatch.setattr(sys.modules[__name__], "lines", lambda n=12: records)
+    streamed = tier_workbook(n=3)
+    monkeypatch.setattr(writer, "_INTERNALS", ("an_attribute_xlsxwriter_lacks",))
+    called = tier_workbook(n=3)
+    for data in (streamed, called):
+        ws = openpyxl.load_workbook(io.BytesIO(data))["Lines"]
+        cut = [row[14] for row in ws.iter_rows(min_row=2, values_only=True)]
+        assert cut == ["a" * 32766 + "…", "😀" * 16383 + "…", "中" * 32767]

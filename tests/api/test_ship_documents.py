@@ -147,3 +147,27 @@ def test_local_time_past_year_9999_does_not_crash():
     far = datetime(9999, 12, 31, 23, tzinfo=UTC)
     assert _local(far, ZoneInfo("Asia/Shanghai")) == "9999-12-31 23:00 UTC"
     assert _local(far, ZoneInfo("America/New_York")) == "9999-12-31 18:00"
+
+
+def test_a_label_with_much_text_stays_one_scannable_page(chain):  # noqa: F811
+    # Fifty tracking numbers of 100 characters (the most the API takes) ran over the symbol and
+    # onto a second page: two labels for one package, the first unscannable.
+    w = chain
+    _prefix(w)
+    a = _order(w)
+    notice = _notice(
+        w,
+        carrier={"name": "顺丰速运" * 50, "code": "SF"},
+        tracking_numbers=[f"SF{n:013d}" + "T" * 85 for n in range(50)],
+        packages=[{"ref": "P1"}, {"ref": "P2"}],
+        lines=[
+            {"order_id": a["id"], "line_no": 1, "qty": "1", "package": "P1"},
+            {"order_id": a["id"], "line_no": 2, "qty": "1", "package": "P2"},
+        ],
+    ).json()
+    pages = _pdf(w, f"/ship-notices/{notice['id']}/labels.pdf")
+    assert len(pages) == 2
+    for page, package in zip(pages, notice["packages"], strict=True):
+        assert page["mm"] == (100, 150)
+        assert page["codes"] == [("Code128", "]C1", f"(00){package['sscc']}")]
+        assert DEALER_ZH in page["text"]

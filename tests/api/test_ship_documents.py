@@ -149,6 +149,24 @@ def test_local_time_past_year_9999_does_not_crash():
     assert _local(far, ZoneInfo("America/New_York")) == "9999-12-31 18:00"
 
 
+def test_a_long_number_keeps_both_codes_readable_on_the_delivery_note(chain):  # noqa: F811
+    # A 64-letter number (the most the API takes) was squeezed into a 70 mm Code 128 (bars
+    # 0.09 mm wide) and, one word, pushed both codes off the page: nothing scanned.
+    w = chain
+    a = _order(w)
+    for number in ("W" * 64, "DN/2026/" + "0123456789" * 5 + "-X"):
+        notice = _notice(
+            w,
+            number=number,
+            lines=[{"order_id": a["id"], "line_no": 1, "qty": "1"}],
+        ).json()
+        [page] = _pdf(w, f"/ship-notices/{notice['id']}/delivery-note.pdf")
+        assert sorted((c[0], c[2]) for c in page["codes"]) == [
+            ("Code128", number),
+            ("QRCode", number),
+        ]
+
+
 def test_a_label_with_much_text_stays_one_scannable_page(chain):  # noqa: F811
     # Fifty tracking numbers of 100 characters (the most the API takes) ran over the symbol and
     # onto a second page: two labels for one package, the first unscannable.

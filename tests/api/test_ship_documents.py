@@ -189,3 +189,56 @@ def test_a_label_with_much_text_stays_one_scannable_page(chain):  # noqa: F811
         assert page["mm"] == (100, 150)
         assert page["codes"] == [("Code128", "]C1", f"(00){package['sscc']}")]
         assert DEALER_ZH in page["text"]
+
+
+def _text_off_the_page(data: bytes) -> list[str]:
+    """Characters laid out (partly) beyond a page's right or bottom edge."""
+    off = []
+    document = pdfium.PdfDocument(data)
+    try:
+        for page in document:
+            width, _height = page.get_size()
+            textpage = page.get_textpage()
+            for index in range(textpage.count_chars()):
+                _left, bottom, right, _top = textpage.get_charbox(index)
+                if right > width + 0.5 or bottom < -0.5:
+                    off.append(textpage.get_text_range(index, 1))
+            textpage.close()
+            page.close()
+    finally:
+        document.close()
+    return off
+
+
+def test_long_words_in_the_lines_stay_on_the_page(chain):  # noqa: F811
+    # One long word in a cell (a 64-character order number or SKU, a description without a
+    # space) widened the lines table past the page: description, quantity, unit and package
+    # were printed off the paper.
+    w = chain
+    d1a = w.parties["D1a"]
+    lines = [
+        {"line_no": 1, "sku": "S" * 64, "description": "D" * 500, "qty": "12345678.5",
+         "unit": "U" * 20, "unit_price": "1"},
+    ]  # fmt: skip
+    body = {"counterparty_id": w.owner.org_id, "issuer_role": "buyer", "number": "O" * 64}
+    order = w.api.post(w.path("/orders"), {**body, "lines": lines}, token=d1a.token).json()
+    r = w.api.post(
+        w.path(f"/orders/{order['id']}/ack"), {"version": 1, "decision": "accept"},
+        token=w.owner.token,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    notice = _notice(
+        w,
+        tracking_numbers=["T" * 100] * 3,
+        packages=[{"ref": "P" * 50}],
+        lines=[{"order_id": order["id"], "line_no": 1, "qty": "12345678.5", "package": "P" * 50}],
+    ).json()
+    for lang in ("zh", "en"):
+        r = w.api.get(
+            w.path(f"/ship-notices/{notice['id']}/delivery-note.pdf?lang={lang}"),
+            token=w.owner.token,
+        )
+        assert r.status_code == 200
+        assert _text_off_the_page(r.content) == []
+        text = "".join(page["text"] for page in read_pdf(r.content)).replace("\r\n", "")
+        assert "12,345,678.5" in text or "12345678.5" in text

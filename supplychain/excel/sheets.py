@@ -48,6 +48,11 @@ class Sheet:
         self._rows.finish()
         self.ws.autofilter(0, 0, self.count, len(self.columns) - 1)
 
+    @property
+    def rounded(self) -> tuple[int, list[str]]:
+        """How many number cells Excel shows rounded (past 15 digits), and the first refs."""
+        return self._rows.rounded, self._rows.rounded_refs
+
 
 def _stream_column(wb: Workbook, kind: str) -> tuple[str, Format | None]:
     if kind not in _FORMATS:

@@ -139,12 +139,32 @@ def inline_string(value: str) -> str:
     return f"<is><t{preserve}>{value}</t></is>"
 
 
+# Excel keeps 15 significant digits of a number: a Decimal with more (an amount from ten
+# trillion, a quantity with four decimals from a hundred billion) shows rounded. Such cells stay
+# numbers (API.md: numbers as numbers) and are listed, so the Notes sheet can say so.
+EXCEL_DIGITS = 15
+# No Decimal of the API (at most four decimals) below this has more than 15 digits.
+_SURELY_EXACT = Decimal(10) ** (EXCEL_DIGITS - 4)
+MAX_ROUNDED_LISTED = 20
+
+
+def loses_digits(value: Any) -> bool:
+    """Whether Excel cannot hold `value` exactly: a Decimal of more than 15 significant digits
+    (its `.16G` form is then longer than 15 characters: the row stream checks only those)."""
+    if value.__class__ is not Decimal or -_SURELY_EXACT < value < _SURELY_EXACT:
+        return False
+    return len(value.normalize().as_tuple().digits) > EXCEL_DIGITS
+
+
 class RowStream:
     """Rows of typed cells for one constant-memory worksheet, below rows it already holds."""
 
     def __init__(self, ws: Worksheet, columns: list[tuple[str, Format | None]]) -> None:
         self.ws = ws
         self.columns = columns
+        # Number cells Excel shows rounded (loses_digits): how many, and the first few refs.
+        self.rounded = 0
+        self.rounded_refs: list[str] = []
         self.fast = bool(getattr(ws, "constant_memory", False)) and all(
             hasattr(ws, name) for name in _INTERNALS
         )
@@ -165,6 +185,8 @@ class RowStream:
             for column, (value, (kind, fmt)) in enumerate(zip(values, self.columns, strict=True)):
                 if value is not None:
                     write_value(self.ws, row, column, value, fmt if kind != TEXT_KIND else None)
+                    if loses_digits(value):
+                        self._rounded(f"{xl_col_to_name(column)}{row + 1}")
             return
         ws = self.ws
         if self.last_row is None:
@@ -178,7 +200,11 @@ class RowStream:
             if kind is TEXT_KIND and value.__class__ is str:
                 parts.append(f'<c r="{letter}{number}" t="inlineStr">{inline_string(value)}</c>')
             elif kind is NUMBER_KIND and value.__class__ in (Decimal, int, float):
-                parts.append(f'<c r="{letter}{number}"{style}><v>{value:.16G}</v></c>')
+                shown = f"{value:.16G}"
+                # A figure past 15 digits shows 16 of them: only longer forms are checked.
+                if len(shown) > EXCEL_DIGITS and loses_digits(value):
+                    self._rounded(f"{letter}{number}")
+                parts.append(f'<c r="{letter}{number}"{style}><v>{shown}</v></c>')
             elif (
                 kind is DATE_KIND
                 and value.__class__ in (date, datetime)
@@ -193,6 +219,11 @@ class RowStream:
             ws.fh.write("".join(parts))
         ws.previous_row = row
         self.last_row = row
+
+    def _rounded(self, ref: str) -> None:
+        self.rounded += 1
+        if len(self.rounded_refs) < MAX_ROUNDED_LISTED:
+            self.rounded_refs.append(f"{self.ws.name}!{ref}")
 
     def _odd_cell(self, ref: str, style: str, kind: str, value: Any) -> str:
         """A value of another type than its column's: written by its own type."""

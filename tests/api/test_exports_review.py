@@ -105,3 +105,35 @@ def test_prices_with_four_decimals_show_all_four(world):
     # Amounts keep two places at least.
     assert row["Ordered amount"].value == 12.5
     assert row["Ordered amount"].number_format.startswith("#,##0.00")
+
+
+def test_figures_past_excels_15_digits_are_named_in_the_notes(world):
+    # The API takes 14 integer digits and 4 decimals (18 significant digits); Excel keeps 15. A
+    # quantity of 99999999999999.9999 showed as 100,000,000,000,000.0 without a word.
+    w = _granted(world)
+    d1a = w.parties["D1a"]
+    lines = [
+        {"line_no": 1, "sku": "BULK", "qty": "99999999999999.9999", "unit_price": "0.01"},
+        {"line_no": 2, "sku": "FINE", "qty": "99999999999.9999", "unit_price": "0.01"},
+    ]
+    _order(w, d1a, "PO-HUGE", lines)
+    data = _statement(w, d1a)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    huge, fine = _lines_sheet(data)
+    # Still numbers (API.md: numbers as numbers).
+    assert huge["Ordered qty"].data_type == "n" and fine["Ordered qty"].data_type == "n"
+    assert fine["Ordered qty"].value == 99999999999.9999  # 15 digits: exact
+    notes = {row[0]: row[1] for row in book["Notes"].iter_rows(values_only=True) if row[0]}
+    note = notes["Rounded figures"]
+    assert note.startswith("2 figures have more than the 15 significant digits Excel keeps")
+    # The quantity, in Lines and in Discrepancies (the line is not acknowledged); the amount
+    # (1000000000000.00, 13 digits) is exact.
+    assert "(Lines!Q2, Discrepancies!Q2)" in note
+
+
+def test_a_statement_of_ordinary_figures_has_no_rounding_note(world):
+    w = _granted(world)
+    d1a = w.parties["D1a"]
+    _order(w, d1a, "PO-1", [{"line_no": 1, "sku": "A", "qty": "12.5", "unit_price": "9.99"}])
+    book = openpyxl.load_workbook(io.BytesIO(_statement(w, d1a)))
+    assert "Rounded figures" not in [row[0] for row in book["Notes"].iter_rows(values_only=True)]

@@ -242,3 +242,23 @@ def test_long_words_in_the_lines_stay_on_the_page(chain):  # noqa: F811
         assert _text_off_the_page(r.content) == []
         text = "".join(page["text"] for page in read_pdf(r.content)).replace("\r\n", "")
         assert "12,345,678.5" in text or "12345678.5" in text
+
+
+def test_a_long_number_stays_on_its_labels(chain):  # noqa: F811
+    # A 64-letter notice number ran off the 100 mm label (cut at its cell, or past the paper on
+    # the page of a notice without packages).
+    w = chain
+    a = _order(w)
+    packed = _notice(
+        w,
+        number="X" * 64,
+        packages=[{"ref": "P1"}],
+        lines=[{"order_id": a["id"], "line_no": 1, "qty": "1", "package": "P1"}],
+    ).json()
+    loose = _notice(w, number="W" * 64, lines=[{"order_id": a["id"], "line_no": 2, "qty": "1"}])
+    for notice in (packed, loose.json()):
+        r = w.api.get(w.path(f"/ship-notices/{notice['id']}/labels.pdf"), token=w.owner.token)
+        assert r.status_code == 200
+        assert _text_off_the_page(r.content) == []
+        [page] = read_pdf(r.content)
+        assert notice["number"] in page["text"].replace("\r\n", "")

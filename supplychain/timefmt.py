@@ -66,11 +66,16 @@ def zone_label(tz: ZoneInfo, local: datetime, lang: str) -> str:
 
 
 def format_datetime(value: datetime, timezone: str | None, lang: str) -> str:
-    """An instant to the minute in `timezone`, zone named; a naive value is taken as UTC."""
+    """An instant to the minute in `timezone`, zone named; a naive value is taken as UTC. An
+    instant past year 9999 in that zone (9999-12-31T23:00Z in Shanghai) is shown in UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     tz = zone(timezone)
-    local = value.astimezone(tz)
+    try:
+        local = value.astimezone(tz)
+    except OverflowError:
+        tz = zone("UTC")
+        local = value.astimezone(tz)
     label = zone_label(tz, local, lang)
     if lang == "zh":
         return f"{format_date(local.date(), lang)} {local:%H:%M} {label}"

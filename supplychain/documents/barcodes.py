@@ -11,6 +11,7 @@ from barcode.writer import SVGWriter
 
 GS1_128 = barcode.get_barcode_class("gs1_128")
 CODE_128 = barcode.get_barcode_class("code128")
+QUIET_MODULES = 10  # each side of a linear symbol
 
 
 def _data_uri(svg: bytes) -> str:
@@ -23,7 +24,7 @@ def _linear(symbology: Any, data: str, module_mm: float, height_mm: float) -> st
     options = {
         "module_width": module_mm,
         "module_height": height_mm,
-        "quiet_zone": 10 * module_mm,
+        "quiet_zone": QUIET_MODULES * module_mm,
         "write_text": False,
     }
     return _data_uri(symbology(data, writer=SVGWriter()).render(options))
@@ -37,6 +38,11 @@ def gs1_128(element_string: str, module_mm: float = 0.5, height_mm: float = 28) 
 def code_128(text: str, module_mm: float = 0.33, height_mm: float = 14) -> str:
     """Plain Code 128 of `text`."""
     return _linear(CODE_128, text, module_mm, height_mm)
+
+
+def code_128_modules(text: str) -> int:
+    """How many modules wide the Code 128 of `text` is, with its quiet zones (as drawn here)."""
+    return len(CODE_128(text).build()[0]) + 2 * QUIET_MODULES
 
 
 def qr(text: str) -> str:

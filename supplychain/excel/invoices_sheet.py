@@ -44,9 +44,10 @@ def invoice_rows(records: Iterable[Any], tz: Any) -> Iterator[list[Any]]:
         yield [safe_text(value) if isinstance(value, str) else value for value in row]
 
 
-def write_invoices_sheet(wb: Any, records: Iterable[Any], tz: Any) -> None:
+def write_invoices_sheet(wb: Any, records: Iterable[Any], tz: Any) -> Sheet:
     """Add the Invoices sheet to a constant-memory workbook."""
     sheet = Sheet(wb, "Invoices", INVOICE_COLUMNS)
     for row in invoice_rows(records, tz):
         sheet.append(row)
     sheet.finish()
+    return sheet

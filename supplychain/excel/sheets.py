@@ -10,7 +10,8 @@ from xlsxwriter.format import Format
 
 from supplychain.excel.writer import DATE_KIND, NUMBER_KIND, TEXT_KIND, RowStream, Workbook
 
-MONEY = "#,##0.00"
+# Money and prices carry up to four decimals (API.md): two always shown, the other two when set.
+MONEY = "#,##0.00##"
 QTY = "#,##0.0###"
 DATE = "yyyy-mm-dd"
 DATETIME = "yyyy-mm-dd hh:mm"
@@ -46,6 +47,11 @@ class Sheet:
     def finish(self) -> None:
         self._rows.finish()
         self.ws.autofilter(0, 0, self.count, len(self.columns) - 1)
+
+    @property
+    def rounded(self) -> tuple[int, list[str]]:
+        """How many number cells Excel shows rounded (past 15 digits), and the first refs."""
+        return self._rows.rounded, self._rows.rounded_refs
 
 
 def _stream_column(wb: Workbook, kind: str) -> tuple[str, Format | None]:

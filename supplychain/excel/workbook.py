@@ -6,7 +6,7 @@ frozen header row, column widths, an autofilter, and typed cells by column kind.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,9 +14,11 @@ from typing import Any
 from supplychain.excel.invoices_sheet import write_invoices_sheet
 from supplychain.excel.safety import safe_text
 from supplychain.excel.sheets import DATE, DATETIME, Sheet
-from supplychain.excel.writer import Workbook, write_value
+from supplychain.excel.writer import EXCEL_DIGITS, MAX_ROUNDED_LISTED, Workbook, write_value
 
 ZERO = Decimal(0)
+# The last moment Excel shows (its dates end with 9999-12-31; datetime.max would round past it).
+LAST_MOMENT = datetime(9999, 12, 31, 23, 59, 59)
 
 FLAG_LEGEND = {
     "QTY": "confirmed quantity differs from the ordered quantity (a rejected line confirms 0)",
@@ -135,6 +137,14 @@ class WorkbookStats:
     rows: int = 0
     orgs: int = 0
     discrepancies: int = 0
+    # Number cells past Excel's 15 significant digits (shown rounded), and the first refs.
+    rounded: int = 0
+    rounded_refs: list[str] = field(default_factory=list)
+
+    def count_rounded(self, sheet: Sheet) -> None:
+        count, refs = sheet.rounded
+        self.rounded += count
+        self.rounded_refs.extend(refs[: MAX_ROUNDED_LISTED - len(self.rounded_refs)])
 
 
 @dataclass
@@ -273,8 +283,14 @@ def _amount(qty: Decimal | None, price: Decimal | None) -> Decimal | None:
 
 
 def _naive(value: datetime | None, tz: Any) -> datetime | None:
-    """Excel has no timezones: local wall-clock time of the chain."""
-    return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
+    """Excel has no timezones: local wall-clock time of the chain. An instant past year 9999
+    there (an ack due at 9999-12-31T23:00Z, east of Greenwich) is the last moment Excel shows."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(tz).replace(tzinfo=None)
+    except OverflowError:
+        return LAST_MOMENT if value.year > 1 else datetime.min
 
 
 def write_reconciliation_workbook(
@@ -357,10 +373,11 @@ def write_reconciliation_workbook(
         ])  # fmt: skip
     for sheet in (summary, details, discrepancies, disputed):
         sheet.finish()
+        stats.count_rounded(sheet)
     if scorecards is not None:
         write_scorecard_sheet(wb, scorecards)
     if invoices is not None:
-        write_invoices_sheet(wb, invoices, tz)
+        stats.count_rounded(write_invoices_sheet(wb, invoices, tz))
     _write_notes(wb, meta, stats)
     wb.close()
     return stats
@@ -415,6 +432,18 @@ def _write_notes(wb: Workbook, meta: WorkbookMeta, stats: WorkbookStats) -> None
     pair("Line rows", stats.rows)
     pair("Orgs", stats.orgs)
     pair("Lines with discrepancies", stats.discrepancies)
+    if stats.rounded:
+        listed = ", ".join(stats.rounded_refs)
+        more = (
+            f" and {stats.rounded - len(stats.rounded_refs)} more"
+            if stats.rounded > len(stats.rounded_refs)
+            else ""
+        )
+        pair(
+            "Rounded figures",
+            f"{stats.rounded} figures have more than the {EXCEL_DIGITS} significant digits Excel "
+            f"keeps and show rounded ({listed}{more}); the statement's JSON view has them exact.",
+        )
     blank()
     heading("Flags (column Flags)")
     for code, text in FLAG_LEGEND.items():

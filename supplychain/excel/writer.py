@@ -39,7 +39,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-from supplychain.excel.safety import FORMULA_TRIGGERS, safe_text
+from supplychain.excel.safety import FORMULA_TRIGGERS, SHORT_ENOUGH, safe_text
 
 # Options that keep xlsxwriter from reading meaning into text (it only would through write(),
 # which nothing here calls; set all the same).
@@ -50,6 +50,13 @@ _TEXT_AS_TEXT = {
 }
 # The creation time written when the caller gives none: any fixed value keeps files reproducible.
 EPOCH = datetime(2000, 1, 1)
+# Excel's dates start on 1900-01-01: an earlier day (a requested date typed as 0001-01-01) would
+# be a negative serial, which Excel shows as ##### and readers refuse. It is written as ISO text.
+FIRST_YEAR = 1900
+
+
+def _iso(value: date | datetime) -> str:
+    return value.isoformat(" ", "minutes") if isinstance(value, datetime) else value.isoformat()
 
 
 class Workbook:
@@ -94,7 +101,10 @@ def write_value(
     elif isinstance(value, bool):
         ws.write_boolean(row, column, value, cell_format)
     elif isinstance(value, (date, datetime)):
-        ws.write_datetime(row, column, value, cell_format)
+        if value.year < FIRST_YEAR:
+            ws.write_string(row, column, _iso(value))
+        else:
+            ws.write_datetime(row, column, value, cell_format)
     else:
         ws.write_number(row, column, value, cell_format)
 
@@ -121,12 +131,29 @@ def _escaped(text: str) -> str:
 
 def inline_string(value: str) -> str:
     """The <is> element of a text cell: escaped for spreadsheets (safety.safe_text) and XML."""
-    if not value.isprintable() or value[:1] in _TRIGGERS:
+    if not value.isprintable() or value[:1] in _TRIGGERS or len(value) > SHORT_ENOUGH:
         value = safe_text(value) or ""
     if _NEEDS_ESCAPE.search(value):
         value = _escaped(value)
     preserve = _PRESERVE if value[:1].isspace() or value[-1:].isspace() else ""
     return f"<is><t{preserve}>{value}</t></is>"
+
+
+# Excel keeps 15 significant digits of a number: a Decimal with more (an amount from ten
+# trillion, a quantity with four decimals from a hundred billion) shows rounded. Such cells stay
+# numbers (API.md: numbers as numbers) and are listed, so the Notes sheet can say so.
+EXCEL_DIGITS = 15
+# No Decimal of the API (at most four decimals) below this has more than 15 digits.
+_SURELY_EXACT = Decimal(10) ** (EXCEL_DIGITS - 4)
+MAX_ROUNDED_LISTED = 20
+
+
+def loses_digits(value: Any) -> bool:
+    """Whether Excel cannot hold `value` exactly: a Decimal of more than 15 significant digits
+    (its `.16G` form is then longer than 15 characters: the row stream checks only those)."""
+    if value.__class__ is not Decimal or -_SURELY_EXACT < value < _SURELY_EXACT:
+        return False
+    return len(value.normalize().as_tuple().digits) > EXCEL_DIGITS
 
 
 class RowStream:
@@ -135,6 +162,9 @@ class RowStream:
     def __init__(self, ws: Worksheet, columns: list[tuple[str, Format | None]]) -> None:
         self.ws = ws
         self.columns = columns
+        # Number cells Excel shows rounded (loses_digits): how many, and the first few refs.
+        self.rounded = 0
+        self.rounded_refs: list[str] = []
         self.fast = bool(getattr(ws, "constant_memory", False)) and all(
             hasattr(ws, name) for name in _INTERNALS
         )
@@ -155,6 +185,8 @@ class RowStream:
             for column, (value, (kind, fmt)) in enumerate(zip(values, self.columns, strict=True)):
                 if value is not None:
                     write_value(self.ws, row, column, value, fmt if kind != TEXT_KIND else None)
+                    if loses_digits(value):
+                        self._rounded(f"{xl_col_to_name(column)}{row + 1}")
             return
         ws = self.ws
         if self.last_row is None:
@@ -168,8 +200,16 @@ class RowStream:
             if kind is TEXT_KIND and value.__class__ is str:
                 parts.append(f'<c r="{letter}{number}" t="inlineStr">{inline_string(value)}</c>')
             elif kind is NUMBER_KIND and value.__class__ in (Decimal, int, float):
-                parts.append(f'<c r="{letter}{number}"{style}><v>{value:.16G}</v></c>')
-            elif kind is DATE_KIND and value.__class__ in (date, datetime):
+                shown = f"{value:.16G}"
+                # A figure past 15 digits shows 16 of them: only longer forms are checked.
+                if len(shown) > EXCEL_DIGITS and loses_digits(value):
+                    self._rounded(f"{letter}{number}")
+                parts.append(f'<c r="{letter}{number}"{style}><v>{shown}</v></c>')
+            elif (
+                kind is DATE_KIND
+                and value.__class__ in (date, datetime)
+                and value.year >= FIRST_YEAR
+            ):
                 serial = ws._convert_date_time(value)
                 parts.append(f'<c r="{letter}{number}"{style}><v>{serial:.16G}</v></c>')
             else:
@@ -180,6 +220,11 @@ class RowStream:
         ws.previous_row = row
         self.last_row = row
 
+    def _rounded(self, ref: str) -> None:
+        self.rounded += 1
+        if len(self.rounded_refs) < MAX_ROUNDED_LISTED:
+            self.rounded_refs.append(f"{self.ws.name}!{ref}")
+
     def _odd_cell(self, ref: str, style: str, kind: str, value: Any) -> str:
         """A value of another type than its column's: written by its own type."""
         style = "" if kind is TEXT_KIND else style
@@ -187,6 +232,8 @@ class RowStream:
             return f'<c r="{ref}"{style} t="inlineStr">{inline_string(value)}</c>'
         if isinstance(value, bool):
             return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
+        if isinstance(value, (date, datetime)) and value.year < FIRST_YEAR:
+            return f'<c r="{ref}" t="inlineStr">{inline_string(_iso(value))}</c>'
         if isinstance(value, (date, datetime)):
             return f'<c r="{ref}"{style}><v>{self.ws._convert_date_time(value):.16G}</v></c>'
         if isinstance(value, (int, float, Decimal)):

@@ -205,7 +205,7 @@ def test_tier_workbook(recon, app):
     # Numbers are numbers with formats, dates are dates.
     row2 = next(lines.iter_rows(min_row=2, max_row=2))
     cells = {lines.cell(1, c.column).value: c for c in row2}
-    assert cells["Ordered amount"].number_format == "#,##0.00"
+    assert cells["Ordered amount"].number_format == "#,##0.00##"
     assert cells["Ordered qty"].number_format == "#,##0.0###"
     assert cells["Order date"].number_format == "yyyy-mm-dd"
     assert cells["Ordered amount"].data_type == "n" and cells["Order date"].is_date

@@ -147,3 +147,118 @@ def test_local_time_past_year_9999_does_not_crash():
     far = datetime(9999, 12, 31, 23, tzinfo=UTC)
     assert _local(far, ZoneInfo("Asia/Shanghai")) == "9999-12-31 23:00 UTC"
     assert _local(far, ZoneInfo("America/New_York")) == "9999-12-31 18:00"
+
+
+def test_a_long_number_keeps_both_codes_readable_on_the_delivery_note(chain):  # noqa: F811
+    # A 64-letter number (the most the API takes) was squeezed into a 70 mm Code 128 (bars
+    # 0.09 mm wide) and, one word, pushed both codes off the page: nothing scanned.
+    w = chain
+    a = _order(w)
+    for number in ("W" * 64, "DN/2026/" + "0123456789" * 5 + "-X"):
+        notice = _notice(
+            w,
+            number=number,
+            lines=[{"order_id": a["id"], "line_no": 1, "qty": "1"}],
+        ).json()
+        [page] = _pdf(w, f"/ship-notices/{notice['id']}/delivery-note.pdf")
+        assert sorted((c[0], c[2]) for c in page["codes"]) == [
+            ("Code128", number),
+            ("QRCode", number),
+        ]
+
+
+def test_a_label_with_much_text_stays_one_scannable_page(chain):  # noqa: F811
+    # Fifty tracking numbers of 100 characters (the most the API takes) ran over the symbol and
+    # onto a second page: two labels for one package, the first unscannable.
+    w = chain
+    _prefix(w)
+    a = _order(w)
+    notice = _notice(
+        w,
+        carrier={"name": "顺丰速运" * 50, "code": "SF"},
+        tracking_numbers=[f"SF{n:013d}" + "T" * 85 for n in range(50)],
+        packages=[{"ref": "P1"}, {"ref": "P2"}],
+        lines=[
+            {"order_id": a["id"], "line_no": 1, "qty": "1", "package": "P1"},
+            {"order_id": a["id"], "line_no": 2, "qty": "1", "package": "P2"},
+        ],
+    ).json()
+    pages = _pdf(w, f"/ship-notices/{notice['id']}/labels.pdf")
+    assert len(pages) == 2
+    for page, package in zip(pages, notice["packages"], strict=True):
+        assert page["mm"] == (100, 150)
+        assert page["codes"] == [("Code128", "]C1", f"(00){package['sscc']}")]
+        assert DEALER_ZH in page["text"]
+
+
+def _text_off_the_page(data: bytes) -> list[str]:
+    """Characters laid out (partly) beyond a page's right or bottom edge."""
+    off = []
+    document = pdfium.PdfDocument(data)
+    try:
+        for page in document:
+            width, _height = page.get_size()
+            textpage = page.get_textpage()
+            for index in range(textpage.count_chars()):
+                _left, bottom, right, _top = textpage.get_charbox(index)
+                if right > width + 0.5 or bottom < -0.5:
+                    off.append(textpage.get_text_range(index, 1))
+            textpage.close()
+            page.close()
+    finally:
+        document.close()
+    return off
+
+
+def test_long_words_in_the_lines_stay_on_the_page(chain):  # noqa: F811
+    # One long word in a cell (a 64-character order number or SKU, a description without a
+    # space) widened the lines table past the page: description, quantity, unit and package
+    # were printed off the paper.
+    w = chain
+    d1a = w.parties["D1a"]
+    lines = [
+        {"line_no": 1, "sku": "S" * 64, "description": "D" * 500, "qty": "12345678.5",
+         "unit": "U" * 20, "unit_price": "1"},
+    ]  # fmt: skip
+    body = {"counterparty_id": w.owner.org_id, "issuer_role": "buyer", "number": "O" * 64}
+    order = w.api.post(w.path("/orders"), {**body, "lines": lines}, token=d1a.token).json()
+    r = w.api.post(
+        w.path(f"/orders/{order['id']}/ack"), {"version": 1, "decision": "accept"},
+        token=w.owner.token,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    notice = _notice(
+        w,
+        tracking_numbers=["T" * 100] * 3,
+        packages=[{"ref": "P" * 50}],
+        lines=[{"order_id": order["id"], "line_no": 1, "qty": "12345678.5", "package": "P" * 50}],
+    ).json()
+    for lang in ("zh", "en"):
+        r = w.api.get(
+            w.path(f"/ship-notices/{notice['id']}/delivery-note.pdf?lang={lang}"),
+            token=w.owner.token,
+        )
+        assert r.status_code == 200
+        assert _text_off_the_page(r.content) == []
+        text = "".join(page["text"] for page in read_pdf(r.content)).replace("\r\n", "")
+        assert "12,345,678.5" in text or "12345678.5" in text
+
+
+def test_a_long_number_stays_on_its_labels(chain):  # noqa: F811
+    # A 64-letter notice number ran off the 100 mm label (cut at its cell, or past the paper on
+    # the page of a notice without packages).
+    w = chain
+    a = _order(w)
+    packed = _notice(
+        w,
+        number="X" * 64,
+        packages=[{"ref": "P1"}],
+        lines=[{"order_id": a["id"], "line_no": 1, "qty": "1", "package": "P1"}],
+    ).json()
+    loose = _notice(w, number="W" * 64, lines=[{"order_id": a["id"], "line_no": 2, "qty": "1"}])
+    for notice in (packed, loose.json()):
+        r = w.api.get(w.path(f"/ship-notices/{notice['id']}/labels.pdf"), token=w.owner.token)
+        assert r.status_code == 200
+        assert _text_off_the_page(r.content) == []
+        [page] = read_pdf(r.content)
+        assert notice["number"] in page["text"].replace("\r\n", "")

@@ -427,3 +427,22 @@ def test_a_digest_to_retry_stays_one_unit(app, world, smtp, monkeypatch):
     assert {(d.status, d.attempts, d.last_status_code) for d in found} == {("pending", 1, 450)}
     assert len({d.next_attempt_at for d in found}) == 1
     assert found[0].next_attempt_at > utcnow() + timedelta(seconds=50)
+
+
+def test_a_due_time_past_year_9999_in_the_chains_zone_is_mailed_in_utc(app, world, smtp):
+    # A notice may be due at 9999-12-31T23:00Z (future, within UTC's years): in Shanghai that is
+    # year 10000. Writing the mail raised OverflowError, which failed the whole batch: this
+    # notice's mail and everyone else's in it, on every retry.
+    d1a, d1b = world.parties["D1a"], world.parties["D1b"]
+    set_language(app, d1a.user_id, "en")
+    far = claim(app, world, d1a.user_id, "notice.published",
+                NOTICE | {"ack_due": "9999-12-31T23:00:00+00:00"})  # fmt: skip
+    other = claim(app, world, d1b.user_id, "notice.published", NOTICE)
+
+    outcomes = send_email_deliveries(app, [far, other])
+
+    assert outcomes[far.id].ok and outcomes[other.id].ok, outcomes
+    by_rcpt = {m.recipients[0]: m for m in smtp.messages}
+    for body in (by_rcpt[d1a.email].part("plain"), by_rcpt[d1a.email].part("html")):
+        assert "9999-12-31 23:00 UTC" in body
+    assert "2026年12月4日 18:00 北京时间" in by_rcpt[d1b.email].part("plain")

@@ -458,17 +458,21 @@ def test_text_is_escaped_for_xml_and_for_spreadsheets_alike(monkeypatch):
         ]
 
 
+def both_paths(monkeypatch, records) -> tuple[bytes, bytes]:
+    """The tier workbook of `records` by the row stream, then by xlsxwriter's own calls."""
+    monkeypatch.setattr(sys.modules[__name__], "lines", lambda n=12: records)
+    streamed = tier_workbook(n=len(records))
+    monkeypatch.setattr(writer, "_INTERNALS", ("an_attribute_xlsxwriter_lacks",))
+    return streamed, tier_workbook(n=len(records))
+
+
 def test_text_longer_than_a_cell_is_cut_on_both_paths(monkeypatch):
     # Excel holds 32767 UTF-16 units in a cell (an emoji is two); past that it "repairs" the file.
     records = lines(3)
     texts = ["a" * 40000, "😀" * 20000, "中" * 32767]
     for record, text in zip(records, texts, strict=True):
         record.description = text
-    monkeypatch.setattr(sys.modules[__name__], "lines", lambda n=12: records)
-    streamed = tier_workbook(n=3)
-    monkeypatch.setattr(writer, "_INTERNALS", ("an_attribute_xlsxwriter_lacks",))
-    called = tier_workbook(n=3)
-    for data in (streamed, called):
+    for data in both_paths(monkeypatch, records):
         ws = openpyxl.load_workbook(io.BytesIO(data))["Lines"]
         cut = [row[14] for row in ws.iter_rows(min_row=2, values_only=True)]
         assert cut == ["a" * 32766 + "…", "😀" * 16383 + "…", "中" * 32767]
@@ -478,11 +482,7 @@ def test_figures_past_15_digits_are_listed_on_both_paths(monkeypatch):
     records = lines(3)
     records[1].ordered_qty = Decimal("99999999999999.9999")  # 18 digits: Excel shows 1E+14
     records[2].unit_price = Decimal("12345678901.2345")  # 15 digits: exact
-    monkeypatch.setattr(sys.modules[__name__], "lines", lambda n=12: records)
-    streamed = tier_workbook(n=3)
-    monkeypatch.setattr(writer, "_INTERNALS", ("an_attribute_xlsxwriter_lacks",))
-    called = tier_workbook(n=3)
-    for data in (streamed, called):
+    for data in both_paths(monkeypatch, records):
         notes = openpyxl.load_workbook(io.BytesIO(data))["Notes"]
         found = {row[0]: row[1] for row in notes.iter_rows(values_only=True) if row[0]}
         # The quantity in Lines and in Discrepancies (its confirmed quantity differs); its

@@ -40,15 +40,12 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import session, url_for
 
+from supplychain.identity_sso.tokens import AUTH_TIME_SKEW, Demand
+
 SUPPORTED = ("none", "login", "consent", "select_account")
 MARKS = "oidc_reauth"  # the session key; `security.sign_in` keeps it across a sign-in
 _KEPT = 4  # requests waiting for a fresh sign-in at once (several tabs)
 _MAX_AGE_DIGITS = 10
-# How much earlier than the request an IdP's `auth_time` may be and still count as a fresh
-# sign-in: the two clocks' disagreement. The IdP's ID token `iat` and `exp` are checked with the
-# same leeway (identity_sso/tokens.py); NTP keeps servers within a second, and a minute stays far
-# below any session an IdP would silently reuse.
-AUTH_TIME_SKEW = 60
 
 
 @dataclass(frozen=True)
@@ -103,15 +100,6 @@ def _request_key(client_id: Any, challenge: Any) -> str:
 def login_required(grant: Any) -> LoginRequiredError:
     """`prompt=none` and the person would have to sign in."""
     return LoginRequiredError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
-
-
-@dataclass(frozen=True)
-class Demand:
-    """A fresh sign-in an authorization request waits for: authenticated since `since` (less
-    AUTH_TIME_SKEW), and the request's `max_age` if it had one."""
-
-    since: int
-    max_age: int | None
 
 
 def _marks() -> list[list[Any]]:

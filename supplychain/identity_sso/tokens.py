@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,6 +19,22 @@ from joserfc.jwk import KeySet
 from supplychain.auth import digest
 
 LEEWAY_SECONDS = 60
+# How much earlier than an app's request the IdP's `auth_time` may be and still count as a fresh
+# sign-in: the two clocks' disagreement, the leeway `iat` and `exp` get. NTP keeps servers within
+# a second, and a minute stays far below any session an IdP would silently reuse.
+AUTH_TIME_SKEW = LEEWAY_SECONDS
+
+
+@dataclass(frozen=True)
+class Demand:
+    """A fresh sign-in an app's authorization request waits for (prompt=login or max_age, see
+    identity/prompts.py): authenticated at the IdP since `since` (less AUTH_TIME_SKEW), and the
+    request's `max_age` if it had one."""
+
+    since: int
+    max_age: int | None
+
+
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_MAX_AGE = 300  # seconds a logout token without `exp` is believed after its `iat`
 

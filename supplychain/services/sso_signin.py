@@ -37,12 +37,13 @@ from sqlalchemy.orm import Session
 from supplychain.auth import LOGIN_TOKEN, Actor, digest
 from supplychain.db import own_transaction
 from supplychain.errors import BadRequest, Forbidden, Invalid
-from supplychain.identity.prompts import AUTH_TIME_SKEW, Demand
 from supplychain.identity_sso import relying_party as rp_
 from supplychain.identity_sso.outbound import idp_client
 from supplychain.identity_sso.sealing import SealBroken, seal, unseal
 from supplychain.identity_sso.tokens import (
+    AUTH_TIME_SKEW,
     LOGOUT_MAX_AGE,
+    Demand,
     TokenRefused,
     fetch_keys,
     unverified_claims,

@@ -11,8 +11,8 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from supplychain.db import Transaction, transaction
 from supplychain.errors import DomainError, error_response
 from supplychain.extensions import db
-from supplychain.identity.prompts import Demand
 from supplychain.identity_sso.outbound import allow_private
+from supplychain.identity_sso.tokens import Demand
 from supplychain.proxies import client_address
 from supplychain.schemas.accounts import SessionSchema
 from supplychain.services import sso_signin

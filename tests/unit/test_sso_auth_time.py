@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from supplychain.errors import Forbidden
-from supplychain.identity.prompts import AUTH_TIME_SKEW, Demand
+from supplychain.identity_sso.tokens import AUTH_TIME_SKEW, Demand
 from supplychain.services.sso_signin import NOT_AGAIN, Pending, idp_auth_time
 
 NOW = 1_800_000_000

@@ -178,14 +178,14 @@ def labels_pdf(
     view: NoticeView,
     timezone: str = "Asia/Shanghai",
     packages: list[Any] | None = None,
-    chunk: int = LABELS_PER_CHUNK,
+    chunk: int | None = None,
 ) -> bytes:
     """One 100 × 150 mm page per package, or per package of `packages` (a reprint: each still
     says n of N); an empty notice's single page says there are none."""
     context = label_context(view, timezone, packages)
     if not context["labels"]:
         return _render("labels.html", context)
-    chunks = _Chunks(context, chunk)
+    chunks = _Chunks(context, chunk or LABELS_PER_CHUNK)
     first = chunks.render(0)
     like = first.pages[0]
     pages = [_LabelPage(chunks, i, like) for i in range(len(context["labels"]))]

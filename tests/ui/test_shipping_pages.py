@@ -213,3 +213,20 @@ def test_pdf_names_survive_a_number_with_chinese_and_quotes(scene: Scene, web, a
     # The number is not ASCII, so no Code 128 of it: the delivery note's QR code carries it.
     [page] = read_pdf(r.content)
     assert ("QRCode", number) in {(c[0], c[2]) for c in page["codes"]}
+
+
+def test_a_dock_reprints_one_label_from_the_notice_page(scene: Scene, web):
+    seller, notice = _issue_through_the_page(scene, web)
+    page = seller.get(scene.page(f"/ship-notices/{notice['id']}"))
+    link = re.search(r'href="([^"]*labels\.pdf\?from=2&amp;to=2)"', page.text)
+    assert link, page.text
+    labels = seller.get(link.group(1).replace("&amp;", "&"))
+    assert labels.status_code == 200 and labels.headers["Content-Type"] == "application/pdf"
+    [label] = read_pdf(labels.content)
+    sscc = notice["packages"][1]["sscc"]
+    assert ("Code128", "]C1", f"(00){sscc}") in label["codes"]
+    assert "2 / 2" in label["text"]
+    for query in ("?from=3", "?from=x", "?from=2&to=1", "?to=0"):
+        r = seller.get(scene.page(f"/ship-notices/{notice['id']}/labels.pdf{query}"))
+        assert r.status_code == 422, (query, r.text[:300])
+        assert "`from`" in r.text or "`to`" in r.text, r.text

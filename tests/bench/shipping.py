@@ -21,10 +21,13 @@ layout of 200 pages (flex boxes made it 2-3x slower still; the templates use tab
 
 from __future__ import annotations
 
+import gc
 import itertools
+import re
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from weasyprint import HTML
@@ -51,6 +54,7 @@ DEALERS = 50
 ORDERS = 20
 LINES_PER_ORDER = 25
 PACKAGES = 200
+BIG_PACKAGES = 2000  # MAX_PACKAGES: one label per package, one line per package
 REPEAT = 5
 
 
@@ -230,9 +234,89 @@ def _documents(env: BenchApp, report: Report, desk: Desk) -> None:
         report.line(f"{key}_bytes", size, "PDF size, bytes")
 
 
+def _proc(name: str) -> str:
+    return Path("/proc", name).read_text(encoding="ascii")
+
+
+def _rss_peak() -> int:
+    """The process's resident set peak since the last `_reset_rss_peak` (bytes): what pango,
+    harfbuzz and cairo allocate in C too, which tracemalloc does not see."""
+    return int(re.search(r"VmHWM:\s+(\d+) kB", _proc("self/status")).group(1)) * 1024
+
+
+def _rss() -> int:
+    return int(re.search(r"VmRSS:\s+(\d+) kB", _proc("self/status")).group(1)) * 1024
+
+
+def _reset_rss_peak() -> None:
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+        f.write("5")  # Linux: the peak (VmHWM) starts again from the current RSS
+
+
+def _cpu(fn: Callable[[], bytes]) -> tuple[float, int, int, int]:
+    """CPU seconds of this process (the machine is shared: wall time says little), RSS before,
+    RSS peak (bytes) and output size of fn()."""
+    gc.collect()
+    _reset_rss_peak()
+    before = _rss()
+    start = time.process_time()
+    data = fn()
+    return time.process_time() - start, before, _rss_peak(), len(data)
+
+
+def _big_labels(env: BenchApp, report: Report, desk: Desk) -> None:
+    """Labels of a notice of 2 000 packages (a line each): 20, 200 and 2 000 of them, laid out
+    in chunks (the labels.pdf code) and, for all 2 000, as one WeasyPrint document (the code
+    before: every page's boxes alive until the PDF is written)."""
+    packages = scaled(BIG_PACKAGES)
+    orders = desk.accepted_orders(max(1, packages // LINES_PER_ORDER), LINES_PER_ORDER)
+    body = desk.notice_body(orders, packages)
+    notice = desk.owner.call("POST", "/ship-notices", body, 201)
+    with env.app.app_context():
+        view = shipping.notice_view(
+            db.session, db.session.get(shipping.ShipNotice, int(notice["id"]))
+        )
+        db.session.expunge_all()
+        db.session.remove()
+    zone = "Asia/Shanghai"
+    report.section(f"labels of a notice of {len(view.packages)} packages, CPU seconds")
+    report.line("loadavg_before", _proc("loadavg").split()[0], "load average (1 min)")
+    pdf.labels_pdf(view, zone, view.packages[:2])  # warm fonts and caches
+    for count in sorted({scaled(20), scaled(200), len(view.packages)}):
+        chosen = view.packages[:count]
+        cpu, before, peak, size = _cpu(lambda chosen=chosen: pdf.labels_pdf(view, zone, chosen))
+        report.seconds(f"labels_{count}_cpu_seconds", cpu, f"{count} labels, CPU seconds")
+        report.line(
+            f"labels_{count}_pages_per_second", round(count / cpu, 1), "pages per CPU second"
+        )
+        report.line(f"labels_{count}_rss_peak_mb", round(peak / 2**20), "RSS peak, MB")
+        report.line(
+            f"labels_{count}_rss_growth_mb", round((peak - before) / 2**20), "RSS growth, MB"
+        )
+        report.line(f"labels_{count}_bytes", size, "PDF size, bytes")
+    count = len(view.packages)
+    report.section(f"{count} labels as one WeasyPrint document (the code before)")
+    html = pdf.ENV.get_template("labels.html").render(
+        fonts=pdf.FONTS, **pdf.label_context(view, zone)
+    )
+    one = HTML(string=html, base_url=str(pdf.TEMPLATES))
+    del html
+    cpu_one, before, peak, size = _cpu(one.write_pdf)
+    del one
+    report.seconds(f"one_document_{count}_cpu_seconds", cpu_one, f"{count} labels, CPU seconds")
+    report.line(f"one_document_{count}_rss_peak_mb", round(peak / 2**20), "RSS peak, MB")
+    report.line(
+        f"one_document_{count}_rss_growth_mb", round((peak - before) / 2**20), "RSS growth, MB"
+    )
+    cpu_ours = report.results[f"labels_{count}_cpu_seconds"]
+    report.ratio("chunked_over_one_document", cpu_ours, cpu_one, "CPU ratio chunked / one", 2)
+    report.line("loadavg_after", _proc("loadavg").split()[0], "load average (1 min)")
+
+
 def run(report: Report) -> None:
     """Issue a notice over many orders against order by order; render its documents."""
     with bench_app() as env:
         desk = _build(env, report)
         _issuing(env, report, desk)
         _documents(env, report, desk)
+        _big_labels(env, report, desk)

@@ -117,7 +117,7 @@ def label_context(
 # Labels are laid out LABELS_PER_CHUNK at a time, each chunk as its own small WeasyPrint
 # document, and painted into one PDF as they come: only one chunk's layout (boxes, pango
 # layouts) is alive at a time, so memory stays that of 50 labels whatever the count (2 000
-# labels in one document kept every page's boxes until the PDF was written: ~1 MB a page).
+# labels in one document kept every page's boxes until the PDF was written: 1 to 1.7 GB).
 # All chunks share one FontConfiguration: each font is embedded once, subset to every glyph
 # any label used.
 LABELS_PER_CHUNK = 50
@@ -157,14 +157,13 @@ class _LabelPage:
     """One label's page as WeasyPrint's PDF writer reads it (size, no links, anchors,
     bookmarks or form fields: the labels have none), laid out when it is painted."""
 
-    links: list[Any] = []
-    anchors: dict[str, Any] = {}
-    bookmarks: list[Any] = []
-
     def __init__(self, chunks: _Chunks, index: int, like: Any) -> None:
         self.chunks = chunks
         self.index = index
         self.width, self.height, self.bleed = like.width, like.height, like.bleed
+        self.links: list[Any] = []
+        self.anchors: dict[str, Any] = {}
+        self.bookmarks: list[Any] = []
         self.forms: dict[Any, list[Any]] = {None: []}
 
     def paint(self, stream: Any, scale: float = 1) -> None:
@@ -187,9 +186,10 @@ def labels_pdf(
         return _render("labels.html", context)
     chunks = _Chunks(context, chunk or LABELS_PER_CHUNK)
     first = chunks.render(0)
-    like = first.pages[0]
-    pages = [_LabelPage(chunks, i, like) for i in range(len(context["labels"]))]
-    return first.copy(pages).write_pdf()
+    pages = [_LabelPage(chunks, i, first.pages[0]) for i in range(len(context["labels"]))]
+    document = first.copy(pages)  # the first chunk's metadata and font configuration
+    del first  # its pages live on in `chunks` only until the next chunk replaces them
+    return document.write_pdf()
 
 
 # The delivery note's Code 128 is drawn CODE128_MM wide beside the QR code while its bars stay

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from weasyprint import HTML
+from weasyprint.text.fonts import FontConfiguration
 
 from supplychain.decimals import format_decimal
 from supplychain.documents import barcodes
@@ -71,8 +73,11 @@ def _render(template: str, context: dict[str, Any]) -> bytes:
     return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
 
 
-def label_context(view: NoticeView, timezone: str) -> dict[str, Any]:
-    """What the labels show: one entry per package, barcodes drawn."""
+def label_context(
+    view: NoticeView, timezone: str, packages: list[Any] | None = None
+) -> dict[str, Any]:
+    """What the labels show: one entry per package (those of `packages` only when given, each
+    still numbered n of all the notice's packages), barcodes drawn."""
     orders_of: dict[int, list[str]] = defaultdict(list)
     for line in view.lines:
         if (
@@ -82,7 +87,7 @@ def label_context(view: NoticeView, timezone: str) -> dict[str, Any]:
             orders_of[line.line.package_id].append(line.order_number)
     total = len(view.packages)
     labels = []
-    for package in view.packages:
+    for package in view.packages if packages is None else packages:
         if package.sscc:
             symbol = barcodes.gs1_128("00" + package.sscc)
             human = barcodes.sscc_human(package.sscc)
@@ -110,9 +115,93 @@ def label_context(view: NoticeView, timezone: str) -> dict[str, Any]:
     }
 
 
-def labels_pdf(view: NoticeView, timezone: str = "Asia/Shanghai") -> bytes:
-    """One 100 × 150 mm page per package (an empty document's single page says there are none)."""
-    return _render("labels.html", label_context(view, timezone))
+# Labels are laid out LABELS_PER_CHUNK at a time, each chunk as its own small WeasyPrint
+# document, and painted into one PDF as they come: only one chunk's layout (boxes, pango
+# layouts) is alive at a time, so memory stays that of 50 labels whatever the count (2 000
+# labels in one document kept every page's boxes until the PDF was written: 1 to 1.7 GB).
+# All chunks share one FontConfiguration: each font is embedded once, subset to every glyph
+# any label used.
+LABELS_PER_CHUNK = 50
+
+
+class _Chunks:
+    """The labels' HTML cut into chunks, laid out one chunk at a time on demand."""
+
+    def __init__(self, context: dict[str, Any], size: int) -> None:
+        self.context = context
+        self.size = size
+        self.labels = context["labels"]
+        self.fonts = FontConfiguration()
+        self.number = -1
+        self.pages: list[Any] = []
+
+    def render(self, number: int) -> Any:
+        labels = self.labels[number * self.size : (number + 1) * self.size]
+        html = ENV.get_template("labels.html").render(
+            fonts=FONTS, **{**self.context, "labels": labels}
+        )
+        document = HTML(string=html, base_url=str(TEMPLATES)).render(font_config=self.fonts)
+        if len(document.pages) != len(labels):  # a label is one page by its CSS: never split
+            raise RuntimeError(f"{len(labels)} labels laid out on {len(document.pages)} pages")
+        self.number, self.pages = number, document.pages
+        return document
+
+    def page(self, index: int) -> Any:
+        number = index // self.size
+        if number != self.number:
+            self.pages = []  # the previous chunk's boxes go before the next is laid out
+            gc.collect()  # ...with their reference cycles
+            gc.freeze()  # what is left lives on (the PDF so far): no collection scans it again
+            self.render(number)
+        return self.pages[index % self.size]
+
+
+class _LabelPage:
+    """One label's page as WeasyPrint's PDF writer reads it (size, no links, anchors,
+    bookmarks or form fields: the labels have none), laid out when it is painted."""
+
+    def __init__(self, chunks: _Chunks, index: int, like: Any) -> None:
+        self.chunks = chunks
+        self.index = index
+        self.width, self.height, self.bleed = like.width, like.height, like.bleed
+        self.links: list[Any] = []
+        self.anchors: dict[str, Any] = {}
+        self.bookmarks: list[Any] = []
+        self.forms: dict[Any, list[Any]] = {None: []}
+
+    def paint(self, stream: Any, scale: float = 1) -> None:
+        page = self.chunks.page(self.index)
+        if (page.width, page.height) != (self.width, self.height) or page.links or page.forms[None]:
+            raise RuntimeError("a label's page differs from the first label's")
+        page.paint(stream, scale)
+
+
+def labels_pdf(
+    view: NoticeView,
+    timezone: str = "Asia/Shanghai",
+    packages: list[Any] | None = None,
+    chunk: int | None = None,
+) -> bytes:
+    """One 100 × 150 mm page per package, or per package of `packages` (a reprint: each still
+    says n of N); an empty notice's single page says there are none."""
+    context = label_context(view, timezone, packages)
+    if not context["labels"]:
+        return _render("labels.html", context)
+    chunks = _Chunks(context, chunk or LABELS_PER_CHUNK)
+    first = chunks.render(0)
+    pages = [_LabelPage(chunks, i, first.pages[0]) for i in range(len(context["labels"]))]
+    document = first.copy(pages)  # the first chunk's metadata and font configuration
+    del first  # its pages live on in `chunks` only until the next chunk replaces them
+    # The garbage collector runs per chunk only: left on, its full collections scanned the
+    # growing PDF again and again (2 000 labels: 13 s of 60).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return document.write_pdf()
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 # The delivery note's Code 128 is drawn CODE128_MM wide beside the QR code while its bars stay

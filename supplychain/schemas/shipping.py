@@ -226,6 +226,23 @@ class DocumentQuerySchema(BaseSchema):
     lang = fields.String(validate=validate.OneOf(("zh", "en")))
 
 
+class LabelsQuerySchema(BaseSchema):
+    """Which labels to print: packages numbered `from` to `to` (n of N, both included)."""
+
+    first = fields.Integer(
+        data_key="from",
+        validate=validate.Range(min=1, max=MAX_PACKAGES),
+        metadata={
+            "description": "First package number (1 to N) of the labels to print; default 1."
+        },
+    )
+    last = fields.Integer(
+        data_key="to",
+        validate=validate.Range(min=1, max=MAX_PACKAGES),
+        metadata={"description": "Last package number (1 to N) of the labels to print; default N."},
+    )
+
+
 class OrgShippingInSchema(BaseSchema):
     gs1_company_prefix = fields.String(
         allow_none=True,

@@ -15,7 +15,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from supplychain.access import ChainAccess
-from supplychain.errors import Forbidden
+from supplychain.errors import Forbidden, Invalid
 from supplychain.models import AuditEvent, Order, OrderEvent, OrderLine, Org
 from supplychain.models.shipping import ShipNotice, ShipNoticeLine, ShipNoticePackage
 from supplychain.services.app_access import require_app
@@ -149,6 +149,26 @@ def notice_view(session: Session, notice: ShipNotice) -> NoticeView:
         lines=lines,
         order_numbers=numbers,
     )
+
+
+def label_packages(
+    view: NoticeView, first: int | None = None, last: int | None = None
+) -> list[ShipNoticePackage] | None:
+    """The packages numbered `first` to `last` (n of N, both included, from 1 and to N when
+    absent) whose labels a reprint asks for; None when neither is given (all of them). A
+    number past N, or `from` after `to`, is refused naming it."""
+    if first is None and last is None:
+        return None
+    total = len(view.packages)
+    past = [f"This notice has {total} packages."]
+    start, end = first or 1, total if last is None else last
+    if start > total:
+        raise Invalid("Package number `from` is past the last package.", {"query": {"from": past}})
+    if end > total:
+        raise Invalid("Package number `to` is past the last package.", {"query": {"to": past}})
+    if start > end:
+        raise Invalid("Package number `from` is after `to`.", {"query": {"from": ["After `to`."]}})
+    return [package for package in view.packages if start <= package.seq <= end]
 
 
 def get_notice(session: Session, access: ChainAccess, notice_id: int | None) -> NoticeView:

@@ -213,3 +213,41 @@ def test_pdf_names_survive_a_number_with_chinese_and_quotes(scene: Scene, web, a
     # The number is not ASCII, so no Code 128 of it: the delivery note's QR code carries it.
     [page] = read_pdf(r.content)
     assert ("QRCode", number) in {(c[0], c[2]) for c in page["codes"]}
+
+
+def test_a_dock_reprints_one_label_from_the_notice_page(scene: Scene, web):
+    seller, notice = _issue_through_the_page(scene, web)
+    page = seller.get(scene.page(f"/ship-notices/{notice['id']}"))
+    link = re.search(r'href="([^"]*labels\.pdf\?from=2&amp;to=2)"', page.text)
+    assert link, page.text
+    labels = seller.get(link.group(1).replace("&amp;", "&"))
+    assert labels.status_code == 200 and labels.headers["Content-Type"] == "application/pdf"
+    [label] = read_pdf(labels.content)
+    sscc = notice["packages"][1]["sscc"]
+    assert ("Code128", "]C1", f"(00){sscc}") in label["codes"]
+    assert "2 / 2" in label["text"]
+    for query in ("?from=3", "?from=x", "?from=2&to=1", "?to=0"):
+        r = seller.get(scene.page(f"/ship-notices/{notice['id']}/labels.pdf{query}"))
+        assert r.status_code == 422, (query, r.text[:300])
+        assert "`from`" in r.text or "`to`" in r.text, r.text
+
+
+def test_a_big_notice_offers_its_labels_in_parts():
+    from supplychain.ui.views.shipping import LABELS_PER_PART, label_parts
+
+    assert LABELS_PER_PART == 500
+    assert label_parts(3) == [(1, 3)]
+    assert label_parts(500) == [(1, 500)]
+    assert label_parts(2000) == [(1, 500), (501, 1000), (1001, 1500), (1501, 2000)]
+    assert label_parts(1201)[-1] == (1001, 1201)
+
+
+def test_the_notice_page_links_each_part_of_its_labels(scene: Scene, web, monkeypatch):
+    from supplychain.ui.views import shipping as views
+
+    monkeypatch.setattr(views, "LABELS_PER_PART", 1)  # two packages: two parts
+    seller, notice = _issue_through_the_page(scene, web)
+    page = seller.get(scene.page(f"/ship-notices/{notice['id']}"))
+    assert "Many labels: print them in parts." in page.text or "分批打印" in page.text
+    for n in (1, 2):
+        assert re.search(rf'labels\.pdf\?from={n}&amp;to={n}">{n}–{n}</a>', page.text), page.text

@@ -99,13 +99,20 @@ class ScanReceipt(MethodView):
 
 @blp.route("/<id:cid>/ship-notices/<id:sid>/labels.pdf")
 class ShipNoticeLabels(MethodView):
+    @blp.arguments(s.LabelsQuerySchema, location="query")
     @blp.doc(responses=PDF_RESPONSE)
-    def get(self, cid, sid):
+    def get(self, query, cid, sid):
         """One 100 × 150 mm label per package: GS1-128 of (00)+SSCC (Code 128 of the package id
-        without one), ship-from, ship-to, order numbers, carrier, package n of N."""
+        without one), ship-from, ship-to, order numbers, carrier, package n of N.
+
+        To reprint some labels (a damaged one: `?from=7&to=7`), or to print a big shipment in
+        parts, `from` and `to` choose the packages numbered `from` to `to` (both included, 1 to
+        N; `from` alone runs to N, `to` alone starts at 1): those pages only, each still saying
+        n of N. A number past N, or `from` after `to`, is a 422 naming it."""
         access = access_to(cid)
         view = shipping.get_notice(db.session, access, sid)
-        data = pdf.labels_pdf(view, access.chain.timezone)
+        chosen = shipping.label_packages(view, query.get("first"), query.get("last"))
+        data = pdf.labels_pdf(view, access.chain.timezone, chosen)
         return pdf.inline_response(data, "labels", view.notice)
 
 

@@ -15,7 +15,11 @@ from supplychain.errors import DomainError, Invalid
 from supplychain.extensions import db
 from supplychain.models.shipping import NOTICE_STATUSES, PACKAGE_KINDS
 from supplychain.schemas.common import format_decimal, parse_id
-from supplychain.schemas.shipping import ShipNoticeCancelSchema, ShipNoticeCreateSchema
+from supplychain.schemas.shipping import (
+    LabelsQuerySchema,
+    ShipNoticeCancelSchema,
+    ShipNoticeCreateSchema,
+)
 from supplychain.services import shipping, shipping_cancel, shipping_issue, shipping_receipts
 from supplychain.ui.base import (
     actor,
@@ -152,6 +156,20 @@ def ship_notice_new(cid: int | None):
 # --- one notice -----------------------------------------------------------------------------------
 
 
+# A notice of more labels than this offers them in parts too, each part well within a worker's
+# time on a busy machine (2 000 labels of maximum-length texts take ~100 s of CPU).
+LABELS_PER_PART = 500
+BAD_NUMBERS = "Package numbers `from` and `to` are whole numbers from 1 to the number of packages."
+
+
+def label_parts(count: int) -> list[tuple[int, int]]:
+    """(first, last) package numbers of each part of `count` labels printed in parts."""
+    return [
+        (first, min(first + LABELS_PER_PART - 1, count))
+        for first in range(1, count + 1, LABELS_PER_PART)
+    ]
+
+
 def _render_notice(access: ChainAccess, sid: int | None, errors: FormErrors | None = None):
     view = shipping.get_notice(db.session, access, sid)
     me = access.actor.org_id
@@ -159,6 +177,7 @@ def _render_notice(access: ChainAccess, sid: int | None, errors: FormErrors | No
     return render_template(
         "shipping/detail.html",
         access=access,
+        label_parts=label_parts,
         view=view,
         notice=notice,
         may_cancel=notice.seller_id == me and notice.status == "issued",
@@ -192,10 +211,17 @@ def ship_notice_cancel(cid: int | None, sid: int | None):
 @blp.get("/chains/<id:cid>/ship-notices/<id:sid>/labels.pdf")
 @login_required
 def ship_notice_labels(cid: int | None, sid: int | None):
-    """The labels to print, one 100 × 150 mm page per package."""
+    """The labels to print, one 100 × 150 mm page per package; `?from=N&to=M` (package
+    numbers) prints those only, as the API does."""
     access = chain(cid)
     view = shipping.get_notice(db.session, access, sid)
-    return pdf.inline_response(pdf.labels_pdf(view, access.chain.timezone), "labels", view.notice)
+    try:
+        query = validated(LabelsQuerySchema, request.args.to_dict())
+    except Invalid as exc:
+        raise Invalid(BAD_NUMBERS, exc.errors) from exc
+    chosen = shipping.label_packages(view, query.get("first"), query.get("last"))
+    data = pdf.labels_pdf(view, access.chain.timezone, chosen)
+    return pdf.inline_response(data, "labels", view.notice)
 
 
 @blp.get("/chains/<id:cid>/ship-notices/<id:sid>/delivery-note.pdf")

@@ -1,6 +1,6 @@
 """A real HTTP receiver for webhook tests: a threaded `http.server` on 127.0.0.1 that records
 every request and answers as told (ok, errors, redirects, hangs, huge bodies, dropped
-connections, WeCom robot replies)."""
+connections, WeCom robot replies, two requests held until both are in flight)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 HUGE_BYTES = 100 * 1024 * 1024
+MEET_SECONDS = 30
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Receiver:
         self.sent_bytes = 0  # what the "huge" answers managed to write
         self.release = threading.Event()  # ends every "hang"
         self.got_request = threading.Event()
+        self.meeting = threading.Barrier(2)  # "meet": two requests in flight at once
         self._lock = threading.Lock()
         receiver = self
 
@@ -119,6 +121,12 @@ class Receiver:
             handler.close_connection = True
         elif mode == "close":
             handler.close_connection = True  # no answer at all
+        elif mode == "meet":
+            # Held until a second "meet" request is in flight as well (or MEET_SECONDS pass),
+            # then ok: proof that two senders were sending at once.
+            with suppress(threading.BrokenBarrierError):
+                self.meeting.wait(MEET_SECONDS)
+            self._reply(handler, 200, b'{"ok":true}')
         elif mode == "wecom_ok":
             self._reply(handler, 200, b'{"errcode":0,"errmsg":"ok"}')
         elif mode == "wecom_bad_key":

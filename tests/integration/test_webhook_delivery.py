@@ -329,9 +329,13 @@ def test_a_lost_lease_is_not_recorded(world, app, settings, receiver):
 def test_two_worker_threads_never_send_the_same_delivery(
     world, app, settings, receiver, monkeypatch
 ):
-    monkeypatch.setitem(app.config, "WORKER_BATCH", 5)
+    # One delivery a batch, and the first held at the receiver until a second is in flight:
+    # that second is the other worker's, so both take part however the threads are scheduled.
+    monkeypatch.setitem(app.config, "WORKER_BATCH", 1)
+    monkeypatch.setitem(app.config, "WEBHOOK_TIMEOUT", 45)
     hook = register(world, receiver)
     queue_pings(app, hook["id"], 60)
+    receiver.script = ["meet", "meet"]
     receiver.delay = 0.01
     workers = [Worker(app, name=f"w{i}") for i in range(2)]
     handled = {w.name: 0 for w in workers}
@@ -397,13 +401,16 @@ def test_two_worker_processes_never_send_the_same_delivery(
     world, app, settings, receiver, database_url, tmp_path
 ):
     hook = register(world, receiver)
-    env = worker_env(database_url, SUPPLYCHAIN_WORKER_BATCH="2")
+    # One delivery a batch, and the first held at the receiver until a second is in flight:
+    # that second is the other worker's, so both take part however the machine schedules them
+    # (CI once saw one worker, started and polling, take all 40 while the other got no turn).
+    env = worker_env(database_url, SUPPLYCHAIN_WORKER_BATCH="1", SUPPLYCHAIN_WEBHOOK_TIMEOUT="45")
     logs = [tmp_path / f"worker{i}.log" for i in range(2)]
     procs = [start_worker(env, log=path) for path in logs]
     try:
-        # Both running before there is work, so both take part.
         wait_until(lambda: all("running" in path.read_text() for path in logs))
-        receiver.delay = 0.1  # 20 batches of 2
+        receiver.script = ["meet", "meet"]
+        receiver.delay = 0.05
         queue_pings(app, hook["id"], 40)
         wait_until(lambda: {d.status for d in deliveries(app)} == {"succeeded"})
     finally:

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
+from supplychain.collector import collector_paused
 from supplychain.decimals import format_decimal
 from supplychain.documents import barcodes
 from supplychain.documents.fonts import CJK_FAMILIES
@@ -194,14 +195,11 @@ def labels_pdf(
     del first  # its pages live on in `chunks` only until the next chunk replaces them
     # The garbage collector runs per chunk only: left on, its full collections scanned the
     # growing PDF again and again (2 000 labels: 13 s of 60).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return document.write_pdf()
-    finally:
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
+    with collector_paused():
+        try:
+            return document.write_pdf()
+        finally:
+            gc.unfreeze()
 
 
 # The delivery note's Code 128 is drawn CODE128_MM wide beside the QR code while its bars stay
